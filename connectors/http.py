@@ -1,0 +1,172 @@
+"""The one place pmsync talks HTTP: time-outs, retries that honour Retry-After, redaction.
+
+No connector retries on its own; every call, including those the `jira` package makes,
+goes through `ApiClient.call`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+log = logging.getLogger("pmsync.http")
+
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    """A call the tool refused; the message says what to do about it."""
+
+    def __init__(self, tool: str, message: str, status: int | None = None) -> None:
+        super().__init__(f"{tool}: {message}")
+        self.tool = tool
+        self.status = status
+
+
+class AuthError(ApiError):
+    """401/403: retrying cannot help, the credentials or permissions are wrong."""
+
+
+class RetryableError(ApiError):
+    def __init__(
+        self, tool: str, message: str, status: int | None, retry_after: float | None
+    ) -> None:
+        super().__init__(tool, message, status)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After is seconds or an HTTP date (RFC 9110); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class ApiClient:
+    """A requests session for one tool, with the retry policy every connector shares."""
+
+    def __init__(
+        self,
+        tool: str,
+        base_url: str,
+        *,
+        auth: requests.auth.AuthBase | tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        credential_settings: str,
+        secrets: Iterable[str] = (),
+        timeout: float = 30.0,
+        max_attempts: int = 6,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff_base: float = 0.5,
+        backoff_max: float = 60.0,
+    ) -> None:
+        self.tool = tool
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "pmsync/0.1"})
+        self.session.headers.update(headers or {})
+        self.credential_settings = credential_settings
+        self.secrets = [s for s in secrets if s]
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.sleep = sleep
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One API call with retries; returns the successful response or raises ApiError."""
+        url = self.url(path)
+
+        def attempt() -> requests.Response:
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                raise RetryableError(
+                    self.tool, f"{method} {url} failed: {type(error).__name__}", None, None
+                ) from None
+            log.debug("%s %s %s -> %s", self.tool, method, url, response.status_code)
+            self.check(response, f"{method} {url}")
+            return response
+
+        return self.call(attempt)
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    def check(self, response: requests.Response, what: str) -> None:
+        """Turn an HTTP failure into the error that says whether to retry and what to fix."""
+        status = response.status_code
+        if status < 400:
+            return
+        body = redact(response.text[:300], self.secrets)
+        if status in RETRYABLE_STATUS:
+            raise RetryableError(
+                self.tool,
+                f"{what} answered {status}",
+                status,
+                parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status in (401, 403):
+            raise AuthError(
+                self.tool,
+                f"{what} answered {status}: the credentials were "
+                f"refused; check {self.credential_settings}. {body}",
+                status,
+            )
+        raise ApiError(self.tool, f"{what} answered {status}: {body}", status)
+
+    def call(self, attempt: Callable[[], T]) -> T:
+        """Run `attempt` until it succeeds, retrying only RetryableError, never waiting
+        less than the server's Retry-After."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_attempts),
+            retry=retry_if_exception_type(RetryableError),
+            wait=self._wait,
+            sleep=self.sleep,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        return retrying(attempt)
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = min(self.backoff_max, self.backoff_base * 2 ** (state.attempt_number - 1))
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "retry_after", None)
+        return max(backoff, asked) if asked is not None else backoff
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0
+        log.warning(
+            "%s; retry %d/%d in %.1fs", error, state.attempt_number, self.max_attempts - 1, wait
+        )

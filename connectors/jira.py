@@ -1,0 +1,160 @@
+"""Jira Cloud: issues through the `jira` package's enhanced search; writes in jira_write.
+
+The story of a pull: ask /search/jql for the configured projects' issues updated since the
+cursor (epoch ms: Jira reads bare JQL dates in the API user's time zone), follow
+`nextPageToken` until it is absent, and save after each page the newest `updated` seen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from jira import JIRA, JIRAError
+
+from connectors import adf
+from connectors.base import CursorReader, DuplicatePageToken, Page, convert, epoch_ms, parse_time
+from connectors.http import ApiClient, RetryableError
+from models import Issue, Settings
+
+STREAM = "jira.issues"
+# Only what pmsync uses: the default `*all` costs Jira work and us bandwidth.
+FIELDS = [
+    "summary",
+    "description",
+    "status",
+    "labels",
+    "components",
+    "fixVersions",
+    "project",
+    "created",
+    "updated",
+]
+
+
+def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
+    fields = raw["fields"]
+    status = fields.get("status") or {}
+    return Issue(
+        source="jira",
+        id=str(raw["id"]),
+        key=raw["key"],
+        url=f"{site}/browse/{raw['key']}",
+        project=(fields.get("project") or {}).get("key") or raw["key"].split("-")[0],
+        summary=fields["summary"],
+        description=adf.to_text(fields.get("description")).strip(),
+        status=status.get("name", ""),
+        status_category=(status.get("statusCategory") or {}).get("key", "undefined"),
+        labels=tuple(fields.get("labels") or ()),
+        components=tuple(c["name"] for c in fields.get("components") or ()),
+        fix_versions=tuple(v["name"] for v in fields.get("fixVersions") or ()),
+        created_at=parse_time(fields["created"]) if fields.get("created") else None,
+        updated_at=parse_time(fields["updated"]),
+    )
+
+
+class JiraConnector:
+    tool = "jira"
+
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+        settings.require_jira()
+        assert settings.jira_url and settings.jira_email and settings.jira_api_token
+        self.settings = settings
+        self.site = settings.jira_url
+        token = settings.jira_api_token.get_secret_value()
+        self.api = ApiClient(
+            "jira",
+            settings.jira_url,
+            auth=(settings.jira_email, token),
+            headers={"Content-Type": "application/json"},
+            credential_settings="PMSYNC_JIRA_EMAIL and PMSYNC_JIRA_API_TOKEN",
+            secrets=[token],
+            timeout=settings.http_timeout_s,
+            max_attempts=settings.http_max_attempts,
+            sleep=sleep,
+        )
+        self._client: JIRA | None = None
+
+    def jira_call(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run a `jira` package call under the shared retry policy (its own is off)."""
+
+        def attempt() -> Any:
+            try:
+                return fn()
+            except JIRAError as error:
+                if error.response is not None:
+                    self.api.check(error.response, what)
+                raise RetryableError(
+                    "jira", f"{what} failed: {error.text}", error.status_code, None
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as error:
+                raise RetryableError(
+                    "jira", f"{what} failed: {type(error).__name__}", None, None
+                ) from None
+
+        return self.api.call(attempt)
+
+    @property
+    def client(self) -> JIRA:
+        if self._client is None:
+            token = self.api.secrets[0]
+            self._client = self.jira_call(
+                "GET serverInfo",
+                lambda: JIRA(
+                    server=self.site,
+                    basic_auth=(self.settings.jira_email or "", token),
+                    max_retries=0,
+                    timeout=int(self.settings.http_timeout_s),
+                    options={"rest_api_version": "3"},
+                ),
+            )
+        return self._client
+
+    def jql(self, since: datetime | None) -> str:
+        projects = ", ".join(self.settings.jira_projects)
+        where = f"project in ({projects})"
+        if since is not None:
+            where += f" AND updated >= {epoch_ms(since)}"
+        return where + " ORDER BY updated ASC, key ASC"
+
+    def search_page(self, jql: str, token: str | None) -> dict[str, Any]:
+        return self.jira_call(
+            "GET /rest/api/3/search/jql",
+            lambda: self.client.enhanced_search_issues(
+                jql,
+                nextPageToken=token,
+                maxResults=min(self.settings.page_size, 100),
+                fields=list(FIELDS),
+                json_result=True,
+            ),
+        )
+
+    def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
+        started = datetime.now(UTC)
+        saved = None if full else cursor_for(STREAM)
+        since = None
+        if saved:
+            since = parse_time(saved) - timedelta(minutes=self.settings.lookback_minutes)
+        newest = parse_time(saved) if saved else None
+        jql = self.jql(since)
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            result = self.search_page(jql, token)
+            page = Page("jira", "issue", STREAM)
+            for raw in result.get("issues", []):
+                issue = convert(page, raw, lambda r: issue_from_raw(r, self.site))
+                if issue and (newest is None or issue.updated_at > newest):
+                    newest = issue.updated_at
+            # The bookmark never passes the run's start: later changes may not be indexed yet.
+            page.cursor = min(newest, started).isoformat() if newest else None
+            token = result.get("nextPageToken")
+            yield page
+            if not token:
+                return  # an absent nextPageToken is Jira's only end signal; isLast is unreliable
+            if token in seen_tokens:
+                raise DuplicatePageToken(f"jira repeated nextPageToken {token[:20]}...")
+            seen_tokens.add(token)

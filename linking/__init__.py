@@ -1,0 +1,1 @@
+"""Pure functions: explicit references, account resolution, demand aggregation."""

@@ -1,0 +1,92 @@
+"""Explicit references: issue keys cited in text or fields, and the tools' own Jira links."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from models import Deal, Feedback, Link, ToolLink
+
+# A Jira key is PROJECT-NUMBER; "UTF-8" or "COVID-19" match the shape, so a candidate only
+# counts when it names an issue that exists.
+KEY_PATTERN = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[1-9][0-9]*)(?![A-Za-z0-9_-])")
+
+
+def cited_keys(text: str, known_keys: set[str]) -> list[str]:
+    """Existing issue keys cited in `text`, in order of first mention."""
+    found: dict[str, None] = {}
+    for match in KEY_PATTERN.finditer(text):
+        if match.group(1) in known_keys:
+            found.setdefault(match.group(1), None)
+    return list(found)
+
+
+def _evidence(text: str, key: str, width: int = 60) -> str:
+    at = text.find(key)
+    start, end = max(0, at - width), min(len(text), at + len(key) + width)
+    snippet = " ".join(text[start:end].split())
+    return ("…" if start else "") + snippet + ("…" if end < len(text) else "")
+
+
+def feedback_links(
+    item: Feedback, tool_links: Iterable[ToolLink], known_keys: set[str]
+) -> list[Link]:
+    """Links of one feedback item: its tool's Jira links first, then keys it cites."""
+    links: dict[str, Link] = {}
+    for tool_link in tool_links:
+        if tool_link.issue_key in known_keys:
+            links.setdefault(
+                tool_link.issue_key,
+                Link(
+                    source=item.source,
+                    record_id=item.id,
+                    kind="feedback",
+                    issue_key=tool_link.issue_key,
+                    method="tool_link",
+                    evidence=f"{item.source} Jira link {tool_link.id}",
+                ),
+            )
+    for key in cited_keys(item.text, known_keys):
+        links.setdefault(
+            key,
+            Link(
+                source=item.source,
+                record_id=item.id,
+                kind="feedback",
+                issue_key=key,
+                method="cited_key",
+                evidence=_evidence(item.text, key),
+            ),
+        )
+    return list(links.values())
+
+
+def deal_links(deal: Deal, known_keys: set[str]) -> list[Link]:
+    """Links of one deal: the issues its fields name, then keys cited in its name."""
+    links: dict[str, Link] = {}
+    for key in deal.issue_keys:
+        if key in known_keys:
+            links.setdefault(
+                key,
+                Link(
+                    source=deal.source,
+                    record_id=deal.id,
+                    kind="deal",
+                    issue_key=key,
+                    method="deal_field",
+                    evidence=f"jira_issue_keys: {', '.join(deal.issue_keys)}",
+                ),
+            )
+    for key in cited_keys(deal.name, known_keys):
+        links.setdefault(
+            key,
+            Link(
+                source=deal.source,
+                record_id=deal.id,
+                kind="deal",
+                issue_key=key,
+                method="cited_key",
+                evidence=_evidence(deal.name, key),
+            ),
+        )
+    return list(links.values())

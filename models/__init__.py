@@ -1,0 +1,31 @@
+"""Shared pydantic models and settings; no I/O."""
+
+from models.records import (
+    Account,
+    CustomerDemand,
+    Deal,
+    DemandSummary,
+    Feedback,
+    FeedbackRef,
+    Issue,
+    Link,
+    Record,
+    ToolLink,
+)
+from models.settings import ConfigError, Settings, load_settings
+
+__all__ = [
+    "Account",
+    "ConfigError",
+    "CustomerDemand",
+    "Deal",
+    "DemandSummary",
+    "Feedback",
+    "FeedbackRef",
+    "Issue",
+    "Link",
+    "Record",
+    "Settings",
+    "ToolLink",
+    "load_settings",
+]

@@ -1,0 +1,171 @@
+"""The shared records every layer speaks: what a connector returns and the store keeps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+def as_utc(value: datetime) -> datetime:
+    """Every timestamp pmsync keeps is aware UTC; a naive one is a bug upstream."""
+    if value.tzinfo is None:
+        raise ValueError("timestamp has no time zone")
+    return value.astimezone(UTC)
+
+
+class Record(BaseModel):
+    """A record as one tool knows it: where it lives, its id there, and when it last changed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    id: str = Field(min_length=1)
+    url: str
+    updated_at: AwareDatetime
+
+    _utc = field_validator("updated_at")(as_utc)
+
+
+class Issue(Record):
+    """A Jira issue: the thing customers ask for."""
+
+    key: str
+    project: str
+    summary: str
+    description: str = ""
+    status: str
+    status_category: Literal["new", "indeterminate", "done", "undefined"] = "undefined"
+    labels: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    fix_versions: tuple[str, ...] = ()
+    created_at: AwareDatetime | None = None
+
+
+class Feedback(Record):
+    """One piece of customer feedback: a support ticket or conversation."""
+
+    subject: str = ""
+    body: str = ""
+    status: str = ""
+    tags: tuple[str, ...] = ()
+    requester_email: str | None = None
+    requester_name: str | None = None
+    account_id: str | None = Field(
+        default=None, description="The tool's own organisation or company id, if any."
+    )
+    created_at: AwareDatetime | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.subject}\n{self.body}"
+
+
+class Deal(Record):
+    """A CRM deal (opportunity) and the issues it names."""
+
+    name: str
+    amount: Decimal | None = None
+    stage: str
+    is_closed: bool
+    is_won: bool
+    close_date: AwareDatetime | None = None
+    account_ids: tuple[str, ...] = ()
+    issue_keys: tuple[str, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return not self.is_closed
+
+
+class Account(Record):
+    """A customer organisation as one tool knows it."""
+
+    name: str
+    domains: tuple[str, ...] = ()
+
+    @field_validator("domains")
+    @classmethod
+    def _lower(cls, domains: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted({d.strip().lower() for d in domains if d.strip()}))
+
+
+class ToolLink(Record):
+    """A link a support tool's own Jira integration keeps between a ticket and an issue."""
+
+    record_id: str
+    issue_key: str
+
+
+RecordKind = Literal["issue", "feedback", "deal", "account", "tool_link"]
+LinkMethod = Literal["cited_key", "tool_link", "deal_field"]
+
+
+class Link(BaseModel):
+    """A feedback item or deal tied to the Jira issue it asks for, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    record_id: str
+    kind: Literal["feedback", "deal"]
+    issue_key: str
+    method: LinkMethod
+    confidence: float = 1.0
+    evidence: str = ""
+
+
+class CustomerDemand(BaseModel):
+    """One customer's share of an issue's demand."""
+
+    account: str
+    name: str
+    requests: int
+    revenue: Decimal
+    open_pipeline: Decimal
+
+
+class FeedbackRef(BaseModel):
+    source: str
+    record_id: str
+    url: str
+    subject: str
+
+
+class DemandSummary(BaseModel):
+    """What pmsync writes onto a Jira issue; every number is defined in linking.demand."""
+
+    issue_key: str
+    requests: int
+    customers: int
+    revenue: Decimal
+    open_pipeline: Decimal
+    top_customers: list[CustomerDemand] = []
+    feedback: list[FeedbackRef] = []
+    deal_ids: list[str] = []
+
+    @property
+    def headline(self) -> str:
+        return (
+            f"{self.requests} request{'s' if self.requests != 1 else ''} from "
+            f"{self.customers} customer{'s' if self.customers != 1 else ''}, "
+            f"{money(self.revenue)} revenue, {money(self.open_pipeline)} open pipeline"
+        )
+
+
+def money(amount: Decimal) -> str:
+    """$1.2M, $340k, $900: how a product manager reads an amount at a glance."""
+    value = float(amount)
+    if abs(value) >= 1_000_000:
+        return f"${value / 1_000_000:.1f}M"
+    if abs(value) >= 10_000:
+        return f"${value / 1000:.0f}k"
+    if abs(value) >= 1000:
+        return f"${value / 1000:.1f}k"
+    return f"${value:,.0f}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

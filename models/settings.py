@@ -1,0 +1,179 @@
+"""pmsync's configuration: every setting is an environment variable prefixed PMSYNC_."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_SECRET = "sandbox"
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot work; the message says which setting to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PMSYNC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        "sqlite:///.pmsync/pmsync.db", description="SQLAlchemy URL of the store."
+    )
+
+    jira_url: str | None = Field(None, description="Jira Cloud site, https://you.atlassian.net")
+    jira_email: str | None = Field(None, description="Email of the Jira API user.")
+    jira_api_token: SecretStr | None = Field(None, description="Jira API token of that user.")
+    jira_projects: CommaList = Field((), description="Project keys to read, comma separated.")
+    jira_field_requests: str = Field("Customer Requests", description="Custom field name.")
+    jira_field_revenue: str = Field("Customer Revenue", description="Custom field name.")
+    jira_field_pipeline: str = Field("Open Pipeline", description="Custom field name.")
+
+    zendesk_url: str | None = Field(None, description="https://yoursubdomain.zendesk.com")
+    zendesk_email: str | None = Field(None, description="Email of the Zendesk API user.")
+    zendesk_api_token: SecretStr | None = Field(None, description="Zendesk API token.")
+
+    hubspot_url: str | None = Field(
+        None, description="HubSpot API base; https://api.hubapi.com for the real service."
+    )
+    hubspot_access_token: SecretStr | None = Field(
+        None, description="HubSpot private app access token."
+    )
+
+    lookback_minutes: int = Field(
+        5, ge=0, description="Re-read this much before each cursor: vendor search indexes lag."
+    )
+    revenue_window_days: int = Field(
+        365, ge=1, description="Closed-won deals this recent count as a customer's revenue."
+    )
+    free_mail_domains: CommaList = Field(
+        (
+            "gmail.com",
+            "yahoo.com",
+            "hotmail.com",
+            "outlook.com",
+            "icloud.com",
+            "aol.com",
+            "proton.me",
+            "protonmail.com",
+            "gmx.com",
+            "mail.com",
+        ),
+        description="Email domains that never identify a company.",
+    )
+    http_timeout_s: float = Field(30.0, gt=0, description="Time-out of every API call.")
+    http_max_attempts: int = Field(6, ge=1, description="Attempts per call on 429/5xx/errors.")
+    page_size: int = Field(100, ge=1, le=1000, description="Records asked for per page.")
+
+    @field_validator("jira_projects", "free_mail_domains", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("jira_url", "zendesk_url", "hubspot_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Settings:
+        """A tool with a URL must have its credentials: fail at start, not mid-run."""
+        needs: dict[str, tuple[str | None, dict[str, object]]] = {
+            "jira": (
+                self.jira_url,
+                {
+                    "PMSYNC_JIRA_EMAIL": self.jira_email,
+                    "PMSYNC_JIRA_API_TOKEN": self.jira_api_token,
+                },
+            ),
+            "zendesk": (
+                self.zendesk_url,
+                {
+                    "PMSYNC_ZENDESK_EMAIL": self.zendesk_email,
+                    "PMSYNC_ZENDESK_API_TOKEN": self.zendesk_api_token,
+                },
+            ),
+            "hubspot": (
+                self.hubspot_url,
+                {"PMSYNC_HUBSPOT_ACCESS_TOKEN": self.hubspot_access_token},
+            ),
+        }
+        for tool, (url, required) in needs.items():
+            missing = [name for name, value in required.items() if not value]
+            if url and missing:
+                raise ConfigError(
+                    f"{tool} is configured (PMSYNC_{tool.upper()}_URL) "
+                    f"but {', '.join(missing)} is not set"
+                )
+        if self.jira_url and not self.jira_projects:
+            raise ConfigError(
+                "PMSYNC_JIRA_PROJECTS is not set: name the Jira project keys "
+                "to read, comma separated (e.g. ANA,WEB)"
+            )
+        return self
+
+    @property
+    def sources(self) -> list[str]:
+        """The configured tools, in the order a sync pulls them."""
+        return [
+            tool
+            for tool, url in (
+                ("jira", self.jira_url),
+                ("zendesk", self.zendesk_url),
+                ("hubspot", self.hubspot_url),
+            )
+            if url
+        ]
+
+    def require_jira(self) -> None:
+        if not self.jira_url:
+            raise ConfigError(
+                "Jira is not configured: set PMSYNC_JIRA_URL, PMSYNC_JIRA_EMAIL, "
+                "PMSYNC_JIRA_API_TOKEN and PMSYNC_JIRA_PROJECTS "
+                "(or run against the sandbox with --sandbox URL)"
+            )
+
+    @classmethod
+    def for_sandbox(cls, url: str, **overrides: object) -> Settings:
+        """Every tool pointed at a running sandbox, with its fixed demo credentials."""
+        base = url.rstrip("/")
+        secret = SecretStr(DEMO_SECRET)
+        values: dict[str, object] = {
+            "jira_url": f"{base}/jira",
+            "jira_email": DEMO_EMAIL,
+            "jira_api_token": secret,
+            "jira_projects": ("ANA",),
+            "zendesk_url": f"{base}/zendesk",
+            "zendesk_email": DEMO_EMAIL,
+            "zendesk_api_token": secret,
+            "hubspot_url": f"{base}/hubspot",
+            "hubspot_access_token": secret,
+            "lookback_minutes": 0,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, or a ConfigError that names what to fix.
+
+    pydantic's own message echoes the input values, secrets included: never show it.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in item["loc"])
+            setting = f"PMSYNC_{where.upper()}: " if where else ""
+            problems.append(f"{setting}{item['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,235 @@
+"""The `pmsync` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models import ConfigError, Settings, load_settings
+from models.records import money
+from store import Store
+
+app = typer.Typer(
+    help="pmsync: customer demand from support tools and CRMs, on the Jira issues it asks for.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+links_app = typer.Typer(
+    help="Links between feedback or deals and Jira issues.", no_args_is_help=True
+)
+app.add_typer(links_app, name="links")
+console = Console()
+err = Console(stderr=True)
+
+SandboxOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sandbox",
+        metavar="URL",
+        help="Point every tool at a running pmsync sandbox with its demo credentials.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def settings_or_exit(sandbox: str | None = None, **overrides: Any) -> Settings:
+    try:
+        if sandbox:
+            return Settings.for_sandbox(sandbox, **overrides)
+        return load_settings(**overrides)
+    except ConfigError as error:
+        fail(str(error))
+        raise  # unreachable; keeps type checkers honest
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def run_sync_flow(sandbox: str | None, full: bool, database_url: str | None) -> dict[str, Any]:
+    """One cycle through Prefect (a temporary local server unless PREFECT_API_URL is set)."""
+    _quiet_prefect()
+    from flows.sync import sync
+
+    return sync(sandbox_url=sandbox, full=full, database_url=database_url)
+
+
+@app.command()
+def sync(
+    sandbox: SandboxOption = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-read everything, ignoring cursors.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one sync cycle: pull every configured tool, link, publish demand to Jira."""
+    settings = settings_or_exit(sandbox)
+    logging.basicConfig(
+        level=logging.WARNING if as_json else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        result = run_sync_flow(sandbox, full, settings.database_url if sandbox else None)
+    except ConfigError as error:
+        fail(str(error))
+    if as_json:
+        print(json.dumps(result))
+        return
+    console.print(
+        f"pulled {result['pulled']}, {result['links']} links, "
+        f"{result['dead_letters']} dead letters, published {result['published']} "
+        f"in {result['duration_s']}s"
+    )
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8765,
+    seed: Annotated[int, typer.Option(help="Seed of the generated world.")] = 7,
+) -> None:
+    """Serve the bundled sandbox (Jira, Zendesk, HubSpot emulators) until interrupted."""
+    from sandbox.server import serve
+
+    serve(host=host, port=port, seed=seed)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the sandbox world.")] = 7,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the sandbox running after the sync, to browse it.")
+    ] = False,
+) -> None:
+    """Start the sandbox, run one full sync through Prefect, show the enriched issues."""
+    from sandbox.server import start_sandbox
+
+    database = Path(".pmsync/demo.db")
+    database.unlink(missing_ok=True)  # a fresh sandbox world needs a fresh store
+    database_url = f"sqlite:///{database}"
+    server = start_sandbox(seed=seed)
+    try:
+        console.print(f"Sandbox running at {server.url} (seed {seed})")
+        console.print("Running one sync through Prefect (the first start takes a few seconds)")
+        result = run_sync_flow(server.url, True, database_url)
+        console.print(
+            f"Pulled {result['pulled']}; {result['links']} links; "
+            f"published {result['published']['written']} issues "
+            f"in {result['duration_s']}s"
+        )
+        top = show_issues(Store(database_url))
+        if top:
+            console.print(
+                f"\nWhere to look: {server.url}/jira/browse/{top} (the top issue), "
+                f"its JSON at {server.url}/jira/rest/api/3/issue/{top}"
+            )
+        if serve:
+            console.print(
+                "Sandbox serving until Ctrl-C (user demo@example.com, password/token sandbox)"
+            )
+            server.wait()
+        else:
+            console.print("Run `pmsync demo --serve` to keep the sandbox up and browse it.")
+    finally:
+        server.stop()
+
+
+def show_issues(store: Store) -> str | None:
+    """Print the enriched issues, most demand first; return the top issue's key."""
+    ledger = store.ledger()
+    issues = {issue.key: issue for issue in store.load("issue")}
+    rows = sorted(
+        ledger.values(),
+        key=lambda e: (-e.summary["requests"], -float(e.summary["revenue"]), e.issue_key),
+    )
+    table = Table(title="Enriched Jira issues, by demand")
+    for column in ("Key", "Summary", "Requests", "Customers", "Revenue", "Open pipeline"):
+        table.add_column(column, justify="right" if column not in ("Key", "Summary") else "left")
+    for entry in rows:
+        s = entry.summary
+        issue = issues.get(entry.issue_key)
+        table.add_row(
+            entry.issue_key,
+            issue.summary if issue else "",
+            str(s["requests"]),
+            str(s["customers"]),
+            money(Decimal(str(s["revenue"]))),
+            money(Decimal(str(s["open_pipeline"]))),
+        )
+    console.print(table)
+    return rows[0].issue_key if rows else None
+
+
+@links_app.command("list")
+def links_list(
+    as_json: JsonOption = False,
+    issue: Annotated[str | None, typer.Option(help="Only links to this issue.")] = None,
+) -> None:
+    """Every link pmsync made, with its method and confidence."""
+    store = Store(settings_or_exit().database_url)
+    links = store.links(issue)
+    if as_json:
+        fields = {"source", "record_id", "kind", "issue_key", "method", "confidence"}
+        print(json.dumps([link.model_dump(include=fields) for link in links]))
+        return
+    table = Table(title=f"{len(links)} links")
+    for column in ("Issue", "Source", "Record", "Kind", "Method", "Confidence"):
+        table.add_column(column)
+    for link in links:
+        table.add_row(
+            link.issue_key,
+            link.source,
+            link.record_id,
+            link.kind,
+            link.method,
+            f"{link.confidence:.2f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def status(as_json: JsonOption = False) -> None:
+    """Cursors, record counts, dead letters and the last runs."""
+    store = Store(settings_or_exit().database_url)
+    cursors = {
+        stream: {"value": value, "saved_at": saved.isoformat()}
+        for stream, (value, saved) in store.cursors().items()
+    }
+    dead: dict[str, int] = {}
+    for letter in store.dead_letters():
+        dead[letter["reason"]] = dead.get(letter["reason"], 0) + 1
+    runs = [
+        {
+            "id": r["id"],
+            "started_at": r["started_at"].isoformat(),
+            "outcome": r["outcome"],
+            "stats": r["stats"],
+        }
+        for r in store.last_runs()
+    ]
+    report = {
+        "cursors": cursors,
+        "records": store.count_records(),
+        "dead_letters": dead,
+        "runs": runs,
+    }
+    if as_json:
+        print(json.dumps(report))
+        return
+    console.print_json(json.dumps(report))

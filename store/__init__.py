@@ -1,0 +1,5 @@
+"""SQLAlchemy store: records, links, cursors, publish ledger, dead letters, runs."""
+
+from store.store import DeadLetter, LedgerEntry, Store, kind_of
+
+__all__ = ["DeadLetter", "LedgerEntry", "Store", "kind_of"]

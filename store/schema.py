@@ -1,0 +1,83 @@
+"""The store's tables: records, links, cursors, the publish ledger, dead letters, runs."""
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# Every record of every tool, upserted by (source, kind, record_id); payload is the model.
+records = Table(
+    "records",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("record_id", String(255), primary_key=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("record_id", String(255), primary_key=True),
+    Column("issue_key", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("evidence", Text, nullable=False, default=""),
+)
+
+# One row per stream: the resume point, committed with the page it follows.
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("stream", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# What was last written to each Jira issue, so unchanged demand writes nothing.
+publish_ledger = Table(
+    "publish_ledger",
+    metadata,
+    Column("issue_key", String(64), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("comment_id", String(64)),
+    Column("summary", JSON, nullable=False),
+    Column("written_at", DateTime(timezone=True), nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("record_id", String(255)),
+    Column("reason", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved", Boolean, nullable=False, default=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(16), nullable=False),
+    Column("stats", JSON, nullable=False),
+)
