@@ -6,6 +6,7 @@ goes through `ApiClient.call`.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -94,6 +95,9 @@ class ApiClient:
         self.session.headers.update(headers or {})
         self.credential_settings = credential_settings
         self.secrets = [s for s in secrets if s]
+        if isinstance(auth, tuple):
+            # An echoed Authorization header carries the pair in base64: hide that too.
+            self.secrets.append(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.sleep = sleep
@@ -128,7 +132,8 @@ class ApiClient:
         status = response.status_code
         if status < 400:
             return
-        body = redact(response.text[:300], self.secrets)
+        # Redact before cutting: a secret straddling the cut would leak its first part.
+        body = redact(response.text, self.secrets)[:300]
         if status in RETRYABLE_STATUS:
             raise RetryableError(
                 self.tool,

@@ -71,6 +71,14 @@ def deal_from_raw(raw: dict[str, Any], site: str, companies: dict[str, tuple[str
     )
 
 
+def _modified_at(raw: dict[str, Any]) -> datetime | None:
+    """A search result's hs_lastmodifieddate, or None when it cannot be read."""
+    try:
+        return parse_time(raw["properties"]["hs_lastmodifieddate"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def company_from_raw(raw: dict[str, Any], site: str) -> Account:
     props = raw["properties"]
     return Account(
@@ -136,6 +144,7 @@ class HubSpotConnector:
         limit = min(self.settings.page_size, 200)
         after: str | None = None
         read_at_since: set[str] = set()  # ids read at the restart timestamp, to drop repeats
+        read: dict[str, datetime | None] = {}  # id -> modified, of deals read this query
         while True:
             body = self._search_deals(since, after, limit)
             results = [r for r in body.get("results", []) if str(r.get("id")) not in read_at_since]
@@ -147,6 +156,7 @@ class HubSpotConnector:
                 )
                 if deal and (newest is None or deal.updated_at > newest):
                     newest = deal.updated_at
+                read[str(raw.get("id"))] = _modified_at(raw)
             page.cursor = min(newest, started).isoformat() if newest else None
             yield page
             next_after = ((body.get("paging") or {}).get("next") or {}).get("after")
@@ -159,12 +169,9 @@ class HubSpotConnector:
                         "hs_lastmodifieddate; cannot page past the search cap"
                     )
                 since, after = newest, None
-                read_at_since = {
-                    str(r["id"])
-                    for r in body.get("results", [])
-                    if r.get("properties", {}).get("hs_lastmodifieddate")
-                    and parse_time(r["properties"]["hs_lastmodifieddate"]) == newest
-                }
+                # Deals sharing the newest time can span pages: drop all those already read.
+                read_at_since = {i for i, modified in read.items() if modified == newest}
+                read = {}
                 continue
             if next_after == after:
                 raise DuplicatePageToken(f"hubspot deals search repeated after={after}")

@@ -17,7 +17,7 @@ from jira import JIRA, JIRAError
 
 from connectors import adf
 from connectors.base import CursorReader, DuplicatePageToken, Page, convert, epoch_ms, parse_time
-from connectors.http import ApiClient, RetryableError
+from connectors.http import ApiClient, ApiError, RetryableError, redact
 from models import Issue, Settings
 
 STREAM = "jira.issues"
@@ -87,8 +87,9 @@ class JiraConnector:
             except JIRAError as error:
                 if error.response is not None:
                     self.api.check(error.response, what)
+                message = redact(str(error.text), self.api.secrets)
                 raise RetryableError(
-                    "jira", f"{what} failed: {error.text}", error.status_code, None
+                    "jira", f"{what} failed: {message}", error.status_code, None
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as error:
                 raise RetryableError(
@@ -121,9 +122,12 @@ class JiraConnector:
         return where + " ORDER BY updated ASC, key ASC"
 
     def search_page(self, jql: str, token: str | None) -> dict[str, Any]:
-        return self.jira_call(
+        # Connect outside the search's retry: `client` retries on its own, and nesting
+        # the two loops would square the attempts (6 became 36).
+        client = self.client
+        result = self.jira_call(
             "GET /rest/api/3/search/jql",
-            lambda: self.client.enhanced_search_issues(
+            lambda: client.enhanced_search_issues(
                 jql,
                 nextPageToken=token,
                 maxResults=min(self.settings.page_size, 100),
@@ -131,6 +135,14 @@ class JiraConnector:
                 json_result=True,
             ),
         )
+        if result is None:
+            # The package pages /search/jql only for Cloud; elsewhere it quietly gives None.
+            raise ApiError(
+                "jira",
+                f"{self.site} is not Jira Cloud (serverInfo deploymentType); "
+                "pmsync needs Jira Cloud's /rest/api/3/search/jql",
+            )
+        return result
 
     def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
         started = datetime.now(UTC)

@@ -73,6 +73,7 @@ class Store:
         so a crash can never advance the cursor past records that were not kept."""
         with self.engine.begin() as conn:
             self._upsert_records(conn, page)
+            dead = self._new_letters(conn, dead)
             if dead:
                 conn.execute(
                     dead_letters.insert(),
@@ -96,6 +97,20 @@ class Store:
                     ["stream"],
                     [{"stream": stream, "value": cursor, "updated_at": _now()}],
                 )
+
+    def _new_letters(self, conn: Connection, dead: Sequence[DeadLetter]) -> list[DeadLetter]:
+        """A bad record read again (lookback, re-runs) is one letter, not one per read."""
+        if not dead:
+            return []
+        ids = [d.record_id for d in dead if d.record_id is not None]
+        query = select(
+            dead_letters.c.source,
+            dead_letters.c.kind,
+            dead_letters.c.record_id,
+            dead_letters.c.reason,
+        ).where(dead_letters.c.resolved.is_(False), dead_letters.c.record_id.in_(ids))
+        known = {tuple(row) for row in conn.execute(query)}
+        return [d for d in dead if (d.source, d.kind, d.record_id, d.reason) not in known]
 
     def _upsert_records(self, conn: Connection, page: Sequence[Record]) -> None:
         now = _now()

@@ -1,0 +1,322 @@
+"""Jira issues through the `jira` package's enhanced search, under pmsync's own retry policy."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+import responses
+from builders import (
+    JIRA,
+    RecordedSleep,
+    calls_to,
+    freeze_now,
+    jira_issue,
+    jira_page,
+    query,
+    sandbox_settings,
+    script,
+)
+
+import connectors.jira
+from connectors.base import DuplicatePageToken
+from connectors.http import AuthError, RetryableError
+from connectors.jira import FIELDS, STREAM, JiraConnector
+
+SERVER_INFO = f"{JIRA}/rest/api/3/serverInfo"
+FIELD = f"{JIRA}/rest/api/3/field"
+SEARCH = f"{JIRA}/rest/api/3/search/jql"
+RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sleep() -> RecordedSleep:
+    return RecordedSleep()
+
+
+@pytest.fixture
+def rsps():
+    """A Jira Cloud site: the `jira` package checks serverInfo first and reads the field
+    catalogue to translate field names."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(
+            SERVER_INFO,
+            json={"deploymentType": "Cloud", "versionNumbers": [1001, 0, 0], "version": "1001.0.0"},
+        )
+        mock.get(
+            FIELD,
+            json=[
+                {"id": "summary", "name": "Summary", "custom": False, "clauseNames": ["summary"]},
+                {
+                    "id": "customfield_10050",
+                    "name": "Customer Requests",
+                    "custom": True,
+                    "clauseNames": ["cf[10050]", "Customer Requests"],
+                },
+            ],
+        )
+        yield mock
+
+
+@pytest.fixture(autouse=True)
+def run_start(monkeypatch):
+    freeze_now(monkeypatch, connectors.jira, RUN_START)
+
+
+def pull(cursor: str | None = None, sleep=None, **settings):
+    connector = JiraConnector(sandbox_settings(**settings), sleep=sleep or RecordedSleep())
+    return list(connector.pull(lambda stream: cursor if stream == STREAM else None))
+
+
+def keys(pages) -> list[str]:
+    return [issue.key for page in pages for issue in page.records]
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected_keys"),
+    [
+        pytest.param(
+            [jira_page([jira_issue(1)], isLast=False)], ["ANA-1"], id="no-token-isLast-false"
+        ),
+        pytest.param(
+            [jira_page([jira_issue(1), jira_issue(2)])], ["ANA-1", "ANA-2"], id="no-token-no-isLast"
+        ),
+        pytest.param([jira_page([])], [], id="nothing-at-all"),
+        pytest.param(
+            [jira_page([], token="t1"), jira_page([jira_issue(3)])],
+            ["ANA-3"],
+            id="empty-page-with-token",
+        ),
+        pytest.param(
+            [jira_page([jira_issue(1)], token="t1", isLast=True), jira_page([jira_issue(2)])],
+            ["ANA-1", "ANA-2"],
+            id="token-wins-over-isLast",
+        ),
+        pytest.param(
+            [
+                jira_page([jira_issue(1)], token="t1"),
+                jira_page([jira_issue(2)], token="t2"),
+                jira_page([jira_issue(3)]),
+            ],
+            ["ANA-1", "ANA-2", "ANA-3"],
+            id="short-pages-with-tokens",
+        ),
+    ],
+)
+def test_only_an_absent_next_page_token_ends_the_search(rsps, answers, expected_keys):
+    """Jira returns fewer issues than asked and an unreliable isLast: stopping on either
+    loses issues; stopping never loops. Each token is sent back on the next request."""
+    script(rsps, "GET", SEARCH, answers)
+
+    pages = pull()
+
+    assert keys(pages) == expected_keys
+    searches = calls_to(rsps, "/search/jql")
+    assert len(searches) == len(answers)
+    sent_tokens = [query(call).get("nextPageToken") for call in searches]
+    expected_tokens = [None] + [[a["nextPageToken"]] for a in answers[:-1]]
+    assert sent_tokens == expected_tokens
+
+
+def test_the_same_token_twice_raises(rsps):
+    """Following a repeated token would read the same page forever."""
+    script(
+        rsps,
+        "GET",
+        SEARCH,
+        [jira_page([jira_issue(1)], token="t1"), jira_page([jira_issue(2)], token="t1")],
+    )
+
+    with pytest.raises(DuplicatePageToken):
+        pull()
+
+    assert len(calls_to(rsps, "/search/jql")) == 2
+
+
+def test_jql_uses_epoch_ms_with_the_lookback_and_asks_only_for_the_fields_used(rsps):
+    """Jira reads bare JQL dates in the API user's time zone (Airbyte #48492): send epoch
+    ms, minus the lookback because search lags; and never the costly default `*all`."""
+    script(rsps, "GET", SEARCH, [jira_page([])])
+
+    pull(cursor="2024-05-01T10:20:30+00:00", lookback_minutes=5)
+
+    (search,) = calls_to(rsps, "/search/jql")
+    jql = query(search)["jql"][0]
+    since = datetime(2024, 5, 1, 10, 15, 30, tzinfo=UTC)  # cursor minus 5 minutes
+    assert f"updated >= {int(since.timestamp() * 1000)}" in jql
+    assert re.search(r"updated >= \d{13}\b", jql)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}", jql), "a bare date reached the JQL"
+    assert "project in (ANA)" in jql
+    assert query(search)["fields"] == FIELDS
+
+
+def test_a_full_pull_has_no_time_filter(rsps):
+    """Without a cursor every issue of the projects is read."""
+    script(rsps, "GET", SEARCH, [jira_page([])])
+
+    pull(cursor=None)
+
+    (search,) = calls_to(rsps, "/search/jql")
+    assert "updated" not in query(search)["jql"][0].split("ORDER BY")[0]
+
+
+@pytest.mark.parametrize(
+    ("saved", "updates", "expected"),
+    [
+        pytest.param(
+            None,
+            [["2024-05-01T09:00:00.000+0000", "2024-05-01T10:00:00.000+0000"]],
+            ["2024-05-01T10:00:00+00:00"],
+            id="newest-seen",
+        ),
+        pytest.param(
+            None,
+            [["2024-05-01T10:00:00.000+0000"], ["2024-05-01T09:30:00.000+0000"]],
+            ["2024-05-01T10:00:00+00:00", "2024-05-01T10:00:00+00:00"],
+            id="never-moves-back",
+        ),
+        pytest.param(
+            None,
+            [["2024-05-01T11:00:00.000+0000", "2024-05-01T13:00:00.000+0000"]],
+            [RUN_START.isoformat()],
+            id="capped-at-run-start",
+        ),
+        pytest.param(
+            None,
+            [["2024-05-01T14:00:00.000+0200"]],
+            ["2024-05-01T12:00:00+00:00"],
+            id="offset-read-as-utc",
+        ),
+        pytest.param(
+            "2024-05-01T08:00:00+00:00", [[]], ["2024-05-01T08:00:00+00:00"], id="empty-keeps-saved"
+        ),
+        pytest.param(None, [[]], [None], id="empty-first-run-saves-nothing"),
+    ],
+)
+def test_each_page_carries_the_newest_update_seen_capped_at_run_start(
+    rsps, saved, updates, expected
+):
+    """A bookmark past the run's start skips changes not yet indexed; one that moves back
+    re-reads; one taken from the wrong zone skips hours."""
+    answers = []
+    number = 0
+    for index, page_updates in enumerate(updates):
+        issues = []
+        for updated in page_updates:
+            number += 1
+            issues.append(jira_issue(number, updated=updated))
+        token = f"t{index}" if index < len(updates) - 1 else None
+        answers.append(jira_page(issues, token=token))
+    script(rsps, "GET", SEARCH, answers)
+
+    pages = pull(cursor=saved)
+
+    assert [page.cursor for page in pages] == expected
+
+
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        pytest.param({"updated": "yesterday"}, "yesterday", id="bad-updated"),
+        pytest.param({"updated": "2024-05-01T10:20:30"}, "time zone", id="naive-updated"),
+        pytest.param({"summary": None}, "summary", id="null-summary"),
+    ],
+)
+def test_a_malformed_issue_goes_to_dead_letters_and_the_page_is_kept(rsps, broken, reason):
+    """One bad issue must neither stop the sync nor vanish: it is kept raw, with why."""
+    bad = jira_issue(2)
+    bad["fields"].update(broken)
+    script(rsps, "GET", SEARCH, [jira_page([jira_issue(1), bad, jira_issue(3)])])
+
+    (page,) = pull()
+
+    assert [issue.key for issue in page.records] == ["ANA-1", "ANA-3"]
+    (dead,) = page.dead
+    assert (dead.source, dead.kind, dead.record_id) == ("jira", "issue", bad["id"])
+    assert reason in dead.reason
+    assert dead.payload == bad
+
+
+def test_an_issue_without_a_summary_goes_to_dead_letters(rsps):
+    """A missing field is a KeyError inside the builder; it must not escape the page."""
+    bad = jira_issue(2)
+    del bad["fields"]["summary"]
+    script(rsps, "GET", SEARCH, [jira_page([jira_issue(1), bad])])
+
+    (page,) = pull()
+
+    assert [issue.key for issue in page.records] == ["ANA-1"]
+    assert page.dead[0].payload == bad
+    assert "summary" in page.dead[0].reason
+
+
+def test_the_cursor_ignores_dead_issues(rsps):
+    """A malformed issue cannot move the bookmark (its time is unknown)."""
+    bad = jira_issue(2, updated="2024-05-01T11:59:00.000+0000")
+    del bad["fields"]["summary"]
+    script(
+        rsps,
+        "GET",
+        SEARCH,
+        [jira_page([jira_issue(1, updated="2024-05-01T10:00:00.000+0000"), bad])],
+    )
+
+    (page,) = pull()
+
+    assert page.cursor == "2024-05-01T10:00:00+00:00"
+
+
+def test_a_429_on_search_is_waited_out_by_the_shared_policy(rsps, sleep):
+    """The `jira` package's own retry waits less than Retry-After; it is off, so exactly
+    one retry happens, after the full wait."""
+    rsps.get(SEARCH, status=429, headers={"Retry-After": "7"}, json={"errorMessages": []})
+    rsps.get(SEARCH, json=jira_page([jira_issue(1)]))
+
+    pages = pull(sleep=sleep)
+
+    assert keys(pages) == ["ANA-1"]
+    assert sleep.waits == [7]
+    assert len(calls_to(rsps, "/serverInfo")) == 1
+    assert len(calls_to(rsps, "/field")) == 1
+    assert len(calls_to(rsps, "/search/jql")) == 2
+
+
+def test_a_5xx_on_search_is_retried(rsps, sleep):
+    """The `jira` package does not retry 500/502/504 on its own; pmsync must."""
+    rsps.get(SEARCH, status=502)
+    rsps.get(SEARCH, json=jira_page([jira_issue(1)]))
+
+    assert keys(pull(sleep=sleep)) == ["ANA-1"]
+    assert len(sleep.waits) == 1
+
+
+def test_a_server_that_stays_down_is_tried_max_attempts_times_not_squared():
+    """Connecting (serverInfo) inside the search's retry would nest two retry loops:
+    3 attempts became 9, with 8 waits."""
+    sleep = RecordedSleep()
+    with responses.RequestsMock() as rsps:
+        rsps.get(SERVER_INFO, status=503)
+
+        with pytest.raises(RetryableError):
+            pull(sleep=sleep, http_max_attempts=3)
+
+        assert len(rsps.calls) == 3
+    assert len(sleep.waits) == 2
+
+
+def test_refused_credentials_on_server_info_name_the_settings_to_fix():
+    """The first call fails on a bad token: say which settings, once, without the token."""
+    settings = dict(jira_api_token="jira-Token-5b2d4f6a8c0e7f3a9c1e")
+    with responses.RequestsMock() as rsps:
+        rsps.get(SERVER_INFO, status=401, body="Client must be authenticated")
+
+        with pytest.raises(AuthError) as raised:
+            pull(**settings)
+
+        assert len(rsps.calls) == 1
+    message = str(raised.value)
+    assert message.startswith("jira:")
+    assert "PMSYNC_JIRA_EMAIL" in message
+    assert "PMSYNC_JIRA_API_TOKEN" in message
+    assert settings["jira_api_token"] not in message

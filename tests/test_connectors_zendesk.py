@@ -1,0 +1,333 @@
+"""Zendesk: the cursor-based ticket export, organisations and Jira links with cursor paging."""
+
+from __future__ import annotations
+
+import pytest
+import responses
+from builders import (
+    ZENDESK,
+    RecordedSleep,
+    calls_to,
+    cursor_page,
+    export_page,
+    query,
+    sandbox_settings,
+    script,
+    zendesk_ticket,
+)
+
+from connectors.base import DuplicatePageToken
+from connectors.zendesk import TICKETS, ZendeskConnector
+
+EXPORT = f"{ZENDESK}/api/v2/incremental/tickets/cursor.json"
+ORGANIZATIONS = f"{ZENDESK}/api/v2/organizations.json"
+JIRA_LINKS = f"{ZENDESK}/api/v2/jira/links"
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+@pytest.fixture
+def zendesk() -> ZendeskConnector:
+    return ZendeskConnector(sandbox_settings(), sleep=RecordedSleep())
+
+
+def ticket_ids(pages) -> list[str]:
+    return [ticket.id for page in pages for ticket in page.records]
+
+
+# -- the ticket export -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected_ids", "expected_cursors"),
+    [
+        pytest.param(
+            [export_page([zendesk_ticket(1)], "c1", end_of_stream=True)],
+            ["1"],
+            ["c1"],
+            id="end-of-stream-with-cursor",
+        ),
+        pytest.param(
+            [export_page([], "c1", end_of_stream=True)], [], ["c1"], id="empty-end-of-stream"
+        ),
+        pytest.param(
+            [
+                export_page([], "c1", end_of_stream=None),
+                export_page([zendesk_ticket(2)], "c2", end_of_stream=True),
+            ],
+            ["2"],
+            ["c1", "c2"],
+            id="empty-page-end-of-stream-missing",
+        ),
+        pytest.param(
+            [
+                export_page([], "c1", end_of_stream=False),
+                export_page([zendesk_ticket(2)], "c2", end_of_stream=False),
+                export_page([zendesk_ticket(3)], "c3", end_of_stream=True),
+            ],
+            ["2", "3"],
+            ["c1", "c2", "c3"],
+            id="empty-page-end-of-stream-false",
+        ),
+    ],
+)
+def test_only_end_of_stream_ends_the_export(rsps, zendesk, answers, expected_ids, expected_cursors):
+    """`end_of_stream`, not an empty page, ends the export; its last page still carries an
+    `after_cursor`, which is what the next run resumes from."""
+    script(rsps, "GET", EXPORT, answers)
+
+    pages = list(zendesk.tickets(None))
+
+    assert ticket_ids(pages) == expected_ids
+    assert [page.cursor for page in pages] == expected_cursors
+    requests = calls_to(rsps, "/cursor.json")
+    assert len(requests) == len(answers)
+    assert query(requests[0])["start_time"] == ["0"]
+    for request, previous in zip(requests[1:], answers, strict=False):
+        assert query(request)["cursor"] == [previous["after_cursor"]]
+        assert "start_time" not in query(request)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        pytest.param(
+            [
+                export_page([zendesk_ticket(1)], "c1", end_of_stream=False),
+                export_page([zendesk_ticket(2)], "c1", end_of_stream=False),
+            ],
+            id="same-cursor-twice",
+        ),
+        pytest.param(
+            [export_page([zendesk_ticket(1)], None, end_of_stream=False)],
+            id="no-cursor-and-not-ended",
+        ),
+    ],
+)
+def test_a_cursor_that_cannot_move_on_raises(rsps, zendesk, answers):
+    """Following a repeated (or missing) cursor would read the same page forever."""
+    script(rsps, "GET", EXPORT, answers)
+
+    with pytest.raises(DuplicatePageToken):
+        list(zendesk.tickets(None))
+
+    assert len(calls_to(rsps, "/cursor.json")) == len(answers)
+
+
+def test_the_second_run_resumes_from_the_saved_cursor(rsps, zendesk):
+    """Restarting from start_time re-reads everything (and the export rate limit is 10 a
+    minute); the saved after_cursor is the resume point."""
+    rsps.get(ORGANIZATIONS, json=cursor_page("organizations", [], None))
+    rsps.get(JIRA_LINKS, json=cursor_page("links", [], None))
+    script(
+        rsps,
+        "GET",
+        EXPORT,
+        [
+            export_page([zendesk_ticket(1)], "c1", end_of_stream=True),
+            export_page([zendesk_ticket(2)], "c2", end_of_stream=True),
+        ],
+    )
+    saved: dict[str, str] = {}
+
+    for _run in range(2):
+        for page in zendesk.pull(saved.get):
+            if page.cursor is not None:
+                saved[page.stream] = page.cursor
+
+    first, second = calls_to(rsps, "/cursor.json")
+    assert query(first)["start_time"] == ["0"]
+    assert query(second)["cursor"] == ["c1"]
+    assert "start_time" not in query(second)
+    assert saved == {TICKETS: "c2"}
+
+
+def test_a_full_pull_ignores_the_saved_cursor(rsps, zendesk):
+    """`--full` re-reads from the beginning."""
+    rsps.get(ORGANIZATIONS, json=cursor_page("organizations", [], None))
+    rsps.get(JIRA_LINKS, json=cursor_page("links", [], None))
+    rsps.get(EXPORT, json=export_page([], "c9", end_of_stream=True))
+
+    list(zendesk.pull(lambda stream: "c1", full=True))
+
+    (export,) = calls_to(rsps, "/cursor.json")
+    assert query(export)["start_time"] == ["0"]
+
+
+def test_tickets_get_the_requester_from_sideloaded_users(rsps, zendesk):
+    """Who asked decides which customer a ticket counts for; the export sideloads users."""
+    rsps.get(
+        EXPORT,
+        json=export_page(
+            [
+                zendesk_ticket(1, requester_id=7, organization_id=42),
+                zendesk_ticket(2, requester_id=8),
+                zendesk_ticket(3, requester_id=999),
+            ],
+            "c1",
+            end_of_stream=True,
+            users=[
+                {"id": 7, "name": "Ann", "email": "ann@acme.com", "organization_id": 42},
+                {"id": 8, "name": "Bob", "email": "bob@gmail.com", "organization_id": None},
+            ],
+        ),
+    )
+
+    (page,) = list(zendesk.tickets(None))
+
+    assert query(rsps.calls[0])["include"] == ["users"]
+    one, two, three = page.records
+    assert (one.requester_email, one.requester_name, one.account_id) == (
+        "ann@acme.com",
+        "Ann",
+        "42",
+    )
+    assert (two.requester_email, two.account_id) == ("bob@gmail.com", None)
+    assert three.requester_email is None
+    assert one.url == f"{ZENDESK}/agent/tickets/1"
+
+
+@pytest.mark.parametrize("updated_at", ["05/01/2024", "2024-05-01T10:20:30", None, ""])
+def test_a_malformed_ticket_goes_to_dead_letters_with_the_raw_ticket(rsps, zendesk, updated_at):
+    """One unreadable ticket must neither stop the export nor be lost."""
+    bad = zendesk_ticket(2, updated_at=updated_at)
+    rsps.get(
+        EXPORT,
+        json=export_page([zendesk_ticket(1), bad, zendesk_ticket(3)], "c1", end_of_stream=True),
+    )
+
+    (page,) = list(zendesk.tickets(None))
+
+    assert [ticket.id for ticket in page.records] == ["1", "3"]
+    (dead,) = page.dead
+    assert (dead.source, dead.kind, dead.record_id) == ("zendesk", "feedback", "2")
+    assert dead.reason
+    assert dead.payload == bad
+    assert page.cursor == "c1"
+
+
+def test_deleted_tickets_are_not_counted(rsps, zendesk):
+    """The export returns deleted tickets too; they are nobody's demand."""
+    rsps.get(
+        EXPORT,
+        json=export_page(
+            [zendesk_ticket(1), zendesk_ticket(2, status="deleted")], "c1", end_of_stream=True
+        ),
+    )
+
+    (page,) = list(zendesk.tickets(None))
+
+    assert [ticket.id for ticket in page.records] == ["1"]
+    assert page.dead == []
+
+
+# -- organisations and Jira links: cursor pagination -----------------------------------------
+
+
+def organization(org_id: int, *domains: str) -> dict:
+    return {
+        "id": org_id,
+        "name": f"Org {org_id}",
+        "domain_names": list(domains),
+        "updated_at": "2024-05-01T10:20:30Z",
+    }
+
+
+def jira_link(link_id: int, ticket_id: int, issue_key: str) -> dict:
+    return {
+        "id": link_id,
+        "ticket_id": ticket_id,
+        "issue_id": "10001",
+        "issue_key": issue_key,
+        "created_at": "2024-05-01T10:20:30Z",
+    }
+
+
+LISTS = {
+    "organizations": (ORGANIZATIONS, "organizations", "zendesk.organizations", organization),
+    "jira_links": (
+        JIRA_LINKS,
+        "links",
+        "zendesk.jira_links",
+        lambda i: jira_link(i, 100 + i, "ANA-1"),
+    ),
+}
+
+
+@pytest.mark.parametrize("stream", list(LISTS))
+@pytest.mark.parametrize(
+    ("pages", "afters"),
+    [
+        pytest.param([[1, 2]], [None], id="one-page"),
+        pytest.param([[]], [None], id="nothing"),
+        pytest.param([[1], [], [2, 3]], ["a1", "a2", None], id="empty-page-with-has-more"),
+    ],
+)
+def test_lists_follow_has_more_and_the_last_page_names_every_id(
+    rsps, zendesk, stream, pages, afters
+):
+    """`meta.has_more` false is the end, not a short page; the last page's complete_ids is
+    what the tool still has, so nothing it returned is pruned and nothing else survives."""
+    url, key, stream_name, build = LISTS[stream]
+    script(
+        rsps,
+        "GET",
+        url,
+        [
+            cursor_page(key, [build(i) for i in ids], after)
+            for ids, after in zip(pages, afters, strict=True)
+        ],
+    )
+
+    result = list(getattr(zendesk, stream)())
+
+    assert [record.id for page in result for record in page.records] == [
+        str(i) for ids in pages for i in ids
+    ]
+    assert all(page.stream == stream_name for page in result)
+    assert all(page.complete_ids is None for page in result[:-1])
+    assert result[-1].complete_ids == {str(i) for ids in pages for i in ids}
+    requests = calls_to(rsps, url.removeprefix(ZENDESK))
+    assert [query(r).get("page[after]") for r in requests] == [None] + [[a] for a in afters[:-1]]
+    assert all(query(r)["page[size]"] == ["100"] for r in requests)
+
+
+def test_organizations_keep_their_domains(rsps, zendesk):
+    """Domains are how a Zendesk organisation meets its HubSpot company."""
+    rsps.get(ORGANIZATIONS, json=cursor_page("organizations", [organization(1, "Acme.com ")], None))
+
+    first, _ = list(zendesk.organizations())
+
+    (account,) = first.records
+    assert account.domains == ("acme.com",)
+    assert account.name == "Org 1"
+
+
+def test_jira_links_tie_a_ticket_to_an_issue_key(rsps, zendesk):
+    """The Zendesk Jira app's own links are the strongest evidence a ticket asks for an issue."""
+    rsps.get(JIRA_LINKS, json=cursor_page("links", [jira_link(5, 35436, "ANA-12")], None))
+
+    first, _ = list(zendesk.jira_links())
+
+    (link,) = first.records
+    assert (link.id, link.record_id, link.issue_key) == ("5", "35436", "ANA-12")
+
+
+def test_a_repeated_list_cursor_raises(rsps, zendesk):
+    """has_more with the same after_cursor again would loop forever."""
+    script(
+        rsps,
+        "GET",
+        ORGANIZATIONS,
+        [
+            cursor_page("organizations", [organization(1)], "a1"),
+            cursor_page("organizations", [organization(2)], "a1"),
+        ],
+    )
+
+    with pytest.raises(DuplicatePageToken):
+        list(zendesk.organizations())

@@ -1,0 +1,311 @@
+"""Which issue a piece of feedback asks for, who the customer is, and what the demand adds up to."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from linking.accounts import AccountDirectory
+from linking.demand import DemandCalculator
+from linking.references import cited_keys
+from models import Account, Deal, Feedback, Link, Settings
+
+FREE_MAIL = Settings.model_fields["free_mail_domains"].default
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+KNOWN = {"ANA-12", "ANA-7", "WEB-3"}
+
+
+# -- cited keys ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ANA-12 please", ["ANA-12"]),
+        ("please do ANA-12", ["ANA-12"]),
+        ("as in ANA-12.", ["ANA-12"]),
+        ("(ANA-12)", ["ANA-12"]),
+        ("[ANA-12], ANA-12; again ANA-12!", ["ANA-12"]),
+        ("see ANA-12's comments", ["ANA-12"]),
+        ("WEB-3 and then ANA-12", ["WEB-3", "ANA-12"]),
+        ("line one\nANA-12\nline three", ["ANA-12"]),
+        ("XANA-12 is another project", []),
+        ("ANA-123 is another issue", []),
+        ("ANA-12a or ANA-12-b", []),
+        ("ana-12 in lower case", []),
+        ("ANA-99 does not exist", []),
+        ("FOO-1 is not a project we read", []),
+        ("files in UTF-8, ISO-9001 audit, COVID-19 policy", []),
+        ("", []),
+    ],
+)
+def test_cited_keys(text, expected):
+    """A key counts only where it stands alone and names an existing issue; UTF-8 and
+    COVID-19 have the shape of a key, XANA-12 and ANA-123 contain one."""
+    assert cited_keys(text, KNOWN) == expected
+
+
+def test_cited_keys_of_a_project_named_like_a_standard():
+    """If a project really is called ISO, ISO-9001 is an issue when it exists."""
+    assert cited_keys("per ISO-9001 and UTF-8", {"ISO-9001"}) == ["ISO-9001"]
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+def account(source: str, account_id: str, name: str, *domains: str) -> Account:
+    return Account(
+        source=source,
+        id=account_id,
+        url=f"https://{source}.example/{account_id}",
+        name=name,
+        domains=domains,
+        updated_at=NOW,
+    )
+
+
+def ticket(
+    ticket_id: str,
+    email: str | None = None,
+    org: str | None = None,
+    name: str | None = None,
+    created: datetime | None = None,
+) -> Feedback:
+    return Feedback(
+        source="zendesk",
+        id=ticket_id,
+        url=f"https://z.example/agent/tickets/{ticket_id}",
+        subject=f"Ticket {ticket_id}",
+        requester_email=email,
+        requester_name=name,
+        account_id=org,
+        created_at=created,
+        updated_at=NOW,
+    )
+
+
+def deal(
+    deal_id: str,
+    amount: str | None,
+    *companies: str,
+    won: bool = False,
+    lost: bool = False,
+    closed_days_ago: int | None = None,
+    names: tuple[str, ...] = (),
+) -> Deal:
+    return Deal(
+        source="hubspot",
+        id=deal_id,
+        url=f"https://h.example/deals/{deal_id}",
+        name=f"Deal {deal_id}",
+        amount=Decimal(amount) if amount is not None else None,
+        stage="closedwon" if won else "closedlost" if lost else "qualifiedtobuy",
+        is_closed=won or lost,
+        is_won=won,
+        close_date=NOW - timedelta(days=closed_days_ago) if closed_days_ago is not None else None,
+        account_ids=companies,
+        issue_keys=names,
+        updated_at=NOW,
+    )
+
+
+@pytest.fixture
+def directory() -> AccountDirectory:
+    return AccountDirectory(
+        [
+            account("zendesk", "1", "Acme (support)", "acme.com"),
+            account("hubspot", "100", "Acme Inc", "ACME.com", "acme.io"),
+            account("hubspot", "200", "Globex", "globex.com"),
+            account("zendesk", "2", "Initech", "initech.com"),
+            account("hubspot", "300", "Initech LLC", "initech.com"),
+            account("zendesk", "3", "No Domain Ltd"),
+            account("zendesk", "4", "Gmail Group", "gmail.com"),
+        ],
+        FREE_MAIL,
+    )
+
+
+def test_the_same_domain_in_zendesk_and_hubspot_is_one_customer(directory):
+    """Acme's tickets and Acme's deals must add up on one row, not two."""
+    support = directory.for_feedback(ticket("1", "ann@acme.com", org="1"))
+    (sales,) = directory.for_deal(deal("9", "10", "100"))
+
+    assert support == sales
+    assert support.key == "domain:acme.com"
+
+
+def test_a_free_mail_requester_without_an_organisation_is_their_own_customer(directory):
+    """gmail.com is not a company: two gmail users are two customers, not one."""
+    carol = directory.for_feedback(ticket("1", "Carol@Gmail.com", name="Carol"))
+    dave = directory.for_feedback(ticket("2", "dave@gmail.com"))
+
+    assert carol.key == "person:carol@gmail.com"
+    assert carol.name == "Carol"
+    assert dave.key == "person:dave@gmail.com"
+
+
+def test_a_company_email_without_an_organisation_matches_the_company(directory):
+    """The requester's domain is the company's even when support never set the org."""
+    assert directory.for_feedback(ticket("1", "bob@acme.io")).key == "domain:acme.com"
+    assert directory.for_feedback(ticket("2", "eve@globex.com")).key == "domain:globex.com"
+
+
+def test_a_company_email_of_an_unknown_company_is_that_domain(directory):
+    customer = directory.for_feedback(ticket("1", "zed@umbrella.example"))
+
+    assert (customer.key, customer.name) == ("domain:umbrella.example", "umbrella.example")
+
+
+def test_the_organisation_wins_over_the_email(directory):
+    """A reseller's staff filing for a customer's org count for that org."""
+    assert directory.for_feedback(ticket("1", "ann@gmail.com", org="2")).key == "domain:initech.com"
+
+
+def test_an_organisation_without_a_company_domain_is_keyed_by_its_record(directory):
+    """Free-mail domains on an org never merge customers."""
+    assert directory.for_feedback(ticket("1", org="3")).key == "zendesk:3"
+    assert directory.for_feedback(ticket("2", org="4")).key == "zendesk:4"
+    assert directory.for_feedback(ticket("3", "x@gmail.com")).key == "person:x@gmail.com"
+
+
+def test_a_requester_with_no_email_and_no_org_is_still_someone(directory):
+    assert directory.for_feedback(ticket("9")).key == "zendesk:requester:9"
+
+
+def test_a_deal_with_two_companies_of_one_customer_counts_that_customer_once(directory):
+    assert [c.key for c in directory.for_deal(deal("9", "10", "100", "300", "100", "404"))] == [
+        "domain:acme.com",
+        "domain:initech.com",
+    ]
+
+
+# -- demand ----------------------------------------------------------------------------------
+
+
+def feedback_link(ticket_id: str, key: str = "ANA-12") -> Link:
+    return Link(
+        source="zendesk", record_id=ticket_id, kind="feedback", issue_key=key, method="cited_key"
+    )
+
+
+def deal_link(deal_id: str, key: str = "ANA-12") -> Link:
+    return Link(
+        source="hubspot", record_id=deal_id, kind="deal", issue_key=key, method="deal_field"
+    )
+
+
+@pytest.fixture
+def world(directory):
+    """Four requests for ANA-12 from three customers, and the deals around them."""
+    tickets = [
+        ticket("t1", "ann@acme.com", org="1", created=NOW - timedelta(days=3)),  # Acme
+        ticket("t2", "bob@acme.com", created=NOW - timedelta(days=1)),  # Acme, no org
+        ticket("t3", "carol@gmail.com", name="Carol", created=NOW - timedelta(days=2)),  # Carol
+        ticket("t4", "ian@initech.com", org="2", created=NOW - timedelta(days=4)),  # Initech
+        ticket("t5", "gil@globex.com"),  # Globex, but asks for another issue
+    ]
+    deals = [
+        deal("d1", "50000", "100", won=True, closed_days_ago=30),  # Acme revenue
+        deal("d2", "70000", "100", won=True, closed_days_ago=400),  # too old
+        deal("d3", "20000", "100"),  # Acme open
+        deal("d4", "40000", "200", names=("ANA-12",)),  # Globex open, names the issue
+        deal("d5", "10000", "100", names=("ANA-12",)),  # Acme open AND names it
+        deal("d6", "99000", "200", won=True, closed_days_ago=10, names=("ANA-12",)),  # not ours
+        deal("d7", "5000", "100", lost=True, closed_days_ago=5),  # lost
+        deal("d8", "30000", "100", "300", won=True, closed_days_ago=365),  # Acme + Initech
+        deal("d9", None, "100"),  # open, amount unknown
+        deal("d10", "8000", "200"),  # Globex open, not naming the issue
+    ]
+    links = [
+        feedback_link("t1"),
+        feedback_link("t1"),  # cited twice: one request
+        feedback_link("t2"),
+        feedback_link("t3"),
+        feedback_link("t4"),
+        feedback_link("t5", "ANA-7"),
+        deal_link("d4"),
+        deal_link("d5"),
+        deal_link("d6"),
+        feedback_link("gone"),  # a ticket no longer in the store
+    ]
+    calculator = DemandCalculator(tickets, deals, directory, now=NOW, revenue_window_days=365)
+    return calculator, [link for link in links if link.issue_key == "ANA-12"]
+
+
+def test_demand_adds_up_each_request_customer_and_deal_once(world):
+    """The numbers on the Jira ticket, computed by hand:
+
+    requests 4 (t1..t4; t1 cited twice counts once, a vanished ticket not at all);
+    customers 3 (Acme from t1+t2, Carol, Initech);
+    revenue 80,000 = d1 50,000 + d8 30,000 (d8 closed 365 days ago is still in the
+      window and belongs to Acme and Initech but counts once; d2 is too old; d6 is won
+      by Globex, who did not ask);
+    open pipeline 70,000 = Acme's open d3 20,000 + d5 10,000 + d9 (no amount) 0, plus
+      Globex's d4 40,000 that names the issue; d5 both Acme's and naming counts once;
+      d10 is Globex's but neither names the issue nor belongs to a requester.
+    """
+    calculator, links = world
+
+    summary = calculator.summary("ANA-12", links)
+
+    assert summary.requests == 4
+    assert summary.customers == 3
+    assert summary.revenue == Decimal("80000")
+    assert summary.open_pipeline == Decimal("70000")
+    assert summary.deal_ids == sorted(f"hubspot:{d}" for d in ("d1", "d8", "d3", "d5", "d9", "d4"))
+    assert summary.headline == "4 requests from 3 customers, $80k revenue, $70k open pipeline"
+
+
+def test_top_customers_show_each_customers_share(world):
+    """Per customer a shared deal counts for each owner; the rows sort by revenue."""
+    calculator, links = world
+
+    summary = calculator.summary("ANA-12", links)
+
+    assert [(c.account, c.requests, c.revenue, c.open_pipeline) for c in summary.top_customers] == [
+        ("domain:acme.com", 2, Decimal("80000"), Decimal("30000")),
+        ("domain:initech.com", 1, Decimal("30000"), Decimal("0")),
+        ("person:carol@gmail.com", 1, Decimal("0"), Decimal("0")),
+    ]
+
+
+def test_feedback_refs_list_the_newest_requests_first(world):
+    calculator, links = world
+
+    summary = calculator.summary("ANA-12", links)
+
+    assert [ref.record_id for ref in summary.feedback] == ["t2", "t3", "t1", "t4"]
+
+
+@pytest.mark.parametrize(
+    ("closed_days_ago", "counts"),
+    [(0, True), (364, True), (365, True), (366, False)],
+)
+def test_the_revenue_window_includes_its_first_day(directory, closed_days_ago, counts):
+    calculator = DemandCalculator(
+        [ticket("t1", "ann@acme.com")],
+        [deal("d1", "1000", "100", won=True, closed_days_ago=closed_days_ago)],
+        directory,
+        now=NOW,
+        revenue_window_days=365,
+    )
+
+    summary = calculator.summary("ANA-12", [feedback_link("t1")])
+
+    assert summary.revenue == (Decimal("1000") if counts else Decimal("0"))
+
+
+def test_an_issue_nobody_asked_for_has_no_demand_but_its_named_open_deals(world):
+    """A deal that names the issue is pipeline even before any ticket asks for it."""
+    calculator, _ = world
+
+    summary = calculator.summary("ANA-12", [deal_link("d4"), deal_link("d6")])
+
+    assert (summary.requests, summary.customers, summary.revenue, summary.open_pipeline) == (
+        0,
+        0,
+        Decimal(0),
+        Decimal("40000"),
+    )

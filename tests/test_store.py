@@ -1,0 +1,287 @@
+"""The store, on SQLite and (when PMSYNC_TEST_POSTGRES_URL is set) on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from models import Account, Deal, Feedback, Issue, Link
+from store import DeadLetter, LedgerEntry, Store
+from store.schema import cursors
+
+POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
+UPDATED = datetime(2024, 5, 1, 10, 20, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        yield Store(f"sqlite:///{tmp_path / 'pmsync.db'}")
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PMSYNC_TEST_POSTGRES_URL not set: PostgreSQL store tests skipped")
+    # A schema of its own per test: parallel runs and other suites never see its tables.
+    schema = f"pmsync_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    store = Store(url.render_as_string(hide_password=False))
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def issue(key: str = "ANA-1", summary: str = "SSO login") -> Issue:
+    return Issue(
+        source="jira",
+        id=key.split("-")[1],
+        key=key,
+        url=f"https://example.atlassian.net/browse/{key}",
+        project="ANA",
+        summary=summary,
+        status="To Do",
+        updated_at=UPDATED,
+    )
+
+
+def account(source: str, account_id: str, domain: str = "acme.com") -> Account:
+    return Account(
+        source=source,
+        id=account_id,
+        url=f"https://{source}.example/{account_id}",
+        name=f"Account {account_id}",
+        domains=(domain,),
+        updated_at=UPDATED,
+    )
+
+
+def ticket(ticket_id: str) -> Feedback:
+    return Feedback(
+        source="zendesk",
+        id=ticket_id,
+        url=f"https://z.example/agent/tickets/{ticket_id}",
+        subject="Please add SSO",
+        updated_at=UPDATED,
+    )
+
+
+def link(record_id: str, issue_key: str, source: str = "zendesk") -> Link:
+    return Link(
+        source=source, record_id=record_id, kind="feedback", issue_key=issue_key, method="cited_key"
+    )
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+def test_a_record_saved_twice_is_replaced_not_duplicated(store):
+    """Pages overlap (lookback, inclusive cursors): a second save must replace."""
+    store.save_page([issue(summary="SSO login")])
+    store.save_page([issue(summary="SAML single sign-on")])
+
+    assert store.count_records() == {"jira": {"issue": 1}}
+    (stored,) = store.load("issue")
+    assert stored.summary == "SAML single sign-on"
+    assert stored.updated_at == UPDATED
+
+
+def test_records_are_keyed_by_source_kind_and_id(store):
+    """Zendesk org 7 and Zendesk ticket 7 and HubSpot company 7 are different records."""
+    store.save_page([account("zendesk", "7"), ticket("7"), account("hubspot", "7")])
+
+    assert store.count_records() == {
+        "zendesk": {"account": 1, "feedback": 1},
+        "hubspot": {"account": 1},
+    }
+    assert [a.source for a in store.load("account", source="hubspot")] == ["hubspot"]
+
+
+def test_a_deal_round_trips_with_its_amount_and_dates(store):
+    deal = Deal(
+        source="hubspot",
+        id="9",
+        url="https://h.example/9",
+        name="Acme renewal",
+        amount=Decimal("12500.50"),
+        stage="closedwon",
+        is_closed=True,
+        is_won=True,
+        close_date=datetime(2024, 4, 1, tzinfo=UTC),
+        account_ids=("100",),
+        issue_keys=("ANA-1",),
+        updated_at=UPDATED,
+    )
+    store.save_page([deal])
+
+    assert store.load("deal") == [deal]
+
+
+def test_a_page_and_its_cursor_are_saved_together(store):
+    store.save_page([issue()], stream="jira.issues", cursor="2024-05-01T10:20:30+00:00")
+
+    assert store.cursor("jira.issues") == "2024-05-01T10:20:30+00:00"
+    assert store.cursor("zendesk.tickets") is None
+
+
+def test_a_failure_inside_save_page_moves_neither_records_nor_cursor(store, monkeypatch):
+    """A crash between storing records and the cursor must not leave half a page: either
+    the cursor would skip records, or records would be stored under the old cursor."""
+    store.save_page([issue(summary="before")], stream="jira.issues", cursor="c1")
+
+    real_upsert = Store._upsert
+
+    def fail_on_cursor(self, conn, table, keys, rows):
+        if table is cursors:
+            raise RuntimeError("disk full")
+        real_upsert(self, conn, table, keys, rows)
+
+    monkeypatch.setattr(Store, "_upsert", fail_on_cursor)
+    dead = DeadLetter("jira", "issue", "99", "summary: missing", {"id": "99"})
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.save_page(
+            [issue(summary="after"), issue("ANA-2")], dead=[dead], stream="jira.issues", cursor="c2"
+        )
+
+    assert [i.summary for i in store.load("issue")] == ["before"]
+    assert store.cursor("jira.issues") == "c1"
+    assert store.dead_letters() == []
+
+
+def test_a_dead_letter_that_cannot_be_stored_rolls_back_the_page(store):
+    """The records of a page are not kept when its dead letters cannot be."""
+    unstorable = DeadLetter("jira", "issue", "99", "bad", {"raw": object()})
+
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error type varies
+        store.save_page([issue()], dead=[unstorable], stream="jira.issues", cursor="c1")
+
+    assert store.count_records() == {}
+    assert store.cursor("jira.issues") is None
+
+
+def test_prune_drops_what_the_tool_no_longer_has(store):
+    """A company deleted in HubSpot must stop counting as a customer."""
+    store.save_page([account("hubspot", i) for i in ("1", "2", "3")] + [account("zendesk", "2")])
+
+    removed = store.prune("hubspot", "account", {"1", "3"})
+
+    assert removed == 1
+    assert sorted(a.id for a in store.load("account", source="hubspot")) == ["1", "3"]
+    assert [a.id for a in store.load("account", source="zendesk")] == ["2"]
+
+
+def test_prune_with_nothing_kept_empties_only_that_stream(store):
+    store.save_page([account("hubspot", "1"), ticket("1")])
+
+    assert store.prune("hubspot", "account", set()) == 1
+    assert store.count_records() == {"zendesk": {"feedback": 1}}
+
+
+# -- links -----------------------------------------------------------------------------------
+
+
+def test_replace_links_replaces_only_the_given_owners_links(store):
+    """Re-linking one ticket must not drop another ticket's links."""
+    store.replace_links(
+        [("zendesk", "1"), ("zendesk", "2")],
+        [link("1", "ANA-1"), link("1", "ANA-2"), link("2", "ANA-1")],
+    )
+
+    store.replace_links([("zendesk", "1")], [link("1", "ANA-3")])
+
+    assert {(stored.record_id, stored.issue_key) for stored in store.links()} == {
+        ("1", "ANA-3"),
+        ("2", "ANA-1"),
+    }
+    assert [stored.record_id for stored in store.links("ANA-1")] == ["2"]
+
+
+def test_replace_links_with_nothing_clears_the_owner(store):
+    store.replace_links(
+        [("zendesk", "1"), ("hubspot", "1")], [link("1", "ANA-1"), link("1", "ANA-1", "hubspot")]
+    )
+
+    store.replace_links([("zendesk", "1")], [])
+
+    assert [(stored.source, stored.record_id) for stored in store.links()] == [("hubspot", "1")]
+
+
+def test_links_round_trip_with_their_evidence(store):
+    original = Link(
+        source="zendesk",
+        record_id="1",
+        kind="feedback",
+        issue_key="ANA-1",
+        method="tool_link",
+        confidence=0.9,
+        evidence="zendesk Jira link 5",
+    )
+    store.replace_links([("zendesk", "1")], [original])
+
+    assert store.links() == [original]
+
+
+# -- publish ledger --------------------------------------------------------------------------
+
+
+def test_the_publish_ledger_round_trips_and_keeps_one_entry_per_issue(store):
+    """The ledger is what keeps an unchanged summary from being written twice."""
+    first = LedgerEntry("ANA-1", "a" * 64, None, {"requests": 1, "revenue": "0"})
+    second = LedgerEntry("ANA-1", "b" * 64, "10042", {"requests": 2, "revenue": "1500"})
+    other = LedgerEntry("ANA-2", "c" * 64, "10043", {"requests": 1})
+
+    store.record_publish(first)
+    assert store.ledger() == {"ANA-1": first}
+
+    store.record_publish(second)
+    store.record_publish(other)
+    assert store.ledger() == {"ANA-1": second, "ANA-2": other}
+
+
+# -- dead letters ----------------------------------------------------------------------------
+
+
+def test_dead_letters_keep_the_raw_payload_until_resolved(store):
+    """A dead letter is replayable only if its raw payload and reason survive intact."""
+    raw = {"id": 2, "updated_at": "05/01/2024", "custom_fields": [{"id": 1, "value": None}]}
+    store.save_page(
+        [],
+        dead=[
+            DeadLetter("zendesk", "feedback", "2", "ValueError: bad date", raw),
+            DeadLetter("zendesk", "feedback", None, "missing field 'id'", {"subject": "?"}),
+            DeadLetter("hubspot", "deal", "2", "amount is not a number", {"id": "2"}),
+        ],
+    )
+
+    letters = store.dead_letters()
+    assert [(d["source"], d["record_id"], d["reason"], d["payload"]) for d in letters] == [
+        ("zendesk", "2", "ValueError: bad date", raw),
+        ("zendesk", None, "missing field 'id'", {"subject": "?"}),
+        ("hubspot", "2", "amount is not a number", {"id": "2"}),
+    ]
+
+    store.resolve_dead_letters("zendesk", "feedback", ["2"])
+
+    assert [(d["source"], d["record_id"]) for d in store.dead_letters()] == [
+        ("zendesk", None),
+        ("hubspot", "2"),
+    ]
+    resolved = [d for d in store.dead_letters(include_resolved=True) if d["resolved"]]
+    assert [(d["source"], d["record_id"]) for d in resolved] == [("zendesk", "2")]
+
+
+def test_resolving_no_ids_changes_nothing(store):
+    store.save_page([], dead=[DeadLetter("zendesk", "feedback", "2", "bad", {})])
+
+    store.resolve_dead_letters("zendesk", "feedback", [])
+
+    assert len(store.dead_letters()) == 1
