@@ -43,18 +43,22 @@ class DuplicatePageToken(RuntimeError):
     """The API sent the same page token twice: following it would loop forever."""
 
 
-def parse_time(value: Any) -> datetime:
-    """Any timestamp a tool sends, as aware UTC; a value without a zone is refused."""
+def parse_time(value: Any, name: str = "timestamp") -> datetime:
+    """Any timestamp a tool sends, as aware UTC; `name` says which field in the error.
+
+    A value without a zone is refused: guessing one is how connectors lose data."""
     if isinstance(value, int | float):
         seconds = value / 1000 if value > 10**11 else value
         return datetime.fromtimestamp(seconds, UTC)
     if not isinstance(value, str) or not value:
-        raise ValueError(f"not a timestamp: {value!r}")
-    text = value.strip().replace("Z", "+00:00")
-    # Jira sends offsets without a colon (+0000), which fromisoformat reads since 3.11.
-    parsed = datetime.fromisoformat(text)
+        raise ValueError(f"{name}: not a timestamp: {value!r}")
+    try:
+        # Jira sends offsets without a colon (+0000), which fromisoformat reads since 3.11.
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name}: not an ISO 8601 timestamp: {value!r}") from None
     if parsed.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {value!r}")
+        raise ValueError(f"{name}: timestamp without a time zone: {value!r}")
     return parsed.astimezone(UTC)
 
 

@@ -64,10 +64,12 @@ def deal_from_raw(raw: dict[str, Any], site: str, companies: dict[str, tuple[str
         # Custom pipelines name their stages freely; HubSpot's own flags say what is closed.
         is_closed=_flag(closed) if closed is not None else stage in {"closedwon", "closedlost"},
         is_won=_flag(won) if won is not None else stage == "closedwon",
-        close_date=parse_time(props["closedate"]) if props.get("closedate") else None,
+        close_date=parse_time(props["closedate"], "closedate") if props.get("closedate") else None,
         account_ids=companies.get(str(raw["id"]), ()),
         issue_keys=tuple(k for k in KEY_SPLIT.split(props.get("jira_issue_keys") or "") if k),
-        updated_at=parse_time(props.get("hs_lastmodifieddate") or raw["updatedAt"]),
+        updated_at=parse_time(
+            props.get("hs_lastmodifieddate") or raw["updatedAt"], "hs_lastmodifieddate"
+        ),
     )
 
 
@@ -87,7 +89,9 @@ def company_from_raw(raw: dict[str, Any], site: str) -> Account:
         url=f"{site}/crm/v3/objects/companies/{raw['id']}",
         name=props.get("name") or "",
         domains=(props["domain"],) if props.get("domain") else (),
-        updated_at=parse_time(props.get("hs_lastmodifieddate") or raw["updatedAt"]),
+        updated_at=parse_time(
+            props.get("hs_lastmodifieddate") or raw["updatedAt"], "hs_lastmodifieddate"
+        ),
     )
 
 

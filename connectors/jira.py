@@ -51,8 +51,8 @@ def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
         labels=tuple(fields.get("labels") or ()),
         components=tuple(c["name"] for c in fields.get("components") or ()),
         fix_versions=tuple(v["name"] for v in fields.get("fixVersions") or ()),
-        created_at=parse_time(fields["created"]) if fields.get("created") else None,
-        updated_at=parse_time(fields["updated"]),
+        created_at=parse_time(fields["created"], "created") if fields.get("created") else None,
+        updated_at=parse_time(fields["updated"], "updated"),
     )
 
 

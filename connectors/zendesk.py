@@ -34,8 +34,8 @@ def ticket_from_raw(raw: dict[str, Any], site: str, users: dict[Any, dict[str, A
         requester_email=requester.get("email"),
         requester_name=requester.get("name"),
         account_id=str(organization) if organization is not None else None,
-        created_at=parse_time(raw["created_at"]) if raw.get("created_at") else None,
-        updated_at=parse_time(raw["updated_at"]),
+        created_at=parse_time(raw["created_at"], "created_at") if raw.get("created_at") else None,
+        updated_at=parse_time(raw["updated_at"], "updated_at"),
     )
 
 
@@ -46,7 +46,7 @@ def organization_from_raw(raw: dict[str, Any], site: str) -> Account:
         url=f"{site}/agent/organizations/{raw['id']}",
         name=raw["name"],
         domains=tuple(raw.get("domain_names") or ()),
-        updated_at=parse_time(raw["updated_at"]),
+        updated_at=parse_time(raw["updated_at"], "updated_at"),
     )
 
 
@@ -57,7 +57,7 @@ def jira_link_from_raw(raw: dict[str, Any], site: str) -> ToolLink:
         url=f"{site}/api/v2/jira/links/{raw['id']}",
         record_id=str(raw["ticket_id"]),
         issue_key=raw["issue_key"],
-        updated_at=parse_time(raw.get("updated_at") or raw["created_at"]),
+        updated_at=parse_time(raw.get("updated_at") or raw["created_at"], "updated_at"),
     )
 
 

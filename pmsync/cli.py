@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -27,7 +28,8 @@ links_app = typer.Typer(
     help="Links between feedback or deals and Jira issues.", no_args_is_help=True
 )
 app.add_typer(links_app, name="links")
-console = Console()
+# Piped output (make, CI logs) gets a fixed width instead of rich's 80-column guess.
+console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 SandboxOption = Annotated[
@@ -59,6 +61,11 @@ def settings_or_exit(sandbox: str | None = None, **overrides: Any) -> Settings:
 def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The temporary server's first start migrates a new database: give it time on slow disks.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    if os.environ.get("PREFECT_HOME"):
+        # Prefect creates its home without parents, then fails to open its database.
+        Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
 
 
 def run_sync_flow(sandbox: str | None, full: bool, database_url: str | None) -> dict[str, Any]:
@@ -158,9 +165,11 @@ def show_issues(store: Store) -> str | None:
         ledger.values(),
         key=lambda e: (-e.summary["requests"], -float(e.summary["revenue"]), e.issue_key),
     )
-    table = Table(title="Enriched Jira issues, by demand")
-    for column in ("Key", "Summary", "Requests", "Customers", "Revenue", "Open pipeline"):
-        table.add_column(column, justify="right" if column not in ("Key", "Summary") else "left")
+    table = Table(title="Enriched Jira issues, by demand", box=box.SIMPLE_HEAD)
+    table.add_column("Key", no_wrap=True, min_width=7)
+    table.add_column("Summary", max_width=42, no_wrap=True, overflow="ellipsis")
+    for column in ("Requests", "Customers", "Revenue", "Open pipeline"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for entry in rows:
         s = entry.summary
         issue = issues.get(entry.issue_key)

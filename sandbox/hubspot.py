@@ -1,0 +1,400 @@
+"""HubSpot CRM v3 objects and search, v4 associations, mounted under /hubspot."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from sandbox.hubspot_data import (
+    ASSOCIATION_TYPES,
+    NOTE_TARGETS,
+    comparable,
+    properties_of,
+    record,
+    render,
+    to_time,
+)
+from sandbox.state import SandboxState
+from sandbox.timefmt import hubspot_time, utcnow
+from sandbox.web import (
+    base_url,
+    bearer_token,
+    decode_cursor,
+    encode_cursor,
+    endpoint,
+    json_response,
+    query_list,
+    read_json,
+)
+
+TOKEN = "sandbox"
+SEARCH_CAP = 10_000
+OPERATORS = {
+    "EQ",
+    "NEQ",
+    "LT",
+    "LTE",
+    "GT",
+    "GTE",
+    "BETWEEN",
+    "IN",
+    "NOT_IN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "CONTAINS_TOKEN",
+    "NOT_CONTAINS_TOKEN",
+}
+SINGULAR = {"deals": "deal", "companies": "company", "notes": "note"}
+
+
+def _error(status: int, message: str, category: str, **extra: Any) -> Response:
+    return json_response(
+        {
+            "status": "error",
+            "message": message,
+            "correlationId": str(uuid.uuid4()),
+            "category": category,
+            **extra,
+        },
+        status,
+    )
+
+
+def _invalid(message: str) -> Response:
+    return _error(400, message, "VALIDATION_ERROR")
+
+
+def _guard(request: Request) -> Response | None:
+    if bearer_token(request) == TOKEN:
+        return None
+    return _error(
+        401,
+        "Authentication credentials not found. This API supports OAuth 2.0 "
+        "authentication and you can find more details at "
+        "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+        "INVALID_AUTHENTICATION",
+    )
+
+
+def _id_order(oid: Any) -> tuple[int, str]:
+    text = str(oid)
+    return (int(text), "") if text.isdigit() else (1 << 62, text)
+
+
+def _with_associations(
+    state: SandboxState, obj: dict[str, Any], kind: str, wanted: list[str]
+) -> dict[str, Any]:
+    found = {}
+    for other in wanted:
+        types = ASSOCIATION_TYPES.get((kind, other), [])
+        ids = state.hubspot.associated(kind, str(obj.get("id")), other)
+        if ids and types:
+            found[other] = {
+                "results": [{"id": i, "type": name} for i in ids for _, _, name in types]
+            }
+    return {**obj, "associations": found} if found else obj
+
+
+def _list(kind: str) -> Any:
+    async def list_objects(request: Request, state: SandboxState) -> Response:
+        params = request.query_params
+        try:
+            # (unconfirmed) pages above 100 are cut to 100 rather than refused.
+            limit = min(100, max(1, int(params.get("limit", 10))))
+            after = _id_order(decode_cursor(params["after"])) if "after" in params else None
+        except (ValueError, TypeError):
+            return _invalid("Invalid limit or after parameter")
+        wanted, links = query_list(request, "properties"), query_list(request, "associations")
+        with state.lock:
+            objects = sorted(
+                state.hubspot.objects[kind].values(), key=lambda o: _id_order(o.get("id"))
+            )
+            if params.get("archived") == "true":
+                objects = []
+            later = [o for o in objects if after is None or _id_order(o.get("id")) > after]
+            page = [
+                _with_associations(state, render(o, kind, wanted), kind, links)
+                for o in later[:limit]
+            ]
+        body: dict[str, Any] = {"results": page}
+        if len(later) > limit:
+            token = encode_cursor(str(page[-1].get("id")))
+            body["paging"] = {
+                "next": {
+                    "after": token,
+                    "link": f"{base_url(request)}/crm/v3/"
+                    f"objects/{kind}?limit={limit}&after={token}",
+                }
+            }
+        return json_response(body)
+
+    async def get_object(request: Request, state: SandboxState) -> Response:
+        with state.lock:
+            obj = state.hubspot.objects[kind].get(request.path_params["id"])
+            if obj is None:
+                return _error(
+                    404,
+                    "Object not found.  objectId are usually numeric.",
+                    "OBJECT_NOT_FOUND",
+                    context={"id": [request.path_params["id"]]},
+                )
+            body = _with_associations(
+                state,
+                render(obj, kind, query_list(request, "properties")),
+                kind,
+                query_list(request, "associations"),
+            )
+        return json_response(body)
+
+    return list_objects, get_object
+
+
+def _passes(props: dict[str, Any], oid: str, rule: dict[str, Any], now: datetime) -> bool:
+    name, op = rule["propertyName"], rule["operator"]
+    actual = comparable(name, oid if name == "hs_object_id" else props.get(name), now)
+    if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        return (actual not in (None, "")) == (op == "HAS_PROPERTY")
+    if actual is None:
+        return op in ("NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN")
+    if op in ("IN", "NOT_IN"):
+        values = [comparable(name, v, now) for v in rule.get("values") or []]
+        return (actual in values) == (op == "IN")
+    value = comparable(name, rule.get("value"), now)
+    if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        return (str(value).strip("*") in str(actual)) == (op == "CONTAINS_TOKEN")
+    try:
+        if op == "BETWEEN":
+            return bool(value <= actual <= comparable(name, rule.get("highValue"), now))
+        return bool(
+            {
+                "EQ": actual == value,
+                "NEQ": actual != value,
+                "LT": actual < value,
+                "LTE": actual <= value,
+                "GT": actual > value,
+                "GTE": actual >= value,
+            }[op]
+        )
+    except TypeError:
+        return False
+
+
+def _search_error(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "Invalid input JSON: expected an object"
+    groups = body.get("filterGroups") or []
+    if not isinstance(groups, list) or len(groups) > 5:
+        return "filterGroups must be a list of at most 5 groups"
+    rules = [r for g in groups for r in (g.get("filters") or [] if isinstance(g, dict) else [])]
+    if (
+        any(len(g.get("filters") or []) > 6 for g in groups if isinstance(g, dict))
+        or len(rules) > 18
+    ):
+        return "At most 6 filters per group and 18 in total are allowed"
+    for rule in rules:
+        if (
+            not isinstance(rule, dict)
+            or rule.get("operator") not in OPERATORS
+            or not rule.get("propertyName")
+        ):
+            return f"Invalid filter: {rule!r}"
+    sorts = body.get("sorts") or []
+    if not isinstance(sorts, list) or len(sorts) > 1:
+        return "Only one sort is supported"
+    if sorts and not (
+        isinstance(sorts[0], str) or (isinstance(sorts[0], dict) and sorts[0].get("propertyName"))
+    ):
+        return f"Invalid sort: {sorts[0]!r}"
+    return None
+
+
+def _sort_value(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, int | float) else (1, str(value))
+
+
+def _matching(
+    objects: dict[str, dict[str, Any]], body: dict[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    """The objects a search body selects, in the order it asks for."""
+    sort = (body.get("sorts") or ["hs_object_id"])[0]
+    if isinstance(sort, str):
+        sort = {
+            "propertyName": sort.lstrip("-"),
+            "direction": "DESCENDING" if sort.startswith("-") else "ASCENDING",
+        }
+    name = str(sort.get("propertyName"))
+    groups = [g.get("filters") or [] for g in body.get("filterGroups") or []]
+    text = str(body.get("query") or "").lower()
+
+    def sort_value(obj: dict[str, Any]) -> Any:
+        value = obj.get("id") if name == "hs_object_id" else properties_of(obj).get(name)
+        return comparable(name, value, now)
+
+    present: list[dict[str, Any]] = []
+    absent: list[dict[str, Any]] = []
+    for oid, obj in sorted(objects.items()):  # ties keep string-id order
+        props = properties_of(obj)
+        if groups and not any(all(_passes(props, oid, r, now) for r in g) for g in groups):
+            continue
+        if text and not any(text in str(v).lower() for v in props.values() if v):
+            continue
+        (absent if sort_value(obj) is None else present).append(obj)
+    present.sort(
+        key=lambda o: _sort_value(sort_value(o)), reverse=sort.get("direction") == "DESCENDING"
+    )
+    return present + absent  # records without the sort property come last either way
+
+
+def _search(kind: str) -> Any:
+    async def search(request: Request, state: SandboxState) -> Response:
+        ok, body = await read_json(request)
+        problem = _search_error(body) if ok else "Invalid input JSON"
+        if problem:
+            return _invalid(problem)
+        try:
+            limit, offset = int(body.get("limit", 10)), int(body.get("after") or 0)
+        except (TypeError, ValueError):
+            return _invalid("limit and after must be integers")
+        if not 1 <= limit <= 200:
+            return _invalid("limit must be between 1 and 200")
+        # Search stops at 10,000 results per query: paging beyond that is refused.
+        if offset + limit > SEARCH_CAP:
+            return _invalid(
+                f"The search API can return at most {SEARCH_CAP} results for a "
+                "query; narrow the filters (for example on hs_lastmodifieddate) "
+                "instead of paging past it."
+            )
+        wanted = [str(p) for p in body.get("properties") or []]
+        with state.lock:
+            found = _matching(state.hubspot.objects[kind], body, utcnow())
+            page = [render(o, kind, wanted) for o in found[offset : offset + limit]]
+        result: dict[str, Any] = {"total": len(found), "results": page}
+        if offset + limit < len(found):
+            result["paging"] = {"next": {"after": str(offset + limit)}}
+        return json_response(result)
+
+    return search
+
+
+async def create_note(request: Request, state: SandboxState) -> Response:
+    ok, body = await read_json(request)
+    props = body.get("properties") if ok and isinstance(body, dict) else None
+    if not isinstance(props, dict) or props.get("hs_timestamp") in (None, ""):
+        return _invalid("Property values were not valid: hs_timestamp is required")
+    now = utcnow()
+    props = {
+        **props,
+        "hs_timestamp": hubspot_time(to_time(props["hs_timestamp"], now)),
+        "hs_createdate": hubspot_time(now),
+        "hs_lastmodifieddate": hubspot_time(now),
+    }
+    targets = []
+    for link in body.get("associations") or []:
+        try:
+            target_id = str(link["to"]["id"])
+            type_ids = {
+                t["associationTypeId"]
+                for t in link["types"]
+                if t.get("associationCategory") == "HUBSPOT_DEFINED"
+            }
+        except (KeyError, TypeError):
+            return _invalid(f"Invalid association: {link!r}")
+        kinds = {NOTE_TARGETS.get(t) for t in type_ids}
+        if len(kinds) != 1 or None in kinds:
+            return _invalid(f"Unsupported association type ids {sorted(type_ids)} for notes")
+        targets.append((kinds.pop() or "", target_id))
+    with state.lock:
+        for kind, target_id in targets:
+            if target_id not in state.hubspot.objects[kind]:
+                return _invalid(f"Association target {SINGULAR[kind]} {target_id} not found")
+        note = record(state.hubspot.new_id(), props)
+        state.hubspot.objects["notes"][note["id"]] = note
+        for kind, target_id in targets:
+            state.hubspot.associate("notes", note["id"], kind, target_id)
+            # (unconfirmed) logging an activity recalculates the record's note roll-ups,
+            # which moves its hs_lastmodifieddate.
+            target = state.hubspot.objects[kind][target_id]
+            target["properties"].update(
+                notes_last_updated=props["hs_timestamp"], hs_lastmodifieddate=hubspot_time(now)
+            )
+            target["updatedAt"] = hubspot_time(now)
+    return json_response(note, 201)
+
+
+def _to_rows(state: SandboxState, source: str, oid: str, other: str) -> list[dict[str, Any]]:
+    types = [
+        {"category": "HUBSPOT_DEFINED", "typeId": t, "label": label}
+        for t, label, _ in ASSOCIATION_TYPES[(source, other)]
+    ]
+    return [
+        {"toObjectId": int(i) if i.isdigit() else i, "associationTypes": types}
+        for i in state.hubspot.associated(source, oid, other)
+    ]
+
+
+def _associations(source: str, other: str) -> tuple[Any, Any]:
+    async def one(request: Request, state: SandboxState) -> Response:
+        with state.lock:
+            rows = _to_rows(state, source, request.path_params["id"], other)
+        return json_response({"results": rows})
+
+    async def batch(request: Request, state: SandboxState) -> Response:
+        ok, body = await read_json(request)
+        inputs = body.get("inputs") if ok and isinstance(body, dict) else None
+        if not isinstance(inputs, list) or not all(
+            isinstance(i, dict) and "id" in i for i in inputs
+        ):
+            return _invalid('Invalid input JSON: expected {"inputs": [{"id": ...}]}')
+        if len(inputs) > 1000:  # (unconfirmed) documented batch limit
+            return _invalid("Batch read accepts at most 1000 inputs")
+        started, results, errors = hubspot_time(utcnow()), [], []
+        with state.lock:
+            for item in inputs:
+                oid = str(item["id"])
+                rows = _to_rows(state, source, oid, other)
+                if rows:
+                    results.append({"from": {"id": oid}, "to": rows})
+                else:
+                    errors.append(
+                        {
+                            "status": "error",
+                            "category": "OBJECT_NOT_FOUND",
+                            "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                            "message": f"No {SINGULAR[other]} is associated with "
+                            f"{SINGULAR[source]} ID {oid}.",
+                            "context": {"fromObjectId": [oid]},
+                        }
+                    )
+        body = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": hubspot_time(utcnow()),
+        }
+        if errors:
+            body.update(numErrors=len(errors), errors=errors)
+        return json_response(body, 207 if errors else 200)
+
+    return one, batch
+
+
+def routes() -> list[BaseRoute]:
+    table: list[BaseRoute] = []
+
+    def add(method: str, path: str, handler: Any, read: bool = False) -> None:
+        table.append(endpoint("hubspot", method, path, handler, _guard, read=read))
+
+    for kind in ("deals", "companies", "notes"):
+        list_objects, get_object = _list(kind)
+        add("GET", f"/crm/v3/objects/{kind}", list_objects)
+        add("POST", f"/crm/v3/objects/{kind}/search", _search(kind), read=True)
+        add("GET", f"/crm/v3/objects/{kind}/{{id}}", get_object)
+    add("POST", "/crm/v3/objects/notes", create_note)
+    for source, other in ASSOCIATION_TYPES:
+        one, batch = _associations(source, other)
+        add("GET", f"/crm/v4/objects/{source}/{{id}}/associations/{other}", one)
+        add("POST", f"/crm/v4/associations/{source}/{other}/batch/read", batch, read=True)
+    return table

@@ -1,0 +1,389 @@
+"""Jira Cloud REST API v2 and v3, mounted under /jira (the site's context path)."""
+
+import json
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from sandbox.jira_data import (
+    API_USER,
+    adf,
+    field_catalogue,
+    render_comment,
+    render_issue,
+    selection,
+)
+from sandbox.jira_edit import comment_error, edit_issue, new_comment
+from sandbox.jira_search import TokenError, matches, project_of
+from sandbox.jira_search import search as run_search
+from sandbox.jql import JqlError, parse
+from sandbox.state import SandboxState
+from sandbox.timefmt import jira_time, utcnow
+from sandbox.web import (
+    Guard,
+    base_url,
+    basic_credentials,
+    endpoint,
+    json_response,
+    query_list,
+    read_json,
+)
+
+EMAIL, API_TOKEN = "demo@example.com", "sandbox"
+SEARCH_KEYS = {
+    "jql",
+    "nextPageToken",
+    "maxResults",
+    "fields",
+    "expand",
+    "properties",
+    "fieldsByKeys",
+    "failFast",
+    "reconcileIssues",
+}
+REMOVED = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql "
+    "API. A full migration guideline is available at "
+    "https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
+INVALID_PAYLOAD = "Invalid request payload. Refer to the REST API documentation and try again."
+NO_ISSUE = "Issue does not exist or you do not have permission to see it."
+PROPERTY_LIMIT = 32768
+
+
+def _error(
+    status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
+) -> Response:
+    return json_response({"errorMessages": messages or [], "errors": errors or {}}, status)
+
+
+def _guard(request: Request) -> Response | None:
+    if basic_credentials(request) == (EMAIL, API_TOKEN):
+        return None
+    return _error(
+        401, ["You are not authenticated. Authentication required to perform this operation."]
+    )
+
+
+def _open(request: Request) -> None:
+    return None  # serverInfo can be read anonymously on Jira Cloud
+
+
+def _version(request: Request) -> str:
+    match = re.search(r"/rest/api/(\d)/", request.url.path)
+    return match.group(1) if match else "3"
+
+
+def _base(request: Request) -> str:
+    return base_url(request)
+
+
+async def server_info(request: Request, state: SandboxState) -> Response:
+    now = utcnow()
+    return json_response(
+        {
+            "baseUrl": _base(request),
+            "version": "1001.0.0-SNAPSHOT",
+            "versionNumbers": [1001, 0, 0],
+            "deploymentType": "Cloud",
+            "buildNumber": 100289,
+            "buildDate": "2025-01-01T00:00:00.000+0000",
+            "serverTime": jira_time(now),
+            "scmInfo": "8d1a5d2c7b0c9a35c6b0b0f1e7d2c8a3f4e5d6c7",
+            "serverTitle": "Jira",
+            "defaultLocale": {"locale": "en_US"},
+            "serverTimeZone": "Etc/UTC",
+        }
+    )
+
+
+async def myself(request: Request, state: SandboxState) -> Response:
+    return json_response(
+        {
+            "self": f"{_base(request)}/rest/api/{_version(request)}/user"
+            f"?accountId={API_USER['accountId']}",
+            **API_USER,
+        }
+    )
+
+
+async def fields(request: Request, state: SandboxState) -> Response:
+    return json_response(field_catalogue())
+
+
+async def removed_search(request: Request, state: SandboxState) -> Response:
+    return _error(410, [REMOVED])
+
+
+async def search(request: Request, state: SandboxState) -> Response:
+    if request.method == "POST":
+        ok, params = await read_json(request)
+        if not ok or not isinstance(params, dict) or set(params) - SEARCH_KEYS:
+            return _error(400, [INVALID_PAYLOAD])
+        wanted = params.get("fields") or []
+        wanted = wanted.split(",") if isinstance(wanted, str) else [str(f) for f in wanted]
+    else:
+        params, wanted = dict(request.query_params), query_list(request, "fields")
+    jql = str(params.get("jql") or "")
+    chosen = selection([f.strip() for f in wanted if f.strip()], "id")
+    try:
+        query = parse(jql)
+        limit = int(params["maxResults"]) if params.get("maxResults") is not None else 50
+    except JqlError as exc:
+        return _error(400, [str(exc)])
+    except (TypeError, ValueError):
+        return _error(400, ["The value of maxResults must be an integer."])
+    if limit < 1:
+        return _error(400, ["The value of maxResults must be greater than 0."])
+    # Jira serves up to 5000 issues a page for id/key alone, else at most 100.
+    limit = min(limit, 5000 if not chosen[0] and chosen[1] <= {"id", "key"} else 100)
+    version, base = _version(request), _base(request)
+    with state.lock:
+        issues = list(state.jira.issues.values())
+        missing = sorted((query.projects or set()) - {project_of(i) for i in issues})
+        if missing:
+            return _error(
+                400, [f"The value '{missing[0]}' does not exist for the field 'project'."]
+            )
+        try:
+            page, token = run_search(
+                issues, query, jql, params.get("nextPageToken"), limit, utcnow()
+            )
+        except TokenError:
+            return _error(400, ["The provided next page token is invalid or expired."])
+        rendered = [
+            render_issue(i, state.jira.comments.get(str(i.get("key")), []), version, base, chosen)
+            for i in page
+        ]
+    body: dict[str, Any] = {"issues": rendered, "isLast": token is None}
+    if token:
+        body["nextPageToken"] = token
+    return json_response(body)
+
+
+async def approximate_count(request: Request, state: SandboxState) -> Response:
+    ok, params = await read_json(request)
+    if not ok or not isinstance(params, dict):
+        return _error(400, [INVALID_PAYLOAD])
+    try:
+        query = parse(str(params.get("jql") or ""))
+    except JqlError as exc:
+        return _error(400, [str(exc)])
+    with state.lock:
+        count = sum(matches(i, query, utcnow()) for i in state.jira.issues.values())
+    return json_response({"count": count})
+
+
+async def get_issue(request: Request, state: SandboxState) -> Response:
+    chosen = selection(query_list(request, "fields"), "*all")
+    with state.lock:
+        issue = state.jira.find(request.path_params["key"])
+        if issue is None:
+            return _error(404, [NO_ISSUE])
+        key = str(issue.get("key"))
+        body = render_issue(
+            issue, state.jira.comments.get(key, []), _version(request), _base(request), chosen
+        )
+        props = state.jira.properties.get(key, {})
+        wanted = query_list(request, "properties")
+        if wanted:
+            body["properties"] = {k: v for k, v in props.items() if "*all" in wanted or k in wanted}
+    return json_response(body)
+
+
+async def put_issue(request: Request, state: SandboxState) -> Response:
+    ok, body = await read_json(request)
+    with state.lock:
+        issue = state.jira.find(request.path_params["key"])
+        if issue is None:
+            return _error(404, [NO_ISSUE])
+        try:
+            errors = edit_issue(
+                state.jira, issue, body if ok else None, _version(request), utcnow()
+            )
+        except ValueError:
+            return _error(400, [INVALID_PAYLOAD])
+    return _error(400, errors=errors) if errors else Response(status_code=204)
+
+
+async def list_comments(request: Request, state: SandboxState) -> Response:
+    try:
+        start = max(0, int(request.query_params.get("startAt", 0)))
+        # (unconfirmed) Jira Cloud's documented default page is 5000 comments.
+        limit = min(5000, max(1, int(request.query_params.get("maxResults", 5000))))
+    except ValueError:
+        return _error(400, ["startAt and maxResults must be integers."])
+    with state.lock:
+        issue = state.jira.find(request.path_params["key"])
+        if issue is None:
+            return _error(404, [NO_ISSUE])
+        comments = list(state.jira.comments.get(str(issue.get("key")), []))
+    if request.query_params.get("orderBy") == "-created":
+        comments.reverse()
+    page = [
+        render_comment(c, str(issue.get("id")), _version(request), _base(request))
+        for c in comments[start : start + limit]
+    ]
+    return json_response(
+        {"startAt": start, "maxResults": limit, "total": len(comments), "comments": page}
+    )
+
+
+async def add_comment(request: Request, state: SandboxState) -> Response:
+    ok, body = await read_json(request)
+    text = body.get("body") if ok and isinstance(body, dict) else None
+    version = _version(request)
+    with state.lock:
+        issue = state.jira.find(request.path_params["key"])
+        if issue is None:
+            return _error(404, [NO_ISSUE])
+        error = comment_error(text, version)
+        if error:
+            return _error(400, errors={"comment": error})
+        now = utcnow()
+        comment = new_comment(state.jira, text, version, now)
+        state.jira.comments.setdefault(str(issue.get("key")), []).append(comment)
+        issue.setdefault("fields", {})["updated"] = jira_time(now)
+    return json_response(
+        render_comment(comment, str(issue.get("id")), version, _base(request)), 201
+    )
+
+
+async def comment(request: Request, state: SandboxState) -> Response:
+    version = _version(request)
+    ok, body = await read_json(request) if request.method == "PUT" else (True, {})
+    with state.lock:
+        issue = state.jira.find(request.path_params["key"])
+        if issue is None:
+            return _error(404, [NO_ISSUE])
+        comments = state.jira.comments.get(str(issue.get("key")), [])
+        found = next((c for c in comments if c["id"] == request.path_params["id"]), None)
+        if found is None:
+            return _error(404, [f"Can not find a comment for the id: {request.path_params['id']}."])
+        if request.method == "PUT":
+            text = body.get("body") if ok and isinstance(body, dict) else None
+            error = comment_error(text, version)
+            if error:
+                return _error(400, errors={"comment": error})
+            now = jira_time(utcnow())
+            found.update(body=adf(str(text)) if version == "2" else text, updated=now)
+            issue.setdefault("fields", {})["updated"] = now
+        rendered = render_comment(found, str(issue.get("id")), version, _base(request))
+    return json_response(rendered)
+
+
+async def properties(request: Request, state: SandboxState) -> Response:
+    with state.lock:
+        issue = state.jira.find(request.path_params["key"])
+        if issue is None:
+            return _error(404, [NO_ISSUE])
+        keys = list(state.jira.properties.get(str(issue.get("key")), {}))
+    prefix = f"{_base(request)}/rest/api/{_version(request)}/issue/{issue.get('id')}/properties"
+    return json_response({"keys": [{"self": f"{prefix}/{k}", "key": k} for k in keys]})
+
+
+async def issue_property(request: Request, state: SandboxState) -> Response:
+    name = request.path_params["propertyKey"]
+    raw = await request.body() if request.method == "PUT" else b""
+    with state.lock:
+        issue = state.jira.find(request.path_params["key"])
+        if issue is None:
+            return _error(404, [NO_ISSUE])
+        props = state.jira.properties.setdefault(str(issue.get("key")), {})
+        if request.method == "GET":
+            if name not in props:
+                return _error(404, [f"The property with key '{name}' does not exist."])
+            return json_response({"key": name, "value": props[name]})
+        if request.method == "DELETE":
+            return Response(status_code=204 if props.pop(name, None) is not None else 404)
+        if len(name) > 255:
+            return _error(400, ["The property key can not be longer than 255 characters."])
+        if not raw.strip() or len(raw) > PROPERTY_LIMIT:
+            return _error(
+                400,
+                [f"The property value must be non-empty JSON of at most {PROPERTY_LIMIT} bytes."],
+            )
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return _error(400, ["The property value must be valid JSON."])
+        created = name not in props
+        props[name] = value
+    return Response(status_code=201 if created else 200)
+
+
+async def remote_links(request: Request, state: SandboxState) -> Response:
+    ok, body = await read_json(request) if request.method == "POST" else (True, None)
+    payload: dict[str, Any] = body if ok and isinstance(body, dict) else {}
+    with state.lock:
+        issue = state.jira.find(request.path_params["key"])
+        if issue is None:
+            return _error(404, [NO_ISSUE])
+        links = state.jira.remote_links.setdefault(str(issue.get("key")), [])
+        prefix = f"{_base(request)}/rest/api/{_version(request)}/issue/{issue.get('id')}/remotelink"
+        if request.method == "GET":
+            wanted = request.query_params.get("globalId")
+            return json_response(
+                [
+                    {"self": f"{prefix}/{link['id']}", **link}
+                    for link in links
+                    if wanted is None or link.get("globalId") == wanted
+                ]
+            )
+        target = payload.get("object")
+        if not isinstance(target, dict) or not target.get("url") or not target.get("title"):
+            return _error(400, errors={"object": "'object' with 'url' and 'title' is required."})
+        record = {
+            k: v
+            for k, v in payload.items()
+            if k in ("globalId", "application", "relationship", "object")
+        }
+        # Posting an existing globalId again updates that link instead of adding one.
+        same = next(
+            (
+                x
+                for x in links
+                if payload.get("globalId") and x.get("globalId") == payload.get("globalId")
+            ),
+            None,
+        )
+        if same:
+            same.update(record)
+            return json_response({"id": int(same["id"]), "self": f"{prefix}/{same['id']}"})
+        record["id"] = int(state.jira.new_id())
+        links.append(record)
+    return json_response({"id": record["id"], "self": f"{prefix}/{record['id']}"}, 201)
+
+
+def routes() -> list[BaseRoute]:
+    def add(
+        method: str, path: str, handler: Any, guard: Guard = _guard, read: bool = False
+    ) -> None:
+        table.append(endpoint("jira", method, path, handler, guard, read=read))
+
+    table: list[BaseRoute] = []
+    for v in ("2", "3"):
+        api = f"/rest/api/{v}"
+        add("GET", f"{api}/serverInfo", server_info, _open)
+        add("GET", f"{api}/myself", myself)
+        add("GET", f"{api}/field", fields)
+        add("GET", f"{api}/search/jql", search)
+        add("POST", f"{api}/search/jql", search, read=True)
+        add("POST", f"{api}/search/approximate-count", approximate_count, read=True)
+        add("GET", f"{api}/search", removed_search)
+        add("POST", f"{api}/search", removed_search, read=True)
+        add("GET", f"{api}/issue/{{key}}", get_issue)
+        add("PUT", f"{api}/issue/{{key}}", put_issue)
+        add("GET", f"{api}/issue/{{key}}/comment", list_comments)
+        add("POST", f"{api}/issue/{{key}}/comment", add_comment)
+        add("GET", f"{api}/issue/{{key}}/comment/{{id}}", comment)
+        add("PUT", f"{api}/issue/{{key}}/comment/{{id}}", comment)
+        add("GET", f"{api}/issue/{{key}}/properties", properties)
+        for method in ("GET", "PUT", "DELETE"):
+            add(method, f"{api}/issue/{{key}}/properties/{{propertyKey}}", issue_property)
+        add("GET", f"{api}/issue/{{key}}/remotelink", remote_links)
+        add("POST", f"{api}/issue/{{key}}/remotelink", remote_links)
+    return table

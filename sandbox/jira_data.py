@@ -1,0 +1,276 @@
+"""Jira Cloud's records: the field catalogue, issues as Jira stores them, and rendering for
+API v2 (plain-text bodies) and v3 (Atlassian Document Format)."""
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.catalog import FEATURES
+from sandbox.timefmt import jira_time
+from sandbox.world import PROJECT, World
+
+STATUSES = {
+    "To Do": {
+        "id": "10000",
+        "name": "To Do",
+        "statusCategory": {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"},
+    },
+    "In Progress": {
+        "id": "3",
+        "name": "In Progress",
+        "statusCategory": {
+            "id": 4,
+            "key": "indeterminate",
+            "colorName": "yellow",
+            "name": "In Progress",
+        },
+    },
+    "Done": {
+        "id": "10001",
+        "name": "Done",
+        "statusCategory": {"id": 3, "key": "done", "colorName": "green", "name": "Done"},
+    },
+}
+COMPONENT_IDS = {
+    name: str(10100 + i) for i, name in enumerate(sorted({f.component for f in FEATURES}))
+}
+PRIORITIES = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
+NUMBER_FIELDS = {
+    "customfield_10050": "Customer Requests",
+    "customfield_10051": "Customer Revenue",
+    "customfield_10052": "Open Pipeline",
+    "customfield_10016": "Story point estimate",
+}
+OTHER_CUSTOM_FIELDS = {
+    "customfield_10020": ("Sprint", "array"),
+    "customfield_10014": ("Epic Link", "any"),
+}
+SYSTEM_FIELDS = {  # id -> (name, schema type, navigable)
+    "issuekey": ("Key", None, True),
+    "summary": ("Summary", "string", True),
+    "description": ("Description", "string", True),
+    "status": ("Status", "status", True),
+    "labels": ("Labels", "array", True),
+    "components": ("Components", "array", True),
+    "fixVersions": ("Fix versions", "array", True),
+    "project": ("Project", "project", True),
+    "issuetype": ("Issue Type", "issuetype", True),
+    "priority": ("Priority", "priority", True),
+    "assignee": ("Assignee", "user", True),
+    "reporter": ("Reporter", "user", True),
+    "created": ("Created", "datetime", True),
+    "updated": ("Updated", "datetime", True),
+    "resolution": ("Resolution", "resolution", True),
+    "resolutiondate": ("Resolved", "datetime", True),
+    "comment": ("Comment", "comments-page", False),
+}
+PROJECT_REF = {
+    "id": "10000",
+    "key": PROJECT,
+    "name": "Acme Analytics",
+    "projectTypeKey": "software",
+    "simplified": False,
+}
+API_USER = {
+    "accountId": "712020:5b10ac8d-82e0-4b22-8cc7-d4ef5a1c0d9e",
+    "emailAddress": "demo@example.com",
+    "displayName": "Demo Integration",
+    "active": True,
+    "timeZone": "Etc/UTC",
+    "accountType": "atlassian",
+}
+
+
+@dataclass
+class JiraStore:
+    issues: dict[str, dict[str, Any]]  # key -> {"id", "key", "fields"} as Jira stores it
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    remote_links: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    next_id: int = 10100
+
+    def find(self, key_or_id: str) -> dict[str, Any] | None:
+        """Jira accepts an issue's key or its numeric id wherever it takes either."""
+        found = self.issues.get(key_or_id.upper())
+        if found is None and key_or_id.isdigit():
+            found = next((i for i in self.issues.values() if str(i.get("id")) == key_or_id), None)
+        return found
+
+    def new_id(self) -> str:
+        self.next_id += 1
+        return str(self.next_id)
+
+
+def field_catalogue() -> list[dict[str, Any]]:
+    rows = []
+    for fid, (name, kind, navigable) in SYSTEM_FIELDS.items():
+        rows.append(
+            {
+                "id": fid,
+                "key": fid,
+                "name": name,
+                "custom": False,
+                "orderable": True,
+                "navigable": navigable,
+                "searchable": True,
+                "clauseNames": [fid] if fid != "issuekey" else ["id", "issue", "key"],
+                **({"schema": {"type": kind, "system": fid}} if kind else {}),
+            }
+        )
+    custom = {fid: (name, "number") for fid, name in NUMBER_FIELDS.items()}
+    for fid, (name, kind) in {**custom, **OTHER_CUSTOM_FIELDS}.items():
+        number = int(fid.rsplit("_", 1)[1])
+        plugin = "float" if kind == "number" else "gh-sprint" if kind == "array" else "gh-epic"
+        rows.append(
+            {
+                "id": fid,
+                "key": fid,
+                "name": name,
+                "untranslatedName": name,
+                "custom": True,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": [f"cf[{number}]", name],
+                "schema": {
+                    "type": kind,
+                    "custom": f"com.atlassian.jira.plugin.system.customfieldtypes:{plugin}",
+                    "customId": number,
+                },
+            }
+        )
+    return rows
+
+
+def person(name: str) -> dict[str, Any]:
+    digest = hashlib.sha1(name.encode()).hexdigest()
+    return {
+        "accountId": f"5b{digest[:22]}",
+        "displayName": name,
+        "active": True,
+        "timeZone": "Europe/London",
+        "accountType": "atlassian",
+    }
+
+
+def build(world: World) -> JiraStore:
+    issues: dict[str, dict[str, Any]] = {}
+    current = (world.now.year, (world.now.month - 1) // 3 + 1)  # versions ship quarterly
+    for issue in world.issues:
+        version = None
+        if issue.fix_version:  # named "<year>.<quarter>"
+            year, quarter = issue.fix_version.split(".")
+            version = {
+                "id": str(10000 + int(year) % 100 * 10 + int(quarter)),
+                "name": issue.fix_version,
+                "archived": False,
+                "released": (int(year), int(quarter)) < current,
+            }
+        fields: dict[str, Any] = {
+            "summary": issue.summary,
+            "description": adf(issue.description),
+            "status": STATUSES[issue.status],
+            "labels": list(issue.labels),
+            "components": [{"id": COMPONENT_IDS[issue.component], "name": issue.component}],
+            "fixVersions": [version] if version else [],
+            "project": PROJECT_REF,
+            "issuetype": {"id": "10001", "name": "Story", "subtask": False, "hierarchyLevel": 0},
+            "priority": {"id": PRIORITIES[issue.priority], "name": issue.priority},
+            "assignee": person(issue.assignee),
+            "reporter": person("Dana Whitfield"),
+            "resolution": {"id": "10000", "name": "Done"} if issue.resolved else None,
+            "resolutiondate": jira_time(issue.resolved) if issue.resolved else None,
+            "created": jira_time(issue.created),
+            "updated": jira_time(issue.updated),
+        }
+        fields.update(dict.fromkeys([*NUMBER_FIELDS, *OTHER_CUSTOM_FIELDS]))
+        issues[issue.key] = {"id": issue.id, "key": issue.key, "fields": fields}
+    return JiraStore(issues)
+
+
+def adf(text: str) -> dict[str, Any]:
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": p}]} for p in paragraphs
+        ],
+    }
+
+
+def is_adf(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("type") == "doc"
+        and value.get("version") == 1
+        and isinstance(value.get("content"), list)
+    )
+
+
+def adf_text(node: Any) -> str:
+    """Plain text of an ADF document, as API v2 shows rich-text fields."""
+    if not isinstance(node, dict):
+        return node if isinstance(node, str) else ""
+    if node.get("type") == "text":
+        return str(node.get("text", ""))
+    parts = [adf_text(child) for child in node.get("content", [])]
+    return ("\n\n" if node.get("type") == "doc" else "").join(parts)
+
+
+def body_for(version: str, body: Any) -> Any:
+    """Stored rich text is ADF; v2 speaks plain text (wiki markup)."""
+    return adf_text(body) if version == "2" and isinstance(body, dict) else body
+
+
+def render_comment(
+    comment: dict[str, Any], issue_id: str, version: str, base: str
+) -> dict[str, Any]:
+    return {
+        "self": f"{base}/rest/api/{version}/issue/{issue_id}/comment/{comment['id']}",
+        **comment,
+        "body": body_for(version, comment.get("body")),
+        "jsdPublic": True,
+    }
+
+
+def selection(requested: list[str], default: str) -> tuple[bool, set[str], set[str]]:
+    """(all fields?, wanted ids, excluded ids) from a Jira `fields` parameter."""
+    values = requested or [default]
+    everything = any(v in ("*all", "*navigable") for v in values)
+    wanted = {v for v in values if not v.startswith(("*", "-"))}
+    return everything, wanted, {v[1:] for v in values if v.startswith("-")}
+
+
+def render_issue(
+    issue: dict[str, Any],
+    comments: list[dict[str, Any]],
+    version: str,
+    base: str,
+    chosen: tuple[bool, set[str], set[str]],
+) -> dict[str, Any]:
+    everything, wanted, excluded = chosen
+    issue_id = str(issue.get("id"))
+    if not everything and wanted <= {"id", "key"}:
+        return {"id": issue_id, **({"key": issue.get("key")} if "key" in wanted else {})}
+    stored = issue.get("fields")
+    fields = dict(stored) if isinstance(stored, dict) else {}
+    rendered = [render_comment(c, issue_id, version, base) for c in comments]
+    fields["comment"] = {
+        "comments": rendered,
+        "self": f"{base}/rest/api/{version}/issue/{issue_id}/comment",
+        "maxResults": len(rendered),
+        "total": len(rendered),
+        "startAt": 0,
+    }
+    if "description" in fields:
+        fields["description"] = body_for(version, fields["description"])
+    keep = {k: v for k, v in fields.items() if (everything or k in wanted) and k not in excluded}
+    return {
+        "expand": "renderedFields,names,schema,operations,editmeta,changelog,"
+        "versionedRepresentations",
+        "id": issue_id,
+        "self": f"{base}/rest/api/{version}/issue/{issue_id}",
+        "key": issue.get("key"),
+        "fields": keep,
+    }

@@ -1,0 +1,132 @@
+"""Jira's issue edit and comment rules: what may be set, how it is validated, and the
+`updated` bump that follows a real change."""
+
+from datetime import datetime
+from typing import Any
+
+from sandbox.jira_data import API_USER, NUMBER_FIELDS, PRIORITIES, JiraStore, adf, is_adf
+from sandbox.timefmt import jira_time
+
+EDITABLE = {"summary", "description", "labels", "priority", *NUMBER_FIELDS}
+NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+
+
+def _field_error(name: str, value: Any, version: str) -> str | None:
+    if name == "summary":
+        if not isinstance(value, str) or not value.strip():
+            return "You must specify a summary of the issue."
+        if "\n" in value:
+            return "The summary is invalid because it contains newline characters."
+        return "Summary must be less than 255 characters." if len(value) > 255 else None
+    if name == "description":
+        valid = value is None or (isinstance(value, str) if version == "2" else is_adf(value))
+        return (
+            None if valid else (NOT_ADF if version != "2" else "Operation value must be a string")
+        )
+    if name == "labels":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return "Operation value must be an array of strings"
+        spaced = next((v for v in value if " " in v or not v), None)
+        return f"The label '{spaced}' contains spaces which is invalid." if spaced else None
+    if name == "priority":
+        known = isinstance(value, dict) and (
+            value.get("name") in PRIORITIES or value.get("id") in PRIORITIES.values()
+        )
+        return None if known else "Specify a valid 'id' or 'name' for Priority"
+    if name in NUMBER_FIELDS:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if value is None or number else "Operation value must be a number"
+    return NOT_SETTABLE.format(name)
+
+
+def _label_ops(current: list[str], operations: Any) -> tuple[list[str] | None, str | None]:
+    labels = list(current)
+    if not isinstance(operations, list):
+        return None, "Operation value must be an array of operations"
+    for op in operations:
+        verb, value = next(iter(op.items())) if isinstance(op, dict) and op else ("", None)
+        if verb == "set":
+            if _field_error("labels", value, "3"):
+                return None, _field_error("labels", value, "3")
+            labels = [str(v) for v in value or []]
+        elif verb in ("add", "remove") and isinstance(value, str) and value and " " not in value:
+            if verb == "add" and value not in labels:
+                labels.append(value)
+            if verb == "remove" and value in labels:
+                labels.remove(value)
+        else:
+            return None, f"Could not apply the operation {op!r} to labels"
+    return labels, None
+
+
+def comment_error(body: Any, version: str) -> str | None:
+    if version == "2":
+        return None if isinstance(body, str) and body.strip() else "Comment body can not be empty!"
+    if not is_adf(body):
+        return NOT_ADF
+    return None if body["content"] else "Comment body can not be empty!"
+
+
+def new_comment(store: JiraStore, body: Any, version: str, now: datetime) -> dict[str, Any]:
+    stamp = jira_time(now)
+    return {
+        "id": store.new_id(),
+        "author": API_USER,
+        "body": adf(body) if version == "2" else body,
+        "updateAuthor": API_USER,
+        "created": stamp,
+        "updated": stamp,
+    }
+
+
+def edit_issue(
+    store: JiraStore, issue: dict[str, Any], body: Any, version: str, now: datetime
+) -> dict[str, str]:
+    """Apply a PUT /issue body; returns Jira's per-field errors (nothing applied) if any.
+    Raises ValueError when the body is not an edit at all."""
+    fields = body.get("fields") or {} if isinstance(body, dict) else None
+    update = body.get("update") or {} if isinstance(body, dict) else None
+    if not isinstance(fields, dict) or not isinstance(update, dict):
+        raise ValueError("Invalid request payload")
+    current = issue.get("fields")
+    if not isinstance(current, dict):  # an injected malformed issue
+        current = issue["fields"] = {}
+    changes, errors, comments = dict(fields), {}, []
+    for name, operations in update.items():
+        if name == "labels":
+            labels, error = _label_ops(current.get("labels") or [], operations)
+            changes["labels"] = labels
+            errors.update({name: error} if error else {})
+        elif name == "comment" and isinstance(operations, list):
+            for op in operations:
+                text = (op.get("add") or {}).get("body") if isinstance(op, dict) else None
+                error = comment_error(text, version)
+                errors.update({name: error} if error else {})
+                comments.append(text)
+        elif (
+            name in EDITABLE
+            and isinstance(operations, list)
+            and operations
+            and isinstance(operations[0], dict)
+            and "set" in operations[0]
+        ):
+            changes[name] = operations[0]["set"]
+        else:
+            errors[name] = NOT_SETTABLE.format(name)
+    for name, value in changes.items():
+        error = errors.get(name) or _field_error(name, value, version)
+        errors.update({name: error} if error else {})
+    if errors:
+        return errors
+    if version == "2" and isinstance(changes.get("description"), str):
+        changes["description"] = adf(changes["description"])
+    changed = any(current.get(name) != value for name, value in changes.items())
+    current.update(changes)
+    for text in comments:
+        store.comments.setdefault(str(issue.get("key")), []).append(
+            new_comment(store, text, version, now)
+        )
+    if changed or comments:
+        current["updated"] = jira_time(now)
+    return {}

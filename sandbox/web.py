@@ -1,0 +1,118 @@
+"""Plumbing shared by the tool emulators: routes that count requests and check auth."""
+
+import base64
+import binascii
+import json
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from sandbox.state import SandboxState
+
+Handler = Callable[[Request, "SandboxState"], Awaitable[Response]]
+Guard = Callable[[Request], Response | None]
+TOOLS = ("jira", "zendesk", "hubspot")
+
+
+class RequestCounters:
+    """Requests per tool and per `METHOD /route/{template}`, for tests and benchmarks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tools: dict[str, dict[str, Any]] = {
+                tool: {"total": 0, "writes": 0, "routes": {}} for tool in TOOLS
+            }
+
+    def hit(self, tool: str, route: str, write: bool) -> None:
+        with self._lock:
+            counts = self._tools.setdefault(tool, {"total": 0, "writes": 0, "routes": {}})
+            counts["total"] += 1
+            counts["writes"] += int(write)
+            counts["routes"][route] = counts["routes"].get(route, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return json.loads(json.dumps(self._tools))
+
+
+def endpoint(
+    tool: str, method: str, path: str, handler: Handler, guard: Guard, *, read: bool = False
+) -> Route:
+    """A route that is counted, then authenticated. `read` marks POSTs that only query."""
+    template = path.replace(":int", "")
+    write = method in ("POST", "PUT", "DELETE", "PATCH") and not read
+
+    async def run(request: Request) -> Response:
+        state: SandboxState = request.app.state.sandbox
+        state.counters.hit(tool, f"{method} {template}", write)
+        return guard(request) or await handler(request, state)
+
+    return Route(path, run, methods=[method])
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def read_json(request: Request) -> tuple[bool, Any]:
+    """(True, value) for a JSON body, (False, None) when the body is not JSON."""
+    raw = await request.body()
+    try:
+        return True, json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return False, None
+
+
+def base_url(request: Request) -> str:
+    """Scheme, host and mount path: what the vendor calls its site or instance URL."""
+    root = request.scope.get("root_path", "")
+    return f"{request.url.scheme}://{request.url.netloc}{root}"
+
+
+def encode_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> Any:
+    """The value behind an opaque cursor; raises ValueError when it is not one of ours."""
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(token) from exc
+
+
+def query_list(request: Request, name: str) -> list[str]:
+    """A list parameter given as `a,b` or repeated (`?x=a&x=b`), as clients send both."""
+    return [
+        part.strip()
+        for value in request.query_params.getlist(name)
+        for part in value.split(",")
+        if part.strip()
+    ]

@@ -1,0 +1,181 @@
+"""Zendesk Support's records as the API stores them, built from the world."""
+
+import base64
+import binascii
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sandbox.timefmt import order_time, zendesk_time
+from sandbox.world import World
+
+API_USER_ID = 381_999_999_001
+BRAND_ID, GROUP_ID, CATEGORY_FIELD = 360_000_104_521, 360_000_211_093, 360_012_776_402
+
+
+@dataclass
+class ZendeskStore:
+    tickets: dict[Any, dict[str, Any]]
+    users: dict[Any, dict[str, Any]]
+    organizations: dict[Any, dict[str, Any]]
+    comments: dict[Any, list[dict[str, Any]]]
+    jira_links: list[dict[str, Any]]
+    next_id: int = 41_000_000_000
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+
+def record_key(value: Any) -> Any:
+    """Ids are integers in Zendesk; injected records may carry anything."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value if isinstance(value, int | str) else str(value)
+
+
+def comment(
+    cid: int, author: int, body: str, public: bool, created: datetime, channel: str = "api"
+) -> dict[str, Any]:
+    escaped = "</p><p>".join(html.escape(p) for p in body.split("\n\n"))
+    return {
+        "id": cid,
+        "type": "Comment",
+        "author_id": author,
+        "body": body,
+        "html_body": f'<div class="zd-comment" dir="auto"><p>{escaped}</p></div>',
+        "plain_body": body,
+        "public": public,
+        "attachments": [],
+        "audit_id": cid + 7,
+        "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+        "created_at": zendesk_time(created),
+        "metadata": {"system": {}, "custom": {}},
+    }
+
+
+def build(world: World) -> ZendeskStore:
+    store = ZendeskStore({}, {}, {}, {}, [])
+    for account in world.accounts:
+        if account.zendesk_org_id is None:
+            continue
+        store.organizations[account.zendesk_org_id] = {
+            "id": account.zendesk_org_id,
+            "name": account.name,
+            "shared_tickets": False,
+            "shared_comments": False,
+            "external_id": None,
+            "created_at": zendesk_time(account.created),
+            "updated_at": zendesk_time(account.updated),
+            "domain_names": list(account.domains),
+            "details": "",
+            "notes": "",
+            "group_id": None,
+            "tags": [account.plan],
+            "organization_fields": {},
+        }
+    people = [(p.id, p.name, p.email, p.org_id, p.role, p.created) for p in world.people]
+    people.append((API_USER_ID, "Demo Integration", "demo@example.com", None, "admin", world.now))
+    for pid, name, email, org, role, created in people:
+        store.users[pid] = {
+            "id": pid,
+            "name": name,
+            "email": email,
+            "created_at": zendesk_time(created),
+            "updated_at": zendesk_time(created),
+            "time_zone": "London",
+            "iana_time_zone": "Europe/London",
+            "phone": None,
+            "locale": "en-US",
+            "locale_id": 1,
+            "organization_id": org,
+            "role": role,
+            "verified": True,
+            "active": True,
+            "suspended": False,
+            "external_id": None,
+            "tags": [],
+            "user_fields": {},
+            "details": "",
+            "notes": "",
+            "shared": False,
+        }
+    for t in world.tickets:
+        category = "feature_request" if "feature_request" in t.tags else t.tags[0]
+        store.tickets[t.id] = {
+            "id": t.id,
+            "external_id": None,
+            "via": {"channel": t.channel, "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": zendesk_time(t.created),
+            "updated_at": zendesk_time(t.updated),
+            "generated_timestamp": int(t.updated.timestamp()),
+            "type": t.type,
+            "subject": t.subject,
+            "raw_subject": t.subject,
+            "description": t.description,
+            "priority": t.priority,
+            "status": t.status,
+            "recipient": None,
+            "requester_id": t.requester_id,
+            "submitter_id": t.requester_id,
+            "assignee_id": t.assignee_id,
+            "organization_id": t.organization_id,
+            "group_id": GROUP_ID,
+            "collaborator_ids": [],
+            "follower_ids": [],
+            "email_cc_ids": [],
+            "forum_topic_id": None,
+            "problem_id": None,
+            "has_incidents": False,
+            "is_public": True,
+            "due_at": None,
+            "tags": list(t.tags),
+            "custom_fields": [{"id": CATEGORY_FIELD, "value": category}],
+            "fields": [{"id": CATEGORY_FIELD, "value": category}],
+            "satisfaction_rating": None,
+            "sharing_agreement_ids": [],
+            "followup_ids": [],
+            "brand_id": BRAND_ID,
+            "allow_channelback": False,
+            "allow_attachments": True,
+            "from_messaging_channel": False,
+        }
+        store.comments[t.id] = [
+            comment(store.new_id(), t.requester_id, t.description, True, t.created, t.channel)
+        ]
+    for link in world.jira_links:
+        stamp = zendesk_time(link.created)
+        store.jira_links.append(
+            {
+                "id": link.id,
+                "ticket_id": link.ticket_id,
+                "issue_id": link.issue_id,
+                "issue_key": link.issue_key,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    return store
+
+
+def export_position(ticket: dict[str, Any], now: datetime) -> tuple[int, int]:
+    """Where a ticket sits in the incremental export: generated_timestamp, then id."""
+    stamp = ticket.get("generated_timestamp")
+    if not isinstance(stamp, int) or isinstance(stamp, bool):
+        stamp = int(order_time(ticket.get("updated_at"), now).timestamp())
+    tid = ticket.get("id")
+    return stamp, tid if isinstance(tid, int) and not isinstance(tid, bool) else 0
+
+
+def encode_export_cursor(position: tuple[int, int]) -> str:
+    # Shaped like Zendesk's own cursors: base64 of "<timestamp>.0||<id>|".
+    return base64.b64encode(f"{position[0]}.0||{position[1]}|".encode()).decode()
+
+
+def decode_export_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        stamp, _, rest = base64.b64decode(cursor, validate=True).decode().partition("||")
+        return int(float(stamp)), int(rest.rstrip("|"))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(cursor) from exc

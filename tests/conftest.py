@@ -1,0 +1,47 @@
+"""Shared fixtures: a sandbox served over real HTTP, and stores on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from models import Settings
+from store import Store
+
+POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[object]:
+    from sandbox.server import start_sandbox
+
+    server = start_sandbox(seed=7)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox_url(sandbox_server: object) -> str:
+    """The running sandbox, reset to its seeded world and zeroed counters."""
+    url: str = sandbox_server.url  # type: ignore[attr-defined]
+    requests.post(f"{url}/_sandbox/reset", json={"seed": 7}, timeout=30).raise_for_status()
+    return url
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'pmsync.db'}"
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    return Store(store_url)
+
+
+@pytest.fixture
+def settings(sandbox_url: str, store_url: str) -> Settings:
+    return Settings.for_sandbox(sandbox_url, database_url=store_url)

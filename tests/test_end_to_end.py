@@ -1,0 +1,145 @@
+"""The whole pipeline over real HTTP against the sandbox: the numbers on the ticket."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from flows.pipeline import run_cycle
+from models import Settings
+from store import Store
+from tests.jira_view import assert_ticket_shows, managed_comments
+from tests.oracle import expected_demand
+
+
+def jira_writes(url: str) -> int:
+    return requests.get(f"{url}/_sandbox/requests", timeout=30).json()["jira"]["writes"]
+
+
+def test_sync_puts_the_right_demand_on_every_linked_issue(settings: Settings, store: Store) -> None:
+    """A product manager sees, on each linked issue, numbers the test derives on its own
+    from the sandbox's data and planted links, and exactly one managed comment."""
+    result = run_cycle(settings, store)
+    expected = expected_demand(settings.jira_url.removesuffix("/jira"))  # type: ignore[union-attr]
+    assert len(expected) >= 10, "the seeded world should link many issues"
+    assert result.published == {"written": len(expected), "unchanged": 0, "failed": 0}
+    assert result.pulled["jira"] >= 35 and result.pulled["zendesk"] >= 250
+    assert_ticket_shows(settings.jira_url.removesuffix("/jira"), expected)  # type: ignore[union-attr]
+
+
+def test_second_sync_writes_nothing(settings: Settings, store: Store, sandbox_url: str) -> None:
+    """Unchanged data: zero write calls reach Jira, and still one comment per issue."""
+    run_cycle(settings, store)
+    before = jira_writes(sandbox_url)
+    second = run_cycle(settings, store)
+    assert second.published["written"] == 0
+    assert second.published["failed"] == 0
+    assert jira_writes(sandbox_url) == before
+    assert_ticket_shows(sandbox_url, expected_demand(sandbox_url))
+
+
+def test_crash_between_comment_and_ledger_leaves_one_comment(
+    settings: Settings, store: Store, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that dies after posting comments but before recording them in the ledger
+    must not post a second comment on the next run."""
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("killed before the ledger entry")
+
+    monkeypatch.setattr(Store, "record_publish", crash)
+    with pytest.raises(RuntimeError):
+        run_cycle(settings, store)
+    monkeypatch.undo()
+    touched = [key for key in expected_demand(sandbox_url) if managed_comments(sandbox_url, key)]
+    assert len(touched) == 1, "the first issue's comment was posted before the crash"
+    run_cycle(settings, store)
+    assert_ticket_shows(sandbox_url, expected_demand(sandbox_url))
+
+
+def test_sync_killed_mid_run_converges(
+    settings: Settings, store_url: str, sandbox_url: str, tmp_path: Path
+) -> None:
+    """A sync killed while publishing, then run again, ends in the same state as one
+    uninterrupted run: right numbers, one comment per issue."""
+    script = (
+        "import sys; from flows.pipeline import run_cycle; from models import Settings; "
+        "from store import Store; s = Settings.for_sandbox(sys.argv[1], "
+        "database_url=sys.argv[2]); run_cycle(s, Store(s.database_url))"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, sandbox_url, store_url], cwd=Path(__file__).parent.parent
+    )
+    deadline = time.monotonic() + 60
+    while jira_writes(sandbox_url) < 12 and process.poll() is None:
+        assert time.monotonic() < deadline, "the sync never started publishing"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert jira_writes(sandbox_url) < 3 * len(expected_demand(sandbox_url)), (
+        "the kill came after publishing finished; the test proves nothing"
+    )
+    run_cycle(settings, Store(store_url))
+    assert_ticket_shows(sandbox_url, expected_demand(sandbox_url))
+
+
+def test_malformed_ticket_goes_to_dead_letters_and_the_rest_syncs(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    """A ticket with a malformed date is kept raw with the reason; everything else syncs,
+    and once the tool serves it fixed, the next sync stores it and clears the letter."""
+    bad = {
+        "id": 990001,
+        "subject": "Export is broken",
+        "description": "see ANA-1",
+        "status": "open",
+        "requester_id": None,
+        "organization_id": None,
+        "tags": [],
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "not-a-date",
+    }
+    inject = {"tool": "zendesk", "kind": "ticket", "record": bad}
+    requests.post(f"{sandbox_url}/_sandbox/inject", json=inject, timeout=30).raise_for_status()
+    result = run_cycle(settings, store)
+    assert result.dead_letters == 1
+    [letter] = store.dead_letters()
+    assert letter["record_id"] == "990001" and "updated_at" in letter["reason"]
+    assert letter["payload"]["updated_at"] == "not-a-date"
+    assert result.published["failed"] == 0 and result.published["written"] > 0
+
+    time.sleep(1.1)  # the export orders by whole seconds: the fix must be a later second
+    fixed = dict(bad, updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    inject["record"] = fixed
+    requests.post(f"{sandbox_url}/_sandbox/inject", json=inject, timeout=30).raise_for_status()
+    run_cycle(settings, store)
+    assert store.dead_letters() == []
+    assert any(f.id == "990001" for f in store.load("feedback"))
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PMSYNC_TEST_POSTGRES_URL"),
+    reason="PMSYNC_TEST_POSTGRES_URL not set: PostgreSQL end-to-end skipped",
+)
+def test_sync_on_postgresql(sandbox_url: str) -> None:
+    """The same pipeline with the store on PostgreSQL puts the same numbers on the tickets."""
+    from store.schema import metadata
+
+    url = os.environ["PMSYNC_TEST_POSTGRES_URL"]
+    store = Store(url)
+    metadata.drop_all(store.engine)
+    store = Store(url)
+    try:
+        settings = Settings.for_sandbox(sandbox_url, database_url=url)
+        run_cycle(settings, store)
+        assert run_cycle(settings, store).published["written"] == 0
+        assert_ticket_shows(sandbox_url, expected_demand(sandbox_url))
+    finally:
+        metadata.drop_all(store.engine)

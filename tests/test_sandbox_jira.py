@@ -1,0 +1,190 @@
+"""Jira contract: the `jira` package itself as the client, over real HTTP."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from jira import JIRA, JIRAError
+
+from sandbox.server import SandboxServer, start_sandbox
+
+AUTH = ("demo@example.com", "sandbox")
+ADF = {
+    "type": "doc",
+    "version": 1,
+    "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Shipped!"}]}],
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    running = start_sandbox(seed=7)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server: SandboxServer) -> JIRA:
+    return JIRA(server=server.url + "/jira", basic_auth=AUTH, max_retries=0)
+
+
+@pytest.fixture
+def api(server: SandboxServer) -> str:
+    return server.url + "/jira/rest/api/3"
+
+
+def test_enhanced_search_pages_through_every_issue(client: JIRA) -> None:
+    seen: list[str] = []
+    token = None
+    while True:
+        page: Any = client.enhanced_search_issues(
+            "project = ANA ORDER BY updated ASC",
+            nextPageToken=token,
+            fields=["summary", "updated"],
+            maxResults=10,
+            json_result=True,
+        )
+        seen += [issue["key"] for issue in page["issues"]]
+        assert "total" not in page and "startAt" not in page
+        token = page.get("nextPageToken")
+        if not token:
+            assert page["isLast"] is True
+            break
+    assert len(seen) == len(set(seen)) == 40
+    issues = client.enhanced_search_issues("project = ANA", fields="updated", maxResults=0)
+    stamps = [issue.fields.updated for issue in issues]
+    assert len(issues) == 40 and stamps == sorted(stamps)
+
+
+def test_package_reads_and_writes_an_issue(client: JIRA) -> None:
+    issue = client.issue("ANA-4")
+    assert issue.fields.status.statusCategory.key in {"new", "indeterminate", "done"}
+    assert isinstance(issue.fields.description, str)  # API v2 renders ADF as text
+    issue.update(fields={"customfield_10050": 7})
+    assert client.issue("ANA-4", fields="customfield_10050").fields.customfield_10050 == 7
+    posted: Any = client.enhanced_search_issues(
+        "project = ANA AND updated >= 0",
+        fields="key",
+        maxResults=5,
+        json_result=True,
+        use_post=True,
+    )
+    assert len(posted["issues"]) == 5 and posted["nextPageToken"]
+
+
+def test_unsupported_jql_is_a_400(client: JIRA) -> None:
+    with pytest.raises(JIRAError) as error:
+        client.enhanced_search_issues("status = Done", json_result=True)
+    assert error.value.status_code == 400
+    assert "Error in the JQL Query" in str(error.value.text)
+
+
+def test_updated_filter_and_descending_order(api: str) -> None:
+    params: dict[str, Any] = {
+        "jql": "project = ANA ORDER BY updated DESC",
+        "fields": "updated",
+        "maxResults": 100,
+    }
+    everything = requests.get(f"{api}/search/jql", auth=AUTH, params=params)
+    issues = everything.json()["issues"]
+    stamps = [i["fields"]["updated"] for i in issues]
+    assert stamps == sorted(stamps, reverse=True)
+    ids_only = requests.post(
+        f"{api}/search/jql",
+        auth=AUTH,
+        json={"jql": "project in (ANA) AND updated >= 0", "maxResults": 5000, "fields": ["id"]},
+    )
+    assert len(ids_only.json()["issues"]) == 40
+    assert set(ids_only.json()["issues"][0]) == {"id"}
+
+
+def test_removed_search_and_start_at(api: str) -> None:
+    gone = requests.get(f"{api}/search", auth=AUTH, params={"jql": "project = ANA"})
+    assert gone.status_code == 410
+    assert gone.json()["errorMessages"][0].startswith("The requested API has been removed.")
+    bad = requests.post(f"{api}/search/jql", auth=AUTH, json={"jql": "project = ANA", "startAt": 0})
+    assert bad.status_code == 400
+
+
+def test_issue_fields_edit_and_comment(client: JIRA, api: str) -> None:
+    fields = {f["name"]: f["id"] for f in client.fields()}
+    assert fields["Customer Requests"] == "customfield_10050"
+    issue = requests.get(f"{api}/issue/ANA-2", auth=AUTH).json()
+    assert issue["fields"]["description"]["type"] == "doc"
+    assert issue["fields"]["customfield_10051"] is None
+    assert issue["fields"]["status"]["statusCategory"]["key"] in {"new", "indeterminate", "done"}
+    before = issue["fields"]["updated"]
+    edit = requests.put(
+        f"{api}/issue/ANA-2",
+        auth=AUTH,
+        json={"fields": {"customfield_10051": 125000.0}, "update": {"labels": [{"add": "demand"}]}},
+    )
+    assert edit.status_code == 204
+    after = requests.get(
+        f"{api}/issue/ANA-2", auth=AUTH, params={"fields": "labels,updated,customfield_10051"}
+    ).json()
+    assert set(after["fields"]) == {"labels", "updated", "customfield_10051"}
+    assert "demand" in after["fields"]["labels"] and after["fields"]["updated"] > before
+    unknown = requests.put(f"{api}/issue/ANA-2", auth=AUTH, json={"fields": {"status": "x"}})
+    assert unknown.status_code == 400
+    assert unknown.json() == {
+        "errorMessages": [],
+        "errors": {
+            "status": "Field 'status' cannot be set. It is not on the appropriate screen, "
+            "or unknown."
+        },
+    }
+    comment = client.add_comment("ANA-2", "Demand summary")  # API v2: plain text body
+    assert comment.body == "Demand summary"
+    posted = requests.post(f"{api}/issue/ANA-2/comment", auth=AUTH, json={"body": ADF})
+    assert posted.status_code == 201 and posted.json()["body"] == ADF
+    assert (
+        requests.post(f"{api}/issue/ANA-2/comment", auth=AUTH, json={"body": "plain"}).status_code
+        == 400
+    )
+    changed = dict(
+        ADF, content=[{"type": "paragraph", "content": [{"type": "text", "text": "Edited"}]}]
+    )
+    put = requests.put(
+        f"{api}/issue/ANA-2/comment/{posted.json()['id']}", auth=AUTH, json={"body": changed}
+    )
+    assert put.status_code == 200 and put.json()["body"] == changed
+    listing = requests.get(
+        f"{api}/issue/ANA-2/comment", auth=AUTH, params={"maxResults": 1, "startAt": 1}
+    ).json()
+    assert listing["total"] == 2 and len(listing["comments"]) == 1
+    missing = requests.get(f"{api}/issue/ANA-999", auth=AUTH)
+    assert missing.status_code == 404
+    assert missing.json()["errorMessages"] == [
+        "Issue does not exist or you do not have permission to see it."
+    ]
+
+
+def test_properties_and_remote_links(api: str) -> None:
+    url = f"{api}/issue/ANA-3/properties/pmsync.demand"
+    assert requests.get(url, auth=AUTH).status_code == 404
+    assert requests.put(url, auth=AUTH, json={"requests": 4}).status_code == 201
+    assert requests.put(url, auth=AUTH, json={"requests": 5}).status_code == 200
+    assert requests.get(url, auth=AUTH).json() == {"key": "pmsync.demand", "value": {"requests": 5}}
+    too_big = requests.put(url, auth=AUTH, json={"x": "y" * 40000})
+    assert too_big.status_code == 400
+    keys = requests.get(f"{api}/issue/ANA-3/properties", auth=AUTH).json()["keys"]
+    assert [k["key"] for k in keys] == ["pmsync.demand"]
+    link: dict[str, Any] = {
+        "globalId": "zendesk:ticket:1",
+        "object": {"url": "https://x", "title": "T1"},
+    }
+    assert requests.post(f"{api}/issue/ANA-3/remotelink", auth=AUTH, json=link).status_code == 201
+    link["object"]["title"] = "T1 renamed"
+    assert requests.post(f"{api}/issue/ANA-3/remotelink", auth=AUTH, json=link).status_code == 200
+    links = requests.get(f"{api}/issue/ANA-3/remotelink", auth=AUTH).json()
+    assert [x["object"]["title"] for x in links] == ["T1 renamed"]
+
+
+def test_wrong_credentials_are_refused(server: SandboxServer) -> None:
+    response = requests.get(
+        f"{server.url}/jira/rest/api/3/issue/ANA-1", auth=("demo@example.com", "wrong")
+    )
+    assert response.status_code == 401
+    assert response.json()["errorMessages"][0].startswith("You are not authenticated")
