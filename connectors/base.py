@@ -20,8 +20,10 @@ class Page:
     """Records of one stream, the dead letters among them, and the cursor that follows.
 
     `cursor` is saved in the same transaction as the records; `None` leaves it alone.
-    `complete` marks the last page of a stream read in full: what the tool did not return
-    is gone from the tool.
+    `deleted_ids` are records the tool reports deleted (or archived): they leave the store,
+    and their links and demand with them, in that same transaction.
+    `complete_ids` marks the last page of a stream read in full: what the tool did not
+    return is gone from the tool.
     """
 
     source: str
@@ -30,6 +32,7 @@ class Page:
     records: list[Record] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     cursor: Any = None
+    deleted_ids: list[str] = field(default_factory=list)
     complete_ids: set[str] | None = None
 
 

@@ -61,7 +61,11 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
     stored = dead = 0
     for page in connector.pull(store.cursor, full=full):
         store.save_page(
-            page.records, page.dead, page.stream if page.cursor is not None else None, page.cursor
+            page.records,
+            page.dead,
+            page.stream if page.cursor is not None else None,
+            page.cursor,
+            deleted=(page.source, page.kind, page.deleted_ids),
         )
         store.resolve_dead_letters(page.source, page.kind, (r.id for r in page.records))
         if page.complete_ids is not None:

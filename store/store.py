@@ -68,11 +68,14 @@ class Store:
         dead: Sequence[DeadLetter] = (),
         stream: str | None = None,
         cursor: Any = None,
+        deleted: tuple[str, str, Sequence[str]] | None = None,
     ) -> None:
         """Store a page, its dead letters and the cursor after it in one transaction,
         so a crash can never advance the cursor past records that were not kept."""
         with self.engine.begin() as conn:
             self._upsert_records(conn, page)
+            if deleted and deleted[2]:
+                self._delete_records(conn, *deleted)
             dead = self._new_letters(conn, dead)
             if dead:
                 conn.execute(
@@ -146,6 +149,23 @@ class Store:
         with self.engine.connect() as conn:
             return [model.model_validate(row.payload) for row in conn.execute(query)]
 
+    def _delete_records(self, conn: Connection, source: str, kind: str, ids: Sequence[str]) -> None:
+        """Records gone from their tool leave the store with their links."""
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            conn.execute(
+                delete(records).where(
+                    records.c.source == source,
+                    records.c.kind == kind,
+                    records.c.record_id.in_(chunk),
+                )
+            )
+            if kind in ("feedback", "deal"):
+                conn.execute(
+                    delete(links).where(links.c.source == source, links.c.record_id.in_(chunk))
+                )
+
     def prune(self, source: str, kind: str, keep_ids: set[str]) -> int:
         """After a stream read in full: what the tool no longer has, the store drops."""
         with self.engine.begin() as conn:
@@ -157,14 +177,7 @@ class Store:
                 ).scalars()
             )
             gone = sorted(stored - keep_ids)
-            for start in range(0, len(gone), 500):
-                conn.execute(
-                    delete(records).where(
-                        records.c.source == source,
-                        records.c.kind == kind,
-                        records.c.record_id.in_(gone[start : start + 500]),
-                    )
-                )
+            self._delete_records(conn, source, kind, gone)
             return len(gone)
 
     def count_records(self) -> dict[str, dict[str, int]]:
