@@ -45,6 +45,42 @@ class Settings(BaseSettings):
         None, description="HubSpot private app access token."
     )
 
+    intercom_url: str | None = Field(
+        None, description="Intercom API base; https://api.intercom.io for the real service."
+    )
+    intercom_access_token: SecretStr | None = Field(None, description="Intercom access token.")
+
+    freshdesk_url: str | None = Field(None, description="https://yourdomain.freshdesk.com")
+    freshdesk_api_key: SecretStr | None = Field(None, description="Freshdesk API key.")
+
+    salesforce_login_url: str | None = Field(
+        None, description="Where to get OAuth tokens: https://yourdomain.my.salesforce.com"
+    )
+    salesforce_client_id: str | None = Field(None, description="Connected app consumer key.")
+    salesforce_client_secret: SecretStr | None = Field(
+        None, description="Connected app consumer secret (client credentials flow)."
+    )
+
+    jira_webhook_secret: SecretStr | None = Field(None, description="Jira webhook secret.")
+    zendesk_webhook_secret: SecretStr | None = Field(
+        None, description="Zendesk webhook signing secret."
+    )
+    hubspot_client_secret: SecretStr | None = Field(
+        None, description="HubSpot app client secret (signs webhooks v3)."
+    )
+    intercom_client_secret: SecretStr | None = Field(
+        None, description="Intercom app client secret (signs webhooks)."
+    )
+    freshdesk_webhook_secret: SecretStr | None = Field(
+        None, description="Shared secret Freshdesk automations send in a header."
+    )
+    salesforce_webhook_secret: SecretStr | None = Field(
+        None, description="Shared secret Salesforce outbound calls send in a header."
+    )
+    salesforce_webhook_header: str = Field(
+        "X-Pmsync-Secret", description="Header that carries the Salesforce shared secret."
+    )
+
     lookback_minutes: int = Field(
         5, ge=0, description="Re-read this much before each cursor: vendor search indexes lag."
     )
@@ -104,12 +140,25 @@ class Settings(BaseSettings):
                 self.hubspot_url,
                 {"PMSYNC_HUBSPOT_ACCESS_TOKEN": self.hubspot_access_token},
             ),
+            "intercom": (
+                self.intercom_url,
+                {"PMSYNC_INTERCOM_ACCESS_TOKEN": self.intercom_access_token},
+            ),
+            "freshdesk": (self.freshdesk_url, {"PMSYNC_FRESHDESK_API_KEY": self.freshdesk_api_key}),
+            "salesforce": (
+                self.salesforce_login_url,
+                {
+                    "PMSYNC_SALESFORCE_CLIENT_ID": self.salesforce_client_id,
+                    "PMSYNC_SALESFORCE_CLIENT_SECRET": self.salesforce_client_secret,
+                },
+            ),
         }
         for tool, (url, required) in needs.items():
             missing = [name for name, value in required.items() if not value]
             if url and missing:
+                where = "LOGIN_URL" if tool == "salesforce" else "URL"
                 raise ConfigError(
-                    f"{tool} is configured (PMSYNC_{tool.upper()}_URL) "
+                    f"{tool} is configured (PMSYNC_{tool.upper()}_{where}) "
                     f"but {', '.join(missing)} is not set"
                 )
         if self.jira_url and not self.jira_projects:
