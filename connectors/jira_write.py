@@ -41,9 +41,23 @@ class JiraWriter:
             )
         return {name: by_name[name] for name in names}
 
-    def update_fields(self, key: str, fields: dict[str, Any]) -> None:
+    def edit_issue(
+        self,
+        key: str,
+        fields: dict[str, Any],
+        add_labels: tuple[str, ...] = (),
+        remove_labels: tuple[str, ...] = (),
+    ) -> None:
+        """Fields and labels in one edit: Jira limits writes per issue, so never two."""
+        body: dict[str, Any] = {}
         if fields:
-            self.api.request("PUT", f"/rest/api/3/issue/{key}", json={"fields": fields})
+            body["fields"] = fields
+        changes = [{"add": label} for label in add_labels]
+        changes += [{"remove": label} for label in remove_labels]
+        if changes:
+            body["update"] = {"labels": changes}
+        if body:
+            self.api.request("PUT", f"/rest/api/3/issue/{key}", json=body)
 
     def find_managed_comment(self, key: str) -> str | None:
         """The id of the comment pmsync wrote earlier, if one is on the issue."""

@@ -139,7 +139,7 @@ def run_cycle(
         result.links = step(link_all)(settings, store)
         if settings.jira_url:
             summaries = step(demand)(settings, store)
-            result.published = step(publish_all)(settings, store, summaries)
+            result.published = step(publish_all)(settings, store, summaries).counts()
     except BaseException:
         result.duration_s = time.monotonic() - started
         store.finish_run(run_id, "failed", result.as_dict())

@@ -1,15 +1,20 @@
-"""Publishing demand onto Jira: fields, the managed comment and the property, written only
-when the content changed, and healed when a run died between a write and its ledger entry."""
+"""Publishing demand onto Jira: custom fields and labels in one edit, the one managed
+comment, and the issue property; written only when the content changed (the publish
+ledger's hash), and healed when a run died between a write and its ledger entry."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from connectors.http import ApiError
 from connectors.jira import JiraConnector
-from connectors.jira_comment import render_comment
+from connectors.jira_comment import fit_property, render_comment
 from connectors.jira_write import JiraWriter
 from linking.demand import content_hash
 from models import DemandSummary, Settings
@@ -18,71 +23,181 @@ from store import LedgerEntry, Store
 log = logging.getLogger("pmsync.publish")
 
 
-def _number(value: Decimal | int) -> float | int:
+@dataclass(frozen=True)
+class Plan:
+    """Everything one issue's write will carry, decided before any call is made."""
+
+    summary: DemandSummary
+    previous: dict[str, Any] | None
+    comment_id: str | None
+    fields: dict[str, int | float]
+    labels_add: tuple[str, ...]
+    labels_remove: tuple[str, ...]
+    content_hash: str
+
+    @property
+    def key(self) -> str:
+        return self.summary.issue_key
+
+
+@dataclass
+class PublishReport:
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    deferred: int = 0
+    plans: list[Plan] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed}
+
+
+def _number(value: Decimal | int) -> int | float:
     return value if isinstance(value, int) else float(value)
 
 
-def publish_all(
-    settings: Settings, store: Store, summaries: dict[str, DemandSummary]
-) -> dict[str, int]:
-    counts = {"written": 0, "unchanged": 0, "failed": 0}
-    ledger = store.ledger()
-    pending = {
-        key: s
-        for key, s in summaries.items()
-        if key not in ledger or ledger[key].content_hash != content_hash(s)
-    }
-    counts["unchanged"] = len(summaries) - len(pending)
-    if not pending:
-        return counts
-    writer = JiraWriter(JiraConnector(settings))
-    # A missing or misspelt field stops the run here, before any write.
-    names = [
-        settings.jira_field_requests,
-        settings.jira_field_revenue,
-        settings.jira_field_pipeline,
-    ]
-    field_ids = writer.resolve_fields(names)
-    for key, summary in pending.items():
+class Publisher:
+    def __init__(self, settings: Settings, store: Store, writer: JiraWriter | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self._writer = writer
+
+    @property
+    def writer(self) -> JiraWriter:
+        if self._writer is None:
+            self._writer = JiraWriter(JiraConnector(self.settings))
+        return self._writer
+
+    def field_values(self, summary: DemandSummary) -> dict[str, int | float]:
+        """Configured fields by name -> value; a field whose name is empty is switched off."""
+        values = {
+            self.settings.jira_field_requests: summary.requests,
+            self.settings.jira_field_revenue: _number(summary.revenue),
+            self.settings.jira_field_pipeline: _number(summary.open_pipeline),
+        }
+        return {name: value for name, value in values.items() if name}
+
+    def wanted_labels(self, summary: DemandSummary) -> set[str]:
+        """The highest threshold label the issue has reached, if any."""
+        for label, minimum in sorted(self.settings.demand_label_rules, key=lambda r: -r[1]):
+            if summary.requests >= minimum:
+                return {label}
+        return set()
+
+    def plan(
+        self, summaries: dict[str, DemandSummary], only: str | None = None
+    ) -> tuple[list[Plan], int]:
+        """The issues whose content changed since the ledger, and how many did not."""
+        ledger = self.store.ledger()
+        labels_now = {issue.key: set(issue.labels) for issue in self.store.load("issue")}
+        managed = {label for label, _ in self.settings.demand_label_rules}
+        plans, unchanged = [], 0
+        for key, summary in summaries.items():
+            if only and key != only:
+                continue
+            fields = self.field_values(summary)
+            wanted = self.wanted_labels(summary)
+            current = labels_now.get(key, set()) & managed
+            signature = json.dumps([content_hash(summary), sorted(fields), sorted(wanted)])
+            digest = hashlib.sha256(signature.encode()).hexdigest()
+            entry = ledger.get(key)
+            if entry and entry.content_hash == digest:
+                unchanged += 1
+                continue
+            plans.append(
+                Plan(
+                    summary=summary,
+                    previous=entry.summary if entry else None,
+                    comment_id=entry.comment_id if entry else None,
+                    fields=fields,
+                    labels_add=tuple(sorted(wanted - current)),
+                    labels_remove=tuple(sorted(current - wanted)),
+                    content_hash=digest,
+                )
+            )
+        return plans, unchanged
+
+    def apply(self, plan: Plan, field_ids: dict[str, str]) -> None:
+        """One issue, written once: fields and labels in one edit, the comment, the property.
+
+        The ledger entry comes last; if the run dies before it, the next run finds the
+        comment it already posted instead of adding a second one."""
+        key = plan.key
+        self.writer.edit_issue(
+            key,
+            {field_ids[name]: value for name, value in plan.fields.items()},
+            add_labels=plan.labels_add,
+            remove_labels=plan.labels_remove,
+        )
+        comment_id = plan.comment_id or self.writer.find_managed_comment(key)
+        body = render_comment(plan.summary, plan.previous, datetime.now(UTC))
         try:
-            publish_issue(writer, store, summary, ledger.get(key), field_ids, names)
-            counts["written"] += 1
+            comment_id = self.writer.write_comment(key, body, comment_id)
         except ApiError as error:
-            counts["failed"] += 1
-            log.error("publishing %s failed: %s", key, error)
-    log.info("published: %s", counts)
-    return counts
+            if error.status != 404 or comment_id is None:
+                raise
+            comment_id = self.writer.write_comment(key, body, None)  # deleted by a person
+        payload = fit_property(plan.summary)
+        self.writer.set_property(key, payload)
+        self.store.record_publish(LedgerEntry(key, plan.content_hash, comment_id, payload))
 
 
-def publish_issue(
-    writer: JiraWriter,
+def publish_all(
+    settings: Settings,
     store: Store,
-    summary: DemandSummary,
-    entry: LedgerEntry | None,
-    field_ids: dict[str, str],
-    names: list[str],
-) -> None:
-    key = summary.issue_key
-    requests_field, revenue_field, pipeline_field = (field_ids[n] for n in names)
-    writer.update_fields(
-        key,
-        {
-            requests_field: summary.requests,
-            revenue_field: _number(summary.revenue),
-            pipeline_field: _number(summary.open_pipeline),
-        },
-    )
-    # The ledger may lack the comment id if the last run died after posting it: look first.
-    comment_id = (
-        entry.comment_id if entry and entry.comment_id else writer.find_managed_comment(key)
-    )
-    body = render_comment(summary, entry.summary if entry else None, datetime.now(UTC))
-    try:
-        comment_id = writer.write_comment(key, body, comment_id)
-    except ApiError as error:
-        if error.status != 404 or comment_id is None:
-            raise
-        comment_id = writer.write_comment(key, body, None)  # someone deleted it: post anew
-    payload = summary.model_dump(mode="json")
-    writer.set_property(key, payload)
-    store.record_publish(LedgerEntry(key, content_hash(summary), comment_id, payload))
+    summaries: dict[str, DemandSummary],
+    *,
+    dry_run: bool = False,
+    max_writes: int | None = None,
+    only: str | None = None,
+    writer: JiraWriter | None = None,
+) -> PublishReport:
+    publisher = Publisher(settings, store, writer)
+    plans, unchanged = publisher.plan(summaries, only)
+    report = PublishReport(unchanged=unchanged, plans=plans)
+    if not plans:
+        return report
+    # A missing or misspelt field stops the run here, before any write.
+    names = sorted({name for plan in plans for name in plan.fields})
+    field_ids = publisher.writer.resolve_fields(names)
+    if dry_run:
+        return report
+    for plan in plans:
+        if max_writes is not None and report.written + report.failed >= max_writes:
+            report.deferred += 1
+            continue
+        try:
+            publisher.apply(plan, field_ids)
+            report.written += 1
+        except ApiError as error:
+            report.failed += 1
+            log.error("publishing %s failed: %s", plan.key, error)
+    if report.deferred:
+        log.warning(
+            "%d issues wait for the next run (--max-writes %s)", report.deferred, max_writes
+        )
+    log.info("published: %s", report.counts())
+    return report
+
+
+def describe(plan: Plan, publisher: Publisher) -> list[str]:
+    """What a write would change on one issue, as lines a person reads in a terminal."""
+    previous = DemandSummary.model_validate(plan.previous) if plan.previous else None
+    old_fields = publisher.field_values(previous) if previous else {}
+    lines = [f"{plan.key}: {'update' if previous else 'first write'}"]
+    for name, value in plan.fields.items():
+        old = old_fields.get(name)
+        if old != value:
+            lines.append(f"  field {name!r}: {'(empty)' if old is None else old} -> {value}")
+    lines += [f"  label +{label}" for label in plan.labels_add]
+    lines += [f"  label -{label}" for label in plan.labels_remove]
+    if previous is None:
+        lines.append(f"  comment (new): {plan.summary.headline}")
+    elif previous.headline != plan.summary.headline:
+        lines.append(f"  comment: {previous.headline}")
+        lines.append(f"        -> {plan.summary.headline}")
+    else:
+        lines.append("  comment: numbers unchanged; the requests or customers listed changed")
+    size = len(json.dumps(fit_property(plan.summary)))
+    lines.append(f"  property pmsync.demand: {size} bytes")
+    return lines

@@ -5,27 +5,64 @@
 - revenue: over those accounts, the amounts of their closed-won deals closed within the
   revenue window (365 days by default), each deal once;
 - open_pipeline: amounts of the open deals of those accounts and of the open deals that
-  name the issue, each deal once.
+  name the issue, each deal once;
+- weighted_pipeline: the same deals, each amount times its stage probability;
+- by_source: requests per support tool; first/last requested: the earliest and latest
+  request's creation time; requests_last_30d / requests_prior_30d: requests created in the
+  last 30 days and in the 30 days before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from linking.accounts import AccountDirectory, Customer
-from models import CustomerDemand, Deal, DemandSummary, Feedback, FeedbackRef, Link
+from models import CustomerDemand, Deal, DemandSummary, Feedback, FeedbackRef, Link, Quote
 
 MAX_FEEDBACK_REFS = 20
 MAX_TOP_CUSTOMERS = 10
+MAX_QUOTES = 3
+QUOTE_CHARS = 160
+# HubSpot's default pipeline probabilities, for deals whose tool sends none.
+STAGE_PROBABILITY = {
+    "appointmentscheduled": 0.2,
+    "qualifiedtobuy": 0.4,
+    "presentationscheduled": 0.6,
+    "decisionmakerboughtin": 0.8,
+    "contractsent": 0.9,
+    "closedwon": 1.0,
+    "closedlost": 0.0,
+}
+GREETING = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon))\b[^\n.!]*[,.!]?\s*", re.I)
 
 
 def _amount(deal: Deal) -> Decimal:
     return deal.amount or Decimal(0)
+
+
+def _weighted(deal: Deal) -> Decimal:
+    probability = deal.probability
+    if probability is None:
+        probability = STAGE_PROBABILITY.get(deal.stage, 0.0)
+    return (_amount(deal) * Decimal(str(probability))).quantize(Decimal("0.01"))
+
+
+def _requested_at(item: Feedback) -> datetime:
+    return item.created_at or item.updated_at
+
+
+def excerpt(text: str, limit: int = QUOTE_CHARS) -> str:
+    """The first words of a request, without the greeting, cut at a word boundary."""
+    plain = " ".join(GREETING.sub("", text.strip()).split())
+    if len(plain) <= limit:
+        return plain
+    return plain[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 class DemandCalculator:
@@ -40,6 +77,7 @@ class DemandCalculator:
         self.directory = directory
         self.feedback = {(f.source, f.id): f for f in feedback}
         self.deals = {(d.source, d.id): d for d in deals}
+        self.now = now
         self.revenue_since = now - timedelta(days=revenue_window_days)
         self.deals_of: dict[str, list[Deal]] = defaultdict(list)
         for deal in self.deals.values():
@@ -87,20 +125,56 @@ class DemandCalculator:
         pipeline.update(((d.source, d.id), d) for d in named_deals if d.is_open)
 
         rows.sort(key=lambda r: (-r.revenue, -r.open_pipeline, -r.requests, r.name))
-        recent = sorted(items, key=lambda f: f.created_at or f.updated_at, reverse=True)
+        recent = sorted(items, key=_requested_at, reverse=True)
+        by_source: dict[str, int] = defaultdict(int)
+        for item in items:
+            by_source[item.source] += 1
+        month_ago, two_months_ago = self.now - timedelta(days=30), self.now - timedelta(days=60)
         return DemandSummary(
             issue_key=issue_key,
             requests=len(items),
             customers=len(customers),
             revenue=sum((_amount(d) for d in revenue.values()), Decimal(0)),
             open_pipeline=sum((_amount(d) for d in pipeline.values()), Decimal(0)),
+            weighted_pipeline=sum((_weighted(d) for d in pipeline.values()), Decimal(0)),
+            by_source=dict(sorted(by_source.items())),
+            first_requested=min((_requested_at(f) for f in items), default=None),
+            last_requested=max((_requested_at(f) for f in items), default=None),
+            requests_last_30d=sum(1 for f in items if _requested_at(f) >= month_ago),
+            requests_prior_30d=sum(
+                1 for f in items if two_months_ago <= _requested_at(f) < month_ago
+            ),
             top_customers=rows[:MAX_TOP_CUSTOMERS],
+            quotes=self.quotes(recent),
             feedback=[
                 FeedbackRef(source=f.source, record_id=f.id, url=f.url, subject=f.subject)
                 for f in recent[:MAX_FEEDBACK_REFS]
             ],
             deal_ids=sorted(f"{d.source}:{d.id}" for d in (revenue | pipeline).values()),
         )
+
+    def quotes(self, recent: list[Feedback]) -> list[Quote]:
+        """The latest requests of up to three different customers, in their own words."""
+        quotes: list[Quote] = []
+        quoted: set[str] = set()
+        for item in recent:
+            customer = self.directory.for_feedback(item)
+            text = excerpt(item.body or item.subject)
+            if customer.key in quoted or not text:
+                continue
+            quoted.add(customer.key)
+            quotes.append(
+                Quote(
+                    source=item.source,
+                    record_id=item.id,
+                    url=item.url,
+                    customer=customer.name,
+                    text=text,
+                )
+            )
+            if len(quotes) == MAX_QUOTES:
+                break
+        return quotes
 
 
 def content_hash(summary: DemandSummary) -> str:

@@ -9,6 +9,7 @@ from models.records import (
     FeedbackRef,
     Issue,
     Link,
+    Quote,
     Record,
     ToolLink,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "FeedbackRef",
     "Issue",
     "Link",
+    "Quote",
     "Record",
     "Settings",
     "ToolLink",

@@ -74,6 +74,9 @@ class Deal(Record):
     close_date: AwareDatetime | None = None
     account_ids: tuple[str, ...] = ()
     issue_keys: tuple[str, ...] = ()
+    probability: float | None = Field(
+        default=None, ge=0, le=1, description="Chance to close won, from the deal's stage."
+    )
 
     @property
     def is_open(self) -> bool:
@@ -134,6 +137,16 @@ class FeedbackRef(BaseModel):
     subject: str
 
 
+class Quote(BaseModel):
+    """A few words of a customer's own request, with the way back to it."""
+
+    source: str
+    record_id: str
+    url: str
+    customer: str
+    text: str
+
+
 class DemandSummary(BaseModel):
     """What pmsync writes onto a Jira issue; every number is defined in linking.demand."""
 
@@ -142,16 +155,25 @@ class DemandSummary(BaseModel):
     customers: int
     revenue: Decimal
     open_pipeline: Decimal
+    weighted_pipeline: Decimal = Decimal(0)
+    by_source: dict[str, int] = {}
+    first_requested: AwareDatetime | None = None
+    last_requested: AwareDatetime | None = None
+    requests_last_30d: int = 0
+    requests_prior_30d: int = 0
     top_customers: list[CustomerDemand] = []
+    quotes: list[Quote] = []
     feedback: list[FeedbackRef] = []
     deal_ids: list[str] = []
 
     @property
     def headline(self) -> str:
+        weighted = f" ({money(self.weighted_pipeline)} weighted)" if self.open_pipeline else ""
         return (
             f"{self.requests} request{'s' if self.requests != 1 else ''} from "
             f"{self.customers} customer{'s' if self.customers != 1 else ''}, "
             f"{money(self.revenue)} revenue, {money(self.open_pipeline)} open pipeline"
+            f"{weighted}"
         )
 
 

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         "X-Pmsync-Secret", description="Header that carries the Salesforce shared secret."
     )
 
+    demand_labels: CommaList = Field(
+        (),
+        description="Labels by request count, e.g. demand-high:10,demand-medium:5; "
+        "the highest reached is added, the others removed.",
+    )
+
     lookback_minutes: int = Field(
         5, ge=0, description="Re-read this much before each cursor: vendor search indexes lag."
     )
@@ -106,12 +112,25 @@ class Settings(BaseSettings):
     http_max_attempts: int = Field(6, ge=1, description="Attempts per call on 429/5xx/errors.")
     page_size: int = Field(100, ge=1, le=1000, description="Records asked for per page.")
 
-    @field_validator("jira_projects", "free_mail_domains", mode="before")
+    @field_validator("jira_projects", "free_mail_domains", "demand_labels", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("demand_labels")
+    @classmethod
+    def _label_rules(cls, rules: tuple[str, ...]) -> tuple[str, ...]:
+        for rule in rules:
+            label, _, minimum = rule.partition(":")
+            if not label or " " in label or not minimum.isdigit():
+                raise ValueError(f"{rule!r} is not LABEL:MIN_REQUESTS (e.g. demand-high:10)")
+        return rules
+
+    @property
+    def demand_label_rules(self) -> list[tuple[str, int]]:
+        return [(r.partition(":")[0], int(r.partition(":")[2])) for r in self.demand_labels]
 
     @field_validator("jira_url", "zendesk_url", "hubspot_url")
     @classmethod
@@ -205,6 +224,7 @@ class Settings(BaseSettings):
             "hubspot_url": f"{base}/hubspot",
             "hubspot_access_token": secret,
             "lookback_minutes": 0,
+            "demand_labels": ("demand-high:8", "demand-medium:4"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

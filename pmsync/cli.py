@@ -106,6 +106,66 @@ def sync(
 
 
 @app.command()
+def publish(
+    sandbox: SandboxOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")
+    ] = False,
+    issue: Annotated[str | None, typer.Option(help="Only this issue (a key like ANA-12).")] = None,
+    max_writes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-writes", min=0, help="Write at most N issues; the rest wait for the next run."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish demand from the store to Jira without pulling: relink, summarise, write
+    what changed. With --dry-run, print per issue the difference a write would make."""
+    from flows.pipeline import demand, link_all
+    from flows.publish import Publisher, describe, publish_all
+
+    settings = settings_or_exit(sandbox)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    store = Store(settings.database_url)
+    try:
+        settings.require_jira()
+        link_all(settings, store)
+        summaries = demand(settings, store)
+        if issue and issue not in summaries:
+            fail(f"{issue} has no demand to publish (no links, or not in the store)")
+        report = publish_all(
+            settings, store, summaries, dry_run=dry_run, max_writes=max_writes, only=issue
+        )
+    except ConfigError as error:
+        fail(str(error))
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    **report.counts(),
+                    "deferred": report.deferred,
+                    "pending": [p.key for p in report.plans] if dry_run else [],
+                }
+            )
+        )
+        return
+    if dry_run:
+        publisher = Publisher(settings, store)
+        for plan in report.plans:
+            console.print("\n".join(describe(plan, publisher)), highlight=False)
+        console.print(
+            f"dry run: {len(report.plans)} issues would be written, "
+            f"{report.unchanged} unchanged; nothing was written"
+        )
+        return
+    console.print(
+        f"written {report.written}, unchanged {report.unchanged}, failed {report.failed}"
+        + (f", deferred to the next run {report.deferred}" if report.deferred else "")
+    )
+
+
+@app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8765,

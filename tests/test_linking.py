@@ -255,7 +255,11 @@ def test_demand_adds_up_each_request_customer_and_deal_once(world):
     assert summary.revenue == Decimal("80000")
     assert summary.open_pipeline == Decimal("70000")
     assert summary.deal_ids == sorted(f"hubspot:{d}" for d in ("d1", "d8", "d3", "d5", "d9", "d4"))
-    assert summary.headline == "4 requests from 3 customers, $80k revenue, $70k open pipeline"
+    # Open deals sit in qualifiedtobuy, which HubSpot's default pipeline weighs at 40%.
+    assert summary.weighted_pipeline == Decimal("28000")
+    assert summary.headline == (
+        "4 requests from 3 customers, $80k revenue, $70k open pipeline ($28k weighted)"
+    )
 
 
 def test_top_customers_show_each_customers_share(world):

@@ -1,0 +1,156 @@
+"""Publishing as a product manager and an admin rely on it: what lands on the ticket, and
+what a dry run, a write cap, labels and switched-off fields do."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import requests
+
+from connectors.jira_comment import MAX_PROPERTY_BYTES, fit_property, render_comment
+from flows.pipeline import demand, link_all, pull_source, run_cycle
+from flows.publish import Publisher, describe, publish_all
+from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, Settings
+from store import Store
+from tests.jira_view import issue_numbers, managed_comments
+from tests.oracle import AUTH, expected_demand
+
+
+def jira_writes(url: str) -> int:
+    return requests.get(f"{url}/_sandbox/requests", timeout=30).json()["jira"]["writes"]
+
+
+def pulled(settings: Settings, store: Store) -> dict[str, DemandSummary]:
+    for source in settings.sources:
+        pull_source(settings, store, source, full=False)
+    link_all(settings, store)
+    return demand(settings, store)
+
+
+def labels(url: str, key: str) -> list[str]:
+    issue = requests.get(
+        f"{url}/jira/rest/api/3/issue/{key}", params={"fields": "labels"}, auth=AUTH, timeout=30
+    ).json()
+    return issue["fields"]["labels"]
+
+
+def test_dry_run_writes_nothing_and_describes_each_write(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    """An admin previewing a publish must not change Jira, and must see the numbers."""
+    summaries = pulled(settings, store)
+    report = publish_all(settings, store, summaries, dry_run=True)
+    assert jira_writes(sandbox_url) == 0
+    assert len(report.plans) == len(expected_demand(sandbox_url))
+    top = max(report.plans, key=lambda p: p.summary.requests)
+    lines = describe(top, Publisher(settings, store))
+    assert f"  field 'Customer Requests': (empty) -> {top.summary.requests}" in lines
+    assert any(top.summary.headline in line for line in lines)
+
+
+def test_max_writes_defers_the_rest_to_the_next_run(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    """A capped run writes exactly N issues; the next run writes the rest, once."""
+    summaries = pulled(settings, store)
+    first = publish_all(settings, store, summaries, max_writes=4)
+    assert (first.written, first.deferred) == (4, len(summaries) - 4)
+    second = publish_all(settings, store, summaries)
+    assert (second.written, second.unchanged) == (len(summaries) - 4, 4)
+    for key in summaries:
+        assert len(managed_comments(sandbox_url, key)) == 1
+
+
+def test_labels_follow_demand_up_and_down(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    """The highest threshold label reached is on the issue; when the issue falls below it
+    (here: the threshold is raised), the label is removed and the lower one added."""
+    run_cycle(settings, store)
+    summaries = demand(settings, store)
+    top = max(summaries.values(), key=lambda s: s.requests)
+    assert top.requests >= 8
+    assert "demand-high" in labels(sandbox_url, top.issue_key)
+    stricter = settings.model_copy(update={"demand_labels": ("demand-high:99", "demand-medium:4")})
+    run_cycle(stricter, store)
+    now = labels(sandbox_url, top.issue_key)
+    assert "demand-high" not in now and "demand-medium" in now
+
+
+def test_a_field_switched_off_is_never_written(
+    sandbox_url: str, store: Store, store_url: str
+) -> None:
+    """An empty field name switches that field off; the others and the comment still land."""
+    settings = Settings.for_sandbox(sandbox_url, database_url=store_url, jira_field_revenue="")
+    run_cycle(settings, store)
+    for key, want in expected_demand(sandbox_url).items():
+        shown = issue_numbers(sandbox_url, key)
+        assert shown["revenue"] is None and shown["requests"] == want["requests"]
+
+
+def test_misspelt_field_stops_before_any_write(
+    sandbox_url: str, store: Store, store_url: str
+) -> None:
+    """A field name Jira does not have fails the run before the first write, naming it and
+    the close matches."""
+    settings = Settings.for_sandbox(
+        sandbox_url, database_url=store_url, jira_field_revenue="Customer Revenu"
+    )
+    with pytest.raises(ConfigError, match="'Customer Revenu'.*'Customer Revenue'"):
+        run_cycle(settings, store)
+    assert jira_writes(sandbox_url) == 0
+
+
+def big_summary(n: int) -> DemandSummary:
+    return DemandSummary(
+        issue_key="ANA-1",
+        requests=n,
+        customers=n,
+        revenue=Decimal(n * 1000),
+        open_pipeline=Decimal(n * 500),
+        top_customers=[
+            CustomerDemand(
+                account=f"domain:c{i}.com",
+                name=f"Customer {i} " + "x" * 60,
+                requests=1,
+                revenue=Decimal(1000),
+                open_pipeline=Decimal(500),
+            )
+            for i in range(n)
+        ],
+        feedback=[
+            FeedbackRef(source="zendesk", record_id=str(i), url=f"https://z/{i}", subject="s" * 200)
+            for i in range(n)
+        ],
+        deal_ids=[f"hubspot:{i}" for i in range(n)],
+    )
+
+
+def test_huge_demand_fits_jira_limits_and_keeps_the_numbers() -> None:
+    """Thousands of requests must not make Jira reject the property or the comment: lists
+    are cut whole and marked, the numbers stay exact."""
+
+    summary = big_summary(3000)
+    payload = fit_property(summary)
+    assert len(json.dumps(payload).encode()) <= MAX_PROPERTY_BYTES
+    assert payload["truncated"] is True and payload["requests"] == 3000
+    body = render_comment(summary, None, datetime.now(UTC))
+    assert len(json.dumps(body)) < 32_767
+    assert body["type"] == "doc" and body["version"] == 1
+
+
+def test_property_matches_the_fields(settings: Settings, store: Store, sandbox_url: str) -> None:
+    """The machine-readable copy and the fields a person sees never disagree."""
+    run_cycle(settings, store)
+    for key in expected_demand(sandbox_url):
+        prop = requests.get(
+            f"{sandbox_url}/jira/rest/api/3/issue/{key}/properties/pmsync.demand",
+            auth=AUTH,
+            timeout=30,
+        ).json()["value"]
+        shown = issue_numbers(sandbox_url, key)
+        assert prop["requests"] == shown["requests"]
+        assert Decimal(str(prop["revenue"])) == Decimal(str(shown["revenue"]))
