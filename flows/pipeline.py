@@ -16,6 +16,7 @@ from connectors.base import Connector
 from connectors.hubspot import HubSpotConnector
 from connectors.jira import JiraConnector
 from connectors.zendesk import ZendeskConnector
+from flows.close_loop import close_loop
 from flows.publish import publish_all
 from linking.accounts import AccountDirectory
 from linking.demand import DemandCalculator
@@ -140,6 +141,8 @@ def run_cycle(
         if settings.jira_url:
             summaries = step(demand)(settings, store)
             result.published = step(publish_all)(settings, store, summaries).counts()
+            if settings.close_loop:
+                step(close_loop)(settings, store)
     except BaseException:
         result.duration_s = time.monotonic() - started
         store.finish_run(run_id, "failed", result.as_dict())

@@ -16,6 +16,9 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+CLOSED_STATUSES = {"solved", "closed", "resolved", "deleted", "archived"}
+
+
 class Record(BaseModel):
     """A record as one tool knows it: where it lives, its id there, and when it last changed."""
 
@@ -41,6 +44,9 @@ class Issue(Record):
     labels: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
     fix_versions: tuple[str, ...] = ()
+    released_versions: tuple[str, ...] = Field(
+        default=(), description="The fix versions that are released: the issue shipped."
+    )
     created_at: AwareDatetime | None = None
 
 
@@ -61,6 +67,11 @@ class Feedback(Record):
     @property
     def text(self) -> str:
         return f"{self.subject}\n{self.body}"
+
+    @property
+    def is_open(self) -> bool:
+        """Still waiting on an answer, in any tool's words for its statuses."""
+        return self.status.lower() not in CLOSED_STATUSES
 
 
 class Deal(Record):

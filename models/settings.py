@@ -87,6 +87,17 @@ class Settings(BaseSettings):
         "the highest reached is added, the others removed.",
     )
 
+    close_loop: bool = Field(
+        False,
+        description="Leave an internal note on open tickets and deals when an issue they "
+        "asked for is done or released.",
+    )
+    close_loop_note: str = Field(
+        "Good news: {key} \"{summary}\", which this customer asked for, is now {status}. "
+        "{url}",
+        description="Text of that note; {key}, {summary}, {status} and {url} are filled in.",
+    )
+
     lookback_minutes: int = Field(
         5, ge=0, description="Re-read this much before each cursor: vendor search indexes lag."
     )
@@ -225,6 +236,7 @@ class Settings(BaseSettings):
             "hubspot_access_token": secret,
             "lookback_minutes": 0,
             "demand_labels": ("demand-high:8", "demand-medium:4"),
+            "close_loop": True,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

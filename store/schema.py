@@ -81,3 +81,25 @@ runs = Table(
     Column("outcome", String(16), nullable=False),
     Column("stats", JSON, nullable=False),
 )
+
+# The last status pmsync saw per issue: a transition is a change from it, never a first sight.
+issue_states = Table(
+    "issue_states",
+    metadata,
+    Column("issue_key", String(64), primary_key=True),
+    Column("status_category", String(32), nullable=False),
+    Column("released_versions", JSON, nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+# Notes pmsync left on tickets and deals when an issue they asked for shipped: once each.
+loop_notes = Table(
+    "loop_notes",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("record_id", String(255), primary_key=True),
+    Column("issue_key", String(64), primary_key=True),
+    Column("transition", String(128), primary_key=True),
+    Column("note_id", String(255)),
+    Column("written_at", DateTime(timezone=True), nullable=False),
+)

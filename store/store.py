@@ -12,7 +12,17 @@ from sqlalchemy import Connection, Engine, create_engine, delete, func, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import Account, Deal, Feedback, Issue, Link, Record, ToolLink
-from store.schema import cursors, dead_letters, links, metadata, publish_ledger, records, runs
+from store.schema import (
+    cursors,
+    dead_letters,
+    issue_states,
+    links,
+    loop_notes,
+    metadata,
+    publish_ledger,
+    records,
+    runs,
+)
 
 MODELS: dict[str, type[Record]] = {
     "issue": Issue,
@@ -256,6 +266,53 @@ class Store:
                         "written_at": _now(),
                     }
                 ],
+            )
+
+    # -- closing the loop -------------------------------------------------------------------
+
+    def issue_states(self) -> dict[str, tuple[str, set[str]]]:
+        with self.engine.connect() as conn:
+            return {
+                row.issue_key: (row.status_category, set(row.released_versions))
+                for row in conn.execute(select(issue_states))
+            }
+
+    def save_issue_states(self, states: dict[str, tuple[str, set[str]]]) -> None:
+        rows = [
+            {
+                "issue_key": key,
+                "status_category": category,
+                "released_versions": sorted(released),
+                "seen_at": _now(),
+            }
+            for key, (category, released) in states.items()
+        ]
+        with self.engine.begin() as conn:
+            self._upsert(conn, issue_states, ["issue_key"], rows)
+
+    def loop_noted(self) -> set[tuple[str, str, str, str]]:
+        with self.engine.connect() as conn:
+            query = select(
+                loop_notes.c.source,
+                loop_notes.c.record_id,
+                loop_notes.c.issue_key,
+                loop_notes.c.transition,
+            )
+            return {tuple(row) for row in conn.execute(query)}
+
+    def record_loop_note(
+        self, source: str, record_id: str, issue_key: str, transition: str, note_id: str
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                loop_notes.insert().values(
+                    source=source,
+                    record_id=record_id,
+                    issue_key=issue_key,
+                    transition=transition,
+                    note_id=note_id,
+                    written_at=_now(),
+                )
             )
 
     # -- dead letters -----------------------------------------------------------------------

@@ -1,0 +1,97 @@
+"""Closing the loop: when a linked issue is done or its fix version is released, every
+linked open ticket and open deal gets one internal note, once per record and transition."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from connectors.http import ApiError
+from connectors.hubspot import HubSpotConnector
+from connectors.notes import HubSpotNotes, NoteWriter, ZendeskNotes, marker
+from connectors.zendesk import ZendeskConnector
+from models import Deal, Feedback, Issue, Settings
+from store import Store
+
+log = logging.getLogger("pmsync.loop")
+
+NOTE_WRITERS: dict[str, Callable[[Settings], NoteWriter]] = {
+    "zendesk": lambda s: ZendeskNotes(ZendeskConnector(s).api),
+    "hubspot": lambda s: HubSpotNotes(HubSpotConnector(s).api),
+}
+
+
+def transitions(issue: Issue, before: tuple[str, set[str]] | None) -> list[str]:
+    """What shipped since pmsync last looked; nothing on first sight (no history to tell)."""
+    if before is None:
+        return []
+    category, released = before
+    found = []
+    if issue.status_category == "done" and category != "done":
+        found.append("done")
+    found += [f"released {v}" for v in sorted(set(issue.released_versions) - released)]
+    return found
+
+
+def close_loop(
+    settings: Settings, store: Store, writers: dict[str, NoteWriter] | None = None
+) -> dict[str, int]:
+    counts = {"notified": 0, "skipped": 0, "failed": 0}
+    issues = {issue.key: issue for issue in store.load("issue")}
+    states = store.issue_states()
+    due = [(key, t) for key, issue in issues.items() for t in transitions(issue, states.get(key))]
+    if due:
+        records: dict[tuple[str, str], Feedback | Deal] = {
+            (r.source, r.id): r for r in [*store.load("feedback"), *store.load("deal")]
+        }
+        noted = store.loop_noted()
+        writers = writers if writers is not None else {}
+        for key, transition in due:
+            for link in store.links(key):
+                record = records.get((link.source, link.record_id))
+                if record is None or not record.is_open:
+                    counts["skipped"] += 1
+                    continue
+                if (link.source, link.record_id, key, transition) in noted:
+                    continue
+                writer = writers.get(link.source) or _writer(settings, link.source, writers)
+                if writer is None:
+                    counts["skipped"] += 1
+                    continue
+                try:
+                    note_id = notify(writer, issues[key], transition, link.record_id, settings)
+                except ApiError as error:
+                    counts["failed"] += 1
+                    log.error("note on %s %s failed: %s", link.source, link.record_id, error)
+                    continue
+                store.record_loop_note(link.source, link.record_id, key, transition, note_id)
+                counts["notified"] += 1
+    # Saved last: a run that dies before this sees the same transitions again, and the
+    # notes ledger (and the markers) keep them from being written twice.
+    store.save_issue_states(
+        {key: (i.status_category, set(i.released_versions)) for key, i in issues.items()}
+    )
+    if due:
+        log.info("closing the loop on %d transitions: %s", len(due), counts)
+    return counts
+
+
+def _writer(settings: Settings, source: str, cache: dict[str, NoteWriter]) -> NoteWriter | None:
+    if source not in NOTE_WRITERS:
+        return None
+    cache[source] = NOTE_WRITERS[source](settings)
+    return cache[source]
+
+
+def notify(
+    writer: NoteWriter, issue: Issue, transition: str, record_id: str, settings: Settings
+) -> str:
+    mark = marker(issue.key, transition)
+    existing = writer.find(record_id, mark)
+    if existing:
+        return existing
+    status = issue.status if transition == "done" else transition
+    text = settings.close_loop_note.format(
+        key=issue.key, summary=issue.summary, status=status, url=issue.url
+    )
+    return writer.add(record_id, f"{text}\n{mark}")

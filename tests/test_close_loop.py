@@ -1,0 +1,155 @@
+"""Closing the loop: one note per open ticket or deal and transition, never repeated,
+never on first sight, and healed when a run died between the note and its record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from flows.close_loop import close_loop
+from models import Deal, Feedback, Issue, Link, Settings
+from store import Store
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class FakeNotes:
+    """A tool's notes, in memory: what `find` sees is what `add` wrote."""
+
+    def __init__(self) -> None:
+        self.notes: dict[str, list[str]] = {}
+
+    def find(self, record_id: str, mark: str) -> str | None:
+        for i, text in enumerate(self.notes.get(record_id, [])):
+            if mark in text:
+                return f"{record_id}-{i}"
+        return None
+
+    def add(self, record_id: str, text: str) -> str:
+        self.notes.setdefault(record_id, []).append(text)
+        return f"{record_id}-{len(self.notes[record_id]) - 1}"
+
+
+def issue(category: str, released: tuple[str, ...] = ()) -> Issue:
+    return Issue(
+        source="jira",
+        id="10001",
+        key="ANA-1",
+        url="https://jira/browse/ANA-1",
+        project="ANA",
+        summary="Export to PDF",
+        status="Done" if category == "done" else "In Progress",
+        status_category=category,
+        fix_versions=released,
+        released_versions=released,
+        updated_at=NOW,
+    )
+
+
+def ticket(id: str, status: str) -> Feedback:
+    return Feedback(source="zendesk", id=id, url=f"https://z/{id}", status=status, updated_at=NOW)
+
+
+def deal(id: str, closed: bool) -> Deal:
+    return Deal(
+        source="hubspot",
+        id=id,
+        url=f"https://h/{id}",
+        name="Big deal",
+        amount=Decimal(1000),
+        stage="closedwon" if closed else "qualifiedtobuy",
+        is_closed=closed,
+        is_won=closed,
+        updated_at=NOW,
+    )
+
+
+@pytest.fixture
+def world(tmp_path) -> tuple[Settings, Store, dict[str, FakeNotes]]:
+    settings = Settings(close_loop=True)
+    store = Store(f"sqlite:///{tmp_path / 'loop.db'}")
+    store.save_page(
+        [
+            issue("indeterminate"),
+            ticket("1", "open"),
+            ticket("2", "solved"),
+            deal("7", closed=False),
+            deal("8", closed=True),
+        ]
+    )
+    store.replace_links(
+        [],
+        [
+            Link(
+                source="zendesk",
+                record_id="1",
+                kind="feedback",
+                issue_key="ANA-1",
+                method="cited_key",
+            ),
+            Link(
+                source="zendesk",
+                record_id="2",
+                kind="feedback",
+                issue_key="ANA-1",
+                method="cited_key",
+            ),
+            Link(
+                source="hubspot", record_id="7", kind="deal", issue_key="ANA-1", method="deal_field"
+            ),
+            Link(
+                source="hubspot", record_id="8", kind="deal", issue_key="ANA-1", method="deal_field"
+            ),
+        ],
+    )
+    return settings, store, {"zendesk": FakeNotes(), "hubspot": FakeNotes()}
+
+
+def test_first_sight_of_a_done_issue_notifies_nobody(world) -> None:
+    """Issues that were done before pmsync looked have no transition to announce."""
+    settings, store, writers = world
+    store.save_page([issue("done")])
+    assert close_loop(settings, store, writers)["notified"] == 0
+    assert writers["zendesk"].notes == {} and writers["hubspot"].notes == {}
+
+
+def test_done_notifies_each_open_ticket_and_deal_once(world) -> None:
+    """Open ticket 1 and open deal 7 hear about it once; solved and closed ones do not."""
+    settings, store, writers = world
+    close_loop(settings, store, writers)
+    store.save_page([issue("done")])
+    assert close_loop(settings, store, writers)["notified"] == 2
+    assert close_loop(settings, store, writers)["notified"] == 0
+    assert list(writers["zendesk"].notes) == ["1"] and list(writers["hubspot"].notes) == ["7"]
+    [note] = writers["zendesk"].notes["1"]
+    assert "ANA-1" in note and "Export to PDF" in note and "Done" in note
+
+
+def test_release_is_its_own_transition(world) -> None:
+    """A released fix version is news even for an issue that was already done."""
+    settings, store, writers = world
+    store.save_page([issue("done")])
+    close_loop(settings, store, writers)
+    store.save_page([issue("done", released=("2026.11",))])
+    assert close_loop(settings, store, writers)["notified"] == 2
+    assert "released 2026.11" in writers["zendesk"].notes["1"][0]
+
+
+def test_crash_after_the_note_leaves_one_note(world, monkeypatch) -> None:
+    """A run that wrote the note but died before recording it must not write it again."""
+    settings, store, writers = world
+    close_loop(settings, store, writers)
+    store.save_page([issue("done")])
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("killed before the notes ledger")
+
+    monkeypatch.setattr(Store, "record_loop_note", crash)
+    with pytest.raises(RuntimeError):
+        close_loop(settings, store, writers)
+    monkeypatch.undo()
+    close_loop(settings, store, writers)
+    assert [len(n) for n in writers["zendesk"].notes.values()] == [1]
+    assert [len(n) for n in writers["hubspot"].notes.values()] == [1]
