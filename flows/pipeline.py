@@ -13,8 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Connector
+from connectors.freshdesk import FreshdeskConnector
 from connectors.hubspot import HubSpotConnector
+from connectors.intercom import IntercomConnector
 from connectors.jira import JiraConnector
+from connectors.salesforce import SalesforceConnector
 from connectors.zendesk import ZendeskConnector
 from flows.close_loop import close_loop
 from flows.publish import publish_all
@@ -30,7 +33,10 @@ Step = Callable[[Callable[..., Any]], Callable[..., Any]]
 CONNECTORS: dict[str, Callable[[Settings], Connector]] = {
     "jira": JiraConnector,
     "zendesk": ZendeskConnector,
+    "intercom": IntercomConnector,
+    "freshdesk": FreshdeskConnector,
     "hubspot": HubSpotConnector,
+    "salesforce": SalesforceConnector,
 }
 
 
@@ -85,40 +91,81 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
 
 
 def link_all(settings: Settings, store: Store) -> int:
-    """Recompute every explicit link from the stored records; returns the number of links."""
+    """Recompute every link from the stored records, then apply people's decisions, which
+    no run overrides. Returns the number of links that count in demand."""
     known_keys = {issue.key for issue in store.load("issue")}
     by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
     for tool_link in store.load("tool_link"):
         by_ticket.setdefault((tool_link.source, tool_link.record_id), []).append(tool_link)
     links: list[Link] = []
-    owners: list[tuple[str, str]] = []
+    kinds: dict[tuple[str, str], str] = {}
     for item in store.load("feedback"):
-        owners.append((item.source, item.id))
+        kinds[(item.source, item.id)] = "feedback"
         links.extend(feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys))
     for deal in store.load("deal"):
-        owners.append((deal.source, deal.id))
+        kinds[(deal.source, deal.id)] = "deal"
         links.extend(deal_links(deal, known_keys))
+    links = apply_decisions(links, store.decisions(), kinds, known_keys)
     # Links of records that are gone from the store go too.
-    owners.extend((link.source, link.record_id) for link in store.links())
-    store.replace_links(set(owners), links)
-    log.info("%d links", len(links))
-    return len(links)
+    owners = set(kinds) | {(link.source, link.record_id) for link in store.links()}
+    store.replace_links(owners, links)
+    counted = sum(1 for link in links if link.counts)
+    log.info("%d links (%d suggested)", counted, len(links) - counted)
+    return counted
 
 
-def demand(
+def apply_decisions(
+    links: list[Link],
+    decisions: dict[tuple[str, str, str], str],
+    kinds: dict[tuple[str, str], str],
+    known_keys: set[str],
+) -> list[Link]:
+    """Rejected pairs disappear for good; confirmed pairs link whatever the run found."""
+    kept: dict[tuple[str, str, str], Link] = {}
+    for link in links:
+        pair = (link.source, link.record_id, link.issue_key)
+        decision = decisions.get(pair)
+        if decision == "rejected":
+            continue
+        if decision == "confirmed":
+            link = link.model_copy(update={"status": "confirmed"})
+        kept.setdefault(pair, link)
+    for (source, record_id, key), decision in decisions.items():
+        pair = (source, record_id, key)
+        kind = kinds.get((source, record_id))
+        if decision == "confirmed" and pair not in kept and kind and key in known_keys:
+            kept[pair] = Link(
+                source=source,
+                record_id=record_id,
+                kind="deal" if kind == "deal" else "feedback",
+                issue_key=key,
+                method="confirmed",
+                evidence="confirmed by a person",
+                status="confirmed",
+            )
+    return list(kept.values())
+
+
+def calculator_for(
     settings: Settings, store: Store, now: datetime | None = None
-) -> dict[str, DemandSummary]:
-    """The demand summary of every issue that has links, or had them when last published."""
+) -> DemandCalculator:
     directory = AccountDirectory(store.load("account"), settings.free_mail_domains)
-    calculator = DemandCalculator(
+    return DemandCalculator(
         store.load("feedback"),
         store.load("deal"),
         directory,
         now or datetime.now(UTC),
         settings.revenue_window_days,
     )
+
+
+def demand(
+    settings: Settings, store: Store, now: datetime | None = None
+) -> dict[str, DemandSummary]:
+    """The demand summary of every issue that has links, or had them when last published."""
+    calculator = calculator_for(settings, store, now)
     by_issue: dict[str, list[Link]] = {}
-    for link in store.links():
+    for link in store.links(suggested=False):
         by_issue.setdefault(link.issue_key, []).append(link)
     known = {issue.key for issue in store.load("issue")}
     keys = (set(by_issue) | set(store.ledger())) & known

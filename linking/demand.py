@@ -19,6 +19,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -42,15 +43,15 @@ STAGE_PROBABILITY = {
 GREETING = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon))\b[^\n.!]*[,.!]?\s*", re.I)
 
 
-def _amount(deal: Deal) -> Decimal:
+def deal_amount(deal: Deal) -> Decimal:
     return deal.amount or Decimal(0)
 
 
-def _weighted(deal: Deal) -> Decimal:
+def weighted_amount(deal: Deal) -> Decimal:
     probability = deal.probability
     if probability is None:
         probability = STAGE_PROBABILITY.get(deal.stage, 0.0)
-    return (_amount(deal) * Decimal(str(probability))).quantize(Decimal("0.01"))
+    return (deal_amount(deal) * Decimal(str(probability))).quantize(Decimal("0.01"))
 
 
 def _requested_at(item: Feedback) -> datetime:
@@ -63,6 +64,18 @@ def excerpt(text: str, limit: int = QUOTE_CHARS) -> str:
     if len(plain) <= limit:
         return plain
     return plain[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+@dataclass
+class Breakdown:
+    items: dict[tuple[str, str], Feedback] = field(default_factory=dict)
+    item_links: dict[tuple[str, str], Link] = field(default_factory=dict)
+    named_deals: dict[tuple[str, str], Deal] = field(default_factory=dict)
+    customers: dict[str, Customer] = field(default_factory=dict)
+    requests_of: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+    revenue: dict[tuple[str, str], Deal] = field(default_factory=dict)
+    pipeline: dict[tuple[str, str], Deal] = field(default_factory=dict)
+    reasons: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
 class DemandCalculator:
@@ -87,43 +100,54 @@ class DemandCalculator:
     def is_revenue(self, deal: Deal) -> bool:
         return deal.is_won and deal.close_date is not None and deal.close_date >= self.revenue_since
 
-    def summary(self, issue_key: str, links: Iterable[Link]) -> DemandSummary:
-        items: list[Feedback] = []
-        named_deals: list[Deal] = []
+    def breakdown(self, issue_key: str, links: Iterable[Link]) -> Breakdown:
+        """Which requests, customers and deals make up the issue's numbers, and why."""
+        parts = Breakdown()
         for link in links:
-            if link.kind == "feedback" and (link.source, link.record_id) in self.feedback:
-                items.append(self.feedback[(link.source, link.record_id)])
-            elif link.kind == "deal" and (link.source, link.record_id) in self.deals:
-                named_deals.append(self.deals[(link.source, link.record_id)])
-        items = list({(f.source, f.id): f for f in items}.values())
-
-        customers: dict[str, Customer] = {}
-        requests_of: dict[str, int] = defaultdict(int)
-        for item in items:
+            pair = (link.source, link.record_id)
+            if not link.counts:
+                continue
+            if link.kind == "feedback" and pair in self.feedback:
+                parts.items.setdefault(pair, self.feedback[pair])
+                parts.item_links[pair] = link
+            elif link.kind == "deal" and pair in self.deals:
+                parts.named_deals.setdefault(pair, self.deals[pair])
+        for pair, item in parts.items.items():
             customer = self.directory.for_feedback(item)
-            customers.setdefault(customer.key, customer)
-            requests_of[customer.key] += 1
+            parts.customers.setdefault(customer.key, customer)
+            parts.requests_of[customer.key].append(pair)
+        for key in parts.customers:
+            for deal in self.deals_of.get(key, []):
+                pair = (deal.source, deal.id)
+                if self.is_revenue(deal):
+                    parts.revenue.setdefault(pair, deal)
+                    parts.reasons[pair].add(f"closed won by {key}")
+                if deal.is_open:
+                    parts.pipeline.setdefault(pair, deal)
+                    parts.reasons[pair].add(f"open deal of {key}")
+        for pair, deal in parts.named_deals.items():
+            if deal.is_open:
+                parts.pipeline.setdefault(pair, deal)
+                parts.reasons[pair].add(f"names {issue_key}")
+        return parts
 
-        revenue: dict[tuple[str, str], Deal] = {}
-        pipeline: dict[tuple[str, str], Deal] = {}
+    def summary(self, issue_key: str, links: Iterable[Link]) -> DemandSummary:
+        parts = self.breakdown(issue_key, links)
+        items = list(parts.items.values())
+        customers = parts.customers
+        revenue, pipeline = parts.revenue, parts.pipeline
         rows = []
         for key, customer in customers.items():
             own = self.deals_of.get(key, [])
-            won = [d for d in own if self.is_revenue(d)]
-            open_ = [d for d in own if d.is_open]
-            revenue.update(((d.source, d.id), d) for d in won)
-            pipeline.update(((d.source, d.id), d) for d in open_)
             rows.append(
                 CustomerDemand(
                     account=key,
                     name=customer.name,
-                    requests=requests_of[key],
-                    revenue=sum((_amount(d) for d in won), Decimal(0)),
-                    open_pipeline=sum((_amount(d) for d in open_), Decimal(0)),
+                    requests=len(parts.requests_of[key]),
+                    revenue=sum((deal_amount(d) for d in own if self.is_revenue(d)), Decimal(0)),
+                    open_pipeline=sum((deal_amount(d) for d in own if d.is_open), Decimal(0)),
                 )
             )
-        pipeline.update(((d.source, d.id), d) for d in named_deals if d.is_open)
-
         rows.sort(key=lambda r: (-r.revenue, -r.open_pipeline, -r.requests, r.name))
         recent = sorted(items, key=_requested_at, reverse=True)
         by_source: dict[str, int] = defaultdict(int)
@@ -134,9 +158,9 @@ class DemandCalculator:
             issue_key=issue_key,
             requests=len(items),
             customers=len(customers),
-            revenue=sum((_amount(d) for d in revenue.values()), Decimal(0)),
-            open_pipeline=sum((_amount(d) for d in pipeline.values()), Decimal(0)),
-            weighted_pipeline=sum((_weighted(d) for d in pipeline.values()), Decimal(0)),
+            revenue=sum((deal_amount(d) for d in revenue.values()), Decimal(0)),
+            open_pipeline=sum((deal_amount(d) for d in pipeline.values()), Decimal(0)),
+            weighted_pipeline=sum((weighted_amount(d) for d in pipeline.values()), Decimal(0)),
             by_source=dict(sorted(by_source.items())),
             first_requested=min((_requested_at(f) for f in items), default=None),
             last_requested=max((_requested_at(f) for f in items), default=None),

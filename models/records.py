@@ -114,7 +114,9 @@ class ToolLink(Record):
 
 
 RecordKind = Literal["issue", "feedback", "deal", "account", "tool_link"]
-LinkMethod = Literal["cited_key", "tool_link", "deal_field"]
+LinkMethod = Literal["cited_key", "tool_link", "deal_field", "tag", "text", "confirmed"]
+# auto links count in demand; suggested ones wait for a person; confirmed ones are a person's.
+LinkStatus = Literal["auto", "suggested", "confirmed"]
 
 
 class Link(BaseModel):
@@ -129,6 +131,11 @@ class Link(BaseModel):
     method: LinkMethod
     confidence: float = 1.0
     evidence: str = ""
+    status: LinkStatus = "auto"
+
+    @property
+    def counts(self) -> bool:
+        return self.status != "suggested"
 
 
 class CustomerDemand(BaseModel):

@@ -249,27 +249,138 @@ def show_issues(store: Store) -> str | None:
 def links_list(
     as_json: JsonOption = False,
     issue: Annotated[str | None, typer.Option(help="Only links to this issue.")] = None,
+    suggested: Annotated[
+        bool,
+        typer.Option("--suggested", help="Only suggestions: text matches waiting for a person."),
+    ] = False,
 ) -> None:
-    """Every link pmsync made, with its method and confidence."""
+    """Every link pmsync made (suggestions excluded unless --suggested), with its method
+    and confidence."""
     store = Store(settings_or_exit().database_url)
-    links = store.links(issue)
+    links = store.links(issue, suggested=suggested)
     if as_json:
         fields = {"source", "record_id", "kind", "issue_key", "method", "confidence"}
+        if suggested:
+            fields |= {"evidence", "status"}
         print(json.dumps([link.model_dump(include=fields) for link in links]))
         return
-    table = Table(title=f"{len(links)} links")
-    for column in ("Issue", "Source", "Record", "Kind", "Method", "Confidence"):
-        table.add_column(column)
+    table = Table(title=f"{len(links)} {'suggested ' if suggested else ''}links")
+    for column in ("Issue", "Record", "Kind", "Method", "Status", "Confidence", "Evidence"):
+        table.add_column(column, overflow="fold")
     for link in links:
         table.add_row(
             link.issue_key,
-            link.source,
-            link.record_id,
+            f"{link.source}:{link.record_id}",
             link.kind,
             link.method,
+            link.status,
             f"{link.confidence:.2f}",
+            link.evidence[:80],
         )
     console.print(table)
+    if suggested and links:
+        console.print(
+            "Confirm one with `pmsync links confirm SOURCE:ID KEY`, "
+            "or reject it with `pmsync links reject SOURCE:ID KEY`."
+        )
+
+
+def _decide(record: str, issue_key: str, decision: str) -> None:
+    source, sep, record_id = record.partition(":")
+    if not sep or not source or not record_id:
+        fail(f"{record!r} is not SOURCE:ID (for example zendesk:1234 or hubspot:987)")
+    store = Store(settings_or_exit().database_url)
+    known = {issue.key for issue in store.load("issue")}
+    if issue_key not in known:
+        fail(f"{issue_key} is not an issue pmsync has pulled (run `pmsync sync` first?)")
+    if not any(
+        r.id == record_id for kind in ("feedback", "deal") for r in store.load(kind, source)
+    ):
+        fail(f"{record} is not a ticket or deal pmsync has pulled")
+    store.decide(source, record_id, issue_key, decision)
+    console.print(
+        f"{record} -> {issue_key} {decision}; no later run will change that. "
+        "Run `pmsync publish` (or wait for the next sync) to update the ticket."
+    )
+
+
+@links_app.command("confirm")
+def links_confirm(
+    record: Annotated[str, typer.Argument(metavar="SOURCE:ID", help="e.g. zendesk:1234")],
+    issue_key: Annotated[str, typer.Argument(metavar="KEY", help="e.g. ANA-12")],
+) -> None:
+    """Confirm that a ticket or deal asks for an issue: it counts from now on, always."""
+    _decide(record, issue_key, "confirmed")
+
+
+@links_app.command("reject")
+def links_reject(
+    record: Annotated[str, typer.Argument(metavar="SOURCE:ID", help="e.g. zendesk:1234")],
+    issue_key: Annotated[str, typer.Argument(metavar="KEY", help="e.g. ANA-12")],
+) -> None:
+    """Reject a link or suggestion: the pair never links, and is never suggested again."""
+    _decide(record, issue_key, "rejected")
+
+
+@app.command()
+def explain(
+    key: Annotated[str, typer.Argument(help="The Jira issue, e.g. ANA-12.")],
+    as_json: JsonOption = False,
+) -> None:
+    """How the numbers on one issue add up: every request, customer and deal, with the
+    method, evidence and confidence of each link."""
+    from flows.pipeline import calculator_for
+    from linking.explain import explain as explain_issue
+
+    settings = settings_or_exit()
+    store = Store(settings.database_url)
+    issue = next((i for i in store.load("issue") if i.key == key), None)
+    if issue is None:
+        fail(f"{key} is not an issue pmsync has pulled (run `pmsync sync` first?)")
+        return
+    report = explain_issue(
+        calculator_for(settings, store),
+        issue,
+        store.links(key, suggested=False),
+        store.links(key, suggested=True),
+    )
+    if as_json:
+        print(json.dumps(report))
+        return
+    console.print(f"[bold]{key}[/bold] {issue.summary} ({issue.status})")
+    console.print(report["headline"])
+    for name, text in report["adds_up"].items():
+        console.print(f"  {name}: {text}", highlight=False)
+    table = Table(title="Requests")
+    for column in ("Record", "Customer", "Method", "Confidence", "Evidence"):
+        table.add_column(column, overflow="fold")
+    for r in report["requests"]:
+        table.add_row(
+            f"{r['source']}:{r['record_id']}",
+            r["customer"],
+            r["method"],
+            f"{r['confidence']:.2f}",
+            r["evidence"][:70],
+        )
+    console.print(table)
+    deals = Table(title="Deals that count")
+    for column in ("Deal", "Name", "Amount", "Stage", "Counts in", "Why"):
+        deals.add_column(column, overflow="fold")
+    for d in report["deals"]:
+        deals.add_row(
+            f"{d['source']}:{d['id']}",
+            d["name"],
+            d["amount"],
+            d["stage"],
+            ", ".join(d["counts_in"]),
+            "; ".join(d["why"]),
+        )
+    console.print(deals)
+    if report["suggestions"]:
+        console.print(
+            f"{len(report['suggestions'])} suggestions wait for a person: "
+            f"`pmsync links list --suggested --issue {key}`"
+        )
 
 
 @app.command()
@@ -302,3 +413,5 @@ def status(as_json: JsonOption = False) -> None:
         print(json.dumps(report))
         return
     console.print_json(json.dumps(report))
+
+

@@ -37,6 +37,18 @@ links = Table(
     Column("method", String(32), nullable=False),
     Column("confidence", Float, nullable=False),
     Column("evidence", Text, nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="auto"),
+)
+
+# A person's word on a pair: confirmed pairs always link, rejected ones never again.
+link_decisions = Table(
+    "link_decisions",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("record_id", String(255), primary_key=True),
+    Column("issue_key", String(64), primary_key=True),
+    Column("decision", String(16), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
 )
 
 # One row per stream: the resume point, committed with the page it follows.

@@ -16,6 +16,7 @@ from store.schema import (
     cursors,
     dead_letters,
     issue_states,
+    link_decisions,
     links,
     loop_notes,
     metadata,
@@ -233,12 +234,35 @@ class Store:
             if rows:
                 conn.execute(links.insert(), rows)
 
-    def links(self, issue_key: str | None = None) -> list[Link]:
+    def links(self, issue_key: str | None = None, *, suggested: bool | None = None) -> list[Link]:
+        """Links, optionally of one issue; `suggested` True/False keeps only/no suggestions."""
         query = select(links).order_by(links.c.issue_key, links.c.source, links.c.record_id)
         if issue_key:
             query = query.where(links.c.issue_key == issue_key)
+        if suggested is not None:
+            query = query.where((links.c.status == "suggested") == suggested)
         with self.engine.connect() as conn:
             return [Link.model_validate(row._asdict()) for row in conn.execute(query)]
+
+    def decide(self, source: str, record_id: str, issue_key: str, decision: str) -> None:
+        """Record a person's confirm or reject; a later decision on the pair replaces it."""
+        assert decision in ("confirmed", "rejected")
+        row = {
+            "source": source,
+            "record_id": record_id,
+            "issue_key": issue_key,
+            "decision": decision,
+            "decided_at": _now(),
+        }
+        with self.engine.begin() as conn:
+            self._upsert(conn, link_decisions, ["source", "record_id", "issue_key"], [row])
+
+    def decisions(self) -> dict[tuple[str, str, str], str]:
+        with self.engine.connect() as conn:
+            return {
+                (row.source, row.record_id, row.issue_key): row.decision
+                for row in conn.execute(select(link_decisions))
+            }
 
     # -- publish ledger ---------------------------------------------------------------------
 
