@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -101,3 +104,98 @@ def _reason(error: Exception) -> str:
     if isinstance(error, KeyError):
         return f"missing field {error}"
     return f"{type(error).__name__}: {error}"
+
+
+def bookmark(newest: datetime | None, started: datetime) -> str | None:
+    """The cursor a page saves: the newest change seen, never past the run's start (later
+    changes may not be indexed yet)."""
+    return min(newest, started).isoformat() if newest else None
+
+
+def unix_seconds(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def iso_z(moment: datetime) -> str:
+    """ISO 8601 in UTC with `Z`, to the second: what SOQL and Freshdesk read unambiguously."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def calendar_date(value: Any, name: str = "date") -> datetime:
+    """A date without a time (a CRM close date) as midnight UTC; a full timestamp as itself."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return datetime.fromisoformat(value.strip()).replace(tzinfo=UTC)
+        except ValueError:
+            raise ValueError(f"{name}: not a date: {value!r}") from None
+    return parse_time(value, name)
+
+
+def domain_of(website: Any) -> str | None:
+    """`https://www.Acme.com/about` -> `acme.com`: how a CRM's website meets an email domain."""
+    if not isinstance(website, str) or not website.strip():
+        return None
+    text = website.strip()
+    host = urlsplit(text if "://" in text else f"//{text}").hostname or ""
+    host = host.removeprefix("www.")
+    return host or None
+
+
+KEY_SPLIT = re.compile(r"[\s,;]+")
+
+
+def split_keys(text: Any) -> tuple[str, ...]:
+    """Issue keys a person typed into a CRM field, separated however they like."""
+    return tuple(k for k in KEY_SPLIT.split(text or "") if k)
+
+
+class _TextOfHtml(HTMLParser):
+    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(html: Any) -> str:
+    """Support tools send message bodies as HTML; linking reads words, one paragraph a line."""
+    if not isinstance(html, str) or not html:
+        return ""
+    parser = _TextOfHtml()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+class SeenAtNewest:
+    """The ids read at the newest timestamp so far in a run.
+
+    A query restarted at that timestamp (a search cap, a page cap) returns them again;
+    they are dropped, while a record that changed since comes back newer and is kept."""
+
+    def __init__(self) -> None:
+        self.newest: datetime | None = None
+        self.ids: set[str] = set()
+
+    def add(self, record_id: str, at: datetime | None) -> None:
+        if at is None:
+            return
+        if self.newest is None or at > self.newest:
+            self.newest, self.ids = at, {record_id}
+        elif at == self.newest:
+            self.ids.add(record_id)
+
+    def repeats(self, record_id: str, at: datetime | None) -> bool:
+        return at is not None and at == self.newest and record_id in self.ids

@@ -1,0 +1,224 @@
+"""Intercom: conversations as feedback, companies as accounts.
+
+The story of a pull: search conversations updated since the cursor, oldest first. Intercom
+has `>` but no `>=`, so the query asks for `updated_at > last - 1` (unix seconds) and drops
+a conversation this run already read at the same time. Pages follow
+`pages.next.starting_after`; only its absence ends the search. A conversation's company is
+its requester's: when the conversation does not name one, one contacts search per page
+finds the companies of the page's requesters. Companies are read in full each run, so
+deleted ones leave the store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from connectors.base import (
+    CursorReader,
+    DuplicatePageToken,
+    Page,
+    bookmark,
+    convert,
+    domain_of,
+    html_to_text,
+    parse_time,
+    unix_seconds,
+)
+from connectors.http import ApiClient
+from models import Account, Feedback, Settings
+
+VERSION = "2.11"  # the Intercom-Version every request names; the payloads below are its
+CONVERSATIONS = "intercom.conversations"
+COMPANIES = "intercom.companies"
+SEARCH_PAGE = 150  # Intercom's largest search page
+COMPANY_PAGE = 60  # and its largest companies list page
+CUSTOMERS = {"user", "lead", "contact"}  # author types that are the customer, not a teammate
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
+
+
+def _author(raw: dict[str, Any]) -> dict[str, Any]:
+    author = (raw.get("source") or {}).get("author") or {}
+    return author if author.get("type") in CUSTOMERS else {}
+
+
+def requester_id(raw: dict[str, Any]) -> str | None:
+    """The contact who asked: the source's author, else the conversation's first contact."""
+    if _author(raw).get("id"):
+        return str(_author(raw)["id"])
+    contacts = (raw.get("contacts") or {}).get("contacts") or []
+    return str(contacts[0]["id"]) if contacts and contacts[0].get("id") else None
+
+
+def conversation_from_raw(
+    raw: dict[str, Any], site: str, contacts: dict[str, dict[str, Any]]
+) -> Feedback:
+    author = _author(raw)
+    contact = contacts.get(requester_id(raw) or "", {})
+    body = html_to_text((raw.get("source") or {}).get("body"))
+    company = raw.get("company_id") or (raw.get("company") or {}).get("id")
+    if company is None:
+        company = next(
+            (c.get("id") for c in (contact.get("companies") or {}).get("data") or ()), None
+        )
+    return Feedback(
+        source="intercom",
+        id=str(raw["id"]),
+        url=f"{site}/conversations/{raw['id']}",
+        subject=raw.get("title") or _first_line(body),
+        body=body,
+        status=raw.get("state") or "",
+        tags=tuple(t["name"] for t in (raw.get("tags") or {}).get("tags") or ()),
+        requester_email=author.get("email") or contact.get("email"),
+        requester_name=author.get("name") or contact.get("name"),
+        account_id=str(company) if company is not None else None,
+        created_at=parse_time(raw["created_at"], "created_at") if raw.get("created_at") else None,
+        updated_at=parse_time(raw["updated_at"], "updated_at"),
+    )
+
+
+def company_from_raw(raw: dict[str, Any], site: str) -> Account:
+    domain = domain_of(raw.get("website"))
+    return Account(
+        source="intercom",
+        id=str(raw["id"]),
+        url=f"{site}/companies/{raw['id']}",
+        name=raw.get("name") or "",
+        domains=(domain,) if domain else (),
+        updated_at=parse_time(raw["updated_at"], "updated_at"),
+    )
+
+
+def _starting_after(body: dict[str, Any]) -> str | None:
+    return (((body.get("pages") or {}).get("next")) or {}).get("starting_after")
+
+
+class IntercomConnector:
+    tool = "intercom"
+
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+        assert settings.intercom_url and settings.intercom_access_token
+        self.settings = settings
+        self.site = settings.intercom_url.rstrip("/")
+        token = settings.intercom_access_token.get_secret_value()
+        self.api = ApiClient(
+            "intercom",
+            self.site,
+            headers={"Authorization": f"Bearer {token}", "Intercom-Version": VERSION},
+            credential_settings="PMSYNC_INTERCOM_ACCESS_TOKEN",
+            secrets=[token],
+            timeout=settings.http_timeout_s,
+            max_attempts=settings.http_max_attempts,
+            sleep=sleep,
+        )
+
+    def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
+        yield from self.companies()
+        yield from self.conversations(None if full else cursor_for(CONVERSATIONS))
+
+    def _search(self, path: str, query: dict[str, Any], **extra: Any) -> Iterator[dict[str, Any]]:
+        """A search's pages: only an absent `pages.next` ends it, never a short page."""
+        body: dict[str, Any] = {"query": query, "pagination": {"per_page": SEARCH_PAGE}, **extra}
+        seen: set[str] = set()
+        while True:
+            answer = self.api.request("POST", path, json=body).json()
+            yield answer
+            after = _starting_after(answer)
+            if not after:
+                return
+            if after in seen:
+                raise DuplicatePageToken(f"intercom {path} repeated starting_after {after!r}")
+            seen.add(after)
+            body["pagination"] = {"per_page": SEARCH_PAGE, "starting_after": after}
+
+    def conversations(self, saved: Any) -> Iterator[Page]:
+        started = datetime.now(UTC)
+        newest = parse_time(saved) if saved else None
+        # No `>=` in Intercom's search: `> since - 1` is `>= since` in whole seconds.
+        since = 0
+        if newest is not None:
+            lookback = timedelta(minutes=self.settings.lookback_minutes)
+            since = unix_seconds(newest - lookback) - 1
+        query = {
+            "operator": "AND",
+            "value": [{"field": "updated_at", "operator": ">", "value": since}],
+        }
+        # Oldest first, so the cursor saved with each page never passes an unread one
+        # (the sort is accepted by the search though missing from Intercom's reference).
+        sort = {"field": "updated_at", "order": "ascending"}
+        read: dict[str, datetime] = {}  # id -> updated_at of what this run already read
+        for answer in self._search("/conversations/search", query, sort=sort):
+            raws = []
+            for raw in answer.get("conversations") or []:
+                at = _updated_at(raw)
+                key = str(raw.get("id"))
+                if at is not None and key in read and read[key] >= at:
+                    continue  # read already this run: the `- 1` and moving pages repeat it
+                if at is not None:
+                    read[key] = at
+                raws.append(raw)
+            contacts = self._contacts_of(raws)
+            page = Page("intercom", "feedback", CONVERSATIONS)
+            build = partial(conversation_from_raw, site=self.site, contacts=contacts)
+            for raw in raws:
+                item = convert(page, raw, build)
+                if item and (newest is None or item.updated_at > newest):
+                    newest = item.updated_at
+            page.cursor = bookmark(newest, started)
+            yield page
+
+    def _contacts_of(self, raws: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The requesters the page needs looked up (no company or email on the
+        conversation), in one contacts search by id."""
+        wanted = sorted(
+            {
+                requester
+                for raw in raws
+                if (requester := requester_id(raw))
+                and (
+                    not (raw.get("company_id") or raw.get("company"))
+                    or not _author(raw).get("email")
+                )
+            }
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), SEARCH_PAGE):
+            query = {"field": "id", "operator": "IN", "value": wanted[start : start + SEARCH_PAGE]}
+            for answer in self._search("/contacts/search", query):
+                found.update({str(c["id"]): c for c in answer.get("data") or () if c.get("id")})
+        return found
+
+    def companies(self) -> Iterator[Page]:
+        """All companies, by page number; no `pages.next` is the end. (The list stops at
+        10,000 companies with a 400, which fails the run loudly rather than quietly.)"""
+        seen: set[str] = set()
+        number = 1
+        while True:
+            answer = self.api.request(
+                "POST", "/companies/list", params={"page": number, "per_page": COMPANY_PAGE}
+            ).json()
+            page = Page("intercom", "account", COMPANIES)
+            for raw in answer.get("data") or []:
+                convert(page, raw, lambda r: company_from_raw(r, self.site))
+                seen.add(str(raw.get("id")))
+            yield page
+            pages = answer.get("pages") or {}
+            if not pages.get("next"):
+                break
+            if int(pages.get("page") or number) != number:
+                raise DuplicatePageToken(f"intercom companies answered page {pages.get('page')}")
+            number += 1
+        yield Page("intercom", "account", COMPANIES, complete_ids=seen)
+
+
+def _updated_at(raw: dict[str, Any]) -> datetime | None:
+    try:
+        return parse_time(raw["updated_at"])
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -1,0 +1,302 @@
+"""Salesforce: opportunities as deals, accounts as accounts, deleted opportunities as deletes.
+
+The story of a pull: trade the connected app's client credentials for a token and the org's
+`instance_url` (once per run, and once more if Salesforce says the session expired), then
+run SOQL queries and follow `nextRecordsUrl` until `done: true`. Opportunities are read in
+(SystemModstamp, Id) order from a compound cursor, so any number of records sharing one
+timestamp are neither skipped nor read forever; deleted ones come from `queryAll` with
+`IsDeleted = true`. `403 REQUEST_LIMIT_EXCEEDED` is the org's rolling 24-hour API limit,
+not a rate limit: the run stops with that message instead of retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import (
+    CursorReader,
+    DuplicatePageToken,
+    Page,
+    calendar_date,
+    convert,
+    domain_of,
+    iso_z,
+    parse_time,
+    split_keys,
+)
+from connectors.http import ApiClient, ApiError, AuthError
+from models import Account, Deal, Settings
+
+log = logging.getLogger("pmsync.salesforce")
+
+API = "/services/data/v60.0"
+TOKEN = "/services/oauth2/token"
+OPPORTUNITIES = "salesforce.opportunities"
+ACCOUNTS = "salesforce.accounts"
+BATCH_SIZE = 2000  # the most a query page holds (Sforce-Query-Options)
+CREDENTIALS = "PMSYNC_SALESFORCE_CLIENT_ID and PMSYNC_SALESFORCE_CLIENT_SECRET"
+OPPORTUNITY_FIELDS = [
+    "Id",
+    "Name",
+    "Amount",
+    "StageName",
+    "Probability",
+    "CloseDate",
+    "AccountId",
+    "IsClosed",
+    "IsWon",
+    "Jira_Issue_Keys__c",
+    "SystemModstamp",
+]
+ACCOUNT_FIELDS = ["Id", "Name", "Website", "SystemModstamp"]
+RECORD_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
+
+
+class DailyLimitExceeded(ApiError):
+    """The org has used its API requests for the rolling 24 hours: retrying only burns more."""
+
+
+def opportunity_from_raw(raw: dict[str, Any], site: str) -> Deal:
+    amount, probability = raw.get("Amount"), raw.get("Probability")
+    return Deal(
+        source="salesforce",
+        id=raw["Id"],
+        url=f"{site}/lightning/r/Opportunity/{raw['Id']}/view",
+        name=raw.get("Name") or "",
+        amount=Decimal(str(amount)) if amount is not None else None,
+        stage=raw.get("StageName") or "",
+        is_closed=bool(raw["IsClosed"]),
+        is_won=bool(raw["IsWon"]),
+        # Stages are named per org; the opportunity's own probability is what it means.
+        probability=float(probability) / 100 if probability is not None else None,
+        close_date=calendar_date(raw["CloseDate"], "CloseDate") if raw.get("CloseDate") else None,
+        account_ids=(raw["AccountId"],) if raw.get("AccountId") else (),
+        issue_keys=split_keys(raw.get("Jira_Issue_Keys__c")),
+        updated_at=parse_time(raw["SystemModstamp"], "SystemModstamp"),
+    )
+
+
+def account_from_raw(raw: dict[str, Any], site: str) -> Account:
+    domain = domain_of(raw.get("Website"))
+    return Account(
+        source="salesforce",
+        id=raw["Id"],
+        url=f"{site}/lightning/r/Account/{raw['Id']}/view",
+        name=raw.get("Name") or "",
+        domains=(domain,) if domain else (),
+        updated_at=parse_time(raw["SystemModstamp"], "SystemModstamp"),
+    )
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the opportunities resume: after (modstamp, last_id) in SOQL's order, or at
+    `modstamp` inclusive when `last_id` is None."""
+
+    modstamp: datetime
+    last_id: str | None = None
+
+    @classmethod
+    def read(cls, saved: Any) -> Position | None:
+        if not saved:
+            return None
+        if isinstance(saved, str):
+            return cls(parse_time(saved, "salesforce cursor"))
+        last_id = saved.get("last_id")
+        if last_id is not None and not RECORD_ID.match(last_id):
+            raise ValueError(f"salesforce cursor: not a record id: {last_id!r}")
+        return cls(parse_time(saved["modstamp"], "salesforce cursor"), last_id)
+
+    def saved(self, started: datetime) -> dict[str, Any]:
+        """Readable JSON, never past the run's start."""
+        if self.modstamp > started:
+            return {"modstamp": started.isoformat(), "last_id": None}
+        return {"modstamp": self.modstamp.isoformat(), "last_id": self.last_id}
+
+    def where(self) -> str:
+        # SOQL datetime literals are unquoted; ids are quoted strings.
+        stamp = iso_z(self.modstamp)
+        if self.last_id is None:
+            return f"SystemModstamp >= {stamp}"
+        return f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > '{self.last_id}'))"
+
+
+def soql(fields: list[str], table: str, where: str = "", order: str = "") -> str:
+    return " ".join(
+        part
+        for part in (
+            f"SELECT {', '.join(fields)} FROM {table}",
+            f"WHERE {where}" if where else "",
+            f"ORDER BY {order}" if order else "",
+        )
+        if part
+    )
+
+
+class SalesforceConnector:
+    tool = "salesforce"
+
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+        assert (
+            settings.salesforce_login_url
+            and settings.salesforce_client_id
+            and settings.salesforce_client_secret
+        )
+        self.settings = settings
+        self.sleep = sleep
+        self.client_id = settings.salesforce_client_id
+        self.secret = settings.salesforce_client_secret.get_secret_value()
+        self.login = self._client(settings.salesforce_login_url.rstrip("/"))
+        self._api: ApiClient | None = None
+
+    def _client(self, base_url: str, token: str = "") -> ApiClient:
+        return ApiClient(
+            "salesforce",
+            base_url,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+            credential_settings=CREDENTIALS,
+            secrets=[self.secret, token],
+            timeout=self.settings.http_timeout_s,
+            max_attempts=self.settings.http_max_attempts,
+            sleep=self.sleep,
+        )
+
+    # -- OAuth client credentials ------------------------------------------------------------
+
+    def authenticate(self) -> ApiClient:
+        """A fresh token and the org's instance URL; the secret travels only in the body."""
+        try:
+            answer = self.login.request(
+                "POST",
+                TOKEN,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.client_id,
+                    "client_secret": self.secret,
+                },
+            ).json()
+        except AuthError:
+            raise
+        except ApiError as error:
+            if error.status in (400, 401):  # invalid_client, invalid_grant
+                raise AuthError(
+                    "salesforce", f"{error}; check {CREDENTIALS}", error.status
+                ) from None
+            raise
+        self._api = self._client(answer["instance_url"].rstrip("/"), answer["access_token"])
+        return self._api
+
+    @property
+    def site(self) -> str:
+        return self.api.base_url
+
+    @property
+    def api(self) -> ApiClient:
+        return self._api or self.authenticate()
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """One REST call; an expired session is renewed once, the daily limit stops the run."""
+        for attempt in (1, 2):
+            try:
+                response = self.api.request(
+                    "GET",
+                    path,
+                    params=params,
+                    headers={"Sforce-Query-Options": f"batchSize={BATCH_SIZE}"},
+                )
+            except AuthError as error:
+                if error.status == 401 and "INVALID_SESSION_ID" in str(error) and attempt == 1:
+                    self.authenticate()
+                    continue
+                if error.status == 403 and "REQUEST_LIMIT_EXCEEDED" in str(error):
+                    raise DailyLimitExceeded(
+                        "salesforce",
+                        "REQUEST_LIMIT_EXCEEDED: the org has used its API requests for the "
+                        "rolling 24 hours. pmsync does not retry this; sync again once usage "
+                        "falls (Setup > System Overview) or the org's limit is raised.",
+                        403,
+                    ) from None
+                raise
+            log.debug("salesforce Sforce-Limit-Info: %s", response.headers.get("Sforce-Limit-Info"))
+            return response.json()
+        raise AssertionError("unreachable")
+
+    def query(self, statement: str, endpoint: str = "query") -> Iterator[list[dict[str, Any]]]:
+        """A SOQL query's batches: follow `nextRecordsUrl` until `done` is true."""
+        answer = self.get(f"{API}/{endpoint}", params={"q": statement})
+        seen: set[str] = set()
+        while True:
+            yield answer.get("records") or []
+            if answer.get("done") is True:
+                return
+            next_url = answer.get("nextRecordsUrl")
+            if not next_url or next_url in seen:
+                raise DuplicatePageToken(f"salesforce query cannot move on from {next_url!r}")
+            seen.add(next_url)
+            answer = self.get(next_url)
+
+    # -- streams -----------------------------------------------------------------------------
+
+    def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
+        self.authenticate()  # once per run
+        saved = None if full else Position.read(cursor_for(OPPORTUNITIES))
+        yield from self.accounts()
+        yield from self.opportunities(saved)
+        yield from self.deleted_opportunities(saved)
+
+    def accounts(self) -> Iterator[Page]:
+        """Accounts are read in full each run, so deleted ones leave the store too."""
+        seen: set[str] = set()
+        for records in self.query(soql(ACCOUNT_FIELDS, "Account", order="Id")):
+            page = Page("salesforce", "account", ACCOUNTS)
+            for raw in records:
+                convert(page, raw, lambda r: account_from_raw(r, self.site), raw.get("Id"))
+                seen.add(str(raw.get("Id")))
+            yield page
+        yield Page("salesforce", "account", ACCOUNTS, complete_ids=seen)
+
+    def opportunities(self, saved: Position | None) -> Iterator[Page]:
+        started = datetime.now(UTC)
+        start = saved
+        if start and self.settings.lookback_minutes:
+            start = Position(start.modstamp - timedelta(minutes=self.settings.lookback_minutes))
+        statement = soql(
+            OPPORTUNITY_FIELDS,
+            "Opportunity",
+            where=start.where() if start else "",
+            order="SystemModstamp, Id",
+        )
+        position = saved
+        for records in self.query(statement):
+            page = Page("salesforce", "deal", OPPORTUNITIES)
+            for raw in records:
+                convert(page, raw, lambda r: opportunity_from_raw(r, self.site), raw.get("Id"))
+            last = _position_of(records[-1]) if records else None
+            position = last or position
+            page.cursor = position.saved(started) if position else None
+            yield page
+
+    def deleted_opportunities(self, saved: Position | None) -> Iterator[Page]:
+        """Opportunities deleted since the cursor: only queryAll sees the recycle bin."""
+        where = "IsDeleted = true"
+        if saved:
+            since = saved.modstamp - timedelta(minutes=self.settings.lookback_minutes)
+            where += f" AND SystemModstamp >= {iso_z(since)}"
+        for records in self.query(soql(["Id"], "Opportunity", where=where), "queryAll"):
+            deleted = [raw["Id"] for raw in records if raw.get("Id")]
+            yield Page("salesforce", "deal", OPPORTUNITIES + ".deleted", deleted_ids=deleted)
+
+
+def _position_of(raw: dict[str, Any]) -> Position | None:
+    """The (SystemModstamp, Id) of the last record of a page, if it can be read."""
+    try:
+        return Position(parse_time(raw["SystemModstamp"]), str(raw["Id"]))
+    except (KeyError, TypeError, ValueError):
+        return None
