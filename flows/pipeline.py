@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector
@@ -21,9 +22,9 @@ from connectors.salesforce import SalesforceConnector
 from connectors.zendesk import ZendeskConnector
 from flows.close_loop import close_loop
 from flows.publish import publish_all
-from linking.accounts import AccountDirectory
+from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
-from linking.references import deal_links, feedback_links
+from linking.references import deal_links, feedback_links, tag_links
 from models import DemandSummary, Link, Settings, ToolLink
 from store import Store
 
@@ -93,7 +94,14 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
 def link_all(settings: Settings, store: Store) -> int:
     """Recompute every link from the stored records, then apply people's decisions, which
     no run overrides. Returns the number of links that count in demand."""
-    known_keys = {issue.key for issue in store.load("issue")}
+    issues = store.load("issue")
+    known_keys = {issue.key for issue in issues}
+    targets = settings.tag_targets
+    issues_by_label: dict[str, set[str]] = {}
+    for issue in issues:
+        if issue.status_category != "done":
+            for label in (*issue.labels, *issue.components):
+                issues_by_label.setdefault(label.lower(), set()).add(issue.key)
     by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
     for tool_link in store.load("tool_link"):
         by_ticket.setdefault((tool_link.source, tool_link.record_id), []).append(tool_link)
@@ -101,7 +109,14 @@ def link_all(settings: Settings, store: Store) -> int:
     kinds: dict[tuple[str, str], str] = {}
     for item in store.load("feedback"):
         kinds[(item.source, item.id)] = "feedback"
-        links.extend(feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys))
+        found = feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys)
+        explicit = {link.issue_key for link in found}
+        found += [
+            link
+            for link in tag_links(item, targets, issues_by_label)
+            if link.issue_key not in explicit
+        ]
+        links.extend(found)
     for deal in store.load("deal"):
         kinds[(deal.source, deal.id)] = "deal"
         links.extend(deal_links(deal, known_keys))
@@ -149,7 +164,8 @@ def apply_decisions(
 def calculator_for(
     settings: Settings, store: Store, now: datetime | None = None
 ) -> DemandCalculator:
-    directory = AccountDirectory(store.load("account"), settings.free_mail_domains)
+    manual = read_account_map(Path(settings.account_map)) if settings.account_map else {}
+    directory = AccountDirectory(store.load("account"), settings.free_mail_domains, manual)
     return DemandCalculator(
         store.load("feedback"),
         store.load("deal"),

@@ -1,15 +1,28 @@
-"""Who a customer is, across tools: the same company in Zendesk and HubSpot is one account.
+"""Who a customer is, across tools: the same company in Zendesk, Intercom, Freshdesk,
+HubSpot and Salesforce is one account.
 
-An account is known by its company domain when it has one ("domain:acme.com"); free-mail
-domains never identify a company; a requester with no account is a customer of their own.
+Accounts are joined when they share a company domain (free-mail domains never count), when
+their names match closely (rapidfuzz, after dropping legal suffixes), when one names the
+other's id (a CRM id kept in a support tool's external id), or when the manual mapping
+file says so. A requester with no account is a customer of their own.
 """
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
 
 from models import Account, Deal, Feedback
+
+NAME_MATCH = 92  # token-sort ratio; "Acme Corp" ~ "ACME Corporation" but not "Acme Health"
+LEGAL = re.compile(
+    r"\b(inc|incorporated|llc|ltd|limited|gmbh|ag|sa|sas|bv|plc|corp|corporation|co|company)\b\.?"
+)
 
 
 @dataclass(frozen=True)
@@ -18,21 +31,115 @@ class Customer:
     name: str
 
 
+def normal_name(name: str) -> str:
+    cleaned = LEGAL.sub(" ", name.lower().replace("&", " and "))
+    return " ".join(re.sub(r"[^\w\s]", " ", cleaned).split())
+
+
+def read_account_map(path: Path) -> dict[tuple[str, str], str]:
+    """The manual mapping: CSV rows `source,id,account` (account: a domain or any label)."""
+    mapping: dict[tuple[str, str], str] = {}
+    with path.open(newline="") as handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            if not row or row[0].startswith("#") or row[:3] == ["source", "id", "account"]:
+                continue
+            if len(row) != 3 or not all(cell.strip() for cell in row):
+                raise ValueError(f"{path}:{number}: expected source,id,account, got {row}")
+            mapping[(row[0].strip(), row[1].strip())] = row[2].strip().lower()
+    return mapping
+
+
+class _Groups:
+    """Union-find over (source, id) pairs."""
+
+    def __init__(self) -> None:
+        self.parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(self, item: tuple[str, str]) -> tuple[str, str]:
+        self.parent.setdefault(item, item)
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, a: tuple[str, str], b: tuple[str, str]) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
 class AccountDirectory:
-    def __init__(self, accounts: Iterable[Account], free_mail_domains: Iterable[str]) -> None:
+    def __init__(
+        self,
+        accounts: Iterable[Account],
+        free_mail_domains: Iterable[str],
+        manual: dict[tuple[str, str], str] | None = None,
+    ) -> None:
         self.free_mail = {d.lower() for d in free_mail_domains}
+        manual = manual or {}
+        accounts = sorted(accounts, key=lambda a: (a.source, a.id))
+        groups = _Groups()
+        by_domain: dict[str, tuple[str, str]] = {}
+        by_id: dict[str, tuple[str, str]] = {a.id: (a.source, a.id) for a in accounts}
+        by_label: dict[str, tuple[str, str]] = {}
+        for account in accounts:
+            node = groups.find((account.source, account.id))
+            for domain in self.company_domains(account):
+                groups.union(node, by_domain.setdefault(domain, node))
+            for other in account.external_ids:
+                if other in by_id:
+                    groups.union(node, by_id[other])
+            if (account.source, account.id) in manual:
+                label = manual[(account.source, account.id)]
+                groups.union(node, by_label.setdefault(label, node))
+        self._join_by_name(accounts, groups)
+
+        members: dict[tuple[str, str], list[Account]] = {}
+        for account in accounts:
+            members.setdefault(groups.find((account.source, account.id)), []).append(account)
         self.by_record: dict[tuple[str, str], Customer] = {}
         self.by_domain: dict[str, Customer] = {}
-        for account in sorted(accounts, key=lambda a: (a.source, a.id)):
-            domains = [d for d in account.domains if d not in self.free_mail]
-            known = next((self.by_domain[d] for d in domains if d in self.by_domain), None)
-            customer = known or Customer(
-                f"domain:{domains[0]}" if domains else f"{account.source}:{account.id}",
-                account.name or (domains[0] if domains else account.id),
-            )
-            self.by_record[(account.source, account.id)] = customer
-            for domain in domains:
-                self.by_domain.setdefault(domain, customer)
+        for group in members.values():
+            customer = self._customer(group, manual)
+            for account in group:
+                self.by_record[(account.source, account.id)] = customer
+                for domain in self.company_domains(account):
+                    self.by_domain.setdefault(domain, customer)
+
+    def company_domains(self, account: Account) -> list[str]:
+        return [d for d in account.domains if d not in self.free_mail]
+
+    def _join_by_name(self, accounts: list[Account], groups: _Groups) -> None:
+        names = [normal_name(a.name) for a in accounts]
+        exact: dict[str, int] = {}
+        for i, name in enumerate(names):
+            if name:
+                groups.union(
+                    (accounts[i].source, accounts[i].id),
+                    (accounts[exact.setdefault(name, i)].source, accounts[exact[name]].id),
+                )
+        unique = list(exact)
+        for name in unique:
+            for match, _, _ in process.extract(
+                name, unique, scorer=fuzz.token_sort_ratio, score_cutoff=NAME_MATCH, limit=5
+            ):
+                if match != name:
+                    a, b = accounts[exact[name]], accounts[exact[match]]
+                    groups.union((a.source, a.id), (b.source, b.id))
+
+    def _customer(self, group: list[Account], manual: dict[tuple[str, str], str]) -> Customer:
+        labels = sorted(manual[(a.source, a.id)] for a in group if (a.source, a.id) in manual)
+        domains = sorted({d for a in group for d in self.company_domains(a)})
+        name = next((a.name for a in group if a.name), "") or (domains[0] if domains else "")
+        if labels:
+            key = labels[0] if ":" in labels[0] else f"domain:{labels[0]}"
+        elif domains:
+            key = f"domain:{domains[0]}"
+        elif normal_name(name):
+            key = f"name:{normal_name(name)}"
+        else:
+            key = f"{group[0].source}:{group[0].id}"
+        return Customer(key, name or key)
 
     def for_feedback(self, item: Feedback) -> Customer:
         if item.account_id and (item.source, item.account_id) in self.by_record:

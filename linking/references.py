@@ -90,3 +90,33 @@ def deal_links(deal: Deal, known_keys: set[str]) -> list[Link]:
             ),
         )
     return list(links.values())
+
+
+def tag_links(
+    item: Feedback, targets: dict[str, set[str]], issues_by_label: dict[str, set[str]]
+) -> list[Link]:
+    """Links from the configured tag mapping: a tag that names a Jira label or component.
+
+    One open issue with that label is a link; several are suggestions for a person, since
+    a tag says which area, not which issue."""
+    keys: dict[str, str] = {}
+    for tag in item.tags:
+        for target in targets.get(tag.lower(), ()):
+            for key in issues_by_label.get(target, ()):
+                keys.setdefault(key, f"tag {tag!r} -> {target!r}")
+    if not keys:
+        return []
+    suggested = len(keys) > 1
+    return [
+        Link(
+            source=item.source,
+            record_id=item.id,
+            kind="feedback",
+            issue_key=key,
+            method="tag",
+            confidence=0.9 if not suggested else 0.5,
+            evidence=evidence,
+            status="suggested" if suggested else "auto",
+        )
+        for key, evidence in sorted(keys.items())
+    ]

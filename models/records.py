@@ -99,6 +99,9 @@ class Account(Record):
 
     name: str
     domains: tuple[str, ...] = ()
+    external_ids: tuple[str, ...] = Field(
+        default=(), description="Ids this account has in other tools (e.g. a CRM id)."
+    )
 
     @field_validator("domains")
     @classmethod

@@ -87,14 +87,23 @@ class Settings(BaseSettings):
         "the highest reached is added, the others removed.",
     )
 
+    account_map: str | None = Field(
+        None,
+        description="CSV file of source,id,account rows that join accounts no signal joins.",
+    )
+    tag_map: CommaList = Field(
+        (),
+        description="Feedback tags that ask for issues with a Jira label or component: "
+        "tag:label pairs, comma separated (pdf-export:reporting).",
+    )
+
     close_loop: bool = Field(
         False,
         description="Leave an internal note on open tickets and deals when an issue they "
         "asked for is done or released.",
     )
     close_loop_note: str = Field(
-        "Good news: {key} \"{summary}\", which this customer asked for, is now {status}. "
-        "{url}",
+        'Good news: {key} "{summary}", which this customer asked for, is now {status}. {url}',
         description="Text of that note; {key}, {summary}, {status} and {url} are filled in.",
     )
 
@@ -123,7 +132,9 @@ class Settings(BaseSettings):
     http_max_attempts: int = Field(6, ge=1, description="Attempts per call on 429/5xx/errors.")
     page_size: int = Field(100, ge=1, le=1000, description="Records asked for per page.")
 
-    @field_validator("jira_projects", "free_mail_domains", "demand_labels", mode="before")
+    @field_validator(
+        "jira_projects", "free_mail_domains", "demand_labels", "tag_map", mode="before"
+    )
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
@@ -138,6 +149,32 @@ class Settings(BaseSettings):
             if not label or " " in label or not minimum.isdigit():
                 raise ValueError(f"{rule!r} is not LABEL:MIN_REQUESTS (e.g. demand-high:10)")
         return rules
+
+    @field_validator("tag_map")
+    @classmethod
+    def _tag_pairs(cls, pairs: tuple[str, ...]) -> tuple[str, ...]:
+        for pair in pairs:
+            tag, _, target = pair.partition(":")
+            if not tag or not target:
+                raise ValueError(f"{pair!r} is not TAG:LABEL (e.g. pdf-export:reporting)")
+        return pairs
+
+    @property
+    def tag_targets(self) -> dict[str, set[str]]:
+        targets: dict[str, set[str]] = {}
+        for pair in self.tag_map:
+            tag, _, target = pair.partition(":")
+            targets.setdefault(tag.strip().lower(), set()).add(target.strip().lower())
+        return targets
+
+    @field_validator("account_map")
+    @classmethod
+    def _map_exists(cls, path: str | None) -> str | None:
+        from pathlib import Path
+
+        if path and not Path(path).is_file():
+            raise ValueError(f"account map file {path} does not exist")
+        return path
 
     @property
     def demand_label_rules(self) -> list[tuple[str, int]]:
@@ -206,7 +243,10 @@ class Settings(BaseSettings):
             for tool, url in (
                 ("jira", self.jira_url),
                 ("zendesk", self.zendesk_url),
+                ("intercom", self.intercom_url),
+                ("freshdesk", self.freshdesk_url),
                 ("hubspot", self.hubspot_url),
+                ("salesforce", self.salesforce_login_url),
             )
             if url
         ]

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from linking.accounts import AccountDirectory
+from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
-from linking.references import cited_keys
+from linking.references import cited_keys, tag_links
 from models import Account, Deal, Feedback, Link, Settings
 
 FREE_MAIL = Settings.model_fields["free_mail_domains"].default
@@ -163,11 +163,53 @@ def test_the_organisation_wins_over_the_email(directory):
     assert directory.for_feedback(ticket("1", "ann@gmail.com", org="2")).key == "domain:initech.com"
 
 
-def test_an_organisation_without_a_company_domain_is_keyed_by_its_record(directory):
-    """Free-mail domains on an org never merge customers."""
-    assert directory.for_feedback(ticket("1", org="3")).key == "zendesk:3"
-    assert directory.for_feedback(ticket("2", org="4")).key == "zendesk:4"
+def test_an_organisation_without_a_company_domain_is_keyed_by_its_name(directory):
+    """Free-mail domains on an org never merge customers; a domainless org is its name."""
+    assert directory.for_feedback(ticket("1", org="3")).key == "name:no domain"
+    assert directory.for_feedback(ticket("2", org="4")).key == "name:gmail group"
     assert directory.for_feedback(ticket("3", "x@gmail.com")).key == "person:x@gmail.com"
+
+
+def test_close_names_join_and_different_names_do_not():
+    """ "Northwind Traders Inc" in one tool and "Northwind Traders" in another are one
+    customer even without a domain; "Northwind Health" is another."""
+    found = AccountDirectory(
+        [
+            account("zendesk", "1", "Northwind Traders Inc"),
+            account("salesforce", "0015", "Northwind Traders"),
+            account("intercom", "9", "Northwind Health"),
+        ],
+        FREE_MAIL,
+    )
+    assert found.by_record[("zendesk", "1")] == found.by_record[("salesforce", "0015")]
+    assert found.by_record[("intercom", "9")] != found.by_record[("zendesk", "1")]
+
+
+def test_a_crm_id_kept_in_a_support_tool_joins_the_two():
+    """A Zendesk org whose external id is the Salesforce account id is that account."""
+    org = account("zendesk", "1", "Blue Ocean").model_copy(update={"external_ids": ("0017",)})
+    found = AccountDirectory([org, account("salesforce", "0017", "BlueOcean Shipping")], FREE_MAIL)
+    assert found.by_record[("zendesk", "1")] == found.by_record[("salesforce", "0017")]
+
+
+def test_the_manual_mapping_wins(tmp_path):
+    """An admin's mapping file joins accounts no signal could, and names the customer."""
+    mapping = tmp_path / "accounts.csv"
+    mapping.write_text("source,id,account\nzendesk,1,umbrella.com\nhubspot,7,umbrella.com\n")
+    found = AccountDirectory(
+        [account("zendesk", "1", "Umbrella EMEA"), account("hubspot", "7", "Umbrella Corp US")],
+        FREE_MAIL,
+        read_account_map(mapping),
+    )
+    assert found.by_record[("zendesk", "1")].key == "domain:umbrella.com"
+    assert found.by_record[("hubspot", "7")].key == "domain:umbrella.com"
+
+
+def test_a_malformed_mapping_file_names_the_line(tmp_path):
+    mapping = tmp_path / "accounts.csv"
+    mapping.write_text("zendesk,1\n")
+    with pytest.raises(ValueError, match="accounts.csv:1"):
+        read_account_map(mapping)
 
 
 def test_a_requester_with_no_email_and_no_org_is_still_someone(directory):
@@ -313,3 +355,19 @@ def test_an_issue_nobody_asked_for_has_no_demand_but_its_named_open_deals(world)
         Decimal(0),
         Decimal("40000"),
     )
+
+
+def test_a_mapped_tag_links_to_the_one_issue_with_that_label():
+    """A tag naming an area with one open issue is a link; with several, suggestions only
+    (they count nowhere until a person confirms one)."""
+    item = ticket("1").model_copy(update={"tags": ("PDF-Export", "urgent")})
+    targets = {"pdf-export": {"reporting"}}
+    [link] = tag_links(item, targets, {"reporting": {"ANA-3"}})
+    assert (link.issue_key, link.method, link.status) == ("ANA-3", "tag", "auto")
+    both = tag_links(item, targets, {"reporting": {"ANA-3", "ANA-9"}})
+    assert [(link.issue_key, link.status) for link in both] == [
+        ("ANA-3", "suggested"),
+        ("ANA-9", "suggested"),
+    ]
+    assert not any(link.counts for link in both)
+    assert tag_links(item, {}, {"reporting": {"ANA-3"}}) == []
