@@ -413,5 +413,3 @@ def status(as_json: JsonOption = False) -> None:
         print(json.dumps(report))
         return
     console.print_json(json.dumps(report))
-
-
