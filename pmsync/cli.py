@@ -413,3 +413,6 @@ def status(as_json: JsonOption = False) -> None:
         print(json.dumps(report))
         return
     console.print_json(json.dumps(report))
+
+
+import pmsync.webhooks_cmd  # noqa: E402, F401  (registers `pmsync webhooks` on app)

@@ -1,5 +1,6 @@
 """SQLAlchemy store: records, links, cursors, publish ledger, dead letters, runs."""
 
+from store.inbox import Inbox as Inbox
 from store.store import DeadLetter, LedgerEntry, Store, kind_of
 
 __all__ = ["DeadLetter", "LedgerEntry", "Store", "kind_of"]

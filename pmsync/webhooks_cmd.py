@@ -1,0 +1,58 @@
+"""`pmsync webhooks`: serve the webhook receiver with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from pmsync.cli import app, console, settings_or_exit
+from store import Store
+
+
+@app.command()
+def webhooks(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8766,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            envvar="PMSYNC_WEBHOOK_PUBLIC_URL",
+            metavar="URL",
+            help="Base URL the tools call (e.g. https://hooks.example.com), when a proxy "
+            "in front changes scheme, host or path prefix: HubSpot signs the full URL.",
+        ),
+    ] = None,
+) -> None:
+    """Receive the tools' webhooks at POST /webhooks/<tool>: verify each signature, store
+    the event in the inbox (PMSYNC_DATABASE_URL), answer 202.
+
+    A tool accepts nothing (401) until its secret is set:
+    jira PMSYNC_JIRA_WEBHOOK_SECRET;
+    zendesk PMSYNC_ZENDESK_WEBHOOK_SECRET;
+    hubspot PMSYNC_HUBSPOT_CLIENT_SECRET (the app's client secret);
+    intercom PMSYNC_INTERCOM_CLIENT_SECRET (the app's client secret);
+    freshdesk PMSYNC_FRESHDESK_WEBHOOK_SECRET (sent in the X-Pmsync-Secret header);
+    salesforce PMSYNC_SALESFORCE_WEBHOOK_SECRET (sent in the header named by
+    PMSYNC_SALESFORCE_WEBHOOK_HEADER, default X-Pmsync-Secret).
+
+    GET /webhooks/health lists the armed tools and the inbox backlog.
+    """
+    import uvicorn
+
+    from webhooks import TOOLS, create_app
+
+    settings = settings_or_exit()
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    receiver = create_app(settings, Store(settings.database_url), public_url=public_url)
+    armed = [name for name, tool in TOOLS.items() if tool.verifier(settings)]
+    unarmed = [tool.secret_env for name, tool in TOOLS.items() if name not in armed]
+    console.print(f"Receiving webhooks for: {', '.join(armed) or 'no tool'}")
+    if unarmed:
+        console.print(f"Not armed (set to accept): {', '.join(unarmed)}")
+    uvicorn.run(receiver, host=host, port=port, proxy_headers=True, log_level="info")

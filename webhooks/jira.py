@@ -1,0 +1,60 @@
+"""Jira Cloud admin webhooks.
+
+Signed `X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`; no timestamp, so
+replays are stopped by the dedupe on `X-Atlassian-Webhook-Identifier`, which stays the
+same across Jira's retries (it retries 408/409/425/429/5xx for about 30 minutes).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from models import Settings
+from store.inbox import Delivery
+from webhooks.base import (
+    Hint,
+    Rejected,
+    SignedRequest,
+    Verifier,
+    delivery_id,
+    hmac_hex,
+    pick,
+    record_id,
+    require_object,
+    same,
+    secret_bytes,
+    unique,
+)
+
+SECRET_ENV = "PMSYNC_JIRA_WEBHOOK_SECRET"
+HEADERS = ("x-atlassian-webhook-identifier", "x-atlassian-webhook-retry")
+
+
+def verifier(settings: Settings) -> Verifier | None:
+    secret = secret_bytes(settings.jira_webhook_secret)
+    return partial(verify, secret) if secret else None
+
+
+def verify(secret: bytes, request: SignedRequest) -> None:
+    provided = request.header("x-hub-signature")
+    if not provided:
+        raise Rejected("missing signature")
+    if not same("sha256=" + hmac_hex(secret, request.body), provided):
+        raise Rejected("bad signature")
+
+
+def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:
+    require_object(payload)
+    key = delivery_id(request.header("x-atlassian-webhook-identifier"), request.body)
+    return [Delivery(key, payload)]
+
+
+def hints(payload: Any) -> list[Hint]:
+    """The issue of issue and comment events; both ends of an issue link."""
+    found = [
+        pick(payload, "issue", "id") or pick(payload, "issue", "key"),
+        pick(payload, "issueLink", "sourceIssueId"),
+        pick(payload, "issueLink", "destinationIssueId"),
+    ]
+    return unique([Hint("jira", "issue", i) for i in map(record_id, found) if i])
