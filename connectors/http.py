@@ -107,20 +107,44 @@ class ApiClient:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
+    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise RetryableError(
+                self.tool, f"{method} {url} failed: {type(error).__name__}", None, None
+            ) from None
+        log.debug("%s %s %s -> %s", self.tool, method, url, response.status_code)
+        self.check(response, f"{method} {url}")
+        return response
+
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """One API call with retries; returns the successful response or raises ApiError."""
         url = self.url(path)
+        return self.call(lambda: self._send(method, url, kwargs))
 
-        def attempt() -> requests.Response:
-            try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                raise RetryableError(
-                    self.tool, f"{method} {url} failed: {type(error).__name__}", None, None
-                ) from None
-            log.debug("%s %s %s -> %s", self.tool, method, url, response.status_code)
-            self.check(response, f"{method} {url}")
-            return response
+    def write_once(
+        self,
+        method: str,
+        path: str,
+        created: Callable[[requests.Response], T],
+        find_existing: Callable[[], T | None],
+        **kwargs: Any,
+    ) -> T:
+        """A write that must land once (a comment, a note): before each retry, look whether
+        the failed attempt landed after all, since a dropped connection or a 5xx can hide a
+        write the server made."""
+        url = self.url(path)
+        tried = False
+
+        def attempt() -> T:
+            nonlocal tried
+            if tried:
+                existing = find_existing()
+                if existing is not None:
+                    return existing
+            tried = True
+            return created(self._send(method, url, kwargs))
 
         return self.call(attempt)
 

@@ -80,10 +80,13 @@ class JiraWriter:
                 "PUT", f"/rest/api/3/issue/{key}/comment/{comment_id}", json={"body": body}
             )
             return comment_id
-        created = self.api.request(
-            "POST", f"/rest/api/3/issue/{key}/comment", json={"body": body}
-        ).json()
-        return str(created["id"])
+        return self.api.write_once(
+            "POST",
+            f"/rest/api/3/issue/{key}/comment",
+            created=lambda response: str(response.json()["id"]),
+            find_existing=lambda: self.find_managed_comment(key),
+            json={"body": body},
+        )
 
     def set_property(self, key: str, value: dict[str, Any]) -> None:
         self.api.request("PUT", f"/rest/api/3/issue/{key}/properties/{PROPERTY_KEY}", json=value)

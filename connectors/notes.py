@@ -18,7 +18,9 @@ def marker(issue_key: str, transition: str) -> str:
 class NoteWriter(Protocol):
     def find(self, record_id: str, mark: str) -> str | None: ...
 
-    def add(self, record_id: str, text: str) -> str: ...
+    def add(self, record_id: str, text: str, mark: str) -> str:
+        """Write the note (its text ends with `mark`) exactly once; return its id."""
+        ...
 
 
 class ZendeskNotes:
@@ -37,11 +39,15 @@ class ZendeskNotes:
             path = body.get("next_page")
         return None
 
-    def add(self, record_id: str, text: str) -> str:
-        ticket = {"ticket": {"comment": {"body": text, "public": False}}}
-        body = self.api.request("PUT", f"/api/v2/tickets/{record_id}.json", json=ticket).json()
-        audit = body.get("audit") or {}
-        return str(audit.get("id") or body.get("ticket", {}).get("id", record_id))
+    def add(self, record_id: str, text: str, mark: str) -> str:
+        # Each PUT with a comment adds one: never retried blind.
+        return self.api.write_once(
+            "PUT",
+            f"/api/v2/tickets/{record_id}.json",
+            created=lambda response: self.find(record_id, mark) or record_id,
+            find_existing=lambda: self.find(record_id, mark),
+            json={"ticket": {"comment": {"body": text, "public": False}}},
+        )
 
 
 class HubSpotNotes:
@@ -61,7 +67,7 @@ class HubSpotNotes:
                 return note_id
         return None
 
-    def add(self, record_id: str, text: str) -> str:
+    def add(self, record_id: str, text: str, mark: str) -> str:
         from datetime import UTC, datetime
 
         note: dict[str, Any] = {
@@ -76,5 +82,10 @@ class HubSpotNotes:
                 }
             ],
         }
-        created = self.api.request("POST", "/crm/v3/objects/notes", json=note).json()
-        return str(created["id"])
+        return self.api.write_once(
+            "POST",
+            "/crm/v3/objects/notes",
+            created=lambda response: str(response.json()["id"]),
+            find_existing=lambda: self.find(record_id, mark),
+            json=note,
+        )

@@ -94,4 +94,4 @@ def notify(
     text = settings.close_loop_note.format(
         key=issue.key, summary=issue.summary, status=status, url=issue.url
     )
-    return writer.add(record_id, f"{text}\n{mark}")
+    return writer.add(record_id, f"{text}\n{mark}", mark)

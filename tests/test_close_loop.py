@@ -27,7 +27,7 @@ class FakeNotes:
                 return f"{record_id}-{i}"
         return None
 
-    def add(self, record_id: str, text: str) -> str:
+    def add(self, record_id: str, text: str, mark: str) -> str:
         self.notes.setdefault(record_id, []).append(text)
         return f"{record_id}-{len(self.notes[record_id]) - 1}"
 
