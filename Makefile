@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy models linking connectors store flows
+	$(BIN)/mypy models linking connectors store flows webhooks deployments
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q

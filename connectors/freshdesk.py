@@ -138,12 +138,10 @@ class FreshdeskConnector:
                 "include": "requester,description",
                 **extra,
             }
-            oldest: datetime | None = None  # of this listing
+            oldest: datetime | None = None  # the listing's first change (it is in order)
             for number, (raws, more) in enumerate(self._linked_pages("/api/v2/tickets", params), 1):
+                oldest = oldest or next((t for t in map(_updated_at, raws) if t), None)
                 fresh = [r for r in raws if not read.repeats(str(r.get("id")), _updated_at(r))]
-                for raw in raws:
-                    at = _updated_at(raw)
-                    oldest = at if oldest is None or (at is not None and at < oldest) else oldest
                 for raw in fresh:
                     read.add(str(raw.get("id")), _updated_at(raw))
                 yield fresh

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -108,6 +109,9 @@ class ApiClient:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
     def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        throttle = _throttles.get(self.tool)
+        if throttle is not None:
+            throttle()
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as error:
@@ -199,3 +203,46 @@ class ApiClient:
         log.warning(
             "%s; retry %d/%d in %.1fs", error, state.attempt_number, self.max_attempts - 1, wait
         )
+
+
+class RateBudget:
+    """A token bucket: at most `rate` calls a second on average, `burst` at once.
+
+    Keeps one process under a tool's limit before the tool has to say 429."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate)
+        self.tokens = self.capacity
+        self.clock = clock
+        self.sleep = sleep
+        self.updated = clock()
+        self.lock = threading.Lock()
+
+    def take(self) -> None:
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            self.tokens -= 1
+            wait = -self.tokens / self.rate if self.tokens < 0 else 0.0
+        if wait > 0:
+            self.sleep(wait)
+
+
+# Per tool, what to call before every request: a local RateBudget, or a Prefect global
+# rate limit when several workers share one tool's budget (installed by flows.budgets).
+_throttles: dict[str, Callable[[], None]] = {}
+
+
+def set_throttle(tool: str, throttle: Callable[[], None] | None) -> None:
+    if throttle is None:
+        _throttles.pop(tool, None)
+    else:
+        _throttles[tool] = throttle

@@ -1,25 +1,49 @@
-"""HubSpot CRM: companies as accounts, deals through the search API, and their companies
-through associations v4 (search results carry no associations).
+"""HubSpot CRM: companies as accounts, deals through the search API, archived deals as
+deletes, and the deals' companies through associations v4 (search results carry none).
 
-Search pages by `after` but refuses to go past 10,000 results: before the cap, restart
-from the newest `hs_lastmodifieddate` seen (GTE) and drop the ids already read at it.
+Search pages by `after` but refuses to go past 10,000 results per query, and any number of
+deals can share one `hs_lastmodifieddate`. So the cursor is a (timestamp, id) pair: every
+deal modified after `modified`, plus those modified exactly then whose id comes after
+`after_id`. HubSpot allows one sort per query and does not document its order among equal
+timestamps, so the pair is read as two queries, each sorted the way it filters:
+
+- ties:  `hs_lastmodifieddate EQ T AND hs_object_id GT after_id`, sorted by hs_object_id;
+- later: `hs_lastmodifieddate GT T` (GTE on a plain resume), sorted by hs_lastmodifieddate.
+
+Reaching the cap in "later" at time T switches to "ties" at T, then "later" after T; reaching
+it in "ties" restarts "ties" after the last id read. Every restart moves the pair strictly
+forward, so even more than 10,000 deals on one millisecond neither loop nor skip. HubSpot
+compares ids as strings (`id + 1` would skip "10" after "1"): the id is only ever sent back
+with GT, never computed, and sorted by the same property it is compared on.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
-from connectors.base import CursorReader, DuplicatePageToken, Page, convert, epoch_ms, parse_time
+from connectors.base import (
+    CursorReader,
+    DuplicatePageToken,
+    Page,
+    SeenAtNewest,
+    convert,
+    epoch_ms,
+    parse_time,
+    split_keys,
+)
 from connectors.http import ApiClient
 from models import Account, Deal, Settings
 
 DEALS = "hubspot.deals"
+ARCHIVED_DEALS = "hubspot.deals.archived"
+COMPANIES = "hubspot.companies"
+SEARCH = "/crm/v3/objects/deals/search"
 SEARCH_CAP = 10_000
 DEAL_PROPERTIES = [
     "dealname",
@@ -29,11 +53,13 @@ DEAL_PROPERTIES = [
     "closedate",
     "hs_is_closed",
     "hs_is_closed_won",
+    "hs_deal_stage_probability",
     "hs_lastmodifieddate",
     "jira_issue_keys",
 ]
 COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate"]
-KEY_SPLIT = re.compile(r"[\s,;]+")
+BY_MODIFIED = [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
+BY_ID = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
 
 
 def _flag(value: Any) -> bool:
@@ -66,11 +92,22 @@ def deal_from_raw(raw: dict[str, Any], site: str, companies: dict[str, tuple[str
         is_won=_flag(won) if won is not None else stage == "closedwon",
         close_date=parse_time(props["closedate"], "closedate") if props.get("closedate") else None,
         account_ids=companies.get(str(raw["id"]), ()),
-        issue_keys=tuple(k for k in KEY_SPLIT.split(props.get("jira_issue_keys") or "") if k),
+        issue_keys=split_keys(props.get("jira_issue_keys")),
+        probability=_probability(props.get("hs_deal_stage_probability")),
         updated_at=parse_time(
             props.get("hs_lastmodifieddate") or raw["updatedAt"], "hs_lastmodifieddate"
         ),
     )
+
+
+def _probability(value: Any) -> float | None:
+    """HubSpot sends the stage's probability as a string between 0 and 1."""
+    if value in (None, ""):
+        return None
+    try:
+        return min(1.0, max(0.0, float(value)))
+    except ValueError:
+        raise ValueError(f"hs_deal_stage_probability is not a number: {value!r}") from None
 
 
 def _modified_at(raw: dict[str, Any]) -> datetime | None:
@@ -95,6 +132,62 @@ def company_from_raw(raw: dict[str, Any], site: str) -> Account:
     )
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where the deals search resumes: every deal modified after `modified`, and those
+    modified exactly then with an id after `after_id` (all of them when it is None)."""
+
+    modified: datetime
+    after_id: str | None = None
+
+    @classmethod
+    def read(cls, saved: Any) -> Position | None:
+        if not saved:
+            return None
+        if isinstance(saved, str):  # the cursor of earlier versions: a bare timestamp
+            return cls(parse_time(saved, "hubspot deals cursor"))
+        return cls(parse_time(saved["modified"], "hubspot deals cursor"), saved.get("after_id"))
+
+    def saved(self, started: datetime) -> dict[str, Any]:
+        """As stored (readable JSON), never past the run's start: later changes may not be
+        in the search index yet, so a capped position re-reads all of that moment."""
+        if self.modified > started:
+            return {"modified": started.isoformat(), "after_id": None}
+        return {"modified": self.modified.isoformat(), "after_id": self.after_id}
+
+
+def later_query(since: datetime | None, inclusive: bool) -> dict[str, Any]:
+    """Deals modified after `since` (or at it, when inclusive), oldest first."""
+    query: dict[str, Any] = {"sorts": BY_MODIFIED}
+    if since is not None:
+        operator = "GTE" if inclusive else "GT"
+        query["filterGroups"] = [
+            {"filters": [_filter("hs_lastmodifieddate", operator, str(epoch_ms(since)))]}
+        ]
+    return query
+
+
+def ties_query(at: Position) -> dict[str, Any]:
+    """Deals modified exactly at `at.modified` with an id after `at.after_id`, by id."""
+    filters = [_filter("hs_lastmodifieddate", "EQ", str(epoch_ms(at.modified)))]
+    if at.after_id is not None:
+        filters.append(_filter("hs_object_id", "GT", at.after_id))
+    return {"filterGroups": [{"filters": filters}], "sorts": BY_ID}
+
+
+def _filter(name: str, operator: str, value: str) -> dict[str, str]:
+    return {"propertyName": name, "operator": operator, "value": value}
+
+
+def _after(results: list[dict[str, Any]], ties: Position | None) -> Position | None:
+    """The position after a page: its last id among ties, else its newest timestamp
+    (inclusive: deals sharing it may continue on the next page)."""
+    if ties is not None:
+        return Position(ties.modified, str(results[-1].get("id"))) if results else None
+    modified = [m for m in map(_modified_at, results) if m is not None]
+    return Position(modified[-1]) if modified else None
+
+
 class HubSpotConnector:
     tool = "hubspot"
 
@@ -117,91 +210,120 @@ class HubSpotConnector:
     def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
         yield from self.companies()
         yield from self.deals(None if full else cursor_for(DEALS))
+        yield from self.archived_deals()
+
+    # -- lists: companies and archived deals, read in full each run --------------------------
+
+    def _list(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """A v3 object list: no `paging.next` is HubSpot's end signal, not a short page."""
+        params = {"limit": 100, **params}
+        afters: set[str] = set()
+        while True:
+            body = self.api.get_json(path, params=params)
+            yield body.get("results", [])
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+            if after in afters:
+                raise DuplicatePageToken(f"hubspot {path} repeated after={after}")
+            afters.add(after)
+            params["after"] = after
 
     def companies(self) -> Iterator[Page]:
         """Companies are read in full each run, so deleted ones leave the store too."""
-        params: dict[str, Any] = {"limit": 100, "properties": ",".join(COMPANY_PROPERTIES)}
         seen: set[str] = set()
-        afters: set[str] = set()
-        while True:
-            body = self.api.get_json("/crm/v3/objects/companies", params=params)
-            page = Page("hubspot", "account", "hubspot.companies")
-            for raw in body.get("results", []):
+        params = {"properties": ",".join(COMPANY_PROPERTIES)}
+        for results in self._list("/crm/v3/objects/companies", params):
+            page = Page("hubspot", "account", COMPANIES)
+            for raw in results:
                 convert(page, raw, lambda r: company_from_raw(r, self.site))
                 seen.add(str(raw.get("id")))
             yield page
-            after = ((body.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                break  # no paging.next is HubSpot's end signal
-            if after in afters:
-                raise DuplicatePageToken(f"hubspot companies repeated after={after}")
-            afters.add(after)
-            params["after"] = after
-        yield Page("hubspot", "account", "hubspot.companies", complete_ids=seen)
+        yield Page("hubspot", "account", COMPANIES, complete_ids=seen)
+
+    def archived_deals(self) -> Iterator[Page]:
+        """Archived (deleted) deals vanish from search; the list API still names them."""
+        params = {"archived": "true", "properties": "hs_lastmodifieddate"}
+        for results in self._list("/crm/v3/objects/deals", params):
+            deleted = [str(raw["id"]) for raw in results if raw.get("id") is not None]
+            yield Page("hubspot", "deal", ARCHIVED_DEALS, deleted_ids=deleted)
+
+    # -- deals: the search, walked by a (timestamp, id) position -----------------------------
 
     def deals(self, saved: Any) -> Iterator[Page]:
         started = datetime.now(UTC)
-        since = (
-            parse_time(saved) - timedelta(minutes=self.settings.lookback_minutes) if saved else None
-        )
-        newest = parse_time(saved) if saved else None
-        limit = min(self.settings.page_size, 200)
-        after: str | None = None
-        read_at_since: set[str] = set()  # ids read at the restart timestamp, to drop repeats
-        read: dict[str, datetime | None] = {}  # id -> modified, of deals read this query
+        position = Position.read(saved)
+        if position and self.settings.lookback_minutes:
+            lookback = timedelta(minutes=self.settings.lookback_minutes)
+            position = Position(position.modified - lookback)
+        read = SeenAtNewest()
+        # A resume inside one timestamp first finishes that timestamp's ties.
+        ties = position if position and position.after_id is not None else None
+        since = position.modified if position else None
+        inclusive = ties is None
         while True:
-            body = self._search_deals(since, after, limit)
-            results = [r for r in body.get("results", []) if str(r.get("id")) not in read_at_since]
-            companies = self._companies_of([str(r["id"]) for r in results if "id" in r])
-            page = Page("hubspot", "deal", DEALS)
-            for raw in results:
-                deal = convert(
-                    page, raw, partial(deal_from_raw, site=self.site, companies=companies)
-                )
-                if deal and (newest is None or deal.updated_at > newest):
-                    newest = deal.updated_at
-                read[str(raw.get("id"))] = _modified_at(raw)
-            page.cursor = min(newest, started).isoformat() if newest else None
-            yield page
-            next_after = ((body.get("paging") or {}).get("next") or {}).get("after")
-            if not next_after:
-                return
-            if int(next_after) + limit > SEARCH_CAP:
-                if newest is None or newest == since:
+            capped = False
+            query = ties_query(ties) if ties else later_query(since, inclusive)
+            for results, at_cap in self._search(query):
+                position = _after(results, ties) or position
+                yield self._deal_page(results, read, position, started)
+                capped = at_cap
+            if ties is None:
+                if not capped:
+                    return
+                if position is None or position.after_id is not None:
                     raise RuntimeError(
-                        "hubspot: more than 10,000 deals share one "
-                        "hs_lastmodifieddate; cannot page past the search cap"
+                        "hubspot: the deals search hit its cap without a readable "
+                        "hs_lastmodifieddate to restart from"
                     )
-                since, after = newest, None
-                # Deals sharing the newest time can span pages: drop all those already read.
-                read_at_since = {i for i, modified in read.items() if modified == newest}
-                read = {}
-                continue
-            if next_after == after:
-                raise DuplicatePageToken(f"hubspot deals search repeated after={after}")
-            after = next_after
+                ties = position  # the newest timestamp read: its ties, by id
+            elif capped:
+                if position is None or position == ties:
+                    raise RuntimeError("hubspot: the deals search hit its cap without progress")
+                ties = position  # more ties than the cap: go on after the last id read
+            else:
+                since, inclusive, ties = ties.modified, False, None
 
-    def _search_deals(self, since: datetime | None, after: str | None, limit: int) -> Any:
-        body: dict[str, Any] = {
-            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": DEAL_PROPERTIES,
-            "limit": limit,
-        }
-        if since is not None:
-            body["filterGroups"] = [
-                {
-                    "filters": [
-                        {
-                            "propertyName": "hs_lastmodifieddate",
-                            "operator": "GTE",
-                            "value": str(epoch_ms(since)),
-                        }
-                    ]
-                }
-            ]
-        if after:
+    def _search(self, query: dict[str, Any]) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+        """One query's pages, each with whether the 10,000 cap stops the query after it
+        (paging past the cap answers 400). No `paging.next` is the end signal."""
+        limit = min(self.settings.page_size, 200)
+        body: dict[str, Any] = {**query, "properties": DEAL_PROPERTIES, "limit": limit}
+        afters: set[str] = set()
+        received = 0
+        while True:
+            answer = self.api.request("POST", SEARCH, json=body).json()
+            results = answer.get("results", [])
+            received += len(results)
+            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            # `after` is the offset of the next page; count ourselves if it is opaque.
+            offset = int(after) if after and str(after).isdigit() else received
+            capped = bool(after) and offset + limit > SEARCH_CAP
+            yield results, capped
+            if not after or capped:
+                return
+            if after in afters:
+                raise DuplicatePageToken(f"hubspot deals search repeated after={after}")
+            afters.add(after)
             body["after"] = after
-        return self.api.request("POST", "/crm/v3/objects/deals/search", json=body).json()
+
+    def _deal_page(
+        self,
+        results: list[dict[str, Any]],
+        read: SeenAtNewest,
+        position: Position | None,
+        started: datetime,
+    ) -> Page:
+        """A page of deals, minus those this run already read at the same time (a query
+        restarted at a timestamp returns them again), with their companies."""
+        fresh = [r for r in results if not read.repeats(str(r.get("id")), _modified_at(r))]
+        companies = self._companies_of([str(r["id"]) for r in fresh if "id" in r])
+        page = Page("hubspot", "deal", DEALS)
+        for raw in fresh:
+            convert(page, raw, partial(deal_from_raw, site=self.site, companies=companies))
+            read.add(str(raw.get("id")), _modified_at(raw))
+        page.cursor = position.saved(started) if position else None
+        return page
 
     def _companies_of(self, deal_ids: list[str]) -> dict[str, tuple[str, ...]]:
         if not deal_ids:

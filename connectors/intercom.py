@@ -4,9 +4,9 @@ The story of a pull: search conversations updated since the cursor, oldest first
 has `>` but no `>=`, so the query asks for `updated_at > last - 1` (unix seconds) and drops
 a conversation this run already read at the same time. Pages follow
 `pages.next.starting_after`; only its absence ends the search. A conversation's company is
-its requester's: when the conversation does not name one, one contacts search per page
-finds the companies of the page's requesters. Companies are read in full each run, so
-deleted ones leave the store.
+its requester's: when the conversation does not name one, the requester's contact (read
+once per run) names its companies. Companies are read in full each run, so deleted ones
+leave the store.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from connectors.base import (
     CursorReader,
@@ -28,14 +29,13 @@ from connectors.base import (
     parse_time,
     unix_seconds,
 )
-from connectors.http import ApiClient
+from connectors.http import ApiClient, ApiError
 from models import Account, Feedback, Settings
 
 VERSION = "2.11"  # the Intercom-Version every request names; the payloads below are its
 CONVERSATIONS = "intercom.conversations"
 COMPANIES = "intercom.companies"
 SEARCH_PAGE = 150  # Intercom's largest search page
-COMPANY_PAGE = 60  # and its largest companies list page
 CUSTOMERS = {"user", "lead", "contact"}  # author types that are the customer, not a teammate
 
 
@@ -95,6 +95,13 @@ def company_from_raw(raw: dict[str, Any], site: str) -> Account:
     )
 
 
+def _updated_at(raw: dict[str, Any]) -> datetime | None:
+    try:
+        return parse_time(raw["updated_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _starting_after(body: dict[str, Any]) -> str | None:
     return (((body.get("pages") or {}).get("next")) or {}).get("starting_after")
 
@@ -107,6 +114,7 @@ class IntercomConnector:
         self.settings = settings
         self.site = settings.intercom_url.rstrip("/")
         token = settings.intercom_access_token.get_secret_value()
+        self._contacts: dict[str, dict[str, Any]] = {}  # contact id -> contact, this run
         self.api = ApiClient(
             "intercom",
             self.site,
@@ -175,50 +183,39 @@ class IntercomConnector:
 
     def _contacts_of(self, raws: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The requesters the page needs looked up (no company or email on the
-        conversation), in one contacts search by id."""
-        wanted = sorted(
-            {
-                requester
-                for raw in raws
-                if (requester := requester_id(raw))
-                and (
-                    not (raw.get("company_id") or raw.get("company"))
-                    or not _author(raw).get("email")
-                )
-            }
-        )
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(wanted), SEARCH_PAGE):
-            query = {"field": "id", "operator": "IN", "value": wanted[start : start + SEARCH_PAGE]}
-            for answer in self._search("/contacts/search", query):
-                found.update({str(c["id"]): c for c in answer.get("data") or () if c.get("id")})
-        return found
+        conversation), each fetched once per run: people write more than once."""
+        for raw in raws:
+            requester = requester_id(raw)
+            named = (raw.get("company_id") or raw.get("company")) and _author(raw).get("email")
+            if requester and not named and requester not in self._contacts:
+                path = f"/contacts/{quote(requester, safe='')}"
+                try:
+                    self._contacts[requester] = self.api.get_json(path)
+                except ApiError as error:
+                    if error.status != 404:
+                        raise
+                    self._contacts[requester] = {}  # deleted since it wrote: no company
+        return self._contacts
 
     def companies(self) -> Iterator[Page]:
-        """All companies, by page number; no `pages.next` is the end. (The list stops at
-        10,000 companies with a 400, which fails the run loudly rather than quietly.)"""
+        """Every company through the scroll API: in id order, so a company that changes
+        while the run reads cannot shift out of a page unseen (the paged list moves with
+        `last_request_at` and stops at 10,000). An empty `data` is how a scroll ends."""
         seen: set[str] = set()
-        number = 1
+        params: dict[str, Any] = {}
         while True:
-            answer = self.api.request(
-                "POST", "/companies/list", params={"page": number, "per_page": COMPANY_PAGE}
-            ).json()
+            answer = self.api.get_json("/companies/scroll", params=params)
+            data = answer.get("data") or []
+            if not data:
+                break
             page = Page("intercom", "account", COMPANIES)
-            for raw in answer.get("data") or []:
+            fresh = 0
+            for raw in data:
                 convert(page, raw, lambda r: company_from_raw(r, self.site))
+                fresh += str(raw.get("id")) not in seen
                 seen.add(str(raw.get("id")))
             yield page
-            pages = answer.get("pages") or {}
-            if not pages.get("next"):
-                break
-            if int(pages.get("page") or number) != number:
-                raise DuplicatePageToken(f"intercom companies answered page {pages.get('page')}")
-            number += 1
+            if not fresh or not answer.get("scroll_param"):
+                raise DuplicatePageToken("intercom companies scroll is not moving on")
+            params = {"scroll_param": answer["scroll_param"]}
         yield Page("intercom", "account", COMPANIES, complete_ids=seen)
-
-
-def _updated_at(raw: dict[str, Any]) -> datetime | None:
-    try:
-        return parse_time(raw["updated_at"])
-    except (KeyError, TypeError, ValueError):
-        return None

@@ -3,6 +3,9 @@
 The story of a pull: ask /search/jql for the configured projects' issues updated since the
 cursor (epoch ms: Jira reads bare JQL dates in the API user's time zone), follow
 `nextPageToken` until it is absent, and save after each page the newest `updated` seen.
+Deleted issues simply vanish from search, so every run ends with a sweep of the projects'
+ids alone (Jira serves up to 5,000 a page when only ids are asked for: one call at ~4,000
+issues); the store drops whatever the sweep did not name.
 """
 
 from __future__ import annotations
@@ -16,11 +19,20 @@ import requests
 from jira import JIRA, JIRAError
 
 from connectors import adf
-from connectors.base import CursorReader, DuplicatePageToken, Page, convert, epoch_ms, parse_time
+from connectors.base import (
+    CursorReader,
+    DuplicatePageToken,
+    Page,
+    bookmark,
+    convert,
+    epoch_ms,
+    parse_time,
+)
 from connectors.http import ApiClient, ApiError, RetryableError, redact
 from models import Issue, Settings
 
 STREAM = "jira.issues"
+SWEEP_PAGE = 5000  # Jira's ceiling for maxResults when only `id`/`key` are asked for
 # Only what pmsync uses: the default `*all` costs Jira work and us bandwidth.
 FIELDS = [
     "summary",
@@ -51,6 +63,9 @@ def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
         labels=tuple(fields.get("labels") or ()),
         components=tuple(c["name"] for c in fields.get("components") or ()),
         fix_versions=tuple(v["name"] for v in fields.get("fixVersions") or ()),
+        released_versions=tuple(
+            v["name"] for v in fields.get("fixVersions") or () if v.get("released")
+        ),
         created_at=parse_time(fields["created"], "created") if fields.get("created") else None,
         updated_at=parse_time(fields["updated"], "updated"),
     )
@@ -121,7 +136,9 @@ class JiraConnector:
             where += f" AND updated >= {epoch_ms(since)}"
         return where + " ORDER BY updated ASC, key ASC"
 
-    def search_page(self, jql: str, token: str | None) -> dict[str, Any]:
+    def search_page(
+        self, jql: str, token: str | None, fields: list[str], max_results: int
+    ) -> dict[str, Any]:
         # Connect outside the search's retry: `client` retries on its own, and nesting
         # the two loops would square the attempts (6 became 36).
         client = self.client
@@ -130,8 +147,8 @@ class JiraConnector:
             lambda: client.enhanced_search_issues(
                 jql,
                 nextPageToken=token,
-                maxResults=min(self.settings.page_size, 100),
-                fields=list(FIELDS),
+                maxResults=max_results,
+                fields=list(fields),
                 json_result=True,
             ),
         )
@@ -144,29 +161,45 @@ class JiraConnector:
             )
         return result
 
+    def search(self, jql: str, fields: list[str], max_results: int) -> Iterator[dict[str, Any]]:
+        """Every page of one search: an absent nextPageToken is Jira's only end signal
+        (isLast is unreliable, and pages may be shorter than asked)."""
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            result = self.search_page(jql, token, fields, max_results)
+            yield result
+            token = result.get("nextPageToken")
+            if not token:
+                return
+            if token in seen_tokens:
+                raise DuplicatePageToken(f"jira repeated nextPageToken {token[:20]}...")
+            seen_tokens.add(token)
+
     def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
+        yield from self.issues(None if full else cursor_for(STREAM))
+        yield from self.sweep()
+
+    def issues(self, saved: Any) -> Iterator[Page]:
         started = datetime.now(UTC)
-        saved = None if full else cursor_for(STREAM)
         since = None
         if saved:
             since = parse_time(saved) - timedelta(minutes=self.settings.lookback_minutes)
         newest = parse_time(saved) if saved else None
-        jql = self.jql(since)
-        token: str | None = None
-        seen_tokens: set[str] = set()
-        while True:
-            result = self.search_page(jql, token)
+        for result in self.search(self.jql(since), FIELDS, min(self.settings.page_size, 100)):
             page = Page("jira", "issue", STREAM)
             for raw in result.get("issues", []):
                 issue = convert(page, raw, lambda r: issue_from_raw(r, self.site))
                 if issue and (newest is None or issue.updated_at > newest):
                     newest = issue.updated_at
-            # The bookmark never passes the run's start: later changes may not be indexed yet.
-            page.cursor = min(newest, started).isoformat() if newest else None
-            token = result.get("nextPageToken")
+            page.cursor = bookmark(newest, started)
             yield page
-            if not token:
-                return  # an absent nextPageToken is Jira's only end signal; isLast is unreliable
-            if token in seen_tokens:
-                raise DuplicatePageToken(f"jira repeated nextPageToken {token[:20]}...")
-            seen_tokens.add(token)
+
+    def sweep(self) -> Iterator[Page]:
+        """The id of every issue in the configured projects, as one final page whose
+        complete_ids lets the store drop the issues deleted in Jira."""
+        projects = ", ".join(self.settings.jira_projects)
+        ids: set[str] = set()
+        for result in self.search(f"project in ({projects})", ["id"], SWEEP_PAGE):
+            ids.update(str(raw["id"]) for raw in result.get("issues", []) if raw.get("id"))
+        yield Page("jira", "issue", STREAM, complete_ids=ids)

@@ -182,13 +182,10 @@ class SalesforceConnector:
                     "client_secret": self.secret,
                 },
             ).json()
-        except AuthError:
-            raise
         except ApiError as error:
-            if error.status in (400, 401):  # invalid_client, invalid_grant
-                raise AuthError(
-                    "salesforce", f"{error}; check {CREDENTIALS}", error.status
-                ) from None
+            # A wrong client id or secret answers 400 invalid_client: name the settings.
+            if error.status == 400:
+                raise AuthError("salesforce", f"{error}; check {CREDENTIALS}", 400) from None
             raise
         self._api = self._client(answer["instance_url"].rstrip("/"), answer["access_token"])
         return self._api

@@ -3,7 +3,8 @@ accounts, and the links its Jira integration keeps.
 
 The export is the only complete, ordered view of tickets: start from a unix time at least
 a minute in the past, follow `after_cursor`, and stop only on `end_of_stream: true`. That
-last page still carries an `after_cursor`, saved to resume from on the next run.
+last page still carries an `after_cursor`, saved to resume from on the next run. Deleted
+tickets stay in the export with `status: "deleted"`: they become the page's deletes.
 """
 
 from __future__ import annotations
@@ -136,7 +137,10 @@ class ZendeskConnector:
             page = Page("zendesk", "feedback", TICKETS)
             for raw in body.get("tickets", []):
                 if raw.get("status") == "deleted":
-                    continue  # deletes reach the store in a later issue; never count them
+                    # The export keeps deleted tickets, marked so: they leave the store.
+                    if raw.get("id") is not None:
+                        page.deleted_ids.append(str(raw["id"]))
+                    continue
                 convert(page, raw, partial(ticket_from_raw, site=self.site, users=users))
             after = body.get("after_cursor")
             page.cursor = after or saved

@@ -20,12 +20,13 @@ from connectors.intercom import IntercomConnector
 from connectors.jira import JiraConnector
 from connectors.salesforce import SalesforceConnector
 from connectors.zendesk import ZendeskConnector
+from flows.budgets import install_budgets
 from flows.close_loop import close_loop
 from flows.publish import publish_all
 from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
 from linking.references import deal_links, feedback_links, tag_links
-from models import DemandSummary, Link, Settings, ToolLink
+from models import ConfigError, DemandSummary, Link, Settings, ToolLink
 from store import Store
 
 log = logging.getLogger("pmsync.sync")
@@ -50,6 +51,7 @@ class SyncResult:
         default_factory=lambda: {"written": 0, "unchanged": 0, "failed": 0}
     )
     duration_s: float = 0.0
+    moved: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -188,22 +190,55 @@ def demand(
     return {key: calculator.summary(key, by_issue.get(key, [])) for key in sorted(keys)}
 
 
+def movers(plans: list[Any], top: int = 10) -> list[dict[str, Any]]:
+    """The issues whose demand moved most in this run, for the run's artifact."""
+    moved = []
+    for plan in plans:
+        before = plan.previous or {}
+        now = plan.summary
+        moved.append(
+            {
+                "issue": now.issue_key,
+                "requests": now.requests,
+                "requests_change": now.requests - int(before.get("requests", 0)),
+                "open_pipeline": float(now.open_pipeline),
+                "pipeline_change": float(now.open_pipeline) - float(before.get("open_pipeline", 0)),
+            }
+        )
+    moved.sort(key=lambda m: (-abs(m["requests_change"]), -abs(m["pipeline_change"])))
+    return moved[:top]
+
+
 def run_cycle(
-    settings: Settings, store: Store, full: bool = False, step: Step = lambda fn: fn
+    settings: Settings,
+    store: Store,
+    full: bool = False,
+    step: Step = lambda fn: fn,
+    sources: list[str] | None = None,
 ) -> SyncResult:
-    """Pull, link, summarise and publish once. `step` wraps each step (as a Prefect task)."""
+    """Pull, link, summarise and publish once. `step` wraps each step (as a Prefect task);
+    `sources` limits the pull to some of the configured tools."""
+    unknown = set(sources or ()) - set(settings.sources)
+    if unknown:
+        raise ConfigError(
+            f"not configured: {', '.join(sorted(unknown))} (configured: "
+            f"{', '.join(settings.sources) or 'none'})"
+        )
     started = time.monotonic()
+    install_budgets(settings)
     result = SyncResult()
     run_id = store.start_run()
     try:
-        for source in settings.sources:
+        for source in sources or settings.sources:
             stored, dead = step(pull_source)(settings, store, source, full)
             result.pulled[source] = stored
             result.dead_letters += dead
         result.links = step(link_all)(settings, store)
         if settings.jira_url:
             summaries = step(demand)(settings, store)
-            result.published = step(publish_all)(settings, store, summaries).counts()
+            report = step(publish_all)(settings, store, summaries)
+            result.published = report.counts()
+            result.moved = movers(report.plans)
             if settings.close_loop:
                 step(close_loop)(settings, store)
     except BaseException:

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.pipeline import run_cycle
+from flows.pipeline import SyncResult, run_cycle
 from models import Settings, load_settings
 from store import Store
 
@@ -28,12 +29,35 @@ def settings_for(sandbox_url: str | None, database_url: str | None = None) -> Se
 
 @flow(name="sync", log_prints=True)
 def sync(
-    sandbox_url: str | None = None, full: bool = False, database_url: str | None = None
+    sandbox_url: str | None = None,
+    full: bool = False,
+    database_url: str | None = None,
+    sources: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Pull every configured tool, link feedback and deals to issues, publish demand.
+    """Pull the configured tools (or only `sources`), link feedback and deals to issues,
+    publish demand, and leave a table of what happened as the run's artifact.
 
     Parameters carry no secrets: credentials come from the environment of the process
     that runs the flow (or the sandbox's demo credentials with `sandbox_url`)."""
     settings = settings_for(sandbox_url, database_url)
     store = Store(settings.database_url)
-    return run_cycle(settings, store, full=full, step=as_task).as_dict()
+    result = run_cycle(settings, store, full=full, step=as_task, sources=sources)
+    report_artifact(result)
+    return result.as_dict()
+
+
+def report_artifact(result: SyncResult) -> None:
+    """What a run pulled, linked, published and dead-lettered, and the biggest movers."""
+    rows: list[dict[str, Any]] = [
+        {"step": f"pulled from {tool}", "count": n} for tool, n in result.pulled.items()
+    ]
+    rows += [
+        {"step": "dead letters", "count": result.dead_letters},
+        {"step": "links", "count": result.links},
+    ]
+    rows += [{"step": f"published: {k}", "count": v} for k, v in result.published.items()]
+    create_table_artifact(rows, key="sync-summary", description="What this sync did")
+    if result.moved:
+        create_table_artifact(
+            result.moved, key="demand-movers", description="Issues whose demand moved most"
+        )

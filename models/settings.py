@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -107,6 +107,26 @@ class Settings(BaseSettings):
         description="Text of that note; {key}, {summary}, {status} and {url} are filled in.",
     )
 
+    rate_budgets: CommaList = Field(
+        (
+            "jira:9",
+            "zendesk:10",
+            "hubspot:9",
+            "intercom:150",
+            "freshdesk:6",
+            "salesforce:20",
+        ),
+        description="Requests a second each tool may get, tool:rate pairs, kept under the "
+        "vendors' limits (Jira 100/10 s, Zendesk 700/min, HubSpot 100/10 s, ...).",
+    )
+    rate_budget_scope: Literal["process", "prefect", "off"] = Field(
+        "process",
+        description="Where budgets hold: this process, or across every worker through "
+        "Prefect global concurrency limits that pmsync creates (needs a Prefect server).",
+    )
+    sync_cron: str = Field("*/15 * * * *", description="Schedule of the scheduled sync.")
+    sync_timezone: str = Field("UTC", description="Time zone of that schedule.")
+
     lookback_minutes: int = Field(
         5, ge=0, description="Re-read this much before each cursor: vendor search indexes lag."
     )
@@ -133,7 +153,12 @@ class Settings(BaseSettings):
     page_size: int = Field(100, ge=1, le=1000, description="Records asked for per page.")
 
     @field_validator(
-        "jira_projects", "free_mail_domains", "demand_labels", "tag_map", mode="before"
+        "jira_projects",
+        "free_mail_domains",
+        "demand_labels",
+        "tag_map",
+        "rate_budgets",
+        mode="before",
     )
     @classmethod
     def _split(cls, value: object) -> object:
@@ -175,6 +200,22 @@ class Settings(BaseSettings):
         if path and not Path(path).is_file():
             raise ValueError(f"account map file {path} does not exist")
         return path
+
+    @field_validator("rate_budgets")
+    @classmethod
+    def _budget_pairs(cls, pairs: tuple[str, ...]) -> tuple[str, ...]:
+        for pair in pairs:
+            tool, _, rate = pair.partition(":")
+            try:
+                if not tool or float(rate) <= 0:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{pair!r} is not TOOL:REQUESTS_PER_SECOND (jira:9)") from None
+        return pairs
+
+    @property
+    def budgets(self) -> dict[str, float]:
+        return {p.partition(":")[0]: float(p.partition(":")[2]) for p in self.rate_budgets}
 
     @property
     def demand_label_rules(self) -> list[tuple[str, int]]:
@@ -274,9 +315,18 @@ class Settings(BaseSettings):
             "zendesk_api_token": secret,
             "hubspot_url": f"{base}/hubspot",
             "hubspot_access_token": secret,
+            "intercom_url": f"{base}/intercom",
+            "intercom_access_token": secret,
+            "freshdesk_url": f"{base}/freshdesk",
+            "freshdesk_api_key": secret,
+            "salesforce_login_url": f"{base}/salesforce",
+            "salesforce_client_id": DEMO_EMAIL,
+            "salesforce_client_secret": secret,
             "lookback_minutes": 0,
             "demand_labels": ("demand-high:8", "demand-medium:4"),
             "close_loop": True,
+            # The sandbox limits nothing unless started with --rate-limits real.
+            "rate_budget_scope": "off",
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -170,11 +170,71 @@ def sandbox(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8765,
     seed: Annotated[int, typer.Option(help="Seed of the generated world.")] = 7,
+    scale: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Multiply the world: 100 gives ~4,000 issues, "
+            "~30,000 feedback items and ~8,000 deals.",
+        ),
+    ] = 1,
+    rate_limits: Annotated[
+        str,
+        typer.Option(
+            help="'real' enforces each vendor's documented limits with its "
+            "own headers and 429 bodies; 'off' limits nothing."
+        ),
+    ] = "off",
+    faults: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of API requests that fail: 429s, 5xx, slow answers, dropped connections.",
+        ),
+    ] = 0.0,
+    malformed: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of records served with a broken field (listed at /_sandbox/faults).",
+        ),
+    ] = 0.0,
+    search_lag: Annotated[
+        float, typer.Option(min=0.0, help="Seconds before a change shows in search results.")
+    ] = 0.0,
 ) -> None:
-    """Serve the bundled sandbox (Jira, Zendesk, HubSpot emulators) until interrupted."""
+    """Serve the bundled sandbox (Jira, Zendesk, Intercom, Freshdesk, HubSpot, Salesforce
+    emulators with a seeded world) until interrupted."""
     from sandbox.server import serve
 
-    serve(host=host, port=port, seed=seed)
+    if rate_limits not in ("off", "real"):
+        fail("--rate-limits is 'off' or 'real'")
+    serve(
+        host=host,
+        port=port,
+        seed=seed,
+        scale=scale,
+        rate_limits=rate_limits,
+        faults=faults,
+        malformed_rate=malformed,
+        search_lag_s=search_lag,
+    )
+
+
+@app.command("serve")
+def serve_deployments() -> None:
+    """Run every deployment with its schedule in this process, for a single box: the
+    scheduled sync (PMSYNC_SYNC_CRON, every 15 minutes by default), a sync per tool, the
+    backfill and the event handler. Needs a Prefect server (PREFECT_API_URL)."""
+    _quiet_prefect()
+    from deployments.serve import main
+
+    try:
+        main()
+    except ConfigError as error:
+        fail(str(error))
 
 
 @app.command()
@@ -415,4 +475,5 @@ def status(as_json: JsonOption = False) -> None:
     console.print_json(json.dumps(report))
 
 
+import pmsync.eval_cmd  # noqa: E402, F401  (registers `pmsync eval` on app)
 import pmsync.webhooks_cmd  # noqa: E402, F401  (registers `pmsync webhooks` on app)

@@ -1,4 +1,5 @@
-"""A local emulator of Jira Cloud, Zendesk Support and HubSpot CRM over a seeded world.
+"""A local emulator of Jira Cloud, Zendesk, Intercom, Freshdesk, HubSpot and Salesforce over
+one seeded world.
 
 It imports nothing from pmsync: it is an independent copy of the vendors' API contracts.
 """

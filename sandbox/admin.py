@@ -1,6 +1,8 @@
 """The sandbox's own endpoints under /_sandbox (no auth): health, request counts, the
-planted truth, reset and raw record injection."""
+planted truth, reset, settings, malformed-record report, and record injection, update and
+delete through each tool's own semantics."""
 
+import json
 from dataclasses import asdict
 from typing import Any
 
@@ -8,20 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox.state import SandboxState
+from sandbox import malformed, traffic
+from sandbox.admin_records import KINDS, Kind, derived
+from sandbox.state import SETTINGS, SandboxState
+from sandbox.timefmt import parse_time, utcnow
 from sandbox.web import json_response, read_json
 from sandbox.world import PROJECT
-from sandbox.zendesk_data import record_key
-
-# (tool, kind) -> (store attribute path, field holding the record's id)
-INJECTABLE = {
-    ("jira", "issue"): ("jira", "issues", "key"),
-    ("zendesk", "ticket"): ("zendesk", "tickets", "id"),
-    ("zendesk", "user"): ("zendesk", "users", "id"),
-    ("zendesk", "organization"): ("zendesk", "organizations", "id"),
-    ("hubspot", "deal"): ("hubspot", "deals", "id"),
-    ("hubspot", "company"): ("hubspot", "companies", "id"),
-}
 
 
 def _state(request: Request) -> SandboxState:
@@ -29,8 +23,13 @@ def _state(request: Request) -> SandboxState:
     return state
 
 
+def _bad(message: str) -> Response:
+    return json_response({"error": message}, 400)
+
+
 async def health(request: Request) -> Response:
-    return json_response({"status": "ok", "seed": _state(request).seed})
+    state = _state(request)
+    return json_response({"status": "ok", "seed": state.seed, "scale": state.scale})
 
 
 async def requests(request: Request) -> Response:
@@ -38,6 +37,10 @@ async def requests(request: Request) -> Response:
     if request.method == "DELETE":
         state.counters.clear()
     return json_response(state.counters.snapshot())
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def truth(state: SandboxState) -> dict[str, Any]:
@@ -49,10 +52,11 @@ def truth(state: SandboxState) -> dict[str, Any]:
             {
                 "name": a.name,
                 "domain": a.domains[0],
-                "zendesk_organization_id": None
-                if a.zendesk_org_id is None
-                else str(a.zendesk_org_id),
+                "zendesk_organization_id": _id(a.zendesk_org_id),
+                "intercom_company_id": a.intercom_company_id,
+                "freshdesk_company_id": _id(a.freshdesk_company_id),
                 "hubspot_company_id": a.hubspot_company_id,
+                "salesforce_account_id": a.salesforce_account_id,
             }
             for a in world.accounts
         ],
@@ -68,43 +72,141 @@ async def truth_endpoint(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     state = _state(request)
     ok, body = await read_json(request)
-    seed = body.get("seed", state.seed) if ok and isinstance(body, dict) else state.seed
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        return json_response({"error": "seed must be an integer"}, 400)
-    state.load(seed)
+    body = body if ok and isinstance(body, dict) else {}
+    seed, scale = body.get("seed", state.seed), body.get("scale", state.scale)
+    for name, value in (("seed", seed), ("scale", scale)):
+        if not isinstance(value, int) or isinstance(value, bool) or (name == "scale" and value < 1):
+            return _bad(f"{name} must be {'a positive' if name == 'scale' else 'an'} integer")
+    state.load(seed, scale=scale)
     state.counters.clear()
-    return json_response({"status": "ok", "seed": seed})
+    return json_response({"status": "ok", "seed": seed, "scale": scale})
+
+
+def _with_body(request: Request, body: bytes) -> Request:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
+async def config(request: Request) -> Response:
+    """GET every setting, or POST some: the world's (search_lag_s, malformed_rate,
+    salesforce_daily_limit, salesforce_session_s) and the traffic middleware's (rate
+    limits and faults, which sandbox.traffic owns and validates). Nothing is applied when
+    any of them is refused."""
+    state = _state(request)
+    ok, body = await read_json(request) if request.method == "POST" else (True, {})
+    if not ok or not isinstance(body, dict):
+        return _bad("expected a JSON object of settings")
+    mine = {k: v for k, v in body.items() if k in SETTINGS}
+    problem = state.check(mine)
+    if problem:
+        return _bad(problem)
+    theirs = {k: v for k, v in body.items() if k not in SETTINGS}
+    if theirs:
+        forwarded = _with_body(request, json.dumps(theirs).encode())
+    else:
+        forwarded = Request({**request.scope, "method": "GET"})
+    answer = await traffic.config(forwarded)
+    if answer.status_code != 200:
+        return answer
+    state.configure(mine)
+    return json_response({**json.loads(bytes(answer.body)), **state.settings()})
+
+
+async def faults(request: Request) -> Response:
+    state = _state(request)
+    with state.lock:
+        report = malformed.report(state)
+    # `injected`: the traffic middleware's faults (also at /_sandbox/faults/injected).
+    return json_response({"malformed": report, "injected": traffic.injected(request)})
+
+
+def _target(body: Any, with_id: bool = True) -> tuple[Kind, str, str] | str:
+    """The (kind, tool, kind name) a request names, or an error message."""
+    if not isinstance(body, dict):
+        return "expected a JSON object"
+    tool, name = str(body.get("tool", "")).lower(), str(body.get("kind", "")).lower()
+    kind = KINDS.get((tool, name))
+    if kind is None:
+        return f"expected tool/kind in {sorted(f'{t}/{k}' for t, k in KINDS)}"
+    if with_id and body.get("id") is None:
+        return "expected the record's id (a Jira issue's key)"
+    return kind, tool, name
 
 
 async def inject(request: Request) -> Response:
     """Store a record exactly as given, so tests can plant malformed data."""
     ok, body = await read_json(request)
-    if not ok or not isinstance(body, dict):
-        return json_response({"error": "expected a JSON object"}, 400)
-    target = INJECTABLE.get((body.get("tool"), body.get("kind")))  # type: ignore[arg-type]
+    target = _target(body if ok else None, with_id=False)
+    if isinstance(target, str):
+        return _bad(target)
+    kind, tool, _ = target
     record = body.get("record")
-    if target is None or not isinstance(record, dict) or target[2] not in record:
-        kinds = sorted(f"{tool}/{kind}" for tool, kind in INJECTABLE)
-        return json_response(
-            {"error": f"expected tool/kind in {kinds} and a record with its id or key"}, 400
-        )
-    tool, collection, id_field = target
+    if not isinstance(record, dict) or kind.id_field not in record:
+        return _bad(f"expected a record with its {kind.id_field}")
     state = _state(request)
     with state.lock:
-        if tool == "hubspot":
-            state.hubspot.objects[collection][str(record[id_field])] = record
-        elif tool == "jira":
-            state.jira.issues[str(record[id_field]).upper()] = record
-        else:
-            getattr(state.zendesk, collection)[record_key(record[id_field])] = record
+        key = kind.key(record[kind.id_field])
+        kind.records(state)[key] = record
+        state.touch(tool, kind.index_key(key))
+    return json_response({"status": "ok"})
+
+
+async def update(request: Request) -> Response:
+    """Change a record as its tool would: apply `changes`, recompute what the tool derives,
+    and move its updated timestamp to now (or to `at`, so many records can share one)."""
+    ok, body = await read_json(request)
+    target = _target(body if ok else None)
+    if isinstance(target, str):
+        return _bad(target)
+    kind, tool, name = target
+    changes = body.get("changes") or {}
+    at = parse_time(body["at"]) if "at" in body else utcnow()
+    if not isinstance(changes, dict) or at is None:
+        return _bad("expected `changes` as an object and `at` as an ISO 8601 time")
+    state = _state(request)
+    with state.lock:
+        key = kind.key(body["id"])
+        record = kind.records(state).get(key)
+        if record is None:
+            return json_response({"error": f"no {tool} {name} {body['id']}"}, 404)
+        values = derived(tool, name, changes, at)
+        (record.setdefault(kind.nested, {}) if kind.nested else record).update(values)
+        kind.stamp(record, at)
+        state.touch(tool, kind.index_key(key))
+    return json_response({"status": "ok"})
+
+
+async def delete(request: Request) -> Response:
+    """Delete (or archive) a record the way its tool does."""
+    ok, body = await read_json(request)
+    target = _target(body if ok else None)
+    if isinstance(target, str):
+        return _bad(target)
+    kind, tool, name = target
+    if kind.delete is None:
+        return _bad(f"deleting a {tool} {name} is not emulated")
+    state = _state(request)
+    with state.lock:
+        key = kind.key(body["id"])
+        if key not in kind.records(state):
+            return json_response({"error": f"no {tool} {name} {body['id']}"}, 404)
+        kind.delete(state, key, utcnow())
+        state.touch(tool, kind.index_key(key))
     return json_response({"status": "ok"})
 
 
 def routes() -> list[BaseRoute]:
     return [
+        *[r for r in traffic.routes() if getattr(r, "path", "") != "/config"],
         Route("/health", health, methods=["GET"]),
         Route("/requests", requests, methods=["GET", "DELETE"]),
         Route("/truth", truth_endpoint, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
+        Route("/config", config, methods=["GET", "POST"]),
+        Route("/faults", faults, methods=["GET"]),
         Route("/inject", inject, methods=["POST"]),
+        Route("/update", update, methods=["POST"]),
+        Route("/delete", delete, methods=["POST"]),
     ]

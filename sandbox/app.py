@@ -1,22 +1,61 @@
-"""The sandbox application: Jira, Zendesk and HubSpot side by side, plus /_sandbox."""
+"""The sandbox application: Jira, three support tools and two CRMs side by side, plus
+/_sandbox."""
 
 from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from sandbox import admin, hubspot, jira, zendesk
+from sandbox import admin, freshdesk, hubspot, intercom, jira, salesforce, traffic, zendesk
+from sandbox.faults import FaultKinds
+from sandbox.limits import LimitOverrides
 from sandbox.state import SandboxState
 
 
-def create_app(seed: int = 7, *, now: datetime | None = None) -> Starlette:
+def create_app(
+    seed: int = 7,
+    *,
+    now: datetime | None = None,
+    rate_limits: str = "off",
+    limits_scale: float = 1.0,
+    limits: LimitOverrides | None = None,
+    faults: float = 0.0,
+    fault_seed: int = 0,
+    fault_kinds: FaultKinds | None = None,
+    fault_max_delay: float = 1.5,
+    fault_retry_after: int = 1,
+    scale: int = 1,
+    search_lag_s: float = 0.0,
+    malformed_rate: float = 0.0,
+) -> Starlette:
+    """`rate_limits` "real" enforces each tool's documented limits (sandbox.limits; shrink
+    their windows with `limits_scale`, override them with `limits`); `faults` is the share
+    of API requests that meet an injected fault (sandbox.faults), drawn from `fault_seed`.
+    `scale` multiplies the seeded world; `search_lag_s` delays what search endpoints see of
+    writes; `malformed_rate` serves that share of feedback and deal records broken."""
     app = Starlette(
         routes=[
             Mount("/jira", routes=jira.routes()),
             Mount("/zendesk", routes=zendesk.routes()),
             Mount("/hubspot", routes=hubspot.routes()),
+            Mount("/intercom", routes=intercom.routes()),
+            Mount("/freshdesk", routes=freshdesk.routes()),
+            Mount("/salesforce", routes=salesforce.routes()),
             Mount("/_sandbox", routes=admin.routes()),
         ]
     )
-    app.state.sandbox = SandboxState(seed, now)
+    app.state.sandbox = SandboxState(
+        seed, now, scale=scale, search_lag_s=search_lag_s, malformed_rate=malformed_rate
+    )
+    traffic.install(
+        app,
+        rate_limits=rate_limits,
+        limits_scale=limits_scale,
+        limits=limits,
+        faults=faults,
+        fault_seed=fault_seed,
+        fault_kinds=fault_kinds,
+        fault_max_delay=fault_max_delay,
+        fault_retry_after=fault_retry_after,
+    )
     return app

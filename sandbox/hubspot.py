@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from sandbox import malformed
 from sandbox.hubspot_data import (
     ASSOCIATION_TYPES,
     NOTE_TARGETS,
@@ -79,6 +80,16 @@ def _guard(request: Request) -> Response | None:
     )
 
 
+def _shown(
+    state: SandboxState, obj: dict[str, Any], kind: str, wanted: list[str]
+) -> dict[str, Any]:
+    """A record as served: the asked-for properties, a live deal possibly malformed."""
+    shown = render(obj, kind, wanted)
+    if kind != "deals" or obj.get("archived"):
+        return shown
+    return malformed.serve(state, "hubspot", "deal", obj.get("id"), shown)
+
+
 def _id_order(oid: Any) -> tuple[int, str]:
     text = str(oid)
     return (int(text), "") if text.isdigit() else (1 << 62, text)
@@ -108,32 +119,33 @@ def _list(kind: str) -> Any:
         except (ValueError, TypeError):
             return _invalid("Invalid limit or after parameter")
         wanted, links = query_list(request, "properties"), query_list(request, "associations")
+        archived = params.get("archived") == "true"
         with state.lock:
-            objects = sorted(
-                state.hubspot.objects[kind].values(), key=lambda o: _id_order(o.get("id"))
-            )
-            if params.get("archived") == "true":
-                objects = []
+            store = state.hubspot.archived if archived else state.hubspot.objects
+            objects = sorted(store[kind].values(), key=lambda o: _id_order(o.get("id")))
             later = [o for o in objects if after is None or _id_order(o.get("id")) > after]
             page = [
-                _with_associations(state, render(o, kind, wanted), kind, links)
+                _with_associations(state, _shown(state, o, kind, wanted), kind, links)
                 for o in later[:limit]
             ]
         body: dict[str, Any] = {"results": page}
         if len(later) > limit:
             token = encode_cursor(str(page[-1].get("id")))
+            also = "&archived=true" if archived else ""
             body["paging"] = {
                 "next": {
                     "after": token,
                     "link": f"{base_url(request)}/crm/v3/"
-                    f"objects/{kind}?limit={limit}&after={token}",
+                    f"objects/{kind}?limit={limit}&after={token}{also}",
                 }
             }
         return json_response(body)
 
     async def get_object(request: Request, state: SandboxState) -> Response:
+        archived = request.query_params.get("archived") == "true"
         with state.lock:
-            obj = state.hubspot.objects[kind].get(request.path_params["id"])
+            store = state.hubspot.archived if archived else state.hubspot.objects
+            obj = store[kind].get(request.path_params["id"])
             if obj is None:
                 return _error(
                     404,
@@ -143,7 +155,7 @@ def _list(kind: str) -> Any:
                 )
             body = _with_associations(
                 state,
-                render(obj, kind, query_list(request, "properties")),
+                _shown(state, obj, kind, query_list(request, "properties")),
                 kind,
                 query_list(request, "associations"),
             )
@@ -269,8 +281,15 @@ def _search(kind: str) -> Any:
             )
         wanted = [str(p) for p in body.get("properties") or []]
         with state.lock:
-            found = _matching(state.hubspot.objects[kind], body, utcnow())
-            page = [render(o, kind, wanted) for o in found[offset : offset + limit]]
+            # The search index lags behind writes: records written in the last
+            # `search_lag_s` seconds are not found yet.
+            indexed = {
+                oid: obj
+                for oid, obj in state.hubspot.objects[kind].items()
+                if state.indexed("hubspot", f"{kind}/{oid}")
+            }
+            found = _matching(indexed, body, utcnow())
+            page = [_shown(state, o, kind, wanted) for o in found[offset : offset + limit]]
         result: dict[str, Any] = {"total": len(found), "results": page}
         if offset + limit < len(found):
             result["paging"] = {"next": {"after": str(offset + limit)}}
@@ -321,6 +340,8 @@ async def create_note(request: Request, state: SandboxState) -> Response:
                 notes_last_updated=props["hs_timestamp"], hs_lastmodifieddate=hubspot_time(now)
             )
             target["updatedAt"] = hubspot_time(now)
+            state.touch("hubspot", f"{kind}/{target_id}")
+        state.touch("hubspot", f"notes/{note['id']}")
     return json_response(note, 201)
 
 

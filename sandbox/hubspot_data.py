@@ -82,6 +82,10 @@ STAGE_PROBABILITY = {
 @dataclass
 class HubSpotStore:
     objects: dict[str, dict[str, dict[str, Any]]]  # type -> id -> record
+    # Archived records leave `objects`: only `?archived=true` lists or reads them.
+    archived: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {"deals": {}, "companies": {}, "notes": {}}
+    )
     links: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)
     next_id: int = 61_000_000_000
 
@@ -117,7 +121,9 @@ def record(oid: str, properties: dict[str, Any]) -> dict[str, Any]:
 def build(world: World) -> HubSpotStore:
     store = HubSpotStore({"deals": {}, "companies": {}, "notes": {}})
     for account in world.accounts:
-        cid = str(account.hubspot_company_id)
+        if account.hubspot_company_id is None:
+            continue
+        cid = account.hubspot_company_id
         store.objects["companies"][cid] = record(
             cid,
             {
@@ -131,6 +137,8 @@ def build(world: World) -> HubSpotStore:
             },
         )
     for deal in world.deals:
+        if deal.crm != "hubspot":
+            continue
         closed = deal.stage in ("closedwon", "closedlost")
         store.objects["deals"][deal.id] = record(
             deal.id,
@@ -149,7 +157,8 @@ def build(world: World) -> HubSpotStore:
                 "jira_issue_keys": ";".join(deal.issue_keys) or None,
             },
         )
-        store.associate("deals", deal.id, "companies", deal.company_id)
+        company = world.accounts[deal.account].hubspot_company_id
+        store.associate("deals", deal.id, "companies", str(company))
     return store
 
 

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from sandbox.browse import browse
 from sandbox.jira_data import (
     API_USER,
     adf,
@@ -142,7 +143,9 @@ async def search(request: Request, state: SandboxState) -> Response:
     limit = min(limit, 5000 if not chosen[0] and chosen[1] <= {"id", "key"} else 100)
     version, base = _version(request), _base(request)
     with state.lock:
-        issues = list(state.jira.issues.values())
+        # Search is eventually consistent: issues written in the last `search_lag_s`
+        # seconds are not in the index yet (a direct GET sees them at once).
+        issues = [i for i in state.jira.issues.values() if state.indexed("jira", i.get("key"))]
         missing = sorted((query.projects or set()) - {project_of(i) for i in issues})
         if missing:
             return _error(
@@ -173,7 +176,11 @@ async def approximate_count(request: Request, state: SandboxState) -> Response:
     except JqlError as exc:
         return _error(400, [str(exc)])
     with state.lock:
-        count = sum(matches(i, query, utcnow()) for i in state.jira.issues.values())
+        count = sum(
+            matches(i, query, utcnow())
+            for i in state.jira.issues.values()
+            if state.indexed("jira", i.get("key"))
+        )
     return json_response({"count": count})
 
 
@@ -206,6 +213,8 @@ async def put_issue(request: Request, state: SandboxState) -> Response:
             )
         except ValueError:
             return _error(400, [INVALID_PAYLOAD])
+        if not errors:
+            state.touch("jira", issue.get("key"))
     return _error(400, errors=errors) if errors else Response(status_code=204)
 
 
@@ -247,6 +256,7 @@ async def add_comment(request: Request, state: SandboxState) -> Response:
         comment = new_comment(state.jira, text, version, now)
         state.jira.comments.setdefault(str(issue.get("key")), []).append(comment)
         issue.setdefault("fields", {})["updated"] = jira_time(now)
+        state.touch("jira", issue.get("key"))
     return json_response(
         render_comment(comment, str(issue.get("id")), version, _base(request)), 201
     )
@@ -271,6 +281,7 @@ async def comment(request: Request, state: SandboxState) -> Response:
             now = jira_time(utcnow())
             found.update(body=adf(str(text)) if version == "2" else text, updated=now)
             issue.setdefault("fields", {})["updated"] = now
+            state.touch("jira", issue.get("key"))
         rendered = render_comment(found, str(issue.get("id")), version, _base(request))
     return json_response(rendered)
 
@@ -365,6 +376,7 @@ def routes() -> list[BaseRoute]:
         table.append(endpoint("jira", method, path, handler, guard, read=read))
 
     table: list[BaseRoute] = []
+    add("GET", "/browse/{key}", browse, _open)
     for v in ("2", "3"):
         api = f"/rest/api/{v}"
         add("GET", f"{api}/serverInfo", server_info, _open)

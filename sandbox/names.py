@@ -165,7 +165,7 @@ LAST_NAMES = (
 )
 FREE_MAIL = ("gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "proton.me", "icloud.com")
 
-# Acme's own people: Jira assignees and Zendesk agents.
+# Acme's own people: Jira assignees, and agents in each support tool.
 STAFF = (
     ("Dana Whitfield", "Product Manager"),
     ("Ravi Menon", "Engineering Lead"),

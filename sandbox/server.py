@@ -4,6 +4,7 @@ for `pmsync sandbox`."""
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -15,6 +16,9 @@ CREDENTIALS = (
     ("Jira", "/jira", "basic auth demo@example.com / sandbox"),
     ("Zendesk", "/zendesk", "basic auth demo@example.com/token / sandbox"),
     ("HubSpot", "/hubspot", "Authorization: Bearer sandbox"),
+    ("Intercom", "/intercom", "Authorization: Bearer sandbox"),
+    ("Freshdesk", "/freshdesk", "basic auth sandbox / X (the API key, any password)"),
+    ("Salesforce", "/salesforce", "OAuth client credentials demo@example.com / sandbox"),
 )
 
 
@@ -41,8 +45,11 @@ def _server(app: Starlette) -> uvicorn.Server:
 class SandboxServer:
     """A sandbox listening on a real socket; `url` is e.g. http://127.0.0.1:54321."""
 
-    def __init__(self, seed: int = 7, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app: Starlette = create_app(seed)
+    def __init__(
+        self, seed: int = 7, host: str = "127.0.0.1", port: int = 0, **options: Any
+    ) -> None:
+        # `options` go to create_app: rate_limits, faults, fault_seed, limits_scale, ...
+        self.app: Starlette = create_app(seed, **options)
         self._socket = _listen(host, port)
         self.host, self.port = host, self._socket.getsockname()[1]
         self.url = _url(host, self.port)
@@ -91,19 +98,28 @@ class SandboxServer:
         self.stop()
 
 
-def start_sandbox(seed: int = 7, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
-    return SandboxServer(seed, host, port).start()
+def start_sandbox(
+    seed: int = 7, host: str = "127.0.0.1", port: int = 0, **options: Any
+) -> SandboxServer:
+    return SandboxServer(seed, host, port, **options).start()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8900, seed: int = 7) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8900, seed: int = 7, **options: Any) -> None:
     """Serve in the foreground until interrupted, after printing where each tool lives."""
+    app = create_app(seed, **options)
     sock = _listen(host, port)
     url = _url(host, sock.getsockname()[1])
     print(f"pmsync sandbox (seed {seed}) on {url}")
     for tool, path, how in CREDENTIALS:
-        print(f"  {tool:<8} {url}{path:<9} {how}")
-    print(f"  Admin    {url}/_sandbox  (health, requests, truth, reset, inject)", flush=True)
+        print(f"  {tool:<10} {url}{path:<11} {how}")
+    print(
+        f"  Admin    {url}/_sandbox  (health, requests, truth, reset, config, faults, "
+        "inject, update, delete)",
+        flush=True,
+    )
+    settings = app.state.traffic.config()
+    print(f"  Limits   {settings['rate_limits']}; faults {settings['faults']}", flush=True)
     try:
-        _server(create_app(seed)).run(sockets=[sock])
+        _server(app).run(sockets=[sock])
     finally:
         sock.close()

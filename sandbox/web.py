@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[[Request, "SandboxState"], Awaitable[Response]]
 Guard = Callable[[Request], Response | None]
-TOOLS = ("jira", "zendesk", "hubspot")
+TOOLS = ("jira", "zendesk", "hubspot", "intercom", "freshdesk", "salesforce")
 
 
 class RequestCounters:

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from sandbox import malformed
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow, zendesk_time
 from sandbox.web import (
@@ -49,6 +50,20 @@ def _with_url(record: dict[str, Any], base: str, kind: str) -> dict[str, Any]:
     return {"url": f"{base}/api/v2/{kind}/{record.get('id')}.json", **record}
 
 
+def _ticket(state: SandboxState, ticket: dict[str, Any], base: str) -> dict[str, Any]:
+    """A ticket as served: deleted ones intact, live ones possibly malformed."""
+    shown = _with_url(ticket, base, "tickets")
+    if ticket.get("status") == "deleted":
+        return shown
+    return malformed.serve(state, "zendesk", "ticket", ticket.get("id"), shown)
+
+
+def _live(state: SandboxState, ticket_id: Any) -> dict[str, Any] | None:
+    """A ticket that GET and PUT can reach: deleted tickets answer 404."""
+    ticket = state.zendesk.tickets.get(ticket_id)
+    return None if ticket is None or ticket.get("status") == "deleted" else ticket
+
+
 async def export_tickets(request: Request, state: SandboxState) -> Response:
     params, now, base = request.query_params, utcnow(), base_url(request)
     try:
@@ -70,14 +85,20 @@ async def export_tickets(request: Request, state: SandboxState) -> Response:
     except ValueError:
         return _error(400, "InvalidPaginationParameter", "Invalid cursor or start_time")
     include = {p.strip() for p in params.get("include", "").split(",")}
+    # Deleted tickets stay in the export with status "deleted" unless excluded.
+    keep_deleted = params.get("exclude_deleted", "false").lower() != "true"
     with state.lock:
         ordered = sorted(
-            ((export_position(t, now), t) for t in state.zendesk.tickets.values()),
+            (
+                (export_position(t, now), t)
+                for t in state.zendesk.tickets.values()
+                if keep_deleted or t.get("status") != "deleted"
+            ),
             key=lambda pair: pair[0],
         )
         later = [pair for pair in ordered if pair[0] > position]
         page = later[:per_page]
-        tickets = [_with_url(t, base, "tickets") for _, t in page]
+        tickets = [_ticket(state, t, base) for _, t in page]
         users = {
             uid
             for t in tickets
@@ -100,7 +121,7 @@ async def export_tickets(request: Request, state: SandboxState) -> Response:
     # The last page still carries an after_cursor: resuming from it returns later changes.
     after = encode_export_cursor(page[-1][0] if page else position)
     before = encode_export_cursor((page[0][0][0], page[0][0][1] - 1)) if page else None
-    keep = {k: params[k] for k in ("per_page", "include") if k in params}
+    keep = {k: params[k] for k in ("per_page", "include", "exclude_deleted") if k in params}
 
     def url(cursor: str) -> str:
         return f"{base}{EXPORT}?{urlencode({'cursor': cursor, **keep})}"
@@ -191,10 +212,10 @@ def _lister(kind: str) -> Any:
 
 async def show_ticket(request: Request, state: SandboxState) -> Response:
     with state.lock:
-        ticket = state.zendesk.tickets.get(request.path_params["id"])
-    if ticket is None:
-        return _not_found()
-    return json_response({"ticket": _with_url(ticket, base_url(request), "tickets")})
+        ticket = _live(state, request.path_params["id"])
+        if ticket is None:
+            return _not_found()
+        return json_response({"ticket": _ticket(state, ticket, base_url(request))})
 
 
 async def update_ticket(request: Request, state: SandboxState) -> Response:
@@ -227,7 +248,7 @@ async def update_ticket(request: Request, state: SandboxState) -> Response:
         )
     now = utcnow()
     with state.lock:
-        ticket = state.zendesk.tickets.get(request.path_params["id"])
+        ticket = _live(state, request.path_params["id"])
         if ticket is None:
             return _not_found()
         # A closed ticket is read-only in Zendesk: follow-ups need a new ticket.
@@ -267,7 +288,7 @@ async def update_ticket(request: Request, state: SandboxState) -> Response:
             )
         if changed or events:
             ticket.update(updated_at=zendesk_time(now), generated_timestamp=int(now.timestamp()))
-        rendered = _with_url(ticket, base_url(request), "tickets")
+        rendered = _ticket(state, ticket, base_url(request))
     audit: dict[str, Any] = {
         "id": state.zendesk.new_id(),
         "ticket_id": ticket.get("id"),
@@ -281,7 +302,7 @@ async def update_ticket(request: Request, state: SandboxState) -> Response:
 
 async def ticket_comments(request: Request, state: SandboxState) -> Response:
     with state.lock:
-        if request.path_params["id"] not in state.zendesk.tickets:
+        if _live(state, request.path_params["id"]) is None:
             return _not_found()
         comments = list(state.zendesk.comments.get(request.path_params["id"], []))
     return json_response(

@@ -57,6 +57,7 @@ def comment(
 
 def build(world: World) -> ZendeskStore:
     store = ZendeskStore({}, {}, {}, {}, [])
+    org_of = {i: a.zendesk_org_id for i, a in enumerate(world.accounts)}
     for account in world.accounts:
         if account.zendesk_org_id is None:
             continue
@@ -75,7 +76,11 @@ def build(world: World) -> ZendeskStore:
             "tags": [account.plan],
             "organization_fields": {},
         }
-    people = [(p.id, p.name, p.email, p.org_id, p.role, p.created) for p in world.people]
+    people: list[tuple[Any, str, str, int | None, str, datetime]] = [
+        (p.id, p.name, p.email, None if p.account is None else org_of[p.account], p.role, p.created)
+        for p in world.people
+        if p.tool == "zendesk"
+    ]
     people.append((API_USER_ID, "Demo Integration", "demo@example.com", None, "admin", world.now))
     for pid, name, email, org, role, created in people:
         store.users[pid] = {
@@ -101,7 +106,8 @@ def build(world: World) -> ZendeskStore:
             "notes": "",
             "shared": False,
         }
-    for t in world.tickets:
+    for t in world.of_tool("zendesk"):
+        org = None if t.account is None else org_of[t.account]
         category = "feature_request" if "feature_request" in t.tags else t.tags[0]
         store.tickets[t.id] = {
             "id": t.id,
@@ -120,7 +126,7 @@ def build(world: World) -> ZendeskStore:
             "requester_id": t.requester_id,
             "submitter_id": t.requester_id,
             "assignee_id": t.assignee_id,
-            "organization_id": t.organization_id,
+            "organization_id": org,
             "group_id": GROUP_ID,
             "collaborator_ids": [],
             "follower_ids": [],
@@ -142,7 +148,7 @@ def build(world: World) -> ZendeskStore:
             "from_messaging_channel": False,
         }
         store.comments[t.id] = [
-            comment(store.new_id(), t.requester_id, t.description, True, t.created, t.channel)
+            comment(store.new_id(), int(t.requester_id), t.description, True, t.created, t.channel)
         ]
     for link in world.jira_links:
         stamp = zendesk_time(link.created)

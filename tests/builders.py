@@ -21,10 +21,24 @@ SANDBOX = "http://sandbox.test"
 JIRA = f"{SANDBOX}/jira"
 ZENDESK = f"{SANDBOX}/zendesk"
 HUBSPOT = f"{SANDBOX}/hubspot"
+INTERCOM = f"{SANDBOX}/intercom"
+FRESHDESK = f"{SANDBOX}/freshdesk"
+SALESFORCE = f"{SANDBOX}/salesforce"  # the login URL, and the instance its token names
+NEW_TOOLS: dict[str, Any] = {
+    "intercom_url": INTERCOM,
+    "intercom_access_token": "sandbox",
+    "freshdesk_url": FRESHDESK,
+    "freshdesk_api_key": "sandbox",
+    "salesforce_login_url": SALESFORCE,
+    "salesforce_client_id": "demo@example.com",
+    "salesforce_client_secret": "sandbox",
+}
 
 
 def sandbox_settings(**overrides: Any) -> Settings:
-    return Settings.for_sandbox(SANDBOX, **overrides)
+    """Every tool at the fake sandbox (the three newer ones named explicitly, so these
+    tests do not depend on what `for_sandbox` serves yet)."""
+    return Settings.for_sandbox(SANDBOX, **{**NEW_TOOLS, **overrides})
 
 
 class RecordedSleep:
@@ -56,6 +70,23 @@ def script(rsps: responses.RequestsMock, method: str, url: str, bodies: Sequence
     def reply(request: Any) -> tuple[int, dict[str, str], str]:
         assert queue, f"{method} {url} asked more often than the server has pages for"
         return 200, {"Content-Type": "application/json"}, json.dumps(queue.pop(0))
+
+    rsps.add_callback(method, url, callback=reply)
+
+
+def script_replies(
+    rsps: responses.RequestsMock,
+    method: str,
+    url: Any,
+    replies: Sequence[tuple[int, dict[str, str], Any]],
+) -> None:
+    """Like `script`, with each reply's status and headers: (status, headers, body)."""
+    queue = list(replies)
+
+    def reply(request: Any) -> tuple[int, dict[str, str], str]:
+        assert queue, f"{method} {url} asked more often than the server has replies for"
+        status, headers, answer = queue.pop(0)
+        return status, {"Content-Type": "application/json", **headers}, json.dumps(answer)
 
     rsps.add_callback(method, url, callback=reply)
 
@@ -217,3 +248,165 @@ def associations(companies_of: dict[str, list[int]]) -> dict[str, Any]:
             for deal_id, companies in companies_of.items()
         ],
     }
+
+
+# -- Intercom --------------------------------------------------------------------------------
+
+
+def unix(text: str) -> int:
+    """`2024-05-01T10:20:30Z` as unix seconds, how Intercom sends and takes times."""
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def intercom_conversation(
+    conversation_id: int,
+    updated_at: str = "2024-05-01T10:20:30Z",
+    body: str = "<p>Please add SSO</p>",
+    author: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "type": "conversation",
+        "id": str(conversation_id),
+        "title": None,
+        "created_at": unix("2024-04-01T08:00:00Z"),
+        "updated_at": unix(updated_at),
+        "state": "open",
+        "tags": {"type": "tag.list", "tags": []},
+        "source": {
+            "type": "conversation",
+            "body": body,
+            "author": author
+            or {"type": "user", "id": f"c{conversation_id}", "email": "ann@acme.com"},
+        },
+        "contacts": {
+            "type": "contact.list",
+            "contacts": [{"type": "contact", "id": f"c{conversation_id}"}],
+        },
+        **extra,
+    }
+
+
+def intercom_page(
+    conversations: Iterable[dict[str, Any]], starting_after: str | None = None
+) -> dict[str, Any]:
+    """A conversation search answer: `pages.next` only when there is more."""
+    items = list(conversations)
+    pages: dict[str, Any] = {"type": "pages", "page": 1, "per_page": 150, "total_pages": 1}
+    if starting_after is not None:
+        pages["next"] = {"page": 2, "starting_after": starting_after}
+    return {
+        "type": "conversation.list",
+        "conversations": items,
+        "total_count": len(items),
+        "pages": pages,
+    }
+
+
+def intercom_contact(contact_id: str, email: str, *companies: str) -> dict[str, Any]:
+    return {
+        "type": "contact",
+        "id": contact_id,
+        "email": email,
+        "name": email.split("@")[0].title(),
+        "companies": {
+            "type": "list",
+            "data": [{"type": "company", "id": c} for c in companies],
+            "has_more": False,
+        },
+    }
+
+
+def intercom_company(company_id: str, name: str, website: str | None) -> dict[str, Any]:
+    return {
+        "type": "company",
+        "id": company_id,
+        "company_id": f"ext-{company_id}",
+        "name": name,
+        "website": website,
+        "updated_at": unix("2024-05-01T10:20:30Z"),
+    }
+
+
+# -- Freshdesk -------------------------------------------------------------------------------
+
+
+def freshdesk_ticket(
+    ticket_id: int, updated_at: str = "2024-05-01T10:20:30Z", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": ticket_id,
+        "subject": f"Ticket {ticket_id}",
+        "description": "<div>Please add SSO</div>",
+        "description_text": "Please add SSO",
+        "status": 2,
+        "priority": 1,
+        "requester_id": 9000 + ticket_id,
+        "requester": {"id": 9000 + ticket_id, "name": "Ann", "email": "ann@acme.com"},
+        "company_id": None,
+        "tags": [],
+        "custom_fields": {},
+        "created_at": "2024-04-01T08:00:00Z",
+        "updated_at": updated_at,
+        **extra,
+    }
+
+
+def next_link(url: str | None) -> dict[str, str]:
+    """The `Link` header Freshdesk sends when there is a next page; none on the last."""
+    return {"Link": f'<{url}>; rel="next"'} if url else {}
+
+
+# -- Salesforce ------------------------------------------------------------------------------
+
+
+def sf_id(prefix: str, number: int) -> str:
+    """An 18-character Salesforce record id, e.g. 006000000000001AAA."""
+    return f"{prefix}{number:012d}AAA"
+
+
+def sf_opportunity(
+    number: int, modstamp: str = "2024-05-01T10:20:30.000+0000", **fields: Any
+) -> dict[str, Any]:
+    record_id = sf_id("006", number)
+    return {
+        "attributes": {
+            "type": "Opportunity",
+            "url": f"/services/data/v60.0/sobjects/Opportunity/{record_id}",
+        },
+        "Id": record_id,
+        "Name": f"Opportunity {number}",
+        "Amount": 15000.0,
+        "StageName": "Prospecting",
+        "Probability": 10.0,
+        "CloseDate": "2024-06-30",
+        "AccountId": sf_id("001", 1),
+        "IsClosed": False,
+        "IsWon": False,
+        "Jira_Issue_Keys__c": None,
+        "SystemModstamp": modstamp,
+        **fields,
+    }
+
+
+def sf_account(number: int, website: str | None = "https://www.acme.com") -> dict[str, Any]:
+    record_id = sf_id("001", number)
+    return {
+        "attributes": {
+            "type": "Account",
+            "url": f"/services/data/v60.0/sobjects/Account/{record_id}",
+        },
+        "Id": record_id,
+        "Name": f"Account {number}",
+        "Website": website,
+        "SystemModstamp": "2024-05-01T10:20:30.000+0000",
+    }
+
+
+def soql_page(records: Iterable[dict[str, Any]], next_url: str | None = None) -> dict[str, Any]:
+    """A query answer: `done` is false exactly when a nextRecordsUrl follows."""
+    items = list(records)
+    page: dict[str, Any] = {"totalSize": len(items), "done": next_url is None, "records": items}
+    if next_url:
+        page["nextRecordsUrl"] = next_url
+    return page

@@ -4,6 +4,7 @@ sandbox's own API answers and its planted truth, without any of pmsync's code.""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,9 @@ import requests
 
 AUTH = ("demo@example.com", "sandbox")
 ZENDESK_AUTH = ("demo@example.com/token", "sandbox")
+FRESHDESK_AUTH = ("sandbox", "X")
 HUBSPOT = {"Authorization": "Bearer sandbox"}
+INTERCOM = {"Authorization": "Bearer sandbox", "Intercom-Version": "2.11"}
 FREE_MAIL = {
     "gmail.com",
     "yahoo.com",
@@ -26,11 +29,25 @@ FREE_MAIL = {
     "mail.com",
 }
 EXPLICIT = {"cited_key", "zendesk_jira_link", "deal_field"}
+ACCOUNT_IDS = {
+    "zendesk": "zendesk_organization_id",
+    "intercom": "intercom_company_id",
+    "freshdesk": "freshdesk_company_id",
+    "hubspot": "hubspot_company_id",
+    "salesforce": "salesforce_account_id",
+}
 
 
-def _all_tickets(url: str) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
-    tickets: list[dict[str, Any]] = []
-    users: dict[int, dict[str, Any]] = {}
+class Ticket:
+    """What the oracle needs of any support tool's ticket: who asked, for which company."""
+
+    def __init__(self, source: str, record_id: Any, email: str | None, company: Any) -> None:
+        self.source, self.id = source, str(record_id)
+        self.email = (email or "").lower()
+        self.company = None if company is None else str(company)
+
+
+def zendesk_tickets(url: str) -> Iterator[Ticket]:
     params: dict[str, Any] = {"start_time": 0, "include": "users"}
     while True:
         body = requests.get(
@@ -39,29 +56,137 @@ def _all_tickets(url: str) -> tuple[list[dict[str, Any]], dict[int, dict[str, An
             auth=ZENDESK_AUTH,
             timeout=30,
         ).json()
-        tickets += body["tickets"]
-        users.update({u["id"]: u for u in body.get("users", [])})
+        users = {u["id"]: u for u in body.get("users", [])}
+        for t in body["tickets"]:
+            if t.get("status") != "deleted":
+                email = users.get(t["requester_id"], {}).get("email")
+                yield Ticket("zendesk", t["id"], email, t.get("organization_id"))
         if body["end_of_stream"]:
-            return tickets, users
+            return
         params = {"cursor": body["after_cursor"], "include": "users"}
 
 
-def _all_deals(url: str) -> list[dict[str, Any]]:
-    deals: list[dict[str, Any]] = []
+def intercom_tickets(url: str) -> Iterator[Ticket]:
+    page: dict[str, Any] = {"per_page": 150}
+    while True:
+        query = {"query": {"field": "updated_at", "operator": ">", "value": 0}, "pagination": page}
+        body = requests.post(
+            f"{url}/intercom/conversations/search", json=query, headers=INTERCOM, timeout=30
+        ).json()
+        for c in body["conversations"]:
+            author = c["source"]["author"]
+            contact = requests.get(
+                f"{url}/intercom/contacts/{author['id']}", headers=INTERCOM, timeout=30
+            ).json()
+            companies = (contact.get("companies") or {}).get("data") or []
+            yield Ticket(
+                "intercom", c["id"], author.get("email"), companies[0]["id"] if companies else None
+            )
+        after = (body["pages"].get("next") or {}).get("starting_after")
+        if not after:
+            return
+        page = {"per_page": 150, "starting_after": after}
+
+
+def freshdesk_tickets(url: str) -> Iterator[Ticket]:
+    next_url: str | None = f"{url}/freshdesk/api/v2/tickets"
+    params: dict[str, Any] | None = {
+        "updated_since": "1970-01-01T00:00:00Z",
+        "per_page": 100,
+        "include": "requester",
+    }
+    while next_url:
+        response = requests.get(next_url, params=params, auth=FRESHDESK_AUTH, timeout=30)
+        for t in response.json():
+            yield Ticket(
+                "freshdesk", t["id"], (t.get("requester") or {}).get("email"), t.get("company_id")
+            )
+        next_url, params = response.links.get("next", {}).get("url"), None
+
+
+class Deal:
+    def __init__(
+        self,
+        source: str,
+        record_id: str,
+        amount: Any,
+        stage: str,
+        closed: str | None,
+        companies: set[str],
+    ) -> None:
+        self.source, self.id = source, record_id
+        self.amount = Decimal(str(amount or 0))
+        self.stage = stage  # "won", "lost" or "open"
+        self.closed = closed
+        self.companies = companies
+
+
+def hubspot_deals(url: str) -> Iterator[Deal]:
     params: dict[str, Any] = {
         "limit": 100,
         "associations": "companies",
-        "properties": "amount,dealstage,closedate,hs_is_closed,hs_is_closed_won",
+        "properties": "amount,dealstage,closedate",
     }
     while True:
         body = requests.get(
             f"{url}/hubspot/crm/v3/objects/deals", params=params, headers=HUBSPOT, timeout=30
         ).json()
-        deals += body["results"]
+        for d in body["results"]:
+            props = d["properties"]
+            stage = {"closedwon": "won", "closedlost": "lost"}.get(props["dealstage"], "open")
+            companies = d.get("associations", {}).get("companies", {}).get("results", [])
+            yield Deal(
+                "hubspot",
+                str(d["id"]),
+                props.get("amount"),
+                stage,
+                props.get("closedate"),
+                {str(c["id"]) for c in companies},
+            )
         after = (body.get("paging") or {}).get("next", {}).get("after")
         if not after:
-            return deals
+            return
         params["after"] = after
+
+
+def salesforce_deals(url: str) -> Iterator[Deal]:
+    token = requests.post(
+        f"{url}/salesforce/services/oauth2/token",
+        timeout=30,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "demo@example.com",
+            "client_secret": "sandbox",
+        },
+    ).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    soql = (
+        "SELECT Id, Amount, CloseDate, AccountId, IsClosed, IsWon FROM Opportunity "
+        "ORDER BY SystemModstamp, Id"
+    )
+    body = requests.get(
+        f"{token['instance_url']}/services/data/v60.0/query",
+        params={"q": soql},
+        headers=headers,
+        timeout=30,
+    ).json()
+    while True:
+        for o in body["records"]:
+            stage = "won" if o["IsWon"] else "lost" if o["IsClosed"] else "open"
+            closed = f"{o['CloseDate']}T00:00:00Z" if o.get("CloseDate") else None
+            yield Deal(
+                "salesforce",
+                o["Id"],
+                o.get("Amount"),
+                stage,
+                closed,
+                {o["AccountId"]} if o.get("AccountId") else set(),
+            )
+        if body["done"]:
+            return
+        body = requests.get(
+            f"{token['instance_url']}{body['nextRecordsUrl']}", headers=headers, timeout=30
+        ).json()
 
 
 def expected_demand(url: str, now: datetime | None = None) -> dict[str, dict[str, Any]]:
@@ -69,66 +194,59 @@ def expected_demand(url: str, now: datetime | None = None) -> dict[str, dict[str
     now = now or datetime.now(UTC)
     truth = requests.get(f"{url}/_sandbox/truth", timeout=30).json()
     links = [link for link in truth["links"] if link["method"] in EXPLICIT]
-    org_domain = {
-        str(a["zendesk_organization_id"]): a["domain"]
+    domain_of = {
+        (tool, str(a[field])): a["domain"]
         for a in truth["accounts"]
-        if a.get("zendesk_organization_id") is not None
+        for tool, field in ACCOUNT_IDS.items()
+        if a.get(field) is not None
     }
-    company_domain = {
-        str(a["hubspot_company_id"]): a["domain"]
-        for a in truth["accounts"]
-        if a.get("hubspot_company_id") is not None
+    tickets = {
+        (t.source, t.id): t
+        for reader in (zendesk_tickets, intercom_tickets, freshdesk_tickets)
+        for t in reader(url)
     }
-    tickets, users = _all_tickets(url)
-    by_ticket = {str(t["id"]): t for t in tickets}
-    deals = {str(d["id"]): d for d in _all_deals(url)}
+    deals = {
+        (d.source, d.id): d for reader in (hubspot_deals, salesforce_deals) for d in reader(url)
+    }
 
-    def customer_of(ticket: dict[str, Any]) -> str:
-        if ticket.get("organization_id") is not None:
-            return "domain:" + org_domain[str(ticket["organization_id"])]
-        email = users[ticket["requester_id"]]["email"].lower()
-        domain = email.rpartition("@")[2]
-        return f"domain:{domain}" if domain not in FREE_MAIL else f"person:{email}"
+    def customer_of(ticket: Ticket) -> str:
+        if ticket.company is not None and (ticket.source, ticket.company) in domain_of:
+            return "domain:" + domain_of[(ticket.source, ticket.company)]
+        domain = ticket.email.rpartition("@")[2]
+        return f"domain:{domain}" if domain not in FREE_MAIL else f"person:{ticket.email}"
 
-    def customers_of(deal: dict[str, Any]) -> set[str]:
-        companies = deal.get("associations", {}).get("companies", {}).get("results", [])
+    def customers_of(deal: Deal) -> set[str]:
         return {
-            "domain:" + company_domain[str(c["id"])]
-            for c in companies
-            if str(c["id"]) in company_domain
+            "domain:" + domain_of[(deal.source, c)]
+            for c in deal.companies
+            if (deal.source, c) in domain_of
         }
 
-    def amount(deal: dict[str, Any]) -> Decimal:
-        return Decimal(deal["properties"].get("amount") or 0)
-
-    def is_open(deal: dict[str, Any]) -> bool:
-        return deal["properties"]["dealstage"] not in {"closedwon", "closedlost"}
-
-    def is_revenue(deal: dict[str, Any]) -> bool:
-        props = deal["properties"]
-        if props["dealstage"] != "closedwon" or not props.get("closedate"):
+    def is_revenue(deal: Deal) -> bool:
+        if deal.stage != "won" or not deal.closed:
             return False
-        closed = datetime.fromisoformat(props["closedate"].replace("Z", "+00:00"))
+        closed = datetime.fromisoformat(deal.closed.replace("Z", "+00:00"))
         return closed >= now - timedelta(days=365)
 
-    feedback_of: dict[str, set[str]] = defaultdict(set)
-    deals_naming: dict[str, set[str]] = defaultdict(set)
+    feedback_of: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    deals_naming: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for link in links:
-        if link["kind"] == "feedback" and link["record_id"] in by_ticket:
-            feedback_of[link["issue_key"]].add(link["record_id"])
-        elif link["kind"] == "deal" and link["record_id"] in deals:
-            deals_naming[link["issue_key"]].add(link["record_id"])
+        pair = (link["source"], link["record_id"])
+        if link["kind"] == "feedback" and pair in tickets:
+            feedback_of[link["issue_key"]].add(pair)
+        elif link["kind"] == "deal" and pair in deals:
+            deals_naming[link["issue_key"]].add(pair)
 
     expected = {}
     for key in set(feedback_of) | set(deals_naming):
-        customers = {customer_of(by_ticket[t]) for t in feedback_of[key]}
-        own = {i for i, d in deals.items() if customers_of(d) & customers}
-        revenue = {i for i in own if is_revenue(deals[i])}
-        pipeline = {i for i in own | deals_naming[key] if is_open(deals[i])}
+        customers = {customer_of(tickets[t]) for t in feedback_of[key]}
+        own = {pair for pair, d in deals.items() if customers_of(d) & customers}
+        revenue = {pair for pair in own if is_revenue(deals[pair])}
+        pipeline = {pair for pair in own | deals_naming[key] if deals[pair].stage == "open"}
         expected[key] = {
             "requests": len(feedback_of[key]),
             "customers": len(customers),
-            "revenue": sum((amount(deals[i]) for i in revenue), Decimal(0)),
-            "open_pipeline": sum((amount(deals[i]) for i in pipeline), Decimal(0)),
+            "revenue": sum((deals[p].amount for p in revenue), Decimal(0)),
+            "open_pipeline": sum((deals[p].amount for p in pipeline), Decimal(0)),
         }
     return expected

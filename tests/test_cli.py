@@ -36,7 +36,14 @@ def test_sync_json_through_prefect_twice(sandbox_url: str, store_url: str) -> No
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout)
     assert set(result) == {"pulled", "dead_letters", "links", "published", "duration_s"}
-    assert set(result["pulled"]) == {"jira", "zendesk", "hubspot"}
+    assert set(result["pulled"]) == {
+        "jira",
+        "zendesk",
+        "intercom",
+        "freshdesk",
+        "hubspot",
+        "salesforce",
+    }
     assert result["published"]["written"] > 0 and result["published"]["failed"] == 0
 
     second = json.loads(pmsync("sync", "--sandbox", sandbox_url, "--json", env=env).stdout)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,6 +14,7 @@ from builders import (
     associations,
     body,
     calls_to,
+    freeze_now,
     hubspot_company,
     hubspot_deal,
     hubspot_page,
@@ -24,11 +25,13 @@ from builders import (
 
 import connectors.hubspot
 from connectors.base import DuplicatePageToken
-from connectors.hubspot import DEAL_PROPERTIES, DEALS, HubSpotConnector
+from connectors.hubspot import ARCHIVED_DEALS, DEAL_PROPERTIES, DEALS, HubSpotConnector
+from models import Settings
 
 SEARCH = f"{HUBSPOT}/crm/v3/objects/deals/search"
 ASSOCIATIONS = f"{HUBSPOT}/crm/v4/associations/deals/companies/batch/read"
 COMPANIES = f"{HUBSPOT}/crm/v3/objects/companies"
+DEALS_LIST = f"{HUBSPOT}/crm/v3/objects/deals"
 
 
 def ms(text: str) -> str:
@@ -148,6 +151,8 @@ def test_the_same_after_twice_raises(rsps, companies_of):
 
 
 def test_each_page_saves_the_newest_modification_as_cursor(rsps, companies_of):
+    """The cursor is readable JSON with both parts; a page ending at a timestamp resumes
+    at it inclusively (deals sharing it may go on to the next page)."""
     script(
         rsps,
         "POST",
@@ -163,8 +168,30 @@ def test_each_page_saves_the_newest_modification_as_cursor(rsps, companies_of):
 
     pages = list(connector().deals(None))
 
-    assert [page.cursor for page in pages] == ["2024-05-01T10:00:00+00:00"] * 2
+    expected = {"modified": "2024-05-01T10:00:00+00:00", "after_id": None}
+    assert [page.cursor for page in pages] == [expected, expected]
     assert all(page.stream == DEALS for page in pages)
+
+
+def test_the_cursor_never_passes_the_runs_start(rsps, companies_of, monkeypatch):
+    """A deal modified after the run started may have neighbours not yet indexed: the
+    saved position stops at the run's start and re-reads all of that moment."""
+    freeze_now(monkeypatch, connectors.hubspot, datetime(2024, 5, 1, 10, 30, tzinfo=UTC))
+    script(rsps, "POST", SEARCH, [hubspot_page([hubspot_deal(1, "2024-05-01T11:00:00Z")])])
+
+    (page,) = list(connector().deals(None))
+
+    assert page.cursor == {"modified": "2024-05-01T10:30:00+00:00", "after_id": None}
+
+
+def test_an_empty_search_keeps_the_saved_position(rsps, companies_of):
+    """Nothing changed: the next run must resume exactly where this one started."""
+    script(rsps, "POST", SEARCH, [hubspot_page([])])
+    saved = {"modified": "2024-05-01T10:00:00+00:00", "after_id": None}
+
+    (page,) = list(connector().deals(saved))
+
+    assert page.cursor == saved
 
 
 def test_associations_map_deals_to_their_companies(rsps, companies_of):
@@ -268,7 +295,7 @@ def test_jira_issue_keys_are_split_on_semicolons_and_commas(rsps, companies_of, 
     assert page.records[0].issue_keys == expected
 
 
-# -- the 10,000 search cap -------------------------------------------------------------------
+# -- the 10,000 search cap: a (timestamp, id) position ---------------------------------------
 
 
 @pytest.fixture
@@ -281,61 +308,238 @@ def small_cap(monkeypatch):
 T1, T2, T3 = "2024-05-01T09:00:00Z", "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z"
 
 
-def test_near_the_cap_the_search_restarts_at_the_newest_time_without_duplicates(
+def later(operator: str, when: str) -> dict:
+    return {
+        "filterGroups": [{"filters": [filter_("hs_lastmodifieddate", operator, ms(when))]}],
+        "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+    }
+
+
+def ties(when: str, after_id: str | None = None) -> dict:
+    filters = [filter_("hs_lastmodifieddate", "EQ", ms(when))]
+    if after_id is not None:
+        filters.append(filter_("hs_object_id", "GT", after_id))
+    return {
+        "filterGroups": [{"filters": filters}],
+        "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+    }
+
+
+def filter_(name: str, operator: str, value: str) -> dict:
+    return {"propertyName": name, "operator": operator, "value": value}
+
+
+def queries(rsps) -> list[dict]:
+    """Each search's query, without the parts every search sends."""
+    return [
+        {k: v for k, v in body(c).items() if k in ("filterGroups", "sorts")}
+        for c in calls_to(rsps, "/deals/search")
+    ]
+
+
+def test_at_the_cap_the_search_finishes_the_last_timestamp_by_id_then_moves_past_it(
     rsps, companies_of, small_cap
 ):
-    """Paging past 10,000 answers 400: restart with GTE the newest time seen and drop the
-    deals already read at that time, including those read on earlier pages."""
+    """Paging past 10,000 answers 400. HubSpot's order among equal timestamps is not
+    documented, so the deals at the last timestamp are read again sorted by id (those
+    already read are dropped), then the search goes on strictly after that timestamp."""
     script(
         rsps,
         "POST",
         SEARCH,
         [
-            # First query: T2 is shared by deals on two pages; the next `after` (4) would
-            # cross the cap.
+            # T2 is shared by deals on two pages; the next `after` (4) would cross the cap.
             hubspot_page([hubspot_deal(1, T1), hubspot_deal(2, T2)], after="2"),
             hubspot_page([hubspot_deal(3, T2), hubspot_deal(4, T2)], after="4"),
-            # Second query, GTE T2: HubSpot returns deals 2, 3, 4 again, then one new.
+            # Ties at T2 by id: 2, 3, 4 read already, 6 is new.
             hubspot_page([hubspot_deal(2, T2), hubspot_deal(3, T2)], after="2"),
-            hubspot_page([hubspot_deal(4, T2), hubspot_deal(5, T3)]),
+            hubspot_page([hubspot_deal(4, T2), hubspot_deal(6, T2)]),
+            # After T2.
+            hubspot_page([hubspot_deal(5, T3)]),
         ],
     )
 
     pages = list(small_cap.deals(None))
 
-    assert deal_ids(pages) == ["1", "2", "3", "4", "5"]
-    searches = calls_to(rsps, "/deals/search")
-    assert [search_filters(s) for s in searches] == [
-        [],
-        [],
-        [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": ms(T2)}],
-        [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": ms(T2)}],
+    assert deal_ids(pages) == ["1", "2", "3", "4", "6", "5"]
+    assert queries(rsps) == [
+        {"sorts": later("GT", T1)["sorts"]},
+        {"sorts": later("GT", T1)["sorts"]},
+        ties(T2),
+        ties(T2),
+        later("GT", T2),
     ]
-    assert [body(s).get("after") for s in searches] == [None, "2", None, "2"]
-    assert pages[-1].cursor == "2024-05-01T11:00:00+00:00"
+    assert [body(s).get("after") for s in calls_to(rsps, "/deals/search")] == [
+        None,
+        "2",
+        None,
+        "2",
+        None,
+    ]
+    assert [page.cursor for page in pages] == [
+        {"modified": "2024-05-01T10:00:00+00:00", "after_id": None},
+        {"modified": "2024-05-01T10:00:00+00:00", "after_id": None},
+        {"modified": "2024-05-01T10:00:00+00:00", "after_id": "3"},
+        {"modified": "2024-05-01T10:00:00+00:00", "after_id": "6"},
+        {"modified": "2024-05-01T11:00:00+00:00", "after_id": None},
+    ]
 
 
-def test_more_deals_at_one_time_than_the_cap_raises_instead_of_looping(
+def test_more_deals_on_one_timestamp_than_the_cap_are_read_once_each_without_looping(
     rsps, companies_of, small_cap
 ):
-    """Restarting at a time that does not advance would read the same deals forever."""
-    same = [hubspot_deal(i, T1) for i in range(1, 5)]
+    """Restarting at a timestamp that cannot advance used to loop (or give up): the id half
+    of the position moves on instead, and the id is sent back as HubSpot compares it, as a
+    string ("10" sorts before "9"), never as id + 1."""
+    same = ["1", "10", "11", "2", "3", "9"]  # HubSpot's (string) id order
+    deal = lambda i: hubspot_deal(int(i), T1)  # noqa: E731
     script(
         rsps,
         "POST",
         SEARCH,
         [
-            hubspot_page(same[:2], after="2"),
-            hubspot_page(same[2:], after="4"),
-            hubspot_page(same[:2], after="2"),
-            hubspot_page(same[2:], after="4"),
+            hubspot_page([deal("1"), deal("10")], after="2"),
+            hubspot_page([deal("11"), deal("2")], after="4"),  # capped at T1
+            hubspot_page([deal("1"), deal("10")], after="2"),  # ties at T1 from the start
+            hubspot_page([deal("11"), deal("2")], after="4"),  # capped again inside T1
+            hubspot_page([deal("3"), deal("9")]),  # ties at T1 after "2"
+            hubspot_page([]),  # after T1: nothing
+        ],
+    )
+
+    pages = list(small_cap.deals(None))
+
+    assert deal_ids(pages) == same
+    assert queries(rsps)[2:] == [ties(T1), ties(T1), ties(T1, "2"), later("GT", T1)]
+    assert pages[-1].cursor == {"modified": "2024-05-01T09:00:00+00:00", "after_id": "9"}
+
+
+def test_a_saved_position_inside_a_timestamp_resumes_after_its_id(rsps, companies_of):
+    """A run that stopped among ties resumes after the last id it stored, then past the
+    timestamp: nothing skipped, nothing read forever (lookback 0, as in the sandbox)."""
+    script(rsps, "POST", SEARCH, [hubspot_page([hubspot_deal(7, T1)]), hubspot_page([])])
+    saved = {"modified": "2024-05-01T09:00:00+00:00", "after_id": "65"}
+
+    pages = list(connector().deals(saved))
+
+    assert queries(rsps) == [ties(T1, "65"), later("GT", T1)]
+    assert deal_ids(pages) == ["7"]
+    assert pages[-1].cursor == {"modified": "2024-05-01T09:00:00+00:00", "after_id": "7"}
+
+
+def test_a_lookback_resumes_before_the_timestamp_and_forgets_the_id(rsps, companies_of):
+    """The lookback re-reads the index's lag window; the id part means nothing there."""
+    script(rsps, "POST", SEARCH, [hubspot_page([])])
+    saved = {"modified": "2024-05-01T09:00:00+00:00", "after_id": "65"}
+
+    list(connector(lookback_minutes=5).deals(saved))
+
+    assert queries(rsps) == [later("GTE", "2024-05-01T08:55:00Z")]
+
+
+def test_a_cap_without_progress_raises(rsps, companies_of, small_cap):
+    """A server that caps a query of ties without returning any cannot be walked."""
+    script(
+        rsps,
+        "POST",
+        SEARCH,
+        [
+            hubspot_page([hubspot_deal(1, T1)], after="2"),
+            hubspot_page([hubspot_deal(2, T1)], after="4"),
+            hubspot_page([], after="2"),
+            hubspot_page([], after="4"),
         ],
     )
 
     with pytest.raises(RuntimeError, match="cap"):
         list(small_cap.deals(None))
 
-    assert len(calls_to(rsps, "/deals/search")) == 4
+
+def test_the_compound_cursor_against_the_sandbox_many_deals_on_one_timestamp(
+    sandbox_url, monkeypatch
+):
+    """The sandbox compares and sorts hs_object_id as HubSpot does (strings) and refuses
+    paging past its cap: with 13 deals on one millisecond, a cap of 4 and pages of 2, every
+    deal is read exactly once and the search ends."""
+    import requests
+
+    import sandbox.hubspot
+
+    monkeypatch.setattr(sandbox.hubspot, "SEARCH_CAP", 4)
+    monkeypatch.setattr(connectors.hubspot, "SEARCH_CAP", 4)
+    stamp = "2030-01-01T00:00:00.000Z"
+    planted = [str(n) for n in (*range(90001, 90011), 9, 95, 900)]
+    for deal_id in planted:
+        raw = hubspot_deal(int(deal_id), stamp)
+        raw["properties"]["hs_object_id"] = deal_id
+        requests.post(
+            f"{sandbox_url}/_sandbox/inject",
+            json={"tool": "hubspot", "kind": "deal", "record": raw},
+            timeout=30,
+        ).raise_for_status()
+    freeze_now(monkeypatch, connectors.hubspot, datetime(2031, 1, 1, tzinfo=UTC))
+    settings = Settings.for_sandbox(sandbox_url, page_size=2)
+    hubspot = HubSpotConnector(settings, sleep=RecordedSleep())
+    saved = {"modified": "2029-12-31T23:59:59+00:00", "after_id": None}
+
+    pages = list(hubspot.deals(saved))
+
+    read = deal_ids(pages)
+    assert sorted(read) == sorted(planted)
+    assert len(read) == len(set(read))
+    assert pages[-1].cursor == {"modified": "2030-01-01T00:00:00+00:00", "after_id": "95"}
+
+
+# -- archived deals --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pages", "afters"),
+    [
+        pytest.param([[7, 8]], [None], id="one-page"),
+        pytest.param([[]], [None], id="none"),
+        pytest.param([[7], [], [8]], ["a1", "a2", None], id="empty-page-with-next"),
+    ],
+)
+def test_archived_deals_become_deletes(rsps, pages, afters):
+    """Archiving is HubSpot's delete: the deal leaves search, so only the archived list
+    tells the store (and the demand on the Jira ticket) that it is gone."""
+    script(
+        rsps,
+        "GET",
+        DEALS_LIST,
+        [
+            hubspot_page([dict(hubspot_deal(i), archived=True) for i in ids], after)
+            for ids, after in zip(pages, afters, strict=True)
+        ],
+    )
+
+    result = list(connector().archived_deals())
+
+    assert [i for page in result for i in page.deleted_ids] == [
+        str(i) for ids in pages for i in ids
+    ]
+    assert all(page.records == [] and page.kind == "deal" for page in result)
+    requests = calls_to(rsps, "/objects/deals")
+    assert all(query(r)["archived"] == ["true"] for r in requests)
+    assert [query(r).get("after") for r in requests] == [None] + [[a] for a in afters[:-1]]
+
+
+def test_a_pull_reads_companies_deals_then_archived_deals(rsps, companies_of):
+    """Archived deals come last, so a deal archived during the run still leaves."""
+    rsps.get(COMPANIES, json=hubspot_page([]))
+    script(rsps, "POST", SEARCH, [hubspot_page([hubspot_deal(1)])])
+    rsps.get(DEALS_LIST, json=hubspot_page([dict(hubspot_deal(1), archived=True)]))
+
+    pages = list(connector().pull(lambda stream: None))
+
+    assert [p.stream for p in pages] == [
+        "hubspot.companies",
+        "hubspot.companies",
+        DEALS,
+        ARCHIVED_DEALS,
+    ]
+    assert pages[-1].deleted_ids == ["1"]
 
 
 # -- companies -------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -16,13 +18,12 @@ from builders import (
     jira_page,
     query,
     sandbox_settings,
-    script,
 )
 
 import connectors.jira
 from connectors.base import DuplicatePageToken
 from connectors.http import AuthError, RetryableError
-from connectors.jira import FIELDS, STREAM, JiraConnector
+from connectors.jira import FIELDS, STREAM, SWEEP_PAGE, JiraConnector
 
 SERVER_INFO = f"{JIRA}/rest/api/3/serverInfo"
 FIELD = f"{JIRA}/rest/api/3/field"
@@ -73,6 +74,38 @@ def keys(pages) -> list[str]:
     return [issue.key for page in pages for issue in page.records]
 
 
+def is_sweep(call) -> bool:
+    return query(call).get("fields") == ["id"]
+
+
+def searches(rsps) -> list:
+    """The incremental search's calls, without the id-only sweep that ends every pull."""
+    return [call for call in calls_to(rsps, "/search/jql") if not is_sweep(call)]
+
+
+def sweeps(rsps) -> list:
+    return [call for call in calls_to(rsps, "/search/jql") if is_sweep(call)]
+
+
+def script_search(rsps, answers, sweep=None) -> None:
+    """Serve the incremental search from `answers` and the id-only sweep from `sweep`
+    (by default one empty page), each in order; asking either for more fails the test."""
+    queues = {False: list(answers), True: list(sweep or [jira_page([])])}
+
+    def reply(request):
+        wanted = parse_qs(urlsplit(request.url).query).get("fields") == ["id"]
+        queue = queues[wanted]
+        assert queue, f"{'sweep' if wanted else 'search'} asked for more pages than served"
+        return 200, {"Content-Type": "application/json"}, json.dumps(queue.pop(0))
+
+    rsps.add_callback("GET", SEARCH, callback=reply)
+
+
+def issue_pages(pages) -> list:
+    """The pages of the incremental search (the sweep's final page carries complete_ids)."""
+    return [page for page in pages if page.complete_ids is None]
+
+
 @pytest.mark.parametrize(
     ("answers", "expected_keys"),
     [
@@ -107,41 +140,39 @@ def keys(pages) -> list[str]:
 def test_only_an_absent_next_page_token_ends_the_search(rsps, answers, expected_keys):
     """Jira returns fewer issues than asked and an unreliable isLast: stopping on either
     loses issues; stopping never loops. Each token is sent back on the next request."""
-    script(rsps, "GET", SEARCH, answers)
+    script_search(rsps, answers)
 
     pages = pull()
 
     assert keys(pages) == expected_keys
-    searches = calls_to(rsps, "/search/jql")
-    assert len(searches) == len(answers)
-    sent_tokens = [query(call).get("nextPageToken") for call in searches]
+    calls = searches(rsps)
+    assert len(calls) == len(answers)
+    sent_tokens = [query(call).get("nextPageToken") for call in calls]
     expected_tokens = [None] + [[a["nextPageToken"]] for a in answers[:-1]]
     assert sent_tokens == expected_tokens
 
 
 def test_the_same_token_twice_raises(rsps):
     """Following a repeated token would read the same page forever."""
-    script(
-        rsps,
-        "GET",
-        SEARCH,
-        [jira_page([jira_issue(1)], token="t1"), jira_page([jira_issue(2)], token="t1")],
+    script_search(
+        rsps, [jira_page([jira_issue(1)], token="t1"), jira_page([jira_issue(2)], token="t1")]
     )
 
     with pytest.raises(DuplicatePageToken):
         pull()
 
-    assert len(calls_to(rsps, "/search/jql")) == 2
+    assert len(searches(rsps)) == 2
+    assert sweeps(rsps) == [], "a failed pull must not sweep (and so prune)"
 
 
 def test_jql_uses_epoch_ms_with_the_lookback_and_asks_only_for_the_fields_used(rsps):
     """Jira reads bare JQL dates in the API user's time zone (Airbyte #48492): send epoch
     ms, minus the lookback because search lags; and never the costly default `*all`."""
-    script(rsps, "GET", SEARCH, [jira_page([])])
+    script_search(rsps, [jira_page([])])
 
     pull(cursor="2024-05-01T10:20:30+00:00", lookback_minutes=5)
 
-    (search,) = calls_to(rsps, "/search/jql")
+    (search,) = searches(rsps)
     jql = query(search)["jql"][0]
     since = datetime(2024, 5, 1, 10, 15, 30, tzinfo=UTC)  # cursor minus 5 minutes
     assert f"updated >= {int(since.timestamp() * 1000)}" in jql
@@ -153,11 +184,11 @@ def test_jql_uses_epoch_ms_with_the_lookback_and_asks_only_for_the_fields_used(r
 
 def test_a_full_pull_has_no_time_filter(rsps):
     """Without a cursor every issue of the projects is read."""
-    script(rsps, "GET", SEARCH, [jira_page([])])
+    script_search(rsps, [jira_page([])])
 
     pull(cursor=None)
 
-    (search,) = calls_to(rsps, "/search/jql")
+    (search,) = searches(rsps)
     assert "updated" not in query(search)["jql"][0].split("ORDER BY")[0]
 
 
@@ -192,13 +223,20 @@ def test_a_full_pull_has_no_time_filter(rsps):
             "2024-05-01T08:00:00+00:00", [[]], ["2024-05-01T08:00:00+00:00"], id="empty-keeps-saved"
         ),
         pytest.param(None, [[]], [None], id="empty-first-run-saves-nothing"),
+        pytest.param(
+            None,
+            [["2024-05-01T10:00:00.000+0000"] * 3, ["2024-05-01T10:00:00.000+0000"] * 2],
+            ["2024-05-01T10:00:00+00:00"] * 2,
+            id="many-on-one-timestamp",
+        ),
     ],
 )
 def test_each_page_carries_the_newest_update_seen_capped_at_run_start(
     rsps, saved, updates, expected
 ):
     """A bookmark past the run's start skips changes not yet indexed; one that moves back
-    re-reads; one taken from the wrong zone skips hours."""
+    re-reads; one taken from the wrong zone skips hours. Issues sharing one timestamp keep
+    the bookmark on it: the next run's `updated >=` reads them again rather than skip one."""
     answers = []
     number = 0
     for index, page_updates in enumerate(updates):
@@ -208,11 +246,11 @@ def test_each_page_carries_the_newest_update_seen_capped_at_run_start(
             issues.append(jira_issue(number, updated=updated))
         token = f"t{index}" if index < len(updates) - 1 else None
         answers.append(jira_page(issues, token=token))
-    script(rsps, "GET", SEARCH, answers)
+    script_search(rsps, answers)
 
     pages = pull(cursor=saved)
 
-    assert [page.cursor for page in pages] == expected
+    assert [page.cursor for page in issue_pages(pages)] == expected
 
 
 @pytest.mark.parametrize(
@@ -227,9 +265,9 @@ def test_a_malformed_issue_goes_to_dead_letters_and_the_page_is_kept(rsps, broke
     """One bad issue must neither stop the sync nor vanish: it is kept raw, with why."""
     bad = jira_issue(2)
     bad["fields"].update(broken)
-    script(rsps, "GET", SEARCH, [jira_page([jira_issue(1), bad, jira_issue(3)])])
+    script_search(rsps, [jira_page([jira_issue(1), bad, jira_issue(3)])])
 
-    (page,) = pull()
+    (page,) = issue_pages(pull())
 
     assert [issue.key for issue in page.records] == ["ANA-1", "ANA-3"]
     (dead,) = page.dead
@@ -242,9 +280,9 @@ def test_an_issue_without_a_summary_goes_to_dead_letters(rsps):
     """A missing field is a KeyError inside the builder; it must not escape the page."""
     bad = jira_issue(2)
     del bad["fields"]["summary"]
-    script(rsps, "GET", SEARCH, [jira_page([jira_issue(1), bad])])
+    script_search(rsps, [jira_page([jira_issue(1), bad])])
 
-    (page,) = pull()
+    (page,) = issue_pages(pull())
 
     assert [issue.key for issue in page.records] == ["ANA-1"]
     assert page.dead[0].payload == bad
@@ -255,14 +293,9 @@ def test_the_cursor_ignores_dead_issues(rsps):
     """A malformed issue cannot move the bookmark (its time is unknown)."""
     bad = jira_issue(2, updated="2024-05-01T11:59:00.000+0000")
     del bad["fields"]["summary"]
-    script(
-        rsps,
-        "GET",
-        SEARCH,
-        [jira_page([jira_issue(1, updated="2024-05-01T10:00:00.000+0000"), bad])],
-    )
+    script_search(rsps, [jira_page([jira_issue(1, updated="2024-05-01T10:00:00.000+0000"), bad])])
 
-    (page,) = pull()
+    (page,) = issue_pages(pull())
 
     assert page.cursor == "2024-05-01T10:00:00+00:00"
 
@@ -279,7 +312,7 @@ def test_a_429_on_search_is_waited_out_by_the_shared_policy(rsps, sleep):
     assert sleep.waits == [7]
     assert len(calls_to(rsps, "/serverInfo")) == 1
     assert len(calls_to(rsps, "/field")) == 1
-    assert len(calls_to(rsps, "/search/jql")) == 2
+    assert len(searches(rsps)) == 2
 
 
 def test_a_5xx_on_search_is_retried(rsps, sleep):
@@ -320,3 +353,69 @@ def test_refused_credentials_on_server_info_name_the_settings_to_fix():
     assert "PMSYNC_JIRA_EMAIL" in message
     assert "PMSYNC_JIRA_API_TOKEN" in message
     assert settings["jira_api_token"] not in message
+
+
+# -- deletes: the id-only sweep --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cursor", [None, "2024-05-01T10:20:30+00:00"], ids=["full", "incremental"])
+def test_every_pull_ends_with_one_cheap_id_sweep_of_the_projects(rsps, cursor):
+    """Deleted issues vanish from search and no incremental query can see them: each run
+    asks for every id of the projects (ids alone, up to 5,000 a page, no time filter), and
+    the last page's complete_ids lets the store drop the rest."""
+    script_search(
+        rsps,
+        [jira_page([jira_issue(1)])],
+        sweep=[jira_page([{"id": "10001", "key": "ANA-1"}, {"id": "10002", "key": "ANA-2"}])],
+    )
+
+    pages = pull(cursor=cursor)
+
+    (sweep,) = sweeps(rsps)
+    assert query(sweep)["jql"] == ["project in (ANA)"]
+    assert query(sweep)["maxResults"] == [str(SWEEP_PAGE)]
+    assert SWEEP_PAGE == 5000
+    last = pages[-1]
+    assert last.complete_ids == {"10001", "10002"}
+    assert (last.source, last.kind, last.records, last.cursor) == ("jira", "issue", [], None)
+    assert all(page.complete_ids is None for page in pages[:-1])
+
+
+@pytest.mark.parametrize(
+    "sweep",
+    [
+        pytest.param(
+            [jira_page([{"id": "10001"}], token="s1"), jira_page([{"id": "10002"}])],
+            id="short-pages-with-token",
+        ),
+        pytest.param(
+            [jira_page([], token="s1"), jira_page([{"id": "10001"}, {"id": "10002"}])],
+            id="empty-page-with-token",
+        ),
+    ],
+)
+def test_the_sweep_pages_by_token_and_names_every_id_it_saw(rsps, sweep):
+    """Jira may serve fewer ids than asked: stopping at a short or empty page would prune
+    live issues; only an absent nextPageToken ends the sweep."""
+    script_search(rsps, [jira_page([])], sweep=sweep)
+
+    pages = pull()
+
+    assert pages[-1].complete_ids == {"10001", "10002"}
+    assert [query(c).get("nextPageToken") for c in sweeps(rsps)] == [None, ["s1"]]
+
+
+def test_a_sweep_that_repeats_its_token_raises_and_prunes_nothing(rsps):
+    """A looping sweep must fail the run before any complete_ids reaches the store."""
+    script_search(
+        rsps,
+        [jira_page([])],
+        sweep=[jira_page([{"id": "10001"}], token="s1"), jira_page([{"id": "10002"}], token="s1")],
+    )
+    pages = []
+
+    with pytest.raises(DuplicatePageToken):
+        for page in JiraConnector(sandbox_settings(), sleep=RecordedSleep()).pull(lambda s: None):
+            pages.append(page)
+
+    assert all(page.complete_ids is None for page in pages)

@@ -210,19 +210,24 @@ def test_a_malformed_ticket_goes_to_dead_letters_with_the_raw_ticket(rsps, zende
     assert page.cursor == "c1"
 
 
-def test_deleted_tickets_are_not_counted(rsps, zendesk):
-    """The export returns deleted tickets too; they are nobody's demand."""
+def test_deleted_tickets_leave_the_store_with_the_page(rsps, zendesk):
+    """The export returns deleted tickets too, marked `status: "deleted"`: they are
+    nobody's demand, and a ticket stored before its deletion must go (with its links)."""
     rsps.get(
         EXPORT,
         json=export_page(
-            [zendesk_ticket(1), zendesk_ticket(2, status="deleted")], "c1", end_of_stream=True
+            [zendesk_ticket(1), zendesk_ticket(2, status="deleted"), zendesk_ticket(3)],
+            "c1",
+            end_of_stream=True,
         ),
     )
 
     (page,) = list(zendesk.tickets(None))
 
-    assert [ticket.id for ticket in page.records] == ["1"]
+    assert [ticket.id for ticket in page.records] == ["1", "3"]
+    assert page.deleted_ids == ["2"]
     assert page.dead == []
+    assert page.cursor == "c1"
 
 
 # -- organisations and Jira links: cursor pagination -----------------------------------------

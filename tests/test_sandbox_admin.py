@@ -18,7 +18,8 @@ def server() -> Iterator[SandboxServer]:
 
 
 def test_health_and_request_counts(server: SandboxServer) -> None:
-    assert requests.get(f"{server.url}/_sandbox/health").json() == {"status": "ok", "seed": 7}
+    health = requests.get(f"{server.url}/_sandbox/health").json()
+    assert health == {"status": "ok", "seed": 7, "scale": 1}
     jira = f"{server.url}/jira/rest/api/3"
     requests.get(f"{jira}/search/jql", auth=JIRA, params={"jql": "project = ANA"})
     requests.post(f"{jira}/search/jql", auth=JIRA, json={"jql": "project = ANA"})
@@ -55,8 +56,26 @@ def test_truth_shape(server: SandboxServer) -> None:
     link = truth["links"][0]
     assert set(link) == {"source", "kind", "record_id", "issue_key", "method"}
     assert isinstance(link["record_id"], str)
+    assert {link["source"] for link in truth["links"]} == {
+        "zendesk",
+        "intercom",
+        "freshdesk",
+        "hubspot",
+        "salesforce",
+    }
     account = next(a for a in truth["accounts"] if a["zendesk_organization_id"])
-    assert set(account) == {"name", "domain", "zendesk_organization_id", "hubspot_company_id"}
+    assert set(account) == {
+        "name",
+        "domain",
+        "zendesk_organization_id",
+        "intercom_company_id",
+        "freshdesk_company_id",
+        "hubspot_company_id",
+        "salesforce_account_id",
+    }
+    for a in truth["accounts"]:
+        assert (a["hubspot_company_id"] is None) != (a["salesforce_account_id"] is None)
+        assert all(v is None or isinstance(v, str) for v in a.values())
     org = requests.get(
         f"{server.url}/zendesk/api/v2/organizations/{account['zendesk_organization_id']}.json",
         auth=ZENDESK,

@@ -8,6 +8,11 @@ import pytest
 import requests
 
 from sandbox.server import start_sandbox
+from sandbox.world import generate
+
+WORLD = generate(7)
+DEALS = sum(d.crm == "hubspot" for d in WORLD.deals)  # the rest live in Salesforce
+COMPANIES = sum(a.crm == "hubspot" for a in WORLD.accounts)
 
 
 class Client(requests.Session):
@@ -45,7 +50,7 @@ def test_list_deals_pages_with_properties_and_associations(client: Client) -> No
         if "paging" not in page:
             break
         params["after"] = page["paging"]["next"]["after"]
-    assert len(seen) == len({d["id"] for d in seen}) == 80
+    assert len(seen) == len({d["id"] for d in seen}) == DEALS
     deal = seen[0]
     assert set(deal["properties"]) == {
         "dealname",
@@ -67,11 +72,11 @@ def test_search_filters_sorts_and_pages(client: Client) -> None:
         properties=["hs_lastmodifieddate", "dealstage"],
         sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
     ).json()
-    assert everything["total"] == 80 and "paging" not in everything
+    assert everything["total"] == DEALS and "paging" not in everything
     stamps = [d["properties"]["hs_lastmodifieddate"] for d in everything["results"]]
     assert stamps == sorted(stamps)
     assert "associations" not in everything["results"][0]
-    middle = stamps[40]
+    middle = stamps[DEALS // 2]
     since = _search(
         client,
         limit=10,
@@ -117,7 +122,7 @@ def test_search_refuses_paging_past_ten_thousand(client: Client) -> None:
 def test_companies_and_associations(client: Client) -> None:
     params: dict[str, Any] = {"limit": 100, "properties": "name,domain,annualrevenue"}
     companies = client.get("/crm/v3/objects/companies", params=params)
-    assert len(companies.json()["results"]) == 34
+    assert len(companies.json()["results"]) == COMPANIES
     deals = client.get("/crm/v3/objects/deals", params={"limit": 5}).json()["results"]
     one = client.get(f"/crm/v4/objects/deals/{deals[0]['id']}/associations/companies").json()
     assert one["results"][0]["associationTypes"][0]["category"] == "HUBSPOT_DEFINED"

@@ -1,0 +1,499 @@
+"""Text links: which open issue a piece of free-text feedback asks for, and how sure we are.
+
+Ranking. Every issue and every feedback text is seen twice, as a whole and by its title (an
+issue's summary; a feedback text's first line, where `Feedback.text` puts the subject), and
+in two vector spaces: words (English stop words dropped, version numbers such as "2.53.16"
+kept whole and as their prefix "2.53") and character 3-5-grams within words (which match
+"archive" with "archiving" and survive typos). Both spaces weigh terms by sublinear TF times
+IDF. A text's vector in a space is unit(whole) + unit(title); the score is the mean of the
+two spaces' dot products scaled to [0, 1], so the summary counts as much as the whole text
+and a short subject is not drowned by a long body. Nothing in it knows SeaMonkey's or any
+other tracker's vocabulary.
+
+Confidence. `Calibration` maps a candidate's score and its margin over the best other
+candidate to the probability that it is the right issue (logistic regression, fitted by
+`pmsync eval links ... --write-calibration linking/text_calibration.py`). Above
+`auto_threshold` a top candidate is linked automatically; otherwise up to three candidates
+at or above `suggest_threshold` are suggested for a person to confirm.
+
+Incremental index. Terms are hashed (no vocabulary to refit), so any new text can be
+vectorised at once. Document frequencies are counts per hash bucket, updated on every add
+and remove; the IDF derived from them is frozen and refreshed when the documents changed
+since the last refresh exceed `refresh_ratio` of the index (20% by default). An IDF moves by
+at most log(1.2) ~ 0.18 nats per refresh period, which barely reorders candidates, while a
+refresh only re-weighs the cached term counts (a vectorised pass, no re-tokenising). Rows
+live in a few append-only blocks: adding issues appends a small block, removing one leaves a
+tombstone; blocks are merged, and tombstones dropped, once there are too many of them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import chain
+from typing import NamedTuple, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+from sklearn.utils import murmurhash3_32
+
+from linking.text_calibration import (
+    DEFAULT_AUTO_THRESHOLD,
+    DEFAULT_SUGGEST_THRESHOLD,
+    INTERCEPT,
+    MARGIN_COEF,
+    SCORE_COEF,
+)
+
+MAX_SUGGESTIONS = 3
+MAX_MATCHED_TERMS = 8
+
+WORD_FEATURES = 1 << 20
+CHAR_FEATURES = 1 << 21
+# Character n-grams found in more than a fifth of the issues (" th", "ing ") tell nothing
+# apart, yet their long posting lists were most of the matching time: drop them, as a
+# word index drops stop words.
+CHAR_MAX_DF = 0.2
+MATCH_CHUNK = 500
+MAX_BLOCKS = 8
+MAX_DEAD_SHARE = 0.25
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+_VERSION = re.compile(r"\b\d+(?:\.\d+)+\b")
+_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
+
+
+# -- analysers -------------------------------------------------------------------------------
+
+
+def word_terms(text: str) -> list[str]:
+    """Words of two or more characters, minus stop words, plus version numbers.
+
+    The default word pattern splits "2.53.16" into "53" and "16", which every release shares;
+    keeping "2.53.16" and "2.53" ties "fails since 15.1.1" to "broken on macOS 15.1".
+    """
+    lowered = text.lower()
+    terms = [w for w in _WORD.findall(lowered) if w not in _STOP_WORDS]
+    for version in _VERSION.findall(lowered):
+        parts = version.split(".")
+        terms.extend(".".join(parts[:n]) for n in range(2, len(parts) + 1))
+    return terms
+
+
+@lru_cache(maxsize=1 << 18)
+def _word_grams(word: str) -> tuple[str, ...]:
+    padded = f" {word} "
+    return tuple(padded[i : i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1))
+
+
+def char_grams(text: str) -> list[str]:
+    """Character 3-5-grams of each space-padded word (scikit-learn's `char_wb`), cached per
+    word: words repeat, so this is about twice as fast as n-gramming every text anew."""
+    return list(chain.from_iterable(_word_grams(w) for w in text.lower().split()))
+
+
+@lru_cache(maxsize=1 << 18)
+def _word_bucket(term: str) -> int:
+    """The hash bucket HashingVectorizer puts a word in (to look up its IDF)."""
+    return abs(murmurhash3_32(term, seed=0)) % WORD_FEATURES
+
+
+def title_of(text: str) -> str:
+    """A feedback text's title: its first non-empty line (`Feedback.text` is subject, body)."""
+    for line in text.splitlines():
+        if line.strip():
+            return line
+    return ""
+
+
+# -- calibration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """P(candidate is the right issue) = sigmoid(intercept + score_coef * score
+    + margin_coef * margin), where margin is the score minus the best other candidate's.
+
+    Both coefficients are non-negative, so within one text a higher score never gets a
+    lower confidence."""
+
+    intercept: float = INTERCEPT
+    score_coef: float = SCORE_COEF
+    margin_coef: float = MARGIN_COEF
+
+    def __post_init__(self) -> None:
+        if self.score_coef < 0 or self.margin_coef < 0:
+            raise ValueError("calibration coefficients must be non-negative")
+
+    def probability(self, score: float, margin: float) -> float:
+        z = self.intercept + self.score_coef * score + self.margin_coef * margin
+        return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+class IssueLike(Protocol):
+    """What the matcher reads of an issue; `models.Issue` is one."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+
+
+class IssueText(NamedTuple):
+    key: str
+    summary: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    """One candidate issue for one text."""
+
+    key: str
+    score: float
+    confidence: float
+    matched_terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TextDecision:
+    """What becomes of one text: an automatic link, or suggestions for a person, or nothing."""
+
+    auto: TextMatch | None
+    suggestions: tuple[TextMatch, ...] = ()
+
+
+def decide(
+    matches: Sequence[TextMatch],
+    auto_threshold: float = DEFAULT_AUTO_THRESHOLD,
+    suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
+) -> TextDecision:
+    """The top candidate counts if its confidence reaches `auto_threshold`; otherwise the
+    (up to three) candidates that reach `suggest_threshold` wait for a person."""
+    if not 0 <= suggest_threshold <= auto_threshold <= 1:
+        raise ValueError("need 0 <= suggest_threshold <= auto_threshold <= 1")
+    if matches and matches[0].confidence >= auto_threshold:
+        return TextDecision(auto=matches[0])
+    return TextDecision(
+        auto=None,
+        suggestions=tuple(
+            m for m in matches[:MAX_SUGGESTIONS] if m.confidence >= suggest_threshold
+        ),
+    )
+
+
+# -- vector spaces ---------------------------------------------------------------------------
+
+
+def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    squares = matrix.copy()
+    squares.data **= 2
+    norms = np.sqrt(np.asarray(squares.sum(axis=1)).ravel())
+    norms[norms == 0] = 1
+    unit = matrix.copy()
+    unit.data /= np.repeat(norms, np.diff(unit.indptr)).astype(unit.data.dtype)
+    return unit
+
+
+class _Space:
+    """One vector space: hashed sublinear term counts, live document frequencies, frozen IDF."""
+
+    def __init__(
+        self, analyzer: Callable[[str], list[str]], n_features: int, max_df: float = 1.0
+    ) -> None:
+        self.max_df = max_df
+        self.hasher = HashingVectorizer(
+            analyzer=analyzer,
+            n_features=n_features,
+            alternate_sign=False,
+            norm=None,
+            dtype=np.float32,
+        )
+        self.df = np.zeros(n_features, dtype=np.int64)
+        self.idf = np.ones(n_features, dtype=np.float32)
+
+    def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
+        matrix = sp.csr_matrix(self.hasher.transform(texts))
+        np.log(matrix.data, out=matrix.data)
+        matrix.data += 1  # sublinear TF: a word said ten times is not ten times the topic
+        return matrix
+
+    def count_documents(self, counts: sp.csr_matrix, sign: int) -> None:
+        np.add.at(self.df, counts.indices, sign)
+
+    def refresh_idf(self, n_documents: int) -> None:
+        # scikit-learn's smoothed IDF, so a term no document has yet gets the highest weight.
+        self.idf = (np.log((1 + n_documents) / (1 + self.df)) + 1).astype(np.float32)
+        self.idf[self.df > self.max_df * n_documents] = 0
+
+    def vectors(self, whole: sp.csr_matrix, title: sp.csr_matrix) -> sp.csr_matrix:
+        vectors = sp.csr_matrix(_unit_rows(self._weigh(whole)) + _unit_rows(self._weigh(title)))
+        vectors.eliminate_zeros()
+        return vectors
+
+    def _weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        weighted = counts.copy()
+        weighted.data *= self.idf[weighted.indices]
+        return weighted
+
+
+@dataclass
+class _Block:
+    """Issues added together: their cached term counts and their weighted vectors."""
+
+    keys: list[str]
+    terms: list[frozenset[str]]
+    counts: dict[str, tuple[sp.csr_matrix, sp.csr_matrix]]
+    vectors: dict[str, sp.csr_matrix] = field(default_factory=dict)
+    alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        if len(self.alive) != len(self.keys):
+            self.alive = np.ones(len(self.keys), dtype=bool)
+
+    def live(self) -> _Block:
+        """This block without its removed rows."""
+        rows = np.flatnonzero(self.alive)
+        return _Block(
+            keys=[self.keys[i] for i in rows],
+            terms=[self.terms[i] for i in rows],
+            counts={
+                name: (whole[rows], title[rows]) for name, (whole, title) in self.counts.items()
+            },
+            vectors={name: vectors[rows] for name, vectors in self.vectors.items()},
+        )
+
+    @staticmethod
+    def merge(blocks: list[_Block]) -> _Block:
+        def stack(matrices: list[sp.csr_matrix]) -> sp.csr_matrix:
+            return sp.csr_matrix(sp.vstack(matrices))
+
+        names = list(blocks[0].counts)
+        return _Block(
+            keys=[key for block in blocks for key in block.keys],
+            terms=[terms for block in blocks for terms in block.terms],
+            counts={
+                name: (
+                    stack([block.counts[name][0] for block in blocks]),
+                    stack([block.counts[name][1] for block in blocks]),
+                )
+                for name in names
+            },
+            vectors=(
+                {name: stack([block.vectors[name] for block in blocks]) for name in names}
+                if all(block.vectors for block in blocks)
+                else {}
+            ),
+        )
+
+
+# -- the matcher -----------------------------------------------------------------------------
+
+
+class TextMatcher:
+    """Candidate issues, indexed for matching free text against them.
+
+    >>> matcher = TextMatcher([IssueText("ANA-1", "Export dashboards to PDF")])
+    >>> matcher.match(["Can I get a PDF export of a dashboard?"])[0][0].key
+    'ANA-1'
+    """
+
+    def __init__(
+        self,
+        issues: Iterable[IssueLike] = (),
+        *,
+        calibration: Calibration | None = None,
+        auto_threshold: float = DEFAULT_AUTO_THRESHOLD,
+        suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
+        refresh_ratio: float = 0.2,
+        workers: int = min(2, os.cpu_count() or 1),
+    ) -> None:
+        if not 0 <= suggest_threshold <= auto_threshold <= 1:
+            raise ValueError("need 0 <= suggest_threshold <= auto_threshold <= 1")
+        self.calibration = calibration or Calibration()
+        self.auto_threshold = auto_threshold
+        self.suggest_threshold = suggest_threshold
+        self.refresh_ratio = refresh_ratio
+        self.workers = workers
+        self._spaces = {
+            "word": _Space(word_terms, WORD_FEATURES),
+            "char": _Space(char_grams, CHAR_FEATURES, max_df=CHAR_MAX_DF),
+        }
+        self._blocks: list[_Block] = []
+        self._where: dict[str, tuple[_Block, int]] = {}
+        self._changes_since_refresh = 0
+        self.refreshes = 0
+        self.upsert(issues)
+
+    # -- keeping the index ---------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._where
+
+    def keys(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def upsert(self, issues: Iterable[IssueLike]) -> None:
+        """Add issues, or replace the text of issues already indexed (same key)."""
+        latest = {issue.key: issue for issue in issues}
+        if not latest:
+            return
+        self.remove(key for key in latest if key in self._where)
+        items = list(latest.values())
+        wholes = [f"{i.summary}\n{i.description or ''}" for i in items]
+        titles = [i.summary for i in items]
+        counts = {}
+        for name, space in self._spaces.items():
+            whole = space.counts(wholes)
+            space.count_documents(whole, +1)
+            counts[name] = (whole, space.counts(titles))
+        block = _Block(
+            keys=[i.key for i in items],
+            terms=[frozenset(word_terms(text)) for text in wholes],
+            counts=counts,
+        )
+        self._blocks.append(block)
+        for row, key in enumerate(block.keys):
+            self._where[key] = (block, row)
+        self._changes_since_refresh += len(items)
+
+    def remove(self, keys: Iterable[str]) -> None:
+        """Forget issues (closed, shipped, moved out of the configured projects)."""
+        for key in list(keys):
+            found = self._where.pop(key, None)
+            if found is None:
+                continue
+            block, row = found
+            block.alive[row] = False
+            for name, space in self._spaces.items():
+                space.count_documents(block.counts[name][0][row], -1)
+            self._changes_since_refresh += 1
+
+    def refresh(self) -> None:
+        """Recompute IDF from the live document frequencies and re-weigh every row."""
+        self._compact()
+        for space in self._spaces.values():
+            space.refresh_idf(len(self))
+        for block in self._blocks:
+            block.vectors = {
+                name: space.vectors(*block.counts[name]) for name, space in self._spaces.items()
+            }
+        self._changes_since_refresh = 0
+        self.refreshes += 1
+
+    def _compact(self) -> None:
+        """Merge the blocks into one, dropping removed rows, once there are many of either."""
+        rows = sum(len(b.keys) for b in self._blocks)
+        if len(self._blocks) <= MAX_BLOCKS and rows - len(self) <= MAX_DEAD_SHARE * rows:
+            return
+        live = [block.live() for block in self._blocks if block.alive.any()]
+        self._blocks = [_Block.merge(live)] if live else []
+        self._where = (
+            {key: (self._blocks[0], row) for row, key in enumerate(self._blocks[0].keys)}
+            if live
+            else {}
+        )
+
+    def _prepare(self) -> None:
+        if self._changes_since_refresh > self.refresh_ratio * max(len(self), 1):
+            self.refresh()
+            return
+        self._compact()
+        for block in self._blocks:
+            if not block.vectors:  # added since the last refresh: weigh with the frozen IDF
+                block.vectors = {
+                    name: space.vectors(*block.counts[name]) for name, space in self._spaces.items()
+                }
+
+    # -- matching ------------------------------------------------------------------------------
+
+    def scores(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """Every live issue's score for every text: (keys, array of len(texts) x len(keys))."""
+        self._prepare()
+        return self._scores(texts)
+
+    def _scores(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        titles = [title_of(t) for t in texts]
+        queries = {
+            name: space.vectors(space.counts(texts), space.counts(titles))
+            for name, space in self._spaces.items()
+        }
+        keys: list[str] = []
+        columns = []
+        for block in self._blocks:
+            live = np.flatnonzero(block.alive)
+            if not len(live):
+                continue
+            total = sum(
+                (queries[name] @ block.vectors[name][live].T).toarray() for name in self._spaces
+            )
+            columns.append(np.asarray(total, dtype=np.float32) / (4 * len(self._spaces)))
+            keys.extend(block.keys[i] for i in live)
+        if not columns:
+            return [], np.zeros((len(texts), 0), dtype=np.float32)
+        return keys, np.hstack(columns)
+
+    def match(self, texts: Sequence[str], k: int = 5) -> list[list[TextMatch]]:
+        """For each text, its top `k` candidate issues, best first."""
+        self._prepare()
+
+        def top_of(part: Sequence[str]) -> list[list[TextMatch]]:
+            keys, scores = self._scores(part)
+            return [self._top(text, row, keys, k) for text, row in zip(part, scores, strict=True)]
+
+        parts = [texts[i : i + MATCH_CHUNK] for i in range(0, len(texts), MATCH_CHUNK)]
+        if len(parts) < 2 or self.workers < 2:
+            return [m for part in parts for m in top_of(part)]
+        # The sparse products release the GIL: a second core takes a third off a large batch.
+        with ThreadPoolExecutor(self.workers) as pool:
+            return [m for done in pool.map(top_of, parts) for m in done]
+
+    def decide(self, texts: Sequence[str]) -> list[TextDecision]:
+        """For each text: its automatic link, or its suggestions, at this matcher's thresholds."""
+        return [
+            decide(m, self.auto_threshold, self.suggest_threshold)
+            for m in self.match(texts, k=MAX_SUGGESTIONS)
+        ]
+
+    def _top(self, text: str, row: np.ndarray, keys: list[str], k: int) -> list[TextMatch]:
+        if not len(keys) or k <= 0:
+            return []
+        take = min(max(k, 2), len(keys))
+        best = np.argpartition(-row, take - 1)[:take]
+        best = best[np.lexsort((best, -row[best]))]  # by score, then by index: deterministic
+        first = float(row[best[0]])
+        second = float(row[best[1]]) if len(best) > 1 else 0.0
+        query_terms = set(word_terms(text))
+        matches = []
+        for position, index in enumerate(best[:k]):
+            score = float(row[index])
+            margin = score - (second if position == 0 else first)
+            block, at = self._where[keys[index]]
+            matches.append(
+                TextMatch(
+                    key=keys[index],
+                    score=round(score, 6),
+                    confidence=round(self.calibration.probability(score, margin), 6),
+                    matched_terms=self._explain(query_terms & block.terms[at]),
+                )
+            )
+        return matches
+
+    def _explain(self, shared: set[str] | frozenset[str]) -> tuple[str, ...]:
+        """The shared words that weigh most (highest IDF first): the evidence a person reads."""
+        idf = self._spaces["word"].idf
+        return tuple(sorted(shared, key=lambda t: (-idf[_word_bucket(t)], t))[:MAX_MATCHED_TERMS])

@@ -1,0 +1,108 @@
+"""`pmsync eval`: measure linking against labelled data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+# Only the thresholds here: scikit-learn loads when the command runs, not on every `pmsync`.
+from linking.text_calibration import DEFAULT_AUTO_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
+from pmsync.cli import app
+
+eval_app = typer.Typer(help="Measure pmsync's linking against labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+err = Console(stderr=True)
+
+
+def _csv(flag: str, help: str) -> typer.models.OptionInfo:
+    return typer.Option(flag, exists=True, dir_okay=False, readable=True, metavar="CSV", help=help)
+
+
+LINKS_HELP = (
+    "How well free-text feedback is linked to the issue it asks for.\n\n"
+    "Reads a bug tracker's reports (Summary, Issue id, Resolution, Description, ...) and the "
+    "pairs its maintainers marked as the same problem (Issue id, Duplicate id). Every report "
+    "resolved as a duplicate that has a partner in the pairs file is feedback; every other "
+    "report is a candidate issue; the right answers are the feedback's partners.\n\n"
+    "Prints n (feedback whose right issue is among the candidates), recall_at_1, recall_at_5, "
+    "mrr, and at --auto-threshold auto_precision (links made for feedback whose partners are "
+    "not among the candidates count as wrong) and auto_coverage (the share of the n that got "
+    "an automatic link). Confidences are calibrated leave-one-out: no item's confidence comes "
+    "from a calibration fitted on it."
+)
+
+
+@eval_app.command("links", help=LINKS_HELP)
+def links(
+    reports: Annotated[Path, _csv("--reports", "The reports CSV.")],
+    pairs: Annotated[Path, _csv("--pairs", "The duplicate pairs CSV.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="Measure plain TF-IDF cosine instead.")
+    ] = False,
+    auto_threshold: Annotated[
+        float, typer.Option(min=0, max=1, help="Confidence that makes a link automatic.")
+    ] = DEFAULT_AUTO_THRESHOLD,
+    suggest_threshold: Annotated[
+        float, typer.Option(min=0, max=1, help="Confidence that makes a suggestion.")
+    ] = DEFAULT_SUGGEST_THRESHOLD,
+    write_calibration: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH",
+            help="Fit the confidence calibration on all of this data and write it as a "
+            "Python module (linking/text_calibration.py is the one pmsync ships).",
+        ),
+    ] = None,
+) -> None:
+    from linking.evaluate import calibration_module, evaluate_links, fit_calibration
+
+    if write_calibration and baseline:
+        err.print("[red]error:[/red] --write-calibration fits pmsync's matcher, not the baseline")
+        raise typer.Exit(2)
+    if suggest_threshold > auto_threshold:
+        err.print("[red]error:[/red] --suggest-threshold is above --auto-threshold")
+        raise typer.Exit(2)
+    method = "tfidf-baseline" if baseline else "pmsync"
+    with Progress(
+        TextColumn("matching feedback"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("match", total=None)
+        result, ranked = evaluate_links(
+            reports,
+            pairs,
+            method,
+            auto_threshold,
+            suggest_threshold,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if write_calibration:
+        calibration = fit_calibration(ranked)
+        source = f"--reports {reports.name} --pairs {pairs.name}"
+        write_calibration.write_text(
+            calibration_module(calibration, source, auto_threshold, suggest_threshold),
+            encoding="utf-8",
+        )
+        err.print(f"wrote {write_calibration}: {calibration}")
+    numbers = result.as_dict()
+    if as_json:
+        print(json.dumps(numbers))
+        return
+    table = Table(title=f"Text linking ({method}), {result.candidates} candidate issues")
+    table.add_column("Measure")
+    table.add_column("Value", justify="right")
+    for name, value in numbers.items():
+        if name not in {"method", "candidates"}:
+            table.add_row(name, "n/a" if value is None else str(value))
+    Console().print(table)

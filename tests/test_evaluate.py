@@ -1,0 +1,212 @@
+"""`pmsync eval links`: the linking task read from a tracker's reports and duplicate pairs,
+and the numbers it prints, checked against a small hand-made set."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from linking.evaluate import (
+    FeedbackCase,
+    LinkingTask,
+    Ranked,
+    rank_all,
+    read_task,
+    report,
+)
+from linking.text import IssueText
+from pmsync.cli import app
+
+REPORT_COLUMNS = ["Summary", "Issue id", "Status", "Priority", "Resolution", "Created",
+                  "Resolved", "Description"]  # fmt: skip
+
+# (id, resolution, summary, description)
+REPORTS = [
+    ("100", "", "Export dashboards to PDF", "Download a dashboard as a PDF file."),
+    ("101", "FIXED", "Single sign-on with Okta", "SAML login for administrators."),
+    ("102", "", "Dark mode", "A dark colour theme for the application."),
+    ("103", "WONTFIX", "Slack alerts", "Post to Slack when a metric crosses a threshold."),
+    ("104", "DUPLICATE", "Old duplicate nobody paired", "Resolved as duplicate, no pair."),
+    ("200", "DUPLICATE", "PDF export of a dashboard", "We want dashboards as PDF."),
+    ("201", "Duplicate", "Okta SSO please", "Our IT needs SAML single sign-on."),
+    ("202", "DUPLICATE", "Night theme", "The white background hurts; dark theme please."),
+    ("203", "DUPLICATE", "Keyboard shortcuts", "Partner 999 is not among the reports."),
+]
+PAIRS = [
+    ("200", "100"),
+    ("101", "201"),  # listed the other way round: still a pair
+    ("202", "102, 103"),  # two partners in one cell
+    ("203", "999"),
+]
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> tuple[Path, Path]:
+    reports, pairs = tmp_path / "reports.csv", tmp_path / "pairs.csv"
+    with reports.open("w", newline="") as f:
+        writer = csv.DictWriter(f, REPORT_COLUMNS)
+        writer.writeheader()
+        for rid, resolution, summary, description in REPORTS:
+            writer.writerow(
+                {
+                    "Issue id": rid,
+                    "Resolution": resolution,
+                    "Summary": summary,
+                    "Description": description,
+                    "Status": "RESOLVED",
+                    "Priority": "--",
+                    "Created": "",
+                    "Resolved": "",
+                }  # fmt: skip
+            )
+    with pairs.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["Issue id", "Duplicate id"])
+        writer.writerows(PAIRS)
+    return reports, pairs
+
+
+def test_the_task_is_read_as_the_data_readme_says(data):
+    """Duplicates with a partner are feedback (whatever the case of "Duplicate"); every other
+    report, an unpaired duplicate included, is a candidate; right answers are the partners
+    among the candidates, read both ways and from comma-separated cells."""
+    task = read_task(*data)
+    assert [c.key for c in task.candidates] == ["100", "101", "102", "103", "104"]
+    partners = {f.id: set(f.partners) for f in task.feedback}
+    assert partners == {"200": {"100"}, "201": {"101"}, "202": {"102", "103"}, "203": set()}
+    assert [f.id for f in task.answerable] == ["200", "201", "202"]
+    assert task.feedback[0].text == "PDF export of a dashboard\nWe want dashboards as PDF."
+
+
+def fixed_ranker(order: dict[str, list[str]]):
+    """A ranker that puts, for each feedback text, the given keys first in that order."""
+
+    def rank(
+        candidates: Sequence[IssueText], texts: Sequence[str], progress: object = None
+    ) -> tuple[list[str], np.ndarray]:
+        keys = [c.key for c in candidates]
+        scores = np.zeros((len(texts), len(keys)))
+        for row, text in enumerate(texts):
+            for position, key in enumerate(order[text]):
+                scores[row, keys.index(key)] = 1.0 - position / 10
+        return keys, scores
+
+    return rank
+
+
+def test_ranking_metrics_on_known_ranks():
+    """Right answers at ranks 1, 2 and 6 give recall@1 1/3, recall@5 2/3 and
+    MRR (1 + 1/2 + 1/6) / 3; the first right answer counts when there are two."""
+    candidates = [IssueText(str(k), f"issue {k}") for k in range(10)]
+    feedback = [
+        FeedbackCase("a", "a", frozenset({"0"})),
+        FeedbackCase("b", "b", frozenset({"1", "7"})),
+        FeedbackCase("c", "c", frozenset({"5"})),
+        FeedbackCase("d", "d", frozenset()),  # unanswerable: not in the ranking metrics
+    ]
+    task = LinkingTask(candidates, feedback)
+    ranked = rank_all(
+        task,
+        fixed_ranker(
+            {
+                "a": ["0", "1"],
+                "b": ["2", "1", "7"],
+                "c": ["9", "8", "7", "6", "4", "5"],
+                "d": ["3", "4"],
+            }
+        ),
+    )
+    assert [r.first_right for r in ranked] == [1, 2, 6, None]
+    result = report(task, ranked, "test", confidences=[[0.5]] * 4)
+    assert result.n == 3
+    assert result.recall_at_1 == pytest.approx(1 / 3)
+    assert result.recall_at_5 == pytest.approx(2 / 3)
+    assert result.mrr == pytest.approx((1 + 1 / 2 + 1 / 6) / 3)
+    assert result.unanswerable == 1
+
+
+def ranked_item(right: bool, answerable: bool = True) -> Ranked:
+    partners = frozenset({"1"}) if answerable else frozenset()
+    top = ["1", "2", "3"] if right else ["2", "1", "3"]
+    case = FeedbackCase("x", "x", partners)
+    return Ranked(case, 1 if right else (2 if answerable else None), top, [0.5, 0.4, 0.3])
+
+
+def test_automatic_link_precision_and_coverage():
+    """Precision counts every automatic link, those made for feedback whose right issue is
+    not among the candidates as wrong; coverage is the share of answerable feedback that got
+    an automatic link; below the threshold nothing counts."""
+    ranked = [
+        ranked_item(right=True),  # auto, right
+        ranked_item(right=True),  # auto, right
+        ranked_item(right=False),  # auto, wrong
+        ranked_item(right=True),  # below the threshold: suggestion only
+        ranked_item(right=False, answerable=False),  # auto, wrong: nothing to link to
+        ranked_item(right=False, answerable=False),  # below: no link, rightly
+    ]
+    confidences = [[0.95, 0.1], [0.91, 0.1], [0.93, 0.4], [0.5, 0.2], [0.92, 0.1], [0.2, 0.1]]
+    task = LinkingTask([], [r.case for r in ranked])
+    result = report(task, ranked, "test", 0.9, 0.3, confidences=confidences)
+    assert result.auto_links == 4
+    assert result.auto_precision == pytest.approx(2 / 4)
+    assert result.auto_coverage == pytest.approx(3 / 4)
+    assert result.unanswerable_auto_links == 1
+    # Surfaced to a person: the two right auto links, the suggestion above 0.3, and the
+    # wrong auto link's item does not count (its right issue was never shown).
+    assert result.suggest_recall == pytest.approx(3 / 4)
+
+
+def test_no_automatic_link_leaves_precision_undefined():
+    ranked = [ranked_item(right=True)]
+    result = report(LinkingTask([], [ranked[0].case]), ranked, "t", 0.9, 0.1, [[0.2]])
+    assert result.auto_links == 0 and result.auto_precision is None
+
+
+REQUIRED_KEYS = {"n", "recall_at_1", "recall_at_5", "mrr", "auto_precision", "auto_coverage"}
+
+
+@pytest.mark.parametrize("flags", [[], ["--baseline"]])
+def test_cli_json_prints_one_object_with_the_metrics(data, flags):
+    """`pmsync eval links --json` prints exactly one JSON object on stdout, for the matcher
+    and for the baseline, with the keys the issue names."""
+    reports, pairs = data
+    args = ["eval", "links", "--reports", str(reports), "--pairs", str(pairs), "--json"]
+    result = CliRunner().invoke(app, args + flags)
+    assert result.exit_code == 0, result.output
+    numbers = json.loads(result.stdout)
+    assert set(numbers) >= REQUIRED_KEYS
+    assert numbers["n"] == 3
+    assert numbers["method"] == ("tfidf-baseline" if flags else "pmsync")
+    for key in ("recall_at_1", "recall_at_5", "mrr", "auto_coverage"):
+        assert 0 <= numbers[key] <= 1
+    assert numbers["auto_precision"] is None or 0 <= numbers["auto_precision"] <= 1
+    # On this easy set every right answer is in the top 5.
+    assert numbers["recall_at_5"] == 1.0
+
+
+def test_cli_table_and_calibration_refit(data, tmp_path):
+    """Without --json a table is printed; --write-calibration writes an importable module
+    with non-negative weights."""
+    reports, pairs = data
+    target = tmp_path / "calibration.py"
+    args = ["eval", "links", "--reports", str(reports), "--pairs", str(pairs)]
+    result = CliRunner().invoke(app, [*args, "--write-calibration", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "recall_at_5" in result.stdout
+    values: dict[str, float] = {}
+    exec(target.read_text(), values)  # noqa: S102 - our own generated file
+    assert values["SCORE_COEF"] >= 0 and values["MARGIN_COEF"] >= 0
+    assert 0 <= values["DEFAULT_SUGGEST_THRESHOLD"] <= values["DEFAULT_AUTO_THRESHOLD"] <= 1
+
+
+def test_cli_rejects_a_missing_file(tmp_path):
+    result = CliRunner().invoke(
+        app, ["eval", "links", "--reports", str(tmp_path / "no.csv"), "--pairs", "x.csv"]
+    )
+    assert result.exit_code != 0

@@ -1,0 +1,210 @@
+"""Salesforce contract: client-credentials OAuth, SOQL query/queryAll with nextRecordsUrl
+and batch sizes, a (SystemModstamp, Id) cursor over ties, honest parse errors, deletes only
+in queryAll, the daily limit as a 403, and Task creation."""
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from sandbox.server import SandboxServer, start_sandbox
+
+FIELDS = "Id, Name, Amount, StageName, CloseDate, AccountId, IsClosed, IsWon, SystemModstamp"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    with start_sandbox(seed=7, scale=10) as running:
+        yield running
+
+
+@pytest.fixture
+def api(server: SandboxServer) -> Iterator[requests.Session]:
+    requests.post(f"{server.url}/_sandbox/reset", json={"seed": 7}).raise_for_status()
+    token = requests.post(
+        f"{server.url}/salesforce/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "demo@example.com",
+            "client_secret": "sandbox",
+        },
+    ).json()
+    assert token["token_type"] == "Bearer" and token["instance_url"].endswith("/salesforce")
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {token['access_token']}"
+        session.instance = token["instance_url"]  # type: ignore[attr-defined]
+        yield session
+    requests.post(
+        f"{server.url}/_sandbox/config",
+        json={"salesforce_daily_limit": 100_000, "salesforce_session_s": 7200},
+    ).raise_for_status()
+
+
+def soql(
+    api: requests.Session, text: str, endpoint: str = "query", batch: int = 2000
+) -> list[dict[str, Any]]:
+    """Every record, following nextRecordsUrl (relative to the instance) until done."""
+    base = api.instance  # type: ignore[attr-defined]
+    headers = {"Sforce-Query-Options": f"batchSize={batch}"}
+    body = api.get(
+        f"{base}/services/data/v60.0/{endpoint}", params={"q": text}, headers=headers
+    ).json()
+    records, urls = list(body["records"]), set()
+    while not body["done"]:
+        assert body["nextRecordsUrl"] not in urls
+        urls.add(body["nextRecordsUrl"])
+        assert body["nextRecordsUrl"].startswith(f"/services/data/v60.0/{endpoint}/01g")
+        body = api.get(base + body["nextRecordsUrl"]).json()
+        records += body["records"]
+    assert "nextRecordsUrl" not in body and body["totalSize"] == len(records)
+    return records
+
+
+def test_token_errors(server: SandboxServer) -> None:
+    url = f"{server.url}/salesforce/services/oauth2/token"
+    bad = requests.post(
+        url, data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}
+    )
+    assert bad.status_code == 400
+    assert bad.json() == {
+        "error": "invalid_client",
+        "error_description": "invalid client credentials",
+    }
+    assert requests.post(url, data={"grant_type": "password"}).json()["error"] == (
+        "unsupported_grant_type"
+    )
+
+
+def test_query_pages_by_batch_size_until_done(api: requests.Session) -> None:
+    everything = soql(
+        api, f"SELECT {FIELDS} FROM Opportunity ORDER BY SystemModstamp, Id", batch=200
+    )
+    assert len(everything) == len({r["Id"] for r in everything}) > 200
+    first = everything[0]
+    assert first["attributes"]["type"] == "Opportunity"
+    assert first["attributes"]["url"] == f"/services/data/v60.0/sobjects/Opportunity/{first['Id']}"
+    assert len(first["Id"]) == 18 and first["Id"].startswith("006")
+    assert isinstance(first["Amount"], float) and isinstance(first["IsWon"], bool)
+    keys = [(r["SystemModstamp"], r["Id"]) for r in everything]
+    assert keys == sorted(keys)
+    accounts = soql(api, "SELECT Id, Name, Website, AnnualRevenue FROM Account")
+    assert {r["AccountId"] for r in everything} <= {a["Id"] for a in accounts}
+    assert (
+        soql(api, "SELECT Id FROM Opportunity ORDER BY Id LIMIT 7")
+        == soql(api, "SELECT Id FROM Opportunity ORDER BY Id")[:7]
+    )
+
+
+def test_compound_cursor_resumes_inside_a_shared_timestamp(api: requests.Session) -> None:
+    """Many records share one SystemModstamp (a bulk edit): `>` alone would skip the rest
+    of the tie, `>=` alone would loop; (timestamp, Id) resumes exactly."""
+    everything = soql(api, "SELECT Id, SystemModstamp FROM Opportunity ORDER BY SystemModstamp, Id")
+    stamp, count = Counter(r["SystemModstamp"] for r in everything).most_common(1)[0]
+    assert count >= 3
+    tie = [r for r in everything if r["SystemModstamp"] == stamp]
+    literal = stamp.replace(".000+0000", "Z")
+    resumed = soql(
+        api,
+        "SELECT Id, SystemModstamp FROM Opportunity WHERE (SystemModstamp > "
+        f"{literal} OR (SystemModstamp = {literal} AND Id > '{tie[0]['Id']}')) "
+        "ORDER BY SystemModstamp, Id",
+    )
+    position = everything.index(tie[0])
+    assert [r["Id"] for r in resumed] == [r["Id"] for r in everything[position + 1 :]]
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        (
+            "SELECT Id FROM Opportunity WHERE SystemModstamp >= '2024-01-01T00:00:00Z'",
+            "MALFORMED_QUERY",
+        ),
+        (
+            "SELECT Id FROM Opportunity WHERE IsWon = true OR IsClosed = true AND Id > 'x'",
+            "MALFORMED_QUERY",
+        ),
+        ("SELECT Id FROM Opportunity WHERE SystemModstamp >= 2024-01-01", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Opportunity ORDER BY", "MALFORMED_QUERY"),
+        ("SELECT COUNT() FROM Opportunity", "MALFORMED_QUERY"),
+        ("DELETE FROM Opportunity", "MALFORMED_QUERY"),
+        ("SELECT Id, Colour FROM Opportunity", "INVALID_FIELD"),
+        ("SELECT Id FROM Lead", "INVALID_TYPE"),
+    ],
+)
+def test_soql_errors(api: requests.Session, query: str, code: str) -> None:
+    base = api.instance  # type: ignore[attr-defined]
+    response = api.get(f"{base}/services/data/v60.0/query", params={"q": query})
+    assert response.status_code == 400
+    [error] = response.json()
+    assert error["errorCode"] == code and error["message"]
+
+
+def test_deletes_show_only_in_query_all(server: SandboxServer, api: requests.Session) -> None:
+    before = soql(api, "SELECT Id, SystemModstamp FROM Opportunity ORDER BY SystemModstamp, Id")
+    victim = before[0]
+    requests.post(
+        f"{server.url}/_sandbox/delete",
+        json={"tool": "salesforce", "kind": "opportunity", "id": victim["Id"]},
+    ).raise_for_status()
+    after = soql(api, "SELECT Id FROM Opportunity")
+    assert victim["Id"] not in {r["Id"] for r in after} and len(after) == len(before) - 1
+    deleted = soql(
+        api,
+        "SELECT Id, IsDeleted, SystemModstamp FROM Opportunity WHERE IsDeleted = true",
+        endpoint="queryAll",
+    )
+    assert [(r["Id"], r["IsDeleted"]) for r in deleted] == [(victim["Id"], True)]
+    assert deleted[0]["SystemModstamp"] > victim["SystemModstamp"]
+    assert len(soql(api, "SELECT Id FROM Opportunity", endpoint="queryAll")) == len(before)
+    base = api.instance  # type: ignore[attr-defined]
+    gone = api.get(f"{base}/services/data/v60.0/sobjects/Opportunity/{victim['Id']}")
+    assert gone.status_code == 404 and gone.json()[0]["errorCode"] == "ENTITY_IS_DELETED"
+
+
+def test_usage_header_daily_limit_and_sessions(
+    server: SandboxServer, api: requests.Session
+) -> None:
+    base = f"{api.instance}/services/data/v60.0/query"  # type: ignore[attr-defined]
+    first = api.get(base, params={"q": "SELECT Id FROM Account LIMIT 1"})
+    used = int(first.headers["Sforce-Limit-Info"].split("=")[1].split("/")[0])
+    assert first.headers["Sforce-Limit-Info"] == f"api-usage={used}/100000"
+    requests.post(f"{server.url}/_sandbox/config", json={"salesforce_daily_limit": used + 1})
+    assert api.get(base, params={"q": "SELECT Id FROM Account"}).status_code == 200
+    over = api.get(base, params={"q": "SELECT Id FROM Account"})
+    assert over.status_code == 403  # the daily limit is not a 429: retrying soon won't help
+    assert over.json() == [
+        {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
+    ]
+    assert over.headers["Sforce-Limit-Info"] == f"api-usage={used + 2}/{used + 1}"
+    invalid = requests.get(base, headers={"Authorization": "Bearer expired"}, params={"q": "x"})
+    assert invalid.status_code == 401
+    assert invalid.json() == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+    ]
+    requests.post(f"{server.url}/_sandbox/config", json={"salesforce_session_s": 1})
+    time.sleep(1.1)
+    assert api.get(base, params={"q": "SELECT Id FROM Account"}).status_code == 401
+
+
+def test_task_on_an_opportunity(api: requests.Session) -> None:
+    base = f"{api.instance}/services/data/v60.0"  # type: ignore[attr-defined]
+    deal = soql(api, "SELECT Id FROM Opportunity LIMIT 1")[0]
+    created = api.post(
+        f"{base}/sobjects/Task",
+        json={"Subject": "ANA-3 shipped", "WhatId": deal["Id"], "Status": "Completed"},
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["success"] is True and body["errors"] == [] and body["id"].startswith("00T")
+    tasks = soql(api, f"SELECT Id, Subject, WhatId FROM Task WHERE WhatId = '{deal['Id']}'")
+    assert [(t["Id"], t["Subject"]) for t in tasks] == [(body["id"], "ANA-3 shipped")]
+    unknown = api.post(f"{base}/sobjects/Task", json={"Colour": "red"})
+    assert unknown.status_code == 400 and unknown.json()[0]["errorCode"] == "INVALID_FIELD"
+    orphan = api.post(
+        f"{base}/sobjects/Task", json={"Subject": "x", "WhatId": "006000000000000AAA"}
+    )
+    assert orphan.status_code == 400
