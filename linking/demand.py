@@ -40,7 +40,9 @@ STAGE_PROBABILITY = {
     "closedwon": 1.0,
     "closedlost": 0.0,
 }
-GREETING = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon))\b[^\n.!]*[,.!]?\s*", re.I)
+GREETING = re.compile(
+    r"^(hi|hello|hey|dear|good (morning|afternoon|evening))\b[^\n,.!]{0,40}[,.!]\s*", re.I
+)
 
 
 def deal_amount(deal: Deal) -> Decimal:
@@ -58,9 +60,13 @@ def _requested_at(item: Feedback) -> datetime:
     return item.created_at or item.updated_at
 
 
-def excerpt(text: str, limit: int = QUOTE_CHARS) -> str:
-    """The first words of a request, without the greeting, cut at a word boundary."""
+def excerpt(text: str, limit: int = QUOTE_CHARS, focus: str | None = None) -> str:
+    """A request's own words, without the greeting, cut at a word boundary; when the text
+    names `focus` (the issue key) past the cut, from the sentence that names it."""
     plain = " ".join(GREETING.sub("", text.strip()).split())
+    if focus and focus in plain and plain.index(focus) > limit - len(focus) - 20:
+        start = max(plain.rfind(". ", 0, plain.index(focus)) + 2, 0)
+        plain = "…" + plain[start:]
     if len(plain) <= limit:
         return plain
     return plain[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
@@ -169,7 +175,7 @@ class DemandCalculator:
                 1 for f in items if two_months_ago <= _requested_at(f) < month_ago
             ),
             top_customers=rows[:MAX_TOP_CUSTOMERS],
-            quotes=self.quotes(recent),
+            quotes=self.quotes(recent, issue_key),
             feedback=[
                 FeedbackRef(source=f.source, record_id=f.id, url=f.url, subject=f.subject)
                 for f in recent[:MAX_FEEDBACK_REFS]
@@ -177,13 +183,13 @@ class DemandCalculator:
             deal_ids=sorted(f"{d.source}:{d.id}" for d in (revenue | pipeline).values()),
         )
 
-    def quotes(self, recent: list[Feedback]) -> list[Quote]:
+    def quotes(self, recent: list[Feedback], issue_key: str) -> list[Quote]:
         """The latest requests of up to three different customers, in their own words."""
         quotes: list[Quote] = []
         quoted: set[str] = set()
         for item in recent:
             customer = self.directory.for_feedback(item)
-            text = excerpt(item.body or item.subject)
+            text = excerpt(item.body or item.subject, focus=issue_key)
             if customer.key in quoted or not text:
                 continue
             quoted.add(customer.key)

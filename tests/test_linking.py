@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from linking.accounts import AccountDirectory, read_account_map
-from linking.demand import DemandCalculator
+from linking.demand import DemandCalculator, excerpt
 from linking.references import cited_keys, tag_links
 from models import Account, Deal, Feedback, Link, Settings
 
@@ -371,3 +371,11 @@ def test_a_mapped_tag_links_to_the_one_issue_with_that_label():
     ]
     assert not any(link.counts for link in both)
     assert tag_links(item, {}, {"reporting": {"ANA-3"}}) == []
+
+
+def test_a_quote_starts_where_the_request_names_the_issue():
+    """A long ticket that names the issue late is quoted from that sentence, not cut off
+    before it."""
+    text = "Hi team, " + "we run weekly reports for finance. " * 6 + "Please ship ANA-11 soon."
+    assert excerpt(text, focus="ANA-11") == "…Please ship ANA-11 soon."
+    assert excerpt("Hello, short request", focus="ANA-11") == "short request"
