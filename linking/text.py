@@ -4,10 +4,11 @@ Ranking. Every issue and every feedback text is seen twice, as a whole and by it
 issue's summary; a feedback text's first line, where `Feedback.text` puts the subject), and
 in two vector spaces: words (English stop words dropped, version numbers such as "2.53.16"
 kept whole and as their prefix "2.53") and character 3-5-grams within words (which match
-"archive" with "archiving" and survive typos). Both spaces weigh terms by sublinear TF times
-IDF. A text's vector in a space is unit(whole) + unit(title); the score is the mean of the
-two spaces' dot products scaled to [0, 1], so the summary counts as much as the whole text
-and a short subject is not drowned by a long body. Nothing in it knows SeaMonkey's or any
+"archive" with "archiving" and survive typos; n-grams in over a fifth of the issues are
+dropped like stop words). Both spaces weigh terms by sublinear TF times IDF. A text's
+vector in a space is unit(whole) + unit(title); the score is the mean of the two spaces'
+dot products scaled to [0, 1], so the summary counts as much as the whole text and a short
+subject is not drowned by a long body. Nothing in it knows SeaMonkey's or any
 other tracker's vocabulary.
 
 Confidence. `Calibration` maps a candidate's score and its margin over the best other
@@ -18,12 +19,14 @@ at or above `suggest_threshold` are suggested for a person to confirm.
 
 Incremental index. Terms are hashed (no vocabulary to refit), so any new text can be
 vectorised at once. Document frequencies are counts per hash bucket, updated on every add
-and remove; the IDF derived from them is frozen and refreshed when the documents changed
-since the last refresh exceed `refresh_ratio` of the index (20% by default). An IDF moves by
-at most log(1.2) ~ 0.18 nats per refresh period, which barely reorders candidates, while a
-refresh only re-weighs the cached term counts (a vectorised pass, no re-tokenising). Rows
-live in a few append-only blocks: adding issues appends a small block, removing one leaves a
-tombstone; blocks are merged, and tombstones dropped, once there are too many of them.
+and remove; the IDF derived from them is frozen and refreshed once the documents changed
+since the last refresh exceed `refresh_ratio` of the index (10% by default). A refresh only
+re-weighs the cached term counts (0.2 s for 4,000 issues, no re-tokenising), so it can be
+frequent; between refreshes new issues are weighed with the frozen IDF. Measured on the
+SeaMonkey set: an index fitted on 900 candidates with the last 91 added one by one ranks
+with MRR 0.737 against 0.747 when fitted on all 991 (recall@5 equal). Rows live in a few
+append-only blocks: adding issues appends a small block, removing one leaves a tombstone;
+blocks are merged, and tombstones dropped, once there are too many of either.
 """
 
 from __future__ import annotations
@@ -316,7 +319,7 @@ class TextMatcher:
         calibration: Calibration | None = None,
         auto_threshold: float = DEFAULT_AUTO_THRESHOLD,
         suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
-        refresh_ratio: float = 0.2,
+        refresh_ratio: float = 0.1,
         workers: int = min(2, os.cpu_count() or 1),
     ) -> None:
         if not 0 <= suggest_threshold <= auto_threshold <= 1:

@@ -111,15 +111,16 @@ def test_the_title_of_a_feedback_text_is_its_first_non_empty_line():
 # -- incremental index ---------------------------------------------------------------------
 
 
-def test_adding_an_issue_makes_it_matchable_at_once(matcher):
+def test_adding_an_issue_makes_it_matchable_at_once():
     """A new issue is a candidate for the next text matched: no rebuild, no refit."""
+    matcher = TextMatcher(ISSUES, refresh_ratio=0.5)
     text = "Two-factor authentication\nWe need 2FA with an authenticator app for all users."
     assert matcher.match([text])[0][0].key != "ANA-9"
     before = matcher.refreshes
     matcher.upsert([IssueText("ANA-9", "Two-factor authentication", "2FA via authenticator apps")])
     assert matcher.match([text])[0][0].key == "ANA-9"
     assert "ANA-9" in matcher and len(matcher) == len(ISSUES) + 1
-    # One new issue among eight is below the refresh ratio: the IDF was not refitted.
+    # One new issue among nine is below the refresh ratio: the IDF was not refitted.
     assert matcher.refreshes == before
 
 
