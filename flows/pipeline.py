@@ -26,6 +26,7 @@ from flows.publish import publish_all
 from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
 from linking.references import deal_links, feedback_links, tag_links
+from linking.text_links import text_links
 from models import ConfigError, DemandSummary, Link, Settings, ToolLink
 from store import Store
 
@@ -109,7 +110,8 @@ def link_all(settings: Settings, store: Store) -> int:
         by_ticket.setdefault((tool_link.source, tool_link.record_id), []).append(tool_link)
     links: list[Link] = []
     kinds: dict[tuple[str, str], str] = {}
-    for item in store.load("feedback"):
+    feedback = store.load("feedback")
+    for item in feedback:
         kinds[(item.source, item.id)] = "feedback"
         found = feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys)
         explicit = {link.issue_key for link in found}
@@ -122,6 +124,13 @@ def link_all(settings: Settings, store: Store) -> int:
     for deal in store.load("deal"):
         kinds[(deal.source, deal.id)] = "deal"
         links.extend(deal_links(deal, known_keys))
+    if settings.text_matching:
+        # Feedback that names an issue needs no guessing; the rest is matched by its words.
+        named = {(link.source, link.record_id) for link in links if link.kind == "feedback"}
+        unnamed = [f for f in feedback if (f.source, f.id) not in named]
+        links += text_links(
+            unnamed, issues, settings.text_auto_threshold, settings.text_suggest_threshold
+        )
     links = apply_decisions(links, store.decisions(), kinds, known_keys)
     # Links of records that are gone from the store go too.
     owners = set(kinds) | {(link.source, link.record_id) for link in store.links()}

@@ -97,6 +97,22 @@ class Settings(BaseSettings):
         "tag:label pairs, comma separated (pdf-export:reporting).",
     )
 
+    text_matching: bool = Field(
+        True, description="Match feedback that names no issue to open issues by its text."
+    )
+    text_auto_threshold: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="Confidence from which a text match counts in demand without a person.",
+    )
+    text_suggest_threshold: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Confidence from which a text match is suggested (top 3) for a person.",
+    )
+
     close_loop: bool = Field(
         False,
         description="Leave an internal note on open tickets and deals when an issue they "

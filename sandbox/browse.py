@@ -28,6 +28,8 @@ table.adf-table { border-collapse: collapse; margin: 8px 0; }
 table.adf-table th, table.adf-table td { border: 1px solid #c1c7d0; padding: 4px 8px;
                                          text-align: left; }
 table.adf-table th { background: #f4f5f7; }
+table.adf-table p { margin: 0; }
+header.bar .key { color: #fff; font-weight: 600; }
 .comment { border-top: 1px solid #ebecf0; padding: 8px 0; }
 .comment header { color: #5e6c84; font-size: 12px; }
 .panel { background: #deebff; padding: 8px; border-radius: 3px; }
@@ -67,7 +69,8 @@ def _details(fields: dict[str, Any]) -> str:
         ),
         _field("Components", escape(", ".join(_name(c) for c in fields.get("components") or []))),
         _field(
-            "Fix versions", escape(", ".join(_name(v) for v in fields.get("fixVersions") or []))
+            "Fix versions",
+            escape(", ".join(_name(v) for v in fields.get("fixVersions") or []) or "None"),
         ),
         _field("Created", escape(str(fields.get("created", "")))),
         _field("Updated", escape(str(fields.get("updated", "")))),

@@ -1,0 +1,45 @@
+"""Text links for the pipeline: feedback that names no issue is matched against the open,
+unshipped issues; a confident match counts, the others wait as suggestions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from models import Feedback, Issue, Link
+
+
+def text_links(
+    feedback: Iterable[Feedback],
+    issues: Iterable[Issue],
+    auto_threshold: float,
+    suggest_threshold: float,
+) -> list[Link]:
+    from linking.text import TextMatcher  # scikit-learn loads only when there is text to match
+
+    candidates = [issue for issue in issues if issue.status_category != "done"]
+    items = [item for item in feedback if item.text.strip()]
+    if not candidates or not items:
+        return []
+    matcher = TextMatcher(
+        candidates, auto_threshold=auto_threshold, suggest_threshold=suggest_threshold
+    )
+    links: list[Link] = []
+    for item, decision in zip(items, matcher.decide([i.text for i in items]), strict=True):
+        chosen = [(decision.auto, "auto")] if decision.auto else []
+        chosen += [(match, "suggested") for match in decision.suggestions]
+        for match, status in chosen:
+            if match is None:
+                continue
+            links.append(
+                Link(
+                    source=item.source,
+                    record_id=item.id,
+                    kind="feedback",
+                    issue_key=match.key,
+                    method="text",
+                    confidence=round(match.confidence, 4),
+                    evidence="matched: " + ", ".join(match.matched_terms),
+                    status=status,
+                )
+            )
+    return links
