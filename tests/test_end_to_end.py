@@ -151,3 +151,24 @@ def test_sync_on_postgresql(sandbox_url: str) -> None:
         assert_ticket_shows(sandbox_url, expected_demand(sandbox_url))
     finally:
         metadata.drop_all(store.engine)
+
+
+def test_every_planted_explicit_link_is_found_and_text_links_are_precise(
+    sandbox_url: str, store: Store, store_url: str
+) -> None:
+    """Every key citation, Jira link and deal field the sandbox planted becomes a link;
+    automatic text links are right at least 95% of the time (at a threshold of 0.3 here,
+    so there are enough of them to measure)."""
+    settings = Settings.for_sandbox(sandbox_url, database_url=store_url, text_auto_threshold=0.3)
+    run_cycle(settings, store)
+    truth = requests.get(f"{sandbox_url}/_sandbox/truth", timeout=30).json()
+    found = {(k.source, k.record_id, k.issue_key): k for k in store.links()}
+    planted = {(t["source"], t["record_id"], t["issue_key"]) for t in truth["links"]}
+    explicit = [t for t in truth["links"] if t["method"] != "text"]
+    missing = [t for t in explicit if (t["source"], t["record_id"], t["issue_key"]) not in found]
+    assert missing == []
+    auto_text = [
+        pair for pair, link in found.items() if link.method == "text" and link.status == "auto"
+    ]
+    assert len(auto_text) >= 10
+    assert sum(pair in planted for pair in auto_text) / len(auto_text) >= 0.95
