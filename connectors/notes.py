@@ -6,6 +6,7 @@ writing a note and before recording it finds that note instead of writing a seco
 
 from __future__ import annotations
 
+import html
 from typing import Any, Protocol
 
 from connectors.http import ApiClient
@@ -88,4 +89,97 @@ class HubSpotNotes:
             created=lambda response: str(response.json()["id"]),
             find_existing=lambda: self.find(record_id, mark),
             json=note,
+        )
+
+
+class IntercomNotes:
+    """An internal note on the conversation, written as the workspace's API admin."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+        self._admin: str | None = None
+
+    def admin_id(self) -> str:
+        if self._admin is None:
+            self._admin = str(self.api.get_json("/me")["id"])
+        return self._admin
+
+    def find(self, record_id: str, mark: str) -> str | None:
+        conversation = self.api.get_json(f"/conversations/{record_id}")
+        parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
+        for part in parts:
+            if mark in (part.get("body") or ""):
+                return str(part["id"])
+        return None
+
+    def add(self, record_id: str, text: str, mark: str) -> str:
+        body = {
+            "message_type": "note",
+            "type": "admin",
+            "admin_id": self.admin_id(),
+            "body": "<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
+        }
+        return self.api.write_once(
+            "POST",
+            f"/conversations/{record_id}/reply",
+            created=lambda response: self.find(record_id, mark) or record_id,
+            find_existing=lambda: self.find(record_id, mark),
+            json=body,
+        )
+
+
+class FreshdeskNotes:
+    """A private note on the ticket."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+
+    def find(self, record_id: str, mark: str) -> str | None:
+        path: str | None = f"/api/v2/tickets/{record_id}/conversations"
+        while path:
+            response = self.api.request("GET", path)
+            for note in response.json():
+                if mark in (note.get("body_text") or note.get("body") or ""):
+                    return str(note["id"])
+            path = response.links.get("next", {}).get("url")
+        return None
+
+    def add(self, record_id: str, text: str, mark: str) -> str:
+        return self.api.write_once(
+            "POST",
+            f"/api/v2/tickets/{record_id}/notes",
+            created=lambda response: str(response.json()["id"]),
+            find_existing=lambda: self.find(record_id, mark),
+            json={"body": html.escape(text).replace("\n", "<br>"), "private": True},
+        )
+
+
+class SalesforceNotes:
+    """A completed Task on the opportunity: what a sales rep sees in its activity."""
+
+    def __init__(self, connector: Any) -> None:
+        self.connector = connector
+
+    def find(self, record_id: str, mark: str) -> str | None:
+        safe = record_id.replace("\\", "").replace("'", "")
+        soql = f"SELECT Id, Description FROM Task WHERE WhatId = '{safe}'"
+        for batch in self.connector.query(soql):
+            for task in batch:
+                if mark in (task.get("Description") or ""):
+                    return str(task["Id"])
+        return None
+
+    def add(self, record_id: str, text: str, mark: str) -> str:
+        task = {
+            "WhatId": record_id,
+            "Subject": text.split(". ")[0][:255],
+            "Description": text,
+            "Status": "Completed",
+        }
+        return self.connector.api.write_once(
+            "POST",
+            "/services/data/v60.0/sobjects/Task",
+            created=lambda response: str(response.json()["id"]),
+            find_existing=lambda: self.find(record_id, mark),
+            json=task,
         )

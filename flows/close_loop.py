@@ -6,9 +6,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from connectors.freshdesk import FreshdeskConnector
 from connectors.http import ApiError
 from connectors.hubspot import HubSpotConnector
-from connectors.notes import HubSpotNotes, NoteWriter, ZendeskNotes, marker
+from connectors.intercom import IntercomConnector
+from connectors.notes import (
+    FreshdeskNotes,
+    HubSpotNotes,
+    IntercomNotes,
+    NoteWriter,
+    SalesforceNotes,
+    ZendeskNotes,
+    marker,
+)
+from connectors.salesforce import SalesforceConnector
 from connectors.zendesk import ZendeskConnector
 from models import Deal, Feedback, Issue, Settings
 from store import Store
@@ -17,7 +28,10 @@ log = logging.getLogger("pmsync.loop")
 
 NOTE_WRITERS: dict[str, Callable[[Settings], NoteWriter]] = {
     "zendesk": lambda s: ZendeskNotes(ZendeskConnector(s).api),
+    "intercom": lambda s: IntercomNotes(IntercomConnector(s).api),
+    "freshdesk": lambda s: FreshdeskNotes(FreshdeskConnector(s).api),
     "hubspot": lambda s: HubSpotNotes(HubSpotConnector(s).api),
+    "salesforce": lambda s: SalesforceNotes(SalesforceConnector(s)),
 }
 
 
