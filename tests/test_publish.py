@@ -154,3 +154,25 @@ def test_property_matches_the_fields(settings: Settings, store: Store, sandbox_u
         shown = issue_numbers(sandbox_url, key)
         assert prop["requests"] == shown["requests"]
         assert Decimal(str(prop["revenue"])) == Decimal(str(shown["revenue"]))
+
+
+def test_jira_per_issue_write_limit_is_waited_out(tmp_path) -> None:
+    """Jira's per-issue write limit (429, RateLimit-Reason: jira-per-issue-on-write) is
+    waited out as Retry-After asks, never retried early, and the writes still land once."""
+    from sandbox.server import start_sandbox
+
+    limits = {"jira": {"per_issue_write": {"limit": 2, "window": 5.0}}}
+    server = start_sandbox(seed=7, rate_limits="real", limits=limits)
+    try:
+        settings = Settings.for_sandbox(server.url, database_url=f"sqlite:///{tmp_path}/p.db")
+        store = Store(settings.database_url)
+        report = publish_all(settings, store, pulled(settings, store), max_writes=2)
+        assert (report.written, report.failed) == (2, 0)
+        log = requests.get(f"{server.url}/_sandbox/ratelimits", timeout=30).json()
+        reasons = {entry["reason"] for entry in log["log"]}
+        assert log["throttled"] >= 2 and any("per_issue" in r for r in reasons), log
+        assert log["violations"] == []
+        for plan in report.plans[:2]:
+            assert len(managed_comments(server.url, plan.key)) == 1
+    finally:
+        server.stop()
