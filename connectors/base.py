@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -40,9 +40,25 @@ class Page:
 
 
 class Connector(Protocol):
+    """Every connector's `pull`: pages of records changed since each stream's cursor.
+
+    The keywords bound a pull to a window, for backfills: `since` is where a stream with
+    no cursor starts (instead of its beginning), `until` an exclusive upper bound on the
+    records' change time, and `listings=False` skips what is read in full every run
+    (accounts, the tools' Jira links, id sweeps, archived-record lists).
+    """
+
     tool: str
 
-    def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]: ...
+    def pull(
+        self,
+        cursor_for: CursorReader,
+        full: bool = False,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        listings: bool = True,
+    ) -> Iterator[Page]: ...
 
 
 class DuplicatePageToken(RuntimeError):
@@ -72,29 +88,33 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+BUILD_ERRORS = (ValidationError, ValueError, KeyError, TypeError, AttributeError)
+
+
 def convert(
     page: Page,
     raw: dict[str, Any],
     build: Callable[[dict[str, Any]], Record],
     raw_id: Any = None,
+    context: dict[str, Any] | None = None,
 ) -> Record | None:
-    """Validate one raw record into the page, or into its dead letters with the reason."""
+    """Validate one raw record into the page, or into its dead letters with the reason.
+
+    `context` is what `build` reads besides `raw` (a sideloaded user, associated ids): a
+    dead letter keeps it, so a replay can rebuild the record later (flows/replay.py)."""
     record_id = raw_id if raw_id is not None else raw.get("id") if isinstance(raw, dict) else None
     try:
         record = build(raw)
-    except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as error:
-        reason = _reason(error)
-        page.dead.append(
-            DeadLetter(
-                page.source, page.kind, None if record_id is None else str(record_id), reason, raw
-            )
-        )
+    except BUILD_ERRORS as error:
+        reason = failure_reason(error)
+        letter_id = None if record_id is None else str(record_id)
+        page.dead.append(DeadLetter(page.source, page.kind, letter_id, reason, raw, context))
         return None
     page.records.append(record)
     return record
 
 
-def _reason(error: Exception) -> str:
+def failure_reason(error: Exception) -> str:
     if isinstance(error, ValidationError):
         parts = [
             f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
@@ -104,6 +124,12 @@ def _reason(error: Exception) -> str:
     if isinstance(error, KeyError):
         return f"missing field {error}"
     return f"{type(error).__name__}: {error}"
+
+
+def before(moment: datetime | None, until: datetime | None) -> bool:
+    """Inside a window's exclusive upper bound (always, without one; an unreadable time
+    too, so that the record reaches its dead letter instead of vanishing)."""
+    return until is None or moment is None or moment < until
 
 
 def bookmark(newest: datetime | None, started: datetime) -> str | None:
@@ -199,3 +225,45 @@ class SeenAtNewest:
 
     def repeats(self, record_id: str, at: datetime | None) -> bool:
         return at is not None and at == self.newest and record_id in self.ids
+
+
+# How many times one pull re-reads a listing that moved under it before leaving the rest
+# to the next run (from a cursor set back to where the move began).
+REREADS = 3
+
+
+class MovedWhileRead:
+    """Offset-paged listings in change order (HubSpot's search `after`, Freshdesk's `page`)
+    count places in a list that moves. When a record already read changes, it leaves its
+    place for the end of the list, everything behind it moves up one place, and the next
+    page starts one record late: the record that slid over the page boundary is never
+    served. A record deleted after it was read shifts the list the same way.
+
+    Both show: the mover comes back later in the same read with a newer timestamp, and a
+    deleted record is one this read had seen. The skipped record sorts after the mover's
+    old place, so re-reading from the mover's old timestamp finds it: `restart_from`."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, datetime] = {}  # id -> its timestamp when first read
+        self.restart_from: datetime | None = None
+
+    def _back_to(self, moment: datetime) -> None:
+        if self.restart_from is None or moment < self.restart_from:
+            self.restart_from = moment
+
+    def saw(self, record_id: str, at: datetime | None) -> None:
+        if at is None:
+            return
+        first = self.first.setdefault(record_id, at)
+        if at > first:
+            self._back_to(first)
+
+    def gone(self, record_ids: Iterable[str]) -> None:
+        """Records that left the listing (deleted, archived) since this read began."""
+        for record_id in record_ids:
+            if record_id in self.first:
+                self._back_to(self.first[record_id])
+
+    def shrank(self, since: datetime) -> None:
+        """A listing from `since` holds fewer records than a page ago: one left it."""
+        self._back_to(since)

@@ -17,10 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import (
+    REREADS,
     CursorReader,
     DuplicatePageToken,
+    MovedWhileRead,
     Page,
     SeenAtNewest,
+    before,
     bookmark,
     convert,
     html_to_text,
@@ -100,14 +103,36 @@ class FreshdeskConnector:
             sleep=sleep,
         )
 
-    def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
+    def pull(
+        self,
+        cursor_for: CursorReader,
+        full: bool = False,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        listings: bool = True,
+    ) -> Iterator[Page]:
         saved = None if full else cursor_for(TICKETS)
-        since = EPOCH
+        start = since or EPOCH
         if saved:
-            since = parse_time(saved) - timedelta(minutes=self.settings.lookback_minutes)
-        yield from self.companies()
-        yield from self.tickets(saved, since)
-        yield from self.deleted_tickets(since)
+            start = parse_time(saved) - timedelta(minutes=self.settings.lookback_minutes)
+        if listings:
+            yield from self.companies()
+        # Pages are numbered: a ticket that changes or is deleted after this pull read it
+        # shifts the listing and makes it skip another, so it is read again from there.
+        moved = MovedWhileRead()
+        yield from self.tickets(saved, start, until, moved)
+        for page in self.deleted_tickets(start, until):
+            moved.gone(page.deleted_ids)
+            yield page
+        for _ in range(REREADS):
+            if moved.restart_from is None:
+                return
+            restart, moved = moved.restart_from, MovedWhileRead()
+            yield from self.tickets(None, restart, until, moved)
+        if moved.restart_from is not None:  # still moving: the next run starts there
+            cursor = bookmark(moved.restart_from, datetime.now(UTC))
+            yield Page("freshdesk", "feedback", TICKETS, cursor=cursor)
 
     def _linked_pages(
         self, path: str, params: dict[str, Any]
@@ -126,8 +151,22 @@ class FreshdeskConnector:
             seen.add(url)
             response = self.api.request("GET", url)
 
-    def _tickets_since(self, since: datetime, **extra: Any) -> Iterator[list[dict[str, Any]]]:
-        """Tickets changed at or after `since`, oldest first, through the 300-page cap."""
+    def _tickets_since(
+        self, since: datetime, until: datetime | None = None, **extra: Any
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Tickets changed at or after `since`, oldest first, through the 300-page cap.
+
+        The listing has no upper bound: with `until`, it stops at the first ticket
+        changed at or after it (the listing is in `updated_at` order)."""
+        for raws in self._tickets_from(since, **extra):
+            inside = [raw for raw in raws if before(_updated_at(raw), until)]
+            # An unreadable updated_at stays in (for its dead letter); it ends nothing.
+            ended = any(not before(at, until) for at in map(_updated_at, raws) if at)
+            yield inside
+            if ended:
+                return
+
+    def _tickets_from(self, since: datetime, **extra: Any) -> Iterator[list[dict[str, Any]]]:
         read = SeenAtNewest()
         while True:
             params = {
@@ -160,12 +199,20 @@ class FreshdeskConnector:
                 )
             since = read.newest
 
-    def tickets(self, saved: Any, since: datetime) -> Iterator[Page]:
+    def tickets(
+        self,
+        saved: Any,
+        since: datetime,
+        until: datetime | None = None,
+        moved: MovedWhileRead | None = None,
+    ) -> Iterator[Page]:
         started = datetime.now(UTC)
         newest = parse_time(saved) if saved else None
-        for raws in self._tickets_since(since):
+        for raws in self._tickets_since(since, until):
             page = Page("freshdesk", "feedback", TICKETS)
             for raw in raws:
+                if moved is not None:
+                    moved.saw(str(raw.get("id")), _updated_at(raw))
                 if raw.get("deleted") or raw.get("spam"):
                     # Not customers' demand: the ordinary list should not show them at all.
                     if raw.get("id") is not None:
@@ -177,9 +224,9 @@ class FreshdeskConnector:
             page.cursor = bookmark(newest, started)
             yield page
 
-    def deleted_tickets(self, since: datetime) -> Iterator[Page]:
+    def deleted_tickets(self, since: datetime, until: datetime | None = None) -> Iterator[Page]:
         """Tickets deleted since the cursor (deleting a ticket updates it; unconfirmed)."""
-        for raws in self._tickets_since(since, filter="deleted"):
+        for raws in self._tickets_since(since, until, filter="deleted"):
             deleted = [str(raw["id"]) for raw in raws if raw.get("id") is not None]
             yield Page("freshdesk", "feedback", TICKETS + ".deleted", deleted_ids=deleted)
 

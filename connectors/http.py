@@ -21,6 +21,14 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 log = logging.getLogger("pmsync.http")
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+# Failures of the connection itself, all worth another attempt: refused or reset, timed
+# out, or closed part-way through the body (requests raises ChunkedEncodingError for a
+# body shorter than its Content-Length, which is no ConnectionError).
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 T = TypeVar("T")
 
 
@@ -61,6 +69,25 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def parse_rate_limit_reset(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds until `X-RateLimit-Reset`: unix seconds (Intercom, whose 429 carries no
+    Retry-After) or ISO 8601 (Jira); None when absent or unreadable."""
+    if not value:
+        return None
+    now = now or datetime.now(UTC)
+    value = value.strip()
+    try:
+        when = datetime.fromtimestamp(float(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -114,7 +141,7 @@ class ApiClient:
             throttle()
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as error:
+        except TRANSPORT_ERRORS as error:
             raise RetryableError(
                 self.tool, f"{method} {url} failed: {type(error).__name__}", None, None
             ) from None
@@ -163,12 +190,10 @@ class ApiClient:
         # Redact before cutting: a secret straddling the cut would leak its first part.
         body = redact(response.text, self.secrets)[:300]
         if status in RETRYABLE_STATUS:
-            raise RetryableError(
-                self.tool,
-                f"{what} answered {status}",
-                status,
-                parse_retry_after(response.headers.get("Retry-After")),
-            )
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if wait is None and status == 429:
+                wait = parse_rate_limit_reset(response.headers.get("X-RateLimit-Reset"))
+            raise RetryableError(self.tool, f"{what} answered {status}", status, wait)
         if status in (401, 403):
             raise AuthError(
                 self.tool,

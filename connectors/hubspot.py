@@ -28,8 +28,10 @@ from functools import partial
 from typing import Any
 
 from connectors.base import (
+    REREADS,
     CursorReader,
     DuplicatePageToken,
+    MovedWhileRead,
     Page,
     SeenAtNewest,
     convert,
@@ -60,6 +62,7 @@ DEAL_PROPERTIES = [
 COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate"]
 BY_MODIFIED = [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
 BY_ID = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _flag(value: Any) -> bool:
@@ -156,14 +159,20 @@ class Position:
         return {"modified": self.modified.isoformat(), "after_id": self.after_id}
 
 
-def later_query(since: datetime | None, inclusive: bool) -> dict[str, Any]:
-    """Deals modified after `since` (or at it, when inclusive), oldest first."""
+def later_query(
+    since: datetime | None, inclusive: bool, until: datetime | None = None
+) -> dict[str, Any]:
+    """Deals modified after `since` (or at it, when inclusive) and before `until`, oldest
+    first."""
     query: dict[str, Any] = {"sorts": BY_MODIFIED}
+    filters = []
     if since is not None:
         operator = "GTE" if inclusive else "GT"
-        query["filterGroups"] = [
-            {"filters": [_filter("hs_lastmodifieddate", operator, str(epoch_ms(since)))]}
-        ]
+        filters.append(_filter("hs_lastmodifieddate", operator, str(epoch_ms(since))))
+    if until is not None:
+        filters.append(_filter("hs_lastmodifieddate", "LT", str(epoch_ms(until))))
+    if filters:
+        query["filterGroups"] = [{"filters": filters}]
     return query
 
 
@@ -207,10 +216,20 @@ class HubSpotConnector:
             sleep=sleep,
         )
 
-    def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
-        yield from self.companies()
-        yield from self.deals(None if full else cursor_for(DEALS))
-        yield from self.archived_deals()
+    def pull(
+        self,
+        cursor_for: CursorReader,
+        full: bool = False,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        listings: bool = True,
+    ) -> Iterator[Page]:
+        if listings:
+            yield from self.companies()
+        yield from self.deals(None if full else cursor_for(DEALS), since, until)
+        if listings:
+            yield from self.archived_deals()
 
     # -- lists: companies and archived deals, read in full each run --------------------------
 
@@ -250,12 +269,38 @@ class HubSpotConnector:
 
     # -- deals: the search, walked by a (timestamp, id) position -----------------------------
 
-    def deals(self, saved: Any) -> Iterator[Page]:
+    def deals(
+        self, saved: Any, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Page]:
+        """Deals from the saved position (else from `since`, else ever) until `until`; the
+        ties of one timestamp are all before `until` or all not."""
         started = datetime.now(UTC)
         position = Position.read(saved)
         if position and self.settings.lookback_minutes:
             lookback = timedelta(minutes=self.settings.lookback_minutes)
             position = Position(position.modified - lookback)
+        if position is None and since is not None:
+            position = Position(since)
+        # `after` is an offset: a deal that changes or is archived while the search pages
+        # makes it skip another one, so the search is read again from where that began.
+        moved = MovedWhileRead()
+        yield from self._walk(position, until, started, moved)
+        for _ in range(REREADS):
+            if moved.restart_from is None:
+                return
+            restart, moved = Position(moved.restart_from), MovedWhileRead()
+            yield from self._walk(restart, until, started, moved)
+        if moved.restart_from is not None:  # still moving: the next run starts there
+            yield Page("hubspot", "deal", DEALS, cursor=Position(moved.restart_from).saved(started))
+
+    def _walk(
+        self,
+        position: Position | None,
+        until: datetime | None,
+        started: datetime,
+        moved: MovedWhileRead,
+    ) -> Iterator[Page]:
+        """The deals from `position` on, as the module's docstring walks them."""
         read = SeenAtNewest()
         # A resume inside one timestamp first finishes that timestamp's ties.
         ties = position if position and position.after_id is not None else None
@@ -263,10 +308,11 @@ class HubSpotConnector:
         inclusive = ties is None
         while True:
             capped = False
-            query = ties_query(ties) if ties else later_query(since, inclusive)
-            for results, at_cap in self._search(query):
+            query = ties_query(ties) if ties else later_query(since, inclusive, until)
+            lower = (ties.modified if ties else since) or EPOCH
+            for results, at_cap in self._search(query, moved, lower):
                 position = _after(results, ties) or position
-                yield self._deal_page(results, read, position, started)
+                yield self._deal_page(results, read, position, started, moved)
                 capped = at_cap
             if ties is None:
                 if not capped:
@@ -284,17 +330,36 @@ class HubSpotConnector:
             else:
                 since, inclusive, ties = ties.modified, False, None
 
-    def _search(self, query: dict[str, Any]) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+    def count(self, since: datetime | None, until: datetime | None) -> int | None:
+        """Deals modified in [since, until): the search's `total`, from a one-deal page."""
+        body = {**later_query(since, True, until), "properties": ["hs_object_id"], "limit": 1}
+        total = self.api.request("POST", SEARCH, json=body).json().get("total")
+        return total if isinstance(total, int) else None
+
+    def _search(
+        self,
+        query: dict[str, Any],
+        moved: MovedWhileRead | None = None,
+        lower: datetime = EPOCH,
+    ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         """One query's pages, each with whether the 10,000 cap stops the query after it
-        (paging past the cap answers 400). No `paging.next` is the end signal."""
+        (paging past the cap answers 400). No `paging.next` is the end signal. A `total`
+        that drops between pages means a deal left the results (archived) and shifted the
+        offsets: `moved` hears of it, with the query's lower bound `lower`."""
         limit = min(self.settings.page_size, 200)
         body: dict[str, Any] = {**query, "properties": DEAL_PROPERTIES, "limit": limit}
         afters: set[str] = set()
         received = 0
+        total: int | None = None
         while True:
             answer = self.api.request("POST", SEARCH, json=body).json()
             results = answer.get("results", [])
             received += len(results)
+            count = answer.get("total")
+            if isinstance(count, int):
+                if moved and total is not None and count < total:
+                    moved.shrank(lower)
+                total = count
             after = ((answer.get("paging") or {}).get("next") or {}).get("after")
             # `after` is the offset of the next page; count ourselves if it is opaque.
             offset = int(after) if after and str(after).isdigit() else received
@@ -313,14 +378,20 @@ class HubSpotConnector:
         read: SeenAtNewest,
         position: Position | None,
         started: datetime,
+        moved: MovedWhileRead | None = None,
     ) -> Page:
         """A page of deals, minus those this run already read at the same time (a query
         restarted at a timestamp returns them again), with their companies."""
+        if moved is not None:
+            for raw in results:
+                moved.saw(str(raw.get("id")), _modified_at(raw))
         fresh = [r for r in results if not read.repeats(str(r.get("id")), _modified_at(r))]
         companies = self._companies_of([str(r["id"]) for r in fresh if "id" in r])
         page = Page("hubspot", "deal", DEALS)
+        build = partial(deal_from_raw, site=self.site, companies=companies)
         for raw in fresh:
-            convert(page, raw, partial(deal_from_raw, site=self.site, companies=companies))
+            context = {"companies": list(companies.get(str(raw.get("id")), ()))}
+            convert(page, raw, build, context=context)
             read.add(str(raw.get("id")), _modified_at(raw))
         page.cursor = position.saved(started) if position else None
         return page

@@ -36,6 +36,8 @@ VERSION = "2.11"  # the Intercom-Version every request names; the payloads below
 CONVERSATIONS = "intercom.conversations"
 COMPANIES = "intercom.companies"
 SEARCH_PAGE = 150  # Intercom's largest search page
+ONE_BY_ONE = 5  # a page needing more contacts than this searches for them
+CONTACTS_PER_SEARCH = 50  # ids in one `IN` filter (no documented limit: kept modest)
 CUSTOMERS = {"user", "lead", "contact"}  # author types that are the customer, not a teammate
 
 
@@ -102,6 +104,17 @@ def _updated_at(raw: dict[str, Any]) -> datetime | None:
         return None
 
 
+def _updated_between(since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    """The search for conversations updated at or after `since` and before `until`.
+
+    No `>=` in Intercom's search: `> since - 1` is `>= since` in whole seconds."""
+    after = unix_seconds(since) - 1 if since is not None else 0
+    rules: list[dict[str, Any]] = [{"field": "updated_at", "operator": ">", "value": after}]
+    if until is not None:
+        rules.append({"field": "updated_at", "operator": "<", "value": unix_seconds(until)})
+    return {"operator": "AND", "value": rules}
+
+
 def _starting_after(body: dict[str, Any]) -> str | None:
     return (((body.get("pages") or {}).get("next")) or {}).get("starting_after")
 
@@ -126,9 +139,18 @@ class IntercomConnector:
             sleep=sleep,
         )
 
-    def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
-        yield from self.companies()
-        yield from self.conversations(None if full else cursor_for(CONVERSATIONS))
+    def pull(
+        self,
+        cursor_for: CursorReader,
+        full: bool = False,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        listings: bool = True,
+    ) -> Iterator[Page]:
+        if listings:
+            yield from self.companies()
+        yield from self.conversations(None if full else cursor_for(CONVERSATIONS), since, until)
 
     def _search(self, path: str, query: dict[str, Any], **extra: Any) -> Iterator[dict[str, Any]]:
         """A search's pages: only an absent `pages.next` ends it, never a short page."""
@@ -145,18 +167,21 @@ class IntercomConnector:
             seen.add(after)
             body["pagination"] = {"per_page": SEARCH_PAGE, "starting_after": after}
 
-    def conversations(self, saved: Any) -> Iterator[Page]:
+    def count(self, since: datetime | None, until: datetime | None) -> int | None:
+        """Conversations updated in [since, until): the search's `total_count`."""
+        body = {"query": _updated_between(since, until), "pagination": {"per_page": 1}}
+        total = self.api.request("POST", "/conversations/search", json=body).json()
+        return total.get("total_count") if isinstance(total.get("total_count"), int) else None
+
+    def conversations(
+        self, saved: Any, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Page]:
+        """Conversations updated from the cursor (else `since`, else ever) until `until`."""
         started = datetime.now(UTC)
         newest = parse_time(saved) if saved else None
-        # No `>=` in Intercom's search: `> since - 1` is `>= since` in whole seconds.
-        since = 0
         if newest is not None:
-            lookback = timedelta(minutes=self.settings.lookback_minutes)
-            since = unix_seconds(newest - lookback) - 1
-        query = {
-            "operator": "AND",
-            "value": [{"field": "updated_at", "operator": ">", "value": since}],
-        }
+            since = newest - timedelta(minutes=self.settings.lookback_minutes)
+        query = _updated_between(since, until)
         # Oldest first, so the cursor saved with each page never passes an unread one
         # (the sort is accepted by the search though missing from Intercom's reference).
         sort = {"field": "updated_at", "order": "ascending"}
@@ -175,7 +200,8 @@ class IntercomConnector:
             page = Page("intercom", "feedback", CONVERSATIONS)
             build = partial(conversation_from_raw, site=self.site, contacts=contacts)
             for raw in raws:
-                item = convert(page, raw, build)
+                context = {"contact": contacts.get(requester_id(raw) or "") or {}}
+                item = convert(page, raw, build, context=context)
                 if item and (newest is None or item.updated_at > newest):
                     newest = item.updated_at
             page.cursor = bookmark(newest, started)
@@ -183,11 +209,27 @@ class IntercomConnector:
 
     def _contacts_of(self, raws: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The requesters the page needs looked up (no company or email on the
-        conversation), each fetched once per run: people write more than once."""
+        conversation), each fetched once per run: people write more than once.
+
+        Many are found with a contacts search by id, a page of them a request (a full sync
+        at 10,000 conversations made 3,000 one-by-one GETs); a few, and those the search
+        index does not have yet (new contacts show up there minutes late), are read one
+        by one."""
+        needed: list[str] = []
         for raw in raws:
             requester = requester_id(raw)
             named = (raw.get("company_id") or raw.get("company")) and _author(raw).get("email")
             if requester and not named and requester not in self._contacts:
+                needed += [] if requester in needed else [requester]
+        if len(needed) > ONE_BY_ONE:
+            for start in range(0, len(needed), CONTACTS_PER_SEARCH):
+                ids = needed[start : start + CONTACTS_PER_SEARCH]
+                query = {"field": "id", "operator": "IN", "value": ids}
+                for answer in self._search("/contacts/search", query):
+                    for contact in answer.get("data") or []:
+                        self._contacts[str(contact.get("id"))] = contact
+        for requester in needed:
+            if requester not in self._contacts:
                 path = f"/contacts/{quote(requester, safe='')}"
                 try:
                     self._contacts[requester] = self.api.get_json(path)

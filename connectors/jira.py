@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
 from jira import JIRA, JIRAError
 
 from connectors import adf
@@ -28,7 +27,7 @@ from connectors.base import (
     epoch_ms,
     parse_time,
 )
-from connectors.http import ApiClient, ApiError, RetryableError, redact
+from connectors.http import TRANSPORT_ERRORS, ApiClient, ApiError, RetryableError, redact
 from models import Issue, Settings
 
 STREAM = "jira.issues"
@@ -106,7 +105,7 @@ class JiraConnector:
                 raise RetryableError(
                     "jira", f"{what} failed: {message}", error.status_code, None
                 ) from None
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except TRANSPORT_ERRORS as error:
                 raise RetryableError(
                     "jira", f"{what} failed: {type(error).__name__}", None, None
                 ) from None
@@ -129,11 +128,13 @@ class JiraConnector:
             )
         return self._client
 
-    def jql(self, since: datetime | None) -> str:
+    def jql(self, since: datetime | None, until: datetime | None = None) -> str:
         projects = ", ".join(self.settings.jira_projects)
         where = f"project in ({projects})"
         if since is not None:
             where += f" AND updated >= {epoch_ms(since)}"
+        if until is not None:
+            where += f" AND updated < {epoch_ms(until)}"
         return where + " ORDER BY updated ASC, key ASC"
 
     def search_page(
@@ -176,17 +177,29 @@ class JiraConnector:
                 raise DuplicatePageToken(f"jira repeated nextPageToken {token[:20]}...")
             seen_tokens.add(token)
 
-    def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
-        yield from self.issues(None if full else cursor_for(STREAM))
-        yield from self.sweep()
+    def pull(
+        self,
+        cursor_for: CursorReader,
+        full: bool = False,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        listings: bool = True,
+    ) -> Iterator[Page]:
+        yield from self.issues(None if full else cursor_for(STREAM), since, until)
+        if listings:
+            yield from self.sweep()
 
-    def issues(self, saved: Any) -> Iterator[Page]:
+    def issues(
+        self, saved: Any, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Page]:
+        """Issues updated from the cursor (else `since`, else ever) until `until`."""
         started = datetime.now(UTC)
-        since = None
         if saved:
             since = parse_time(saved) - timedelta(minutes=self.settings.lookback_minutes)
         newest = parse_time(saved) if saved else None
-        for result in self.search(self.jql(since), FIELDS, min(self.settings.page_size, 100)):
+        jql = self.jql(since, until)
+        for result in self.search(jql, FIELDS, min(self.settings.page_size, 100)):
             page = Page("jira", "issue", STREAM)
             for raw in result.get("issues", []):
                 issue = convert(page, raw, lambda r: issue_from_raw(r, self.site))
@@ -194,6 +207,15 @@ class JiraConnector:
                     newest = issue.updated_at
             page.cursor = bookmark(newest, started)
             yield page
+
+    def count(self, since: datetime | None, until: datetime | None) -> int | None:
+        """Issues updated in [since, until): one call to Jira's approximate count (a
+        backfill's dry run)."""
+        jql = self.jql(since, until).split(" ORDER BY")[0]
+        answer = self.api.request(
+            "POST", "/rest/api/3/search/approximate-count", json={"jql": jql}
+        ).json()
+        return int(answer["count"]) if isinstance(answer.get("count"), int) else None
 
     def sweep(self) -> Iterator[Page]:
         """The id of every issue in the configured projects, as one final page whose

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from connectors.base import (
@@ -63,6 +64,17 @@ class DailyLimitExceeded(ApiError):
     """The org has used its API requests for the rolling 24 hours: retrying only burns more."""
 
 
+def _amount(value: Any) -> Decimal | None:
+    """Amount is a JSON number; a text like "12.500,00" is refused (a dead letter), where
+    Decimal's own InvalidOperation, no ValueError, would have stopped the whole pull."""
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"Amount is not a number: {value!r}") from None
+
+
 def opportunity_from_raw(raw: dict[str, Any], site: str) -> Deal:
     amount, probability = raw.get("Amount"), raw.get("Probability")
     return Deal(
@@ -70,7 +82,7 @@ def opportunity_from_raw(raw: dict[str, Any], site: str) -> Deal:
         id=raw["Id"],
         url=f"{site}/lightning/r/Opportunity/{raw['Id']}/view",
         name=raw.get("Name") or "",
-        amount=Decimal(str(amount)) if amount is not None else None,
+        amount=_amount(amount),
         stage=raw.get("StageName") or "",
         is_closed=bool(raw["IsClosed"]),
         is_won=bool(raw["IsWon"]),
@@ -241,51 +253,84 @@ class SalesforceConnector:
 
     # -- streams -----------------------------------------------------------------------------
 
-    def pull(self, cursor_for: CursorReader, full: bool = False) -> Iterator[Page]:
+    def pull(
+        self,
+        cursor_for: CursorReader,
+        full: bool = False,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        listings: bool = True,
+    ) -> Iterator[Page]:
         self.authenticate()  # once per run
         saved = None if full else Position.read(cursor_for(OPPORTUNITIES))
-        yield from self.accounts()
-        yield from self.opportunities(saved)
-        yield from self.deleted_opportunities(saved)
+        if listings:
+            yield from self.accounts()
+        yield from self.opportunities(saved, since, until)
+        yield from self.deleted_opportunities(saved, since, until)
 
     def accounts(self) -> Iterator[Page]:
         """Accounts are read in full each run, so deleted ones leave the store too."""
         seen: set[str] = set()
+        build = partial(account_from_raw, site=self.site)
         for records in self.query(soql(ACCOUNT_FIELDS, "Account", order="Id")):
             page = Page("salesforce", "account", ACCOUNTS)
             for raw in records:
-                convert(page, raw, lambda r: account_from_raw(r, self.site), raw.get("Id"))
+                convert(page, raw, build, raw.get("Id"), {"site": self.site})
                 seen.add(str(raw.get("Id")))
             yield page
         yield Page("salesforce", "account", ACCOUNTS, complete_ids=seen)
 
-    def opportunities(self, saved: Position | None) -> Iterator[Page]:
+    def opportunities(
+        self, saved: Position | None, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Page]:
+        """Opportunities from the saved position (else `since`, else ever) until `until`."""
         started = datetime.now(UTC)
         start = saved
         if start and self.settings.lookback_minutes:
             start = Position(start.modstamp - timedelta(minutes=self.settings.lookback_minutes))
+        if start is None and since is not None:
+            start = Position(since)
+        where = [start.where()] if start else []
+        if until is not None:
+            where.append(f"SystemModstamp < {iso_z(until)}")
         statement = soql(
-            OPPORTUNITY_FIELDS,
-            "Opportunity",
-            where=start.where() if start else "",
-            order="SystemModstamp, Id",
+            OPPORTUNITY_FIELDS, "Opportunity", where=" AND ".join(where), order="SystemModstamp, Id"
         )
         position = saved
+        # The instance URL comes from the token: a dead letter keeps it for a replay.
+        context = {"site": self.site}
+        build = partial(opportunity_from_raw, site=self.site)
         for records in self.query(statement):
             page = Page("salesforce", "deal", OPPORTUNITIES)
             for raw in records:
-                convert(page, raw, lambda r: opportunity_from_raw(r, self.site), raw.get("Id"))
+                convert(page, raw, build, raw.get("Id"), context)
             last = _position_of(records[-1]) if records else None
             position = last or position
             page.cursor = position.saved(started) if position else None
             yield page
 
-    def deleted_opportunities(self, saved: Position | None) -> Iterator[Page]:
+    def count(self, since: datetime | None, until: datetime | None) -> int | None:
+        """Opportunities modified in [since, until): `totalSize` of an ids-only query's
+        first batch (one call)."""
+        where = [f"SystemModstamp >= {iso_z(since)}"] if since else []
+        if until is not None:
+            where.append(f"SystemModstamp < {iso_z(until)}")
+        statement = soql(["Id"], "Opportunity", where=" AND ".join(where))
+        total = self.get(f"{API}/query", params={"q": statement}).get("totalSize")
+        return total if isinstance(total, int) else None
+
+    def deleted_opportunities(
+        self, saved: Position | None, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Page]:
         """Opportunities deleted since the cursor: only queryAll sees the recycle bin."""
         where = "IsDeleted = true"
         if saved:
             since = saved.modstamp - timedelta(minutes=self.settings.lookback_minutes)
+        if since is not None:
             where += f" AND SystemModstamp >= {iso_z(since)}"
+        if until is not None:
+            where += f" AND SystemModstamp < {iso_z(until)}"
         for records in self.query(soql(["Id"], "Opportunity", where=where), "queryAll"):
             deleted = [raw["Id"] for raw in records if raw.get("Id")]
             yield Page("salesforce", "deal", OPPORTUNITIES + ".deleted", deleted_ids=deleted)

@@ -59,6 +59,16 @@ def extra_deployments() -> list[Any]:
                 description="Re-read one tool over a date range, window by window.",
             )
         )
+        # A backfill split over workers: one run per date range, at the same time (so no
+        # limit of one), none relinking; `pmsync publish` relinks and publishes once after.
+        found.append(
+            backfill.to_deployment(
+                name="backfill-part",
+                parameters={"relink": False},
+                tags=["pmsync"],
+                description="One date range of a backfill split over several workers.",
+            )
+        )
     except ImportError:
         pass
     try:

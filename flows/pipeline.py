@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
 from linking.references import deal_links, feedback_links, tag_links
 from linking.text_links import text_links
-from models import ConfigError, DemandSummary, Link, Settings, ToolLink
+from models import ConfigError, Deal, DemandSummary, Feedback, Link, Settings, ToolLink
 from store import Store
 
 log = logging.getLogger("pmsync.sync")
@@ -138,6 +138,57 @@ def link_all(settings: Settings, store: Store) -> int:
     counted = sum(1 for link in links if link.counts)
     log.info("%d links (%d suggested)", counted, len(links) - counted)
     return counted
+
+
+def relink(
+    settings: Settings,
+    store: Store,
+    records: list[Feedback | Deal],
+    gone: Iterable[tuple[str, str]] = (),
+) -> int:
+    """`link_all`'s rules for a few feedback items and deals only: those an event changed,
+    with `gone` the (source, id) of records deleted since. Only valid while the issues are
+    unchanged (keys, labels and text candidates hold): when an issue changed, link_all.
+    Text matching runs only for the items that name no issue. Returns the links that count."""
+    issues = store.load("issue")
+    known_keys = {issue.key for issue in issues}
+    issues_by_label: dict[str, set[str]] = {}
+    for issue in issues:
+        if issue.status_category != "done":
+            for label in (*issue.labels, *issue.components):
+                issues_by_label.setdefault(label.lower(), set()).add(issue.key)
+    owners = {(r.source, r.id) for r in records} | set(gone)
+    by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
+    for tool_link in store.load("tool_link"):
+        if (tool_link.source, tool_link.record_id) in owners:
+            by_ticket.setdefault((tool_link.source, tool_link.record_id), []).append(tool_link)
+    links: list[Link] = []
+    kinds: dict[tuple[str, str], str] = {}
+    unnamed: list[Feedback] = []
+    for record in records:
+        pair = (record.source, record.id)
+        if isinstance(record, Deal):
+            kinds[pair] = "deal"
+            links.extend(deal_links(record, known_keys))
+            continue
+        kinds[pair] = "feedback"
+        found = feedback_links(record, by_ticket.get(pair, []), known_keys)
+        explicit = {link.issue_key for link in found}
+        found += [
+            link
+            for link in tag_links(record, settings.tag_targets, issues_by_label)
+            if link.issue_key not in explicit
+        ]
+        links.extend(found)
+        if not found:
+            unnamed.append(record)
+    if settings.text_matching and unnamed:
+        links += text_links(
+            unnamed, issues, settings.text_auto_threshold, settings.text_suggest_threshold
+        )
+    links = apply_decisions(links, store.decisions(), kinds, known_keys)
+    store.replace_links(owners, links)
+    return sum(1 for link in links if link.counts)
 
 
 def apply_decisions(

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         (
             "jira:9",
             "zendesk:10",
-            "hubspot:9",
+            "hubspot:4",
             "intercom:150",
             "freshdesk:6",
             "salesforce:20",

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -204,6 +205,15 @@ def sandbox(
     search_lag: Annotated[
         float, typer.Option(min=0.0, help="Seconds before a change shows in search results.")
     ] = 0.0,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Send every data change as the tool's signed webhook to URL/webhooks/<tool> "
+            "(e.g. http://127.0.0.1:8766, where `pmsync webhooks` listens); secrets are "
+            "'sandbox' for each tool. Log at /_sandbox/webhooks.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the bundled sandbox (Jira, Zendesk, Intercom, Freshdesk, HubSpot, Salesforce
     emulators with a seeded world) until interrupted."""
@@ -220,6 +230,7 @@ def sandbox(
         faults=faults,
         malformed_rate=malformed,
         search_lag_s=search_lag,
+        webhook_url=webhook_url,
     )
 
 
@@ -443,36 +454,415 @@ def explain(
         )
 
 
-@app.command()
-def status(as_json: JsonOption = False) -> None:
-    """Cursors, record counts, dead letters and the last runs."""
-    store = Store(settings_or_exit().database_url)
-    cursors = {
-        stream: {"value": value, "saved_at": saved.isoformat()}
-        for stream, (value, saved) in store.cursors().items()
+def _cursor_time(value: Any) -> datetime | None:
+    """The time a cursor holds: a timestamp, or a compound cursor's timestamp part.
+    Opaque cursors (Zendesk's export) hold none."""
+    from connectors.base import parse_time
+
+    if isinstance(value, dict):
+        value = value.get("modified") or value.get("modstamp")
+    try:
+        return parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def next_scheduled_runs(limit: int = 10) -> dict[str, Any]:
+    """The next scheduled flow runs on the Prefect server (PREFECT_API_URL), or a note."""
+    api = os.environ.get("PREFECT_API_URL", "").rstrip("/")
+    if not api:
+        return {"note": "PREFECT_API_URL is not set: no Prefect server to ask for schedules"}
+    import requests
+
+    try:  # fail fast: Prefect's client retries a server that is down for half a minute
+        requests.get(f"{api}/health", timeout=5).raise_for_status()
+    except requests.RequestException as error:
+        return {"error": f"{api}: {type(error).__name__}"}
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    try:
+        with get_client(sync_client=True) as client:
+            names = {d.id: d.name for d in client.read_deployments()}
+            flows = {f.id: f.name for f in client.read_flows()}
+            scheduled = FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            )
+            runs = client.read_flow_runs(
+                flow_run_filter=scheduled, sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=limit
+            )
+    except Exception as error:  # the server refuses us, or answers garbage
+        return {"error": f"{api}: {type(error).__name__}: {error}"}
+    return {
+        "next_runs": [
+            {
+                "deployment": f"{flows.get(run.flow_id, '?')}/{names.get(run.deployment_id, '?')}"
+                if run.deployment_id
+                else flows.get(run.flow_id, "?"),
+                "flow_run": run.name,
+                "expected_start": _iso(run.expected_start_time),
+            }
+            for run in runs
+        ]
     }
+
+
+def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
+    """Everything `pmsync status` shows, as one JSON-ready object."""
+    from store import Inbox
+
+    now = now or datetime.now(UTC)
+    cursors: dict[str, Any] = {}
+    for stream, (value, saved) in sorted(store.cursors().items()):
+        if stream.startswith("backfill:"):
+            continue  # a backfill window's own cursor: the backfills section shows it
+        at = _cursor_time(value)
+        cursors[stream] = {
+            "value": value,
+            "saved_at": _iso(saved),
+            "cursor_time": _iso(at),
+            "lag_s": round((now - at).total_seconds()) if at else None,
+        }
     dead: dict[str, int] = {}
     for letter in store.dead_letters():
         dead[letter["reason"]] = dead.get(letter["reason"], 0) + 1
     runs = [
         {
             "id": r["id"],
-            "started_at": r["started_at"].isoformat(),
+            "kind": (r["stats"] or {}).get("kind", "sync"),
+            "started_at": _iso(r["started_at"]),
+            "finished_at": _iso(r["finished_at"]),
             "outcome": r["outcome"],
             "stats": r["stats"],
         }
         for r in store.last_runs()
     ]
-    report = {
+    inbox = Inbox(store.engine)
+    backfills = [
+        {
+            "id": b["id"],
+            "source": b["source"],
+            "since": _iso(b["since"]),
+            "until": _iso(b["until"]),
+            "windows": f"{b['windows_done']}/{b['windows_total']}",
+            "status": b["status"],
+            "records": b["records"],
+            "error": b["error"],
+        }
+        for b in store.backfills(5)
+    ]
+    return {
         "cursors": cursors,
         "records": store.count_records(),
-        "dead_letters": dead,
+        "dead_letters": dict(sorted(dead.items(), key=lambda item: -item[1])),
         "runs": runs,
+        "inbox": {"backlog": inbox.backlog(), "by_status": inbox.counts()},
+        "backfills": backfills,
+        "schedule": next_scheduled_runs(),
     }
+
+
+def _lag(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds}s"
+
+
+@app.command()
+def status(as_json: JsonOption = False) -> None:
+    """Per stream its cursor and lag, stored records, the last runs and their outcome,
+    dead letters by reason, the webhook inbox's backlog, recent backfills, and the next
+    scheduled runs when PREFECT_API_URL names a Prefect server."""
+    report = status_report(Store(settings_or_exit().database_url))
     if as_json:
-        print(json.dumps(report))
+        print(json.dumps(report, default=str))
         return
-    console.print_json(json.dumps(report))
+    streams = Table(title="Streams", box=box.SIMPLE_HEAD)
+    for column in ("Stream", "Cursor at", "Lag", "Saved"):
+        streams.add_column(column)
+    for stream, cursor in report["cursors"].items():
+        streams.add_row(
+            stream, cursor["cursor_time"] or "(opaque)", _lag(cursor["lag_s"]), cursor["saved_at"]
+        )
+    console.print(streams)
+    runs = Table(title="Last runs", box=box.SIMPLE_HEAD)
+    for column in ("Run", "Kind", "Started", "Outcome", "Pulled / read"):
+        runs.add_column(column)
+    for run in report["runs"]:
+        stats = run["stats"] or {}
+        read = stats.get("pulled", stats.get("records", ""))
+        runs.add_row(str(run["id"]), run["kind"], run["started_at"], run["outcome"], str(read))
+    console.print(runs)
+    dead = report["dead_letters"]
+    console.print(f"Dead letters: {sum(dead.values())}", highlight=False)
+    for reason, count in dead.items():
+        console.print(f"  {count:>4}  {reason[:110]}", highlight=False)
+    inbox = report["inbox"]
+    console.print(f"Inbox backlog: {inbox['backlog']} ({inbox['by_status']})", highlight=False)
+    for backfill in report["backfills"]:
+        console.print(
+            f"Backfill {backfill['id']} {backfill['source']} {backfill['since']} to "
+            f"{backfill['until']}: {backfill['windows']} windows, {backfill['status']}",
+            highlight=False,
+        )
+    schedule = report["schedule"]
+    if "next_runs" in schedule:
+        console.print("Next scheduled runs:")
+        for run in schedule["next_runs"]:
+            console.print(f"  {run['expected_start']}  {run['deployment']}", highlight=False)
+    else:
+        console.print(schedule.get("note") or schedule.get("error"), highlight=False)
+
+
+@app.command()
+def backfill(
+    source: Annotated[
+        str, typer.Option("--source", metavar="NAME", help="The tool to re-read (jira, ...).")
+    ],
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since", metavar="DATE", help="Start: 2026-01-31 or an ISO time (UTC unless it says)."
+        ),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="DATE", help="End, exclusive (default: now)."),
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", help="Length of each window: 7d, 12h, 2w, 30m.")
+    ] = "7d",
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show the windows and what they would read; write nothing."),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Redo a backfill that already finished.")
+    ] = False,
+    sandbox: SandboxOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-read one tool over a date range, window by window, then relink and publish
+    once. Each window is checkpointed: run the same command again to resume a backfill
+    that was stopped; a finished one changes nothing (unless --force). The incremental
+    sync's cursors never move. Runs in this process; the `backfill` deployment runs the
+    same on a Prefect worker."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from flows.backfill import parse_moment, parse_window, run_backfill
+
+    settings = settings_or_exit(sandbox)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        start = parse_moment(since, "--since")
+        end = parse_moment(until, "--until") if until else None
+        length = parse_window(window)
+        store = Store(settings.database_url)
+        bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[records]} records"),
+            console=err,
+            disable=as_json or dry_run,
+        )
+        with bar:
+            task = bar.add_task(f"{source} windows", total=None, records=0)
+
+            def show(progress: Any) -> None:
+                bar.update(
+                    task,
+                    total=progress.windows_total,
+                    completed=progress.windows_done,
+                    records=progress.records,
+                )
+
+            result = run_backfill(
+                settings,
+                store,
+                source,
+                start,
+                end,
+                length,
+                dry_run=dry_run,
+                force=force,
+                on_progress=show,
+            )
+    except ConfigError as error:
+        fail(str(error))
+        return
+    if as_json:
+        print(json.dumps(result.as_dict()))
+        return
+    if dry_run:
+        table = Table(title=f"{source} backfill: {result.windows_total} windows (dry run)")
+        for column in ("Window", "From", "Until", "State", "Would read"):
+            table.add_column(column)
+        for row in result.plan:
+            count = "?" if row["would_read"] is None else str(row["would_read"])
+            table.add_row(
+                str(row["window"]),
+                row["since"],
+                row["until"],
+                "done" if row["done"] else "to do",
+                "-" if row["done"] else count,
+            )
+        console.print(table)
+        console.print("Nothing was written. '?': the tool has no cheap count.")
+        return
+    if result.status == "already done":
+        console.print(
+            f"{source} backfill {result.id} over this range already finished "
+            f"({result.records} records); nothing to do. --force redoes it."
+        )
+        return
+    console.print(
+        f"{source} backfill {result.id}: {result.windows_done}/{result.windows_total} windows "
+        f"({result.windows_run} this run), {result.records} records, "
+        f"{result.dead_letters} dead letters; {result.links} links, "
+        f"published {result.published} in {result.duration_s:.1f}s",
+        highlight=False,
+    )
+
+
+deadletters_app = typer.Typer(
+    help="Records that failed validation: list, show, replay.", no_args_is_help=True
+)
+app.add_typer(deadletters_app, name="deadletters")
+ReasonOption = Annotated[
+    str | None,
+    typer.Option("--reason", metavar="R", help="Only letters whose reason contains R."),
+]
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    reason: ReasonOption = None,
+    include_resolved: Annotated[bool, typer.Option("--all", help="Resolved letters too.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Unresolved dead letters (the raw payloads are in `show ID`)."""
+    store = Store(settings_or_exit().database_url)
+    letters = [
+        {
+            "id": d["id"],
+            "source": d["source"],
+            "kind": d["kind"],
+            "record_id": d["record_id"],
+            "reason": d["reason"],
+            "created_at": _iso(d["created_at"]),
+            "resolved": d["resolved"],
+        }
+        for d in store.dead_letters(include_resolved=include_resolved)
+        if reason is None or reason.lower() in d["reason"].lower()
+    ]
+    if as_json:
+        print(json.dumps(letters))
+        return
+    table = Table(title=f"{len(letters)} dead letters")
+    for column in ("Id", "Record", "Kind", "Reason", "Since"):
+        table.add_column(column, overflow="fold")
+    for d in letters:
+        table.add_row(
+            str(d["id"]),
+            f"{d['source']}:{d['record_id']}",
+            d["kind"],
+            d["reason"][:90],
+            d["created_at"] or "",
+        )
+    console.print(table)
+
+
+@deadletters_app.command("show")
+def deadletters_show(
+    letter_id: Annotated[int, typer.Argument(metavar="ID", help="The letter's id (see list).")],
+) -> None:
+    """One dead letter with its raw payload, as JSON (`_context` is pmsync's: what the
+    record's builder read besides the record)."""
+    letter = Store(settings_or_exit().database_url).dead_letter(letter_id)
+    if letter is None:
+        fail(f"no dead letter {letter_id} (see `pmsync deadletters list --all`)")
+        return
+    letter["created_at"] = _iso(letter["created_at"])
+    print(json.dumps(letter, indent=2, default=str))
+
+
+@deadletters_app.command("replay")
+def deadletters_replay(
+    reason: ReasonOption = None,
+    ids: Annotated[
+        list[int] | None, typer.Option("--id", metavar="ID", help="Only this letter (repeatable).")
+    ] = None,
+    sandbox: SandboxOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rebuild the stored raw records with pmsync's current code and configuration: those
+    that now validate go into the store (their letters resolved), the others stay with the
+    reason they fail now; then relink and publish once."""
+    from flows.replay import replay_dead_letters
+
+    settings = settings_or_exit(sandbox)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        report = replay_dead_letters(settings, Store(settings.database_url), reason, ids)
+    except ConfigError as error:
+        fail(str(error))
+        return
+    if as_json:
+        print(json.dumps(report.as_dict()))
+        return
+    console.print(
+        f"{len(report.moved)} records stored, {len(report.superseded)} already newer in the "
+        f"store, {len(report.still_bad)} still fail",
+        highlight=False,
+    )
+    for letter_id, why in report.still_bad.items():
+        console.print(f"  {letter_id}: {why[:110]}", highlight=False)
+    if report.published is not None:
+        console.print(f"relinked ({report.links} links), published {report.published}")
+
+
+@app.command()
+def check(sandbox: SandboxOption = None, as_json: JsonOption = False) -> None:
+    """Validate the configuration and reach every configured tool with one cheap call,
+    the store (connection, schema revision) and the Prefect API when PREFECT_API_URL is
+    set. Says exactly what is wrong; exits 1 when anything is."""
+    from flows.check import configuration_failure, run_checks
+
+    try:
+        settings = Settings.for_sandbox(sandbox) if sandbox else load_settings()
+    except ConfigError as error:
+        results = [configuration_failure(error)]
+    else:
+        results = run_checks(settings)
+    ok = all(result.ok for result in results)
+    if as_json:
+        print(json.dumps({"ok": ok, "checks": [result.as_dict() for result in results]}))
+    else:
+        table = Table(title="pmsync check", box=box.SIMPLE_HEAD)
+        for column in ("Check", "Result", "Detail"):
+            table.add_column(column, overflow="fold")
+        for result in results:
+            mark = "[green]ok[/green]" if result.ok else "[red]fail[/red]"
+            table.add_row(result.name, mark, result.detail)
+        console.print(table)
+    if not ok:
+        raise typer.Exit(1)
 
 
 import pmsync.eval_cmd  # noqa: E402, F401  (registers `pmsync eval` on app)

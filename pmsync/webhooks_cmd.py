@@ -1,4 +1,5 @@
-"""`pmsync webhooks`: serve the webhook receiver with uvicorn."""
+"""`pmsync webhooks`: serve the webhook receiver with uvicorn, and the dispatcher that turns
+the inbox into targeted `handle-events` runs beside it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pmsync.cli import app, console, settings_or_exit
+from pmsync.cli import app, console, fail, settings_or_exit
 from store import Store
 
 
@@ -26,6 +27,27 @@ def webhooks(
             "in front changes scheme, host or path prefix: HubSpot signs the full URL.",
         ),
     ] = None,
+    dispatch: Annotated[
+        bool,
+        typer.Option(
+            help="Run the dispatcher in this process: stored events start targeted "
+            "handle-events runs (through the Prefect deployment handle-events/handle-events "
+            "when PREFECT_API_URL serves it, else in-process)."
+        ),
+    ] = True,
+    mode: Annotated[
+        str,
+        typer.Option(help="Where handle-events runs: auto, prefect or inprocess."),
+    ] = "auto",
+    window: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Seconds events wait so that those on one record are handled together."
+        ),
+    ] = 0.2,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between looks at the inbox.")
+    ] = 0.05,
 ) -> None:
     """Receive the tools' webhooks at POST /webhooks/<tool>: verify each signature, store
     the event in the inbox (PMSYNC_DATABASE_URL), answer 202.
@@ -40,6 +62,9 @@ def webhooks(
     PMSYNC_SALESFORCE_WEBHOOK_HEADER, default X-Pmsync-Secret).
 
     GET /webhooks/health lists the armed tools and the inbox backlog.
+
+    The dispatcher claims what the inbox holds, drops pmsync's own writes coming back,
+    re-reads the named records from each tool and republishes only the issues they move.
     """
     import uvicorn
 
@@ -49,10 +74,26 @@ def webhooks(
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    receiver = create_app(settings, Store(settings.database_url), public_url=public_url)
+    if mode not in ("auto", "prefect", "inprocess"):
+        fail("--mode is auto, prefect or inprocess")
+    store = Store(settings.database_url)
+    receiver = create_app(settings, store, public_url=public_url)
     armed = [name for name, tool in TOOLS.items() if tool.verifier(settings)]
     unarmed = [tool.secret_env for name, tool in TOOLS.items() if name not in armed]
     console.print(f"Receiving webhooks for: {', '.join(armed) or 'no tool'}")
     if unarmed:
         console.print(f"Not armed (set to accept): {', '.join(unarmed)}")
-    uvicorn.run(receiver, host=host, port=port, proxy_headers=True, log_level="info")
+    dispatcher = None
+    if dispatch:
+        from webhooks.dispatch import Dispatcher, choose_runner
+
+        runner = choose_runner(settings, store, mode)
+        dispatcher = Dispatcher(
+            settings, store, runner=runner, window=window, poll_interval=poll_interval
+        ).start()
+        console.print(f"Dispatching through {type(runner).__name__}, window {window}s")
+    try:
+        uvicorn.run(receiver, host=host, port=port, proxy_headers=True, log_level="info")
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()

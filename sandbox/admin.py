@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox import malformed, traffic
+from sandbox import activity, malformed, traffic, webhooks_out
 from sandbox.admin_records import KINDS, Kind, derived
 from sandbox.state import SETTINGS, SandboxState
 from sandbox.timefmt import parse_time, utcnow
@@ -91,18 +91,20 @@ def _with_body(request: Request, body: bytes) -> Request:
 
 async def config(request: Request) -> Response:
     """GET every setting, or POST some: the world's (search_lag_s, malformed_rate,
-    salesforce_daily_limit, salesforce_session_s) and the traffic middleware's (rate
-    limits and faults, which sandbox.traffic owns and validates). Nothing is applied when
+    salesforce_daily_limit, salesforce_session_s), the webhook sender's (webhook_url,
+    webhook_secrets, webhook_drop, ...; sandbox.webhooks_out) and the traffic middleware's
+    (rate limits and faults, which sandbox.traffic owns and validates). Nothing is applied when
     any of them is refused."""
     state = _state(request)
     ok, body = await read_json(request) if request.method == "POST" else (True, {})
     if not ok or not isinstance(body, dict):
         return _bad("expected a JSON object of settings")
     mine = {k: v for k, v in body.items() if k in SETTINGS}
-    problem = state.check(mine)
+    hooks = {k: v for k, v in body.items() if k in webhooks_out.SETTINGS}
+    problem = state.check(mine) or webhooks_out.Webhooks.check(hooks)
     if problem:
         return _bad(problem)
-    theirs = {k: v for k, v in body.items() if k not in SETTINGS}
+    theirs = {k: v for k, v in body.items() if k not in SETTINGS and k not in hooks}
     if theirs:
         forwarded = _with_body(request, json.dumps(theirs).encode())
     else:
@@ -111,7 +113,11 @@ async def config(request: Request) -> Response:
     if answer.status_code != 200:
         return answer
     state.configure(mine)
-    return json_response({**json.loads(bytes(answer.body)), **state.settings()})
+    sender: webhooks_out.Webhooks = request.app.state.webhooks
+    sender.configure(hooks)
+    return json_response(
+        {**json.loads(bytes(answer.body)), **state.settings(), **sender.settings()}
+    )
 
 
 async def faults(request: Request) -> Response:
@@ -209,4 +215,6 @@ def routes() -> list[BaseRoute]:
         Route("/inject", inject, methods=["POST"]),
         Route("/update", update, methods=["POST"]),
         Route("/delete", delete, methods=["POST"]),
+        *activity.routes(),
+        *webhooks_out.routes(),
     ]

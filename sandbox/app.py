@@ -2,6 +2,7 @@
 /_sandbox."""
 
 from datetime import datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -10,6 +11,8 @@ from sandbox import admin, freshdesk, hubspot, intercom, jira, salesforce, traff
 from sandbox.faults import FaultKinds
 from sandbox.limits import LimitOverrides
 from sandbox.state import SandboxState
+from sandbox.webhook_capture import ChangeCapture
+from sandbox.webhooks_out import Webhooks
 
 
 def create_app(
@@ -27,12 +30,17 @@ def create_app(
     scale: int = 1,
     search_lag_s: float = 0.0,
     malformed_rate: float = 0.0,
+    webhook_url: str | None = None,
+    webhooks: dict[str, Any] | None = None,
 ) -> Starlette:
     """`rate_limits` "real" enforces each tool's documented limits (sandbox.limits; shrink
     their windows with `limits_scale`, override them with `limits`); `faults` is the share
     of API requests that meet an injected fault (sandbox.faults), drawn from `fault_seed`.
     `scale` multiplies the seeded world; `search_lag_s` delays what search endpoints see of
-    writes; `malformed_rate` serves that share of feedback and deal records broken."""
+    writes; `malformed_rate` serves that share of feedback and deal records broken.
+    `webhook_url`: where every data change is sent as the tool's signed webhook
+    (sandbox.webhooks_out); `webhooks` sets the sender's other settings (secrets, drop,
+    duplicate and reorder rates), as `POST /_sandbox/config` does."""
     app = Starlette(
         routes=[
             Mount("/jira", routes=jira.routes()),
@@ -44,6 +52,13 @@ def create_app(
             Mount("/_sandbox", routes=admin.routes()),
         ]
     )
+    hooks = {**(webhooks or {}), **({"webhook_url": webhook_url} if webhook_url else {})}
+    problem = Webhooks.check(hooks)
+    if problem:
+        raise ValueError(problem)
+    app.state.webhooks = Webhooks()
+    app.state.webhooks.configure(hooks)
+    app.add_middleware(ChangeCapture)
     app.state.sandbox = SandboxState(
         seed, now, scale=scale, search_lag_s=search_lag_s, malformed_rate=malformed_rate
     )

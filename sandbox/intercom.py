@@ -305,6 +305,81 @@ def _getter(kind: str) -> Any:
     return show
 
 
+CONTACT_FIELDS = {"id", "email", "external_id", "role", "name"}  # strings, exact match
+CONTACT_OPERATORS = {"=", "!=", "IN", "NIN"}
+
+
+def _contact_query(query: Any, depth: int = 0) -> str | None:
+    """What is wrong with a contacts search query (a subset of Intercom's: exact matches
+    on string fields, AND/OR groups), or None."""
+    if not isinstance(query, dict):
+        return "query must be an object"
+    if query.get("operator") in ("AND", "OR"):
+        entries = query.get("value")
+        if depth >= 2 or not isinstance(entries, list) or not 1 <= len(entries) <= 15:
+            return "AND/OR groups take 1 to 15 filters and nest at most 2 levels"
+        return next((p for p in (_contact_query(e, depth + 1) for e in entries) if p), None)
+    if query.get("field") not in CONTACT_FIELDS or query.get("operator") not in CONTACT_OPERATORS:
+        return f"unsupported filter {query!r}"
+    listed = query["operator"] in ("IN", "NIN")
+    if listed != isinstance(query.get("value"), list) or (listed and not query["value"]):
+        return (
+            f"{query['operator']} on {query['field']} takes {'an array' if listed else 'a value'}"
+        )
+    return None
+
+
+def _contact_matches(contact: dict[str, Any], query: dict[str, Any]) -> bool:
+    if query.get("operator") in ("AND", "OR"):
+        found = [_contact_matches(contact, q) for q in query["value"]]
+        return all(found) if query["operator"] == "AND" else any(found)
+    actual = str(contact.get(query["field"]) or "").lower()
+    value = query["value"]
+    wanted = {str(v).lower() for v in value} if isinstance(value, list) else {str(value).lower()}
+    return (actual in wanted) == (query["operator"] in ("=", "IN"))
+
+
+async def search_contacts(request: Request, state: SandboxState) -> Response:
+    """POST /contacts/search, in id order with `starting_after`; like every Intercom
+    search it lags behind writes."""
+    ok, body = await read_json(request)
+    if not ok or not isinstance(body, dict) or "query" not in body:
+        return _error(400, "parameter_not_found", "query is required")
+    paging = body.get("pagination") or {}
+    problem = _contact_query(body["query"])
+    try:
+        per_page = int(paging.get("per_page", 50)) if isinstance(paging, dict) else 0
+        after = str(decode_cursor(paging["starting_after"])) if paging.get("starting_after") else ""
+    except (TypeError, ValueError):
+        problem = problem or "pagination is invalid"
+        per_page = 0
+    if problem or not 1 <= per_page <= SEARCH_MAX:
+        return _error(400, "parameter_invalid", problem or f"per_page is 1 to {SEARCH_MAX}")
+    with state.lock:
+        found = sorted(
+            (
+                c
+                for c in state.intercom.contacts.values()
+                if state.indexed("intercom", c.get("id")) and _contact_matches(c, body["query"])
+            ),
+            key=lambda c: str(c.get("id")),
+        )
+    later = [c for c in found if str(c.get("id")) > after]
+    chunk = later[:per_page]
+    pages: dict[str, Any] = {
+        "type": "pages",
+        "page": 1 + (len(found) - len(later)) // per_page,
+        "per_page": per_page,
+        "total_pages": math.ceil(len(found) / per_page),
+    }
+    if len(later) > per_page:
+        pages["next"] = {
+            "page": pages["page"] + 1,
+            "starting_after": encode_cursor(str(chunk[-1]["id"])),
+        }
+    return json_response({"type": "list", "data": chunk, "total_count": len(found), "pages": pages})
+
+
 def routes() -> list[BaseRoute]:
     table: list[BaseRoute] = []
 
@@ -318,6 +393,7 @@ def routes() -> list[BaseRoute]:
     add("GET", "/companies", list_companies)
     add("GET", "/companies/scroll", scroll_companies)
     add("GET", "/companies/{id}", _getter("companies"))
+    add("POST", "/contacts/search", search_contacts, read=True)
     add("GET", "/contacts/{id}", _getter("contacts"))
     add("GET", "/me", me)
     return table

@@ -139,8 +139,10 @@ async def search(request: Request, state: SandboxState) -> Response:
         return _error(400, ["The value of maxResults must be an integer."])
     if limit < 1:
         return _error(400, ["The value of maxResults must be greater than 0."])
-    # Jira serves up to 5000 issues a page for id/key alone, else at most 100.
-    limit = min(limit, 5000 if not chosen[0] and chosen[1] <= {"id", "key"} else 100)
+    # Jira serves up to 5000 issues a page for id/key alone, else at most 100. The Key
+    # field's id is `issuekey` (the `jira` package turns "id" and "key" into it through
+    # the field catalogue's clause names): asking for it is asking for the key alone.
+    limit = min(limit, 5000 if not chosen[0] and chosen[1] <= {"id", "key", "issuekey"} else 100)
     version, base = _version(request), _base(request)
     with state.lock:
         # Search is eventually consistent: issues written in the last `search_lag_s`

@@ -119,6 +119,9 @@ def serve(host: str = "127.0.0.1", port: int = 8900, seed: int = 7, **options: A
     )
     settings = app.state.traffic.config()
     print(f"  Limits   {settings['rate_limits']}; faults {settings['faults']}", flush=True)
+    hooks = app.state.webhooks.settings()
+    if hooks["webhook_url"]:
+        print(f"  Webhooks to {hooks['webhook_url']}/webhooks/<tool> (log: /_sandbox/webhooks)")
     try:
         _server(app).run(sockets=[sock])
     finally:

@@ -22,6 +22,7 @@ SETTINGS = {  # name -> (type, lowest allowed, highest allowed)
     "malformed_rate": (float, 0.0, 1.0),
     "salesforce_daily_limit": (int, 0, 10**9),
     "salesforce_session_s": (float, 1.0, 10**6),
+    "zendesk_export_delay_s": (float, 0.0, 3600.0),
 }
 
 
@@ -43,6 +44,11 @@ class SandboxState:
         self.malformed_rate = malformed_rate
         self.salesforce_daily_limit = 100_000
         self.salesforce_session_s = 7200.0  # an OAuth access token's life
+        # Zendesk's incremental exports leave out the changes of the last minute (60 on the
+        # real service). Its cursor is (second, id): without the delay, a ticket changed
+        # later in the second a cursor was taken, with a lower id, would sort before the
+        # cursor and never be exported. 0 (the default) serves every change at once.
+        self.zendesk_export_delay_s = 0.0
         self.load(seed, now, scale)
 
     def load(self, seed: int, now: datetime | None = None, scale: int | None = None) -> None:

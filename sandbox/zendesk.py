@@ -87,12 +87,16 @@ async def export_tickets(request: Request, state: SandboxState) -> Response:
     include = {p.strip() for p in params.get("include", "").split(",")}
     # Deleted tickets stay in the export with status "deleted" unless excluded.
     keep_deleted = params.get("exclude_deleted", "false").lower() != "true"
+    # Changes of the last `zendesk_export_delay_s` seconds are left out (a minute on Zendesk).
+    newest = now.timestamp() - state.zendesk_export_delay_s
     with state.lock:
         ordered = sorted(
             (
-                (export_position(t, now), t)
+                (position, t)
                 for t in state.zendesk.tickets.values()
                 if keep_deleted or t.get("status") != "deleted"
+                for position in [export_position(t, now)]
+                if not state.zendesk_export_delay_s or position[0] <= newest
             ),
             key=lambda pair: pair[0],
         )

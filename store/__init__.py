@@ -1,6 +1,20 @@
 """SQLAlchemy store: records, links, cursors, publish ledger, dead letters, runs."""
 
 from store.inbox import Inbox as Inbox
-from store.store import DeadLetter, LedgerEntry, Store, kind_of
+from store.store import (
+    CONTEXT_KEY,
+    BackfillConflict,
+    DeadLetter,
+    LedgerEntry,
+    Store,
+    kind_of,
+)
 
-__all__ = ["DeadLetter", "LedgerEntry", "Store", "kind_of"]
+__all__ = [
+    "CONTEXT_KEY",
+    "BackfillConflict",
+    "DeadLetter",
+    "LedgerEntry",
+    "Store",
+    "kind_of",
+]

@@ -1,4 +1,5 @@
-"""The store's tables: records, links, cursors, the publish ledger, dead letters, runs."""
+"""The store's tables: records, links, cursors, the publish ledger, dead letters, runs,
+backfills. Every change here comes with a migration under store/migrations/versions."""
 
 from sqlalchemy import (
     JSON,
@@ -6,6 +7,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -114,4 +116,28 @@ loop_notes = Table(
     Column("transition", String(128), primary_key=True),
     Column("note_id", String(255)),
     Column("written_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per backfill: its parameters and its checkpoint. Windows are done in order, so
+# `windows_done` is where a killed backfill resumes; `open_ended` marks one whose `until`
+# was "now" when it started (re-running it without --until finds this row again).
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+    Column("open_ended", Boolean, nullable=False),
+    Column("window_seconds", Integer, nullable=False),
+    Column("windows_total", Integer, nullable=False),
+    Column("windows_done", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("dead_letters", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("error", Text),
+    Index("ix_backfills_source_since", "source", "since"),
 )

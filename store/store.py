@@ -8,18 +8,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, func, select, tuple_
+from sqlalchemy import Connection, Engine, create_engine, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import Account, Deal, Feedback, Issue, Link, Record, ToolLink
+from store.migrations import upgrade_to_head
 from store.schema import (
+    backfills,
     cursors,
     dead_letters,
     issue_states,
     link_decisions,
     links,
     loop_notes,
-    metadata,
     publish_ledger,
     records,
     runs,
@@ -36,13 +37,31 @@ MODELS: dict[str, type[Record]] = {
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A record that failed validation: kept raw, with the reason, for a later replay."""
+    """A record that failed validation: kept raw, with the reason, for a later replay.
+
+    `context` is what else the connector's builder read besides the raw record (Zendesk's
+    sideloaded requester, HubSpot's associated companies, ...): it is stored in the
+    payload under `_context`, so a replay can rebuild the record without the tool."""
 
     source: str
     kind: str
     record_id: str | None
     reason: str
     payload: Any
+    context: dict[str, Any] | None = None
+
+    def stored_payload(self) -> Any:
+        if self.context is not None and isinstance(self.payload, dict):
+            return {**self.payload, CONTEXT_KEY: self.context}
+        return self.payload
+
+
+# The key of a dead letter's payload that holds pmsync's context, not the tool's data.
+CONTEXT_KEY = "_context"
+
+
+class BackfillConflict(RuntimeError):
+    """Another process moved this backfill's checkpoint: two runs of one backfill."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +83,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time stored here is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 class Store:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, future=True)
-        metadata.create_all(self.engine)
+        upgrade_to_head(self.engine)
 
     # -- records ----------------------------------------------------------------------------
 
@@ -97,7 +123,7 @@ class Store:
                             "kind": d.kind,
                             "record_id": d.record_id,
                             "reason": d.reason,
-                            "payload": d.payload,
+                            "payload": d.stored_payload(),
                             "created_at": _now(),
                             "resolved": False,
                         }
@@ -364,6 +390,129 @@ class Store:
                 .values(resolved=True)
             )
 
+    def dead_letter(self, letter_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(dead_letters).where(dead_letters.c.id == letter_id)).first()
+            return row._asdict() if row else None
+
+    def update_dead_letter_reasons(self, reasons: dict[int, str]) -> None:
+        """A replay that still fails says why now (the reason may have changed)."""
+        with self.engine.begin() as conn:
+            for letter_id, reason in reasons.items():
+                conn.execute(
+                    dead_letters.update()
+                    .where(dead_letters.c.id == letter_id)
+                    .values(reason=reason)
+                )
+
+    def revive(self, page: Sequence[Record], letter_ids: Iterable[int]) -> None:
+        """Records rebuilt from dead letters go into the store, and their letters are
+        resolved, in one transaction."""
+        ids = list(letter_ids)
+        with self.engine.begin() as conn:
+            self._upsert_records(conn, page)
+            if ids:
+                conn.execute(
+                    dead_letters.update().where(dead_letters.c.id.in_(ids)).values(resolved=True)
+                )
+
+    def stored_versions(self, source: str, kind: str, ids: Iterable[str]) -> dict[str, datetime]:
+        """updated_at of the stored records among `ids`."""
+        wanted = list(ids)
+        found: dict[str, datetime] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = select(records.c.record_id, records.c.updated_at).where(
+                    records.c.source == source,
+                    records.c.kind == kind,
+                    records.c.record_id.in_(wanted[start : start + 500]),
+                )
+                for record_id, updated_at in conn.execute(query):
+                    found[record_id] = _aware(updated_at) or updated_at
+        return found
+
+    # -- backfills --------------------------------------------------------------------------
+
+    def find_backfill(
+        self, source: str, since: datetime, until: datetime | None, window_seconds: int
+    ) -> dict[str, Any] | None:
+        """The latest backfill with these parameters (`until` None: an open-ended one)."""
+        query = select(backfills).where(
+            backfills.c.source == source,
+            backfills.c.since == since,
+            backfills.c.window_seconds == window_seconds,
+            backfills.c.open_ended.is_(until is None),
+        )
+        if until is not None:
+            query = query.where(backfills.c.until == until)
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(backfills.c.id.desc()).limit(1)).first()
+            return _backfill_row(row) if row else None
+
+    def start_backfill(
+        self,
+        source: str,
+        since: datetime,
+        until: datetime,
+        open_ended: bool,
+        window_seconds: int,
+        windows_total: int,
+    ) -> int:
+        now = _now()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                backfills.insert().values(
+                    source=source,
+                    since=since,
+                    until=until,
+                    open_ended=open_ended,
+                    window_seconds=window_seconds,
+                    windows_total=windows_total,
+                    windows_done=0,
+                    status="running",
+                    records=0,
+                    dead_letters=0,
+                    started_at=now,
+                    updated_at=now,
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def backfill_status(self, backfill_id: int, status: str, error: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": _now(), "error": error}
+        if status in ("done", "failed"):
+            values["finished_at"] = _now()
+        with self.engine.begin() as conn:
+            conn.execute(backfills.update().where(backfills.c.id == backfill_id).values(**values))
+
+    def finish_window(
+        self, backfill_id: int, index: int, stored: int, dead: int, cursor_prefix: str
+    ) -> None:
+        """The checkpoint: window `index` is done. Its own cursors go with it, in the same
+        transaction; the move from `index` to `index + 1` fails if another run made it."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(backfills)
+                .where(backfills.c.id == backfill_id, backfills.c.windows_done == index)
+                .values(
+                    windows_done=index + 1,
+                    records=backfills.c.records + stored,
+                    dead_letters=backfills.c.dead_letters + dead,
+                    updated_at=_now(),
+                )
+            ).rowcount
+            if moved != 1:
+                raise BackfillConflict(
+                    f"backfill {backfill_id}: window {index + 1} was already checkpointed "
+                    "by another run of the same backfill"
+                )
+            conn.execute(delete(cursors).where(cursors.c.stream.startswith(cursor_prefix)))
+
+    def backfills(self, n: int = 10) -> list[dict[str, Any]]:
+        query = select(backfills).order_by(backfills.c.id.desc()).limit(n)
+        with self.engine.connect() as conn:
+            return [_backfill_row(row) for row in conn.execute(query)]
+
     # -- runs -------------------------------------------------------------------------------
 
     def start_run(self) -> int:
@@ -387,3 +536,10 @@ class Store:
                 row._asdict()
                 for row in conn.execute(select(runs).order_by(runs.c.id.desc()).limit(n))
             ]
+
+
+def _backfill_row(row: Any) -> dict[str, Any]:
+    found = row._asdict()
+    for name in ("since", "until", "started_at", "updated_at", "finished_at"):
+        found[name] = _aware(found[name])
+    return found

@@ -1,0 +1,269 @@
+"""`pmsync check`: is the configuration complete, does every configured tool answer, and
+are the store and the Prefect server ready? One cheap call per tool, and each failure says
+exactly what to fix: the URL that does not answer, the credentials refused (and the
+settings that hold them), the permission missing, the Jira custom field that does not
+exist (with the names that come close)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import create_engine, inspect, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.freshdesk import FreshdeskConnector
+from connectors.http import ApiClient, ApiError, AuthError, RetryableError
+from connectors.hubspot import HubSpotConnector
+from connectors.intercom import IntercomConnector
+from connectors.jira import JiraConnector
+from connectors.jira_write import JiraWriter
+from connectors.salesforce import API as SALESFORCE_API
+from connectors.salesforce import SalesforceConnector
+from connectors.zendesk import ZendeskConnector
+from flows.budgets import limit_name
+from models import ConfigError, Settings
+
+URL_SETTINGS = {
+    "jira": "PMSYNC_JIRA_URL",
+    "zendesk": "PMSYNC_ZENDESK_URL",
+    "intercom": "PMSYNC_INTERCOM_URL",
+    "freshdesk": "PMSYNC_FRESHDESK_URL",
+    "hubspot": "PMSYNC_HUBSPOT_URL",
+    "salesforce": "PMSYNC_SALESFORCE_LOGIN_URL",
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str  # configuration, database, a tool, prefect
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_checks(settings: Settings, timeout: float = 10.0) -> list[CheckResult]:
+    """The database, every configured tool and the Prefect API, checked in parallel."""
+    quick = settings.model_copy(
+        update={"http_max_attempts": 1, "http_timeout_s": min(timeout, settings.http_timeout_s)}
+    )
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("database", lambda: check_database(settings.database_url))
+    ]
+    checks += [(tool, _tool_check(tool, quick)) for tool in settings.sources]
+    checks.append(("prefect", lambda: check_prefect(settings, timeout)))
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        futures = [(name, pool.submit(_outcome, check)) for name, check in checks]
+        return [CheckResult(name, *future.result()) for name, future in futures]
+
+
+def configuration_failure(error: ConfigError) -> CheckResult:
+    return CheckResult("configuration", False, str(error))
+
+
+class CheckFailed(Exception):
+    """A check that failed; the message says what to fix."""
+
+
+def _outcome(check: Callable[[], str]) -> tuple[bool, str]:
+    try:
+        return True, check()
+    except CheckFailed as failure:
+        return False, str(failure)
+    except ConfigError as error:
+        return False, str(error)
+
+
+# -- tools --------------------------------------------------------------------------------
+
+
+def _tool_check(tool: str, settings: Settings) -> Callable[[], str]:
+    def check() -> str:
+        try:
+            return TOOL_CHECKS[tool](settings)
+        except (ApiError, requests.RequestException, ValueError) as error:
+            raise CheckFailed(explain_failure(tool, error)) from None
+
+    return check
+
+
+def explain_failure(tool: str, error: Exception) -> str:
+    """What a failed call means for the person fixing the configuration."""
+    where = URL_SETTINGS[tool]
+    if isinstance(error, RetryableError) and error.status is None:
+        return f"unreachable: {error} (check {where})"
+    if isinstance(error, AuthError):
+        if error.status == 403:
+            return (
+                f"permission refused (403): the credentials work but may not do this; "
+                f"give the API user read access. {error}"
+            )
+        return f"credentials refused ({error.status}): {error}"
+    if isinstance(error, ApiError) and error.status == 404:
+        return f"not found (404): is {where} the tool's address? {error}"
+    if isinstance(error, RetryableError):
+        return f"the tool answered {error.status}; try again later. {error}"
+    if isinstance(error, ValueError) and not isinstance(error, ConfigError):
+        return f"the answer is not the tool's API (not JSON): check {where}"
+    return str(error)
+
+
+def check_jira(settings: Settings) -> str:
+    """The field catalogue (credentials, and every configured custom field), then the
+    configured projects."""
+    jira = JiraConnector(settings)
+    names = [
+        name
+        for name in (
+            settings.jira_field_requests,
+            settings.jira_field_revenue,
+            settings.jira_field_pipeline,
+        )
+        if name
+    ]
+    problems = []
+    try:
+        JiraWriter(jira).resolve_fields(names)
+    except ConfigError as error:
+        problems.append(str(error))
+    projects = ", ".join(settings.jira_projects)
+    try:
+        count = (
+            jira.api.request(
+                "POST",
+                "/rest/api/3/search/approximate-count",
+                json={"jql": f"project in ({projects})"},
+            )
+            .json()
+            .get("count")
+        )
+    except ApiError as error:
+        if error.status != 400:
+            raise
+        problems.append(f"PMSYNC_JIRA_PROJECTS: Jira refused the projects: {error}")
+    if problems:
+        raise CheckFailed(" ".join(problems))
+    fields = f"fields {', '.join(repr(n) for n in names)} found" if names else "no fields"
+    hint = " (is PMSYNC_JIRA_PROJECTS right?)" if count == 0 else ""
+    return f"{settings.jira_url}: {fields}; {count} issues in {projects}{hint}"
+
+
+def _one_call(api: ApiClient, path: str, params: dict[str, Any], what: str) -> str:
+    api.get_json(path, params=params)
+    return f"{api.base_url}: {what} readable"
+
+
+TOOL_CHECKS: dict[str, Callable[[Settings], str]] = {
+    "jira": check_jira,
+    "zendesk": lambda s: _one_call(
+        ZendeskConnector(s).api, "/api/v2/organizations.json", {"page[size]": 1}, "organizations"
+    ),
+    "hubspot": lambda s: _one_call(
+        HubSpotConnector(s).api, "/crm/v3/objects/deals", {"limit": 1}, "deals"
+    ),
+    "intercom": lambda s: _one_call(IntercomConnector(s).api, "/me", {}, "the app"),
+    "freshdesk": lambda s: _one_call(
+        FreshdeskConnector(s).api, "/api/v2/companies", {"per_page": 1}, "companies"
+    ),
+    "salesforce": lambda s: check_salesforce(s),
+}
+
+
+def check_salesforce(settings: Settings) -> str:
+    """A token (the client credentials), then one opportunity (the permission to read)."""
+    connector = SalesforceConnector(settings)
+    connector.authenticate()
+    connector.get(f"{SALESFORCE_API}/query", {"q": "SELECT Id FROM Opportunity LIMIT 1"})
+    return f"{connector.site}: token issued, opportunities readable"
+
+
+# -- the store and Prefect ----------------------------------------------------------------
+
+
+def check_database(url: str) -> str:
+    """Connect without changing anything, and say where the schema is against head."""
+    from store.migrations import current_revision, head_revision
+
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    file = parsed.database not in (None, "", ":memory:")
+    if parsed.get_backend_name() == "sqlite" and file and not Path(parsed.database or "").exists():
+        return f"{shown}: no database yet; the first pmsync command creates it"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = current_revision(conn)
+            adopted = current is None and inspect(conn).has_table("records")
+    except SQLAlchemyError as error:
+        first_line = str(error.orig if hasattr(error, "orig") else error).splitlines()[0]
+        raise CheckFailed(f"{shown}: cannot connect: {first_line} (PMSYNC_DATABASE_URL)") from None
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if current == head:
+        return f"{shown}: schema at revision {head} (head)"
+    if adopted:
+        return f"{shown}: made before migrations; the next pmsync command adopts it ({head})"
+    if current is None:
+        return f"{shown}: empty; the first pmsync command creates the schema ({head})"
+    from alembic.script import ScriptDirectory
+
+    from store.migrations import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    known = {script.revision for script in scripts.walk_revisions()}
+    if current not in known:
+        raise CheckFailed(
+            f"{shown}: schema at revision {current}, which this pmsync does not know "
+            "(a newer pmsync migrated it): upgrade pmsync"
+        )
+    return f"{shown}: schema at revision {current}; the next pmsync command upgrades it to {head}"
+
+
+def check_prefect(settings: Settings, timeout: float) -> str:
+    """The API answers, and the rate limits exist when budgets are shared through it.
+
+    Plain HTTP against PREFECT_API_URL (with PREFECT_API_KEY when set): this runs in a
+    worker thread, where Prefect's own client would not see the caller's settings."""
+    api = os.environ.get("PREFECT_API_URL", "").rstrip("/")
+    if not api:
+        if settings.rate_budget_scope == "prefect":
+            raise CheckFailed(
+                "PMSYNC_RATE_BUDGET_SCOPE is prefect but PREFECT_API_URL is not set: the "
+                "budgets live on a Prefect server"
+            )
+        return "PREFECT_API_URL not set: flows run on a temporary local server"
+    key = os.environ.get("PREFECT_API_KEY")
+    session = requests.Session()
+    if key:
+        session.headers["Authorization"] = f"Bearer {key}"
+    try:
+        response = session.get(f"{api}/health", timeout=timeout)
+        if response.status_code in (401, 403):
+            raise CheckFailed(f"{api} refused the key ({response.status_code}): PREFECT_API_KEY")
+        if response.status_code != 200:
+            raise CheckFailed(f"{api}/health answered {response.status_code} (PREFECT_API_URL)")
+        if settings.rate_budget_scope != "prefect":
+            return f"{api}: healthy"
+        missing = []
+        for tool in settings.sources:
+            if tool not in settings.budgets:
+                continue  # no budget: no limit to look for
+            limit = session.get(f"{api}/v2/concurrency_limits/{limit_name(tool)}", timeout=timeout)
+            if limit.status_code == 404:
+                missing.append(limit_name(tool))
+    except requests.RequestException as error:
+        raise CheckFailed(f"{api} unreachable: {type(error).__name__} (PREFECT_API_URL)") from None
+    if missing:
+        raise CheckFailed(
+            f"{api}: rate limits {', '.join(missing)} do not exist, so every call would fail; "
+            "`pmsync serve` creates them (flows.budgets.ensure_prefect_limits)"
+        )
+    return f"{api}: healthy; rate limits in place for {', '.join(settings.sources)}"

@@ -1,0 +1,363 @@
+"""The `handle-events` flow: what the webhooks of one inbox batch named, re-read from the
+tools, relinked, and published onto just the issues it moves.
+
+A webhook is a hint, never a source of truth: each record it names is read again through
+the tool's API (connectors.lookup), so a forged body inside a valid signature changes
+nothing the API does not say. When nothing read back differs from the store, the run
+stops there: no relink, no publish, no write.
+
+`handle` is the plain core (the dispatcher calls it in-process; tests call it), `process`
+adds the inbox bookkeeping (done after success, back to pending with the error after a
+failure), and `handle_events` is the Prefect flow a served deployment runs.
+
+The vendors' payload readers (`webhooks.tools.hints`) live beside the receiver that
+stores the payloads; this is the one place a flow reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow
+from sqlalchemy import select, tuple_
+
+from connectors.base import Page, convert
+from connectors.lookup import KINDS, InvalidRecord, Lookup
+from flows.close_loop import close_loop
+from flows.pipeline import calculator_for, link_all, relink
+from flows.publish import publish_all
+from flows.sync import settings_for
+from models import Deal, Feedback, Issue, Link, Record, Settings
+from store import DeadLetter, Store
+from store.inbox import DONE, Inbox, InboxEvent, inbox
+from store.schema import records
+from webhooks.base import Hint
+from webhooks.tools import hints as hints_of
+
+log = logging.getLogger("pmsync.events")
+
+Owner = tuple[str, str]  # (source, record_id) as links name their record
+
+
+@dataclass
+class EventsResult:
+    events: int = 0
+    hints: int = 0
+    reread: int = 0
+    changed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    dead_letters: int = 0
+    issues: list[str] = field(default_factory=list)
+    published: dict[str, int] = field(
+        default_factory=lambda: {"written": 0, "unchanged": 0, "failed": 0}
+    )
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "hints": self.hints,
+            "reread": self.reread,
+            "changed": self.changed,
+            "deleted": self.deleted,
+            "ignored": self.ignored,
+            "dead_letters": self.dead_letters,
+            "issues": self.issues,
+            "published": self.published,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def load_events(store: Store, event_ids: Iterable[int]) -> list[InboxEvent]:
+    """The inbox rows of these ids, oldest first, whatever their status."""
+    ids = sorted({int(i) for i in event_ids})
+    found: list[InboxEvent] = []
+    with store.engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            query = select(inbox).where(inbox.c.id.in_(ids[start : start + 500]))
+            found += [_event(row) for row in conn.execute(query.order_by(inbox.c.id))]
+    return found
+
+
+def _event(row: Any) -> InboxEvent:
+    received = row.received_at
+    return InboxEvent(
+        id=row.id,
+        tool=row.tool,
+        delivery_id=row.delivery_id,
+        # SQLite hands back naive datetimes; the inbox stores UTC.
+        received_at=received if received.tzinfo else received.replace(tzinfo=UTC),
+        payload=row.payload,
+        headers=row.headers,
+        status=row.status,
+        attempts=row.attempts,
+        claim=row.claim,
+        error=row.error,
+    )
+
+
+def hints_for(events: Iterable[InboxEvent]) -> list[Hint]:
+    """The records the events name, each once: events on one record coalesce here."""
+    return list(dict.fromkeys(h for event in events for h in hints_of(event.tool, event.payload)))
+
+
+def _stored(store: Store, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], Any]:
+    """The stored payloads of these (source, kind, record_id) keys."""
+    if not keys:
+        return {}
+    column = tuple_(records.c.source, records.c.kind, records.c.record_id)
+    found: dict[tuple[str, str, str], Any] = {}
+    ordered = sorted(keys)
+    with store.engine.connect() as conn:
+        for start in range(0, len(ordered), 500):
+            query = select(records.c.source, records.c.kind, records.c.record_id, records.c.payload)
+            query = query.where(column.in_(ordered[start : start + 500]))
+            for row in conn.execute(query):
+                found[(row.source, row.kind, row.record_id)] = row.payload
+    return found
+
+
+def _issue_id(store: Store, key_or_id: str) -> str | None:
+    """Jira webhooks name an issue by id or key; the store keeps it by id."""
+    if key_or_id.isdigit():
+        return key_or_id
+    with store.engine.connect() as conn:
+        for row in conn.execute(
+            select(records.c.record_id, records.c.payload).where(
+                records.c.source == "jira", records.c.kind == "issue"
+            )
+        ):
+            if str(row.payload.get("key", "")).upper() == key_or_id.upper():
+                return str(row.record_id)
+    return None
+
+
+@dataclass
+class Reread:
+    """What the tools said about the hinted records."""
+
+    changed: list[Record] = field(default_factory=list)
+    deleted: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    dead: list[DeadLetter] = field(default_factory=list)
+    links_changed: list[Record] = field(default_factory=list)  # tickets whose tool links moved
+    before: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.changed or self.deleted or self.dead or self.links_changed)
+
+
+def reread(
+    settings: Settings, store: Store, hints: list[Hint], lookup: Lookup, result: EventsResult
+) -> Reread:
+    """Read every hinted record back from its tool and compare it with the store."""
+    found = Reread()
+    wanted: list[tuple[Hint, str]] = []
+    for hint in hints:
+        kind = KINDS.get((hint.tool, hint.kind))
+        if hint.tool not in settings.sources or kind is None:
+            result.ignored.append(f"{hint.tool}/{hint.kind}/{hint.record_id}")
+            continue
+        wanted.append((hint, kind))
+    found.before = _stored(store, {(h.tool, kind, h.record_id) for h, kind in wanted})
+    for hint, kind in wanted:
+        result.reread += 1
+        try:
+            record = lookup.fetch(hint.tool, hint.kind, hint.record_id)
+        except InvalidRecord as bad:
+            page = Page(hint.tool, kind, "events")
+            convert(page, bad.raw, bad.build, raw_id=hint.record_id)
+            found.dead += page.dead
+            continue
+        if record is None:
+            record_id = _issue_id(store, hint.record_id) if kind == "issue" else hint.record_id
+            if record_id and (hint.tool, kind, record_id) in _stored(
+                store, {(hint.tool, kind, record_id)}
+            ):
+                found.deleted[(hint.tool, kind)].append(record_id)
+                result.deleted.append(f"{hint.tool}/{kind}/{record_id}")
+        else:
+            key = (record.source, kind, record.id)
+            before = found.before.get(key) or _stored(store, {key}).get(key)
+            found.before.setdefault(key, before)
+            if before != record.model_dump(mode="json"):
+                found.changed.append(record)
+                result.changed.append(f"{record.source}/{kind}/{record.id}")
+        ticket = record if hint.tool == "zendesk" and hint.kind == "ticket" else None
+        if ticket is not None and _refresh_zendesk_links(store, lookup, hint.record_id):
+            found.links_changed.append(ticket)
+    return found
+
+
+def _refresh_zendesk_links(store: Store, lookup: Lookup, ticket_id: str) -> bool:
+    """The ticket's links from Zendesk's Jira app, stored as the tool has them now."""
+    now = {link.id: link for link in lookup.zendesk_links(ticket_id)}
+    stored = [
+        link for link in store.load("tool_link", "zendesk") if link.record_id == str(ticket_id)
+    ]
+    gone = [link.id for link in stored if link.id not in now]
+    fresh = [link for link in now.values() if link not in stored]
+    if gone or fresh:
+        store.save_page(fresh, deleted=("zendesk", "tool_link", gone))
+    return bool(gone or fresh)
+
+
+def _owners_of(hints: list[Hint], reread_: Reread) -> set[Owner]:
+    owners = {(h.tool, h.record_id) for h in hints}
+    owners |= {(r.source, r.id) for r in reread_.changed}
+    return owners
+
+
+def _issues_linked(links: list[Link], owners: set[Owner]) -> set[str]:
+    return {link.issue_key for link in links if (link.source, link.record_id) in owners}
+
+
+def handle(
+    settings: Settings,
+    store: Store,
+    event_ids: Iterable[int],
+    *,
+    lookup: Lookup | None = None,
+    now: datetime | None = None,
+) -> EventsResult:
+    """Re-read what the events name, store it, relink, and publish the issues it moves."""
+    started = time.monotonic()
+    result = EventsResult()
+    events = load_events(store, event_ids)
+    result.events = len(events)
+    hints = hints_for(events)
+    result.hints = len(hints)
+    lookup = lookup or Lookup(settings)
+    found = reread(settings, store, hints, lookup, result)
+    if not found.anything:
+        result.duration_s = time.monotonic() - started
+        log.info("events %s: nothing changed", [e.id for e in events])
+        return result
+
+    owners = _owners_of(hints, found)
+    links_before = store.links()
+    affected = _issues_linked(links_before, owners)
+    store.save_page(found.changed, found.dead)
+    for (source, kind), ids in found.deleted.items():
+        store.save_page([], deleted=(source, kind, ids))
+    result.dead_letters = len(found.dead)
+    issues = [r for r in found.changed if isinstance(r, Issue)]
+    if issues or found.deleted.get(("jira", "issue")):
+        link_all(settings, store)  # keys, labels or text candidates moved: every link may
+    else:
+        relinked = {
+            (r.source, r.id): r
+            for r in [*found.changed, *found.links_changed]
+            if isinstance(r, Feedback | Deal)
+        }
+        gone = {
+            (source, record_id)
+            for (source, kind), ids in found.deleted.items()
+            if kind in ("feedback", "deal")
+            for record_id in ids
+        }
+        if relinked or gone:
+            relink(settings, store, list(relinked.values()), gone)
+
+    counted = store.links(suggested=False)
+    affected |= _issues_linked(store.links(), owners)
+    affected |= {issue.key for issue in issues}
+    affected |= {h.record_id for h in hints if h.tool == "jira" and not h.record_id.isdigit()}
+    for key in found.before:
+        payload = found.before[key]
+        if key[1] == "issue" and isinstance(payload, dict) and payload.get("key"):
+            affected.add(payload["key"])
+    if settings.jira_url:
+        summaries = _summaries(settings, store, found, counted, affected, now)
+        result.issues = sorted(summaries)
+        report = publish_all(settings, store, summaries)
+        result.published = report.counts()
+        if settings.close_loop and (issues or found.deleted.get(("jira", "issue"))):
+            close_loop(settings, store)
+    result.duration_s = time.monotonic() - started
+    log.info("events %s: %s", [e.id for e in events], result.as_dict())
+    return result
+
+
+def _summaries(
+    settings: Settings,
+    store: Store,
+    found: Reread,
+    counted: list[Link],
+    affected: set[str],
+    now: datetime | None,
+) -> dict[str, Any]:
+    """The demand of the affected issues: those linked to the records before or after,
+    those named, and for a deal, every issue its customers asked for (their deals count
+    on those issues too). A company's change can join or split customers across tools:
+    then every issue is recomputed, and the ledger writes only those that moved."""
+    calculator = calculator_for(settings, store, now)
+    known = {issue.key for issue in store.load("issue")}
+    ledger = store.ledger()
+    by_issue: dict[str, list[Link]] = defaultdict(list)
+    for link in counted:
+        by_issue[link.issue_key].append(link)
+    accounts_moved = any(key[1] == "account" for key in found.before) or any(
+        kind == "account" for _, kind in found.deleted
+    )
+    if accounts_moved:
+        affected = set(by_issue) | set(ledger)
+    else:
+        # The deal as it is now and as it was (moved between companies, or deleted).
+        deals = [r for r in found.changed if isinstance(r, Deal)]
+        deals += [
+            Deal.model_validate(payload)
+            for (_, kind, _), payload in found.before.items()
+            if kind == "deal" and payload
+        ]
+        customers = {c.key for deal in deals for c in calculator.directory.for_deal(deal)}
+        if customers:
+            for link in counted:
+                item = calculator.feedback.get((link.source, link.record_id))
+                if item is not None and calculator.directory.for_feedback(item).key in customers:
+                    affected.add(link.issue_key)
+    keys = {key for key in affected if key in known and (key in by_issue or key in ledger)}
+    return {key: calculator.summary(key, by_issue.get(key, [])) for key in sorted(keys)}
+
+
+def process(
+    settings: Settings,
+    store: Store,
+    event_ids: Iterable[int],
+    *,
+    lookup: Lookup | None = None,
+) -> EventsResult:
+    """`handle`, then the inbox: done after success, pending again (with the error) after a
+    failure. Events already done (a run started twice for one batch) are skipped."""
+    inbox_ = Inbox(store.engine)
+    ids = [e.id for e in load_events(store, event_ids) if e.status != DONE]
+    if not ids:
+        return EventsResult()
+    try:
+        result = handle(settings, store, ids, lookup=lookup)
+    except Exception as error:
+        inbox_.mark_failed(ids, f"{type(error).__name__}: {error}"[:500])
+        raise
+    inbox_.mark_done(ids)
+    return result
+
+
+@flow(name="handle-events", log_prints=True)
+def handle_events(
+    event_ids: list[int],
+    sandbox_url: str | None = None,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    """Re-read the records a batch of webhooks named, relink them and republish only the
+    issues they move. Started by the dispatcher of `pmsync webhooks` with the batch's claim
+    token as idempotency key; credentials come from the environment (or the sandbox's)."""
+    settings = settings_for(sandbox_url, database_url)
+    result = process(settings, Store(settings.database_url), event_ids)
+    return result.as_dict()

@@ -1,0 +1,194 @@
+"""Replaying dead letters: rebuild each stored raw record with its connector's own builder
+(after a fix to pmsync or a change of configuration), move the ones that now validate into
+the store, keep the others with the reason they fail for now, then relink and publish once.
+
+Builders read a record and, for a few, context the tool sent beside it: Zendesk's
+sideloaded requester, Intercom's requester contact, HubSpot's associated companies, and
+Salesforce's instance URL. Connectors keep that context in the letter's payload under
+`_context` (store.CONTEXT_KEY); everything else comes from the settings (the site URLs).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors import freshdesk, hubspot, intercom, jira, salesforce, zendesk
+from connectors.base import BUILD_ERRORS, failure_reason
+from flows.pipeline import demand, link_all
+from flows.publish import publish_all
+from models import Record, Settings
+from store import CONTEXT_KEY, Store
+
+log = logging.getLogger("pmsync.replay")
+
+Rebuild = Callable[[dict[str, Any], dict[str, Any], Settings], Record]
+
+
+def _site(url: str | None, tool: str) -> str:
+    if not url:
+        raise ValueError(f"{tool} is not configured: its records cannot be rebuilt")
+    return url.rstrip("/")
+
+
+def _zendesk_ticket(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+    users = {user.get("id"): user for user in context.get("users") or ()}
+    return zendesk.ticket_from_raw(raw, _site(s.zendesk_url, "zendesk"), users)
+
+
+def _intercom_conversation(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+    contact = context.get("contact") or {}
+    contacts = {intercom.requester_id(raw) or "": contact} if contact else {}
+    return intercom.conversation_from_raw(raw, _site(s.intercom_url, "intercom"), contacts)
+
+
+def _hubspot_deal(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+    companies = {str(raw.get("id")): tuple(context.get("companies") or ())}
+    return hubspot.deal_from_raw(raw, _site(s.hubspot_url, "hubspot"), companies)
+
+
+def _salesforce_site(context: dict[str, Any], s: Settings) -> str:
+    # The instance URL the token named when the record was read; the login URL otherwise.
+    return _site(context.get("site") or s.salesforce_login_url, "salesforce")
+
+
+# (source, kind) -> how to rebuild a stored raw record of it.
+REBUILDERS: dict[tuple[str, str], Rebuild] = {
+    ("jira", "issue"): lambda raw, ctx, s: jira.issue_from_raw(raw, _site(s.jira_url, "jira")),
+    ("zendesk", "feedback"): _zendesk_ticket,
+    ("zendesk", "account"): lambda raw, ctx, s: zendesk.organization_from_raw(
+        raw, _site(s.zendesk_url, "zendesk")
+    ),
+    ("zendesk", "tool_link"): lambda raw, ctx, s: zendesk.jira_link_from_raw(
+        raw, _site(s.zendesk_url, "zendesk")
+    ),
+    ("intercom", "feedback"): _intercom_conversation,
+    ("intercom", "account"): lambda raw, ctx, s: intercom.company_from_raw(
+        raw, _site(s.intercom_url, "intercom")
+    ),
+    ("freshdesk", "feedback"): lambda raw, ctx, s: freshdesk.ticket_from_raw(
+        raw, _site(s.freshdesk_url, "freshdesk")
+    ),
+    ("freshdesk", "account"): lambda raw, ctx, s: freshdesk.company_from_raw(
+        raw, _site(s.freshdesk_url, "freshdesk")
+    ),
+    ("hubspot", "deal"): _hubspot_deal,
+    ("hubspot", "account"): lambda raw, ctx, s: hubspot.company_from_raw(
+        raw, _site(s.hubspot_url, "hubspot")
+    ),
+    ("salesforce", "deal"): lambda raw, ctx, s: salesforce.opportunity_from_raw(
+        raw, _salesforce_site(ctx, s)
+    ),
+    ("salesforce", "account"): lambda raw, ctx, s: salesforce.account_from_raw(
+        raw, _salesforce_site(ctx, s)
+    ),
+}
+
+
+# Kinds whose builder reads context that decides who the customer is: rebuilt without it,
+# a ticket or deal would count for no customer. A letter kept without it (by an older
+# pmsync, or a path that keeps none) waits for the next sync to read the record again.
+NEEDS_CONTEXT = {("zendesk", "feedback"), ("intercom", "feedback"), ("hubspot", "deal")}
+
+
+def rebuild(letter: dict[str, Any], settings: Settings) -> Record:
+    """The record a dead letter holds, built again; raises what the builder raises."""
+    payload = letter["payload"]
+    kind = (letter["source"], letter["kind"])
+    builder = REBUILDERS.get(kind)
+    if builder is None:
+        raise ValueError(f"no builder for {letter['source']} {letter['kind']} records")
+    if not isinstance(payload, dict):
+        raise TypeError(f"the stored payload is a {type(payload).__name__}, not a record")
+    if kind in NEEDS_CONTEXT and CONTEXT_KEY not in payload:
+        raise ValueError(
+            f"kept without {CONTEXT_KEY} (the requester or companies its customer comes "
+            "from): the next sync that reads this record stores it, or `pmsync sync --full`"
+        )
+    context = payload.get(CONTEXT_KEY) or {}
+    raw = {k: v for k, v in payload.items() if k != CONTEXT_KEY}
+    return builder(raw, context, settings)
+
+
+@dataclass
+class ReplayReport:
+    moved: list[int] = field(default_factory=list)  # letters whose record is now stored
+    superseded: list[int] = field(default_factory=list)  # the store already holds newer
+    still_bad: dict[int, str] = field(default_factory=dict)  # letter id -> reason now
+    links: int | None = None
+    published: dict[str, int] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "moved": self.moved,
+            "superseded": self.superseded,
+            "still_bad": {str(k): v for k, v in self.still_bad.items()},
+            "links": self.links,
+            "published": self.published,
+        }
+
+
+def replay_dead_letters(
+    settings: Settings,
+    store: Store,
+    reason: str | None = None,
+    ids: list[int] | None = None,
+    relink: bool = True,
+) -> ReplayReport:
+    """Replay the unresolved letters (those whose reason contains `reason`, or with one
+    of `ids`); see the module's docstring."""
+    letters = [
+        letter
+        for letter in store.dead_letters()
+        if (reason is None or reason.lower() in letter["reason"].lower())
+        and (ids is None or letter["id"] in ids)
+    ]
+    report = ReplayReport()
+    rebuilt: dict[int, Record] = {}
+    for letter in letters:
+        try:
+            rebuilt[letter["id"]] = rebuild(letter, settings)
+        except BUILD_ERRORS as error:
+            report.still_bad[letter["id"]] = failure_reason(error)
+    # A record the tool has since served valid (and a sync stored) may be newer than the
+    # letter's: the letter is resolved, the stored record stays.
+    fresh: dict[int, Record] = {}
+    by_kind: dict[tuple[str, str], list[int]] = {}
+    letters_by_id = {letter["id"]: letter for letter in letters}
+    for letter_id in rebuilt:
+        letter = letters_by_id[letter_id]
+        by_kind.setdefault((letter["source"], letter["kind"]), []).append(letter_id)
+    for (source, kind), letter_ids in by_kind.items():
+        stored = store.stored_versions(source, kind, [rebuilt[i].id for i in letter_ids])
+        latest: dict[str, int] = {}  # record id -> its newest letter among these
+        for letter_id in sorted(letter_ids, key=lambda i: (rebuilt[i].updated_at, i)):
+            record = rebuilt[letter_id]
+            newer = stored.get(record.id)
+            if newer is not None and newer > record.updated_at:
+                report.superseded.append(letter_id)
+                continue
+            if record.id in latest:
+                report.superseded.append(latest[record.id])
+                del fresh[latest[record.id]]
+            latest[record.id] = letter_id
+            fresh[letter_id] = record
+    store.revive(list(fresh.values()), [*fresh, *report.superseded])
+    report.moved = sorted(fresh)
+    report.superseded.sort()
+    changed = {k: v for k, v in report.still_bad.items() if v != letters_by_id[k]["reason"]}
+    if changed:
+        store.update_dead_letter_reasons(changed)
+    log.info(
+        "replayed %d dead letters: %d stored, %d superseded, %d still fail",
+        len(letters),
+        len(report.moved),
+        len(report.superseded),
+        len(report.still_bad),
+    )
+    if relink and report.moved:
+        report.links = link_all(settings, store)
+        if settings.jira_url:
+            report.published = publish_all(settings, store, demand(settings, store)).counts()
+    return report

@@ -1,0 +1,195 @@
+"""Alembic migrations from the first schema on, on SQLite and (when
+PMSYNC_TEST_POSTGRES_URL is set) PostgreSQL: a new store ends at head with exactly the
+tables the code declares, a store made by the old `create_all` is adopted, and several
+processes opening one new store at once migrate it once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, make_url, text
+
+import store.inbox  # noqa: F401  (its table is part of the metadata compared)
+from models import Issue
+from store import Store
+from store.migrations import alembic_config, current_revision, head_revision
+from store.schema import metadata
+
+POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
+ROOT = Path(__file__).parent.parent
+# The tables every pmsync before migrations created with `metadata.create_all`.
+BEFORE_MIGRATIONS = sorted(set(metadata.tables) - {"backfills"})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pmsync.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PMSYNC_TEST_POSTGRES_URL not set: PostgreSQL migration tests skipped")
+    schema = f"pmsync_mig_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def differences(url: str) -> list[object]:
+    """What autogenerate would write to bring the database to the code's tables."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+def revision_of(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return current_revision(conn)
+    finally:
+        engine.dispose()
+
+
+def test_a_new_store_ends_at_head_with_the_declared_tables(database_url: str) -> None:
+    """A table or column the code declares but no migration creates fails at the first
+    write in production; this catches it in CI, on both databases."""
+    store = Store(database_url)
+    store.engine.dispose()
+
+    assert revision_of(database_url) == head_revision()
+    assert differences(database_url) == []
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+    engine.dispose()
+    assert tables == set(metadata.tables) | {"alembic_version"}
+    assert {"inbox", "issue_states", "loop_notes", "link_decisions", "backfills"} <= tables
+
+
+@pytest.mark.parametrize(
+    "tables",
+    [BEFORE_MIGRATIONS, ["records", "links", "cursors", "publish_ledger", "dead_letters", "runs"]],
+    ids=["last-create-all", "early-create-all"],
+)
+def test_a_store_made_before_migrations_is_adopted_with_its_data(
+    database_url: str, tables: list[str]
+) -> None:
+    """Upgrading pmsync must not lose a store an older version made with create_all (no
+    alembic_version): its tables and rows stay, the missing tables appear, and it is at
+    head from then on."""
+    engine = create_engine(database_url)
+    metadata.create_all(engine, tables=[metadata.tables[name] for name in tables])
+    engine.dispose()
+    old = Store.__new__(Store)  # the old store's write path, without its constructor
+    old.engine = create_engine(database_url)
+    issue = Issue(
+        source="jira",
+        id="10001",
+        key="ANA-1",
+        url="https://example.atlassian.net/browse/ANA-1",
+        project="ANA",
+        summary="SSO login",
+        status="To Do",
+        updated_at=datetime(2024, 5, 1, tzinfo=UTC),
+    )
+    old.save_page([issue], stream="jira.issues", cursor="2024-05-01T00:00:00+00:00")
+    old.engine.dispose()
+
+    store = Store(database_url)
+
+    assert store.load("issue") == [issue]
+    assert store.cursor("jira.issues") == "2024-05-01T00:00:00+00:00"
+    store.engine.dispose()
+    assert revision_of(database_url) == head_revision()
+    assert differences(database_url) == []
+
+
+def test_a_store_emptied_by_drop_all_is_built_again(database_url: str) -> None:
+    """`metadata.drop_all` leaves Alembic's own table behind; the next open must not
+    trust that version row and use a store with no tables."""
+    store = Store(database_url)
+    metadata.drop_all(store.engine)
+    store.engine.dispose()
+
+    store = Store(database_url)
+
+    assert store.count_records() == {} and store.backfills() == []
+    store.engine.dispose()
+    assert differences(database_url) == []
+
+
+def test_downgrade_to_nothing_and_back(database_url: str) -> None:
+    """Every revision can be undone and redone: a bad release can be rolled back."""
+    store = Store(database_url)
+    with store.engine.connect() as conn:
+        command.downgrade(alembic_config(conn), "base")
+        conn.commit()
+        assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    store.engine.dispose()
+
+    Store(database_url).engine.dispose()
+
+    assert differences(database_url) == []
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(database_url: str) -> None:
+    """Workers started together open the same new store: one migrates, the others wait
+    and find it done, instead of failing on tables another just created."""
+    script = (
+        "import sys; from store import Store; "
+        "s = Store(sys.argv[1]); print(len(s.backfills())); s.engine.dispose()"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, database_url],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [process.communicate(timeout=120) for process in processes]
+
+    assert [p.returncode for p in processes] == [0] * 4, [err[-2000:] for _, err in outcomes]
+    assert revision_of(database_url) == head_revision()
+    assert differences(database_url) == []
+
+
+def test_the_migration_command_line_reports_the_revision(database_url: str) -> None:
+    """`python -m store.migrations current` is Alembic's command over pmsync's store
+    (PMSYNC_DATABASE_URL), with no alembic.ini to keep in step."""
+    Store(database_url).engine.dispose()
+    env = dict(os.environ, PMSYNC_DATABASE_URL=database_url)
+    done = subprocess.run(
+        [sys.executable, "-m", "store.migrations", "current"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert head_revision() in done.stdout
