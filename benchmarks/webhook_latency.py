@@ -2,22 +2,26 @@
 the new numbers, over N events; p50 and p95,
 
 (a) in-process: `pmsync webhooks --mode inprocess`, the dispatcher calling the flow's core;
-(b) through Prefect: `prefect server start`, the handle-events deployment served in its
-    own process (`prefect.serve`), and `pmsync webhooks --mode prefect` calling
-    `run_deployment`.
+(b) through Prefect: `prefect server start` (its database on PostgreSQL: on SQLite, runs
+    written concurrently make the server answer "database is locked" and the client back
+    off for seconds), the handle-events flow served in its own process (a `Runner` with
+    the flow added, as `handle_events.serve()` does, polling every `--runner-poll`
+    seconds), and `pmsync webhooks --mode prefect` calling `run_deployment`. With
+    `--preload`, the runner starts each run from a forkserver that has Prefect and pmsync
+    imported (a patch of Prefect's process start: each run saves ~2 s of imports).
 
 Targets: p95 under 1 s in-process, under 5 s through Prefect.
 
 Every part runs in its own process, as in production: the sandbox (`pmsync sandbox`), the
-receiver with its dispatcher (`pmsync webhooks`), the Prefect server and the served
-deployment. This script only drives the sandbox and watches Jira: each event is a customer
-opening a ticket that cites an issue (`POST /_sandbox/activity {"kind": "open_ticket"}`);
-its latency runs from the time the sandbox's log says the webhook was sent to the first
-moment the issue's "Customer Requests" field shows one more request (polled every 10 ms).
-Events go one at a time.
+receiver with its dispatcher (`pmsync webhooks`), the Prefect server and the served flow.
+This script only drives the sandbox and watches Jira: each event is a customer opening a
+ticket that cites an issue (`POST /_sandbox/activity {"kind": "open_ticket"}`); its
+latency runs from the time the sandbox's log says the webhook was sent to the first moment
+the issue's "Customer Requests" field shows one more request (polled every 10 ms). Events
+go one at a time.
 
     .venv/bin/python benchmarks/webhook_latency.py [--events 100] [--mode both|inprocess|prefect]
-        [--window 0.05] [--poll-interval 0.02] [--runner-poll 0.1] [--json]
+        [--window 0.05] [--poll-interval 0.02] [--runner-poll 0.1] [--preload] [--json]
 """
 
 from __future__ import annotations
@@ -56,16 +60,39 @@ SECRETS = (
     "salesforce_webhook_secret",
 )
 SERVE = """
+import asyncio
+import multiprocessing
 import sys
-from prefect import serve
+
+from prefect.runner import Runner
 from flows.events import handle_events
 
 sandbox_url, database_url, query_seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-deployment = handle_events.to_deployment(
+if sys.argv[4] == "preload":
+    # Prefect starts each run in a fresh `spawn` process, which spends ~2 s importing
+    # Prefect and pmsync before the run's first line. A forkserver that imported them once
+    # forks each run ready to go. (Patches Prefect's module-level `multiprocessing`.)
+    import prefect.flow_engine
+
+    forkserver = multiprocessing.get_context("forkserver")
+    forkserver.set_forkserver_preload(["prefect.flow_engine", "flows.events"])
+
+    class Preloaded:
+        def __getattr__(self, name):
+            return getattr(multiprocessing, name)
+
+        def get_context(self, method=None):
+            return forkserver
+
+    prefect.flow_engine.multiprocessing = Preloaded()
+# What `handle_events.serve(...)` does, with the runner's query interval below 1 s.
+runner = Runner(name="handle-events", query_seconds=query_seconds, pause_on_shutdown=False)
+runner.add_flow(
+    handle_events,
     name="handle-events",
     parameters={"sandbox_url": sandbox_url, "database_url": database_url},
 )
-serve(deployment, query_seconds=query_seconds, print_starting_message=False)
+asyncio.run(runner.start())
 """
 
 
@@ -163,8 +190,7 @@ def prefect_server(
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = database
     processes.start(
         "prefect-server",
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-        + (["--no-services"] if os.environ.get("BENCH_NO_SERVICES") else []),
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env,
         home,
     )
@@ -227,10 +253,6 @@ def measure(sandbox: str, events: int, warmup: int, seed: int) -> list[float]:
             raise SystemExit(f"the sandbox logged no send time for event {n}")
         if n >= warmup:
             latencies.append(seen - sent)
-        if os.environ.get("BENCH_DEBUG"):
-            print(
-                f"event {n} sent {sent:.3f} seen {seen:.3f} lat {seen - sent:.3f}", file=sys.stderr
-            )
     return latencies
 
 
@@ -244,13 +266,6 @@ def flow_run_phases(api: str) -> dict[str, float]:
             return None
         return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
 
-    if os.environ.get("BENCH_DEBUG"):
-        for r in sorted(runs, key=lambda r: r["created"]):
-            created = datetime.fromisoformat(r["created"]).timestamp()
-            print(
-                f"run created {created:.3f} wait {seconds(r['created'], r['start_time'])} work {seconds(r['start_time'], r['end_time'])}",
-                file=sys.stderr,
-            )
     waits = [seconds(r["created"], r["start_time"]) for r in runs]
     works = [seconds(r["start_time"], r["end_time"]) for r in runs]
     return {
@@ -293,7 +308,15 @@ def run(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             serve_env = {**env, **extra, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
             processes.start(
                 "serve",
-                [sys.executable, "-c", SERVE, sandbox, database, str(args.runner_poll)],
+                [
+                    sys.executable,
+                    "-c",
+                    SERVE,
+                    sandbox,
+                    database,
+                    str(args.runner_poll),
+                    "preload" if args.preload else "spawn",
+                ],
                 serve_env,
                 ROOT,
             )
@@ -332,11 +355,17 @@ def run(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "mean_s": round(statistics.fmean(latencies), 3),
         "target_p95_s": 1.0 if mode == "inprocess" else 5.0,
         **({"prefect_runs": phases} if phases else {}),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "tuning": {
             "dispatcher_window_s": args.window,
             "dispatcher_poll_interval_s": args.poll_interval,
             **(
-                {"runner_query_seconds": args.runner_poll, "PREFECT_RUNNER_POLL_FREQUENCY": 1}
+                {
+                    "runner_query_seconds": args.runner_poll,
+                    "PREFECT_RUNNER_POLL_FREQUENCY": 1,
+                    "preload": args.preload,
+                    "prefect_database": "postgresql" if args.prefect_postgres else "sqlite",
+                }
                 if mode == "prefect"
                 else {}
             ),
@@ -359,6 +388,11 @@ def main() -> None:
         metavar="URL",
         default="postgresql://postgres@127.0.0.1:5432",
         help="PostgreSQL server for the Prefect server's database ('' for SQLite)",
+    )
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        help="start Prefect's runs from a forkserver with Prefect and pmsync imported",
     )
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--json", action="store_true")

@@ -219,6 +219,11 @@ def _issues_linked(links: list[Link], owners: set[Owner]) -> set[str]:
     return {link.issue_key for link in links if (link.source, link.record_id) in owners}
 
 
+def _moved(before: list[Link], after: list[Link]) -> set[str]:
+    """The issues whose counted links differ between the two lists."""
+    return {link.issue_key for link in set(before) ^ set(after) if link.counts}
+
+
 def handle(
     settings: Settings,
     store: Store,
@@ -266,8 +271,11 @@ def handle(
         if relinked or gone:
             relink(settings, store, list(relinked.values()), gone)
 
-    counted = store.links(suggested=False)
-    affected |= _issues_linked(store.links(), owners)
+    links_after = store.links()
+    counted = [link for link in links_after if link.counts]
+    affected |= _issues_linked(links_after, owners)
+    # A relink over everything (an issue changed) can move links of other records too.
+    affected |= _moved(links_before, links_after)
     affected |= {issue.key for issue in issues}
     affected |= {h.record_id for h in hints if h.tool == "jira" and not h.record_id.isdigit()}
     for key in found.before:

@@ -247,6 +247,11 @@ def zendesk_ticket(
     events = _zendesk_events(before, after) if after is not None else []
     if after is None:
         events = [("ticket.permanently_deleted", {})]
+    stamps = ("updated_at", "generated_timestamp")
+    if not events and not new_comments and before is not None and after is not None:
+        moved = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        if moved - set(stamps):  # a field no other event names (custom fields, type, ...)
+            events = [("ticket.custom_field_changed", {})]
     for comment in new_comments:
         author = comment.get("author_id")
         events.append(

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from flows.events import handle_events
-from flows.pipeline import run_cycle
+from flows.pipeline import relink, run_cycle
 from models import Settings
 from sandbox.webhooks_out import Delivery, signed_headers
 from store import Store
@@ -268,3 +268,31 @@ def test_the_flow_runs_the_same_core(live: Live, store_url: str) -> None:
     assert {e.status for e in live.inbox.events() if e.id in ids} == {DONE}
     again = handle_events.fn(event_ids=ids, sandbox_url=live.url, database_url=store_url)
     assert again["events"] == 0, "a batch already handled is not handled twice"
+
+
+def test_relinking_a_few_records_gives_what_relinking_all_gives(
+    settings: Settings, store: Store
+) -> None:
+    """The event path relinks only what changed; it must link those records exactly as
+    the scheduled sync's link_all does (named, tagged, text-matched), and leave every
+    other record's links alone."""
+    run_cycle(settings, store)
+    everything = set(store.links())
+    records = [*store.load("feedback")[::7], *store.load("deal")[::5]]
+    owners = {(r.source, r.id) for r in records}
+
+    relink(settings, store, records)
+    assert set(store.links()) == everything
+    mine = [link for link in everything if (link.source, link.record_id) in owners]
+    assert any(link.method == "text" for link in mine), "the sample should hold text links"
+
+
+def test_relinking_keeps_peoples_decisions(settings: Settings, store: Store) -> None:
+    run_cycle(settings, store)
+    item = store.load("feedback")[0]
+    store.decide(item.source, item.id, "ANA-1", "confirmed")
+    relink(settings, store, [item])
+    mine = [
+        link for link in store.links() if (link.source, link.record_id) == (item.source, item.id)
+    ]
+    assert ("ANA-1", "confirmed") in {(link.issue_key, link.status) for link in mine}

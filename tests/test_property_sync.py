@@ -25,7 +25,7 @@ from unittest import mock
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import connectors.freshdesk
@@ -169,6 +169,8 @@ def world() -> Iterator[SandboxServer]:
     # PMSYNC_PROPERTY_EXAMPLES=500 searches longer (about 1.5 s an example).
     max_examples=int(os.environ.get("PMSYNC_PROPERTY_EXAMPLES", "20")),
     deadline=None,
+    # No shrinking: it can take minutes here; a failure prints its (unshrunk) example.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
