@@ -2,8 +2,9 @@
 feedback items and 8,000 deals), a full sync, then incremental syncs with nothing changed.
 
 For each run: wall time and the time of each step (each tool's pull, linking, demand,
-publishing), requests per tool (the sandbox's GET /_sandbox/requests) next to the fewest
-a pull could make (ceil(records / largest page) per stream), the busiest routes, and the
+publishing), requests per tool (the sandbox's GET /_sandbox/requests) next to the fewest a
+full pull could make (ceil(records / largest page) of the main stream, plus Jira's id
+sweep; account listings not counted), the busiest routes, and the
 peak RSS of the process that ran it. The sandbox serves from its own process, and each
 sync runs in a fresh one, so the figures are pmsync's alone.
 
@@ -104,7 +105,7 @@ def report(
     print(f"\n== {name}: {run['wall_s']:.1f} s, peak RSS {run['peak_rss_mib']:.0f} MiB")
     for step, seconds in sorted(run["steps"].items(), key=lambda s: -s[1]):
         print(f"   {step:<22} {seconds:8.1f} s")
-    print(f"   {'tool':<11} {'requests':>9} {'writes':>7} {'pull floor':>11}   busiest routes")
+    print(f"   {'tool':<11} {'requests':>9} {'writes':>7} {'full floor':>11}   busiest routes")
     for tool, counts in counted.items():
         if not counts["total"]:
             continue

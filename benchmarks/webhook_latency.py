@@ -245,7 +245,10 @@ def measure(sandbox: str, events: int, warmup: int, seed: int) -> list[float]:
         deadline = time.monotonic() + 60
         while requests_on(sandbox, key) != shown[key]:
             if time.monotonic() > deadline:
-                raise SystemExit(f"{key} never showed {shown[key]} requests (event {n})")
+                raise SystemExit(
+                    f"{key} never showed {shown[key]} requests (event {n}); see the logs "
+                    "of the processes with --keep"
+                )
             time.sleep(0.01)
         seen = time.time()
         sent = sent_at(sandbox, change["deliveries"])

@@ -294,6 +294,19 @@ def test_a_run_that_cannot_start_leaves_its_events_pending_with_the_error(
     assert pending.error == "RuntimeError: server down" and pending.attempts == 1
 
 
+def test_after_a_failed_run_the_dispatcher_backs_off(settings: Settings, store: Store) -> None:
+    """A tool that is down must not burn an event's five attempts within a second."""
+    add(store, "hubspot", DEAL_STAGE)
+    runner = Recorder(RuntimeError("hubspot down"))
+    hub = dispatcher(settings, store, runner, window=0)
+    assert hub.run_once().claimed == 1
+    assert hub.run_once().claimed == 0, "claimed again at once"
+    runner.error = None
+    hub._backoff_until = float("-inf")  # the wait is over
+    assert hub.run_once().claimed == 1
+    assert len(runner.runs) == 2
+
+
 def test_a_failed_in_process_run_puts_its_events_back(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

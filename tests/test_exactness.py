@@ -404,3 +404,48 @@ def test_intercom_requesters_found_by_search_are_those_read_one_by_one(
     assert sum(1 for item in in_bulk if item["account_id"]) > len(in_bulk) // 2
     assert routes["routes"].get("POST /contacts/search", 0) > 1
     assert routes["routes"].get("GET /contacts/{id}", 0) == 0
+
+
+# -- offset paging under changes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verb", ["update", "delete"])
+@pytest.mark.parametrize("tool", ["hubspot", "freshdesk"])
+def test_a_record_changed_or_deleted_mid_read_hides_no_other(
+    sandbox_server: SandboxServer,
+    sandbox_url: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tool: str,
+    verb: str,
+) -> None:
+    """HubSpot's search (`after`) and Freshdesk's listing (`page`) page by offset in change
+    order. A record read on page 1 that changes moves to the end, or one that is deleted
+    leaves: every record behind it moves up a place, and page 2 starts one record late.
+    Pins down the record that slid over the page boundary being lost for good (it has not
+    changed, so no later incremental sync asks for it)."""
+    import connectors.freshdesk
+
+    monkeypatch.setattr(connectors.freshdesk, "PER_PAGE", 5)
+    settings = Settings.for_sandbox(
+        sandbox_url, database_url=f"sqlite:///{tmp_path}/s.db", page_size=5
+    )
+    store = Store(settings.database_url)
+    changes = Changes(sandbox_server)
+    save_page = store.save_page
+    first: list[str] = []
+
+    def save_then_change(records: Any, *args: Any, **kwargs: Any) -> None:
+        save_page(records, *args, **kwargs)
+        ids = [r.id for r in records if r.source == tool and type(r).__name__ != "Account"]
+        if ids and not first:
+            first.append(ids[0])
+            if verb == "update":
+                changes.update(tool, 0, among=first)
+            else:
+                changes.delete(tool, 0, among=first)
+
+    monkeypatch.setattr(store, "save_page", save_then_change)
+    pull_source(settings, store, tool, full=True)
+
+    assert first and mismatches(served(sandbox_server.state), stored(store), (tool,)) == []

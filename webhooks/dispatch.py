@@ -13,7 +13,8 @@ of events about one record is claimed together and that record is read back once
    process, calling the flow's plain core (a Prefect run per event would cost seconds).
 
 Events are marked done only when their run succeeded; a failed run puts them back to
-pending with the error (`Inbox.mark_failed`). A run the Prefect server reports crashed,
+pending with the error (`Inbox.mark_failed`), and the dispatcher waits 1, 2, 4 ... 60 s
+before it claims again. A run the Prefect server reports crashed,
 failed or cancelled does the same; one that never reports back is returned to pending by
 `requeue_stale` once its claim is older than `stale_after`, as is the batch of a
 dispatcher that died holding it.
@@ -353,6 +354,8 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._requeued = float("-inf")
+        self._failures = 0
+        self._backoff_until = float("-inf")
         # Totals since start, for logs, tests and benchmarks.
         self.stats: Counter[str] = Counter()
 
@@ -373,7 +376,7 @@ class Dispatcher:
             # Claims a dead worker left: pending again, then due like any other event.
             self._requeued = time.monotonic()
             self.inbox.requeue_stale(self.stale_after)
-        if not wait and not self.due():
+        if not wait and (time.monotonic() < self._backoff_until or not self.due()):
             return report
         events = self.inbox.claim(self.batch_size, timeout=self.stale_after)
         if not events:
@@ -402,8 +405,13 @@ class Dispatcher:
         self.stats.update(runs=1, started=len(kept), coalesced=report.coalesced)
         try:
             self.runner.run(report.started, str(report.claim))
+            self._failures = 0
         except Exception as error:
             self.stats.update(failed_runs=1)
+            # A tool or the store down: wait before claiming again (1, 2, 4 ... 60 s), so
+            # the events' few attempts are not all spent within a second.
+            self._failures += 1
+            self._backoff_until = time.monotonic() + min(60.0, 2.0 ** (self._failures - 1))
             # In-process runs mark their own failures; a run that could not even start
             # (the Prefect server down) goes back to pending here.
             report.error = f"{type(error).__name__}: {error}"
