@@ -6,17 +6,22 @@ body cut short), enforces each tool's documented limits (windows shrunk by
 `limits_scale`, a few limits lowered so that they bite), and serves a share of feedback
 and deals malformed. pmsync's own rate budgets stay off: the test proves the retry path
 alone honours every 429, Retry-After or, for Intercom, X-RateLimit-Reset.
+
+Also: writes dropped after the server applied them land once, and the two transport
+faults this run found are pinned with `responses` at the end.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import responses as responses_lib
 
 from connectors.http import ApiClient
 from flows.pipeline import link_all, run_cycle
@@ -26,8 +31,13 @@ from store import Store
 from tests.jira_view import MARKER, managed_comments
 from tests.test_exactness import pull_all
 
-STORE_KIND = {"ticket": "feedback", "conversation": "feedback", "deal": "deal"}
-STORE_KIND["opportunity"] = "deal"
+# The sandbox's kinds of malformed records, as the store's.
+STORE_KIND = {
+    "ticket": "feedback",
+    "conversation": "feedback",
+    "deal": "deal",
+    "opportunity": "deal",
+}
 LIMITS = {  # lowered so that a small world meets them; windows are then shrunk 20 times
     "zendesk": {"incremental_export": {"limit": 2}},
     "hubspot": {"search": {"limit": 2}},
@@ -170,3 +180,39 @@ def test_writes_dropped_after_the_server_applied_them_land_once(
     assert notes and all(n == 1 for n in notes.values()), notes
     assert len(store.loop_noted()) == len(notes)
     assert dropped["notes"] + dropped["reply"] + dropped["Task"] > 0, dropped
+
+
+# -- the two transport faults the end-to-end run found, pinned without a sandbox -------------
+
+
+@responses_lib.activate
+def test_an_intercom_429_waits_until_its_rate_limit_reset() -> None:
+    """Intercom's 429 carries no Retry-After, only X-RateLimit-Reset (unix seconds): a
+    retry after the plain backoff (0.5 s) came back inside the window, a violation the
+    sandbox's 429 log counted."""
+    url = "https://api.intercom.test/conversations/search"
+    reset = datetime.now(UTC) + timedelta(seconds=7)
+    responses_lib.post(url, status=429, headers={"X-RateLimit-Reset": str(int(reset.timestamp()))})
+    responses_lib.post(url, json={"conversations": []})
+    waits: list[float] = []
+    api = ApiClient(
+        "intercom", "https://api.intercom.test", credential_settings="X", sleep=waits.append
+    )
+
+    api.request("POST", "/conversations/search", json={})
+
+    assert len(waits) == 1 and 5.5 <= waits[0] <= 7.0
+
+
+@responses_lib.activate
+def test_a_body_cut_short_is_retried() -> None:
+    """A response whose body ends before its Content-Length raises ChunkedEncodingError,
+    which is no ConnectionError: it stopped the whole sync instead of being retried."""
+    url = "https://zendesk.test/api/v2/tickets.json"
+    responses_lib.get(url, body=requests.exceptions.ChunkedEncodingError("IncompleteRead"))
+    responses_lib.get(url, json={"tickets": []})
+    api = ApiClient(
+        "zendesk", "https://zendesk.test", credential_settings="X", sleep=lambda s: None
+    )
+
+    assert api.get_json("/api/v2/tickets.json") == {"tickets": []}

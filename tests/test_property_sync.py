@@ -5,7 +5,9 @@ Hypothesis draws the world (seed), the page sizes (Settings.page_size, and the p
 and caps the tools' APIs impose, shrunk so that a small world spans many pages and hits
 HubSpot's search cap and Freshdesk's page cap), and the changes: single updates, groups
 of records updated to one shared timestamp, and deletes, made before, between, or in the
-middle of a sync, right after a chosen page of the very tool being read.
+middle of a sync, right after a chosen page of the very tool being read, and often to a
+record that sync has read already (what shifts an offset-paged listing). The store is
+compared after the first incremental sync that no change interrupted.
 
 Lookback is 0: the sandbox serves every write at once (no search lag here) with exact
 timestamps, so a re-read window could only hide a cursor that is off by one. Zendesk's
@@ -167,7 +169,7 @@ def world() -> Iterator[SandboxServer]:
 
 @settings(
     # PMSYNC_PROPERTY_EXAMPLES=500 searches longer (about 1.5 s an example).
-    max_examples=int(os.environ.get("PMSYNC_PROPERTY_EXAMPLES", "20")),
+    max_examples=int(os.environ.get("PMSYNC_PROPERTY_EXAMPLES", "15")),
     deadline=None,
     # No shrinking: it can take minutes here; a failure prints its (unshrunk) example.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
