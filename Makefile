@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_HOME ?= $(CURDIR)/.pmsync/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test lint typecheck pytest clean
+.PHONY: install demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# The sync at scale 100 (about five minutes): see benchmarks/sync_scale.py. SCALE=25 is quicker.
+SCALE ?= 100
+bench: $(STAMP)
+	$(BIN)/python benchmarks/sync_scale.py --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) .pmsync .pytest_cache .mypy_cache .ruff_cache

@@ -1,17 +1,18 @@
-"""A sync at scale: the sandbox's world at `--scale 100` (about 4,000 issues, 30,000
-feedback items and 8,000 deals), a full sync, then incremental syncs with nothing changed.
+"""A sync at scale (`make bench`): the sandbox's world at `--scale 100` (about 4,000
+issues, 30,000 feedback items and 8,000 deals); a full sync; an incremental sync, which
+re-reads the Jira issues the full sync's publishing edited (pmsync's own change); then 1% of
+the issues, feedback items and deals are changed through the sandbox (issues moved on or
+to Done, tickets solved, deals moved in stage and amount) and an incremental sync runs.
 
-For each run: wall time and the time of each step (each tool's pull, linking, demand,
-publishing), requests per tool (the sandbox's GET /_sandbox/requests) next to the fewest a
-full pull could make (ceil(records / largest page) of the main stream, plus Jira's id
-sweep; account listings not counted), the busiest routes, and the
-peak RSS of the process that ran it. The sandbox serves from its own process, and each
-sync runs in a fresh one, so the figures are pmsync's alone.
-
-The first incremental run re-reads the Jira issues the full run's publishing edited (that
-is a change, made by pmsync); the second one sees no change at all.
+For each sync: wall time, each step's time and the peak RSS after it; requests per tool
+(the sandbox's GET /_sandbox/requests) next to the fewest a full pull could make
+(ceil(records / largest page) of the main stream, plus Jira's id sweep; account listings
+not counted); and the pulls' time against the floor: the very requests the pulls sent,
+replayed by a bare loop of `requests` calls. The sandbox serves from its own process and
+each sync runs in a fresh interpreter, so the figures are pmsync's alone.
 
     .venv/bin/python benchmarks/sync_scale.py [--scale 100] [--seed 7] [--pull-only]
+        [--json PATH]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import json
 import math
 import multiprocessing as mp
+import random
 import resource
 import sys
 import tempfile
@@ -53,8 +55,22 @@ def serve_sandbox(seed: int, scale: int, conn: Connection) -> None:
     server.stop()
 
 
+def record_requests(log: list[tuple[str, str, dict[str, str], bytes | None]]) -> None:
+    """Keep every request this process sends while `log` is open (the floor replays them)."""
+    send = requests.Session.send
+
+    def recording(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+        if log and log[0] == ("open", "", {}, None):
+            body = request.body.encode() if isinstance(request.body, str) else request.body
+            log.append((request.method, request.url, dict(request.headers), body))
+        return send(self, request, **kwargs)
+
+    requests.Session.send = recording  # type: ignore[method-assign]
+
+
 def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connection) -> None:
-    """One sync in this (fresh) process; sends back its timings and peak RSS."""
+    """One sync in this (fresh) process; sends back its timings, the peak RSS after each
+    step, and the requests its pulls made."""
     from flows.pipeline import pull_source, run_cycle
     from models import Settings
     from store import Store
@@ -62,15 +78,24 @@ def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connect
     settings = Settings.for_sandbox(url, database_url=database)
     store = Store(database)
     steps: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    sent: list[tuple[str, str, dict[str, str], bytes | None]] = []
+    record_requests(sent)
 
     def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
+            pulling = fn is pull_source
+            if pulling:
+                sent.insert(0, ("open", "", {}, None))
             started = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                name = fn.__name__ if fn is not pull_source else f"pull {args[2]}"
+                name = fn.__name__ if not pulling else f"pull {args[2]}"
                 steps[name] = steps.get(name, 0.0) + time.perf_counter() - started
+                peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                if pulling:
+                    sent.pop(0)
 
         return run
 
@@ -83,12 +108,85 @@ def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connect
         result = run_cycle(settings, store, full=full, step=timed).as_dict()
     wall = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    conn.send({"wall_s": wall, "steps": steps, "result": result, "peak_rss_mib": peak_kib / 1024})
+    conn.send(
+        {
+            "wall_s": wall,
+            "steps": steps,
+            "peaks": peaks,
+            "result": result,
+            "peak_rss_mib": peak_kib / 1024,
+            "pull_s": sum(v for k, v in steps.items() if k.startswith("pull ")),
+            "sent": sent,
+        }
+    )
+
+
+def floor(sent: list[tuple[str, str, dict[str, str], bytes | None]]) -> float:
+    """The same requests again from a bare loop of `requests` calls, one after another,
+    each body read in full: what the pulls would cost with no work between requests."""
+    session = requests.Session()
+    started = time.perf_counter()
+    for method, url, headers, body in sent:
+        answer = session.request(method, url, headers=headers, data=body, timeout=120)
+        answer.content  # noqa: B018  (read the whole body, as a pull does)
+    return time.perf_counter() - started
+
+
+def change_one_percent(url: str, world: Any, seed: int) -> dict[str, int]:
+    """Change 1% of the issues, feedback items and deals the way people do: issues move
+    on (or to Done), tickets are solved, deals move stage and amount."""
+    rng = random.Random(seed)
+    changes: list[dict[str, Any]] = []
+    for issue in rng.sample(world.issues, max(1, len(world.issues) // 100)):
+        status = rng.choice(["In Progress", "Done"])
+        changes.append(
+            {"tool": "jira", "kind": "issue", "id": issue.key, "changes": {"status": status}}
+        )
+    solved = {
+        "zendesk": {"status": "solved"},
+        "freshdesk": {"status": 4},
+        "intercom": {"state": "closed"},
+    }
+    kinds = {"zendesk": "ticket", "freshdesk": "ticket", "intercom": "conversation"}
+    for item in rng.sample(world.feedback, max(1, len(world.feedback) // 100)):
+        changes.append(
+            {
+                "tool": item.tool,
+                "kind": kinds[item.tool],
+                "id": item.id,
+                "changes": solved[item.tool],
+            }
+        )
+    for deal in rng.sample(world.deals, max(1, len(world.deals) // 100)):
+        amount = deal.amount + rng.choice([-1, 1]) * 1000
+        if deal.crm == "hubspot":
+            moved = {"amount": amount, "dealstage": rng.choice(["contractsent", "closedwon"])}
+            changes.append({"tool": "hubspot", "kind": "deal", "id": deal.id, "changes": moved})
+        else:
+            moved = {
+                "Amount": amount,
+                "StageName": rng.choice(["Negotiation/Review", "Closed Won"]),
+            }
+            changes.append(
+                {"tool": "salesforce", "kind": "opportunity", "id": deal.id, "changes": moved}
+            )
+    counts: dict[str, int] = {}
+    with requests.Session() as session:
+        for change in changes:
+            answer = session.post(f"{url}/_sandbox/update", json=change, timeout=60)
+            answer.raise_for_status()
+            counts[change["tool"]] = counts.get(change["tool"], 0) + 1
+    return counts
+
+
+# Children start as fresh interpreters: forked ones would count the parent's pages (the
+# generated world) in their RSS.
+SPAWN = mp.get_context("spawn")
 
 
 def in_child(target: Callable[..., None], *args: Any) -> Any:
-    parent, child = mp.Pipe()
-    process = mp.Process(target=target, args=(*args, child))
+    parent, child = SPAWN.Pipe()
+    process = SPAWN.Process(target=target, args=(*args, child))
     process.start()
     answer = parent.recv()
     process.join()
@@ -101,10 +199,16 @@ def requests_by_tool(url: str) -> dict[str, Any]:
 
 def report(
     name: str, run: dict[str, Any], counted: dict[str, Any], minimum: dict[str, int]
-) -> None:
+) -> dict[str, Any]:
+    floor_s = floor(run["sent"])
+    ratio = run["pull_s"] / floor_s if floor_s else float("nan")
     print(f"\n== {name}: {run['wall_s']:.1f} s, peak RSS {run['peak_rss_mib']:.0f} MiB")
+    print(
+        f"   pulls {run['pull_s']:.1f} s for {len(run['sent'])} requests; the same requests "
+        f"from a bare loop {floor_s:.1f} s: {ratio:.2f}x the floor"
+    )
     for step, seconds in sorted(run["steps"].items(), key=lambda s: -s[1]):
-        print(f"   {step:<22} {seconds:8.1f} s")
+        print(f"   {step:<22} {seconds:8.1f} s   peak RSS after {run['peaks'][step]:5.0f} MiB")
     print(f"   {'tool':<11} {'requests':>9} {'writes':>7} {'full floor':>11}   busiest routes")
     for tool, counts in counted.items():
         if not counts["total"]:
@@ -116,6 +220,15 @@ def report(
             f"{minimum.get(tool, 0):>11}   {busiest}"
         )
     print(f"   result: {json.dumps(run['result'])}")
+    return {
+        "wall_s": round(run["wall_s"], 2),
+        "pull_s": round(run["pull_s"], 2),
+        "floor_s": round(floor_s, 2),
+        "pull_over_floor": round(ratio, 2),
+        "peak_rss_mib": round(run["peak_rss_mib"]),
+        "requests": {tool: c["total"] for tool, c in counted.items()},
+        "writes": {tool: c["writes"] for tool, c in counted.items()},
+    }
 
 
 def main() -> None:
@@ -123,6 +236,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pull-only", action="store_true", help="pull every tool, no link/publish")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to this file")
     args = parser.parse_args()
 
     from sandbox.world import generate
@@ -143,22 +257,27 @@ def main() -> None:
         f"{len(world.feedback)} feedback, {len(world.deals)} deals, "
         f"{len(world.accounts)} accounts (generated in {time.perf_counter() - started:.1f} s)"
     )
-    del world
 
-    parent, child = mp.Pipe()
-    sandbox = mp.Process(target=serve_sandbox, args=(args.seed, args.scale, child), daemon=True)
+    parent, child = SPAWN.Pipe()
+    sandbox = SPAWN.Process(target=serve_sandbox, args=(args.seed, args.scale, child), daemon=True)
     sandbox.start()
     url = parent.recv()
+    figures: dict[str, Any] = {"scale": args.scale, "seed": args.seed, "records": by_tool}
     try:
         with tempfile.TemporaryDirectory() as folder:
             database = f"sqlite:///{folder}/pmsync.db"
-            for name, full in (("full", True), ("incremental 1", False), ("incremental 2", False)):
+            for name, full in (("full", True), ("incremental, no change", False), ("1%", False)):
+                if name == "1%":
+                    changed = change_one_percent(url, world, args.seed)
+                    name = f"incremental after 1% changed ({json.dumps(changed)})"
                 requests.delete(f"{url}/_sandbox/requests", timeout=60)
                 run = in_child(run_sync, url, database, full, args.pull_only)
-                report(name, run, requests_by_tool(url), minimum)
+                figures[name] = report(name, run, requests_by_tool(url), minimum)
     finally:
         parent.send("stop")
         sandbox.join(10)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

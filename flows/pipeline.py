@@ -6,14 +6,16 @@ Flows wrap these steps as Prefect tasks; tests call them directly.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector
+from connectors.base import Connector, Page
 from connectors.freshdesk import FreshdeskConnector
 from connectors.hubspot import HubSpotConnector
 from connectors.intercom import IntercomConnector
@@ -26,7 +28,7 @@ from flows.publish import publish_all
 from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
 from linking.references import deal_links, feedback_links, tag_links
-from linking.text_links import text_links
+from linking.text_links import text_linker, text_links
 from models import ConfigError, Deal, DemandSummary, Feedback, Link, Settings, ToolLink
 from store import Store
 
@@ -70,7 +72,7 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
     Returns (records stored, dead letters)."""
     connector = CONNECTORS[source](settings)
     stored = dead = 0
-    for page in connector.pull(store.cursor, full=full):
+    for page in prefetched(connector.pull(store.cursor, full=full)):
         store.save_page(
             page.records,
             page.dead,
@@ -94,9 +96,54 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
     return stored, dead
 
 
+def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
+    """The same pages, fetched ahead by a thread while the caller stores the last one: the
+    wait for the API overlaps the store's writes. Each page is still stored, with its
+    cursor, before the next is taken, and an error in the fetch is raised here, in order."""
+    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                if not put(("page", page)):
+                    return
+            put(("end", None))
+        except BaseException as error:  # handed to the caller, raised there
+            put(("error", error))
+        finally:
+            close = getattr(pages, "close", None)
+            if close:
+                close()
+
+    worker = threading.Thread(target=fetch, name="pmsync-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = ahead.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def link_all(settings: Settings, store: Store) -> int:
     """Recompute every link from the stored records, then apply people's decisions, which
-    no run overrides. Returns the number of links that count in demand."""
+    no run overrides. Feedback is read a chunk at a time, so memory stays flat however
+    much there is. Returns the number of links that count in demand."""
     issues = store.load("issue")
     known_keys = {issue.key for issue in issues}
     targets = settings.tag_targets
@@ -108,29 +155,31 @@ def link_all(settings: Settings, store: Store) -> int:
     by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
     for tool_link in store.load("tool_link"):
         by_ticket.setdefault((tool_link.source, tool_link.record_id), []).append(tool_link)
+    text = None
+    if settings.text_matching:
+        text = text_linker(issues, settings.text_auto_threshold, settings.text_suggest_threshold)
+    del issues
     links: list[Link] = []
     kinds: dict[tuple[str, str], str] = {}
-    feedback = store.load("feedback")
-    for item in feedback:
-        kinds[(item.source, item.id)] = "feedback"
-        found = feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys)
-        explicit = {link.issue_key for link in found}
-        found += [
-            link
-            for link in tag_links(item, targets, issues_by_label)
-            if link.issue_key not in explicit
-        ]
-        links.extend(found)
+    for chunk in store.iter_load("feedback"):
+        unnamed = []
+        for item in chunk:
+            kinds[(item.source, item.id)] = "feedback"
+            found = feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys)
+            explicit = {link.issue_key for link in found}
+            found += [
+                link
+                for link in tag_links(item, targets, issues_by_label)
+                if link.issue_key not in explicit
+            ]
+            links.extend(found)
+            if not found:
+                unnamed.append(item)  # feedback that names an issue needs no guessing
+        if text and unnamed:
+            links += text(unnamed)
     for deal in store.load("deal"):
         kinds[(deal.source, deal.id)] = "deal"
         links.extend(deal_links(deal, known_keys))
-    if settings.text_matching:
-        # Feedback that names an issue needs no guessing; the rest is matched by its words.
-        named = {(link.source, link.record_id) for link in links if link.kind == "feedback"}
-        unnamed = [f for f in feedback if (f.source, f.id) not in named]
-        links += text_links(
-            unnamed, issues, settings.text_auto_threshold, settings.text_suggest_threshold
-        )
     links = apply_decisions(links, store.decisions(), kinds, known_keys)
     # Links of records that are gone from the store go too.
     owners = set(kinds) | {(link.source, link.record_id) for link in store.links()}
@@ -224,12 +273,22 @@ def apply_decisions(
 
 
 def calculator_for(
-    settings: Settings, store: Store, now: datetime | None = None
+    settings: Settings,
+    store: Store,
+    now: datetime | None = None,
+    links: Iterable[Link] | None = None,
 ) -> DemandCalculator:
+    """The demand calculator over the stored records; given `links`, it holds only the
+    feedback those links name (all a summary reads), not every item."""
     manual = read_account_map(Path(settings.account_map)) if settings.account_map else {}
     directory = AccountDirectory(store.load("account"), settings.free_mail_domains, manual)
+    if links is None:
+        feedback = store.load("feedback")
+    else:
+        named = {(x.source, x.record_id) for x in links if x.kind == "feedback" and x.counts}
+        feedback = store.load_pairs("feedback", named)
     return DemandCalculator(
-        store.load("feedback"),
+        feedback,
         store.load("deal"),
         directory,
         now or datetime.now(UTC),
@@ -241,9 +300,10 @@ def demand(
     settings: Settings, store: Store, now: datetime | None = None
 ) -> dict[str, DemandSummary]:
     """The demand summary of every issue that has links, or had them when last published."""
-    calculator = calculator_for(settings, store, now)
+    counting = store.links(suggested=False)
+    calculator = calculator_for(settings, store, now, counting)
     by_issue: dict[str, list[Link]] = {}
-    for link in store.links(suggested=False):
+    for link in counting:
         by_issue.setdefault(link.issue_key, []).append(link)
     known = {issue.key for issue in store.load("issue")}
     keys = (set(by_issue) | set(store.ledger())) & known
@@ -284,7 +344,10 @@ def run_cycle(
             f"not configured: {', '.join(sorted(unknown))} (configured: "
             f"{', '.join(settings.sources) or 'none'})"
         )
+    from flows.incremental import demand_step, link_step, reconcile_due, reconciled
+
     started = time.monotonic()
+    started_at = datetime.now(UTC)
     install_budgets(settings)
     result = SyncResult()
     run_id = store.start_run()
@@ -293,14 +356,21 @@ def run_cycle(
             stored, dead = step(pull_source)(settings, store, source, full)
             result.pulled[source] = stored
             result.dead_letters += dead
-        result.links = step(link_all)(settings, store)
+        everything = reconcile_due(settings, store, full)
+        result.links = step(link_step)(settings, store, everything)
         if settings.jira_url:
-            summaries = step(demand)(settings, store)
+            pending = store.pending()
+            summaries = step(demand_step)(settings, store, everything)
             report = step(publish_all)(settings, store, summaries)
+            # Pending issues with no demand to show (suggestions only) are done with too.
+            store.clear_pending((pending | set(summaries)) - report.not_written)
+            store.mark_pending(report.not_written)
             result.published = report.counts()
             result.moved = movers(report.plans)
             if settings.close_loop:
                 step(close_loop)(settings, store)
+        if everything:
+            reconciled(settings, store, started_at)
     except BaseException:
         result.duration_s = time.monotonic() - started
         store.finish_run(run_id, "failed", result.as_dict())

@@ -47,6 +47,8 @@ class PublishReport:
     failed: int = 0
     deferred: int = 0
     plans: list[Plan] = field(default_factory=list)
+    # Issues not written this run (failed or over --max-writes): they stay pending.
+    not_written: set[str] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
         return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed}
@@ -165,12 +167,14 @@ def publish_all(
     for plan in plans:
         if max_writes is not None and report.written + report.failed >= max_writes:
             report.deferred += 1
+            report.not_written.add(plan.key)
             continue
         try:
             publisher.apply(plan, field_ids)
             report.written += 1
         except ApiError as error:
             report.failed += 1
+            report.not_written.add(plan.key)
             log.error("publishing %s failed: %s", plan.key, error)
     if report.deferred:
         log.warning(

@@ -2,9 +2,10 @@
 HubSpot and Salesforce is one account.
 
 Accounts are joined when they share a company domain (free-mail domains never count), when
-their names match closely (rapidfuzz, after dropping legal suffixes), when one names the
-other's id (a CRM id kept in a support tool's external id), or when the manual mapping
-file says so. A requester with no account is a customer of their own.
+their names match closely (rapidfuzz, after dropping legal suffixes; names differing in a
+number never match), when one names the other's id (a CRM id kept in a support tool's
+external id), or when the manual mapping file says so. A requester with no account is a
+customer of their own.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from models import Account, Deal, Feedback
 
 NAME_MATCH = 92  # token-sort ratio; "Acme Corp" ~ "ACME Corporation" but not "Acme Health"
+NAME_BLOCK = 1000
+NUMBER = re.compile(r"\d+")
 LEGAL = re.compile(
     r"\b(inc|incorporated|llc|ltd|limited|gmbh|ag|sa|sas|bv|plc|corp|corporation|co|company)\b\.?"
 )
@@ -119,12 +123,23 @@ class AccountDirectory:
                     (accounts[exact.setdefault(name, i)].source, accounts[exact[name]].id),
                 )
         unique = list(exact)
-        for name in unique:
-            for match, _, _ in process.extract(
-                name, unique, scorer=fuzz.token_sort_ratio, score_cutoff=NAME_MATCH, limit=5
-            ):
-                if match != name:
-                    a, b = accounts[exact[name]], accounts[exact[match]]
+        numbers = [NUMBER.findall(name) for name in unique]
+        # Every pair at once, in C on every core; rows in blocks keep the matrix small.
+        for start in range(0, len(unique), NAME_BLOCK):
+            scores = process.cdist(
+                unique[start : start + NAME_BLOCK],
+                unique,
+                scorer=fuzz.token_sort_ratio,
+                score_cutoff=NAME_MATCH,
+                dtype=np.uint8,
+                workers=-1,
+            )
+            for row, column in zip(*np.nonzero(scores), strict=True):
+                i, j = start + int(row), int(column)
+                # "Orion Logistics 2" and "Orion Logistics 3" are two companies: names
+                # that differ in a number never match, however alike the rest.
+                if i < j and numbers[i] == numbers[j]:
+                    a, b = accounts[exact[unique[i]]], accounts[exact[unique[j]]]
                     groups.union((a.source, a.id), (b.source, b.id))
 
     def _customer(self, group: list[Account], manual: dict[tuple[str, str], str]) -> Customer:

@@ -100,11 +100,14 @@ class Settings(BaseSettings):
     text_matching: bool = Field(
         True, description="Match feedback that names no issue to open issues by its text."
     )
+    # 1.0 switches automatic text links off: on the evaluation set no threshold kept 95% of
+    # them right on held-out data (linking/text_calibration.py). Suggestions still come.
     text_auto_threshold: float = Field(
-        0.9,
+        1.0,
         ge=0,
         le=1,
-        description="Confidence from which a text match counts in demand without a person.",
+        description="Confidence from which a text match counts in demand without a person "
+        "(1.0: never; lower it once `pmsync eval links` on your own data supports it).",
     )
     text_suggest_threshold: float = Field(
         0.1,
@@ -143,6 +146,12 @@ class Settings(BaseSettings):
     sync_cron: str = Field("*/15 * * * *", description="Schedule of the scheduled sync.")
     sync_timezone: str = Field("UTC", description="Time zone of that schedule.")
 
+    reconcile_hours: int = Field(
+        24,
+        ge=1,
+        description="Between reconciles a sync relinks and sums only what changed; every "
+        "this many hours (and on --full) it relinks every record and sums every issue.",
+    )
     lookback_minutes: int = Field(
         5, ge=0, description="Re-read this much before each cursor: vendor search indexes lag."
     )
@@ -166,7 +175,14 @@ class Settings(BaseSettings):
     )
     http_timeout_s: float = Field(30.0, gt=0, description="Time-out of every API call.")
     http_max_attempts: int = Field(6, ge=1, description="Attempts per call on 429/5xx/errors.")
-    page_size: int = Field(100, ge=1, le=1000, description="Records asked for per page.")
+    # 200 asks every API for its largest page: fewer requests for the same records.
+    page_size: int = Field(
+        200,
+        ge=1,
+        le=1000,
+        description="Records asked for per page, up to each API's largest (Jira and Zendesk "
+        "lists 100, HubSpot search 200; Zendesk's export takes ten times this, up to 1,000).",
+    )
 
     @field_validator(
         "jira_projects",

@@ -3,6 +3,8 @@
 from store.inbox import Inbox as Inbox
 from store.store import (
     CONTEXT_KEY,
+    EVERY_ISSUE,
+    RELINK_ALL,
     BackfillConflict,
     DeadLetter,
     LedgerEntry,
@@ -12,6 +14,8 @@ from store.store import (
 
 __all__ = [
     "CONTEXT_KEY",
+    "EVERY_ISSUE",
+    "RELINK_ALL",
     "BackfillConflict",
     "DeadLetter",
     "LedgerEntry",

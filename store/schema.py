@@ -1,5 +1,6 @@
 """The store's tables: records, links, cursors, the publish ledger, dead letters, runs,
-backfills. Every change here comes with a migration under store/migrations/versions."""
+backfills, pending issues and issue signatures. Every change here comes with a migration
+under store/migrations/versions."""
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +19,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 # Every record of every tool, upserted by (source, kind, record_id); payload is the model.
+# synced_at is when the payload last changed: a record read again unchanged keeps it.
 records = Table(
     "records",
     metadata,
@@ -27,6 +29,7 @@ records = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("synced_at", DateTime(timezone=True), nullable=False),
+    Index("ix_records_kind_synced", "kind", "synced_at"),
 )
 
 links = Table(
@@ -140,4 +143,22 @@ backfills = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("error", Text),
     Index("ix_backfills_source_since", "source", "since"),
+)
+
+# Issues whose demand must be recomputed and published: marked when their links change or
+# a record they count changes; cleared once published. A failed run leaves them marked.
+pending_issues = Table(
+    "pending_issues",
+    metadata,
+    Column("issue_key", String(64), primary_key=True),
+    Column("marked_at", DateTime(timezone=True), nullable=False),
+)
+
+# What linking last saw of each issue (a hash of the key, labels, components, open or done,
+# summary and description): an issue whose hash moved may link differently.
+issue_signatures = Table(
+    "issue_signatures",
+    metadata,
+    Column("issue_key", String(64), primary_key=True),
+    Column("signature", String(64), nullable=False),
 )

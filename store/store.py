@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, func, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    cast,
+    create_engine,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import Account, Deal, Feedback, Issue, Link, Record, ToolLink
@@ -17,10 +29,12 @@ from store.schema import (
     backfills,
     cursors,
     dead_letters,
+    issue_signatures,
     issue_states,
     link_decisions,
     links,
     loop_notes,
+    pending_issues,
     publish_ledger,
     records,
     runs,
@@ -58,6 +72,10 @@ class DeadLetter:
 
 # The key of a dead letter's payload that holds pmsync's context, not the tool's data.
 CONTEXT_KEY = "_context"
+# A pending mark for every issue at once, and the cursor that asks the next sync to relink
+# every record: what a deletion leaves when the store cannot tell which issues it moved.
+EVERY_ISSUE = "*"
+RELINK_ALL = "pipeline:relink-all"
 
 
 class BackfillConflict(RuntimeError):
@@ -81,6 +99,14 @@ def kind_of(record: Record) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _group(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """Record ids by (source, kind)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        groups.setdefault((row["source"], row["kind"]), []).append(row["record_id"])
+    return groups
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -153,8 +179,10 @@ class Store:
         return [d for d in dead if (d.source, d.kind, d.record_id, d.reason) not in known]
 
     def _upsert_records(self, conn: Connection, page: Sequence[Record]) -> None:
+        """Write the records whose payload changed; one read again unchanged keeps its
+        synced_at, so `changed_since` sees only real changes."""
         now = _now()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "source": r.source,
                 "kind": kind_of(r),
@@ -165,7 +193,71 @@ class Store:
             }
             for r in page
         ]
-        self._upsert(conn, records, ["source", "kind", "record_id"], rows)
+        stored: dict[tuple[str, str, str], Any] = {}
+        for (source, kind), ids in _group(rows).items():
+            for start in range(0, len(ids), 500):
+                query = select(records.c.record_id, records.c.payload).where(
+                    records.c.source == source,
+                    records.c.kind == kind,
+                    records.c.record_id.in_(ids[start : start + 500]),
+                )
+                for record_id, payload in conn.execute(query):
+                    stored[(source, kind, record_id)] = payload
+        changed = [
+            row
+            for row in rows
+            if stored.get((row["source"], row["kind"], row["record_id"])) != row["payload"]
+        ]
+        self._upsert(conn, records, ["source", "kind", "record_id"], changed)
+
+    def iter_load(self, kind: str, size: int = 5000) -> Iterator[list[Any]]:
+        """`load` a chunk at a time, for callers that must not hold every record at once."""
+        query = select(records.c.payload).where(records.c.kind == kind)
+        model = MODELS[kind]
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=size).execute(query)
+            for rows in result.partitions(size):
+                yield [model.model_validate(row.payload) for row in rows]
+
+    def changed_since(self, kind: str, since: datetime | None) -> list[Any]:
+        """The records of a kind whose payload changed after `since` (all, when None)."""
+        query = select(records.c.payload).where(records.c.kind == kind)
+        if since is not None:
+            query = query.where(records.c.synced_at > since)
+        model = MODELS[kind]
+        with self.engine.connect() as conn:
+            return [model.model_validate(row.payload) for row in conn.execute(query)]
+
+    def load_pairs(self, kind: str, pairs: Iterable[tuple[str, str]]) -> list[Any]:
+        """The records of a kind with these (source, id)."""
+        pairs = sorted(set(pairs))
+        model = MODELS[kind]
+        found = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(pairs), 500):
+                query = select(records.c.payload).where(
+                    records.c.kind == kind,
+                    tuple_(records.c.source, records.c.record_id).in_(pairs[start : start + 500]),
+                )
+                found += [model.model_validate(row.payload) for row in conn.execute(query)]
+        return found
+
+    def mentioning(self, kinds: Sequence[str], needles: Iterable[str]) -> set[tuple[str, str]]:
+        """(source, id) of the records of these kinds whose payload contains any needle:
+        a coarse filter (callers check what they find), so a few changed issues need not
+        read every record."""
+        needles = sorted(set(needles))
+        found: set[tuple[str, str]] = set()
+        text = cast(records.c.payload, Text)
+        with self.engine.connect() as conn:
+            for start in range(0, len(needles), 50):
+                chunk = needles[start : start + 50]
+                query = select(records.c.source, records.c.record_id).where(
+                    records.c.kind.in_(kinds),
+                    or_(*(text.contains(needle, autoescape=True) for needle in chunk)),
+                )
+                found.update((row.source, row.record_id) for row in conn.execute(query))
+        return found
 
     def _upsert(
         self, conn: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]]
@@ -191,17 +283,26 @@ class Store:
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            conn.execute(
+            removed = conn.execute(
                 delete(records).where(
                     records.c.source == source,
                     records.c.kind == kind,
                     records.c.record_id.in_(chunk),
                 )
-            )
+            ).rowcount
+            if removed and kind in ("deal", "account"):
+                # A customer's revenue and pipeline, or who the customer is, moved: on
+                # every issue that customer asked for, which the store cannot tell.
+                self._mark_pending(conn, [EVERY_ISSUE])
+            if removed and kind == "tool_link":
+                # The tickets it linked are known only to its payload, gone now: relink all.
+                row = {"stream": RELINK_ALL, "value": "tool link deleted", "updated_at": _now()}
+                self._upsert(conn, cursors, ["stream"], [row])
             if kind in ("feedback", "deal"):
-                conn.execute(
-                    delete(links).where(links.c.source == source, links.c.record_id.in_(chunk))
-                )
+                gone = (links.c.source == source) & links.c.record_id.in_(chunk)
+                keys = conn.execute(select(links.c.issue_key).where(gone)).scalars()
+                self._mark_pending(conn, keys)
+                conn.execute(delete(links).where(gone))
 
     def prune(self, source: str, kind: str, keep_ids: set[str]) -> int:
         """After a stream read in full: what the tool no longer has, the store drops."""
@@ -241,6 +342,11 @@ class Store:
                 row.stream: (row.value, row.updated_at) for row in conn.execute(select(cursors))
             }
 
+    def set_cursor(self, stream: str, value: Any) -> None:
+        with self.engine.begin() as conn:
+            row = {"stream": stream, "value": value, "updated_at": _now()}
+            self._upsert(conn, cursors, ["stream"], [row])
+
     def reset_cursors(self, prefix: str = "") -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(cursors).where(cursors.c.stream.startswith(prefix)))
@@ -250,15 +356,53 @@ class Store:
     def replace_links(self, owners: Iterable[tuple[str, str]], new: Iterable[Link]) -> None:
         """Make `new` the links of these (source, record_id) owners, in one transaction."""
         owners = list(owners)
+        rows = [link.model_dump() for link in new]
         with self.engine.begin() as conn:
+            before: set[tuple[Any, ...]] = set()
             for start in range(0, len(owners), 500):
-                chunk = owners[start : start + 500]
-                conn.execute(
-                    delete(links).where(tuple_(links.c.source, links.c.record_id).in_(chunk))
-                )
-            rows = [link.model_dump() for link in new]
+                owned = tuple_(links.c.source, links.c.record_id).in_(owners[start : start + 500])
+                before.update(tuple(row) for row in conn.execute(select(links).where(owned)))
+                conn.execute(delete(links).where(owned))
             if rows:
                 conn.execute(links.insert(), rows)
+            # The issues whose links moved must be summed and published again.
+            after = {tuple(row[c.name] for c in links.columns) for row in rows}
+            key = list(links.columns).index(links.c.issue_key)
+            self._mark_pending(conn, (row[key] for row in before ^ after))
+
+    # -- what changed since the last publish ------------------------------------------------
+
+    def _mark_pending(self, conn: Connection, keys: Iterable[str]) -> None:
+        rows = [{"issue_key": key, "marked_at": _now()} for key in sorted(set(keys))]
+        self._upsert(conn, pending_issues, ["issue_key"], rows)
+
+    def mark_pending(self, keys: Iterable[str]) -> None:
+        with self.engine.begin() as conn:
+            self._mark_pending(conn, keys)
+
+    def pending(self) -> set[str]:
+        """Issues whose demand changed and is not yet published."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(pending_issues.c.issue_key)).scalars())
+
+    def clear_pending(self, keys: Iterable[str]) -> None:
+        keys = sorted(set(keys))
+        with self.engine.begin() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                conn.execute(delete(pending_issues).where(pending_issues.c.issue_key.in_(chunk)))
+
+    def issue_signatures(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {row.issue_key: row.signature for row in conn.execute(select(issue_signatures))}
+
+    def save_issue_signatures(self, signatures: dict[str, str]) -> None:
+        """Replace what linking last saw of the issues."""
+        rows = [{"issue_key": k, "signature": v} for k, v in sorted(signatures.items())]
+        with self.engine.begin() as conn:
+            conn.execute(delete(issue_signatures))
+            if rows:
+                conn.execute(issue_signatures.insert(), rows)
 
     def links(self, issue_key: str | None = None, *, suggested: bool | None = None) -> list[Link]:
         """Links, optionally of one issue; `suggested` True/False keeps only/no suggestions."""
@@ -269,6 +413,33 @@ class Store:
             query = query.where((links.c.status == "suggested") == suggested)
         with self.engine.connect() as conn:
             return [Link.model_validate(row._asdict()) for row in conn.execute(query)]
+
+    def count_links(self) -> int:
+        """The links that count in demand (suggestions do not)."""
+        with self.engine.connect() as conn:
+            query = select(func.count()).select_from(links).where(links.c.status != "suggested")
+            return int(conn.execute(query).scalar_one())
+
+    def links_of(self, issue_keys: Iterable[str]) -> list[Link]:
+        """Every link (suggestions too) to any of these issues."""
+        keys = sorted(set(issue_keys))
+        found: list[Link] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                query = select(links).where(links.c.issue_key.in_(keys[start : start + 500]))
+                found += [Link.model_validate(row._asdict()) for row in conn.execute(query)]
+        return found
+
+    def links_of_owners(self, owners: Iterable[tuple[str, str]]) -> list[Link]:
+        """Every link of these (source, record_id) feedback items and deals."""
+        owners = sorted(set(owners))
+        found: list[Link] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(owners), 500):
+                owned = tuple_(links.c.source, links.c.record_id).in_(owners[start : start + 500])
+                rows = conn.execute(select(links).where(owned))
+                found += [Link.model_validate(row._asdict()) for row in rows]
+        return found
 
     def decide(self, source: str, record_id: str, issue_key: str, decision: str) -> None:
         """Record a person's confirm or reject; a later decision on the pair replaces it."""

@@ -185,6 +185,21 @@ def test_close_names_join_and_different_names_do_not():
     assert found.by_record[("intercom", "9")] != found.by_record[("zendesk", "1")]
 
 
+def test_names_that_differ_in_a_number_are_two_customers():
+    """ "Orion Logistics 2" and "Orion Logistics 3" score 94 on token-sort ratio, yet they
+    are two companies; "Orion Logistics 2 Ltd" is the first of them."""
+    found = AccountDirectory(
+        [
+            account("zendesk", "1", "Orion Logistics 2"),
+            account("hubspot", "2", "Orion Logistics 3"),
+            account("salesforce", "3", "Orion Logistics 2 Ltd"),
+        ],
+        FREE_MAIL,
+    )
+    assert found.by_record[("zendesk", "1")] != found.by_record[("hubspot", "2")]
+    assert found.by_record[("zendesk", "1")] == found.by_record[("salesforce", "3")]
+
+
 def test_a_crm_id_kept_in_a_support_tool_joins_the_two():
     """A Zendesk org whose external id is the Salesforce account id is that account."""
     org = account("zendesk", "1", "Blue Ocean").model_copy(update={"external_ids": ("0017",)})

@@ -28,7 +28,10 @@ from store.schema import metadata
 POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
 ROOT = Path(__file__).parent.parent
 # The tables every pmsync before migrations created with `metadata.create_all`.
-BEFORE_MIGRATIONS = sorted(set(metadata.tables) - {"backfills"})
+# The tables of the last create_all version: later revisions add the rest.
+BEFORE_MIGRATIONS = sorted(
+    set(metadata.tables) - {"backfills", "pending_issues", "issue_signatures"}
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,211 @@
+"""Incremental linking and demand: a sync relinks only the records that changed since the
+last one and sums only the issues they touch; a reconcile redoes everything.
+
+What changed is read from the store, never passed between steps, so a run that died
+halfway leaves nothing behind: the watermarks below move only when their step is done.
+
+- Records: the store rewrites a record only when its payload changed (its `synced_at`
+  moves), so "changed since the last link" is one indexed query.
+- Issues: linking reads keys, labels, components, open or done, summary and description.
+  Their hash is kept per issue; an issue whose hash moved, new or gone has the records that
+  link to it relinked, with those that cite its key or carry a tag mapped to its labels.
+  Feedback whose words match an edited issue's new text is found at the next reconcile.
+- Issues to publish: the store marks them pending when their links move or a record they
+  count is deleted; this module marks those a changed feedback item, deal or account
+  touches. Publishing clears the ones it wrote or found unchanged.
+
+A reconcile (`--full`, the first run, or every `PMSYNC_RECONCILE_HOURS`) relinks every
+record and sums every issue: it also catches what only time changes, such as the 30-day
+trend and the revenue window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flows.pipeline import calculator_for, demand, link_all, relink
+from models import Deal, DemandSummary, Feedback, Issue, Link, Settings, ToolLink
+from store import EVERY_ISSUE, RELINK_ALL, Store
+
+log = logging.getLogger("pmsync.sync")
+
+LINKED = "pipeline:linked"
+SUMMED = "pipeline:summed"
+RECONCILED = "pipeline:reconciled"
+SETTINGS = "pipeline:settings"
+SHAPING = {
+    "jira_projects",
+    "jira_field_requests",
+    "jira_field_revenue",
+    "jira_field_pipeline",
+    "demand_labels",
+    "account_map",
+    "tag_map",
+    "text_matching",
+    "text_auto_threshold",
+    "text_suggest_threshold",
+    "revenue_window_days",
+    "free_mail_domains",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _mark(store: Store, stream: str) -> datetime | None:
+    value = store.cursor(stream)
+    return datetime.fromisoformat(value) if value else None
+
+
+def issue_signature(issue: Issue, managed: set[str]) -> str:
+    """What linking reads of an issue; pmsync's own demand labels left out."""
+    seen = [
+        issue.key,
+        issue.status_category == "done",
+        sorted(label for label in issue.labels if label not in managed),
+        sorted(issue.components),
+        issue.summary,
+        issue.description,
+    ]
+    return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
+
+
+def signatures(settings: Settings, issues: list[Issue]) -> dict[str, str]:
+    managed = {label for label, _ in settings.demand_label_rules}
+    return {issue.key: issue_signature(issue, managed) for issue in issues}
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """The settings that shape links, numbers and what is written: when one changes, the
+    next sync reconciles."""
+    shaping = settings.model_dump(mode="json", include=SHAPING)
+    if settings.account_map and Path(settings.account_map).is_file():
+        shaping["account_map"] = hashlib.sha256(Path(settings.account_map).read_bytes()).hexdigest()
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
+
+
+def reconcile_due(settings: Settings, store: Store, full: bool) -> bool:
+    """Whether this run relinks and sums everything."""
+    last = _mark(store, RECONCILED)
+    if full or last is None or _mark(store, LINKED) is None or _mark(store, SUMMED) is None:
+        return True
+    if store.cursor(RELINK_ALL) or store.cursor(SETTINGS) != settings_fingerprint(settings):
+        return True
+    return _now() - last >= timedelta(hours=settings.reconcile_hours)
+
+
+def reconciled(settings: Settings, store: Store, started: datetime) -> None:
+    """A reconcile is done: the next ones are due from when it started."""
+    store.set_cursor(RECONCILED, started.isoformat())
+    store.set_cursor(SETTINGS, settings_fingerprint(settings))
+    store.reset_cursors(RELINK_ALL)
+
+
+def link_step(settings: Settings, store: Store, everything: bool) -> int:
+    """Link every record, or only what changed since the last link step. Returns the
+    links that count in demand, all of them."""
+    started = _now()
+    if everything:
+        link_all(settings, store)
+        store.save_issue_signatures(signatures(settings, store.load("issue")))
+    else:
+        link_changes(settings, store, _mark(store, LINKED))
+    store.set_cursor(LINKED, started.isoformat())
+    return store.count_links()
+
+
+def link_changes(settings: Settings, store: Store, since: datetime | None) -> int:
+    """Relink the feedback and deals that changed, and those an issue's change may move.
+    Returns the links these records now have that count in demand."""
+    issues = store.load("issue")
+    now_seen = signatures(settings, issues)
+    before = store.issue_signatures()
+    moved = {key for key, sig in now_seen.items() if before.get(key) != sig}
+    moved |= set(before) - set(now_seen)
+
+    changed: list[Feedback | Deal] = [
+        *store.changed_since("feedback", since),
+        *store.changed_since("deal", since),
+    ]
+    owners = {(r.source, r.id) for r in changed}
+    tool_links: list[ToolLink] = store.changed_since("tool_link", since)
+    owners |= {(t.source, t.record_id) for t in tool_links}
+    if moved:
+        owners |= {(link.source, link.record_id) for link in store.links_of(moved)}
+        tags = {
+            tag
+            for tag, targets in settings.tag_targets.items()
+            for issue in issues
+            if issue.key in moved and targets & {x.lower() for x in issue.labels + issue.components}
+        }
+        owners |= store.mentioning(("feedback", "deal"), moved | {f'"{t}"' for t in tags})
+    # A reconcile's relink is cheaper than hundreds of small ones.
+    loaded = {(r.source, r.id): r for r in changed}
+    wanted = owners - set(loaded)
+    records: list[Feedback | Deal] = [
+        *store.load_pairs("feedback", wanted),
+        *store.load_pairs("deal", wanted),
+        *loaded.values(),
+    ]
+    gone = owners - {(r.source, r.id) for r in records}
+    counted = relink(settings, store, records, gone) if owners else 0
+    # A changed record's numbers (an amount, a quote) move its issues even when its links
+    # did not: those are marked here; links that moved were marked by the store.
+    store.mark_pending(link.issue_key for link in store.links_of_owners(loaded))
+    store.save_issue_signatures(now_seen)
+    log.info(
+        "relinked %d changed records (%d issues changed, %d records gone)",
+        len(records),
+        len(moved),
+        len(gone),
+    )
+    return counted
+
+
+def demand_step(settings: Settings, store: Store, everything: bool) -> dict[str, DemandSummary]:
+    """The summaries to publish: every issue's on a reconcile, else the pending issues'
+    and those of the customers whose deals or accounts changed."""
+    started = _now()
+    if everything:
+        summaries = demand(settings, store)
+    else:
+        summaries = demand_changes(settings, store, _mark(store, SUMMED))
+    store.set_cursor(SUMMED, started.isoformat())
+    return summaries
+
+
+def demand_changes(
+    settings: Settings, store: Store, since: datetime | None
+) -> dict[str, DemandSummary]:
+    if EVERY_ISSUE in store.pending() or store.changed_since("account", since):
+        # Accounts merge and split customers, a deleted deal leaves no trace of whose it
+        # was: every issue's numbers may move.
+        return demand(settings, store)
+    deals = store.changed_since("deal", since)
+    if not deals and not store.pending():
+        return {}
+    counting = store.links(suggested=False)
+    calculator = calculator_for(settings, store, links=counting)
+    customers = {c.key for deal in deals for c in calculator.directory.for_deal(deal)}
+    by_issue: dict[str, list[Link]] = {}
+    for link in counting:
+        by_issue.setdefault(link.issue_key, []).append(link)
+    if customers:
+        # A deal moves its customers' revenue and pipeline on every issue they asked for.
+        affected = set()
+        for key, issue_links in by_issue.items():
+            for link in issue_links:
+                item = calculator.feedback.get((link.source, link.record_id))
+                if item and calculator.directory.for_feedback(item).key in customers:
+                    affected.add(key)
+                    break
+        store.mark_pending(affected)
+    # As `demand` does: issues with links that count, or with demand published before.
+    known = {issue.key for issue in store.load("issue")}
+    keys = store.pending() & known & (set(by_issue) | set(store.ledger()))
+    return {key: calculator.summary(key, by_issue.get(key, [])) for key in sorted(keys)}

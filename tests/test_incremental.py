@@ -1,0 +1,133 @@
+"""Incremental linking and demand against the sandbox: a sync after changes relinks only
+what changed, yet leaves the tickets exactly as a reconcile (which relinks and sums
+everything) would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.http import ApiError
+from flows.incremental import LINKED, RECONCILED, reconcile_due
+from flows.pipeline import run_cycle
+from flows.publish import Plan, Publisher
+from models import Link, Settings
+from store import Store
+
+
+def update(url: str, tool: str, kind: str, record_id: Any, changes: dict[str, Any]) -> None:
+    body = {"tool": tool, "kind": kind, "id": record_id, "changes": changes}
+    requests.post(f"{url}/_sandbox/update", json=body, timeout=30).raise_for_status()
+
+
+def counted(store: Store) -> set[tuple[str, str, str, str]]:
+    return {(x.source, x.record_id, x.issue_key, x.method) for x in store.links() if x.counts}
+
+
+def published(store: Store) -> dict[str, str]:
+    return {key: entry.content_hash for key, entry in store.ledger().items()}
+
+
+def linked_deal(store: Store) -> Link:
+    return next(x for x in store.links() if x.kind == "deal" and x.counts)
+
+
+def test_an_incremental_sync_leaves_the_tickets_as_a_reconcile_would(
+    sandbox_url: str, store_url: str
+) -> None:
+    settings = Settings.for_sandbox(
+        sandbox_url, database_url=store_url, tag_map=("roadmap:pmsync-roadmap",)
+    )
+    store = Store(store_url)
+    run_cycle(settings, store, full=True)
+    issue = next(i for i in store.load("issue") if i.status_category != "done")
+    deal = linked_deal(store)
+    # People at work: tickets opened and closed, issues resolved, deals moved; one issue
+    # gets the label the roadmap tag maps to; one linked deal changes its amount.
+    answer = requests.post(
+        f"{sandbox_url}/_sandbox/activity",
+        json={"kind": "mixed", "count": 25, "seed": 11},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    update(sandbox_url, "jira", "issue", issue.key, {"labels": [*issue.labels, "pmsync-roadmap"]})
+    crm_kind = "deal" if deal.source == "hubspot" else "opportunity"
+    amount = {"hubspot": "amount", "salesforce": "Amount"}[deal.source]
+    update(sandbox_url, deal.source, crm_kind, deal.record_id, {amount: 123456})
+    reconciled = store.cursor(RECONCILED)
+    assert not reconcile_due(settings, store, full=False)
+
+    result = run_cycle(settings, store)
+
+    assert store.cursor(RECONCILED) == reconciled, "the sync reconciled instead"
+    assert result.published["written"] > 0
+    assert any(x.method == "tag" and x.issue_key == issue.key for x in store.links())
+    links, ledger = counted(store), published(store)
+    check = run_cycle(settings, store, full=True)
+    assert check.published == {"written": 0, "unchanged": len(ledger), "failed": 0}
+    assert counted(store) == links
+    assert published(store) == ledger
+    assert store.pending() == set()
+
+
+def test_a_sync_that_finds_nothing_changed_relinks_and_writes_nothing(
+    settings: Settings, store: Store
+) -> None:
+    run_cycle(settings, store, full=True)
+    run_cycle(settings, store)  # re-reads the issues pmsync's own publishing edited
+    linked = store.cursor(LINKED)
+
+    result = run_cycle(settings, store)
+
+    assert result.links == store.count_links() > 0
+    assert result.published == {"written": 0, "unchanged": 0, "failed": 0}
+    assert store.cursor(LINKED) != linked
+    assert store.pending() == set()
+
+
+def test_an_issue_that_failed_to_publish_waits_for_the_next_sync(
+    sandbox_url: str, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_cycle(settings, store, full=True)
+    deal = linked_deal(store)
+    crm_kind = "deal" if deal.source == "hubspot" else "opportunity"
+    amount = {"hubspot": "amount", "salesforce": "Amount"}[deal.source]
+    update(sandbox_url, deal.source, crm_kind, deal.record_id, {amount: 654321})
+
+    def refused(self: Publisher, plan: Plan, field_ids: dict[str, str]) -> None:
+        raise ApiError("jira", f"503 on {plan.key}", 503)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Publisher, "apply", refused)
+        failed = run_cycle(settings, store)
+
+    assert failed.published["failed"] > 0
+    assert len(store.pending()) == failed.published["failed"]
+    retried = run_cycle(settings, store)
+    assert retried.published["written"] == failed.published["failed"]
+    assert store.pending() == set()
+
+
+def test_a_new_issue_links_the_tickets_that_cited_its_key_before_it_existed(
+    sandbox_url: str, settings: Settings, store: Store
+) -> None:
+    run_cycle(settings, store, full=True)
+    ticket = next(f for f in store.load("feedback") if f.source == "zendesk")
+    update(sandbox_url, "zendesk", "ticket", int(ticket.id), {"subject": "We need ANA-900 soon"})
+    run_cycle(settings, store)
+    assert not store.links_of(["ANA-900"]), "a key no issue has yet links nothing"
+    auth = (settings.jira_email, settings.jira_api_token.get_secret_value())  # type: ignore[union-attr]
+    issue = requests.get(f"{settings.jira_url}/rest/api/3/issue/ANA-1", auth=auth, timeout=30)
+    issue.raise_for_status()
+    record = {**issue.json(), "key": "ANA-900", "id": "19900"}
+    body = {"tool": "jira", "kind": "issue", "record": record}
+    requests.post(f"{sandbox_url}/_sandbox/inject", json=body, timeout=30).raise_for_status()
+    update(sandbox_url, "jira", "issue", "ANA-900", {"summary": "Export to the data lake"})
+
+    result = run_cycle(settings, store)
+
+    assert [x.record_id for x in store.links_of(["ANA-900"])] == [ticket.id]
+    assert "ANA-900" in store.ledger()
+    assert result.published["written"] >= 1
