@@ -4,11 +4,12 @@ the new numbers, over N events; p50 and p95,
 (a) in-process: `pmsync webhooks --mode inprocess`, the dispatcher calling the flow's core;
 (b) through Prefect: `prefect server start` (its database on PostgreSQL: on SQLite, runs
     written concurrently make the server answer "database is locked" and the client back
-    off for seconds), the handle-events flow served in its own process (a `Runner` with
-    the flow added, as `handle_events.serve()` does, polling every `--runner-poll`
-    seconds), and `pmsync webhooks --mode prefect` calling `run_deployment`. With
-    `--preload`, the runner starts each run from a forkserver that has Prefect and pmsync
-    imported (a patch of Prefect's process start: each run saves ~2 s of imports).
+    off for seconds), the handle-events deployment served in its own process as
+    `pmsync serve` serves it (`deployments.serve.serve_flows`: a runner polling every
+    `--runner-poll` seconds, default `deployments.serve.QUERY_SECONDS`, each run forked
+    from a forkserver that has Prefect and pmsync imported; `--spawn` starts each run in a
+    fresh interpreter instead, as Prefect does by default), and `pmsync webhooks --mode
+    prefect` calling `run_deployment`.
 
 Targets: p95 under 1 s in-process, under 5 s through Prefect.
 
@@ -21,7 +22,7 @@ the issue's "Customer Requests" field shows one more request (polled every 10 ms
 go one at a time.
 
     .venv/bin/python benchmarks/webhook_latency.py [--events 100] [--mode both|inprocess|prefect]
-        [--window 0.05] [--poll-interval 0.02] [--runner-poll 0.1] [--preload] [--json]
+        [--window 0.05] [--poll-interval 0.02] [--runner-poll S] [--spawn] [--json]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -46,6 +48,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from deployments.serve import QUERY_SECONDS  # noqa: E402
 from models import Settings  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -60,39 +63,20 @@ SECRETS = (
     "salesforce_webhook_secret",
 )
 SERVE = """
-import asyncio
-import multiprocessing
 import sys
 
-from prefect.runner import Runner
-from flows.events import handle_events
+from deployments.serve import events_deployment, serve_flows
 
-sandbox_url, database_url, query_seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-if sys.argv[4] == "preload":
-    # Prefect starts each run in a fresh `spawn` process, which spends ~2 s importing
-    # Prefect and pmsync before the run's first line. A forkserver that imported them once
-    # forks each run ready to go. (Patches Prefect's module-level `multiprocessing`.)
-    import prefect.flow_engine
-
-    forkserver = multiprocessing.get_context("forkserver")
-    forkserver.set_forkserver_preload(["prefect.flow_engine", "flows.events"])
-
-    class Preloaded:
-        def __getattr__(self, name):
-            return getattr(multiprocessing, name)
-
-        def get_context(self, method=None):
-            return forkserver
-
-    prefect.flow_engine.multiprocessing = Preloaded()
-# What `handle_events.serve(...)` does, with the runner's query interval below 1 s.
-runner = Runner(name="handle-events", query_seconds=query_seconds, pause_on_shutdown=False)
-runner.add_flow(
-    handle_events,
-    name="handle-events",
-    parameters={"sandbox_url": sandbox_url, "database_url": database_url},
+sandbox_url, database_url = sys.argv[1], sys.argv[2]
+seconds = float(sys.argv[3]) if sys.argv[3] != "default" else None
+# What `pmsync serve` does, with only the handle-events deployment (no scheduled sync
+# running in the middle of the measurement), pointed at this sandbox and store.
+serve_flows(
+    [events_deployment({"sandbox_url": sandbox_url, "database_url": database_url})],
+    seconds=seconds,
+    preload=sys.argv[4] == "preload",
+    pause_on_shutdown=False,
 )
-asyncio.run(runner.start())
 """
 
 
@@ -308,7 +292,7 @@ def run(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             if args.prefect_postgres:
                 prefect_db = stack.enter_context(postgres_database(args.prefect_postgres))
             extra = stack.enter_context(prefect_server(processes, work / "prefect", prefect_db))
-            serve_env = {**env, **extra, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+            serve_env = {**env, **extra}
             processes.start(
                 "serve",
                 [
@@ -317,8 +301,8 @@ def run(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     SERVE,
                     sandbox,
                     database,
-                    str(args.runner_poll),
-                    "preload" if args.preload else "spawn",
+                    "default" if args.runner_poll is None else str(args.runner_poll),
+                    "spawn" if args.spawn else "preload",
                 ],
                 serve_env,
                 ROOT,
@@ -364,9 +348,8 @@ def run(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "dispatcher_poll_interval_s": args.poll_interval,
             **(
                 {
-                    "runner_query_seconds": args.runner_poll,
-                    "PREFECT_RUNNER_POLL_FREQUENCY": 1,
-                    "preload": args.preload,
+                    "runner_query_seconds": args.runner_poll or QUERY_SECONDS,
+                    "runs_start": "spawn" if args.spawn else "preloaded forkserver",
                     "prefect_database": "postgresql" if args.prefect_postgres else "sqlite",
                 }
                 if mode == "prefect"
@@ -384,7 +367,10 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=0.05, help="dispatcher window, s")
     parser.add_argument("--poll-interval", type=float, default=0.02, help="inbox poll, s")
     parser.add_argument(
-        "--runner-poll", type=float, default=0.1, help="served runner's query interval, s"
+        "--runner-poll",
+        type=float,
+        default=None,
+        help=f"served runner's query interval, s (default {QUERY_SECONDS}, as pmsync serve)",
     )
     parser.add_argument(
         "--prefect-postgres",
@@ -393,9 +379,10 @@ def main() -> None:
         help="PostgreSQL server for the Prefect server's database ('' for SQLite)",
     )
     parser.add_argument(
-        "--preload",
+        "--spawn",
         action="store_true",
-        help="start Prefect's runs from a forkserver with Prefect and pmsync imported",
+        help="start each run in a fresh interpreter (Prefect's default) instead of forking "
+        "it from the preloaded forkserver",
     )
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--json", action="store_true")
@@ -405,9 +392,13 @@ def main() -> None:
     results = []
     for mode in modes:
         work = Path(tempfile.mkdtemp(prefix=f"pmsync-latency-{mode}-"))
-        results.append(run(mode, args, work))
-        if args.keep:
-            print(f"logs in {work}", file=sys.stderr)
+        try:
+            results.append(run(mode, args, work))
+        finally:
+            if args.keep:
+                print(f"logs in {work}", file=sys.stderr)
+            else:
+                shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -1,10 +1,33 @@
 """Every pmsync deployment, served from one process (`pmsync serve`, or `python -m
-deployments.serve`): the scheduled sync, a sync per tool, the backfill and the event
-handler, each allowed one run at a time (a new run is cancelled while one is going)."""
+deployments.serve`): the scheduled sync, a sync per tool, the backfill (whole, or one part
+of a split one) and the event handler. The syncs and the whole backfill allow one run at
+a time (a new run is cancelled while one is going).
+
+Two settings decide how soon a run starts once it is created (a webhook's `handle-events`
+run, issue 6: p95 under 5 s from the webhook to the Jira issue):
+
+- the runner's query interval (`QUERY_SECONDS`, `PMSYNC_SERVE_QUERY_SECONDS`): a served
+  runner finds new runs by polling the server, by default every
+  `PREFECT_RUNNER_POLL_FREQUENCY` = 10 s (a whole-seconds setting), 5 s of wait on
+  average. The runner takes a float, so it is given 0.5 s;
+- where each run's process comes from (`preload_flow_runs`): the flows are added to the
+  runner as flow objects (`Runner.add_flow`), so Prefect runs each flow run in a
+  `multiprocessing` child rather than `python -m prefect.engine`; that child is a fresh
+  `spawn` interpreter which spends 2.5-3.5 s (2 cores) importing Prefect and pmsync
+  before the run's first line. Here it is forked from a forkserver that imported them
+  once (`deployments.preload`): the fork takes hundredths of a second, and the run is
+  running ~0.4 s after the runner picked it up (Prefect's own set-up and state changes).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import multiprocessing
+import os
+import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -12,90 +35,218 @@ from prefect.schedules import Cron
 
 from flows.budgets import ensure_prefect_limits
 from flows.sync import sync
-from models import Settings, load_settings
+from models import ConfigError, Settings, load_settings
 
 log = logging.getLogger("pmsync.serve")
 
 ONE_AT_A_TIME = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
 )
+# Seconds between the runner's looks for runs due: a new run waits half this on average.
+# Measured on a 2-core box (Prefect server on SQLite, nothing running): each look costs the
+# server ~14 ms of CPU, so 0.5 s is 3% of a core over its idle (0.25 s: 6%, 1 s: 1.5%,
+# Prefect's default 10 s: 0.3%), for 0.25 s of average wait instead of 5 s.
+QUERY_SECONDS = 0.5
+QUERY_SECONDS_ENV = "PMSYNC_SERVE_QUERY_SECONDS"
+# What the forkserver imports before it forks any run: whatever module started this
+# process (`pmsync`'s CLI or deployments.serve: each run's child runs it again as
+# `__mp_main__`, cheaply once it is imported; `python -m deployments.serve` this module),
+# then Prefect's engine and pmsync's flows.
+PRELOAD = ("__main__", "deployments.serve", "deployments.preload")
 
 
-def build_deployments(settings: Settings) -> list[Any]:
+@dataclass(frozen=True)
+class Served:
+    """A flow served under a deployment name, with `Runner.add_flow`'s options."""
+
+    flow: Any
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def build_deployments(settings: Settings) -> list[Served]:
     deployments = [
-        sync.to_deployment(
-            name="sync",
-            schedules=[Cron(settings.sync_cron, timezone=settings.sync_timezone)],
-            concurrency_limit=ONE_AT_A_TIME,
-            description="Pull every configured tool, link, publish demand to Jira.",
-            tags=["pmsync"],
+        Served(
+            sync,
+            "sync",
+            {
+                "schedules": [Cron(settings.sync_cron, timezone=settings.sync_timezone)],
+                "concurrency_limit": ONE_AT_A_TIME,
+                "description": "Pull every configured tool, link, publish demand to Jira.",
+                "tags": ["pmsync"],
+            },
         )
     ]
     for source in settings.sources:
         deployments.append(
-            sync.to_deployment(
-                name=f"sync-{source}",
-                parameters={"sources": [source]},
-                concurrency_limit=ONE_AT_A_TIME,
-                description=f"Pull only {source}, then link and publish.",
-                tags=["pmsync", source],
+            Served(
+                sync,
+                f"sync-{source}",
+                {
+                    "parameters": {"sources": [source]},
+                    "concurrency_limit": ONE_AT_A_TIME,
+                    "description": f"Pull only {source}, then link and publish.",
+                    "tags": ["pmsync", source],
+                },
             )
         )
     deployments += extra_deployments()
     return deployments
 
 
-def extra_deployments() -> list[Any]:
+def extra_deployments() -> list[Served]:
     """The backfill and event-handling deployments, when their flows are installed."""
     found = []
     try:
         from flows.backfill import backfill
 
         found.append(
-            backfill.to_deployment(
-                name="backfill",
-                concurrency_limit=ONE_AT_A_TIME,
-                tags=["pmsync"],
-                description="Re-read one tool over a date range, window by window.",
+            Served(
+                backfill,
+                "backfill",
+                {
+                    "concurrency_limit": ONE_AT_A_TIME,
+                    "tags": ["pmsync"],
+                    "description": "Re-read one tool over a date range, window by window.",
+                },
             )
         )
         # A backfill split over workers: one run per date range, at the same time (so no
         # limit of one), none relinking; `pmsync publish` relinks and publishes once after.
         found.append(
-            backfill.to_deployment(
-                name="backfill-part",
-                parameters={"relink": False},
-                tags=["pmsync"],
-                description="One date range of a backfill split over several workers.",
+            Served(
+                backfill,
+                "backfill-part",
+                {
+                    "parameters": {"relink": False},
+                    "tags": ["pmsync"],
+                    "description": "One date range of a backfill split over several workers.",
+                },
             )
         )
     except ImportError:
         pass
-    try:
-        from flows.events import handle_events
-
-        found.append(
-            handle_events.to_deployment(
-                name="handle-events",
-                tags=["pmsync"],
-                description="Re-read what webhooks named, relink, republish those issues.",
-            )
-        )
-    except ImportError:
-        pass
+    with contextlib.suppress(ImportError):
+        found.append(events_deployment())
     return found
 
 
-def main() -> None:
-    from prefect import serve
+def events_deployment(parameters: dict[str, Any] | None = None) -> Served:
+    """`handle-events`, which the webhook dispatcher starts (no limit of one: each run
+    handles its own claimed batch)."""
+    from flows.events import handle_events
 
+    return Served(
+        handle_events,
+        "handle-events",
+        {
+            "tags": ["pmsync"],
+            "description": "Re-read what webhooks named, relink, republish those issues.",
+            **({"parameters": parameters} if parameters else {}),
+        },
+    )
+
+
+def query_seconds() -> float:
+    """The runner's query interval: `PMSYNC_SERVE_QUERY_SECONDS`, else `QUERY_SECONDS`."""
+    raw = os.environ.get(QUERY_SECONDS_ENV, "").strip()
+    if not raw:
+        return QUERY_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{QUERY_SECONDS_ENV} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{QUERY_SECONDS_ENV} must be above 0, not {raw!r}")
+    return value
+
+
+class _Forkserver:
+    """Stands in for the `multiprocessing` module inside `prefect.flow_engine`: its
+    `run_flow_in_subprocess` asks `multiprocessing.get_context("spawn")` for each run's
+    process and gets the forkserver context; everything else is `multiprocessing`'s."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+    def get_context(self, method: str | None = None) -> Any:
+        return self.context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(multiprocessing, name)
+
+
+def preload_flow_runs(modules: tuple[str, ...] = PRELOAD) -> bool:
+    """Start the served flow runs from a forkserver that imported `modules` once (a fork
+    of it is ready to run) instead of a fresh `spawn` interpreter. Prefect has no option
+    for this: it replaces the `multiprocessing` name `prefect.flow_engine` uses, and does
+    nothing (runs are spawned as before, a warning says so) when that is not the module it
+    expects or the platform has no forkserver. The forkserver is started now, so the first
+    run does not wait for its imports. Returns whether runs are now forked."""
+    import prefect.flow_engine as engine
+
+    current = getattr(engine, "multiprocessing", None)
+    if isinstance(current, _Forkserver):
+        return True
+    if (
+        current is not multiprocessing
+        or not hasattr(engine, "run_flow_in_subprocess")
+        or "forkserver" not in multiprocessing.get_all_start_methods()
+    ):
+        log.warning("flow runs start in a fresh interpreter: no preloaded forkserver here")
+        return False
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(modules))
+    forkserver.ensure_running()
+    engine.multiprocessing = _Forkserver(context)  # type: ignore[assignment]
+    return True
+
+
+def serve_flows(
+    served: list[Served],
+    *,
+    seconds: float | None = None,
+    preload: bool = True,
+    pause_on_shutdown: bool = True,
+) -> None:
+    """Serve `served` in this process until interrupted: one runner, polling every
+    `seconds` (default `query_seconds()`), its runs forked from a preloaded forkserver
+    unless `preload` is false."""
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
+
+    forked = preload and preload_flow_runs()
+    runner = Runner(
+        name="pmsync",
+        query_seconds=seconds or query_seconds(),
+        pause_on_shutdown=pause_on_shutdown,
+    )
+    for item in served:
+        # As flow objects, not `to_deployment` + `serve`: only a flow the runner holds is
+        # run in a multiprocessing child (the forkserver's); a deployment alone is started
+        # as `python -m prefect.engine`, which imports everything again.
+        runner.add_flow(item.flow, name=item.name, **item.options)
+    print(
+        f"Serving {', '.join(item.name for item in served)}: polling for runs every "
+        f"{runner.query_seconds}s, each run "
+        + ("forked from a preloaded forkserver" if forked else "in a fresh interpreter"),
+        flush=True,
+    )
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal):
+        log.info("stopped")
+
+
+def main() -> None:
     settings = load_settings()
     if settings.rate_budget_scope == "prefect":
         ensure_prefect_limits(settings)
-    deployments = build_deployments(settings)
-    log.info("serving %s", ", ".join(d.name for d in deployments))
-    serve(*deployments)
+    serve_flows(build_deployments(settings))
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     main()

@@ -182,7 +182,7 @@ def link_all(settings: Settings, store: Store) -> int:
         links.extend(deal_links(deal, known_keys))
     links = apply_decisions(links, store.decisions(), kinds, known_keys)
     # Links of records that are gone from the store go too.
-    owners = set(kinds) | {(link.source, link.record_id) for link in store.links()}
+    owners = set(kinds) | store.link_owners()
     store.replace_links(owners, links)
     counted = sum(1 for link in links if link.counts)
     log.info("%d links (%d suggested)", counted, len(links) - counted)

@@ -3,13 +3,21 @@
 The data is a bug tracker's reports and the pairs its maintainers marked as the same problem
 (the format of `shared/data/linking/`). Every report resolved as a duplicate that has a
 partner in the pairs file is a piece of feedback; every other report is a candidate issue;
-the right answers are the feedback's partners among the candidates. Feedback whose partners
+the right answers are the feedback's partners among the candidates, partners of partners
+included (a duplicate of a duplicate asks for the same issue). Feedback whose partners
 are all outside the candidates ("unanswerable") is kept too: ranking metrics skip it, but an
 automatic link made for it is a wrong link, as it would be in production.
 
 Confidence is calibrated on the same data, so the automatic-link figures are held out:
-each feedback item's confidences come from a calibration fitted on all the other items
-(leave-one-out), never on itself.
+each feedback item is decided with a calibration and an automatic threshold fitted on all
+the other items (leave-one-out), never on itself. The threshold is the lowest confidence at
+which the other items' top candidates reach the target precision (95%) over at least five
+links; a fold where none does makes no automatic link.
+
+The time prior (linking.text.TimePrior: issues created well after the feedback weigh less)
+is held out the same way: each item is ranked with the grace period and weight from
+`TIME_PRIORS` that give the other items the best recall@5, then MRR. Dates come from the
+reports' `Created` column; a missing one leaves the scores alone.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +33,26 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from linking.text import (
-    DEFAULT_AUTO_THRESHOLD,
+    DAY,
     DEFAULT_SUGGEST_THRESHOLD,
     MAX_SUGGESTIONS,
+    NO_TIME_PRIOR,
     Calibration,
     IssueText,
     TextMatch,
     TextMatcher,
+    TimePrior,
     decide,
+    epoch_seconds,
+)
+
+TARGET_PRECISION = 0.95
+MIN_AUTO_LINKS = 5
+# The time priors a fold chooses from (no prior first: it wins ties).
+TIME_PRIORS = (NO_TIME_PRIOR,) + tuple(
+    TimePrior(grace, weight)
+    for grace in (0.0, 1.0, 7.0, 30.0, 90.0, 365.0)
+    for weight in (0.9, 0.8, 0.7, 0.6, 0.5, 0.3, 0.0)
 )
 
 Progress = Callable[[int, int], None]
@@ -46,6 +67,7 @@ class FeedbackCase:
     id: str
     text: str
     partners: frozenset[str]  # right answers among the candidates; empty: unanswerable
+    created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -62,15 +84,16 @@ def read_task(reports: Path, pairs: Path) -> LinkingTask:
     """The linking task a reports CSV and a pairs CSV describe (see the module docstring)."""
     with reports.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    partners: dict[str, set[str]] = {}
+    paired: dict[str, set[str]] = {}
     with pairs.open(newline="", encoding="utf-8") as f:
         for pair in csv.DictReader(f):
             one = pair["Issue id"].strip()
             for other in (o.strip() for o in pair["Duplicate id"].split(",")):
                 if one and other and other != one:
                     # A pair is a pair whichever way round the file lists it.
-                    partners.setdefault(one, set()).add(other)
-                    partners.setdefault(other, set()).add(one)
+                    paired.setdefault(one, set()).add(other)
+                    paired.setdefault(other, set()).add(one)
+    partners = _same_problem(paired)
     # The README says "Duplicate"; the SeaMonkey export writes "DUPLICATE".
     is_feedback = {
         r["Issue id"].strip()
@@ -78,7 +101,7 @@ def read_task(reports: Path, pairs: Path) -> LinkingTask:
         if r["Resolution"].strip().lower() == "duplicate" and r["Issue id"].strip() in partners
     }
     candidates = [
-        IssueText(r["Issue id"].strip(), r["Summary"], r["Description"])
+        IssueText(r["Issue id"].strip(), r["Summary"], r["Description"], _created(r))
         for r in rows
         if r["Issue id"].strip() not in is_feedback
     ]
@@ -88,11 +111,34 @@ def read_task(reports: Path, pairs: Path) -> LinkingTask:
             id=r["Issue id"].strip(),
             text=f"{r['Summary']}\n{r['Description']}",
             partners=frozenset(partners[r["Issue id"].strip()] & candidate_ids),
+            created=_created(r),
         )
         for r in rows
         if r["Issue id"].strip() in is_feedback
     ]
     return LinkingTask(candidates, feedback)
+
+
+def _created(row: dict[str, str]) -> datetime | None:
+    value = (row.get("Created") or "").strip()
+    return datetime.fromisoformat(value) if value else None
+
+
+def _same_problem(paired: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Every report's partners, direct or through other duplicates: "the same problem" is
+    transitive, and a duplicate of a duplicate (A of B, B of C) asks for C as much as B does."""
+    partners: dict[str, set[str]] = {}
+    for start in paired:
+        if start in partners:
+            continue
+        group, todo = {start}, [start]
+        while todo:
+            for other in paired[todo.pop()] - group:
+                group.add(other)
+                todo.append(other)
+        for member in group:
+            partners[member] = group - {member}
+    return partners
 
 
 # -- rankers ---------------------------------------------------------------------------------
@@ -153,6 +199,7 @@ class Ranked:
     first_right: int | None  # 1-based; None when unanswerable
     top_keys: list[str]
     top_scores: list[float]
+    time_prior: TimePrior = NO_TIME_PRIOR  # the one its scores were weighed with
 
     def features(self) -> np.ndarray:
         """(score, margin over the best other candidate) for each of the top candidates."""
@@ -167,22 +214,87 @@ class Ranked:
         return np.array([k in self.case.partners for k in self.top_keys], dtype=int)
 
 
-def rank_all(task: LinkingTask, ranker: Ranker, progress: Progress | None = None) -> list[Ranked]:
+def rank_all(
+    task: LinkingTask,
+    ranker: Ranker,
+    progress: Progress | None = None,
+    time_priors: Sequence[TimePrior] = (NO_TIME_PRIOR,),
+) -> list[Ranked]:
+    """Every feedback item's ranking; with several `time_priors`, each item weighed with
+    the one that ranks the other items best (`choose_time_prior`), never chosen on itself."""
     keys, scores = ranker(task.candidates, [f.text for f in task.feedback], progress)
-    index = np.arange(len(keys))
+    return rank_scores(task, prior_ranks(task, keys, scores, time_priors))
+
+
+def lag_days(task: LinkingTask, keys: Sequence[str]) -> np.ndarray:
+    """Days from each feedback item's creation to each candidate's (NaN: a date unknown)."""
+    created = {c.key: c.created_at for c in task.candidates}
+    issues = epoch_seconds(created[k] for k in keys)
+    written = epoch_seconds(f.created for f in task.feedback)
+    return (issues[None, :] - written[:, None]) / DAY
+
+
+def _rank_row(case: FeedbackCase, keys: Sequence[str], row: np.ndarray) -> Ranked:
+    order = np.lexsort((np.arange(len(keys)), -row))  # by score, ties by candidate order
+    right = np.flatnonzero([keys[i] in case.partners for i in order])
+    top = order[:MAX_SUGGESTIONS]
+    return Ranked(
+        case=case,
+        first_right=int(right[0]) + 1 if len(right) else None,
+        top_keys=[keys[i] for i in top],
+        top_scores=[float(row[i]) for i in top],
+    )
+
+
+@dataclass(frozen=True)
+class PriorRanks:
+    """Raw scores, and each time prior's first-right rank for every item (None: unanswerable)."""
+
+    keys: list[str]
+    scores: np.ndarray
+    lags: np.ndarray
+    ranks: dict[TimePrior, list[int | None]]
+
+
+def prior_ranks(
+    task: LinkingTask, keys: list[str], scores: np.ndarray, time_priors: Sequence[TimePrior]
+) -> PriorRanks:
+    lags = lag_days(task, keys)
+    ranks = {
+        prior: [
+            _rank_row(case, keys, row).first_right
+            for case, row in zip(task.feedback, prior.apply(scores, lags), strict=True)
+        ]
+        if len(time_priors) > 1
+        else []
+        for prior in time_priors
+    }
+    return PriorRanks(keys, scores, lags, ranks)
+
+
+def choose_time_prior(ranks: PriorRanks, without: int | None = None) -> TimePrior:
+    """The time prior with the best recall@5, then MRR, over the items but `without`; the
+    first listed wins ties."""
+
+    def quality(prior: TimePrior) -> tuple[float, float]:
+        found = [r for j, r in enumerate(ranks.ranks[prior]) if r is not None and j != without]
+        if not found:
+            return (0.0, 0.0)
+        at = np.array(found, dtype=float)
+        return float(np.mean(at <= 5)), float(np.mean(1 / at))
+
+    priors = list(ranks.ranks)
+    return priors[0] if len(priors) == 1 else max(priors, key=quality)
+
+
+def rank_scores(task: LinkingTask, ranks: PriorRanks) -> list[Ranked]:
+    """Each item ranked with the time prior chosen on the other items."""
     ranked = []
-    for case, row in zip(task.feedback, scores, strict=True):
-        order = np.lexsort((index, -row))  # by score, ties by candidate order
-        right = np.flatnonzero([keys[i] in case.partners for i in order])
-        top = order[:MAX_SUGGESTIONS]
-        ranked.append(
-            Ranked(
-                case=case,
-                first_right=int(right[0]) + 1 if len(right) else None,
-                top_keys=[keys[i] for i in top],
-                top_scores=[float(row[i]) for i in top],
-            )
-        )
+    for i, case in enumerate(task.feedback):
+        prior = choose_time_prior(ranks, without=i)
+        row = prior.apply(ranks.scores[i], ranks.lags[i])
+        item = _rank_row(case, ranks.keys, row)
+        ranked.append(Ranked(item.case, item.first_right, item.top_keys, item.top_scores, prior))
     return ranked
 
 
@@ -204,18 +316,63 @@ def fit_calibration(ranked: Sequence[Ranked]) -> Calibration:
     return Calibration(intercept=intercept, score_coef=score_coef, margin_coef=margin_coef)
 
 
-def held_out_confidences(ranked: Sequence[Ranked]) -> list[list[float]]:
-    """Each item's top-candidate confidences from a calibration fitted without it."""
-    confidences = []
+def precise_threshold(
+    ranked: Sequence[Ranked],
+    calibration: Calibration,
+    target_precision: float = TARGET_PRECISION,
+    min_links: int = MIN_AUTO_LINKS,
+) -> float | None:
+    """The lowest confidence at which the top candidates of `ranked` would be linked with
+    at least `target_precision` precision, over at least `min_links` links; None if there is
+    none. Feedback whose right issue is not among the candidates counts: linking it is wrong.
+
+    `min_links` keeps one lucky top item from setting the threshold: on 85 items, "1 of 1
+    right" is no evidence of 95% precision."""
+    confidences = np.array(
+        [calibration.probability(*r.features()[0]) if r.top_keys else 0.0 for r in ranked]
+    )
+    right = np.array([bool(r.top_keys) and r.top_keys[0] in r.case.partners for r in ranked])
+    order = np.argsort(-confidences, kind="stable")
+    ordered = confidences[order]
+    links = np.arange(1, len(ordered) + 1)
+    precision = np.cumsum(right[order]) / links
+    # A threshold links every item at or above it: only the last of equal confidences can end.
+    ends = np.append(ordered[1:] < ordered[:-1], True)
+    good = np.flatnonzero(ends & (links >= min_links) & (precision >= target_precision))
+    return float(ordered[good[-1]]) if len(good) else None
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One item's top-candidate confidences and automatic threshold, both fitted without it."""
+
+    confidences: list[float]
+    auto_threshold: float | None  # None: no threshold reached the target on the other items
+
+
+def held_out(
+    ranked: Sequence[Ranked],
+    auto_threshold: float | None = None,
+    target_precision: float = TARGET_PRECISION,
+) -> list[HeldOut]:
+    """Leave-one-out: for each item, a calibration fitted on all the others and, unless
+    `auto_threshold` is fixed, the threshold that reaches `target_precision` on them."""
+    results = []
     for i, item in enumerate(ranked):
-        try:
-            calibration = fit_calibration([r for j, r in enumerate(ranked) if j != i])
-        except ValueError:  # a tiny set whose rest is all right or all wrong: use the shipped one
-            calibration = Calibration()
-        confidences.append(
-            [calibration.probability(score, margin) for score, margin in item.features()]
+        rest = [r for j, r in enumerate(ranked) if j != i]
+        calibration = _fit_or_default(rest)  # all right or all wrong: the shipped one
+        threshold = (
+            auto_threshold
+            if auto_threshold is not None
+            else precise_threshold(rest, calibration, target_precision)
         )
-    return confidences
+        results.append(
+            HeldOut(
+                [calibration.probability(score, margin) for score, margin in item.features()],
+                threshold,
+            )
+        )
+    return results
 
 
 @dataclass(frozen=True)
@@ -228,12 +385,21 @@ class LinkingReport:
     auto_precision: float | None
     auto_coverage: float | None
     auto_links: int
-    auto_threshold: float
+    # Fixed by the caller, or chosen on all the data for target_precision (what
+    # --write-calibration ships); None: no threshold reaches the target on this data.
+    auto_threshold: float | None
+    target_precision: float | None  # None: the threshold was fixed, not chosen
+    # Items whose held-out threshold (chosen on the other items) existed: the rest got none.
+    folds_with_threshold: int
     suggest_threshold: float
     suggest_recall: float | None
     unanswerable: int
     unanswerable_auto_links: int
     candidates: int
+    # The time prior chosen on all the data (what --write-calibration ships); each item is
+    # ranked with one chosen on the other items. None: not used (the baseline).
+    time_grace_days: float | None = None
+    time_later_weight: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {k: _rounded(v) for k, v in self.__dict__.items()}
@@ -247,33 +413,45 @@ def report(
     task: LinkingTask,
     ranked: Sequence[Ranked],
     method: str,
-    auto_threshold: float = DEFAULT_AUTO_THRESHOLD,
+    auto_threshold: float | None = None,
     suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
     confidences: Sequence[Sequence[float]] | None = None,
+    target_precision: float = TARGET_PRECISION,
+    time_prior: TimePrior | None = None,
 ) -> LinkingReport:
     """Ranking metrics over answerable feedback; automatic-link metrics held out.
 
     auto_precision: right automatic links / all automatic links, those made for unanswerable
     feedback included. auto_coverage: answerable feedback with an automatic link / n.
     suggest_recall: answerable feedback whose right issue is its automatic link or among its
-    suggestions / n. `confidences` (per item, of its top candidates) default to held-out ones.
+    suggestions / n.
+
+    Each item is decided with a calibration, and (when `auto_threshold` is None) a threshold
+    for `target_precision`, fitted on all the other items: nothing it is scored on was
+    fitted to it. `confidences` (per item, of its top candidates) replace the held-out
+    ones and need a fixed `auto_threshold`.
     """
     answerable = [r for r in ranked if r.first_right is not None]
     n = len(answerable)
     ranks = np.array([r.first_right for r in answerable], dtype=float)
-    if confidences is None:
-        confidences = held_out_confidences(ranked)
+    if confidences is not None:
+        if auto_threshold is None:
+            raise ValueError("given confidences need a fixed auto_threshold")
+        decided = [HeldOut(list(c), auto_threshold) for c in confidences]
+    else:
+        decided = held_out(ranked, auto_threshold, target_precision)
     auto_links = auto_right = auto_answerable = surfaced = 0
-    for item, conf in zip(ranked, confidences, strict=True):
-        # The same decision the pipeline makes, on held-out confidences.
+    for item, fold in zip(ranked, decided, strict=True):
+        # The same decision the pipeline makes, on held-out confidences and threshold.
         decision = decide(
             [
                 TextMatch(key, score, confidence, ())
                 for key, score, confidence in zip(
-                    item.top_keys, item.top_scores, conf, strict=False
+                    item.top_keys, item.top_scores, fold.confidences, strict=False
                 )
             ],
-            auto_threshold,
+            # None: no threshold reached the target without this item; 1 links nothing.
+            1.0 if fold.auto_threshold is None else fold.auto_threshold,
             suggest_threshold,
         )
         shown = [decision.auto] if decision.auto else list(decision.suggestions)
@@ -283,6 +461,12 @@ def report(
             auto_links += 1
             auto_right += right
             auto_answerable += item.first_right is not None
+    if auto_threshold is None and confidences is None:
+        shipped = _fit_or_default(ranked)
+        auto_threshold = precise_threshold(ranked, shipped, target_precision)
+        target: float | None = target_precision
+    else:
+        target = None
     return LinkingReport(
         method=method,
         n=n,
@@ -293,31 +477,76 @@ def report(
         auto_coverage=auto_answerable / n if n else None,
         auto_links=auto_links,
         auto_threshold=auto_threshold,
+        target_precision=target,
+        folds_with_threshold=sum(fold.auto_threshold is not None for fold in decided),
         suggest_threshold=suggest_threshold,
         suggest_recall=surfaced / n if n else None,
         unanswerable=len(ranked) - n,
         unanswerable_auto_links=auto_links - auto_answerable,
         candidates=len(task.candidates),
+        time_grace_days=time_prior.grace_days if time_prior else None,
+        time_later_weight=time_prior.later_weight if time_prior else None,
     )
+
+
+def _fit_or_default(ranked: Sequence[Ranked]) -> Calibration:
+    try:
+        return fit_calibration(ranked)
+    except ValueError:
+        return Calibration()
 
 
 def evaluate_links(
     reports: Path,
     pairs: Path,
     method: str = "pmsync",
-    auto_threshold: float = DEFAULT_AUTO_THRESHOLD,
+    auto_threshold: float | None = None,
     suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
     progress: Progress | None = None,
+    target_precision: float = TARGET_PRECISION,
+    time_prior: bool = True,
 ) -> tuple[LinkingReport, list[Ranked]]:
+    """The report, and the rankings it was computed from. pmsync's matcher (unless
+    `time_prior` is False) weighs issues created after the feedback down, with a time prior
+    chosen, for each item, on the other items (`TIME_PRIORS`)."""
     task = read_task(reports, pairs)
-    ranked = rank_all(task, RANKERS[method], progress)
-    return report(task, ranked, method, auto_threshold, suggest_threshold), ranked
+    keys, scores = RANKERS[method](task.candidates, [f.text for f in task.feedback], progress)
+    priors = TIME_PRIORS if method == "pmsync" and time_prior else (NO_TIME_PRIOR,)
+    ranks = prior_ranks(task, keys, scores, priors)
+    ranked = rank_scores(task, ranks)
+    result = report(
+        task,
+        ranked,
+        method,
+        auto_threshold,
+        suggest_threshold,
+        target_precision=target_precision,
+        time_prior=choose_time_prior(ranks) if method == "pmsync" else None,
+    )
+    return result, ranked
 
 
 def calibration_module(
-    calibration: Calibration, source: str, auto_threshold: float, suggest_threshold: float
+    calibration: Calibration,
+    source: str,
+    auto_threshold: float | None,
+    suggest_threshold: float,
+    target_precision: float | None = TARGET_PRECISION,
+    time_prior: TimePrior = NO_TIME_PRIOR,
 ) -> str:
-    """The text of linking/text_calibration.py for a freshly fitted calibration."""
+    """The text of linking/text_calibration.py for a freshly fitted calibration; an
+    `auto_threshold` of None (no threshold reached the target) is written as 1, which
+    `decide` reads as "no automatic links"."""
+    if target_precision is None:
+        why = "# Set by --auto-threshold.\n"
+    elif auto_threshold is None:
+        why = (
+            f"# No threshold reached {target_precision:g} precision on this data: automatic\n"
+            "# text links are off (1.0) until a tracker's own data supports one.\n"
+        )
+        auto_threshold = 1.0
+    else:
+        why = f"# The lowest confidence with {target_precision:g} precision on this data.\n"
     return (
         '"""Confidence of text links (see linking.text.Calibration) and its default thresholds.\n'
         "\n"
@@ -329,6 +558,12 @@ def calibration_module(
         f"SCORE_COEF = {calibration.score_coef!r}\n"
         f"MARGIN_COEF = {calibration.margin_coef!r}\n"
         "\n"
+        "# Issues created more than LATER_GRACE_DAYS after the feedback keep LATER_WEIGHT of\n"
+        "# their score (linking.text.TimePrior; 1.0: off).\n"
+        f"LATER_GRACE_DAYS = {float(time_prior.grace_days)!r}\n"
+        f"LATER_WEIGHT = {float(time_prior.later_weight)!r}\n"
+        "\n"
+        f"{why}"
         f"DEFAULT_AUTO_THRESHOLD = {auto_threshold!r}\n"
         f"DEFAULT_SUGGEST_THRESHOLD = {suggest_threshold!r}\n"
     )

@@ -25,7 +25,11 @@ def text_linker(
     def links_of(feedback: Iterable[Feedback]) -> list[Link]:
         items = [item for item in feedback if item.text.strip()]
         links: list[Link] = []
-        for item, decision in zip(items, matcher.decide([i.text for i in items]), strict=True):
+        for item, decision in zip(
+            items,
+            matcher.decide([i.text for i in items], [i.created_at for i in items]),
+            strict=True,
+        ):
             chosen = [(decision.auto, "auto")] if decision.auto else []
             chosen += [(match, "suggested") for match in decision.suggestions]
             for match, status in chosen:

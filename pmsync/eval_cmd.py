@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-# Only the thresholds here: scikit-learn loads when the command runs, not on every `pmsync`.
-from linking.text_calibration import DEFAULT_AUTO_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
+# Only constants here: scikit-learn loads when the command runs, not on every `pmsync`.
+from linking.text_calibration import DEFAULT_SUGGEST_THRESHOLD
 from pmsync.cli import app
+
+TARGET_PRECISION = 0.95  # issue 4; linking.evaluate.TARGET_PRECISION, without its imports
 
 eval_app = typer.Typer(help="Measure pmsync's linking against labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
@@ -33,8 +35,14 @@ LINKS_HELP = (
     "Prints n (feedback whose right issue is among the candidates), recall_at_1, recall_at_5, "
     "mrr, and at --auto-threshold auto_precision (links made for feedback whose partners are "
     "not among the candidates count as wrong) and auto_coverage (the share of the n that got "
-    "an automatic link). Confidences are calibrated leave-one-out: no item's confidence comes "
-    "from a calibration fitted on it."
+    "an automatic link). Both held out: each item is decided with a calibration, and an "
+    "automatic threshold (the lowest confidence with --target-precision precision over at "
+    "least 5 links), fitted on all the other items, never on itself. --auto-threshold fixes "
+    "the threshold instead; auto_threshold shows the one chosen on all the data, or null when "
+    "none reaches the target.\n\n"
+    "Issues created more than some days after the feedback (Created) weigh less; the days and "
+    "the weight are chosen, for each item, on the other items, and time_grace_days and "
+    "time_later_weight show the ones chosen on all the data. --no-time-prior turns this off."
 )
 
 
@@ -47,11 +55,28 @@ def links(
         bool, typer.Option("--baseline", help="Measure plain TF-IDF cosine instead.")
     ] = False,
     auto_threshold: Annotated[
-        float, typer.Option(min=0, max=1, help="Confidence that makes a link automatic.")
-    ] = DEFAULT_AUTO_THRESHOLD,
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="Confidence that makes a link automatic; by default chosen on held-out "
+            "folds for --target-precision.",
+        ),
+    ] = None,
+    target_precision: Annotated[
+        float,
+        typer.Option(min=0, max=1, help="Precision the chosen automatic threshold must reach."),
+    ] = TARGET_PRECISION,
     suggest_threshold: Annotated[
         float, typer.Option(min=0, max=1, help="Confidence that makes a suggestion.")
     ] = DEFAULT_SUGGEST_THRESHOLD,
+    time_prior: Annotated[
+        bool,
+        typer.Option(
+            "--time-prior/--no-time-prior",
+            help="Weigh down issues created well after the feedback (pmsync's matcher).",
+        ),
+    ] = True,
     write_calibration: Annotated[
         Path | None,
         typer.Option(
@@ -62,11 +87,12 @@ def links(
     ] = None,
 ) -> None:
     from linking.evaluate import calibration_module, evaluate_links, fit_calibration
+    from linking.text import NO_TIME_PRIOR, TimePrior
 
     if write_calibration and baseline:
         err.print("[red]error:[/red] --write-calibration fits pmsync's matcher, not the baseline")
         raise typer.Exit(2)
-    if suggest_threshold > auto_threshold:
+    if auto_threshold is not None and suggest_threshold > auto_threshold:
         err.print("[red]error:[/red] --suggest-threshold is above --auto-threshold")
         raise typer.Exit(2)
     method = "tfidf-baseline" if baseline else "pmsync"
@@ -86,12 +112,25 @@ def links(
             auto_threshold,
             suggest_threshold,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            target_precision=target_precision,
+            time_prior=time_prior,
         )
     if write_calibration:
         calibration = fit_calibration(ranked)
         source = f"--reports {reports.name} --pairs {pairs.name}"
         write_calibration.write_text(
-            calibration_module(calibration, source, auto_threshold, suggest_threshold),
+            calibration_module(
+                calibration,
+                source,
+                result.auto_threshold,
+                suggest_threshold,
+                result.target_precision,
+                (
+                    TimePrior(result.time_grace_days, result.time_later_weight)
+                    if result.time_grace_days is not None and result.time_later_weight is not None
+                    else NO_TIME_PRIOR
+                ),
+            ),
             encoding="utf-8",
         )
         err.print(f"wrote {write_calibration}: {calibration}")

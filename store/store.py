@@ -414,6 +414,12 @@ class Store:
         with self.engine.connect() as conn:
             return [Link.model_validate(row._asdict()) for row in conn.execute(query)]
 
+    def link_owners(self) -> set[tuple[str, str]]:
+        """(source, record_id) of every feedback item and deal with a link."""
+        with self.engine.connect() as conn:
+            query = select(links.c.source, links.c.record_id).distinct()
+            return {(row.source, row.record_id) for row in conn.execute(query)}
+
     def count_links(self) -> int:
         """The links that count in demand (suggestions do not)."""
         with self.engine.connect() as conn:

@@ -15,12 +15,18 @@ from typer.testing import CliRunner
 from linking.evaluate import (
     FeedbackCase,
     LinkingTask,
+    PriorRanks,
     Ranked,
+    calibration_module,
+    choose_time_prior,
+    held_out,
+    precise_threshold,
     rank_all,
+    rank_scores,
     read_task,
     report,
 )
-from linking.text import IssueText
+from linking.text import NO_TIME_PRIOR, Calibration, IssueText, TimePrior
 from pmsync.cli import app
 
 REPORT_COLUMNS = ["Summary", "Issue id", "Status", "Priority", "Resolution", "Created",
@@ -84,6 +90,21 @@ def test_the_task_is_read_as_the_data_readme_says(data):
     assert task.feedback[0].text == "PDF export of a dashboard\nWe want dashboards as PDF."
 
 
+def test_a_duplicate_of_a_duplicate_asks_for_the_first_issue(tmp_path):
+    """Pairs chain: 300 duplicates 301, itself a duplicate (so not a candidate) of 100; the
+    same problem is transitive, so 100 is 300's right answer, not "unanswerable"."""
+    reports, pairs = tmp_path / "reports.csv", tmp_path / "pairs.csv"
+    with reports.open("w", newline="") as f:
+        writer = csv.DictWriter(f, REPORT_COLUMNS, restval="")
+        writer.writeheader()
+        for rid, resolution in (("100", ""), ("301", "DUPLICATE"), ("300", "DUPLICATE")):
+            writer.writerow({"Issue id": rid, "Resolution": resolution, "Summary": rid})
+    pairs.write_text("Issue id,Duplicate id\n300,301\n301,100\n")
+    task = read_task(reports, pairs)
+    assert [c.key for c in task.candidates] == ["100"]
+    assert {f.id: set(f.partners) for f in task.feedback} == {"301": {"100"}, "300": {"100"}}
+
+
 def fixed_ranker(order: dict[str, list[str]]):
     """A ranker that puts, for each feedback text, the given keys first in that order."""
 
@@ -123,7 +144,7 @@ def test_ranking_metrics_on_known_ranks():
         ),
     )
     assert [r.first_right for r in ranked] == [1, 2, 6, None]
-    result = report(task, ranked, "test", confidences=[[0.5]] * 4)
+    result = report(task, ranked, "test", 0.9, confidences=[[0.5]] * 4)
     assert result.n == 3
     assert result.recall_at_1 == pytest.approx(1 / 3)
     assert result.recall_at_5 == pytest.approx(2 / 3)
@@ -168,6 +189,67 @@ def test_no_automatic_link_leaves_precision_undefined():
     assert result.auto_links == 0 and result.auto_precision is None
 
 
+def scored_item(score: float, right: bool) -> Ranked:
+    """A feedback item whose top candidate has `score` (margin `score` too) and is right
+    or wrong (wrong ones are unanswerable: linking them is wrong)."""
+    case = FeedbackCase("x", "x", frozenset({"1"}) if right else frozenset())
+    return Ranked(case, 1 if right else None, ["1", "2"], [score, 0.0])
+
+
+IDENTITY = Calibration(intercept=-5.0, score_coef=5.0, margin_coef=5.0)  # score 1 -> ~0.993
+
+
+@pytest.mark.parametrize(
+    ("pattern", "min_links", "chosen"),
+    [
+        # Best first: right, right, right, right, right, wrong, right...: the lowest
+        # threshold with >= 95% precision over >= 5 links is the fifth item's.
+        ("RRRRRWRRR", 5, 4),
+        ("RRRRRRRRRRRRRRRRRRRW", 5, 19),  # 19 of 20 right is exactly 95%: the wrong one too
+        ("RRRRRRRRRRRRRRRRRRW", 5, 17),  # 18 of 19 is below 95%: stop before the wrong one
+        ("RRRR", 5, None),  # all right, but too few links to show it
+        ("WRRRRRRRRR", 5, None),  # the most confident is wrong: precision never reaches it
+        ("RW", 1, 0),
+    ],
+)
+def test_the_automatic_threshold_reaches_the_target_over_enough_links(pattern, min_links, chosen):
+    """The chosen threshold is the confidence of the last item linked, best first, while
+    precision stays at or above the target over at least min_links links; None if never."""
+    items = [scored_item(1 - i / 50, c == "R") for i, c in enumerate(pattern)]
+    threshold = precise_threshold(items, IDENTITY, 0.95, min_links)
+    if chosen is None:
+        assert threshold is None
+    else:
+        assert threshold == pytest.approx(IDENTITY.probability(*items[chosen].features()[0]))
+
+
+def test_equal_confidences_are_linked_together_or_not_at_all():
+    """A threshold cannot split items with the same confidence: five right and one wrong
+    tied at the top are 5/6, below 95%, so no threshold."""
+    items = [scored_item(0.9, True) for _ in range(5)] + [scored_item(0.9, False)]
+    assert precise_threshold(items, IDENTITY, 0.95, 5) is None
+
+
+def test_held_out_thresholds_are_chosen_without_the_item():
+    """The threshold an item is decided with comes from the other items only: with one
+    confident wrong item among right ones, its own fold sees only right ones and links it
+    (a wrong automatic link, counted), while every other fold sees the wrong one on top
+    and gets no threshold."""
+    items = [scored_item(0.95, False)] + [scored_item(0.9 - i / 100, True) for i in range(6)]
+    folds = held_out(items)
+    assert folds[0].auto_threshold is not None
+    assert all(fold.auto_threshold is None for fold in folds[1:])
+    result = report(LinkingTask([], [i.case for i in items]), items, "t")
+    assert result.auto_links == 1 and result.auto_precision == 0.0
+    assert result.folds_with_threshold == 1
+
+
+def test_the_written_calibration_turns_automatic_links_off_when_no_threshold_qualifies():
+    values: dict[str, object] = {}
+    exec(calibration_module(Calibration(), "--reports r --pairs p", None, 0.1), values)  # noqa: S102
+    assert values["DEFAULT_AUTO_THRESHOLD"] == 1.0
+
+
 REQUIRED_KEYS = {"n", "recall_at_1", "recall_at_5", "mrr", "auto_precision", "auto_coverage"}
 
 
@@ -210,3 +292,52 @@ def test_cli_rejects_a_missing_file(tmp_path):
         app, ["eval", "links", "--reports", str(tmp_path / "no.csv"), "--pairs", "x.csv"]
     )
     assert result.exit_code != 0
+
+
+def test_the_time_prior_is_chosen_without_the_item_it_ranks():
+    """Held out like the calibration: an item is ranked with the time prior that ranks the
+    other items best (recall@5, then MRR), not the one that flatters itself."""
+    later = TimePrior(0, 0.5)
+    keys = ["old", "new"]
+    feedback = [FeedbackCase(str(i), "x", frozenset({"old"})) for i in range(3)]
+    task = LinkingTask([IssueText(k, k) for k in keys], feedback)
+    ranks = PriorRanks(
+        keys,
+        np.array([[0.4, 0.6]] * 3, dtype=np.float32),
+        np.array([[-10.0, 5.0]] * 3),  # "new" was created 5 days after each item
+        {NO_TIME_PRIOR: [1, 1, 3], later: [6, 1, 1]},
+    )
+    assert choose_time_prior(ranks) == NO_TIME_PRIOR
+    assert choose_time_prior(ranks, without=0) == later
+    assert choose_time_prior(ranks, without=2) == NO_TIME_PRIOR
+    ranked = rank_scores(task, ranks)
+    assert [r.time_prior for r in ranked] == [later, NO_TIME_PRIOR, NO_TIME_PRIOR]
+    # weighed with its prior, "new" (0.6 -> 0.3) falls below "old" (0.4)
+    assert [r.top_keys[0] for r in ranked] == ["old", "new", "new"]
+
+
+def test_creation_dates_are_read_and_missing_ones_leave_scores_alone(data, tmp_path):
+    reports, pairs = data
+    task = read_task(reports, pairs)
+    assert all(c.created_at is None for c in task.candidates)
+    rows = list(csv.DictReader(reports.open()))
+    for row in rows:
+        row["Created"] = "2024-03-01 12:00:00+00:00"
+    dated = tmp_path / "dated.csv"
+    with dated.open("w", newline="") as f:
+        writer = csv.DictWriter(f, REPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    task = read_task(dated, pairs)
+    assert task.feedback[0].created is not None
+    assert task.feedback[0].created.isoformat() == "2024-03-01T12:00:00+00:00"
+    assert task.candidates[0].created_at == task.feedback[0].created
+
+
+def test_the_written_calibration_carries_the_time_prior():
+    values: dict[str, object] = {}
+    module = calibration_module(
+        Calibration(), "--reports r --pairs p", None, 0.1, time_prior=TimePrior(7, 0.5)
+    )
+    exec(module, values)  # noqa: S102
+    assert (values["LATER_GRACE_DAYS"], values["LATER_WEIGHT"]) == (7.0, 0.5)
