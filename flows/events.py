@@ -30,7 +30,8 @@ from sqlalchemy import select, tuple_
 from connectors.base import Page, convert
 from connectors.lookup import KINDS, InvalidRecord, Lookup
 from flows.close_loop import close_loop
-from flows.pipeline import calculator_for, link_all, relink
+from flows.incremental import relink_around
+from flows.pipeline import calculator_for
 from flows.publish import publish_all
 from flows.sync import settings_for
 from models import Deal, Feedback, Issue, Link, Record, Settings
@@ -254,22 +255,20 @@ def handle(
         store.save_page([], deleted=(source, kind, ids))
     result.dead_letters = len(found.dead)
     issues = [r for r in found.changed if isinstance(r, Issue)]
-    if issues or found.deleted.get(("jira", "issue")):
-        link_all(settings, store)  # keys, labels or text candidates moved: every link may
-    else:
-        relinked = {
-            (r.source, r.id): r
-            for r in [*found.changed, *found.links_changed]
-            if isinstance(r, Feedback | Deal)
-        }
-        gone = {
-            (source, record_id)
-            for (source, kind), ids in found.deleted.items()
-            if kind in ("feedback", "deal")
-            for record_id in ids
-        }
-        if relinked or gone:
-            relink(settings, store, list(relinked.values()), gone)
+    relinked = {
+        (r.source, r.id): r
+        for r in [*found.changed, *found.links_changed]
+        if isinstance(r, Feedback | Deal)
+    }
+    gone = {
+        (source, record_id)
+        for (source, kind), ids in found.deleted.items()
+        if kind in ("feedback", "deal")
+        for record_id in ids
+    }
+    if relinked or gone or issues or found.deleted.get(("jira", "issue")):
+        # An issue's change moves the records that link to it, cite it or carry its tags.
+        relink_around(settings, store, list(relinked.values()), gone)
 
     links_after = store.links()
     counted = [link for link in links_after if link.counts]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -120,21 +121,32 @@ def link_step(settings: Settings, store: Store, everything: bool) -> int:
 
 
 def link_changes(settings: Settings, store: Store, since: datetime | None) -> int:
-    """Relink the feedback and deals that changed, and those an issue's change may move.
-    Returns the links these records now have that count in demand."""
+    """Relink the feedback and deals that changed since `since`, those whose tool links
+    changed, and those an issue's change may move. Returns the links that count among them."""
+    changed: list[Feedback | Deal] = [
+        *store.changed_since("feedback", since),
+        *store.changed_since("deal", since),
+    ]
+    tool_links: list[ToolLink] = store.changed_since("tool_link", since)
+    return relink_around(settings, store, changed, {(t.source, t.record_id) for t in tool_links})
+
+
+def relink_around(
+    settings: Settings,
+    store: Store,
+    changed: list[Feedback | Deal],
+    also: Iterable[tuple[str, str]] = (),
+) -> int:
+    """Relink `changed` (stored already), the records `also` names (gone ones lose their
+    links), and those an issue's change may move: the records that link to an issue whose
+    signature moved, cite its key or carry a tag mapped to its labels. Marks the issues
+    of changed records pending and keeps the issues' signatures for next time."""
     issues = store.load("issue")
     now_seen = signatures(settings, issues)
     before = store.issue_signatures()
     moved = {key for key, sig in now_seen.items() if before.get(key) != sig}
     moved |= set(before) - set(now_seen)
-
-    changed: list[Feedback | Deal] = [
-        *store.changed_since("feedback", since),
-        *store.changed_since("deal", since),
-    ]
-    owners = {(r.source, r.id) for r in changed}
-    tool_links: list[ToolLink] = store.changed_since("tool_link", since)
-    owners |= {(t.source, t.record_id) for t in tool_links}
+    owners = {(r.source, r.id) for r in changed} | set(also)
     if moved:
         owners |= {(link.source, link.record_id) for link in store.links_of(moved)}
         tags = {
@@ -144,7 +156,6 @@ def link_changes(settings: Settings, store: Store, since: datetime | None) -> in
             if issue.key in moved and targets & {x.lower() for x in issue.labels + issue.components}
         }
         owners |= store.mentioning(("feedback", "deal"), moved | {f'"{t}"' for t in tags})
-    # A reconcile's relink is cheaper than hundreds of small ones.
     loaded = {(r.source, r.id): r for r in changed}
     wanted = owners - set(loaded)
     records: list[Feedback | Deal] = [
@@ -159,7 +170,7 @@ def link_changes(settings: Settings, store: Store, since: datetime | None) -> in
     store.mark_pending(link.issue_key for link in store.links_of_owners(loaded))
     store.save_issue_signatures(now_seen)
     log.info(
-        "relinked %d changed records (%d issues changed, %d records gone)",
+        "relinked %d records (%d issues changed, %d records gone)",
         len(records),
         len(moved),
         len(gone),
