@@ -30,6 +30,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -121,15 +122,19 @@ def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connect
     )
 
 
-def floor(sent: list[tuple[str, str, dict[str, str], bytes | None]]) -> float:
+def floor(sent: list[tuple[str, str, dict[str, str], bytes | None]]) -> dict[str, float]:
     """The same requests again from a bare loop of `requests` calls, one after another,
-    each body read in full: what the pulls would cost with no work between requests."""
+    each body read in full: what the pulls would cost with no work between requests.
+    Seconds per tool (the sandbox serves each under /<tool>)."""
     session = requests.Session()
-    started = time.perf_counter()
+    spent: dict[str, float] = {}
     for method, url, headers, body in sent:
+        tool = urlsplit(url).path.split("/")[1]
+        started = time.perf_counter()
         answer = session.request(method, url, headers=headers, data=body, timeout=120)
         answer.content  # noqa: B018  (read the whole body, as a pull does)
-    return time.perf_counter() - started
+        spent[tool] = spent.get(tool, 0.0) + time.perf_counter() - started
+    return spent
 
 
 def change_one_percent(url: str, world: Any, seed: int) -> dict[str, int]:
@@ -200,12 +205,20 @@ def requests_by_tool(url: str) -> dict[str, Any]:
 def report(
     name: str, run: dict[str, Any], counted: dict[str, Any], minimum: dict[str, int]
 ) -> dict[str, Any]:
-    floor_s = floor(run["sent"])
+    by_tool = floor(run["sent"])
+    floor_s = sum(by_tool.values())
     ratio = run["pull_s"] / floor_s if floor_s else float("nan")
     print(f"\n== {name}: {run['wall_s']:.1f} s, peak RSS {run['peak_rss_mib']:.0f} MiB")
     print(
         f"   pulls {run['pull_s']:.1f} s for {len(run['sent'])} requests; the same requests "
         f"from a bare loop {floor_s:.1f} s: {ratio:.2f}x the floor"
+    )
+    print(
+        "   per tool, pull / floor: "
+        + ", ".join(
+            f"{tool} {run['steps'].get(f'pull {tool}', 0):.1f}/{seconds:.1f} s"
+            for tool, seconds in sorted(by_tool.items())
+        )
     )
     for step, seconds in sorted(run["steps"].items(), key=lambda s: -s[1]):
         print(f"   {step:<22} {seconds:8.1f} s   peak RSS after {run['peaks'][step]:5.0f} MiB")

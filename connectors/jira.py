@@ -46,6 +46,11 @@ FIELDS = [
 ]
 
 
+# The issue property pmsync writes its demand summary to. The search asks for it, so
+# publishing knows which issues pmsync wrote to before without reading their comments.
+PROPERTY_KEY = "pmsync.demand"
+
+
 def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
     fields = raw["fields"]
     status = fields.get("status") or {}
@@ -67,6 +72,7 @@ def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
         ),
         created_at=parse_time(fields["created"], "created") if fields.get("created") else None,
         updated_at=parse_time(fields["updated"], "updated"),
+        published=PROPERTY_KEY in (raw.get("properties") or {}),
     )
 
 
@@ -138,7 +144,12 @@ class JiraConnector:
         return where + " ORDER BY updated ASC, key ASC"
 
     def search_page(
-        self, jql: str, token: str | None, fields: list[str], max_results: int
+        self,
+        jql: str,
+        token: str | None,
+        fields: list[str],
+        max_results: int,
+        properties: str | None = None,
     ) -> dict[str, Any]:
         # Connect outside the search's retry: `client` retries on its own, and nesting
         # the two loops would square the attempts (6 became 36).
@@ -150,6 +161,7 @@ class JiraConnector:
                 nextPageToken=token,
                 maxResults=max_results,
                 fields=list(fields),
+                properties=properties,
                 json_result=True,
             ),
         )
@@ -162,13 +174,15 @@ class JiraConnector:
             )
         return result
 
-    def search(self, jql: str, fields: list[str], max_results: int) -> Iterator[dict[str, Any]]:
+    def search(
+        self, jql: str, fields: list[str], max_results: int, properties: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Every page of one search: an absent nextPageToken is Jira's only end signal
         (isLast is unreliable, and pages may be shorter than asked)."""
         token: str | None = None
         seen_tokens: set[str] = set()
         while True:
-            result = self.search_page(jql, token, fields, max_results)
+            result = self.search_page(jql, token, fields, max_results, properties)
             yield result
             token = result.get("nextPageToken")
             if not token:
@@ -199,7 +213,8 @@ class JiraConnector:
             since = parse_time(saved) - timedelta(minutes=self.settings.lookback_minutes)
         newest = parse_time(saved) if saved else None
         jql = self.jql(since, until)
-        for result in self.search(jql, FIELDS, min(self.settings.page_size, 100)):
+        size = min(self.settings.page_size, 100)
+        for result in self.search(jql, FIELDS, size, properties=PROPERTY_KEY):
             page = Page("jira", "issue", STREAM)
             for raw in result.get("issues", []):
                 issue = convert(page, raw, lambda r: issue_from_raw(r, self.site))

@@ -6,12 +6,11 @@ import difflib
 from typing import Any
 
 from connectors import adf
-from connectors.jira import JiraConnector
+from connectors.jira import PROPERTY_KEY, JiraConnector
 from models import ConfigError
 
 # Text that marks the comment pmsync manages; it is how a lost ledger entry is recovered.
 COMMENT_MARKER = "pmsync demand summary"
-PROPERTY_KEY = "pmsync.demand"
 
 
 class JiraWriter:

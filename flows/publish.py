@@ -34,6 +34,8 @@ class Plan:
     labels_add: tuple[str, ...]
     labels_remove: tuple[str, ...]
     content_hash: str
+    # The issue carried pmsync's property when last read: a managed comment may be there.
+    written_before: bool = True
 
     @property
     def key(self) -> str:
@@ -91,7 +93,9 @@ class Publisher:
     ) -> tuple[list[Plan], int]:
         """The issues whose content changed since the ledger, and how many did not."""
         ledger = self.store.ledger()
-        labels_now = {issue.key: set(issue.labels) for issue in self.store.load("issue")}
+        issues = self.store.load("issue")
+        labels_now = {issue.key: set(issue.labels) for issue in issues}
+        written = {issue.key for issue in issues if issue.published}
         managed = {label for label, _ in self.settings.demand_label_rules}
         plans, unchanged = [], 0
         for key, summary in summaries.items():
@@ -115,15 +119,17 @@ class Publisher:
                     labels_add=tuple(sorted(wanted - current)),
                     labels_remove=tuple(sorted(current - wanted)),
                     content_hash=digest,
+                    written_before=bool(entry) or key in written,
                 )
             )
         return plans, unchanged
 
     def apply(self, plan: Plan, field_ids: dict[str, str]) -> None:
-        """One issue, written once: fields and labels in one edit, the comment, the property.
+        """One issue, written once: fields and labels in one edit, the property, the comment.
 
-        The ledger entry comes last; if the run dies before it, the next run finds the
-        comment it already posted instead of adding a second one."""
+        The ledger entry comes last; if the run dies before it, the next run (which reads
+        the property back with the issue) finds the comment it already posted instead of
+        adding a second one."""
         key = plan.key
         self.writer.edit_issue(
             key,
@@ -131,7 +137,13 @@ class Publisher:
             add_labels=plan.labels_add,
             remove_labels=plan.labels_remove,
         )
-        comment_id = plan.comment_id or self.writer.find_managed_comment(key)
+        # The property goes before the comment: an issue without it has no managed
+        # comment, so only issues written to before are searched for one.
+        payload = fit_property(plan.summary)
+        self.writer.set_property(key, payload)
+        comment_id = plan.comment_id
+        if comment_id is None and plan.written_before:
+            comment_id = self.writer.find_managed_comment(key)
         body = render_comment(plan.summary, plan.previous, datetime.now(UTC))
         try:
             comment_id = self.writer.write_comment(key, body, comment_id)
@@ -139,8 +151,6 @@ class Publisher:
             if error.status != 404 or comment_id is None:
                 raise
             comment_id = self.writer.write_comment(key, body, None)  # deleted by a person
-        payload = fit_property(plan.summary)
-        self.writer.set_property(key, payload)
         self.store.record_publish(LedgerEntry(key, plan.content_hash, comment_id, payload))
 
 

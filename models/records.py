@@ -48,6 +48,9 @@ class Issue(Record):
         default=(), description="The fix versions that are released: the issue shipped."
     )
     created_at: AwareDatetime | None = None
+    published: bool = Field(
+        False, description="pmsync's demand property is on the issue: pmsync wrote to it."
+    )
 
 
 class Feedback(Record):

@@ -81,11 +81,20 @@ def run_sync_flow(sandbox: str | None, full: bool, database_url: str | None) -> 
 def sync(
     sandbox: SandboxOption = None,
     full: Annotated[
-        bool, typer.Option("--full", help="Re-read everything, ignoring cursors.")
+        bool,
+        typer.Option(
+            "--full",
+            help="Re-read everything, ignoring cursors, and reconcile: relink every record "
+            "and sum every issue.",
+        ),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Run one sync cycle: pull every configured tool, link, publish demand to Jira."""
+    """Run one sync cycle: pull every configured tool, link, publish demand to Jira.
+
+    Incremental: only records changed since the last sync are relinked, and only the
+    issues they move are published. Every PMSYNC_RECONCILE_HOURS (and on --full) the sync
+    reconciles instead: every record relinked, every issue summed."""
     settings = settings_or_exit(sandbox)
     logging.basicConfig(
         level=logging.WARNING if as_json else logging.INFO,

@@ -126,8 +126,14 @@ async def search(request: Request, state: SandboxState) -> Response:
             return _error(400, [INVALID_PAYLOAD])
         wanted = params.get("fields") or []
         wanted = wanted.split(",") if isinstance(wanted, str) else [str(f) for f in wanted]
+        props = params.get("properties") or []
+        props = props.split(",") if isinstance(props, str) else [str(p) for p in props]
     else:
         params, wanted = dict(request.query_params), query_list(request, "fields")
+        props = query_list(request, "properties")
+    props = [p.strip() for p in props if p.strip()]
+    if len(props) > 5:
+        return _error(400, ["At most 5 issue properties can be requested."])
     jql = str(params.get("jql") or "")
     chosen = selection([f.strip() for f in wanted if f.strip()], "id")
     try:
@@ -163,6 +169,10 @@ async def search(request: Request, state: SandboxState) -> Response:
             render_issue(i, state.jira.comments.get(str(i.get("key")), []), version, base, chosen)
             for i in page
         ]
+        if props:  # Jira adds the asked-for entity properties the issue has
+            for raw, issue in zip(rendered, page, strict=True):
+                have = state.jira.properties.get(str(issue.get("key")), {})
+                raw["properties"] = {k: v for k, v in have.items() if k in props}
     body: dict[str, Any] = {"issues": rendered, "isLast": token is None}
     if token:
         body["nextPageToken"] = token

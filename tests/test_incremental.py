@@ -35,8 +35,9 @@ def linked_deal(store: Store) -> Link:
 
 
 def test_an_incremental_sync_leaves_the_tickets_as_a_reconcile_would(
-    sandbox_url: str, store_url: str
+    sandbox_url: str, any_store_url: str
 ) -> None:
+    store_url = any_store_url
     settings = Settings.for_sandbox(
         sandbox_url, database_url=store_url, tag_map=("roadmap:pmsync-roadmap",)
     )
@@ -111,8 +112,11 @@ def test_an_issue_that_failed_to_publish_waits_for_the_next_sync(
 
 
 def test_a_new_issue_links_the_tickets_that_cited_its_key_before_it_existed(
-    sandbox_url: str, settings: Settings, store: Store
+    sandbox_url: str, any_store_url: str
 ) -> None:
+    """Found through the records that mention the key (a text search in the store)."""
+    settings = Settings.for_sandbox(sandbox_url, database_url=any_store_url)
+    store = Store(any_store_url)
     run_cycle(settings, store, full=True)
     ticket = next(f for f in store.load("feedback") if f.source == "zendesk")
     update(sandbox_url, "zendesk", "ticket", int(ticket.id), {"subject": "We need ANA-900 soon"})

@@ -176,3 +176,26 @@ def test_jira_per_issue_write_limit_is_waited_out(tmp_path) -> None:
             assert len(managed_comments(server.url, plan.key)) == 1
     finally:
         server.stop()
+
+
+def comment_reads(url: str) -> int:
+    routes = requests.get(f"{url}/_sandbox/requests", timeout=30).json()["jira"]["routes"]
+    return int(routes.get("GET /rest/api/3/issue/{key}/comment", 0))
+
+
+def test_a_first_publish_reads_no_comments_and_a_lost_store_adds_none(
+    sandbox_url: str, settings: Settings, store: Store, tmp_path
+) -> None:
+    """An issue without pmsync's property has no managed comment: the first publish does
+    not look for one. A store lost after publishing (a new database) finds each comment
+    through the property and edits it: still one comment per issue."""
+    first = run_cycle(settings, store)
+    assert first.published["written"] > 0
+    assert comment_reads(sandbox_url) == 0
+
+    fresh = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/new.db"})
+    again = run_cycle(fresh, Store(fresh.database_url))
+
+    assert comment_reads(sandbox_url) == again.published["written"] > 0
+    for key in expected_demand(sandbox_url):
+        assert len(managed_comments(sandbox_url, key)) == 1

@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from models import Account, Deal, Feedback, Issue, Link
 from store import DeadLetter, LedgerEntry, Store
 from store.schema import cursors
 
-POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
 UPDATED = datetime(2024, 5, 1, 10, 20, 30, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        yield Store(f"sqlite:///{tmp_path / 'pmsync.db'}")
-        return
-    if not POSTGRES_URL:
-        pytest.skip("PMSYNC_TEST_POSTGRES_URL not set: PostgreSQL store tests skipped")
-    # A schema of its own per test: parallel runs and other suites never see its tables.
-    schema = f"pmsync_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    store = Store(url.render_as_string(hide_password=False))
-    try:
-        yield store
-    finally:
-        store.engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture
+def store(any_store_url):
+    store = Store(any_store_url)
+    yield store
+    store.engine.dispose()
 
 
 def issue(key: str = "ANA-1", summary: str = "SSO login") -> Issue:
