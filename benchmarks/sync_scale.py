@@ -8,8 +8,9 @@ For each sync: wall time, each step's time and the peak RSS after it; requests p
 (the sandbox's GET /_sandbox/requests) next to the fewest a full pull could make
 (ceil(records / largest page) of the main stream, plus Jira's id sweep; account listings
 not counted); and the pulls' time against the floor: the very requests the pulls sent,
-replayed by a bare loop of `requests` calls. The sandbox serves from its own process and
-each sync runs in a fresh interpreter, so the figures are pmsync's alone.
+replayed by a bare loop of `requests` calls that reads and decodes each answer. The
+sandbox serves from its own process and each sync runs in a fresh interpreter, so the
+figures are pmsync's alone.
 
     .venv/bin/python benchmarks/sync_scale.py [--scale 100] [--seed 7] [--pull-only]
         [--json PATH]
@@ -124,15 +125,19 @@ def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connect
 
 def floor(sent: list[tuple[str, str, dict[str, str], bytes | None]]) -> dict[str, float]:
     """The same requests again from a bare loop of `requests` calls, one after another,
-    each body read in full: what the pulls would cost with no work between requests.
-    Seconds per tool (the sandbox serves each under /<tool>)."""
+    each body read in full and decoded (`.json()`, as any loop that pages must): what the
+    pulls would cost with no work between requests. Seconds per tool (the sandbox serves
+    each under /<tool>)."""
     session = requests.Session()
     spent: dict[str, float] = {}
     for method, url, headers, body in sent:
         tool = urlsplit(url).path.split("/")[1]
         started = time.perf_counter()
         answer = session.request(method, url, headers=headers, data=body, timeout=120)
-        answer.content  # noqa: B018  (read the whole body, as a pull does)
+        if answer.headers.get("content-type", "").startswith("application/json"):
+            answer.json()
+        else:
+            answer.content  # noqa: B018  (read the whole body, as a pull does)
         spent[tool] = spent.get(tool, 0.0) + time.perf_counter() - started
     return spent
 
