@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, make_url, text
 
 from models import Settings
 from store import Store
-
-POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
+from tests.postgres import POSTGRES_URL, postgres_schema
 
 
 @pytest.fixture(scope="session")
@@ -48,25 +43,6 @@ def store(store_url: str) -> Store:
 @pytest.fixture
 def settings(sandbox_url: str, store_url: str) -> Settings:
     return Settings.for_sandbox(sandbox_url, database_url=store_url)
-
-
-@contextmanager
-def postgres_schema(prefix: str = "pmsync_test", options: str = "") -> Iterator[str]:
-    """A database URL on PMSYNC_TEST_POSTGRES_URL whose tables live in a schema of their
-    own, dropped after: parallel runs and other suites never see them."""
-    assert POSTGRES_URL
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    query = {"options": f"-csearch_path={schema} {options}".strip()}
-    url = make_url(POSTGRES_URL).update_query_dict(query)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,13 +16,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import create_engine, inspect
 
 import store.inbox  # noqa: F401  (its table is part of the metadata compared)
 from models import Issue
 from store import Store
 from store.migrations import alembic_config, current_revision, head_revision
 from store.schema import metadata
+from tests.postgres import postgres_schema
 
 POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
 ROOT = Path(__file__).parent.parent
@@ -42,17 +42,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     if not POSTGRES_URL:
         pytest.skip("PMSYNC_TEST_POSTGRES_URL not set: PostgreSQL migration tests skipped")
-    schema = f"pmsync_mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("pmsync_mig") as url:
+        yield url
 
 
 def differences(url: str) -> list[object]:

@@ -18,14 +18,14 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, select, text
 
 from flows.backfill import parse_window, run_backfill
 from flows.budgets import ensure_prefect_limits
@@ -36,6 +36,7 @@ from models import Settings
 from pmsync.cli import status_report
 from store import Store
 from store.schema import records
+from tests.postgres import postgres_schema
 
 POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(
@@ -97,21 +98,9 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-@contextmanager
-def store_schema(label: str) -> Iterator[str]:
+def store_schema(label: str) -> AbstractContextManager[str]:
     """A store URL whose tables live in a schema of their own, dropped afterwards."""
-    assert POSTGRES_URL
-    schema = f"pmsync_{label}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return postgres_schema(f"pmsync_{label}")
 
 
 def wait_until(what: str, ready: Any, timeout: float, poll: float = 0.25) -> None:

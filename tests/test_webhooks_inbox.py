@@ -9,19 +9,19 @@ import hmac
 import json
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from models import Settings
 from store import Store
 from store.inbox import Delivery, Inbox, inbox
+from tests.postgres import postgres_schema
 from webhooks import create_app
 
 POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
@@ -47,19 +47,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if not POSTGRES_URL:
         pytest.skip("PMSYNC_TEST_POSTGRES_URL not set: PostgreSQL inbox tests skipped")
-    schema = f"pmsync_test_inbox_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     # lock_timeout: a claim that waits on another's lock fails the test instead of hanging.
-    options = f"-csearch_path={schema} -clock_timeout=5000"
-    url = make_url(POSTGRES_URL).update_query_dict({"options": options})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("pmsync_test_inbox", "-clock_timeout=5000") as url:
+        yield url
 
 
 @pytest.fixture
