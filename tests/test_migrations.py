@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,27 +22,19 @@ from models import Issue
 from store import Store
 from store.migrations import alembic_config, current_revision, head_revision
 from store.schema import metadata
-from tests.postgres import postgres_schema
 
-POSTGRES_URL = os.environ.get("PMSYNC_TEST_POSTGRES_URL")
 ROOT = Path(__file__).parent.parent
-# The tables every pmsync before migrations created with `metadata.create_all`.
-# The tables of the last create_all version: later revisions add the rest.
+# The tables the last pmsync before migrations created with `metadata.create_all`; later
+# revisions add the rest.
 BEFORE_MIGRATIONS = sorted(
     set(metadata.tables) - {"backfills", "pending_issues", "issue_signatures"}
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture
+def database_url(any_store_url: str) -> str:
     """An empty database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'pmsync.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("PMSYNC_TEST_POSTGRES_URL not set: PostgreSQL migration tests skipped")
-    with postgres_schema("pmsync_mig") as url:
-        yield url
+    return any_store_url
 
 
 def differences(url: str) -> list[object]:
