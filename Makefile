@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/pmsync demo
 
 lint: $(STAMP)
@@ -28,6 +29,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy models linking connectors store flows webhooks deployments
 
 pytest: $(STAMP)
+	@mkdir -p $(PREFECT_HOME)  # Prefect makes its home, but not the folders above it
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
