@@ -12,11 +12,13 @@ halfway leaves nothing behind: the watermarks below move only when their step is
   Feedback whose words match an edited issue's new text is found at the next reconcile.
 - Issues to publish: the store marks them pending when their links move or a record they
   count is deleted; this module marks those a changed feedback item, deal or account
-  touches. Publishing clears the ones it wrote or found unchanged.
+  touches. Publishing clears the ones it wrote or found unchanged; a failed one stays.
+- Webhook events (flows.events) relink through `relink_around` by the same rules.
 
-A reconcile (`--full`, the first run, or every `PMSYNC_RECONCILE_HOURS`) relinks every
-record and sums every issue: it also catches what only time changes, such as the 30-day
-trend and the revenue window.
+A reconcile relinks every record and sums every issue: on `--full`, on the first run, when
+a setting in SHAPING changes, after a tool link was deleted (its tickets are unknown once it
+is gone), and every `PMSYNC_RECONCILE_HOURS`. It also catches what only time changes, such
+as the 30-day trend and the revenue window.
 """
 
 from __future__ import annotations
