@@ -57,17 +57,24 @@ def serve_sandbox(seed: int, scale: int, conn: Connection) -> None:
     server.stop()
 
 
-def record_requests(log: list[tuple[str, str, dict[str, str], bytes | None]]) -> None:
-    """Keep every request this process sends while `log` is open (the floor replays them)."""
-    send = requests.Session.send
+Sent = tuple[str, str, dict[str, str], bytes | None]
 
-    def recording(self: requests.Session, request: Any, **kwargs: Any) -> Any:
-        if log and log[0] == ("open", "", {}, None):
-            body = request.body.encode() if isinstance(request.body, str) else request.body
-            log.append((request.method, request.url, dict(request.headers), body))
-        return send(self, request, **kwargs)
 
-    requests.Session.send = recording  # type: ignore[method-assign]
+class Recorder:
+    """Keeps every request this process sends while `on` (the floor replays them)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.sent: list[Sent] = []
+        send = requests.Session.send
+
+        def recording(session: requests.Session, request: Any, **kwargs: Any) -> Any:
+            if self.on:
+                body = request.body.encode() if isinstance(request.body, str) else request.body
+                self.sent.append((request.method, request.url, dict(request.headers), body))
+            return send(session, request, **kwargs)
+
+        requests.Session.send = recording  # type: ignore[method-assign,assignment]
 
 
 def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connection) -> None:
@@ -81,14 +88,12 @@ def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connect
     store = Store(database)
     steps: dict[str, float] = {}
     peaks: dict[str, float] = {}
-    sent: list[tuple[str, str, dict[str, str], bytes | None]] = []
-    record_requests(sent)
+    recorder = Recorder()
 
     def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
             pulling = fn is pull_source
-            if pulling:
-                sent.insert(0, ("open", "", {}, None))
+            recorder.on = pulling
             started = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
@@ -96,8 +101,7 @@ def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connect
                 name = fn.__name__ if not pulling else f"pull {args[2]}"
                 steps[name] = steps.get(name, 0.0) + time.perf_counter() - started
                 peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                if pulling:
-                    sent.pop(0)
+                recorder.on = False
 
         return run
 
@@ -118,12 +122,12 @@ def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connect
             "result": result,
             "peak_rss_mib": peak_kib / 1024,
             "pull_s": sum(v for k, v in steps.items() if k.startswith("pull ")),
-            "sent": sent,
+            "sent": recorder.sent,
         }
     )
 
 
-def floor(sent: list[tuple[str, str, dict[str, str], bytes | None]]) -> dict[str, float]:
+def floor(sent: list[Sent]) -> dict[str, float]:
     """The same requests again from a bare loop of `requests` calls, one after another,
     each body read in full and decoded (`.json()`, as any loop that pages must): what the
     pulls would cost with no work between requests. Seconds per tool (the sandbox serves

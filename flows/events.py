@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
@@ -31,12 +31,12 @@ from connectors.base import Page, convert
 from connectors.lookup import KINDS, InvalidRecord, Lookup
 from flows.close_loop import close_loop
 from flows.incremental import relink_around
-from flows.pipeline import calculator_for
+from flows.pipeline import calculator_for, issues_asked_by, summaries
 from flows.publish import publish_all
 from flows.sync import settings_for
 from models import Deal, Feedback, Issue, Link, Record, Settings
 from store import DeadLetter, Store
-from store.inbox import DONE, Inbox, InboxEvent, inbox
+from store.inbox import DONE, Inbox, InboxEvent
 from store.schema import records
 from webhooks.base import Hint
 from webhooks.tools import hints as hints_of
@@ -78,30 +78,7 @@ class EventsResult:
 
 def load_events(store: Store, event_ids: Iterable[int]) -> list[InboxEvent]:
     """The inbox rows of these ids, oldest first, whatever their status."""
-    ids = sorted({int(i) for i in event_ids})
-    found: list[InboxEvent] = []
-    with store.engine.connect() as conn:
-        for start in range(0, len(ids), 500):
-            query = select(inbox).where(inbox.c.id.in_(ids[start : start + 500]))
-            found += [_event(row) for row in conn.execute(query.order_by(inbox.c.id))]
-    return found
-
-
-def _event(row: Any) -> InboxEvent:
-    received = row.received_at
-    return InboxEvent(
-        id=row.id,
-        tool=row.tool,
-        delivery_id=row.delivery_id,
-        # SQLite hands back naive datetimes; the inbox stores UTC.
-        received_at=received if received.tzinfo else received.replace(tzinfo=UTC),
-        payload=row.payload,
-        headers=row.headers,
-        status=row.status,
-        attempts=row.attempts,
-        claim=row.claim,
-        error=row.error,
-    )
+    return Inbox(store.engine).events(ids=event_ids)
 
 
 def hints_for(events: Iterable[InboxEvent]) -> list[Hint]:
@@ -305,33 +282,23 @@ def _summaries(
     those named, and for a deal, every issue its customers asked for (their deals count
     on those issues too). A company's change can join or split customers across tools:
     then every issue is recomputed, and the ledger writes only those that moved."""
-    calculator = calculator_for(settings, store, now)
-    known = {issue.key for issue in store.load("issue")}
-    ledger = store.ledger()
-    by_issue: dict[str, list[Link]] = defaultdict(list)
-    for link in counted:
-        by_issue[link.issue_key].append(link)
+    calculator = calculator_for(settings, store, now, counted)
     accounts_moved = any(key[1] == "account" for key in found.before) or any(
         kind == "account" for _, kind in found.deleted
     )
     if accounts_moved:
-        affected = set(by_issue) | set(ledger)
-    else:
-        # The deal as it is now and as it was (moved between companies, or deleted).
-        deals = [r for r in found.changed if isinstance(r, Deal)]
-        deals += [
-            Deal.model_validate(payload)
-            for (_, kind, _), payload in found.before.items()
-            if kind == "deal" and payload
-        ]
-        customers = {c.key for deal in deals for c in calculator.directory.for_deal(deal)}
-        if customers:
-            for link in counted:
-                item = calculator.feedback.get((link.source, link.record_id))
-                if item is not None and calculator.directory.for_feedback(item).key in customers:
-                    affected.add(link.issue_key)
-    keys = {key for key in affected if key in known and (key in by_issue or key in ledger)}
-    return {key: calculator.summary(key, by_issue.get(key, [])) for key in sorted(keys)}
+        return summaries(store, calculator, counted)
+    # The deal as it is now and as it was (moved between companies, or deleted).
+    deals = [r for r in found.changed if isinstance(r, Deal)]
+    deals += [
+        Deal.model_validate(payload)
+        for (_, kind, _), payload in found.before.items()
+        if kind == "deal" and payload
+    ]
+    customers = {c.key for deal in deals for c in calculator.directory.for_deal(deal)}
+    if customers:
+        affected |= issues_asked_by(calculator, counted, customers)
+    return summaries(store, calculator, counted, affected)
 
 
 def process(

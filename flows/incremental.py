@@ -30,8 +30,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flows.pipeline import calculator_for, demand, link_all, relink
-from models import Deal, DemandSummary, Feedback, Issue, Link, Settings, ToolLink
+from flows.pipeline import (
+    calculator_for,
+    demand,
+    issues_asked_by,
+    link_all,
+    relink,
+    summaries,
+)
+from models import Deal, DemandSummary, Feedback, Issue, Settings, ToolLink
 from store import EVERY_ISSUE, RELINK_ALL, Store
 
 log = logging.getLogger("pmsync.sync")
@@ -166,7 +173,7 @@ def relink_around(
         *loaded.values(),
     ]
     gone = owners - {(r.source, r.id) for r in records}
-    counted = relink(settings, store, records, gone) if owners else 0
+    counted = relink(settings, store, records, gone, issues) if owners else 0
     # A changed record's numbers (an amount, a quote) move its issues even when its links
     # did not: those are marked here; links that moved were marked by the store.
     store.mark_pending(link.issue_key for link in store.links_of_owners(loaded))
@@ -205,20 +212,6 @@ def demand_changes(
     counting = store.links(suggested=False)
     calculator = calculator_for(settings, store, links=counting)
     customers = {c.key for deal in deals for c in calculator.directory.for_deal(deal)}
-    by_issue: dict[str, list[Link]] = {}
-    for link in counting:
-        by_issue.setdefault(link.issue_key, []).append(link)
     if customers:
-        # A deal moves its customers' revenue and pipeline on every issue they asked for.
-        affected = set()
-        for key, issue_links in by_issue.items():
-            for link in issue_links:
-                item = calculator.feedback.get((link.source, link.record_id))
-                if item and calculator.directory.for_feedback(item).key in customers:
-                    affected.add(key)
-                    break
-        store.mark_pending(affected)
-    # As `demand` does: issues with links that count, or with demand published before.
-    known = {issue.key for issue in store.load("issue")}
-    keys = store.pending() & known & (set(by_issue) | set(store.ledger()))
-    return {key: calculator.summary(key, by_issue.get(key, [])) for key in sorted(keys)}
+        store.mark_pending(issues_asked_by(calculator, counting, customers))
+    return summaries(store, calculator, counting, store.pending())

@@ -29,7 +29,7 @@ from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
 from linking.references import deal_links, feedback_links, tag_links
 from linking.text_links import text_linker, text_links
-from models import ConfigError, Deal, DemandSummary, Feedback, Link, Settings, ToolLink
+from models import ConfigError, Deal, DemandSummary, Feedback, Issue, Link, Settings, ToolLink
 from store import Store
 
 log = logging.getLogger("pmsync.sync")
@@ -147,11 +147,7 @@ def link_all(settings: Settings, store: Store) -> int:
     issues = store.load("issue")
     known_keys = {issue.key for issue in issues}
     targets = settings.tag_targets
-    issues_by_label: dict[str, set[str]] = {}
-    for issue in issues:
-        if issue.status_category != "done":
-            for label in (*issue.labels, *issue.components):
-                issues_by_label.setdefault(label.lower(), set()).add(issue.key)
+    issues_by_label = open_issues_by_label(issues)
     by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
     for tool_link in store.load("tool_link"):
         by_ticket.setdefault((tool_link.source, tool_link.record_id), []).append(tool_link)
@@ -189,23 +185,32 @@ def link_all(settings: Settings, store: Store) -> int:
     return counted
 
 
+def open_issues_by_label(issues: Iterable[Issue]) -> dict[str, set[str]]:
+    """The keys of the open issues under each label and component (lower case): what a
+    mapped tag links to."""
+    found: dict[str, set[str]] = {}
+    for issue in issues:
+        if issue.status_category != "done":
+            for label in (*issue.labels, *issue.components):
+                found.setdefault(label.lower(), set()).add(issue.key)
+    return found
+
+
 def relink(
     settings: Settings,
     store: Store,
     records: list[Feedback | Deal],
     gone: Iterable[tuple[str, str]] = (),
+    issues: list[Issue] | None = None,
 ) -> int:
-    """`link_all`'s rules for a few feedback items and deals only: those an event changed,
-    with `gone` the (source, id) of records deleted since. Only valid while the issues are
-    unchanged (keys, labels and text candidates hold): when an issue changed, link_all.
-    Text matching runs only for the items that name no issue. Returns the links that count."""
-    issues = store.load("issue")
+    """`link_all`'s rules for some feedback items and deals only, with `gone` the (source,
+    id) of records deleted since. Which records an issue's change moves is the caller's to
+    say (flows.incremental.relink_around). Text matching runs only for the items that name
+    no issue. `issues`: the stored issues, when the caller has them. Returns the links that
+    count."""
+    issues = store.load("issue") if issues is None else issues
     known_keys = {issue.key for issue in issues}
-    issues_by_label: dict[str, set[str]] = {}
-    for issue in issues:
-        if issue.status_category != "done":
-            for label in (*issue.labels, *issue.components):
-                issues_by_label.setdefault(label.lower(), set()).add(issue.key)
+    issues_by_label = open_issues_by_label(issues)
     owners = {(r.source, r.id) for r in records} | set(gone)
     by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
     for tool_link in store.load("tool_link"):
@@ -301,13 +306,38 @@ def demand(
 ) -> dict[str, DemandSummary]:
     """The demand summary of every issue that has links, or had them when last published."""
     counting = store.links(suggested=False)
-    calculator = calculator_for(settings, store, now, counting)
+    return summaries(store, calculator_for(settings, store, now, counting), counting)
+
+
+def summaries(
+    store: Store,
+    calculator: DemandCalculator,
+    counting: list[Link],
+    wanted: set[str] | None = None,
+) -> dict[str, DemandSummary]:
+    """The summaries of the issues among `wanted` (all, when None) that exist and have
+    links that count, or had demand published before (it may have fallen to nothing)."""
     by_issue: dict[str, list[Link]] = {}
     for link in counting:
         by_issue.setdefault(link.issue_key, []).append(link)
     known = {issue.key for issue in store.load("issue")}
     keys = (set(by_issue) | set(store.ledger())) & known
+    if wanted is not None:
+        keys &= wanted
     return {key: calculator.summary(key, by_issue.get(key, [])) for key in sorted(keys)}
+
+
+def issues_asked_by(
+    calculator: DemandCalculator, counting: list[Link], customers: set[str]
+) -> set[str]:
+    """The issues these customers asked for: a deal of theirs moves the revenue and
+    pipeline on every one of them."""
+    asked: set[str] = set()
+    for link in counting:
+        item = calculator.feedback.get((link.source, link.record_id))
+        if item is not None and calculator.directory.for_feedback(item).key in customers:
+            asked.add(link.issue_key)
+    return asked
 
 
 def movers(plans: list[Any], top: int = 10) -> list[dict[str, Any]]:

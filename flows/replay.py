@@ -54,30 +54,23 @@ def _salesforce_site(context: dict[str, Any], s: Settings) -> str:
     return _site(context.get("site") or s.salesforce_login_url, "salesforce")
 
 
+def _plain(tool: str, build: Callable[[dict[str, Any], str], Record]) -> Rebuild:
+    """A builder that needs only the raw record and the tool's site."""
+    return lambda raw, ctx, s: build(raw, _site(getattr(s, f"{tool}_url"), tool))
+
+
 # (source, kind) -> how to rebuild a stored raw record of it.
 REBUILDERS: dict[tuple[str, str], Rebuild] = {
-    ("jira", "issue"): lambda raw, ctx, s: jira.issue_from_raw(raw, _site(s.jira_url, "jira")),
+    ("jira", "issue"): _plain("jira", jira.issue_from_raw),
     ("zendesk", "feedback"): _zendesk_ticket,
-    ("zendesk", "account"): lambda raw, ctx, s: zendesk.organization_from_raw(
-        raw, _site(s.zendesk_url, "zendesk")
-    ),
-    ("zendesk", "tool_link"): lambda raw, ctx, s: zendesk.jira_link_from_raw(
-        raw, _site(s.zendesk_url, "zendesk")
-    ),
+    ("zendesk", "account"): _plain("zendesk", zendesk.organization_from_raw),
+    ("zendesk", "tool_link"): _plain("zendesk", zendesk.jira_link_from_raw),
     ("intercom", "feedback"): _intercom_conversation,
-    ("intercom", "account"): lambda raw, ctx, s: intercom.company_from_raw(
-        raw, _site(s.intercom_url, "intercom")
-    ),
-    ("freshdesk", "feedback"): lambda raw, ctx, s: freshdesk.ticket_from_raw(
-        raw, _site(s.freshdesk_url, "freshdesk")
-    ),
-    ("freshdesk", "account"): lambda raw, ctx, s: freshdesk.company_from_raw(
-        raw, _site(s.freshdesk_url, "freshdesk")
-    ),
+    ("intercom", "account"): _plain("intercom", intercom.company_from_raw),
+    ("freshdesk", "feedback"): _plain("freshdesk", freshdesk.ticket_from_raw),
+    ("freshdesk", "account"): _plain("freshdesk", freshdesk.company_from_raw),
     ("hubspot", "deal"): _hubspot_deal,
-    ("hubspot", "account"): lambda raw, ctx, s: hubspot.company_from_raw(
-        raw, _site(s.hubspot_url, "hubspot")
-    ),
+    ("hubspot", "account"): _plain("hubspot", hubspot.company_from_raw),
     ("salesforce", "deal"): lambda raw, ctx, s: salesforce.opportunity_from_raw(
         raw, _salesforce_site(ctx, s)
     ),

@@ -50,6 +50,11 @@ FRESHDESK_STATUS: dict[Any, str] = {2: "Open", 3: "Pending", 4: "Resolved", 5: "
 HUBSPOT_UNNOTIFIED = {"hs_lastmodifieddate", "hs_lastmodifieddate_ms"}
 
 
+def _change(before: Any, after: Any) -> str:
+    """What happened to a record, as the vendors' event names say it."""
+    return "created" if before is None else "deleted" if after is None else "updated"
+
+
 def _ms() -> int:
     return int(time.time() * 1000)
 
@@ -297,7 +302,7 @@ def zendesk_other(
     record = after or before
     if record is None:
         return []
-    change = "created" if before is None else "deleted" if after is None else "updated"
+    change = _change(before, after)
     event = {"created": "created", "deleted": "deleted"}.get(change, "custom_field_changed")
     body: dict[str, Any] = {
         "account_id": ZENDESK_ACCOUNT,
@@ -467,7 +472,7 @@ def intercom_other(
     record = after or before
     if record is None:
         return []
-    change = "created" if before is None else "deleted" if after is None else "updated"
+    change = _change(before, after)
     topic = f"contact.user.{change}" if kind == "contact" else f"company.{change}"
     body = _intercom_body(topic, {"type": kind, **dict(after or {"id": record.get("id")})})
     name = [f"intercom/{kind}/{record.get('id')}"]

@@ -259,12 +259,25 @@ class Inbox:
                 counts[status] = n
         return counts
 
-    def events(self, tool: str | None = None, status: str | None = None) -> list[InboxEvent]:
-        """Stored events in arrival order (for admins, replays and tests)."""
+    def events(
+        self,
+        tool: str | None = None,
+        status: str | None = None,
+        ids: Iterable[int] | None = None,
+    ) -> list[InboxEvent]:
+        """Stored events in arrival order, of a tool, a status or these ids."""
         query = select(inbox).order_by(inbox.c.id)
         if tool:
             query = query.where(inbox.c.tool == tool)
         if status:
             query = query.where(inbox.c.status == status)
+        if ids is None:
+            with self.engine.connect() as conn:
+                return [_event(row) for row in conn.execute(query)]
+        wanted = sorted({int(i) for i in ids})
+        found: list[InboxEvent] = []
         with self.engine.connect() as conn:
-            return [_event(row) for row in conn.execute(query)]
+            for start in range(0, len(wanted), 500):
+                chunk = query.where(inbox.c.id.in_(wanted[start : start + 500]))
+                found += [_event(row) for row in conn.execute(chunk)]
+        return found

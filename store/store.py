@@ -210,9 +210,13 @@ class Store:
         ]
         self._upsert(conn, records, ["source", "kind", "record_id"], changed)
 
-    def iter_load(self, kind: str, size: int = 5000) -> Iterator[list[Any]]:
+    def iter_load(
+        self, kind: str, source: str | None = None, size: int = 5000
+    ) -> Iterator[list[Any]]:
         """`load` a chunk at a time, for callers that must not hold every record at once."""
         query = select(records.c.payload).where(records.c.kind == kind)
+        if source:
+            query = query.where(records.c.source == source)
         model = MODELS[kind]
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=size).execute(query)
@@ -243,9 +247,9 @@ class Store:
         return found
 
     def mentioning(self, kinds: Sequence[str], needles: Iterable[str]) -> set[tuple[str, str]]:
-        """(source, id) of the records of these kinds whose payload contains any needle:
-        a coarse filter (callers check what they find), so a few changed issues need not
-        read every record."""
+        """(source, id) of the records of these kinds whose payload contains any needle,
+        in any case: a coarse filter (callers check what they find), so a few changed
+        issues need not read every record."""
         needles = sorted(set(needles))
         found: set[tuple[str, str]] = set()
         text = cast(records.c.payload, Text)
@@ -254,7 +258,7 @@ class Store:
                 chunk = needles[start : start + 50]
                 query = select(records.c.source, records.c.record_id).where(
                     records.c.kind.in_(kinds),
-                    or_(*(text.contains(needle, autoescape=True) for needle in chunk)),
+                    or_(*(text.icontains(needle, autoescape=True) for needle in chunk)),
                 )
                 found.update((row.source, row.record_id) for row in conn.execute(query))
         return found
@@ -271,12 +275,7 @@ class Store:
         conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
 
     def load(self, kind: str, source: str | None = None) -> list[Any]:
-        query = select(records.c.payload).where(records.c.kind == kind)
-        if source:
-            query = query.where(records.c.source == source)
-        model = MODELS[kind]
-        with self.engine.connect() as conn:
-            return [model.model_validate(row.payload) for row in conn.execute(query)]
+        return [record for chunk in self.iter_load(kind, source) for record in chunk]
 
     def _delete_records(self, conn: Connection, source: str, kind: str, ids: Sequence[str]) -> None:
         """Records gone from their tool leave the store with their links."""

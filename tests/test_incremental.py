@@ -73,7 +73,7 @@ def test_an_incremental_sync_leaves_the_tickets_as_a_reconcile_would(
     assert store.pending() == set()
 
 
-def test_a_sync_that_finds_nothing_changed_relinks_and_writes_nothing(
+def test_a_sync_that_finds_nothing_changed_sums_no_issue_and_writes_nothing(
     settings: Settings, store: Store
 ) -> None:
     run_cycle(settings, store, full=True)

@@ -36,6 +36,7 @@ from uuid import UUID
 
 from sqlalchemy import func, select
 
+from connectors.hubspot import COMPANY_PROPERTIES, DEAL_PROPERTIES
 from connectors.jira_write import COMMENT_MARKER, PROPERTY_KEY
 from connectors.lookup import Lookup
 from flows.events import process
@@ -51,19 +52,10 @@ REQUEUE_EVERY_S = 30.0
 # The marker connectors.notes puts at the end of every close-the-loop note.
 NOTE_MARKER = re.compile(r"\[pmsync [A-Za-z][A-Za-z0-9_]*-\d+ [^\]]+\]")
 # HubSpot says which property changed: a change to one pmsync never reads moves nothing.
+# (Its modification time alone changes with every edit, so it names nothing read.)
 HUBSPOT_READS = {
-    "deal": {
-        "dealname",
-        "amount",
-        "dealstage",
-        "pipeline",
-        "closedate",
-        "hs_is_closed",
-        "hs_is_closed_won",
-        "hs_deal_stage_probability",
-        "jira_issue_keys",
-    },
-    "company": {"name", "domain"},
+    "deal": set(DEAL_PROPERTIES) - {"hs_lastmodifieddate"},
+    "company": set(COMPANY_PROPERTIES) - {"hs_lastmodifieddate"},
 }
 
 
