@@ -8,11 +8,20 @@ included (a duplicate of a duplicate asks for the same issue). Feedback whose pa
 are all outside the candidates ("unanswerable") is kept too: ranking metrics skip it, but an
 automatic link made for it is a wrong link, as it would be in production.
 
+Candidates are the issues open when the feedback was written, as in production, where text
+matching only sees issues not yet done (linking.text_links). A report with a resolution
+whose `Resolved` time is at or before the feedback's `Created` was closed by then, so it is
+no candidate for that feedback: its score is 0. (The column carries a time for open reports
+too, so it reads as the last change: a closed report's last change is no earlier than its
+closing.) A report open then, or with a time missing, stays a candidate. On SeaMonkey this
+removes no right answer.
+
 Confidence is calibrated on the same data, so the automatic-link figures are held out:
-each feedback item is decided with a calibration and an automatic threshold fitted on all
-the other items (leave-one-out), never on itself. The threshold is the lowest confidence at
-which the other items' top candidates reach the target precision (95%) over at least five
-links; a fold where none does makes no automatic link.
+each feedback item is decided with a calibration fitted on all the other items
+(leave-one-out), never on itself. A top candidate is linked automatically when that
+calibrated probability of being right reaches the target precision (95%): if the
+probabilities are calibrated, the links above it are right at least that often, and
+auto_precision measures whether they were.
 
 The time prior (linking.text.TimePrior: issues created well after the feedback weigh less)
 is held out the same way: each item is ranked with the grace period and weight from
@@ -24,7 +33,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -47,7 +56,6 @@ from linking.text import (
 )
 
 TARGET_PRECISION = 0.95
-MIN_AUTO_LINKS = 5
 # The time priors a fold chooses from (no prior first: it wins ties).
 TIME_PRIORS = (NO_TIME_PRIOR,) + tuple(
     TimePrior(grace, weight)
@@ -74,6 +82,8 @@ class FeedbackCase:
 class LinkingTask:
     candidates: list[IssueText]
     feedback: list[FeedbackCase]
+    # When each candidate was closed (absent or None: open, or not known).
+    closed_at: dict[str, datetime | None] = field(default_factory=dict)
 
     @property
     def answerable(self) -> list[FeedbackCase]:
@@ -105,23 +115,59 @@ def read_task(reports: Path, pairs: Path) -> LinkingTask:
         for r in rows
         if r["Issue id"].strip() not in is_feedback
     ]
-    candidate_ids = {c.key for c in candidates}
-    feedback = [
-        FeedbackCase(
-            id=r["Issue id"].strip(),
-            text=f"{r['Summary']}\n{r['Description']}",
-            partners=frozenset(partners[r["Issue id"].strip()] & candidate_ids),
-            created=_created(r),
-        )
+    closed_at = {
+        r["Issue id"].strip(): _time(r, "Resolved") if r["Resolution"].strip() else None
         for r in rows
-        if r["Issue id"].strip() in is_feedback
-    ]
-    return LinkingTask(candidates, feedback)
+        if r["Issue id"].strip() not in is_feedback
+    }
+    feedback = []
+    for r in rows:
+        if r["Issue id"].strip() in is_feedback:
+            created = _created(r)
+            feedback.append(
+                FeedbackCase(
+                    id=r["Issue id"].strip(),
+                    text=f"{r['Summary']}\n{r['Description']}",
+                    partners=frozenset(
+                        p
+                        for p in partners[r["Issue id"].strip()]
+                        if p in closed_at and _open_when(closed_at[p], created)
+                    ),
+                    created=created,
+                )
+            )
+    return LinkingTask(candidates, feedback, closed_at)
 
 
 def _created(row: dict[str, str]) -> datetime | None:
-    value = (row.get("Created") or "").strip()
+    return _time(row, "Created")
+
+
+def _time(row: dict[str, str], column: str) -> datetime | None:
+    value = (row.get(column) or "").strip()
     return datetime.fromisoformat(value) if value else None
+
+
+def _open_when(closed: datetime | None, written: datetime | None) -> bool:
+    """Whether an issue closed at `closed` was still open when feedback was `written`."""
+    return closed is None or written is None or closed > written
+
+
+def open_mask(task: LinkingTask, keys: Sequence[str]) -> np.ndarray:
+    """Feedback x candidates: True where the candidate was open when the feedback came."""
+    closed = epoch_seconds(task.closed_at.get(k) for k in keys)
+    written = epoch_seconds(f.created for f in task.feedback)
+    with np.errstate(invalid="ignore"):
+        return ~(closed[None, :] <= written[:, None])  # NaN compares False: unknown is open
+
+
+def task_scores(
+    task: LinkingTask, ranker: Ranker, progress: Progress | None = None
+) -> tuple[list[str], np.ndarray]:
+    """The ranker's scores of every candidate for every feedback text, 0 for candidates
+    already closed when the feedback came (see the module docstring)."""
+    keys, scores = ranker(task.candidates, [f.text for f in task.feedback], progress)
+    return keys, np.where(open_mask(task, keys), scores, 0).astype(scores.dtype)
 
 
 def _same_problem(paired: dict[str, set[str]]) -> dict[str, set[str]]:
@@ -222,7 +268,7 @@ def rank_all(
 ) -> list[Ranked]:
     """Every feedback item's ranking; with several `time_priors`, each item weighed with
     the one that ranks the other items best (`choose_time_prior`), never chosen on itself."""
-    keys, scores = ranker(task.candidates, [f.text for f in task.feedback], progress)
+    keys, scores = task_scores(task, ranker, progress)
     return rank_scores(task, prior_ranks(task, keys, scores, time_priors))
 
 
@@ -316,63 +362,14 @@ def fit_calibration(ranked: Sequence[Ranked]) -> Calibration:
     return Calibration(intercept=intercept, score_coef=score_coef, margin_coef=margin_coef)
 
 
-def precise_threshold(
-    ranked: Sequence[Ranked],
-    calibration: Calibration,
-    target_precision: float = TARGET_PRECISION,
-    min_links: int = MIN_AUTO_LINKS,
-) -> float | None:
-    """The lowest confidence at which the top candidates of `ranked` would be linked with
-    at least `target_precision` precision, over at least `min_links` links; None if there is
-    none. Feedback whose right issue is not among the candidates counts: linking it is wrong.
-
-    `min_links` keeps one lucky top item from setting the threshold: on 85 items, "1 of 1
-    right" is no evidence of 95% precision."""
-    confidences = np.array(
-        [calibration.probability(*r.features()[0]) if r.top_keys else 0.0 for r in ranked]
-    )
-    right = np.array([bool(r.top_keys) and r.top_keys[0] in r.case.partners for r in ranked])
-    order = np.argsort(-confidences, kind="stable")
-    ordered = confidences[order]
-    links = np.arange(1, len(ordered) + 1)
-    precision = np.cumsum(right[order]) / links
-    # A threshold links every item at or above it: only the last of equal confidences can end.
-    ends = np.append(ordered[1:] < ordered[:-1], True)
-    good = np.flatnonzero(ends & (links >= min_links) & (precision >= target_precision))
-    return float(ordered[good[-1]]) if len(good) else None
-
-
-@dataclass(frozen=True)
-class HeldOut:
-    """One item's top-candidate confidences and automatic threshold, both fitted without it."""
-
-    confidences: list[float]
-    auto_threshold: float | None  # None: no threshold reached the target on the other items
-
-
-def held_out(
-    ranked: Sequence[Ranked],
-    auto_threshold: float | None = None,
-    target_precision: float = TARGET_PRECISION,
-) -> list[HeldOut]:
-    """Leave-one-out: for each item, a calibration fitted on all the others and, unless
-    `auto_threshold` is fixed, the threshold that reaches `target_precision` on them."""
-    results = []
+def held_out(ranked: Sequence[Ranked]) -> list[list[float]]:
+    """Leave-one-out: each item's top-candidate confidences under a calibration fitted on
+    all the other items."""
+    confidences = []
     for i, item in enumerate(ranked):
-        rest = [r for j, r in enumerate(ranked) if j != i]
-        calibration = _fit_or_default(rest)  # all right or all wrong: the shipped one
-        threshold = (
-            auto_threshold
-            if auto_threshold is not None
-            else precise_threshold(rest, calibration, target_precision)
-        )
-        results.append(
-            HeldOut(
-                [calibration.probability(score, margin) for score, margin in item.features()],
-                threshold,
-            )
-        )
-    return results
+        calibration = _fit_or_default([r for j, r in enumerate(ranked) if j != i])
+        confidences.append([calibration.probability(s, m) for s, m in item.features()])
+    return confidences
 
 
 @dataclass(frozen=True)
@@ -385,12 +382,8 @@ class LinkingReport:
     auto_precision: float | None
     auto_coverage: float | None
     auto_links: int
-    # Fixed by the caller, or chosen on all the data for target_precision (what
-    # --write-calibration ships); None: no threshold reaches the target on this data.
-    auto_threshold: float | None
-    target_precision: float | None  # None: the threshold was fixed, not chosen
-    # Items whose held-out threshold (chosen on the other items) existed: the rest got none.
-    folds_with_threshold: int
+    auto_threshold: float  # the target precision, unless the caller fixed it
+    target_precision: float | None  # None: the threshold was fixed by the caller
     suggest_threshold: float
     suggest_recall: float | None
     unanswerable: int
@@ -426,33 +419,29 @@ def report(
     suggest_recall: answerable feedback whose right issue is its automatic link or among its
     suggestions / n.
 
-    Each item is decided with a calibration, and (when `auto_threshold` is None) a threshold
-    for `target_precision`, fitted on all the other items: nothing it is scored on was
-    fitted to it. `confidences` (per item, of its top candidates) replace the held-out
-    ones and need a fixed `auto_threshold`.
+    Each item is decided with a calibration fitted on all the other items: nothing it is
+    scored on was fitted to it. The automatic threshold is `target_precision` (a calibrated
+    probability of being right), unless `auto_threshold` fixes it. `confidences` (per item,
+    of its top candidates) replace the held-out ones.
     """
     answerable = [r for r in ranked if r.first_right is not None]
     n = len(answerable)
     ranks = np.array([r.first_right for r in answerable], dtype=float)
-    if confidences is not None:
-        if auto_threshold is None:
-            raise ValueError("given confidences need a fixed auto_threshold")
-        decided = [HeldOut(list(c), auto_threshold) for c in confidences]
-    else:
-        decided = held_out(ranked, auto_threshold, target_precision)
+    target = target_precision if auto_threshold is None else None
+    threshold = target_precision if auto_threshold is None else auto_threshold
+    decided = held_out(ranked) if confidences is None else confidences
     auto_links = auto_right = auto_answerable = surfaced = 0
-    for item, fold in zip(ranked, decided, strict=True):
-        # The same decision the pipeline makes, on held-out confidences and threshold.
+    for item, item_confidences in zip(ranked, decided, strict=True):
+        # The same decision the pipeline makes, on held-out confidences.
         decision = decide(
             [
                 TextMatch(key, score, confidence, ())
                 for key, score, confidence in zip(
-                    item.top_keys, item.top_scores, fold.confidences, strict=False
+                    item.top_keys, item.top_scores, item_confidences, strict=False
                 )
             ],
-            # None: no threshold reached the target without this item; 1 links nothing.
-            1.0 if fold.auto_threshold is None else fold.auto_threshold,
-            suggest_threshold,
+            threshold,
+            min(suggest_threshold, threshold),
         )
         shown = [decision.auto] if decision.auto else list(decision.suggestions)
         right = any(m.key in item.case.partners for m in shown)
@@ -461,12 +450,6 @@ def report(
             auto_links += 1
             auto_right += right
             auto_answerable += item.first_right is not None
-    if auto_threshold is None and confidences is None:
-        shipped = _fit_or_default(ranked)
-        auto_threshold = precise_threshold(ranked, shipped, target_precision)
-        target: float | None = target_precision
-    else:
-        target = None
     return LinkingReport(
         method=method,
         n=n,
@@ -476,9 +459,8 @@ def report(
         auto_precision=auto_right / auto_links if auto_links else None,
         auto_coverage=auto_answerable / n if n else None,
         auto_links=auto_links,
-        auto_threshold=auto_threshold,
+        auto_threshold=threshold,
         target_precision=target,
-        folds_with_threshold=sum(fold.auto_threshold is not None for fold in decided),
         suggest_threshold=suggest_threshold,
         suggest_recall=surfaced / n if n else None,
         unanswerable=len(ranked) - n,
@@ -510,7 +492,7 @@ def evaluate_links(
     `time_prior` is False) weighs issues created after the feedback down, with a time prior
     chosen, for each item, on the other items (`TIME_PRIORS`)."""
     task = read_task(reports, pairs)
-    keys, scores = RANKERS[method](task.candidates, [f.text for f in task.feedback], progress)
+    keys, scores = task_scores(task, RANKERS[method], progress)
     priors = TIME_PRIORS if method == "pmsync" and time_prior else (NO_TIME_PRIOR,)
     ranks = prior_ranks(task, keys, scores, priors)
     ranked = rank_scores(task, ranks)
@@ -526,6 +508,15 @@ def evaluate_links(
     return result, ranked
 
 
+def shipped_threshold(result: LinkingReport) -> float | None:
+    """The automatic threshold `--write-calibration` ships: the one measured, if its held-out
+    links reached the target precision (or the caller fixed it); None (off) otherwise."""
+    if result.target_precision is None:
+        return result.auto_threshold
+    reached = result.auto_precision is not None and result.auto_precision >= result.target_precision
+    return result.auto_threshold if reached else None
+
+
 def calibration_module(
     calibration: Calibration,
     source: str,
@@ -535,18 +526,23 @@ def calibration_module(
     time_prior: TimePrior = NO_TIME_PRIOR,
 ) -> str:
     """The text of linking/text_calibration.py for a freshly fitted calibration; an
-    `auto_threshold` of None (no threshold reached the target) is written as 1, which
+    `auto_threshold` of None (held out, its links missed the target) is written as 1, which
     `decide` reads as "no automatic links"."""
     if target_precision is None:
         why = "# Set by --auto-threshold.\n"
     elif auto_threshold is None:
         why = (
-            f"# No threshold reached {target_precision:g} precision on this data: automatic\n"
-            "# text links are off (1.0) until a tracker's own data supports one.\n"
+            f"# Held out, links at {target_precision:g} confidence were right less than\n"
+            f"# {target_precision:g} of the time on this data: automatic text links are off\n"
+            "# (1.0) until a tracker's own data supports them.\n"
         )
         auto_threshold = 1.0
     else:
-        why = f"# The lowest confidence with {target_precision:g} precision on this data.\n"
+        why = (
+            "# A link is automatic when its calibrated probability of being right reaches\n"
+            f"# the target precision, {target_precision:g}; held out on this data, such links\n"
+            "# reached it (pmsync eval links).\n"
+        )
     return (
         '"""Confidence of text links (see linking.text.Calibration) and its default thresholds.\n'
         "\n"

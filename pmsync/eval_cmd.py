@@ -33,13 +33,15 @@ LINKS_HELP = (
     "resolved as a duplicate that has a partner in the pairs file is feedback; every other "
     "report is a candidate issue; the right answers are the feedback's partners.\n\n"
     "Prints n (feedback whose right issue is among the candidates), recall_at_1, recall_at_5, "
-    "mrr, and at --auto-threshold auto_precision (links made for feedback whose partners are "
-    "not among the candidates count as wrong) and auto_coverage (the share of the n that got "
-    "an automatic link). Both held out: each item is decided with a calibration, and an "
-    "automatic threshold (the lowest confidence with --target-precision precision over at "
-    "least 5 links), fitted on all the other items, never on itself. --auto-threshold fixes "
-    "the threshold instead; auto_threshold shows the one chosen on all the data, or null when "
-    "none reaches the target.\n\n"
+    "mrr, and at the automatic threshold auto_precision (links made for feedback whose "
+    "partners are not among the candidates count as wrong) and auto_coverage (the share of "
+    "the n that got an automatic link). A candidate already closed (Resolution set, Resolved "
+    "at or before the feedback's Created) is no candidate for that feedback, as pmsync only "
+    "matches issues not yet done.\n\n"
+    "Both automatic figures are held out: each item's confidence (the calibrated probability "
+    "that its top candidate is right) comes from a calibration fitted on all the other items, "
+    "never on itself. A link is automatic when that confidence reaches --target-precision; "
+    "--auto-threshold sets another threshold.\n\n"
     "Issues created more than some days after the feedback (Created) weigh less; the days and "
     "the weight are chosen, for each item, on the other items, and time_grace_days and "
     "time_later_weight show the ones chosen on all the data. --no-time-prior turns this off."
@@ -59,13 +61,16 @@ def links(
         typer.Option(
             min=0,
             max=1,
-            help="Confidence that makes a link automatic; by default chosen on held-out "
-            "folds for --target-precision.",
+            help="Confidence that makes a link automatic; by default --target-precision.",
         ),
     ] = None,
     target_precision: Annotated[
         float,
-        typer.Option(min=0, max=1, help="Precision the chosen automatic threshold must reach."),
+        typer.Option(
+            min=0,
+            max=1,
+            help="Precision automatic links must reach; also the default automatic threshold.",
+        ),
     ] = TARGET_PRECISION,
     suggest_threshold: Annotated[
         float, typer.Option(min=0, max=1, help="Confidence that makes a suggestion.")
@@ -82,11 +87,18 @@ def links(
         typer.Option(
             metavar="PATH",
             help="Fit the confidence calibration on all of this data and write it as a "
-            "Python module (linking/text_calibration.py is the one pmsync ships).",
+            "Python module (linking/text_calibration.py is the one pmsync ships). Its "
+            "automatic threshold is the one measured if the held-out links reached "
+            "--target-precision, else 1 (no automatic text links).",
         ),
     ] = None,
 ) -> None:
-    from linking.evaluate import calibration_module, evaluate_links, fit_calibration
+    from linking.evaluate import (
+        calibration_module,
+        evaluate_links,
+        fit_calibration,
+        shipped_threshold,
+    )
     from linking.text import NO_TIME_PRIOR, TimePrior
 
     if write_calibration and baseline:
@@ -122,7 +134,7 @@ def links(
             calibration_module(
                 calibration,
                 source,
-                result.auto_threshold,
+                shipped_threshold(result),
                 suggest_threshold,
                 result.target_precision,
                 (

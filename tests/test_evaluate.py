@@ -4,6 +4,7 @@ and the numbers it prints, checked against a small hand-made set."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,12 +20,14 @@ from linking.evaluate import (
     Ranked,
     calibration_module,
     choose_time_prior,
+    fit_calibration,
     held_out,
-    precise_threshold,
     rank_all,
     rank_scores,
     read_task,
     report,
+    shipped_threshold,
+    task_scores,
 )
 from linking.text import NO_TIME_PRIOR, Calibration, IssueText, TimePrior
 from pmsync.cli import app
@@ -196,52 +199,80 @@ def scored_item(score: float, right: bool) -> Ranked:
     return Ranked(case, 1 if right else None, ["1", "2"], [score, 0.0])
 
 
-IDENTITY = Calibration(intercept=-5.0, score_coef=5.0, margin_coef=5.0)  # score 1 -> ~0.993
+def test_held_out_confidences_are_fitted_without_the_item():
+    """Each item's confidence comes from a calibration fitted on all the other items."""
+    items = [scored_item(0.9 - i / 20, i % 3 != 2) for i in range(12)]
+    folds = held_out(items)
+    for i, item in enumerate(items):
+        rest = fit_calibration(items[:i] + items[i + 1 :])
+        assert folds[i] == [rest.probability(s, m) for s, m in item.features()]
+
+
+def test_the_automatic_threshold_is_the_target_precision_unless_fixed():
+    """By default a link is automatic when its calibrated probability of being right
+    reaches the target precision; a fixed threshold replaces it."""
+    items = [scored_item(0.5, True), scored_item(0.5, True)]
+    task = LinkingTask([], [i.case for i in items])
+    confidences = [[0.96], [0.94]]
+    chosen = report(task, items, "t", confidences=confidences, target_precision=0.95)
+    assert (chosen.auto_threshold, chosen.target_precision, chosen.auto_links) == (0.95, 0.95, 1)
+    fixed = report(task, items, "t", 0.9, confidences=confidences)
+    assert (fixed.auto_threshold, fixed.target_precision, fixed.auto_links) == (0.9, None, 2)
 
 
 @pytest.mark.parametrize(
-    ("pattern", "min_links", "chosen"),
+    ("precision", "target", "shipped"),
     [
-        # Best first: right, right, right, right, right, wrong, right...: the lowest
-        # threshold with >= 95% precision over >= 5 links is the fifth item's.
-        ("RRRRRWRRR", 5, 4),
-        ("RRRRRRRRRRRRRRRRRRRW", 5, 19),  # 19 of 20 right is exactly 95%: the wrong one too
-        ("RRRRRRRRRRRRRRRRRRW", 5, 17),  # 18 of 19 is below 95%: stop before the wrong one
-        ("RRRR", 5, None),  # all right, but too few links to show it
-        ("WRRRRRRRRR", 5, None),  # the most confident is wrong: precision never reaches it
-        ("RW", 1, 0),
+        (1.0, 0.95, 0.95),
+        (0.95, 0.95, 0.95),
+        (0.9, 0.95, None),
+        (None, 0.95, None),
+        (0.5, None, 0.7),
     ],
 )
-def test_the_automatic_threshold_reaches_the_target_over_enough_links(pattern, min_links, chosen):
-    """The chosen threshold is the confidence of the last item linked, best first, while
-    precision stays at or above the target over at least min_links links; None if never."""
-    items = [scored_item(1 - i / 50, c == "R") for i, c in enumerate(pattern)]
-    threshold = precise_threshold(items, IDENTITY, 0.95, min_links)
-    if chosen is None:
-        assert threshold is None
-    else:
-        assert threshold == pytest.approx(IDENTITY.probability(*items[chosen].features()[0]))
+def test_the_shipped_threshold_is_off_unless_held_out_links_reached_the_target(
+    precision, target, shipped
+):
+    """--write-calibration ships the threshold only when the held-out automatic links were
+    right at least the target share of the time (or the caller fixed it)."""
+    threshold = 0.95 if target else 0.7
+    result = report(LinkingTask([], []), [], "t", threshold if target is None else None)
+    result = dataclasses.replace(result, auto_precision=precision, target_precision=target)
+    assert shipped_threshold(result) == shipped
 
 
-def test_equal_confidences_are_linked_together_or_not_at_all():
-    """A threshold cannot split items with the same confidence: five right and one wrong
-    tied at the top are 5/6, below 95%, so no threshold."""
-    items = [scored_item(0.9, True) for _ in range(5)] + [scored_item(0.9, False)]
-    assert precise_threshold(items, IDENTITY, 0.95, 5) is None
-
-
-def test_held_out_thresholds_are_chosen_without_the_item():
-    """The threshold an item is decided with comes from the other items only: with one
-    confident wrong item among right ones, its own fold sees only right ones and links it
-    (a wrong automatic link, counted), while every other fold sees the wrong one on top
-    and gets no threshold."""
-    items = [scored_item(0.95, False)] + [scored_item(0.9 - i / 100, True) for i in range(6)]
-    folds = held_out(items)
-    assert folds[0].auto_threshold is not None
-    assert all(fold.auto_threshold is None for fold in folds[1:])
-    result = report(LinkingTask([], [i.case for i in items]), items, "t")
-    assert result.auto_links == 1 and result.auto_precision == 0.0
-    assert result.folds_with_threshold == 1
+def test_a_candidate_closed_before_the_feedback_is_no_candidate_for_it(tmp_path):
+    """As in production, where only issues not yet done are matched: a report resolved at
+    or before the feedback was written scores 0 for it and is not its right answer; one
+    closed later, or with no time, stays a candidate."""
+    reports, pairs = tmp_path / "reports.csv", tmp_path / "pairs.csv"
+    rows = [  # (id, resolution, created, resolved)
+        ("1", "FIXED", "2024-01-01 00:00:00+00:00", "2024-02-01 00:00:00+00:00"),
+        ("2", "FIXED", "2024-01-01 00:00:00+00:00", "2024-03-01 00:00:00+00:00"),
+        ("3", "", "2024-01-01 00:00:00+00:00", "2024-01-15 00:00:00+00:00"),  # open
+        ("4", "WONTFIX", "2024-01-01 00:00:00+00:00", ""),  # closed, time unknown
+        ("9", "DUPLICATE", "2024-02-01 00:00:00+00:00", "2024-02-02 00:00:00+00:00"),
+    ]
+    with reports.open("w", newline="") as f:
+        writer = csv.DictWriter(f, REPORT_COLUMNS, restval="")
+        writer.writeheader()
+        for rid, resolution, created, resolved in rows:
+            writer.writerow(
+                {
+                    "Issue id": rid,
+                    "Resolution": resolution,
+                    "Summary": "same words",
+                    "Created": created,
+                    "Resolved": resolved,
+                }  # fmt: skip
+            )
+    pairs.write_text('Issue id,Duplicate id\n9,"1,2"\n')
+    task = read_task(reports, pairs)
+    assert task.feedback[0].partners == {"2"}  # 1 closed at the very time 9 was written
+    keys, scores = task_scores(task, fixed_ranker({"same words\n": ["1", "2", "3", "4"]}))
+    assert dict(zip(keys, scores[0], strict=True)) == pytest.approx(
+        {"1": 0.0, "2": 0.9, "3": 0.8, "4": 0.7}
+    )
 
 
 def test_the_written_calibration_turns_automatic_links_off_when_no_threshold_qualifies():
@@ -341,3 +372,14 @@ def test_the_written_calibration_carries_the_time_prior():
     )
     exec(module, values)  # noqa: S102
     assert (values["LATER_GRACE_DAYS"], values["LATER_WEIGHT"]) == (7.0, 0.5)
+
+
+def test_the_settings_default_to_the_shipped_thresholds():
+    """PMSYNC_TEXT_AUTO_THRESHOLD and PMSYNC_TEXT_SUGGEST_THRESHOLD default to what
+    linking/text_calibration.py ships (the settings carry literals to stay import-light)."""
+    from linking import text_calibration
+    from models.settings import Settings
+
+    fields = Settings.model_fields
+    assert fields["text_auto_threshold"].default == text_calibration.DEFAULT_AUTO_THRESHOLD
+    assert fields["text_suggest_threshold"].default == text_calibration.DEFAULT_SUGGEST_THRESHOLD

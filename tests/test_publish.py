@@ -15,6 +15,7 @@ from flows.pipeline import demand, link_all, pull_source, run_cycle
 from flows.publish import Publisher, describe, publish_all
 from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, Settings
 from store import Store
+from tests.conftest import EXPLICIT_ONLY
 from tests.jira_view import issue_numbers, managed_comments
 from tests.oracle import AUTH, expected_demand
 
@@ -84,7 +85,9 @@ def test_a_field_switched_off_is_never_written(
     sandbox_url: str, store: Store, store_url: str
 ) -> None:
     """An empty field name switches that field off; the others and the comment still land."""
-    settings = Settings.for_sandbox(sandbox_url, database_url=store_url, jira_field_revenue="")
+    settings = Settings.for_sandbox(
+        sandbox_url, database_url=store_url, jira_field_revenue="", **EXPLICIT_ONLY
+    )
     run_cycle(settings, store)
     for key, want in expected_demand(sandbox_url).items():
         shown = issue_numbers(sandbox_url, key)

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from models import Settings
 from store import Store
 from store.inbox import Inbox
+from tests.conftest import EXPLICIT_ONLY
 from webhooks import create_app, hints
 from webhooks.base import Hint
 
@@ -62,8 +63,11 @@ class Receiver:
 
 
 def hook_settings(sandbox_url: str, store_url: str, **overrides: Any) -> Settings:
-    """pmsync pointed at the sandbox, every webhook secret set to the sandbox's."""
-    return Settings.for_sandbox(sandbox_url, database_url=store_url, **{**SECRETS, **overrides})
+    """pmsync pointed at the sandbox, every webhook secret set to the sandbox's; explicit
+    links only, so demand can be compared with the oracle (tests/conftest.py)."""
+    return Settings.for_sandbox(
+        sandbox_url, database_url=store_url, **{**EXPLICIT_ONLY, **SECRETS, **overrides}
+    )
 
 
 def configure(url: str, **settings: Any) -> dict[str, Any]:
