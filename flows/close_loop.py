@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from connectors.freshdesk import FreshdeskConnector
 from connectors.http import ApiError
@@ -21,10 +22,13 @@ from connectors.notes import (
 )
 from connectors.salesforce import SalesforceConnector
 from connectors.zendesk import ZendeskConnector
-from models import Deal, Feedback, Issue, Settings
+from models import Deal, Feedback, Issue, Link, Settings
 from store import Store
 
 log = logging.getLogger("pmsync.loop")
+
+# When the issues' states were last saved: issues unchanged since have none to announce.
+SEEN = "loop:seen"
 
 NOTE_WRITERS: dict[str, Callable[[Settings], NoteWriter]] = {
     "zendesk": lambda s: ZendeskNotes(ZendeskConnector(s).api),
@@ -51,17 +55,29 @@ def close_loop(
     settings: Settings, store: Store, writers: dict[str, NoteWriter] | None = None
 ) -> dict[str, int]:
     counts = {"notified": 0, "skipped": 0, "failed": 0}
-    issues = {issue.key: issue for issue in store.load("issue")}
-    states = store.issue_states()
+    started = datetime.now(UTC)
+    # An issue whose payload has not changed since the last look keeps the state saved then,
+    # so it has no transition: only the issues changed since are read (all, the first time).
+    last = store.cursor(SEEN)
+    issues = {
+        issue.key: issue
+        for issue in store.changed_since("issue", datetime.fromisoformat(last) if last else None)
+    }
+    states = store.issue_states(issues)
     due = [(key, t) for key, issue in issues.items() for t in transitions(issue, states.get(key))]
     if due:
+        links_of: dict[str, list[Link]] = {}
+        for link in store.links_of({key for key, _ in due}):
+            links_of.setdefault(link.issue_key, []).append(link)
+        owners = {(link.source, link.record_id) for found in links_of.values() for link in found}
         records: dict[tuple[str, str], Feedback | Deal] = {
-            (r.source, r.id): r for r in [*store.load("feedback"), *store.load("deal")]
+            (r.source, r.id): r
+            for r in [*store.load_pairs("feedback", owners), *store.load_pairs("deal", owners)]
         }
         noted = store.loop_noted()
         writers = writers if writers is not None else {}
         for key, transition in due:
-            for link in store.links(key):
+            for link in sorted(links_of.get(key, []), key=lambda x: (x.source, x.record_id)):
                 record = records.get((link.source, link.record_id))
                 if record is None or not record.is_open:
                     counts["skipped"] += 1
@@ -85,6 +101,7 @@ def close_loop(
     store.save_issue_states(
         {key: (i.status_category, set(i.released_versions)) for key, i in issues.items()}
     )
+    store.set_cursor(SEEN, started.isoformat())
     if due:
         log.info("closing the loop on %d transitions: %s", len(due), counts)
     return counts

@@ -5,7 +5,8 @@ What changed is read from the store, never passed between steps, so a run that d
 halfway leaves nothing behind: the watermarks below move only when their step is done.
 
 - Records: the store rewrites a record only when its payload changed (its `synced_at`
-  moves), so "changed since the last link" is one indexed query.
+  moves), so "changed since the last link" is one indexed query. A record a person
+  confirmed or rejected a link of since then is relinked too.
 - Issues: linking reads keys, labels, components, open or done, summary and description.
   Their hash is kept per issue; an issue whose hash moved, new or gone has the records that
   link to it relinked, with those that cite its key or carry a tag mapped to its labels.
@@ -131,13 +132,15 @@ def link_step(settings: Settings, store: Store, everything: bool) -> int:
 
 def link_changes(settings: Settings, store: Store, since: datetime | None) -> int:
     """Relink the feedback and deals that changed since `since`, those whose tool links
-    changed, and those an issue's change may move. Returns the links that count among them."""
+    changed or a person decided on, and those an issue's change may move. Returns the
+    links that count among them."""
     changed: list[Feedback | Deal] = [
         *store.changed_since("feedback", since),
         *store.changed_since("deal", since),
     ]
     tool_links: list[ToolLink] = store.changed_since("tool_link", since)
-    return relink_around(settings, store, changed, {(t.source, t.record_id) for t in tool_links})
+    also = {(t.source, t.record_id) for t in tool_links} | store.decided_since(since)
+    return relink_around(settings, store, changed, also)
 
 
 def relink_around(

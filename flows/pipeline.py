@@ -5,6 +5,8 @@ Flows wrap these steps as Prefect tasks; tests call them directly.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import queue
 import threading
@@ -25,6 +27,7 @@ from connectors.zendesk import ZendeskConnector
 from flows.budgets import install_budgets
 from flows.close_loop import close_loop
 from flows.publish import publish_all
+from linking.accounts import RULES as ACCOUNT_RULES
 from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
 from linking.references import deal_links, feedback_links, tag_links
@@ -285,8 +288,7 @@ def calculator_for(
 ) -> DemandCalculator:
     """The demand calculator over the stored records; given `links`, it holds only the
     feedback those links name (all a summary reads), not every item."""
-    manual = read_account_map(Path(settings.account_map)) if settings.account_map else {}
-    directory = AccountDirectory(store.load("account"), settings.free_mail_domains, manual)
+    directory = account_directory(settings, store)
     if links is None:
         feedback = store.load("feedback")
     else:
@@ -299,6 +301,27 @@ def calculator_for(
         now or datetime.now(UTC),
         settings.revenue_window_days,
     )
+
+
+def account_directory(settings: Settings, store: Store) -> AccountDirectory:
+    """Who the customers are. Matching every account's name with every other's takes most
+    of a small sync, so the directory is saved with a fingerprint of what it is built from
+    (the accounts' versions, the settings that shape it, the rules) and rebuilt only when
+    that changed."""
+    manual = read_account_map(Path(settings.account_map)) if settings.account_map else {}
+    inputs = [
+        ACCOUNT_RULES,
+        sorted(settings.free_mail_domains),
+        sorted([*pair, label] for pair, label in manual.items()),
+        store.versions("account"),
+    ]
+    fingerprint = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
+    saved = store.derived("account_directory", fingerprint)
+    if saved is not None:
+        return AccountDirectory.from_json(saved, settings.free_mail_domains)
+    directory = AccountDirectory(store.load("account"), settings.free_mail_domains, manual)
+    store.save_derived("account_directory", fingerprint, directory.as_json())
+    return directory
 
 
 def demand(
@@ -320,8 +343,7 @@ def summaries(
     by_issue: dict[str, list[Link]] = {}
     for link in counting:
         by_issue.setdefault(link.issue_key, []).append(link)
-    known = {issue.key for issue in store.load("issue")}
-    keys = (set(by_issue) | set(store.ledger())) & known
+    keys = (set(by_issue) | store.ledger_keys()) & store.issue_keys()
     if wanted is not None:
         keys &= wanted
     return {key: calculator.summary(key, by_issue.get(key, [])) for key in sorted(keys)}

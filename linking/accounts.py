@@ -11,12 +11,15 @@ customer of their own.
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import rapidfuzz
 from rapidfuzz import fuzz, process
 
 from models import Account, Deal, Feedback
@@ -27,6 +30,11 @@ NUMBER = re.compile(r"\d+")
 LEGAL = re.compile(
     r"\b(inc|incorporated|llc|ltd|limited|gmbh|ag|sa|sas|bv|plc|corp|corporation|co|company)\b\.?"
 )
+
+
+# What a saved directory was built by: this module's rules and rapidfuzz's scores. A saved
+# directory (AccountDirectory.as_json) is read back only under the same rules.
+RULES = hashlib.sha256(Path(__file__).read_bytes() + rapidfuzz.__version__.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,22 @@ class AccountDirectory:
                 self.by_record[(account.source, account.id)] = customer
                 for domain in self.company_domains(account):
                     self.by_domain.setdefault(domain, customer)
+
+    def as_json(self) -> dict[str, Any]:
+        """Who each account and company domain is, for `from_json`."""
+        return {
+            "records": [[s, i, c.key, c.name] for (s, i), c in self.by_record.items()],
+            "domains": [[d, c.key, c.name] for d, c in self.by_domain.items()],
+        }
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any], free_mail_domains: Iterable[str]) -> AccountDirectory:
+        """A directory as `as_json` saved it, without matching every account name again."""
+        directory = cls.__new__(cls)
+        directory.free_mail = {d.lower() for d in free_mail_domains}
+        directory.by_record = {(s, i): Customer(k, n) for s, i, k, n in saved["records"]}
+        directory.by_domain = {d: Customer(k, n) for d, k, n in saved["domains"]}
+        return directory
 
     def company_domains(self, account: Account) -> list[str]:
         return [d for d in account.domains if d not in self.free_mail]

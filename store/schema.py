@@ -1,6 +1,6 @@
 """The store's tables: records, links, cursors, the publish ledger, dead letters, runs,
-backfills, pending issues and issue signatures. Every change here comes with a migration
-under store/migrations/versions."""
+backfills, pending issues, issue signatures and derived values. Every change here comes with
+a migration under store/migrations/versions."""
 
 from sqlalchemy import (
     JSON,
@@ -161,4 +161,16 @@ issue_signatures = Table(
     metadata,
     Column("issue_key", String(64), primary_key=True),
     Column("signature", String(64), nullable=False),
+)
+
+# Values derived from other tables and kept to save rebuilding them each run (the account
+# directory): `fingerprint` hashes everything a value was derived from, so a reader whose
+# inputs differ rebuilds it instead of reading a stale one.
+derived = Table(
+    "derived",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("value", JSON, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
 )

@@ -29,6 +29,7 @@ from store.schema import (
     backfills,
     cursors,
     dead_letters,
+    derived,
     issue_signatures,
     issue_states,
     link_decisions,
@@ -254,11 +255,22 @@ class Store:
         found: set[tuple[str, str]] = set()
         text = cast(records.c.payload, Text)
         with self.engine.connect() as conn:
+            # SQLite's LIKE already ignores case, for ASCII letters only, as its lower() folds
+            # only those: `icontains` (lower() of every payload once per needle) finds the
+            # same records at twice the cost.
+            sqlite = conn.dialect.name == "sqlite"
             for start in range(0, len(needles), 50):
                 chunk = needles[start : start + 50]
                 query = select(records.c.source, records.c.record_id).where(
                     records.c.kind.in_(kinds),
-                    or_(*(text.icontains(needle, autoescape=True) for needle in chunk)),
+                    or_(
+                        *(
+                            text.contains(needle, autoescape=True)
+                            if sqlite
+                            else text.icontains(needle, autoescape=True)
+                            for needle in chunk
+                        )
+                    ),
                 )
                 found.update((row.source, row.record_id) for row in conn.execute(query))
         return found
@@ -273,6 +285,23 @@ class Store:
         statement = insert(table)
         updates = {c: statement.excluded[c] for c in rows[0] if c not in keys}
         conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+
+    def issue_keys(self) -> set[str]:
+        """The keys of the stored issues, read from the payloads without loading them."""
+        query = select(records.c.payload["key"].as_string()).where(records.c.kind == "issue")
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def versions(self, kind: str) -> list[tuple[str, str, str]]:
+        """(source, id, when its payload last changed) of every record of a kind, in order:
+        what a value derived from those records is fingerprinted with."""
+        query = (
+            select(records.c.source, records.c.record_id, records.c.synced_at)
+            .where(records.c.kind == kind)
+            .order_by(records.c.source, records.c.record_id)
+        )
+        with self.engine.connect() as conn:
+            return [(row[0], row[1], row[2].isoformat()) for row in conn.execute(query)]
 
     def load(self, kind: str, source: str | None = None) -> list[Any]:
         return [record for chunk in self.iter_load(kind, source) for record in chunk]
@@ -459,12 +488,35 @@ class Store:
         with self.engine.begin() as conn:
             self._upsert(conn, link_decisions, ["source", "record_id", "issue_key"], [row])
 
+    def decided_since(self, since: datetime | None) -> set[tuple[str, str]]:
+        """The records a person confirmed or rejected a link of since `since` (all: None)."""
+        query = select(link_decisions.c.source, link_decisions.c.record_id)
+        if since is not None:
+            query = query.where(link_decisions.c.decided_at >= since)
+        with self.engine.connect() as conn:
+            return {(row.source, row.record_id) for row in conn.execute(query)}
+
     def decisions(self) -> dict[tuple[str, str, str], str]:
         with self.engine.connect() as conn:
             return {
                 (row.source, row.record_id, row.issue_key): row.decision
                 for row in conn.execute(select(link_decisions))
             }
+
+    # -- derived values ---------------------------------------------------------------------
+
+    def derived(self, name: str, fingerprint: str) -> Any:
+        """The value saved under `name` if it was derived from the same inputs, else None."""
+        query = select(derived.c.value).where(
+            derived.c.name == name, derived.c.fingerprint == fingerprint
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def save_derived(self, name: str, fingerprint: str, value: Any) -> None:
+        row = {"name": name, "fingerprint": fingerprint, "value": value, "saved_at": _now()}
+        with self.engine.begin() as conn:
+            self._upsert(conn, derived, ["name"], [row])
 
     # -- publish ledger ---------------------------------------------------------------------
 
@@ -476,6 +528,11 @@ class Store:
                 )
                 for row in conn.execute(select(publish_ledger))
             }
+
+    def ledger_keys(self) -> set[str]:
+        """The issues demand was ever published on (`ledger` without the summaries)."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(publish_ledger.c.issue_key)).scalars())
 
     def record_publish(self, entry: LedgerEntry) -> None:
         with self.engine.begin() as conn:
@@ -496,11 +553,20 @@ class Store:
 
     # -- closing the loop -------------------------------------------------------------------
 
-    def issue_states(self) -> dict[str, tuple[str, set[str]]]:
+    def issue_states(self, keys: Iterable[str] | None = None) -> dict[str, tuple[str, set[str]]]:
+        """The last state seen of every issue, or of these."""
+        queries = [select(issue_states)]
+        if keys is not None:
+            wanted = sorted(set(keys))
+            queries = [
+                select(issue_states).where(issue_states.c.issue_key.in_(wanted[i : i + 500]))
+                for i in range(0, len(wanted), 500)
+            ]
         with self.engine.connect() as conn:
             return {
                 row.issue_key: (row.status_category, set(row.released_versions))
-                for row in conn.execute(select(issue_states))
+                for query in queries
+                for row in conn.execute(query)
             }
 
     def save_issue_states(self, states: dict[str, tuple[str, set[str]]]) -> None:

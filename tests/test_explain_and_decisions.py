@@ -7,6 +7,7 @@ import json
 import os
 from decimal import Decimal
 
+import pytest
 from typer.testing import CliRunner
 
 from flows.pipeline import run_cycle
@@ -46,11 +47,13 @@ def test_explain_matches_the_ticket_exactly(
         assert pipeline == Decimal(numbers["open_pipeline"])
 
 
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
 def test_reject_and_confirm_outlive_later_runs(
-    settings: Settings, store: Store, store_url: str, sandbox_url: str
+    settings: Settings, store: Store, store_url: str, sandbox_url: str, full: bool
 ) -> None:
     """A rejected link stops counting and never comes back; a confirmed pair counts even
-    though no signal finds it; both hold through a full re-sync."""
+    though no signal finds it; both take effect at the next sync, incremental or full,
+    and hold through the one after."""
     run_cycle(settings, store)
     key, want = max(expected_demand(sandbox_url).items(), key=lambda kv: kv[1]["requests"])
     victim = next(link for link in store.links(key) if link.kind == "feedback")
@@ -69,7 +72,7 @@ def test_reject_and_confirm_outlive_later_runs(
         app, ["links", "confirm", f"{outsider.source}:{outsider.id}", key], env=env
     )
     assert confirmed.exit_code == 0, confirmed.output
-    run_cycle(settings, store, full=True)
+    run_cycle(settings, store, full=full)
     run_cycle(settings, store)
     pairs = {(link.source, link.record_id) for link in store.links(key)}
     assert (victim.source, victim.record_id) not in pairs
