@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from models import Record
+from models import Record, Settings
 from store import DeadLetter
 
 CursorReader = Callable[[str], Any]
@@ -136,6 +136,37 @@ def bookmark(newest: datetime | None, started: datetime) -> str | None:
     """The cursor a page saves: the newest change seen, never past the run's start (later
     changes may not be indexed yet)."""
     return min(newest, started).isoformat() if newest else None
+
+
+@dataclass(frozen=True)
+class ListingRead:
+    """How this run reads a listing (accounts, a tool's Jira links): in full, which also
+    tells the store what the tool deleted, or only what changed since `since`."""
+
+    since: datetime | None  # None: read it in full
+    full_at: datetime  # when it was last read in full (this run's start, if now)
+
+    @property
+    def full(self) -> bool:
+        return self.since is None
+
+    def cursor(self, started: datetime, **position: Any) -> dict[str, Any]:
+        """The cursor saved with the listing's last page: changes up to this run's start
+        are read (a listing has no index lag beyond the lookback each read subtracts)."""
+        return {"since": started.isoformat(), "full_at": self.full_at.isoformat(), **position}
+
+
+def listing_read(saved: Any, full: bool, started: datetime, settings: Settings) -> ListingRead:
+    """A listing is read in full on a full sync, the first time, and once
+    `PMSYNC_RECONCILE_HOURS` have passed since its last full read (so deletions, which an
+    incremental read cannot see, leave the store within that period); otherwise from its
+    cursor, less the lookback."""
+    if not full and isinstance(saved, dict) and saved.get("since") and saved.get("full_at"):
+        full_at = parse_time(saved["full_at"], "full_at")
+        if started - full_at < timedelta(hours=settings.reconcile_hours):
+            lookback = timedelta(minutes=settings.lookback_minutes)
+            return ListingRead(parse_time(saved["since"], "since") - lookback, full_at)
+    return ListingRead(None, started)
 
 
 def unix_seconds(moment: datetime) -> int:

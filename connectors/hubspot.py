@@ -1,9 +1,13 @@
 """HubSpot CRM: companies as accounts, deals through the search API, archived deals as
 deletes, and the deals' companies through associations v4 (search results carry none).
 
+Companies are a listing (connectors.base.listing_read): read in full from the object list
+now and then, so that deleted ones leave the store, and in between only those the search
+finds modified since the last read, walked exactly as deals are.
+
 Search pages by `after` but refuses to go past 10,000 results per query, and any number of
-deals can share one `hs_lastmodifieddate`. So the cursor is a (timestamp, id) pair: every
-deal modified after `modified`, plus those modified exactly then whose id comes after
+records can share one `hs_lastmodifieddate`. So the position is a (timestamp, id) pair: every
+record modified after `modified`, plus those modified exactly then whose id comes after
 `after_id`. HubSpot allows one sort per query and does not document its order among equal
 timestamps, so the pair is read as two queries, each sorted the way it filters:
 
@@ -12,7 +16,7 @@ timestamps, so the pair is read as two queries, each sorted the way it filters:
 
 Reaching the cap in "later" at time T switches to "ties" at T, then "later" after T; reaching
 it in "ties" restarts "ties" after the last id read. Every restart moves the pair strictly
-forward, so even more than 10,000 deals on one millisecond neither loop nor skip. HubSpot
+forward, so even more than 10,000 records on one millisecond neither loop nor skip. HubSpot
 compares ids as strings (`id + 1` would skip "10" after "1"): the id is only ever sent back
 with GT, never computed, and sorted by the same property it is compared on.
 """
@@ -20,7 +24,7 @@ with GT, never computed, and sorted by the same property it is compared on.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -31,11 +35,13 @@ from connectors.base import (
     REREADS,
     CursorReader,
     DuplicatePageToken,
+    ListingRead,
     MovedWhileRead,
     Page,
     SeenAtNewest,
     convert,
     epoch_ms,
+    listing_read,
     parse_time,
     split_keys,
 )
@@ -60,6 +66,7 @@ DEAL_PROPERTIES = [
     "jira_issue_keys",
 ]
 COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate"]
+SEARCHED = {"deals": DEAL_PROPERTIES, "companies": COMPANY_PROPERTIES}  # kind -> properties
 BY_MODIFIED = [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
 BY_ID = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -137,8 +144,8 @@ def company_from_raw(raw: dict[str, Any], site: str) -> Account:
 
 @dataclass(frozen=True)
 class Position:
-    """Where the deals search resumes: every deal modified after `modified`, and those
-    modified exactly then with an id after `after_id` (all of them when it is None)."""
+    """Where a search resumes: every record modified after `modified`, and those modified
+    exactly then with an id after `after_id` (all of them when it is None)."""
 
     modified: datetime
     after_id: str | None = None
@@ -162,8 +169,8 @@ class Position:
 def later_query(
     since: datetime | None, inclusive: bool, until: datetime | None = None
 ) -> dict[str, Any]:
-    """Deals modified after `since` (or at it, when inclusive) and before `until`, oldest
-    first."""
+    """Records modified after `since` (or at it, when inclusive) and before `until`,
+    oldest first."""
     query: dict[str, Any] = {"sorts": BY_MODIFIED}
     filters = []
     if since is not None:
@@ -177,7 +184,7 @@ def later_query(
 
 
 def ties_query(at: Position) -> dict[str, Any]:
-    """Deals modified exactly at `at.modified` with an id after `at.after_id`, by id."""
+    """Records modified exactly at `at.modified` with an id after `at.after_id`, by id."""
     filters = [_filter("hs_lastmodifieddate", "EQ", str(epoch_ms(at.modified)))]
     if at.after_id is not None:
         filters.append(_filter("hs_object_id", "GT", at.after_id))
@@ -190,7 +197,7 @@ def _filter(name: str, operator: str, value: str) -> dict[str, str]:
 
 def _after(results: list[dict[str, Any]], ties: Position | None) -> Position | None:
     """The position after a page: its last id among ties, else its newest timestamp
-    (inclusive: deals sharing it may continue on the next page)."""
+    (inclusive: records sharing it may continue on the next page)."""
     if ties is not None:
         return Position(ties.modified, str(results[-1].get("id"))) if results else None
     modified = [m for m in map(_modified_at, results) if m is not None]
@@ -226,12 +233,14 @@ class HubSpotConnector:
         listings: bool = True,
     ) -> Iterator[Page]:
         if listings:
-            yield from self.companies()
+            saved = cursor_for(COMPANIES)
+            started = datetime.now(UTC)
+            yield from self.companies(listing_read(saved, full, started, self.settings), saved)
         yield from self.deals(None if full else cursor_for(DEALS), since, until)
         if listings:
             yield from self.archived_deals()
 
-    # -- lists: companies and archived deals, read in full each run --------------------------
+    # -- lists: companies (in full) and archived deals ---------------------------------------
 
     def _list(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """A v3 object list: no `paging.next` is HubSpot's end signal, not a short page."""
@@ -248,17 +257,51 @@ class HubSpotConnector:
             afters.add(after)
             params["after"] = after
 
-    def companies(self) -> Iterator[Page]:
-        """Companies are read in full each run, so deleted ones leave the store too."""
+    def companies(self, read: ListingRead | None = None, saved: Any = None) -> Iterator[Page]:
+        """Every company (the last page names them all, so deleted ones leave the store), or
+        those the search finds modified since `read.since` (a first read is in full). The
+        listing's cursor rides on its last page only."""
+        read = read or ListingRead(None, datetime.now(UTC))
+        if read.since is not None:
+            yield from self._changed_companies(read, saved)
+            return
         seen: set[str] = set()
         params = {"properties": ",".join(COMPANY_PROPERTIES)}
         for results in self._list("/crm/v3/objects/companies", params):
-            page = Page("hubspot", "account", COMPANIES)
-            for raw in results:
-                convert(page, raw, lambda r: company_from_raw(r, self.site))
-                seen.add(str(raw.get("id")))
+            page = self._company_page(results)
+            seen.update(str(raw.get("id")) for raw in results)
             yield page
-        yield Page("hubspot", "account", COMPANIES, complete_ids=seen)
+        yield Page(
+            "hubspot", "account", COMPANIES, complete_ids=seen, cursor=read.cursor(read.full_at)
+        )
+
+    def _changed_companies(self, read: ListingRead, saved: Any) -> Iterator[Page]:
+        """Companies modified at or after `read.since`, oldest first, 200 a page: as few
+        requests as the changes fill, walked as deals are.
+
+        The search index lags: what changed just before this run may not be found yet, so
+        the next read starts from the newest change this one saw (the object list, read in
+        full, has no lag: it starts from its run's start). A company still moving after the
+        re-reads moves that start back to where it began moving."""
+        assert read.since is not None
+        started = datetime.now(UTC)
+        newest = parse_time(saved["since"], "since") if isinstance(saved, dict) else read.since
+
+        def page(results: list[dict[str, Any]], position: Position | None) -> Page:
+            nonlocal newest
+            if position is not None and position.modified > newest:
+                newest = position.modified
+            return self._company_page(results)
+
+        restart = yield from self._changed("companies", Position(read.since), None, page)
+        since = min(newest, restart or newest, started)
+        yield Page("hubspot", "account", COMPANIES, cursor=read.cursor(since))
+
+    def _company_page(self, results: list[dict[str, Any]]) -> Page:
+        page = Page("hubspot", "account", COMPANIES)
+        for raw in results:
+            convert(page, raw, lambda r: company_from_raw(r, self.site))
+        return page
 
     def archived_deals(self) -> Iterator[Page]:
         """Archived (deleted) deals vanish from search; the list API still names them."""
@@ -281,26 +324,43 @@ class HubSpotConnector:
             position = Position(position.modified - lookback)
         if position is None and since is not None:
             position = Position(since)
-        # `after` is an offset: a deal that changes or is archived while the search pages
-        # makes it skip another one, so the search is read again from where that began.
+        page = partial(self._deal_page, started=started)
+        restart = yield from self._changed("deals", position, until, page)
+        if restart is not None:  # still moving: the next run starts there
+            yield Page("hubspot", "deal", DEALS, cursor=Position(restart).saved(started))
+
+    def _changed(
+        self,
+        kind: str,
+        position: Position | None,
+        until: datetime | None,
+        page: Callable[[list[dict[str, Any]], Position | None], Page],
+    ) -> Generator[Page, None, datetime | None]:
+        """Pages of `kind` from `position` on, each built by `page` from the results not
+        read yet and the position after them. `after` is an offset: a record that changes
+        or is archived while the search pages makes it skip another one, so the search is
+        read again from where that began (REREADS times); what is returned is where the
+        next run must start if it is still moving, else None."""
         moved = MovedWhileRead()
-        yield from self._walk(position, until, started, moved)
+        yield from self._walk(kind, position, until, moved, page)
         for _ in range(REREADS):
             if moved.restart_from is None:
-                return
+                return None
             restart, moved = Position(moved.restart_from), MovedWhileRead()
-            yield from self._walk(restart, until, started, moved)
-        if moved.restart_from is not None:  # still moving: the next run starts there
-            yield Page("hubspot", "deal", DEALS, cursor=Position(moved.restart_from).saved(started))
+            yield from self._walk(kind, restart, until, moved, page)
+        return moved.restart_from
 
     def _walk(
         self,
+        kind: str,
         position: Position | None,
         until: datetime | None,
-        started: datetime,
         moved: MovedWhileRead,
+        page: Callable[[list[dict[str, Any]], Position | None], Page],
     ) -> Iterator[Page]:
-        """The deals from `position` on, as the module's docstring walks them."""
+        """The records from `position` on, as the module's docstring walks them, minus
+        those this walk already read at the same time (a query restarted at a timestamp
+        returns them again)."""
         read = SeenAtNewest()
         # A resume inside one timestamp first finishes that timestamp's ties.
         ties = position if position and position.after_id is not None else None
@@ -310,22 +370,27 @@ class HubSpotConnector:
             capped = False
             query = ties_query(ties) if ties else later_query(since, inclusive, until)
             lower = (ties.modified if ties else since) or EPOCH
-            for results, at_cap in self._search(query, moved, lower):
+            for results, at_cap in self._search(kind, query, moved, lower):
                 position = _after(results, ties) or position
-                yield self._deal_page(results, read, position, started, moved)
+                for raw in results:
+                    moved.saw(str(raw.get("id")), _modified_at(raw))
+                fresh = [r for r in results if not read.repeats(str(r.get("id")), _modified_at(r))]
+                for raw in fresh:
+                    read.add(str(raw.get("id")), _modified_at(raw))
+                yield page(fresh, position)
                 capped = at_cap
             if ties is None:
                 if not capped:
                     return
                 if position is None or position.after_id is not None:
                     raise RuntimeError(
-                        "hubspot: the deals search hit its cap without a readable "
+                        f"hubspot: the {kind} search hit its cap without a readable "
                         "hs_lastmodifieddate to restart from"
                     )
                 ties = position  # the newest timestamp read: its ties, by id
             elif capped:
                 if position is None or position == ties:
-                    raise RuntimeError("hubspot: the deals search hit its cap without progress")
+                    raise RuntimeError(f"hubspot: the {kind} search hit its cap without progress")
                 ties = position  # more ties than the cap: go on after the last id read
             else:
                 since, inclusive, ties = ties.modified, False, None
@@ -338,21 +403,22 @@ class HubSpotConnector:
 
     def _search(
         self,
+        kind: str,
         query: dict[str, Any],
         moved: MovedWhileRead | None = None,
         lower: datetime = EPOCH,
     ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         """One query's pages, each with whether the 10,000 cap stops the query after it
         (paging past the cap answers 400). No `paging.next` is the end signal. A `total`
-        that drops between pages means a deal left the results (archived) and shifted the
-        offsets: `moved` hears of it, with the query's lower bound `lower`."""
+        that drops between pages means a record left the results (archived) and shifted
+        the offsets: `moved` hears of it, with the query's lower bound `lower`."""
         limit = min(self.settings.page_size, 200)
-        body: dict[str, Any] = {**query, "properties": DEAL_PROPERTIES, "limit": limit}
+        body: dict[str, Any] = {**query, "properties": SEARCHED[kind], "limit": limit}
         afters: set[str] = set()
         received = 0
         total: int | None = None
         while True:
-            answer = self.api.request("POST", SEARCH, json=body).json()
+            answer = self.api.request("POST", f"/crm/v3/objects/{kind}/search", json=body).json()
             results = answer.get("results", [])
             received += len(results)
             count = answer.get("total")
@@ -368,31 +434,20 @@ class HubSpotConnector:
             if not after or capped:
                 return
             if after in afters:
-                raise DuplicatePageToken(f"hubspot deals search repeated after={after}")
+                raise DuplicatePageToken(f"hubspot {kind} search repeated after={after}")
             afters.add(after)
             body["after"] = after
 
     def _deal_page(
-        self,
-        results: list[dict[str, Any]],
-        read: SeenAtNewest,
-        position: Position | None,
-        started: datetime,
-        moved: MovedWhileRead | None = None,
+        self, results: list[dict[str, Any]], position: Position | None, started: datetime
     ) -> Page:
-        """A page of deals, minus those this run already read at the same time (a query
-        restarted at a timestamp returns them again), with their companies."""
-        if moved is not None:
-            for raw in results:
-                moved.saw(str(raw.get("id")), _modified_at(raw))
-        fresh = [r for r in results if not read.repeats(str(r.get("id")), _modified_at(r))]
-        companies = self._companies_of([str(r["id"]) for r in fresh if "id" in r])
+        """A page of deals with their companies, and the position after it as cursor."""
+        companies = self._companies_of([str(r["id"]) for r in results if "id" in r])
         page = Page("hubspot", "deal", DEALS)
         build = partial(deal_from_raw, site=self.site, companies=companies)
-        for raw in fresh:
+        for raw in results:
             context = {"companies": list(companies.get(str(raw.get("id")), ()))}
             convert(page, raw, build, context=context)
-            read.add(str(raw.get("id")), _modified_at(raw))
         page.cursor = position.saved(started) if position else None
         return page
 

@@ -1,12 +1,15 @@
-"""Salesforce: opportunities as deals, accounts as accounts, deleted opportunities as deletes.
+"""Salesforce: opportunities as deals, accounts as accounts, deleted ones as deletes.
 
 The story of a pull: trade the connected app's client credentials for a token and the org's
 `instance_url` (once per run, and once more if Salesforce says the session expired), then
 run SOQL queries and follow `nextRecordsUrl` until `done: true`. Opportunities are read in
 (SystemModstamp, Id) order from a compound cursor, so any number of records sharing one
 timestamp are neither skipped nor read forever; deleted ones come from `queryAll` with
-`IsDeleted = true`. `403 REQUEST_LIMIT_EXCEEDED` is the org's rolling 24-hour API limit,
-not a rate limit: the run stops with that message instead of retrying.
+`IsDeleted = true`. Accounts are a listing (connectors.base.listing_read): read in full now
+and then, so that the store drops what the org no longer has, and in between only those
+with a SystemModstamp since the last read, from `queryAll`, which also names the accounts
+deleted since then. `403 REQUEST_LIMIT_EXCEEDED` is the org's rolling 24-hour API limit, not
+a rate limit: the run stops with that message instead of retrying.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from typing import Any
 from connectors.base import (
     CursorReader,
     DuplicatePageToken,
+    ListingRead,
     Page,
     calendar_date,
     convert,
     domain_of,
     iso_z,
+    listing_read,
     parse_time,
     split_keys,
 )
@@ -265,21 +270,63 @@ class SalesforceConnector:
         self.authenticate()  # once per run
         saved = None if full else Position.read(cursor_for(OPPORTUNITIES))
         if listings:
-            yield from self.accounts()
+            started = datetime.now(UTC)
+            yield from self.accounts(
+                listing_read(cursor_for(ACCOUNTS), full, started, self.settings)
+            )
         yield from self.opportunities(saved, since, until)
         yield from self.deleted_opportunities(saved, since, until)
 
-    def accounts(self) -> Iterator[Page]:
-        """Accounts are read in full each run, so deleted ones leave the store too."""
+    def accounts(self, read: ListingRead | None = None) -> Iterator[Page]:
+        """Every account (the last page names them all, so deleted ones leave the store),
+        or those changed or deleted since `read.since` (a first read is in full). The
+        listing's cursor rides on its last page only."""
+        read = read or ListingRead(None, datetime.now(UTC))
+        if read.since is not None:
+            yield from self._changed_accounts(read)
+            return
         seen: set[str] = set()
+        for page, records in self._account_pages(soql(ACCOUNT_FIELDS, "Account", order="Id")):
+            seen.update(str(raw.get("Id")) for raw in records)
+            yield page
+        yield Page(
+            "salesforce",
+            "account",
+            ACCOUNTS,
+            complete_ids=seen,
+            cursor=read.cursor(read.full_at),
+        )
+
+    def _changed_accounts(self, read: ListingRead) -> Iterator[Page]:
+        """Accounts with a SystemModstamp at or after `read.since`, in (SystemModstamp, Id)
+        order like the opportunities, 2,000 a batch. One `queryAll` serves both the changed
+        and the deleted ones (deleting stamps SystemModstamp; `query` would hide them), so a
+        quiet org costs one request. A query is no search index: what changed before this
+        run started is in it, so the next read starts there."""
+        assert read.since is not None
+        started = datetime.now(UTC)
+        statement = soql(
+            [*ACCOUNT_FIELDS, "IsDeleted"],
+            "Account",
+            where=Position(read.since).where(),
+            order="SystemModstamp, Id",
+        )
+        for page, _records in self._account_pages(statement, "queryAll"):
+            yield page
+        yield Page("salesforce", "account", ACCOUNTS, cursor=read.cursor(started))
+
+    def _account_pages(
+        self, statement: str, endpoint: str = "query"
+    ) -> Iterator[tuple[Page, list[dict[str, Any]]]]:
         build = partial(account_from_raw, site=self.site)
-        for records in self.query(soql(ACCOUNT_FIELDS, "Account", order="Id")):
+        for records in self.query(statement, endpoint):
             page = Page("salesforce", "account", ACCOUNTS)
             for raw in records:
-                convert(page, raw, build, raw.get("Id"), {"site": self.site})
-                seen.add(str(raw.get("Id")))
-            yield page
-        yield Page("salesforce", "account", ACCOUNTS, complete_ids=seen)
+                if raw.get("IsDeleted") is True:
+                    page.deleted_ids.append(str(raw.get("Id")))
+                else:
+                    convert(page, raw, build, raw.get("Id"), {"site": self.site})
+            yield page, records
 
     def opportunities(
         self, saved: Position | None, since: datetime | None = None, until: datetime | None = None

@@ -5,6 +5,12 @@ The export is the only complete, ordered view of tickets: start from a unix time
 a minute in the past, follow `after_cursor`, and stop only on `end_of_stream: true`. That
 last page still carries an `after_cursor`, saved to resume from on the next run. Deleted
 tickets stay in the export with `status: "deleted"`: they become the page's deletes.
+
+Organisations and Jira links are listings (connectors.base.listing_read): read in full
+now and then, so that deleted ones leave the store, and in between only what changed.
+Changed organisations come from the time-based incremental organisation export (from a
+unix start_time, next from each page's `end_time`, until `end_of_stream`); new Jira links
+from the link list, which is ordered by id, after the last id seen, 1,000 a page.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from typing import Any
 from connectors.base import (
     CursorReader,
     DuplicatePageToken,
+    ListingRead,
     Page,
     before,
     convert,
+    listing_read,
     parse_time,
     unix_seconds,
 )
@@ -28,6 +36,12 @@ from connectors.http import ApiClient
 from models import Account, Feedback, Settings, ToolLink
 
 TICKETS = "zendesk.tickets"
+ORGANIZATIONS = "zendesk.organizations"
+JIRA_LINKS = "zendesk.jira_links"
+ORGANIZATION_EXPORT = "/api/v2/incremental/organizations.json"
+EXPORT_PAGE = 1000  # the incremental exports' largest page
+LINK_PAGE = 1000  # the Jira link list's largest (and default) page
+EXPORT_DELAY = timedelta(seconds=60)
 
 
 def ticket_from_raw(raw: dict[str, Any], site: str, users: dict[Any, dict[str, Any]]) -> Feedback:
@@ -100,34 +114,94 @@ class ZendeskConnector:
         listings: bool = True,
     ) -> Iterator[Page]:
         if listings:
-            yield from self.organizations()
-            yield from self.jira_links()
+            started = datetime.now(UTC)
+            for stream, read_listing in (
+                (ORGANIZATIONS, self.organizations),
+                (JIRA_LINKS, self.jira_links),
+            ):
+                saved = cursor_for(stream)
+                yield from read_listing(listing_read(saved, full, started, self.settings), saved)
         yield from self.tickets(None if full else cursor_for(TICKETS), since, until)
 
-    def organizations(self) -> Iterator[Page]:
-        """Organisations are few: read them all, so deleted ones leave the store too."""
+    def organizations(self, read: ListingRead | None = None, saved: Any = None) -> Iterator[Page]:
+        """Every organisation (the last page names them all, so deleted ones leave the
+        store), or those the incremental export says changed since `read.since`."""
+        read = read or ListingRead(None, datetime.now(UTC))
+        if read.since is not None:
+            yield from self._changed_organizations(read)
+            return
         seen: set[str] = set()
-        for raw_page in self._cursor_pages("/api/v2/organizations.json", "organizations"):
-            page = Page("zendesk", "account", "zendesk.organizations")
+        pages = self._cursor_pages("/api/v2/organizations.json", "organizations", 100)
+        for raw_page in pages:
+            page = Page("zendesk", "account", ORGANIZATIONS)
             for raw in raw_page:
                 convert(page, raw, lambda r: organization_from_raw(r, self.site))
             seen.update(str(raw.get("id")) for raw in raw_page)
             yield page
-        yield Page("zendesk", "account", "zendesk.organizations", complete_ids=seen)
+        yield Page(
+            "zendesk",
+            "account",
+            ORGANIZATIONS,
+            complete_ids=seen,
+            cursor=read.cursor(read.full_at),
+        )
 
-    def jira_links(self) -> Iterator[Page]:
+    def _changed_organizations(self, read: ListingRead) -> Iterator[Page]:
+        assert read.since is not None
+        start = _start_time(read.since)
+        while True:
+            # The export leaves out the last minute's changes: everything before is in it.
+            complete_to = datetime.now(UTC) - EXPORT_DELAY
+            body = self.api.get_json(
+                ORGANIZATION_EXPORT, params={"start_time": start, "per_page": EXPORT_PAGE}
+            )
+            raws = body.get("organizations") or []
+            page = Page("zendesk", "account", ORGANIZATIONS)
+            for raw in raws:
+                convert(page, raw, lambda r: organization_from_raw(r, self.site))
+            end = body.get("end_time")
+            if body.get("end_of_stream"):
+                newest = parse_time(end) if isinstance(end, int) else complete_to
+                page.cursor = read.cursor(max(newest, complete_to))
+                yield page
+                return
+            yield page
+            # A full page whose items all share one second would restart at that second
+            # and be served again: following it would loop.
+            if not isinstance(end, int) or end <= start:
+                raise DuplicatePageToken(f"zendesk {ORGANIZATION_EXPORT} repeated {end!r}")
+            start = end
+
+    def jira_links(self, read: ListingRead | None = None, saved: Any = None) -> Iterator[Page]:
+        """Every link (the last page names them all, so removed ones leave the store), or
+        the links made since the last read: ids only grow, and the list is in id order."""
+        read = read or ListingRead(None, datetime.now(UTC))
+        after = saved.get("after_id") if isinstance(saved, dict) and not read.full else None
+        newest = int(after) if after is not None else 0
         seen: set[str] = set()
-        for raw_page in self._cursor_pages("/api/v2/jira/links", "links"):
-            page = Page("zendesk", "tool_link", "zendesk.jira_links")
+        for raw_page in self._cursor_pages("/api/v2/jira/links", "links", LINK_PAGE, after):
+            page = Page("zendesk", "tool_link", JIRA_LINKS)
             for raw in raw_page:
                 convert(page, raw, lambda r: jira_link_from_raw(r, self.site))
+                if isinstance(raw.get("id"), int):
+                    newest = max(newest, raw["id"])
             seen.update(str(raw.get("id")) for raw in raw_page)
             yield page
-        yield Page("zendesk", "tool_link", "zendesk.jira_links", complete_ids=seen)
+        yield Page(
+            "zendesk",
+            "tool_link",
+            JIRA_LINKS,
+            complete_ids=seen if read.full else None,
+            cursor=read.cursor(read.full_at, after_id=newest),
+        )
 
-    def _cursor_pages(self, path: str, key: str) -> Iterator[list[dict[str, Any]]]:
+    def _cursor_pages(
+        self, path: str, key: str, largest: int, after: Any = None
+    ) -> Iterator[list[dict[str, Any]]]:
         """Zendesk's cursor pagination: `meta.has_more` false is the end, not a short page."""
-        params: dict[str, Any] = {"page[size]": min(self.settings.page_size, 100)}
+        params: dict[str, Any] = {"page[size]": min(self.settings.page_size * 10, largest)}
+        if after is not None:
+            params["page[after]"] = after
         seen_cursors: set[str] = set()
         while True:
             body = self.api.get_json(path, params=params)

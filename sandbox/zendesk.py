@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute
 
 from sandbox import malformed
 from sandbox.state import SandboxState
-from sandbox.timefmt import utcnow, zendesk_time
+from sandbox.timefmt import order_time, utcnow, zendesk_time
 from sandbox.web import (
     base_url,
     basic_credentials,
@@ -30,6 +30,7 @@ from sandbox.zendesk_data import (
 USER, TOKEN = "demo@example.com/token", "sandbox"
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 EXPORT = "/api/v2/incremental/tickets/cursor.json"
+ORGANIZATION_EXPORT = "/api/v2/incremental/organizations.json"
 
 
 def _error(status: int, error: str, description: str, **extra: Any) -> Response:
@@ -139,6 +140,48 @@ async def export_tickets(request: Request, state: SandboxState) -> Response:
             "before_url": url(before) if before else None,
             "before_cursor": before,
             "end_of_stream": len(later) <= per_page,
+        }
+    )
+
+
+async def export_organizations(request: Request, state: SandboxState) -> Response:
+    """The time-based incremental export: organisations changed at or after start_time,
+    oldest first; each page's `end_time` is its newest change, the next page's start
+    (so rows at that second come again); `end_of_stream` marks the last page."""
+    params, now, base = request.query_params, utcnow(), base_url(request)
+    try:
+        start = int(params["start_time"])
+        per_page = min(1000, max(1, int(params.get("per_page", 1000))))
+    except KeyError:
+        return _error(400, "InvalidPaginationParameter", "start_time is required")
+    except ValueError:
+        return _error(400, "InvalidPaginationParameter", "Invalid start_time or per_page")
+    if start > now.timestamp() - 60:
+        return _error(
+            422, "InvalidValue", "Too recent start_time. Use a start_time older than 1 minute"
+        )
+    newest = now.timestamp() - state.zendesk_export_delay_s
+    with state.lock:
+        ordered = sorted(
+            (
+                (stamp, org)
+                for org in state.zendesk.organizations.values()
+                for stamp in [int(order_time(org.get("updated_at"), now).timestamp())]
+                if stamp >= start and (not state.zendesk_export_delay_s or stamp <= newest)
+            ),
+            key=lambda pair: (pair[0], str(pair[1].get("id")).zfill(20)),
+        )
+        page = ordered[:per_page]
+        organizations = [_with_url(org, base, "organizations") for _, org in page]
+    end_time = page[-1][0] if page else start
+    query = urlencode({"start_time": end_time, "per_page": per_page})
+    return json_response(
+        {
+            "organizations": organizations,
+            "count": len(organizations),
+            "end_time": end_time,
+            "next_page": f"{base}{ORGANIZATION_EXPORT}?{query}",
+            "end_of_stream": len(ordered) <= per_page,
         }
     )
 
@@ -349,6 +392,7 @@ def routes() -> list[BaseRoute]:
     orgs, org = _lister("organizations")
     table = [
         ("GET", EXPORT, export_tickets),
+        ("GET", ORGANIZATION_EXPORT, export_organizations),
         ("GET", "/api/v2/tickets/{id:int}.json", show_ticket),
         ("PUT", "/api/v2/tickets/{id:int}.json", update_ticket),
         ("GET", "/api/v2/tickets/{id:int}/comments.json", ticket_comments),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import responses
 from builders import (
@@ -10,18 +12,21 @@ from builders import (
     calls_to,
     cursor_page,
     export_page,
+    freeze_now,
     query,
     sandbox_settings,
     script,
     zendesk_ticket,
 )
 
-from connectors.base import DuplicatePageToken
+import connectors.zendesk
+from connectors.base import DuplicatePageToken, ListingRead
 from connectors.zendesk import TICKETS, ZendeskConnector
 
 EXPORT = f"{ZENDESK}/api/v2/incremental/tickets/cursor.json"
 ORGANIZATIONS = f"{ZENDESK}/api/v2/organizations.json"
 JIRA_LINKS = f"{ZENDESK}/api/v2/jira/links"
+ORGANIZATION_EXPORT = f"{ZENDESK}/api/v2/incremental/organizations.json"
 
 
 @pytest.fixture
@@ -122,6 +127,7 @@ def test_the_second_run_resumes_from_the_saved_cursor(rsps, zendesk):
     """Restarting from start_time re-reads everything (and the export rate limit is 10 a
     minute); the saved after_cursor is the resume point."""
     rsps.get(ORGANIZATIONS, json=cursor_page("organizations", [], None))
+    rsps.get(ORGANIZATION_EXPORT, json=organization_export([], 0, end_of_stream=True))
     rsps.get(JIRA_LINKS, json=cursor_page("links", [], None))
     script(
         rsps,
@@ -143,7 +149,7 @@ def test_the_second_run_resumes_from_the_saved_cursor(rsps, zendesk):
     assert query(first)["start_time"] == ["0"]
     assert query(second)["cursor"] == ["c1"]
     assert "start_time" not in query(second)
-    assert saved == {TICKETS: "c2"}
+    assert saved[TICKETS] == "c2"
 
 
 def test_a_full_pull_ignores_the_saved_cursor(rsps, zendesk):
@@ -298,7 +304,8 @@ def test_lists_follow_has_more_and_the_last_page_names_every_id(
     assert result[-1].complete_ids == {str(i) for ids in pages for i in ids}
     requests = calls_to(rsps, url.removeprefix(ZENDESK))
     assert [query(r).get("page[after]") for r in requests] == [None] + [[a] for a in afters[:-1]]
-    assert all(query(r)["page[size]"] == ["100"] for r in requests)
+    largest = "100" if stream == "organizations" else "1000"  # each list's largest page
+    assert all(query(r)["page[size]"] == [largest] for r in requests)
 
 
 def test_organizations_keep_their_domains(rsps, zendesk):
@@ -336,3 +343,170 @@ def test_a_repeated_list_cursor_raises(rsps, zendesk):
 
     with pytest.raises(DuplicatePageToken):
         list(zendesk.organizations())
+
+
+# -- listings between full reads: what changed only ------------------------------------------
+
+
+def organization_export(orgs: list[dict], end_time: int, end_of_stream: bool) -> dict:
+    """A page of the time-based incremental organisation export."""
+    return {
+        "organizations": orgs,
+        "count": len(orgs),
+        "end_time": end_time,
+        "next_page": f"{ORGANIZATION_EXPORT}?start_time={end_time}",
+        "end_of_stream": end_of_stream,
+    }
+
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def listing_cursor(since: datetime, full_at: datetime, **extra: object) -> dict:
+    return {"since": since.isoformat(), "full_at": full_at.isoformat(), **extra}
+
+
+def pull_listings(zendesk: ZendeskConnector, saved: dict, full: bool = False) -> list:
+    """The listing pages of one pull (the ticket export is answered empty)."""
+    pages = list(zendesk.pull(saved.get, full=full))
+    return [page for page in pages if page.stream != TICKETS]
+
+
+def test_listings_are_read_in_full_then_only_what_changed(rsps, monkeypatch):
+    """The first pull reads both listings in full (so the store can drop what is gone);
+    the next reads organisations changed since the cursor, less the lookback, and links
+    after the newest id seen; neither then claims to be complete."""
+    freeze_now(monkeypatch, connectors.zendesk, NOW)
+    zendesk = ZendeskConnector(sandbox_settings(lookback_minutes=5), sleep=RecordedSleep())
+    rsps.get(EXPORT, json=export_page([], "c1", end_of_stream=True))
+    rsps.get(ORGANIZATIONS, json=cursor_page("organizations", [organization(1)], None))
+    script(
+        rsps,
+        "GET",
+        JIRA_LINKS,
+        [
+            cursor_page("links", [jira_link(7, 100, "ANA-1"), jira_link(9, 101, "ANA-2")], None),
+            cursor_page("links", [jira_link(12, 102, "ANA-3")], None),
+        ],
+    )
+    changed = int((NOW - timedelta(minutes=30)).timestamp())
+    rsps.get(ORGANIZATION_EXPORT, json=organization_export([organization(2)], changed, True))
+    saved: dict = {}
+
+    first = pull_listings(zendesk, saved)
+    for page in first:
+        if page.cursor is not None:
+            saved[page.stream] = page.cursor
+    assert {p.stream: p.complete_ids for p in first if p.complete_ids is not None} == {
+        "zendesk.organizations": {"1"},
+        "zendesk.jira_links": {"7", "9"},
+    }
+    assert saved["zendesk.jira_links"]["after_id"] == 9
+    assert [p.cursor is not None for p in first] == [False, True, False, True]
+
+    later = NOW + timedelta(hours=2)
+    freeze_now(monkeypatch, connectors.zendesk, later)
+    second = pull_listings(zendesk, saved)
+
+    (export,) = calls_to(rsps, "/incremental/organizations.json")
+    assert query(export)["start_time"] == [str(int((NOW - timedelta(minutes=5)).timestamp()))]
+    assert query(calls_to(rsps, "/jira/links")[-1])["page[after]"] == ["9"]
+    assert [r.id for p in second for r in p.records] == ["2", "12"]
+    assert all(p.complete_ids is None for p in second)
+    organizations = next(p for p in second if p.stream == "zendesk.organizations")
+    # Everything up to a minute before the request is in the export.
+    assert organizations.cursor["since"] == (later - timedelta(seconds=60)).isoformat()
+    assert organizations.cursor["full_at"] == NOW.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("full", "full_at_hours_ago", "reads_in_full"),
+    [
+        pytest.param(False, 1, False, id="within-the-period"),
+        pytest.param(False, 25, True, id="period-over"),
+        pytest.param(True, 1, True, id="full-sync"),
+    ],
+)
+def test_listings_are_read_in_full_again_after_the_reconcile_period_or_on_full(
+    rsps, monkeypatch, full, full_at_hours_ago, reads_in_full
+):
+    """Deletions show only in a full read: one comes every PMSYNC_RECONCILE_HOURS (24)
+    and on --full, whatever the cursor says."""
+    freeze_now(monkeypatch, connectors.zendesk, NOW)
+    zendesk = ZendeskConnector(sandbox_settings(), sleep=RecordedSleep())
+    rsps.assert_all_requests_are_fired = False  # a full read or a read of changes: not both
+    rsps.get(EXPORT, json=export_page([], "c1", end_of_stream=True))
+    rsps.get(ORGANIZATIONS, json=cursor_page("organizations", [organization(1)], None))
+    rsps.get(ORGANIZATION_EXPORT, json=organization_export([], 0, end_of_stream=True))
+    rsps.get(JIRA_LINKS, json=cursor_page("links", [], None))
+    full_at = NOW - timedelta(hours=full_at_hours_ago)
+    saved = {
+        "zendesk.organizations": listing_cursor(NOW - timedelta(minutes=10), full_at),
+        "zendesk.jira_links": listing_cursor(full_at, full_at, after_id=9),
+    }
+
+    pages = pull_listings(zendesk, saved, full=full)
+
+    assert bool(calls_to(rsps, "/api/v2/organizations.json")) == reads_in_full
+    assert bool(calls_to(rsps, "/incremental/organizations.json")) != reads_in_full
+    links = calls_to(rsps, "/jira/links")
+    assert ("page[after]" in query(links[0])) != reads_in_full
+    complete = [p.stream for p in pages if p.complete_ids is not None]
+    assert complete == (["zendesk.organizations", "zendesk.jira_links"] if reads_in_full else [])
+    if reads_in_full:
+        assert all(p.cursor["full_at"] == NOW.isoformat() for p in pages if p.cursor)
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected_ids", "expected_starts"),
+    [
+        pytest.param([([1, 2], 500, True)], ["1", "2"], ["400"], id="one-page"),
+        pytest.param([([], 400, True)], [], ["400"], id="nothing-changed"),
+        pytest.param(
+            [([1], 450, False), ([], 450, True)], ["1"], ["400", "450"],
+            id="empty-last-page-at-the-same-time",
+        ),
+        pytest.param(
+            [([1, 2], 450, False), ([2, 3], 470, True)], ["1", "2", "2", "3"], ["400", "450"],
+            id="the-boundary-second-comes-twice",
+        ),
+    ],
+)  # fmt: skip
+def test_only_end_of_stream_ends_the_organization_export(
+    rsps, zendesk, answers, expected_ids, expected_starts
+):
+    """The time-based export restarts each page at the last one's end_time (rows of that
+    second come again, and the store's upsert makes that harmless); a short or empty page
+    does not end it, only `end_of_stream` does."""
+    script(
+        rsps,
+        "GET",
+        ORGANIZATION_EXPORT,
+        [
+            organization_export([organization(i) for i in ids], end, eos)
+            for ids, end, eos in answers
+        ],
+    )
+    since = datetime.fromtimestamp(400, UTC)
+
+    pages = list(zendesk.organizations(ListingRead(since, since)))
+
+    assert [r.id for p in pages for r in p.records] == expected_ids
+    starts = [query(c)["start_time"][0] for c in calls_to(rsps, "/incremental/organizations.json")]
+    assert starts == expected_starts
+    assert [p.cursor is not None for p in pages] == [False] * (len(pages) - 1) + [True]
+
+
+def test_an_organization_export_that_cannot_move_on_raises(rsps, zendesk):
+    """A page that is not the last but ends where it started (a full page of one second)
+    would be served again and again."""
+    script(
+        rsps,
+        "GET",
+        ORGANIZATION_EXPORT,
+        [organization_export([organization(1)], 400, end_of_stream=False)],
+    )
+    since = datetime.fromtimestamp(400, UTC)
+
+    with pytest.raises(DuplicatePageToken):
+        list(zendesk.organizations(ListingRead(since, since)))

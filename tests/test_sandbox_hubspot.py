@@ -167,3 +167,53 @@ def test_wrong_token_is_refused(client: Client) -> None:
     response = client.get("/crm/v3/objects/deals", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401
     assert response.json()["category"] == "INVALID_AUTHENTICATION"
+
+
+def test_company_search_finds_what_changed_since_a_time_oldest_first(client: Client) -> None:
+    """What an incremental companies read relies on: `hs_lastmodifieddate GTE <epoch ms>`
+    sorted ascending finds a company updated since then (and none archived), in order."""
+    every = client.get("/crm/v3/objects/companies", params={"limit": 100}).json()["results"]
+    newest = max(c["properties"]["hs_lastmodifieddate"] for c in every)
+    since = {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": ""}
+    admin = client.base.removesuffix("/hubspot") + "/_sandbox"
+    changed, archived = every[0]["id"], every[1]["id"]
+    for path, body in (
+        ("update", {"changes": {"name": "Renamed"}, "id": changed}),
+        ("update", {"changes": {"name": "Gone soon"}, "id": archived}),
+        ("delete", {"id": archived}),
+    ):
+        target = {"tool": "hubspot", "kind": "company", **body}
+        requests.post(f"{admin}/{path}", json=target).raise_for_status()
+
+    found = client.post(
+        "/crm/v3/objects/companies/search",
+        json={
+            "filterGroups": [{"filters": [{**since, "value": str(_ms(newest) + 1)}]}],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": ["name", "domain", "hs_lastmodifieddate"],
+            "limit": 200,
+        },
+    ).json()
+
+    assert found["total"] == 1 and "paging" not in found
+    (company,) = found["results"]
+    assert (company["id"], company["properties"]["name"]) == (changed, "Renamed")
+    assert set(company["properties"]) == {
+        "name",
+        "domain",
+        "hs_lastmodifieddate",
+        "createdate",
+        "hs_object_id",
+    }
+    everything = client.post(
+        "/crm/v3/objects/companies/search",
+        json={
+            "filterGroups": [{"filters": [{**since, "value": "0"}]}],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": ["hs_lastmodifieddate"],
+            "limit": 200,
+        },
+    ).json()
+    stamps = [_ms(c["properties"]["hs_lastmodifieddate"]) for c in everything["results"]]
+    assert everything["total"] == COMPANIES - 1 and stamps == sorted(stamps)
+    assert archived not in {c["id"] for c in everything["results"]}

@@ -208,3 +208,32 @@ def test_task_on_an_opportunity(api: requests.Session) -> None:
         f"{base}/sobjects/Task", json={"Subject": "x", "WhatId": "006000000000000AAA"}
     )
     assert orphan.status_code == 400
+
+
+def test_accounts_changed_or_deleted_since_a_time(
+    server: SandboxServer, api: requests.Session
+) -> None:
+    """What an incremental accounts read relies on: one queryAll with `SystemModstamp >=
+    <literal>` in (SystemModstamp, Id) order names the accounts changed since then and,
+    with IsDeleted = true, those deleted since then (which `query` no longer shows)."""
+    every = soql(api, "SELECT Id, SystemModstamp FROM Account ORDER BY SystemModstamp, Id")
+    changed, deleted = every[0]["Id"], every[1]["Id"]
+    admin = f"{server.url}/_sandbox"
+    requests.post(
+        f"{admin}/update",
+        json={"tool": "salesforce", "kind": "account", "id": changed, "changes": {"Name": "X"}},
+    ).raise_for_status()
+    requests.post(
+        f"{admin}/delete", json={"tool": "salesforce", "kind": "account", "id": deleted}
+    ).raise_for_status()
+    newest = max(r["SystemModstamp"] for r in every).replace(".000+0000", "Z")
+    statement = (
+        "SELECT Id, Name, Website, SystemModstamp, IsDeleted FROM Account "
+        f"WHERE SystemModstamp > {newest} ORDER BY SystemModstamp, Id"
+    )
+
+    found = soql(api, statement, endpoint="queryAll")
+
+    assert [(r["Id"], r["IsDeleted"]) for r in found] == [(changed, False), (deleted, True)]
+    assert found[0]["Name"] == "X"
+    assert [r["Id"] for r in soql(api, statement)] == [changed]

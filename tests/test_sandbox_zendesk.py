@@ -140,3 +140,32 @@ def test_wrong_credentials_are_refused(client: Client) -> None:
     response = client.get("/api/v2/users.json", auth=("demo@example.com", "sandbox"))
     assert response.status_code == 401
     assert response.json() == {"error": "Couldn't authenticate you"}
+
+
+ORGANIZATION_EXPORT = "/api/v2/incremental/organizations.json"
+
+
+def test_the_organization_export_pages_by_end_time_until_end_of_stream(client: Client) -> None:
+    """The time-based export: from start_time, oldest change first; each page's end_time
+    is where the next starts (that second's rows come again); end_of_stream ends it; a
+    start_time inside the last minute is refused, as Zendesk does."""
+    seen: dict[int, dict[str, Any]] = {}
+    start, pages = 0, 0
+    while True:
+        page = client.get(ORGANIZATION_EXPORT, params={"start_time": start, "per_page": 7}).json()
+        pages += 1
+        stamps = [o["updated_at"] for o in page["organizations"]]
+        assert stamps == sorted(stamps)
+        seen.update((o["id"], o) for o in page["organizations"])
+        assert page["count"] == len(page["organizations"])
+        if page["end_of_stream"]:
+            break
+        assert page["end_time"] > start, "a page that does not move on would loop"
+        start = page["end_time"]
+    assert len(seen) == ORGANIZATIONS and pages > 1
+    latest = max(o["updated_at"] for o in seen.values())
+    later = client.get(ORGANIZATION_EXPORT, params={"start_time": page["end_time"]}).json()
+    assert [o["updated_at"] for o in later["organizations"]] == [latest] * later["count"]
+    too_recent = client.get(ORGANIZATION_EXPORT, params={"start_time": int(time.time())})
+    assert too_recent.status_code == 422
+    assert client.get(ORGANIZATION_EXPORT).status_code == 400
