@@ -6,6 +6,13 @@ cursor (epoch ms: Jira reads bare JQL dates in the API user's time zone), follow
 Deleted issues simply vanish from search, so every run ends with a sweep of the projects'
 ids alone (Jira serves up to 5,000 a page when only ids are asked for: one call at ~4,000
 issues); the store drops whatever the sweep did not name.
+
+Remote links (connectors.remote_links) have no search: they are read one issue at a time.
+They are a listing (connectors.base.listing_read): every issue's, after the sweep, now and
+then; in between, those of the issues the search returned, except issues whose last change
+was pmsync's own write (the `written_at` in its property, within a minute), which would
+otherwise cost a read per issue published. A link removed in between, or added within that
+minute, waits for the next full read.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from jira import JIRA, JIRAError
@@ -21,16 +29,22 @@ from connectors import adf
 from connectors.base import (
     CursorReader,
     DuplicatePageToken,
+    ListingRead,
     Page,
     bookmark,
     convert,
     epoch_ms,
+    listing_read,
     parse_time,
 )
 from connectors.http import TRANSPORT_ERRORS, ApiClient, ApiError, RetryableError, redact
-from models import Issue, Settings
+from connectors.remote_links import record_of, remote_link_from_raw, sites
+from models import Issue, Settings, ToolLink
 
 STREAM = "jira.issues"
+REMOTE_LINKS = "jira.remote_links"
+REMOTE_LINK_PAGE = 100  # issues whose remote links one stored page holds
+ECHO = timedelta(minutes=1)  # a change this soon after pmsync's write is taken for it
 SWEEP_PAGE = 5000  # Jira's ceiling for maxResults when only `id`/`key` are asked for
 # Only what pmsync uses: the default `*all` costs Jira work and us bandwidth.
 FIELDS = [
@@ -97,6 +111,8 @@ class JiraConnector:
             sleep=sleep,
         )
         self._client: JIRA | None = None
+        self.tool_sites = sites(settings)
+        self.echoes: set[str] = set()  # keys of issues whose last change was pmsync's write
 
     def jira_call(self, what: str, fn: Callable[[], Any]) -> Any:
         """Run a `jira` package call under the shared retry policy (its own is off)."""
@@ -200,9 +216,25 @@ class JiraConnector:
         until: datetime | None = None,
         listings: bool = True,
     ) -> Iterator[Page]:
-        yield from self.issues(None if full else cursor_for(STREAM), since, until)
-        if listings:
-            yield from self.sweep()
+        if not listings:
+            yield from self.issues(None if full else cursor_for(STREAM), since, until)
+            return
+        links = listing_read(cursor_for(REMOTE_LINKS), full, datetime.now(UTC), self.settings)
+        for page in self.issues(None if full else cursor_for(STREAM), since, until):
+            yield page
+            fresh = {
+                i.id: i.key
+                for i in page.records
+                if isinstance(i, Issue) and i.key not in self.echoes
+            }
+            if fresh and not links.full:
+                yield self.remote_link_page(fresh)
+        keys = self.sweep_keys()
+        if links.full:
+            yield from self.every_remote_link(keys, links)
+        else:
+            yield Page("jira", "tool_link", REMOTE_LINKS, cursor=links.cursor(links.full_at))
+        yield Page("jira", "issue", STREAM, complete_ids=set(keys))
 
     def issues(
         self, saved: Any, since: datetime | None = None, until: datetime | None = None
@@ -220,6 +252,8 @@ class JiraConnector:
                 issue = convert(page, raw, lambda r: issue_from_raw(r, self.site))
                 if issue and (newest is None or issue.updated_at > newest):
                     newest = issue.updated_at
+                if isinstance(issue, Issue) and _own_write(raw, issue.updated_at):
+                    self.echoes.add(issue.key)
             page.cursor = bookmark(newest, started)
             yield page
 
@@ -232,11 +266,59 @@ class JiraConnector:
         ).json()
         return int(answer["count"]) if isinstance(answer.get("count"), int) else None
 
-    def sweep(self) -> Iterator[Page]:
-        """The id of every issue in the configured projects, as one final page whose
-        complete_ids lets the store drop the issues deleted in Jira."""
+    def sweep_keys(self) -> dict[str, str]:
+        """Every issue of the configured projects, id to key: the store drops the issues
+        not named (deleted in Jira), and a full read of remote links visits each."""
         projects = ", ".join(self.settings.jira_projects)
-        ids: set[str] = set()
+        keys: dict[str, str] = {}
         for result in self.search(f"project in ({projects})", ["id"], SWEEP_PAGE):
-            ids.update(str(raw["id"]) for raw in result.get("issues", []) if raw.get("id"))
-        yield Page("jira", "issue", STREAM, complete_ids=ids)
+            keys.update(
+                (str(raw["id"]), str(raw.get("key") or raw["id"]))
+                for raw in result.get("issues", [])
+                if raw.get("id")
+            )
+        return keys
+
+    def remote_link_page(self, issues: dict[str, str]) -> Page:
+        """The remote links of these issues (id to key) that point at a ticket or deal."""
+        page = Page("jira", "tool_link", REMOTE_LINKS)
+        for issue_id, key in issues.items():
+            answer = self.api.get_json(f"/rest/api/3/issue/{issue_id}/remotelink")
+            build = partial(_remote_link, key=key, tool_sites=self.tool_sites)
+            for raw in answer if isinstance(answer, list) else ():
+                target = (raw.get("object") or {}).get("url") if isinstance(raw, dict) else None
+                if record_of(str(target or ""), self.tool_sites) is not None:
+                    convert(page, raw, build, context={"issue_key": key})
+        return page
+
+    def every_remote_link(self, issues: dict[str, str], read: ListingRead) -> Iterator[Page]:
+        """Every issue's remote links; the last page names them all, so that links removed
+        in Jira leave the store, and carries the listing's cursor."""
+        seen: set[str] = set()
+        ids = list(issues)
+        for start in range(0, len(ids), REMOTE_LINK_PAGE):
+            page = self.remote_link_page(
+                {i: issues[i] for i in ids[start : start + REMOTE_LINK_PAGE]}
+            )
+            seen.update(link.id for link in page.records)
+            seen.update(d.record_id for d in page.dead if d.record_id)
+            yield page
+        yield Page(
+            "jira", "tool_link", REMOTE_LINKS, complete_ids=seen, cursor=read.cursor(read.full_at)
+        )
+
+
+def _remote_link(raw: dict[str, Any], key: str, tool_sites: dict[str, str]) -> ToolLink:
+    link = remote_link_from_raw(raw, key, tool_sites)
+    assert link is not None  # only links to a ticket or deal get here
+    return link
+
+
+def _own_write(raw: dict[str, Any], updated: datetime) -> bool:
+    """Whether an issue's last change was pmsync's own write: its property says when pmsync
+    began writing, and nothing changed more than a minute after."""
+    written = ((raw.get("properties") or {}).get(PROPERTY_KEY) or {}).get("written_at")
+    try:
+        return written is not None and updated - parse_time(written) <= ECHO
+    except ValueError:
+        return False

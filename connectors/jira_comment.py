@@ -116,9 +116,10 @@ def render_comment(
     return body
 
 
-def fit_property(summary: DemandSummary) -> dict[str, Any]:
-    """The summary as JSON under Jira's 32 KB property limit: long lists are cut, marked."""
-    payload = summary.model_dump(mode="json")
+def fit_property(summary: DemandSummary, **extra: Any) -> dict[str, Any]:
+    """The summary (and `extra`) as JSON under Jira's 32 KB property limit: long lists are
+    cut, marked."""
+    payload = {**summary.model_dump(mode="json"), **extra}
     for key in ("deal_ids", "feedback", "top_customers", "quotes"):
         while len(json.dumps(payload).encode()) > MAX_PROPERTY_BYTES and payload[key]:
             payload[key] = payload[key][: len(payload[key]) // 2]

@@ -297,7 +297,7 @@ def _summaries(
     ]
     customers = {c.key for deal in deals for c in calculator.directory.for_deal(deal)}
     if customers:
-        affected |= issues_asked_by(calculator, counted, customers)
+        affected |= issues_asked_by(store, calculator.directory, customers)
     return summaries(store, calculator, counted, affected)
 
 

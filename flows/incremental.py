@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flows.pipeline import (
+    account_directory,
     calculator_for,
     demand,
     issues_asked_by,
@@ -139,7 +140,7 @@ def link_changes(settings: Settings, store: Store, since: datetime | None) -> in
         *store.changed_since("deal", since),
     ]
     tool_links: list[ToolLink] = store.changed_since("tool_link", since)
-    also = {(t.source, t.record_id) for t in tool_links} | store.decided_since(since)
+    also = {t.target for t in tool_links} | store.decided_since(since)
     return relink_around(settings, store, changed, also)
 
 
@@ -212,9 +213,12 @@ def demand_changes(
     deals = store.changed_since("deal", since)
     if not deals and not store.pending():
         return {}
-    counting = store.links(suggested=False)
-    calculator = calculator_for(settings, store, links=counting)
-    customers = {c.key for deal in deals for c in calculator.directory.for_deal(deal)}
+    directory = account_directory(settings, store)
+    customers = {c.key for deal in deals for c in directory.for_deal(deal)}
     if customers:
-        store.mark_pending(issues_asked_by(calculator, counting, customers))
-    return summaries(store, calculator, counting, store.pending())
+        store.mark_pending(issues_asked_by(store, directory, customers))
+    # Only the pending issues' links, and the feedback they name, are read: not every one.
+    pending = store.pending()
+    counting = store.links_of(pending, suggested=False)
+    calculator = calculator_for(settings, store, links=counting, directory=directory)
+    return summaries(store, calculator, counting, pending)

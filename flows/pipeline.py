@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ def link_all(settings: Settings, store: Store) -> int:
     issues_by_label = open_issues_by_label(issues)
     by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
     for tool_link in store.load("tool_link"):
-        by_ticket.setdefault((tool_link.source, tool_link.record_id), []).append(tool_link)
+        by_ticket.setdefault(tool_link.target, []).append(tool_link)
     text = None
     if settings.text_matching:
         text = text_linker(issues, settings.text_auto_threshold, settings.text_suggest_threshold)
@@ -176,9 +177,9 @@ def link_all(settings: Settings, store: Store) -> int:
                 unnamed.append(item)  # feedback that names an issue needs no guessing
         if text and unnamed:
             links += text(unnamed)
-    for deal in store.load("deal"):
+    for deal in chain.from_iterable(store.iter_load("deal")):  # a chunk at a time, as feedback
         kinds[(deal.source, deal.id)] = "deal"
-        links.extend(deal_links(deal, known_keys))
+        links.extend(deal_links(deal, known_keys, by_ticket.get((deal.source, deal.id), [])))
     links = apply_decisions(links, store.decisions(), kinds, known_keys)
     # Links of records that are gone from the store go too.
     owners = set(kinds) | store.link_owners()
@@ -217,8 +218,8 @@ def relink(
     owners = {(r.source, r.id) for r in records} | set(gone)
     by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
     for tool_link in store.load("tool_link"):
-        if (tool_link.source, tool_link.record_id) in owners:
-            by_ticket.setdefault((tool_link.source, tool_link.record_id), []).append(tool_link)
+        if tool_link.target in owners:
+            by_ticket.setdefault(tool_link.target, []).append(tool_link)
     links: list[Link] = []
     kinds: dict[tuple[str, str], str] = {}
     unnamed: list[Feedback] = []
@@ -226,7 +227,7 @@ def relink(
         pair = (record.source, record.id)
         if isinstance(record, Deal):
             kinds[pair] = "deal"
-            links.extend(deal_links(record, known_keys))
+            links.extend(deal_links(record, known_keys, by_ticket.get(pair, [])))
             continue
         kinds[pair] = "feedback"
         found = feedback_links(record, by_ticket.get(pair, []), known_keys)
@@ -285,18 +286,30 @@ def calculator_for(
     store: Store,
     now: datetime | None = None,
     links: Iterable[Link] | None = None,
+    directory: AccountDirectory | None = None,
 ) -> DemandCalculator:
-    """The demand calculator over the stored records; given `links`, it holds only the
-    feedback those links name (all a summary reads), not every item."""
-    directory = account_directory(settings, store)
+    """The demand calculator over the stored records; given `links`, it holds only what
+    the summaries of their issues read: the feedback they name, the deals they name and
+    every deal of the customers who asked."""
+    directory = directory or account_directory(settings, store)
     if links is None:
         feedback = store.load("feedback")
+        deals = store.load("deal")
     else:
+        links = list(links)
         named = {(x.source, x.record_id) for x in links if x.kind == "feedback" and x.counts}
         feedback = store.load_pairs("feedback", named)
+        asking = {directory.for_feedback(item).key for item in feedback}
+        wanted = {(x.source, x.record_id) for x in links if x.kind == "deal" and x.counts}
+        wanted |= {
+            (source, deal_id)
+            for source, deal_id, accounts in store.deal_accounts()
+            if any(c.key in asking for c in directory.for_accounts(source, accounts))
+        }
+        deals = store.load_pairs("deal", wanted)
     return DemandCalculator(
         feedback,
-        store.load("deal"),
+        deals,
         directory,
         now or datetime.now(UTC),
         settings.revenue_window_days,
@@ -349,17 +362,14 @@ def summaries(
     return {key: calculator.summary(key, by_issue.get(key, [])) for key in sorted(keys)}
 
 
-def issues_asked_by(
-    calculator: DemandCalculator, counting: list[Link], customers: set[str]
-) -> set[str]:
+def issues_asked_by(store: Store, directory: AccountDirectory, customers: set[str]) -> set[str]:
     """The issues these customers asked for: a deal of theirs moves the revenue and
-    pipeline on every one of them."""
-    asked: set[str] = set()
-    for link in counting:
-        item = calculator.feedback.get((link.source, link.record_id))
-        if item is not None and calculator.directory.for_feedback(item).key in customers:
-            asked.add(link.issue_key)
-    return asked
+    pipeline on every one of them. Read from who asked, not from the loaded feedback."""
+    return {
+        key
+        for key, source, record_id, account_id, email, name in store.requesters()
+        if directory.for_requester(source, record_id, account_id, email, name).key in customers
+    }
 
 
 def movers(plans: list[Any], top: int = 10) -> list[dict[str, Any]]:

@@ -131,6 +131,10 @@ class Publisher:
         the property back with the issue) finds the comment it already posted instead of
         adding a second one."""
         key = plan.key
+        # When this issue's writes began: the next search sees it in the property and takes
+        # the issue's `updated` for pmsync's own change (connectors.jira reads no remote
+        # links for it).
+        started = datetime.now(UTC)
         self.writer.edit_issue(
             key,
             {field_ids[name]: value for name, value in plan.fields.items()},
@@ -139,7 +143,7 @@ class Publisher:
         )
         # The property goes before the comment: an issue without it has no managed
         # comment, so only issues written to before are searched for one.
-        payload = fit_property(plan.summary)
+        payload = fit_property(plan.summary, written_at=started.isoformat())
         self.writer.set_property(key, payload)
         comment_id = plan.comment_id
         if comment_id is None and plan.written_before:
@@ -151,7 +155,9 @@ class Publisher:
             if error.status != 404 or comment_id is None:
                 raise
             comment_id = self.writer.write_comment(key, body, None)  # deleted by a person
-        self.store.record_publish(LedgerEntry(key, plan.content_hash, comment_id, payload))
+        # The ledger keeps what was written, not when (a re-run must compare equal).
+        written = {k: v for k, v in payload.items() if k != "written_at"}
+        self.store.record_publish(LedgerEntry(key, plan.content_hash, comment_id, written))
 
 
 def publish_all(

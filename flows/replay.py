@@ -3,9 +3,10 @@
 the store, keep the others with the reason they fail for now, then relink and publish once.
 
 Builders read a record and, for a few, context the tool sent beside it: Zendesk's
-sideloaded requester, Intercom's requester contact, HubSpot's associated companies, and
-Salesforce's instance URL. Connectors keep that context in the letter's payload under
-`_context` (store.CONTEXT_KEY); everything else comes from the settings (the site URLs).
+sideloaded requester, Intercom's requester contact, HubSpot's associated companies,
+Salesforce's instance URL, and the issue a Jira remote link belongs to. Connectors keep
+that context in the letter's payload under `_context` (store.CONTEXT_KEY); everything else
+comes from the settings (the site URLs).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from connectors import freshdesk, hubspot, intercom, jira, salesforce, zendesk
 from connectors.base import BUILD_ERRORS, failure_reason
+from connectors.remote_links import remote_link_from_raw, sites
 from flows.pipeline import demand, link_all
 from flows.publish import publish_all
 from models import Record, Settings
@@ -54,6 +56,13 @@ def _salesforce_site(context: dict[str, Any], s: Settings) -> str:
     return _site(context.get("site") or s.salesforce_login_url, "salesforce")
 
 
+def _remote_link(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+    link = remote_link_from_raw(raw, context["issue_key"], sites(s))
+    if link is None:
+        raise ValueError("the remote link points at no ticket or deal pmsync reads")
+    return link
+
+
 def _plain(tool: str, build: Callable[[dict[str, Any], str], Record]) -> Rebuild:
     """A builder that needs only the raw record and the tool's site."""
     return lambda raw, ctx, s: build(raw, _site(getattr(s, f"{tool}_url"), tool))
@@ -62,6 +71,7 @@ def _plain(tool: str, build: Callable[[dict[str, Any], str], Record]) -> Rebuild
 # (source, kind) -> how to rebuild a stored raw record of it.
 REBUILDERS: dict[tuple[str, str], Rebuild] = {
     ("jira", "issue"): _plain("jira", jira.issue_from_raw),
+    ("jira", "tool_link"): _remote_link,
     ("zendesk", "feedback"): _zendesk_ticket,
     ("zendesk", "account"): _plain("zendesk", zendesk.organization_from_raw),
     ("zendesk", "tool_link"): _plain("zendesk", zendesk.jira_link_from_raw),
@@ -83,7 +93,12 @@ REBUILDERS: dict[tuple[str, str], Rebuild] = {
 # Kinds whose builder reads context that decides who the customer is: rebuilt without it,
 # a ticket or deal would count for no customer. A letter kept without it (by an older
 # pmsync, or a path that keeps none) waits for the next sync to read the record again.
-NEEDS_CONTEXT = {("zendesk", "feedback"), ("intercom", "feedback"), ("hubspot", "deal")}
+NEEDS_CONTEXT = {
+    ("zendesk", "feedback"),
+    ("intercom", "feedback"),
+    ("hubspot", "deal"),
+    ("jira", "tool_link"),  # the issue whose remote link it is
+}
 
 
 def rebuild(letter: dict[str, Any], settings: Settings) -> Record:

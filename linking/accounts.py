@@ -181,20 +181,38 @@ class AccountDirectory:
         return Customer(key, name or key)
 
     def for_feedback(self, item: Feedback) -> Customer:
-        if item.account_id and (item.source, item.account_id) in self.by_record:
-            return self.by_record[(item.source, item.account_id)]
-        email = (item.requester_email or "").strip().lower()
+        return self.for_requester(
+            item.source, item.id, item.account_id, item.requester_email, item.requester_name
+        )
+
+    def for_requester(
+        self,
+        source: str,
+        record_id: str,
+        account_id: str | None,
+        email: str | None,
+        name: str | None,
+    ) -> Customer:
+        """The customer of a feedback item, from the only fields that decide it (which a
+        store query can read without loading the item)."""
+        if account_id and (source, account_id) in self.by_record:
+            return self.by_record[(source, account_id)]
+        email = (email or "").strip().lower()
         domain = email.rpartition("@")[2]
         if domain and domain not in self.free_mail:
             return self.by_domain.get(domain) or Customer(f"domain:{domain}", domain)
         if email:
-            return Customer(f"person:{email}", item.requester_name or email)
-        return Customer(f"{item.source}:requester:{item.id}", item.requester_name or "Unknown")
+            return Customer(f"person:{email}", name or email)
+        return Customer(f"{source}:requester:{record_id}", name or "Unknown")
 
     def for_deal(self, deal: Deal) -> list[Customer]:
+        return self.for_accounts(deal.source, deal.account_ids)
+
+    def for_accounts(self, source: str, account_ids: Iterable[str]) -> list[Customer]:
+        """The customers of a deal with these accounts in its tool."""
         found: dict[str, Customer] = {}
-        for account_id in deal.account_ids:
-            customer = self.by_record.get((deal.source, account_id))
+        for account_id in account_ids:
+            customer = self.by_record.get((source, account_id))
             if customer:
                 found.setdefault(customer.key, customer)
         return list(found.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 from models import Deal, Feedback, Link, ToolLink
 
@@ -28,24 +29,39 @@ def _evidence(text: str, key: str, width: int = 60) -> str:
     return ("…" if start else "") + snippet + ("…" if end < len(text) else "")
 
 
-def feedback_links(
-    item: Feedback, tool_links: Iterable[ToolLink], known_keys: set[str]
-) -> list[Link]:
-    """Links of one feedback item: its tool's Jira links first, then keys it cites."""
+def _tool_links(
+    record: Feedback | Deal,
+    kind: Literal["feedback", "deal"],
+    tool_links: Iterable[ToolLink],
+    known_keys: set[str],
+) -> dict[str, Link]:
+    """Links the tools' Jira integrations keep: the support tool's own (a Zendesk Jira
+    link) or a remote link on the Jira issue pointing at the record."""
     links: dict[str, Link] = {}
     for tool_link in tool_links:
         if tool_link.issue_key in known_keys:
+            where = (
+                "Jira remote link" if tool_link.source == "jira" else f"{record.source} Jira link"
+            )
             links.setdefault(
                 tool_link.issue_key,
                 Link(
-                    source=item.source,
-                    record_id=item.id,
-                    kind="feedback",
+                    source=record.source,
+                    record_id=record.id,
+                    kind=kind,
                     issue_key=tool_link.issue_key,
                     method="tool_link",
-                    evidence=f"{item.source} Jira link {tool_link.id}",
+                    evidence=f"{where} {tool_link.id}",
                 ),
             )
+    return links
+
+
+def feedback_links(
+    item: Feedback, tool_links: Iterable[ToolLink], known_keys: set[str]
+) -> list[Link]:
+    """Links of one feedback item: its Jira links first, then keys it cites."""
+    links = _tool_links(item, "feedback", tool_links, known_keys)
     for key in cited_keys(item.text, known_keys):
         links.setdefault(
             key,
@@ -61,8 +77,9 @@ def feedback_links(
     return list(links.values())
 
 
-def deal_links(deal: Deal, known_keys: set[str]) -> list[Link]:
-    """Links of one deal: the issues its fields name, then keys cited in its name."""
+def deal_links(deal: Deal, known_keys: set[str], tool_links: Iterable[ToolLink] = ()) -> list[Link]:
+    """Links of one deal: the issues its fields name, its Jira links (remote links on the
+    issue pointing at it), then keys cited in its name."""
     links: dict[str, Link] = {}
     for key in deal.issue_keys:
         if key in known_keys:
@@ -77,6 +94,8 @@ def deal_links(deal: Deal, known_keys: set[str]) -> list[Link]:
                     evidence=f"jira_issue_keys: {', '.join(deal.issue_keys)}",
                 ),
             )
+    for key, link in _tool_links(deal, "deal", tool_links, known_keys).items():
+        links.setdefault(key, link)
     for key in cited_keys(deal.name, known_keys):
         links.setdefault(
             key,

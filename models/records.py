@@ -113,10 +113,18 @@ class Account(Record):
 
 
 class ToolLink(Record):
-    """A link a support tool's own Jira integration keeps between a ticket and an issue."""
+    """A link a tool's Jira integration keeps between a ticket or deal and an issue: kept
+    in the tool (a Zendesk Jira link: `source` is the ticket's tool) or in Jira (a remote
+    link: `source` is "jira", `record_source` the tool of the ticket or deal it points at)."""
 
     record_id: str
     issue_key: str
+    record_source: str | None = None
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """(source, id) of the ticket or deal linked."""
+        return (self.record_source or self.source, self.record_id)
 
 
 RecordKind = Literal["issue", "feedback", "deal", "account", "tool_link"]

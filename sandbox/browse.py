@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from sandbox.adf_html import render, safe_url
-from sandbox.jira_data import NUMBER_FIELDS, OTHER_CUSTOM_FIELDS
+from sandbox.jira_data import NUMBER_FIELDS, OTHER_CUSTOM_FIELDS, render_remote_link
 from sandbox.state import SandboxState
+from sandbox.web import site_url
 
 STYLE = """
 body { font: 14px/1.5 -apple-system, "Segoe UI", Roboto, sans-serif; color: #172b4d;
@@ -131,10 +132,10 @@ async def browse(request: Request, state: SandboxState) -> Response:
                 "do not have permission to see it.</p>",
                 404,
             )
-        key = str(issue.get("key"))
+        key, site = str(issue.get("key")), site_url(request)
         body = page(
             issue,
             list(state.jira.comments.get(key, [])),
-            list(state.jira.remote_links.get(key, [])),
+            [render_remote_link(x, site) for x in state.jira.remote_links.get(key, [])],
         )
     return HTMLResponse(body)

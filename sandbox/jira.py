@@ -15,6 +15,7 @@ from sandbox.jira_data import (
     field_catalogue,
     render_comment,
     render_issue,
+    render_remote_link,
     selection,
 )
 from sandbox.jira_edit import comment_error, edit_issue, new_comment
@@ -31,6 +32,7 @@ from sandbox.web import (
     json_response,
     query_list,
     read_json,
+    site_url,
 )
 
 EMAIL, API_TOKEN = "demo@example.com", "sandbox"
@@ -345,13 +347,15 @@ async def remote_links(request: Request, state: SandboxState) -> Response:
         issue = state.jira.find(request.path_params["key"])
         if issue is None:
             return _error(404, [NO_ISSUE])
-        links = state.jira.remote_links.setdefault(str(issue.get("key")), [])
+        key = str(issue.get("key"))
+        links = state.jira.remote_links.setdefault(key, [])
         prefix = f"{_base(request)}/rest/api/{_version(request)}/issue/{issue.get('id')}/remotelink"
         if request.method == "GET":
             wanted = request.query_params.get("globalId")
+            site = site_url(request)
             return json_response(
                 [
-                    {"self": f"{prefix}/{link['id']}", **link}
+                    {"self": f"{prefix}/{link['id']}", **render_remote_link(link, site)}
                     for link in links
                     if wanted is None or link.get("globalId") == wanted
                 ]
@@ -373,12 +377,17 @@ async def remote_links(request: Request, state: SandboxState) -> Response:
             ),
             None,
         )
+        changed = same is None or any(same.get(k) != v for k, v in record.items())
         if same:
             same.update(record)
-            return json_response({"id": int(same["id"]), "self": f"{prefix}/{same['id']}"})
-        record["id"] = int(state.jira.new_id())
-        links.append(record)
-    return json_response({"id": record["id"], "self": f"{prefix}/{record['id']}"}, 201)
+        else:
+            record["id"] = int(state.jira.new_id())
+            links.append(record)
+        if changed:  # Jira logs a remote link in the issue's history: `updated` moves
+            issue.setdefault("fields", {})["updated"] = jira_time(utcnow())
+            state.touch("jira", key)
+        link_id = int((same or record)["id"])
+    return json_response({"id": link_id, "self": f"{prefix}/{link_id}"}, 200 if same else 201)
 
 
 def routes() -> list[BaseRoute]:

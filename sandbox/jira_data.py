@@ -71,6 +71,24 @@ PROJECT_REF = {
     "projectTypeKey": "software",
     "simplified": False,
 }
+# The Jira apps of the support tools and CRMs, as their remote links name themselves.
+REMOTE_APPS = {
+    "zendesk": ("com.zendesk.jira", "Zendesk"),
+    "intercom": ("com.intercom.jira", "Intercom"),
+    "freshdesk": ("com.freshdesk.jira", "Freshdesk"),
+    "hubspot": ("com.hubspot.jira", "HubSpot"),
+    "salesforce": ("com.salesforce.jira", "Salesforce"),
+}
+HUBSPOT_PORTAL_ID = 4242
+# Where each tool's web UI shows a record, under the tool's sandbox mount. Planted links
+# store this path; the API and the issue page serve it absolute, on the sandbox's own host.
+RECORD_PAGES = {
+    "zendesk": "/zendesk/agent/tickets/{id}",
+    "intercom": "/intercom/a/inbox/sandbox/inbox/conversation/{id}",
+    "freshdesk": "/freshdesk/a/tickets/{id}",
+    "hubspot": f"/hubspot/contacts/{HUBSPOT_PORTAL_ID}/record/0-3/{{id}}",
+    "salesforce": "/salesforce/lightning/r/Opportunity/{id}/view",
+}
 API_USER = {
     "accountId": "712020:5b10ac8d-82e0-4b22-8cc7-d4ef5a1c0d9e",
     "emailAddress": "demo@example.com",
@@ -185,7 +203,42 @@ def build(world: World) -> JiraStore:
         }
         fields.update(dict.fromkeys([*NUMBER_FIELDS, *OTHER_CUSTOM_FIELDS]))
         issues[issue.key] = {"id": issue.id, "key": issue.key, "fields": fields}
-    return JiraStore(issues)
+    store = JiraStore(issues, remote_links=_planted_remote_links(world))
+    store.next_id = max([store.next_id, *(link.id for link in world.remote_links)])
+    return store
+
+
+def _planted_remote_links(world: World) -> dict[str, list[dict[str, Any]]]:
+    titles = {(f.tool, str(f.id)): f.subject for f in world.feedback}
+    titles.update({(d.crm, d.id): d.name for d in world.deals})
+    links: dict[str, list[dict[str, Any]]] = {}
+    for link in world.remote_links:
+        app_type, app_name = REMOTE_APPS[link.tool]
+        links.setdefault(link.issue_key, []).append(
+            {
+                "id": link.id,
+                "globalId": f"{app_type}:{link.tool}:{link.record_id}",
+                "application": {"type": app_type, "name": app_name},
+                "relationship": "mentioned in",
+                "object": {
+                    "url": RECORD_PAGES[link.tool].format(id=link.record_id),
+                    "title": titles[(link.tool, link.record_id)],
+                },
+            }
+        )
+    return links
+
+
+def render_remote_link(link: dict[str, Any], site: str) -> dict[str, Any]:
+    """A stored remote link as served: a planted link's path made absolute on `site`, the
+    sandbox's root URL. URLs that clients posted are theirs and stay as they are."""
+    target = link.get("object")
+    if not isinstance(target, dict):
+        return dict(link)
+    url = target.get("url")
+    if not (isinstance(url, str) and url.startswith("/") and not url.startswith("//")):
+        return dict(link)
+    return {**link, "object": {**target, "url": site + url}}
 
 
 def adf(text: str) -> dict[str, Any]:

@@ -96,6 +96,13 @@ def base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{root}"
 
 
+def site_url(request: Request) -> str:
+    """The sandbox's own root, where every tool is mounted: the base URL without the
+    mount of the tool that answers (`/jira`, `/zendesk`, ...)."""
+    root = request.scope.get("root_path", "").rpartition("/")[0]
+    return f"{request.url.scheme}://{request.url.netloc}{root}"
+
+
 def encode_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 

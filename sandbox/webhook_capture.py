@@ -114,6 +114,23 @@ def _jira_issue_after(
     return events.jira_issue(was["issue"], _copy(issue), API, f"{base}/jira")
 
 
+def _jira_remote_link_after(
+    state: SandboxState, params: dict[str, str], body: Any, answer: Any, was: Snapshot, base: str
+) -> list[Delivery]:
+    issue = state.jira.find(params["key"])
+    before = was["issue"]
+    if issue is None or before is None or not isinstance(answer, dict):
+        return []
+    if (before.get("fields") or {}).get("updated") == (issue.get("fields") or {}).get("updated"):
+        return []  # the same link posted again: nothing new in the history
+    stored = state.jira.remote_links.get(str(issue.get("key")), [])
+    link = next((x for x in stored if x.get("id") == answer.get("id")), None)
+    if link is None:
+        return []
+    logged = (events.remote_link_logged(link),)
+    return events.jira_issue(before, _copy(issue), API, f"{base}/jira", logged)
+
+
 def _jira_comment_after(
     event: str,
 ) -> Callable[[SandboxState, dict[str, str], Any, Any, Snapshot, str], list[Delivery]]:
@@ -272,6 +289,7 @@ WATCHES = (
     _route("POST", JIRA + "/comment$", _nothing, _jira_comment_after("comment_created")),
     _route("PUT", JIRA + r"/comment/[^/]+$", _nothing, _jira_comment_after("comment_updated")),
     _route("PUT", JIRA + r"/properties/(?P<prop>[^/]+)$", _nothing, _jira_property_after),
+    _route("POST", JIRA + "/remotelink$", _jira_issue_before, _jira_remote_link_after),
     _route("PUT", r"^/zendesk/api/v2/tickets/(?P<id>\d+)\.json$", _zendesk_before, _zendesk_after),
     _route("POST", r"^/hubspot/crm/v3/objects/notes$", _nothing, _hubspot_note_after),
     _route(

@@ -119,9 +119,29 @@ def _jira_issue(issue: dict[str, Any], base: str) -> dict[str, Any]:
     return render_issue(issue, [], "2", base, (True, set(), {"comment"}))
 
 
+def remote_link_logged(link: Mapping[str, Any]) -> dict[str, Any]:
+    """The changelog item Jira writes when a remote link is added or changed."""
+    target = link.get("object")
+    title = target.get("title") if isinstance(target, Mapping) else None
+    return {
+        "field": "RemoteIssueLink",
+        "fieldtype": "jira",
+        "fieldId": "RemoteIssueLink",
+        "from": None,
+        "fromString": None,
+        "to": str(link.get("id")),
+        "toString": f'This issue links to "{title} (Web Link)"',
+    }
+
+
 def jira_issue(
-    before: dict[str, Any] | None, after: dict[str, Any] | None, actor: str, base: str
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    actor: str,
+    base: str,
+    logged: tuple[dict[str, Any], ...] = (),
 ) -> list[Delivery]:
+    """`logged`: history items that are not field changes, such as a new remote link."""
     issue = after or before
     if issue is None:
         return []
@@ -132,7 +152,7 @@ def jira_issue(
     elif before is None:
         body.update(webhookEvent="jira:issue_created", issue_event_type_name="issue_created")
     else:
-        items = changelog(before.get("fields") or {}, after.get("fields") or {})
+        items = changelog(before.get("fields") or {}, after.get("fields") or {}) + list(logged)
         if not items:
             return []
         moved = any(item["fieldId"] == "status" for item in items)

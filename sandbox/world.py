@@ -1,6 +1,7 @@
 """The seeded world behind every sandbox API: one vendor (Acme Analytics), its customers,
 their feedback in three support tools and their deals in two CRMs, all derived from
-`random.Random(seed)`.
+`random.Random(seed)`. The remote links that the tools' Jira apps put on issues are drawn
+last, from a stream of their own (sandbox.world_remote_links), so they change nothing else.
 
 Times are offsets back from the `now` passed in, so two worlds made with the same seed and
 the same `now` are equal. Generation is linear in the sizes; `scale` multiplies them.
@@ -10,7 +11,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 
-from sandbox import names, world_activity, world_customers
+from sandbox import names, world_activity, world_customers, world_remote_links
 from sandbox.catalog import FEATURES
 from sandbox.world_model import (
     CRMS,
@@ -23,6 +24,7 @@ from sandbox.world_model import (
     Issue,
     JiraLink,
     Person,
+    RemoteLink,
     Sizes,
     TruthLink,
     World,
@@ -41,6 +43,7 @@ __all__ = [
     "Issue",
     "JiraLink",
     "Person",
+    "RemoteLink",
     "Sizes",
     "TruthLink",
     "World",
@@ -63,8 +66,12 @@ def generate(seed: int = 7, now: datetime | None = None, scale: int = 1) -> Worl
         rng, now, issues, popularity, accounts, people, sizes.feedback
     )
     deals, deal_truth = world_activity.deals(rng, now, issues, popularity, accounts, sizes.deals)
+    truth = feedback_truth + deal_truth
+    remote, remote_truth = world_remote_links.remote_links(
+        seed, issues, popularity, feedback, deals, truth
+    )
     return World(
-        seed, now, issues, accounts, people, feedback, links, deals, feedback_truth + deal_truth
+        seed, now, issues, accounts, people, feedback, links, deals, truth + remote_truth, remote
     )
 
 

@@ -125,7 +125,21 @@ class TruthLink:
     kind: str  # "feedback" | "deal"
     record_id: str  # the id as the tool's API returns it, as a string
     issue_key: str
-    method: str  # "cited_key" | "zendesk_jira_link" | "deal_field" | "text"
+    method: str  # "cited_key" | "zendesk_jira_link" | "deal_field" | "text" | "jira_remote_link"
+
+
+@dataclass(frozen=True)
+class RemoteLink:
+    """A Jira remote link that a support tool's or CRM's Jira app put on an issue, pointing
+    back at a ticket, conversation or deal."""
+
+    id: int
+    issue_key: str
+    issue_id: str
+    tool: str  # a support tool or a CRM
+    kind: str  # "feedback" | "deal"
+    record_id: str  # the id as the tool's API returns it, as a string
+    created: datetime
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,7 @@ class World:
     jira_links: tuple[JiraLink, ...]
     deals: tuple[Deal, ...]
     truth: tuple[TruthLink, ...]
+    remote_links: tuple[RemoteLink, ...] = ()
 
     def of_tool(self, tool: str) -> list[Feedback]:
         return [f for f in self.feedback if f.tool == tool]

@@ -425,12 +425,24 @@ class Store:
             return {row.issue_key: row.signature for row in conn.execute(select(issue_signatures))}
 
     def save_issue_signatures(self, signatures: dict[str, str]) -> None:
-        """Replace what linking last saw of the issues."""
-        rows = [{"issue_key": k, "signature": v} for k, v in sorted(signatures.items())]
+        """Replace what linking last saw of the issues. Only the rows that differ are
+        written: a sync sees a few issues change among thousands."""
         with self.engine.begin() as conn:
-            conn.execute(delete(issue_signatures))
-            if rows:
-                conn.execute(issue_signatures.insert(), rows)
+            before = {
+                row.issue_key: row.signature for row in conn.execute(select(issue_signatures))
+            }
+            gone = sorted(set(before) - set(signatures))
+            for start in range(0, len(gone), 500):
+                chunk = gone[start : start + 500]
+                conn.execute(
+                    delete(issue_signatures).where(issue_signatures.c.issue_key.in_(chunk))
+                )
+            rows = [
+                {"issue_key": key, "signature": value}
+                for key, value in sorted(signatures.items())
+                if before.get(key) != value
+            ]
+            self._upsert(conn, issue_signatures, ["issue_key"], rows)
 
     def links(self, issue_key: str | None = None, *, suggested: bool | None = None) -> list[Link]:
         """Links, optionally of one issue; `suggested` True/False keeps only/no suggestions."""
@@ -454,15 +466,54 @@ class Store:
             query = select(func.count()).select_from(links).where(links.c.status != "suggested")
             return int(conn.execute(query).scalar_one())
 
-    def links_of(self, issue_keys: Iterable[str]) -> list[Link]:
-        """Every link (suggestions too) to any of these issues."""
+    def links_of(self, issue_keys: Iterable[str], *, suggested: bool | None = None) -> list[Link]:
+        """The links to any of these issues, one issue's in the order `links` gives them
+        (a summary's ties, two requests of one minute, keep it); `suggested` as in `links`."""
         keys = sorted(set(issue_keys))
         found: list[Link] = []
         with self.engine.connect() as conn:
             for start in range(0, len(keys), 500):
-                query = select(links).where(links.c.issue_key.in_(keys[start : start + 500]))
+                query = (
+                    select(links)
+                    .where(links.c.issue_key.in_(keys[start : start + 500]))
+                    .order_by(links.c.issue_key, links.c.source, links.c.record_id)
+                )
+                if suggested is not None:
+                    query = query.where((links.c.status == "suggested") == suggested)
                 found += [Link.model_validate(row._asdict()) for row in conn.execute(query)]
         return found
+
+    def deal_accounts(self) -> list[tuple[str, str, list[str]]]:
+        """(source, id, account ids) of every deal, read from the payloads without loading
+        the deals: whose deals they are."""
+        query = select(
+            records.c.source, records.c.record_id, records.c.payload["account_ids"]
+        ).where(records.c.kind == "deal")
+        with self.engine.connect() as conn:
+            return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+
+    def requesters(self) -> list[tuple[str, str, str, str | None, str | None, str | None]]:
+        """(issue_key, source, record_id, account_id, requester_email, requester_name) of
+        every feedback link that counts: who asked for what, read from the payloads without
+        loading the items."""
+        payload = records.c.payload
+        query = select(
+            links.c.issue_key,
+            links.c.source,
+            links.c.record_id,
+            payload["account_id"].as_string(),
+            payload["requester_email"].as_string(),
+            payload["requester_name"].as_string(),
+        ).join_from(
+            links,
+            records,
+            (records.c.kind == "feedback")
+            & (records.c.source == links.c.source)
+            & (records.c.record_id == links.c.record_id),
+        )
+        query = query.where(links.c.kind == "feedback", links.c.status != "suggested")
+        with self.engine.connect() as conn:
+            return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(query)]
 
     def links_of_owners(self, owners: Iterable[tuple[str, str]]) -> list[Link]:
         """Every link of these (source, record_id) feedback items and deals."""

@@ -28,7 +28,7 @@ FREE_MAIL = {
     "gmx.com",
     "mail.com",
 }
-EXPLICIT = {"cited_key", "zendesk_jira_link", "deal_field"}
+EXPLICIT = {"cited_key", "zendesk_jira_link", "deal_field", "jira_remote_link"}
 ACCOUNT_IDS = {
     "zendesk": "zendesk_organization_id",
     "intercom": "intercom_company_id",

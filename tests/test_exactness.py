@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from connectors.remote_links import NO_TIME
 from flows.pipeline import pull_source, run_cycle
 from models import Settings
 from sandbox import malformed
@@ -80,6 +81,13 @@ def served(state: SandboxState, projects: tuple[str, ...] = ("ANA",)) -> Snapsho
             ("zendesk", "tool_link"): {
                 str(link["id"]): _time(link.get("updated_at") or link["created_at"])
                 for link in zendesk.jira_links
+            },
+            # Remote links on the project's issues (Jira keeps no time for them).
+            ("jira", "tool_link"): {
+                str(link["id"]): NO_TIME
+                for key, links in state.jira.remote_links.items()
+                if str(key).split("-")[0] in projects
+                for link in links
             },
             ("intercom", "feedback"): {
                 str(c["id"]): _time(c["updated_at"])

@@ -9,8 +9,8 @@ import pytest
 
 from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator, excerpt
-from linking.references import cited_keys, tag_links
-from models import Account, Deal, Feedback, Link, Settings
+from linking.references import cited_keys, deal_links, feedback_links, tag_links
+from models import Account, Deal, Feedback, Link, Settings, ToolLink
 
 FREE_MAIL = Settings.model_fields["free_mail_domains"].default
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -394,3 +394,38 @@ def test_a_quote_starts_where_the_request_names_the_issue():
     text = "Hi team, " + "we run weekly reports for finance. " * 6 + "Please ship ANA-11 soon."
     assert excerpt(text, focus="ANA-11") == "…Please ship ANA-11 soon."
     assert excerpt("Hello, short request", focus="ANA-11") == "short request"
+
+
+def remote(link_id: str, source: str, record_id: str, key: str) -> ToolLink:
+    """A Jira remote link on issue `key` pointing at a record of `source`."""
+    return ToolLink(
+        source="jira",
+        id=link_id,
+        url=f"https://jira.example/rest/api/3/issue/{key}/remotelink/{link_id}",
+        record_source=source,
+        record_id=record_id,
+        issue_key=key,
+        updated_at=NOW,
+    )
+
+
+def test_a_remote_link_on_an_issue_links_the_ticket_or_deal_it_points_at():
+    """A tool's Jira app may keep its link on the Jira side: the ticket or deal the remote
+    link points at asks for that issue, as explicitly as a cited key; a remote link to an
+    issue that does not exist links nothing."""
+    item = ticket("7")
+    links = feedback_links(item, [remote("501", "zendesk", "7", "ANA-12")], {"ANA-12"})
+    assert [(k.issue_key, k.method, k.evidence) for k in links] == [
+        ("ANA-12", "tool_link", "Jira remote link 501")
+    ]
+    sale = deal("d1", "100", "c1", names=("ANA-3",))
+    found = deal_links(
+        sale,
+        {"ANA-3", "ANA-12"},
+        [remote("502", "hubspot", "d1", "ANA-12"), remote("503", "hubspot", "d1", "ANA-99")],
+    )
+    assert {(k.issue_key, k.method, k.kind) for k in found} == {
+        ("ANA-3", "deal_field", "deal"),
+        ("ANA-12", "tool_link", "deal"),
+    }
+    assert remote("502", "hubspot", "d1", "ANA-12").target == ("hubspot", "d1")

@@ -28,6 +28,7 @@ KINDS = ("issue", "feedback", "deal", "account", "tool_link")
 # Every builder a connector validates records with: (tool, module, function, kind).
 BUILDERS = [
     ("jira", jira, "issue_from_raw", "issue"),
+    ("jira", jira, "remote_link_from_raw", "tool_link"),  # the sandbox plants remote links
     ("zendesk", zendesk, "ticket_from_raw", "feedback"),
     ("zendesk", zendesk, "organization_from_raw", "account"),
     ("zendesk", zendesk, "jira_link_from_raw", "tool_link"),

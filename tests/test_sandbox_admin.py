@@ -52,6 +52,7 @@ def test_truth_shape(server: SandboxServer) -> None:
         "zendesk_jira_link",
         "deal_field",
         "text",
+        "jira_remote_link",
     }
     link = truth["links"][0]
     assert set(link) == {"source", "kind", "record_id", "issue_key", "method"}

@@ -1,0 +1,82 @@
+"""Jira remote links: what a support tool's or a CRM's Jira app keeps on an issue, pointing
+at a ticket, a conversation or a deal (`GET /rest/api/3/issue/{key}/remotelink`).
+
+A remote link names its target only by URL, so the URL says which record it is: under a
+tool's configured site (`PMSYNC_ZENDESK_URL`, ...) or on the vendor's own hosts, the path
+that tool's web app uses for a ticket or deal gives the record's id. Links to anything
+else (a wiki page, a pull request) are not tool links and are left out.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from models import Settings, ToolLink
+
+# The path of a record in each tool's web app, and the id in it.
+RECORD_PATHS = {
+    "zendesk": re.compile(r"/agent/tickets/(\d+)(?:[/?#]|$)"),
+    "freshdesk": re.compile(r"/(?:a|helpdesk)/tickets/(\d+)(?:[/?#]|$)"),
+    "intercom": re.compile(r"/conversations?/(\d+)(?:[/?#]|$)"),
+    "hubspot": re.compile(r"/(?:record/0-3|deal|objects/deals)/(\d+)(?:[/?#]|$)"),
+    # Opportunity ids start with 006; 15 or 18 characters.
+    "salesforce": re.compile(r"/(006[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?)(?:[/?#]|$)"),
+}
+# The vendors' own hosts, where their Jira apps point when no site of theirs is configured.
+VENDOR_HOSTS = {
+    "zendesk": ("zendesk.com",),
+    "freshdesk": ("freshdesk.com",),
+    "intercom": ("intercom.com", "intercom.io"),
+    "hubspot": ("hubspot.com",),
+    "salesforce": ("force.com", "salesforce.com"),
+}
+# Jira keeps no time for a remote link: one constant time keeps an unchanged link's
+# stored payload unchanged, so re-reading it changes nothing.
+NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def sites(settings: Settings) -> dict[str, str]:
+    """Each configured tool's site, without a trailing slash."""
+    configured = {
+        "zendesk": settings.zendesk_url,
+        "freshdesk": settings.freshdesk_url,
+        "intercom": settings.intercom_url,
+        "hubspot": settings.hubspot_url,
+        "salesforce": settings.salesforce_login_url,
+    }
+    return {tool: url.rstrip("/") for tool, url in configured.items() if url}
+
+
+def record_of(url: str, tool_sites: dict[str, str]) -> tuple[str, str] | None:
+    """(tool, record id) of the ticket or deal `url` shows, or None."""
+    for tool, site in tool_sites.items():
+        if url.startswith(site + "/"):
+            found = RECORD_PATHS[tool].search(url[len(site) :])
+            return (tool, found.group(1)) if found else None
+    host = (urlsplit(url).hostname or "").lower()
+    for tool, hosts in VENDOR_HOSTS.items():
+        if any(host == h or host.endswith("." + h) for h in hosts):
+            found = RECORD_PATHS[tool].search(urlsplit(url).path)
+            return (tool, found.group(1)) if found else None
+    return None
+
+
+def remote_link_from_raw(
+    raw: dict[str, Any], issue_key: str, tool_sites: dict[str, str]
+) -> ToolLink | None:
+    """The tool link one remote link is, or None when it points at no ticket or deal."""
+    target = record_of(str((raw.get("object") or {}).get("url") or ""), tool_sites)
+    if target is None:
+        return None
+    return ToolLink(
+        source="jira",
+        id=str(raw["id"]),
+        url=str(raw.get("self") or ""),
+        record_source=target[0],
+        record_id=target[1],
+        issue_key=issue_key,
+        updated_at=NO_TIME,
+    )
