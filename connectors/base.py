@@ -150,6 +150,17 @@ class ListingRead:
     def full(self) -> bool:
         return self.since is None
 
+    def closing(self, source: str, kind: str, stream: str, seen: set[str], **position: Any) -> Page:
+        """The listing's last page: its cursor and, after a full read, every id seen (what
+        the tool did not name is gone from it)."""
+        return Page(
+            source,
+            kind,
+            stream,
+            complete_ids=seen if self.full else None,
+            cursor=self.cursor(self.full_at, **position),
+        )
+
     def cursor(self, started: datetime, **position: Any) -> dict[str, Any]:
         """The cursor saved with the listing's last page: changes up to this run's start
         are read (a listing has no index lag beyond the lookback each read subtracts)."""

@@ -271,9 +271,7 @@ class HubSpotConnector:
             page = self._company_page(results)
             seen.update(str(raw.get("id")) for raw in results)
             yield page
-        yield Page(
-            "hubspot", "account", COMPANIES, complete_ids=seen, cursor=read.cursor(read.full_at)
-        )
+        yield read.closing("hubspot", "account", COMPANIES, seen)
 
     def _changed_companies(self, read: ListingRead, saved: Any) -> Iterator[Page]:
         """Companies modified at or after `read.since`, oldest first, 200 a page: as few

@@ -303,9 +303,7 @@ class JiraConnector:
             seen.update(link.id for link in page.records)
             seen.update(d.record_id for d in page.dead if d.record_id)
             yield page
-        yield Page(
-            "jira", "tool_link", REMOTE_LINKS, complete_ids=seen, cursor=read.cursor(read.full_at)
-        )
+        yield read.closing("jira", "tool_link", REMOTE_LINKS, seen)
 
 
 def _remote_link(raw: dict[str, Any], key: str, tool_sites: dict[str, str]) -> ToolLink:

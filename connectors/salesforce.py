@@ -289,13 +289,7 @@ class SalesforceConnector:
         for page, records in self._account_pages(soql(ACCOUNT_FIELDS, "Account", order="Id")):
             seen.update(str(raw.get("Id")) for raw in records)
             yield page
-        yield Page(
-            "salesforce",
-            "account",
-            ACCOUNTS,
-            complete_ids=seen,
-            cursor=read.cursor(read.full_at),
-        )
+        yield read.closing("salesforce", "account", ACCOUNTS, seen)
 
     def _changed_accounts(self, read: ListingRead) -> Iterator[Page]:
         """Accounts with a SystemModstamp at or after `read.since`, in (SystemModstamp, Id)

@@ -138,13 +138,7 @@ class ZendeskConnector:
                 convert(page, raw, lambda r: organization_from_raw(r, self.site))
             seen.update(str(raw.get("id")) for raw in raw_page)
             yield page
-        yield Page(
-            "zendesk",
-            "account",
-            ORGANIZATIONS,
-            complete_ids=seen,
-            cursor=read.cursor(read.full_at),
-        )
+        yield read.closing("zendesk", "account", ORGANIZATIONS, seen)
 
     def _changed_organizations(self, read: ListingRead) -> Iterator[Page]:
         assert read.since is not None
@@ -187,13 +181,7 @@ class ZendeskConnector:
                     newest = max(newest, raw["id"])
             seen.update(str(raw.get("id")) for raw in raw_page)
             yield page
-        yield Page(
-            "zendesk",
-            "tool_link",
-            JIRA_LINKS,
-            complete_ids=seen if read.full else None,
-            cursor=read.cursor(read.full_at, after_id=newest),
-        )
+        yield read.closing("zendesk", "tool_link", JIRA_LINKS, seen, after_id=newest)
 
     def _cursor_pages(
         self, path: str, key: str, largest: int, after: Any = None
