@@ -283,7 +283,12 @@ class JiraConnector:
         """The remote links of these issues (id to key) that point at a ticket or deal."""
         page = Page("jira", "tool_link", REMOTE_LINKS)
         for issue_id, key in issues.items():
-            answer = self.api.get_json(f"/rest/api/3/issue/{issue_id}/remotelink")
+            try:
+                answer = self.api.get_json(f"/rest/api/3/issue/{issue_id}/remotelink")
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+                continue  # deleted since it was listed: the next sweep drops it
             build = partial(_remote_link, key=key, tool_sites=self.tool_sites)
             for raw in answer if isinstance(answer, list) else ():
                 target = (raw.get("object") or {}).get("url") if isinstance(raw, dict) else None

@@ -311,6 +311,8 @@ class Store:
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
+            if kind == "issue":
+                self._delete_remote_links(conn, source, chunk)
             removed = conn.execute(
                 delete(records).where(
                     records.c.source == source,
@@ -331,6 +333,27 @@ class Store:
                 keys = conn.execute(select(links.c.issue_key).where(gone)).scalars()
                 self._mark_pending(conn, keys)
                 conn.execute(delete(links).where(gone))
+
+    def _delete_remote_links(self, conn: Connection, source: str, issue_ids: list[str]) -> None:
+        """An issue's remote links live in Jira with the issue: when it goes, they go."""
+        keys = {
+            payload.get("key")
+            for payload in conn.execute(
+                select(records.c.payload).where(
+                    records.c.source == source,
+                    records.c.kind == "issue",
+                    records.c.record_id.in_(issue_ids),
+                )
+            ).scalars()
+        }
+        remote = conn.execute(
+            select(records.c.record_id, records.c.payload).where(
+                records.c.source == source, records.c.kind == "tool_link"
+            )
+        )
+        gone = [row.record_id for row in remote if row.payload.get("issue_key") in keys]
+        if gone:
+            self._delete_records(conn, source, "tool_link", gone)
 
     def prune(self, source: str, kind: str, keep_ids: set[str]) -> int:
         """After a stream read in full: what the tool no longer has, the store drops."""

@@ -553,3 +553,27 @@ def test_a_malformed_remote_link_goes_to_the_dead_letters(rsps):
     assert (letter.source, letter.kind) == ("jira", "tool_link")
     assert letter.payload == broken
     assert letter.context == {"issue_key": "ANA-1"}  # what a replay rebuilds it with
+
+
+def test_an_issue_deleted_after_the_sweep_has_no_remote_links_to_read(rsps):
+    """Jira answers 404 for the remote links of an issue deleted since it was listed:
+    that is no error (the next sweep drops the issue), and the other issues' are read."""
+    script_search(
+        rsps,
+        [jira_page([])],
+        sweep=[jira_page([{"id": "10001", "key": "ANA-1"}, {"id": "10002", "key": "ANA-2"}])],
+    )
+    rsps.remove(responses.GET, NO_REMOTE_LINKS)
+    rsps.get(
+        f"{JIRA}/rest/api/3/issue/10001/remotelink",
+        status=404,
+        json={"errorMessages": ["Issue does not exist or you do not have permission to see it."]},
+    )
+    rsps.get(
+        f"{JIRA}/rest/api/3/issue/10002/remotelink",
+        json=[remote_link(502, f"{ZENDESK}/agent/tickets/7")],
+    )
+
+    pages = pull()
+
+    assert [r.id for p in pages if p.kind == "tool_link" for r in p.records] == ["502"]

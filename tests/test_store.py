@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from models import Account, Deal, Feedback, Issue, Link
+from models import Account, Deal, Feedback, Issue, Link, ToolLink
 from store import DeadLetter, LedgerEntry, Store
 from store.schema import cursors
 
@@ -157,6 +157,33 @@ def test_prune_drops_what_the_tool_no_longer_has(store):
     assert removed == 1
     assert sorted(a.id for a in store.load("account", source="hubspot")) == ["1", "3"]
     assert [a.id for a in store.load("account", source="zendesk")] == ["2"]
+
+
+def test_a_deleted_issue_takes_its_remote_links_with_it(store):
+    """Remote links live in Jira on their issue: between full reads of them, nothing else
+    would drop those of an issue the sweep found deleted. A Zendesk Jira link stays."""
+
+    def tool_link(source: str, link_id: str, key: str) -> ToolLink:
+        return ToolLink(
+            source=source,
+            id=link_id,
+            url=f"https://example/{link_id}",
+            record_source="zendesk" if source == "jira" else None,
+            record_id="7",
+            issue_key=key,
+            updated_at=UPDATED,
+        )
+
+    store.save_page(
+        [issue("ANA-1"), issue("ANA-2")]
+        + [tool_link("jira", "501", "ANA-1"), tool_link("jira", "502", "ANA-2")]
+        + [tool_link("zendesk", "9001", "ANA-1")]
+    )
+
+    store.prune("jira", "issue", {"2"})
+
+    assert [t.id for t in store.load("tool_link", source="jira")] == ["502"]
+    assert [t.id for t in store.load("tool_link", source="zendesk")] == ["9001"]
 
 
 def test_prune_with_nothing_kept_empties_only_that_stream(store):
