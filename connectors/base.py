@@ -145,6 +145,7 @@ class ListingRead:
 
     since: datetime | None  # None: read it in full
     full_at: datetime  # when it was last read in full (this run's start, if now)
+    fields: str | None = None  # the optional fields read (a revenue field), if any
 
     @property
     def full(self) -> bool:
@@ -164,20 +165,25 @@ class ListingRead:
     def cursor(self, started: datetime, **position: Any) -> dict[str, Any]:
         """The cursor saved with the listing's last page: changes up to this run's start
         are read (a listing has no index lag beyond the lookback each read subtracts)."""
-        return {"since": started.isoformat(), "full_at": self.full_at.isoformat(), **position}
+        cursor = {"since": started.isoformat(), "full_at": self.full_at.isoformat(), **position}
+        return {**cursor, "fields": self.fields} if self.fields else cursor
 
 
-def listing_read(saved: Any, full: bool, started: datetime, settings: Settings) -> ListingRead:
-    """A listing is read in full on a full sync, the first time, and once
+def listing_read(
+    saved: Any, full: bool, started: datetime, settings: Settings, fields: str | None = None
+) -> ListingRead:
+    """A listing is read in full on a full sync, the first time, once
     `PMSYNC_RECONCILE_HOURS` have passed since its last full read (so deletions, which an
-    incremental read cannot see, leave the store within that period); otherwise from its
-    cursor, less the lookback."""
+    incremental read cannot see, leave the store within that period), and when the optional
+    `fields` it reads changed (the records stored lack them); otherwise from its cursor,
+    less the lookback."""
     if not full and isinstance(saved, dict) and saved.get("since") and saved.get("full_at"):
         full_at = parse_time(saved["full_at"], "full_at")
-        if started - full_at < timedelta(hours=settings.reconcile_hours):
+        same = saved.get("fields") == fields
+        if same and started - full_at < timedelta(hours=settings.reconcile_hours):
             lookback = timedelta(minutes=settings.lookback_minutes)
-            return ListingRead(parse_time(saved["since"], "since") - lookback, full_at)
-    return ListingRead(None, started)
+            return ListingRead(parse_time(saved["since"], "since") - lookback, full_at, fields)
+    return ListingRead(None, started, fields)
 
 
 def unix_seconds(moment: datetime) -> int:

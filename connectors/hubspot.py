@@ -66,7 +66,6 @@ DEAL_PROPERTIES = [
     "jira_issue_keys",
 ]
 COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate"]
-SEARCHED = {"deals": DEAL_PROPERTIES, "companies": COMPANY_PROPERTIES}  # kind -> properties
 BY_MODIFIED = [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
 BY_ID = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -128,13 +127,16 @@ def _modified_at(raw: dict[str, Any]) -> datetime | None:
         return None
 
 
-def company_from_raw(raw: dict[str, Any], site: str) -> Account:
+def company_from_raw(
+    raw: dict[str, Any], site: str, revenue_property: str | None = None
+) -> Account:
     props = raw["properties"]
     return Account(
         source="hubspot",
         id=str(raw["id"]),
         url=f"{site}/crm/v3/objects/companies/{raw['id']}",
         name=props.get("name") or "",
+        revenue=_amount(props.get(revenue_property)) if revenue_property else None,
         domains=(props["domain"],) if props.get("domain") else (),
         updated_at=parse_time(
             props.get("hs_lastmodifieddate") or raw["updatedAt"], "hs_lastmodifieddate"
@@ -222,6 +224,10 @@ class HubSpotConnector:
             max_attempts=settings.http_max_attempts,
             sleep=sleep,
         )
+        # A revenue field (an ARR) is read with the companies only when revenue comes from it.
+        self.revenue_property = settings.revenue_field("hubspot")
+        extra = [self.revenue_property] if self.revenue_property else []
+        self.searched = {"deals": DEAL_PROPERTIES, "companies": COMPANY_PROPERTIES + extra}
 
     def pull(
         self,
@@ -235,7 +241,8 @@ class HubSpotConnector:
         if listings:
             saved = cursor_for(COMPANIES)
             started = datetime.now(UTC)
-            yield from self.companies(listing_read(saved, full, started, self.settings), saved)
+            read = listing_read(saved, full, started, self.settings, self.revenue_property)
+            yield from self.companies(read, saved)
         yield from self.deals(None if full else cursor_for(DEALS), since, until)
         if listings:
             yield from self.archived_deals()
@@ -266,7 +273,7 @@ class HubSpotConnector:
             yield from self._changed_companies(read, saved)
             return
         seen: set[str] = set()
-        params = {"properties": ",".join(COMPANY_PROPERTIES)}
+        params = {"properties": ",".join(self.searched["companies"])}
         for results in self._list("/crm/v3/objects/companies", params):
             page = self._company_page(results)
             seen.update(str(raw.get("id")) for raw in results)
@@ -298,7 +305,7 @@ class HubSpotConnector:
     def _company_page(self, results: list[dict[str, Any]]) -> Page:
         page = Page("hubspot", "account", COMPANIES)
         for raw in results:
-            convert(page, raw, lambda r: company_from_raw(r, self.site))
+            convert(page, raw, lambda r: company_from_raw(r, self.site, self.revenue_property))
         return page
 
     def archived_deals(self) -> Iterator[Page]:
@@ -411,7 +418,7 @@ class HubSpotConnector:
         that drops between pages means a record left the results (archived) and shifted
         the offsets: `moved` hears of it, with the query's lower bound `lower`."""
         limit = min(self.settings.page_size, 200)
-        body: dict[str, Any] = {**query, "properties": SEARCHED[kind], "limit": limit}
+        body: dict[str, Any] = {**query, "properties": self.searched[kind], "limit": limit}
         afters: set[str] = set()
         received = 0
         total: int | None = None

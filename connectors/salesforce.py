@@ -100,13 +100,14 @@ def opportunity_from_raw(raw: dict[str, Any], site: str) -> Deal:
     )
 
 
-def account_from_raw(raw: dict[str, Any], site: str) -> Account:
+def account_from_raw(raw: dict[str, Any], site: str, revenue_field: str | None = None) -> Account:
     domain = domain_of(raw.get("Website"))
     return Account(
         source="salesforce",
         id=raw["Id"],
         url=f"{site}/lightning/r/Account/{raw['Id']}/view",
         name=raw.get("Name") or "",
+        revenue=_amount(raw.get(revenue_field)) if revenue_field else None,
         domains=(domain,) if domain else (),
         updated_at=parse_time(raw["SystemModstamp"], "SystemModstamp"),
     )
@@ -172,6 +173,9 @@ class SalesforceConnector:
         self.secret = settings.salesforce_client_secret.get_secret_value()
         self.login = self._client(settings.salesforce_login_url.rstrip("/"))
         self._api: ApiClient | None = None
+        # A revenue field (an ARR) is read with the accounts only when revenue comes from it.
+        self.revenue_field = settings.revenue_field("salesforce")
+        self.account_fields = ACCOUNT_FIELDS + ([self.revenue_field] if self.revenue_field else [])
 
     def _client(self, base_url: str, token: str = "") -> ApiClient:
         return ApiClient(
@@ -272,7 +276,7 @@ class SalesforceConnector:
         if listings:
             started = datetime.now(UTC)
             yield from self.accounts(
-                listing_read(cursor_for(ACCOUNTS), full, started, self.settings)
+                listing_read(cursor_for(ACCOUNTS), full, started, self.settings, self.revenue_field)
             )
         yield from self.opportunities(saved, since, until)
         yield from self.deleted_opportunities(saved, since, until)
@@ -286,7 +290,7 @@ class SalesforceConnector:
             yield from self._changed_accounts(read)
             return
         seen: set[str] = set()
-        for page, records in self._account_pages(soql(ACCOUNT_FIELDS, "Account", order="Id")):
+        for page, records in self._account_pages(soql(self.account_fields, "Account", order="Id")):
             seen.update(str(raw.get("Id")) for raw in records)
             yield page
         yield read.closing("salesforce", "account", ACCOUNTS, seen)
@@ -300,7 +304,7 @@ class SalesforceConnector:
         assert read.since is not None
         started = datetime.now(UTC)
         statement = soql(
-            [*ACCOUNT_FIELDS, "IsDeleted"],
+            [*self.account_fields, "IsDeleted"],
             "Account",
             where=Position(read.since).where(),
             order="SystemModstamp, Id",
@@ -312,7 +316,7 @@ class SalesforceConnector:
     def _account_pages(
         self, statement: str, endpoint: str = "query"
     ) -> Iterator[tuple[Page, list[dict[str, Any]]]]:
-        build = partial(account_from_raw, site=self.site)
+        build = partial(account_from_raw, site=self.site, revenue_field=self.revenue_field)
         for records in self.query(statement, endpoint):
             page = Page("salesforce", "account", ACCOUNTS)
             for raw in records:

@@ -61,6 +61,9 @@ SHAPING = {
     "text_auto_threshold",
     "text_suggest_threshold",
     "revenue_window_days",
+    "revenue_from",
+    "hubspot_revenue_property",
+    "salesforce_revenue_field",
     "free_mail_domains",
 }
 

@@ -11,9 +11,11 @@ import logging
 import queue
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -313,7 +315,21 @@ def calculator_for(
         directory,
         now or datetime.now(UTC),
         settings.revenue_window_days,
+        crm_revenue(settings, store, directory) if settings.revenue_from == "crm_field" else None,
     )
+
+
+def crm_revenue(
+    settings: Settings, store: Store, directory: AccountDirectory
+) -> dict[str, Decimal]:
+    """Each customer's revenue from its CRM accounts' revenue field, each account once."""
+    revenue: dict[str, Decimal] = defaultdict(Decimal)
+    for crm in ("hubspot", "salesforce"):
+        for account in store.load("account", source=crm):
+            if account.revenue is not None:
+                for customer in directory.for_accounts(crm, [account.id]):
+                    revenue[customer.key] += account.revenue
+    return dict(revenue)
 
 
 def account_directory(settings: Settings, store: Store) -> AccountDirectory:

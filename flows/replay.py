@@ -80,12 +80,14 @@ REBUILDERS: dict[tuple[str, str], Rebuild] = {
     ("freshdesk", "feedback"): _plain("freshdesk", freshdesk.ticket_from_raw),
     ("freshdesk", "account"): _plain("freshdesk", freshdesk.company_from_raw),
     ("hubspot", "deal"): _hubspot_deal,
-    ("hubspot", "account"): _plain("hubspot", hubspot.company_from_raw),
+    ("hubspot", "account"): lambda raw, ctx, s: hubspot.company_from_raw(
+        raw, _site(s.hubspot_url, "hubspot"), s.revenue_field("hubspot")
+    ),
     ("salesforce", "deal"): lambda raw, ctx, s: salesforce.opportunity_from_raw(
         raw, _salesforce_site(ctx, s)
     ),
     ("salesforce", "account"): lambda raw, ctx, s: salesforce.account_from_raw(
-        raw, _salesforce_site(ctx, s)
+        raw, _salesforce_site(ctx, s), s.revenue_field("salesforce")
     ),
 }
 

@@ -3,7 +3,8 @@
 - requests: distinct feedback items linked to the issue;
 - customers: distinct accounts among them;
 - revenue: over those accounts, the amounts of their closed-won deals closed within the
-  revenue window (365 days by default), each deal once;
+  revenue window (365 days by default), each deal once; or, with PMSYNC_REVENUE_FROM=
+  crm_field, the revenue field (an ARR) of their CRM accounts, each account once;
 - open_pipeline: amounts of the open deals of those accounts and of the open deals that
   name the issue, each deal once;
 - weighted_pipeline: the same deals, each amount times its stage probability;
@@ -80,6 +81,8 @@ class Breakdown:
     customers: dict[str, Customer] = field(default_factory=dict)
     requests_of: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
     revenue: dict[tuple[str, str], Deal] = field(default_factory=dict)
+    # With revenue from a CRM field: each customer's revenue instead of revenue deals.
+    customer_revenue: dict[str, Decimal] = field(default_factory=dict)
     pipeline: dict[tuple[str, str], Deal] = field(default_factory=dict)
     reasons: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
 
@@ -92,8 +95,12 @@ class DemandCalculator:
         directory: AccountDirectory,
         now: datetime,
         revenue_window_days: int,
+        crm_revenue: dict[str, Decimal] | None = None,
     ) -> None:
+        """`crm_revenue`, when given, is each customer's revenue from its CRM accounts'
+        revenue field: it replaces revenue from closed-won deals."""
         self.directory = directory
+        self.crm_revenue = crm_revenue
         self.feedback = {(f.source, f.id): f for f in feedback}
         self.deals = {(d.source, d.id): d for d in deals}
         self.now = now
@@ -104,7 +111,18 @@ class DemandCalculator:
                 self.deals_of[customer.key].append(deal)
 
     def is_revenue(self, deal: Deal) -> bool:
+        if self.crm_revenue is not None:
+            return False  # revenue comes from the CRM's field, not from deals
         return deal.is_won and deal.close_date is not None and deal.close_date >= self.revenue_since
+
+    def revenue_of(self, customer: str) -> Decimal:
+        """A customer's revenue: its revenue deals, or its CRM accounts' revenue field."""
+        if self.crm_revenue is not None:
+            return self.crm_revenue.get(customer, Decimal(0))
+        return sum(
+            (deal_amount(d) for d in self.deals_of.get(customer, []) if self.is_revenue(d)),
+            Decimal(0),
+        )
 
     def breakdown(self, issue_key: str, links: Iterable[Link]) -> Breakdown:
         """Which requests, customers and deals make up the issue's numbers, and why."""
@@ -123,6 +141,8 @@ class DemandCalculator:
             parts.customers.setdefault(customer.key, customer)
             parts.requests_of[customer.key].append(pair)
         for key in parts.customers:
+            if self.crm_revenue is not None:
+                parts.customer_revenue[key] = self.revenue_of(key)
             for deal in self.deals_of.get(key, []):
                 pair = (deal.source, deal.id)
                 if self.is_revenue(deal):
@@ -150,7 +170,7 @@ class DemandCalculator:
                     account=key,
                     name=customer.name,
                     requests=len(parts.requests_of[key]),
-                    revenue=sum((deal_amount(d) for d in own if self.is_revenue(d)), Decimal(0)),
+                    revenue=self.revenue_of(key),
                     open_pipeline=sum((deal_amount(d) for d in own if d.is_open), Decimal(0)),
                 )
             )
@@ -164,7 +184,8 @@ class DemandCalculator:
             issue_key=issue_key,
             requests=len(items),
             customers=len(customers),
-            revenue=sum((deal_amount(d) for d in revenue.values()), Decimal(0)),
+            revenue=sum((deal_amount(d) for d in revenue.values()), Decimal(0))
+            + sum(parts.customer_revenue.values(), Decimal(0)),
             open_pipeline=sum((deal_amount(d) for d in pipeline.values()), Decimal(0)),
             weighted_pipeline=sum((weighted_amount(d) for d in pipeline.values()), Decimal(0)),
             by_source=dict(sorted(by_source.items())),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from linking.demand import DemandCalculator, deal_amount, weighted_amount
+from linking.demand import Breakdown, DemandCalculator, deal_amount, weighted_amount
 from models import Issue, Link
 
 
@@ -14,6 +14,17 @@ def _sum_text(amounts: list[Decimal]) -> str:
         return "0 (nothing counts)"
     total = sum(amounts, Decimal(0))
     return f"{' + '.join(str(a) for a in amounts)} = {total}" if len(amounts) > 1 else str(total)
+
+
+def _revenue_text(calculator: DemandCalculator, parts: Breakdown) -> str:
+    if calculator.crm_revenue is not None:
+        amounts = [amount for _, amount in sorted(parts.customer_revenue.items())]
+        return _sum_text(amounts) + " (the revenue field of those customers' CRM accounts)"
+    return (
+        _sum_text([deal_amount(d) for _, d in sorted(parts.revenue.items())])
+        + f" (closed-won deals of those accounts, closed since "
+        f"{calculator.revenue_since:%Y-%m-%d})"
+    )
 
 
 def explain(
@@ -79,9 +90,7 @@ def explain(
         "adds_up": {
             "requests": f"{len(requests)} distinct feedback items linked to {issue.key}",
             "customers": f"{len(parts.customers)} distinct accounts among their requesters",
-            "revenue": _sum_text([deal_amount(d) for _, d in sorted(parts.revenue.items())])
-            + f" (closed-won deals of those accounts, closed since "
-            f"{calculator.revenue_since:%Y-%m-%d})",
+            "revenue": _revenue_text(calculator, parts),
             "open_pipeline": _sum_text([deal_amount(d) for _, d in sorted(parts.pipeline.items())])
             + " (open deals of those accounts or naming the issue, each once)",
             "weighted_pipeline": _sum_text(
@@ -95,6 +104,11 @@ def explain(
                 "account": key,
                 "name": customer.name,
                 "requests": [f"{s}:{r}" for s, r in parts.requests_of[key]],
+                **(
+                    {"revenue": str(parts.customer_revenue[key])}
+                    if key in parts.customer_revenue
+                    else {}
+                ),
             }
             for key, customer in sorted(parts.customers.items())
         ],

@@ -105,6 +105,9 @@ class Account(Record):
     external_ids: tuple[str, ...] = Field(
         default=(), description="Ids this account has in other tools (e.g. a CRM id)."
     )
+    revenue: Decimal | None = Field(
+        default=None, description="The CRM's revenue field (an ARR), when one is configured."
+    )
 
     @field_validator("domains")
     @classmethod

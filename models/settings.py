@@ -159,6 +159,17 @@ class Settings(BaseSettings):
     revenue_window_days: int = Field(
         365, ge=1, description="Closed-won deals this recent count as a customer's revenue."
     )
+    revenue_from: Literal["deals", "crm_field"] = Field(
+        "deals",
+        description="A customer's revenue: its closed-won deals in the revenue window "
+        "(deals), or the revenue field of its CRM accounts, such as an ARR (crm_field).",
+    )
+    hubspot_revenue_property: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")] = Field(
+        "annualrevenue", description="With revenue_from=crm_field: the HubSpot company property."
+    )
+    salesforce_revenue_field: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")] = Field(
+        "AnnualRevenue", description="With revenue_from=crm_field: the Salesforce Account field."
+    )
     free_mail_domains: CommaList = Field(
         (
             "gmail.com",
@@ -332,6 +343,15 @@ class Settings(BaseSettings):
                 "PMSYNC_JIRA_API_TOKEN and PMSYNC_JIRA_PROJECTS "
                 "(or run against the sandbox with --sandbox URL)"
             )
+
+    def revenue_field(self, crm: str) -> str | None:
+        """The account field a CRM's revenue comes from, or None when it comes from deals."""
+        if self.revenue_from != "crm_field":
+            return None
+        return {
+            "hubspot": self.hubspot_revenue_property,
+            "salesforce": self.salesforce_revenue_field,
+        }[crm]
 
     @classmethod
     def for_sandbox(cls, url: str, **overrides: object) -> Settings:

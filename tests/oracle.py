@@ -149,7 +149,8 @@ def hubspot_deals(url: str) -> Iterator[Deal]:
         params["after"] = after
 
 
-def salesforce_deals(url: str) -> Iterator[Deal]:
+def salesforce_query(url: str, soql: str) -> Iterator[dict[str, Any]]:
+    """Every record a SOQL query returns, following nextRecordsUrl."""
     token = requests.post(
         f"{url}/salesforce/services/oauth2/token",
         timeout=30,
@@ -160,10 +161,6 @@ def salesforce_deals(url: str) -> Iterator[Deal]:
         },
     ).json()
     headers = {"Authorization": f"Bearer {token['access_token']}"}
-    soql = (
-        "SELECT Id, Amount, CloseDate, AccountId, IsClosed, IsWon FROM Opportunity "
-        "ORDER BY SystemModstamp, Id"
-    )
     body = requests.get(
         f"{token['instance_url']}/services/data/v60.0/query",
         params={"q": soql},
@@ -171,17 +168,7 @@ def salesforce_deals(url: str) -> Iterator[Deal]:
         timeout=30,
     ).json()
     while True:
-        for o in body["records"]:
-            stage = "won" if o["IsWon"] else "lost" if o["IsClosed"] else "open"
-            closed = f"{o['CloseDate']}T00:00:00Z" if o.get("CloseDate") else None
-            yield Deal(
-                "salesforce",
-                o["Id"],
-                o.get("Amount"),
-                stage,
-                closed,
-                {o["AccountId"]} if o.get("AccountId") else set(),
-            )
+        yield from body["records"]
         if body["done"]:
             return
         body = requests.get(
@@ -189,8 +176,52 @@ def salesforce_deals(url: str) -> Iterator[Deal]:
         ).json()
 
 
-def expected_demand(url: str, now: datetime | None = None) -> dict[str, dict[str, Any]]:
-    """{issue_key: {requests, customers, revenue, open_pipeline}} for every linked issue."""
+def salesforce_deals(url: str) -> Iterator[Deal]:
+    soql = (
+        "SELECT Id, Amount, CloseDate, AccountId, IsClosed, IsWon FROM Opportunity "
+        "ORDER BY SystemModstamp, Id"
+    )
+    for o in salesforce_query(url, soql):
+        stage = "won" if o["IsWon"] else "lost" if o["IsClosed"] else "open"
+        closed = f"{o['CloseDate']}T00:00:00Z" if o.get("CloseDate") else None
+        yield Deal(
+            "salesforce",
+            o["Id"],
+            o.get("Amount"),
+            stage,
+            closed,
+            {o["AccountId"]} if o.get("AccountId") else set(),
+        )
+
+
+def crm_revenue(url: str) -> dict[tuple[str, str], Decimal]:
+    """Each CRM account's revenue field as the CRM serves it: HubSpot's `annualrevenue`,
+    Salesforce's `AnnualRevenue`."""
+    revenue: dict[tuple[str, str], Decimal] = {}
+    params: dict[str, Any] = {"limit": 100, "properties": "annualrevenue"}
+    while True:
+        body = requests.get(
+            f"{url}/hubspot/crm/v3/objects/companies", params=params, headers=HUBSPOT, timeout=30
+        ).json()
+        for c in body["results"]:
+            if c["properties"].get("annualrevenue") not in (None, ""):
+                revenue[("hubspot", str(c["id"]))] = Decimal(c["properties"]["annualrevenue"])
+        after = (body.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            break
+        params["after"] = after
+    for a in salesforce_query(url, "SELECT Id, AnnualRevenue FROM Account ORDER BY Id"):
+        if a.get("AnnualRevenue") is not None:
+            revenue[("salesforce", a["Id"])] = Decimal(str(a["AnnualRevenue"]))
+    return revenue
+
+
+def expected_demand(
+    url: str, now: datetime | None = None, revenue_from: str = "deals"
+) -> dict[str, dict[str, Any]]:
+    """{issue_key: {requests, customers, revenue, open_pipeline}} for every linked issue;
+    revenue from closed-won deals, or (`revenue_from="crm_field"`) the customers' CRM
+    accounts' revenue field."""
     now = now or datetime.now(UTC)
     truth = requests.get(f"{url}/_sandbox/truth", timeout=30).json()
     links = [link for link in truth["links"] if link["method"] in EXPLICIT]
@@ -228,6 +259,7 @@ def expected_demand(url: str, now: datetime | None = None) -> dict[str, dict[str
         closed = datetime.fromisoformat(deal.closed.replace("Z", "+00:00"))
         return closed >= now - timedelta(days=365)
 
+    account_revenue = crm_revenue(url) if revenue_from == "crm_field" else {}
     feedback_of: dict[str, set[tuple[str, str]]] = defaultdict(set)
     deals_naming: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for link in links:
@@ -243,10 +275,17 @@ def expected_demand(url: str, now: datetime | None = None) -> dict[str, dict[str
         own = {pair for pair, d in deals.items() if customers_of(d) & customers}
         revenue = {pair for pair in own if is_revenue(deals[pair])}
         pipeline = {pair for pair in own | deals_naming[key] if deals[pair].stage == "open"}
+        if revenue_from == "crm_field":
+            total = sum(
+                (v for a, v in account_revenue.items() if "domain:" + domain_of[a] in customers),
+                Decimal(0),
+            )
+        else:
+            total = sum((deals[p].amount for p in revenue), Decimal(0))
         expected[key] = {
             "requests": len(feedback_of[key]),
             "customers": len(customers),
-            "revenue": sum((deals[p].amount for p in revenue), Decimal(0)),
+            "revenue": total,
             "open_pipeline": sum((deals[p].amount for p in pipeline), Decimal(0)),
         }
     return expected

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import requests
+from typer.testing import CliRunner
 
 from flows.pipeline import run_cycle
 from models import Settings
+from pmsync.cli import app
 from store import Store
 from tests.conftest import EXPLICIT_ONLY
 from tests.jira_view import assert_ticket_shows, managed_comments
@@ -172,3 +176,24 @@ def test_every_planted_explicit_link_is_found_and_text_links_are_precise(
     ]
     assert len(auto_text) >= 5
     assert sum(pair in planted for pair in auto_text) / len(auto_text) >= 0.95
+
+
+def test_revenue_can_come_from_the_crm_revenue_field(
+    sandbox_url: str, store: Store, store_url: str
+) -> None:
+    """With PMSYNC_REVENUE_FROM=crm_field, a customer's revenue is its CRM accounts'
+    revenue field (HubSpot's annualrevenue, Salesforce's AnnualRevenue), each account once,
+    not its closed-won deals; the rest of the numbers stay as they were."""
+    settings = Settings.for_sandbox(
+        sandbox_url, database_url=store_url, revenue_from="crm_field", **EXPLICIT_ONLY
+    )
+    run_cycle(settings, store)
+    expected = expected_demand(sandbox_url, revenue_from="crm_field")
+    assert expected != expected_demand(sandbox_url), "the field must differ from the deals"
+    assert_ticket_shows(sandbox_url, expected)
+    key = max(expected, key=lambda k: expected[k]["revenue"])
+    env = dict(os.environ, PMSYNC_DATABASE_URL=store_url, PMSYNC_REVENUE_FROM="crm_field")
+    shown = CliRunner().invoke(app, ["explain", key, "--json"], env=env)
+    report = json.loads(shown.output)
+    parts = sum(Decimal(c.get("revenue", "0")) for c in report["customers"])
+    assert Decimal(report["numbers"]["revenue"]) == parts == expected[key]["revenue"]
