@@ -38,8 +38,8 @@ from connectors.base import (
     parse_time,
 )
 from connectors.http import TRANSPORT_ERRORS, ApiClient, ApiError, RetryableError, redact
-from connectors.remote_links import record_of, remote_link_from_raw, sites
-from models import Issue, Settings, ToolLink
+from connectors.remote_links import record_of, remote_link_from_raw, sites, target_url
+from models import Issue, Settings
 
 STREAM = "jira.issues"
 REMOTE_LINKS = "jira.remote_links"
@@ -233,7 +233,7 @@ class JiraConnector:
         if links.full:
             yield from self.every_remote_link(keys, links)
         else:
-            yield Page("jira", "tool_link", REMOTE_LINKS, cursor=links.cursor(links.full_at))
+            yield links.closing("jira", "tool_link", REMOTE_LINKS, set())
         yield Page("jira", "issue", STREAM, complete_ids=set(keys))
 
     def issues(
@@ -289,10 +289,10 @@ class JiraConnector:
                 if error.status != 404:
                     raise
                 continue  # deleted since it was listed: the next sweep drops it
-            build = partial(_remote_link, key=key, tool_sites=self.tool_sites)
+            build = partial(remote_link_from_raw, issue_key=key, tool_sites=self.tool_sites)
             for raw in answer if isinstance(answer, list) else ():
-                target = (raw.get("object") or {}).get("url") if isinstance(raw, dict) else None
-                if record_of(str(target or ""), self.tool_sites) is not None:
+                # Links to anything but a ticket or deal (a wiki page) are no tool links.
+                if record_of(target_url(raw), self.tool_sites) is not None:
                     convert(page, raw, build, context={"issue_key": key})
         return page
 
@@ -309,12 +309,6 @@ class JiraConnector:
             seen.update(d.record_id for d in page.dead if d.record_id)
             yield page
         yield read.closing("jira", "tool_link", REMOTE_LINKS, seen)
-
-
-def _remote_link(raw: dict[str, Any], key: str, tool_sites: dict[str, str]) -> ToolLink:
-    link = remote_link_from_raw(raw, key, tool_sites)
-    assert link is not None  # only links to a ticket or deal get here
-    return link
 
 
 def _own_write(raw: dict[str, Any], updated: datetime) -> bool:

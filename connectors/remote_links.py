@@ -64,13 +64,18 @@ def record_of(url: str, tool_sites: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
+def target_url(raw: Any) -> str:
+    """The URL a raw remote link points at ("" when it has none)."""
+    return str(((raw.get("object") or {}) if isinstance(raw, dict) else {}).get("url") or "")
+
+
 def remote_link_from_raw(
     raw: dict[str, Any], issue_key: str, tool_sites: dict[str, str]
-) -> ToolLink | None:
-    """The tool link one remote link is, or None when it points at no ticket or deal."""
-    target = record_of(str((raw.get("object") or {}).get("url") or ""), tool_sites)
+) -> ToolLink:
+    """The tool link one remote link is; a link to no ticket or deal is refused."""
+    target = record_of(target_url(raw), tool_sites)
     if target is None:
-        return None
+        raise ValueError("the remote link points at no ticket or deal pmsync reads")
     return ToolLink(
         source="jira",
         id=str(raw["id"]),

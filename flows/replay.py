@@ -56,13 +56,6 @@ def _salesforce_site(context: dict[str, Any], s: Settings) -> str:
     return _site(context.get("site") or s.salesforce_login_url, "salesforce")
 
 
-def _remote_link(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
-    link = remote_link_from_raw(raw, context["issue_key"], sites(s))
-    if link is None:
-        raise ValueError("the remote link points at no ticket or deal pmsync reads")
-    return link
-
-
 def _plain(tool: str, build: Callable[[dict[str, Any], str], Record]) -> Rebuild:
     """A builder that needs only the raw record and the tool's site."""
     return lambda raw, ctx, s: build(raw, _site(getattr(s, f"{tool}_url"), tool))
@@ -71,7 +64,9 @@ def _plain(tool: str, build: Callable[[dict[str, Any], str], Record]) -> Rebuild
 # (source, kind) -> how to rebuild a stored raw record of it.
 REBUILDERS: dict[tuple[str, str], Rebuild] = {
     ("jira", "issue"): _plain("jira", jira.issue_from_raw),
-    ("jira", "tool_link"): _remote_link,
+    ("jira", "tool_link"): lambda raw, ctx, s: remote_link_from_raw(
+        raw, ctx["issue_key"], sites(s)
+    ),
     ("zendesk", "feedback"): _zendesk_ticket,
     ("zendesk", "account"): _plain("zendesk", zendesk.organization_from_raw),
     ("zendesk", "tool_link"): _plain("zendesk", zendesk.jira_link_from_raw),
