@@ -13,7 +13,7 @@ sandbox serves from its own process and each sync runs in a fresh interpreter, s
 figures are pmsync's alone.
 
     .venv/bin/python benchmarks/sync_scale.py [--scale 100] [--seed 7] [--pull-only]
-        [--json PATH]
+        [--json PATH] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -77,9 +77,14 @@ class Recorder:
         requests.Session.send = recording  # type: ignore[method-assign,assignment]
 
 
-def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connection) -> None:
+def run_sync(
+    url: str, database: str, full: bool, pull_only: bool, profile: str | None, conn: Connection
+) -> None:
     """One sync in this (fresh) process; sends back its timings, the peak RSS after each
-    step, and the requests its pulls made."""
+    step, and the requests its pulls made. With `profile`, cProfile's figures for the sync
+    are written to that file (`python -m pstats FILE`)."""
+    import cProfile
+
     from flows.pipeline import pull_source, run_cycle
     from models import Settings
     from store import Store
@@ -105,6 +110,9 @@ def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connect
 
         return run
 
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
     started = time.perf_counter()
     if pull_only:
         for source in settings.sources:
@@ -113,6 +121,9 @@ def run_sync(url: str, database: str, full: bool, pull_only: bool, conn: Connect
     else:
         result = run_cycle(settings, store, full=full, step=timed).as_dict()
     wall = time.perf_counter() - started
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     conn.send(
         {
@@ -259,7 +270,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pull-only", action="store_true", help="pull every tool, no link/publish")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this file")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="write each sync's cProfile figures to DIR/{full,no-change,one-percent}.prof",
+    )
     args = parser.parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
 
     from sandbox.world import generate
 
@@ -288,12 +306,18 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as folder:
             database = f"sqlite:///{folder}/pmsync.db"
-            for name, full in (("full", True), ("incremental, no change", False), ("1%", False)):
+            syncs = (
+                ("full", True, "full"),
+                ("incremental, no change", False, "no-change"),
+                ("1%", False, "one-percent"),
+            )
+            for name, full, label in syncs:
+                profile = str(Path(args.profile) / f"{label}.prof") if args.profile else None
                 if name == "1%":
                     changed = change_one_percent(url, world, args.seed)
                     name = f"incremental after 1% changed ({json.dumps(changed)})"
                 requests.delete(f"{url}/_sandbox/requests", timeout=60)
-                run = in_child(run_sync, url, database, full, args.pull_only)
+                run = in_child(run_sync, url, database, full, args.pull_only, profile)
                 figures[name] = report(name, run, requests_by_tool(url), minimum)
     finally:
         parent.send("stop")

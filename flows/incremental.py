@@ -9,7 +9,8 @@ halfway leaves nothing behind: the watermarks below move only when their step is
   confirmed or rejected a link of since then is relinked too.
 - Issues: linking reads keys, labels, components, open or done, summary and description.
   Their hash is kept per issue; an issue whose hash moved, new or gone has the records that
-  link to it relinked, with those that cite its key or carry a tag mapped to its labels.
+  link to it relinked, with those that cite the key of a new one or carry a tag mapped to
+  its labels.
   Feedback whose words match an edited issue's new text is found at the next reconcile.
 - Issues to publish: the store marks them pending when their links move or a record they
   count is deleted; this module marks those a changed feedback item, deal or account
@@ -155,8 +156,9 @@ def relink_around(
 ) -> int:
     """Relink `changed` (stored already), the records `also` names (gone ones lose their
     links), and those an issue's change may move: the records that link to an issue whose
-    signature moved, cite its key or carry a tag mapped to its labels. Marks the issues
-    of changed records pending and keeps the issues' signatures for next time."""
+    signature moved, cite a new issue's key (others link already) or carry a tag mapped
+    to its labels. Marks the issues of changed records pending and keeps the issues'
+    signatures for next time."""
     issues = store.load("issue")
     now_seen = signatures(settings, issues)
     before = store.issue_signatures()
@@ -171,7 +173,10 @@ def relink_around(
             for issue in issues
             if issue.key in moved and targets & {x.lower() for x in issue.labels + issue.components}
         }
-        owners |= store.mentioning(("feedback", "deal"), moved | {f'"{t}"' for t in tags})
+        # A record that cites a known issue links to it already (found above); only the
+        # keys new to linking can be cited by records that did not link.
+        new_keys = set(now_seen) - set(before)
+        owners |= store.mentioning(("feedback", "deal"), new_keys | {f'"{t}"' for t in tags})
     loaded = {(r.source, r.id): r for r in changed}
     wanted = owners - set(loaded)
     records: list[Feedback | Deal] = [

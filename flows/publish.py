@@ -92,18 +92,17 @@ class Publisher:
         self, summaries: dict[str, DemandSummary], only: str | None = None
     ) -> tuple[list[Plan], int]:
         """The issues whose content changed since the ledger, and how many did not."""
-        ledger = self.store.ledger()
-        issues = self.store.load("issue")
-        labels_now = {issue.key: set(issue.labels) for issue in issues}
-        written = {issue.key for issue in issues if issue.published}
+        wanted_keys = [key for key in summaries if not only or key == only]
+        ledger = self.store.ledger(wanted_keys)
+        marks = self.store.issue_marks()
         managed = {label for label, _ in self.settings.demand_label_rules}
         plans, unchanged = [], 0
-        for key, summary in summaries.items():
-            if only and key != only:
-                continue
+        for key in wanted_keys:
+            summary = summaries[key]
+            labels, published = marks.get(key, ([], False))
             fields = self.field_values(summary)
             wanted = self.wanted_labels(summary)
-            current = labels_now.get(key, set()) & managed
+            current = set(labels) & managed
             signature = json.dumps([content_hash(summary), sorted(fields), sorted(wanted)])
             digest = hashlib.sha256(signature.encode()).hexdigest()
             entry = ledger.get(key)
@@ -119,7 +118,7 @@ class Publisher:
                     labels_add=tuple(sorted(wanted - current)),
                     labels_remove=tuple(sorted(current - wanted)),
                     content_hash=digest,
-                    written_before=bool(entry) or key in written,
+                    written_before=bool(entry) or published,
                 )
             )
         return plans, unchanged

@@ -109,20 +109,30 @@ class DemandCalculator:
         for deal in self.deals.values():
             for customer in directory.for_deal(deal):
                 self.deals_of[customer.key].append(deal)
+        # Decided once per deal: a summary asks for every deal of every customer listed.
+        self._revenue = {
+            (d.source, d.id)
+            for d in self.deals.values()
+            if crm_revenue is None  # else revenue comes from the CRM's field, not from deals
+            and d.is_won
+            and d.close_date is not None
+            and d.close_date >= self.revenue_since
+        }
+        self._revenue_of: dict[str, Decimal] = {}
 
     def is_revenue(self, deal: Deal) -> bool:
-        if self.crm_revenue is not None:
-            return False  # revenue comes from the CRM's field, not from deals
-        return deal.is_won and deal.close_date is not None and deal.close_date >= self.revenue_since
+        return (deal.source, deal.id) in self._revenue
 
     def revenue_of(self, customer: str) -> Decimal:
         """A customer's revenue: its revenue deals, or its CRM accounts' revenue field."""
         if self.crm_revenue is not None:
             return self.crm_revenue.get(customer, Decimal(0))
-        return sum(
-            (deal_amount(d) for d in self.deals_of.get(customer, []) if self.is_revenue(d)),
-            Decimal(0),
-        )
+        if customer not in self._revenue_of:  # a customer is listed on many issues
+            self._revenue_of[customer] = sum(
+                (deal_amount(d) for d in self.deals_of.get(customer, []) if self.is_revenue(d)),
+                Decimal(0),
+            )
+        return self._revenue_of[customer]
 
     def breakdown(self, issue_key: str, links: Iterable[Link]) -> Breakdown:
         """Which requests, customers and deals make up the issue's numbers, and why."""

@@ -15,6 +15,7 @@ from sqlalchemy import (
     cast,
     create_engine,
     delete,
+    event,
     func,
     or_,
     select,
@@ -117,11 +118,25 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """Write-ahead logging: readers (the webhook runner, `pmsync status`) no longer wait
+    for a sync's writes, and a commit is an append, not a journal and two syncs to disk
+    (0.6 ms down to 0.01 ms: a publish commits once per issue). With synchronous=NORMAL a
+    power cut may lose the last commits but never corrupts the file; a run that lost its
+    ledger entries finds its comments again by the issue property."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class Store:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
         upgrade_to_head(self.engine)
 
     # -- records ----------------------------------------------------------------------------
@@ -291,6 +306,16 @@ class Store:
         query = select(records.c.payload["key"].as_string()).where(records.c.kind == "issue")
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
+
+    def issue_marks(self) -> dict[str, tuple[list[str], bool]]:
+        """Each issue's labels, and whether it carried pmsync's property when read, from
+        the payloads without loading the issues."""
+        payload = records.c.payload
+        query = select(
+            payload["key"].as_string(), payload["labels"], payload["published"].as_boolean()
+        ).where(records.c.kind == "issue")
+        with self.engine.connect() as conn:
+            return {row[0]: (list(row[1] or ()), bool(row[2])) for row in conn.execute(query)}
 
     def versions(self, kind: str) -> list[tuple[str, str, str]]:
         """(source, id, when its payload last changed) of every record of a kind, in order:
@@ -594,13 +619,22 @@ class Store:
 
     # -- publish ledger ---------------------------------------------------------------------
 
-    def ledger(self) -> dict[str, LedgerEntry]:
+    def ledger(self, keys: Iterable[str] | None = None) -> dict[str, LedgerEntry]:
+        """What was last published, on every issue or on these."""
+        queries = [select(publish_ledger)]
+        if keys is not None:
+            wanted = sorted(set(keys))
+            queries = [
+                select(publish_ledger).where(publish_ledger.c.issue_key.in_(wanted[i : i + 500]))
+                for i in range(0, len(wanted), 500)
+            ]
         with self.engine.connect() as conn:
             return {
                 row.issue_key: LedgerEntry(
                     row.issue_key, row.content_hash, row.comment_id, row.summary
                 )
-                for row in conn.execute(select(publish_ledger))
+                for query in queries
+                for row in conn.execute(query)
             }
 
     def ledger_keys(self) -> set[str]:

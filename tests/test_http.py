@@ -165,3 +165,37 @@ def test_secret_never_appears_in_an_error_message(api, rsps, status, echo):
     assert SECRET not in message
     assert SECRET[:8] not in message  # not even a part of it
     assert SECRET[-8:] not in message
+
+
+def test_proxy_settings_are_read_once_per_host_and_still_honoured(monkeypatch):
+    """The session reads proxies and the CA bundle from the environment once per host (not
+    on every call, as requests does); what it reads is what requests would use."""
+    import requests
+
+    from connectors.http import EnvironmentOnce
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "jira.internal")
+    looked_up = []
+    read = requests.utils.get_environ_proxies
+    monkeypatch.setattr(
+        requests.sessions,
+        "get_environ_proxies",
+        lambda url, no_proxy=None: looked_up.append(url) or read(url, no_proxy),
+    )
+    session = EnvironmentOnce()
+    plain = requests.Session()
+    for url in ("https://x.zendesk.com/a", "https://x.zendesk.com/b", "https://jira.internal/c"):
+        ours = session.merge_environment_settings(url, {}, None, None, None)
+        theirs = plain.merge_environment_settings(url, {}, None, None, None)
+        assert ours == theirs
+    assert session.merge_environment_settings("https://x.zendesk.com/d", {}, True, None, None)[
+        "stream"
+    ]
+    ours_hosts = [url for url in looked_up if "/a" in url or "/b" in url or "/d" in url]
+    assert ours_hosts.count("https://x.zendesk.com/a") == 2  # ours once, plain's once
+    assert "https://x.zendesk.com/d" not in looked_up  # answered from what was read
+    proxied = session.merge_environment_settings("https://x.zendesk.com/a", {}, None, None, None)
+    assert proxied["proxies"]["https"] == "http://proxy.internal:3128"
+    bypassed = session.merge_environment_settings("https://jira.internal/e", {}, None, None, None)
+    assert "https" not in bypassed["proxies"]  # NO_PROXY still holds

@@ -252,6 +252,17 @@ def test_the_publish_ledger_round_trips_and_keeps_one_entry_per_issue(store):
     store.record_publish(second)
     store.record_publish(other)
     assert store.ledger() == {"ANA-1": second, "ANA-2": other}
+    # A publish reads only the entries of the issues it may write.
+    assert store.ledger(["ANA-2", "ANA-9"]) == {"ANA-2": other}
+    assert store.ledger([]) == {}
+
+
+def test_issue_marks_read_labels_and_the_property_flag_without_loading_issues(store):
+    """What a publish needs of every issue: its labels (pmsync's own among them) and
+    whether pmsync's property was on it when read."""
+    written = issue("ANA-1").model_copy(update={"labels": ("demand-high", "ux"), "published": True})
+    store.save_page([written, issue("ANA-2")], [], None, None)
+    assert store.issue_marks() == {"ANA-1": (["demand-high", "ux"], True), "ANA-2": ([], False)}
 
 
 # -- dead letters ----------------------------------------------------------------------------
