@@ -28,18 +28,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flows.pipeline import (
     account_directory,
-    calculator_for,
     demand,
     issues_asked_by,
     link_all,
     relink,
-    summaries,
 )
 from models import Deal, DemandSummary, Feedback, Issue, Settings, ToolLink
 from store import EVERY_ISSUE, RELINK_ALL, Store
@@ -199,10 +197,11 @@ def relink_around(
     return counted
 
 
-def demand_step(settings: Settings, store: Store, everything: bool) -> dict[str, DemandSummary]:
+def demand_step(settings: Settings, store: Store, everything: bool) -> Mapping[str, DemandSummary]:
     """The summaries to publish: every issue's on a reconcile, else the pending issues'
     and those of the customers whose deals or accounts changed."""
     started = _now()
+    summaries: Mapping[str, DemandSummary]
     if everything:
         summaries = demand(settings, store)
     else:
@@ -213,7 +212,7 @@ def demand_step(settings: Settings, store: Store, everything: bool) -> dict[str,
 
 def demand_changes(
     settings: Settings, store: Store, since: datetime | None
-) -> dict[str, DemandSummary]:
+) -> Mapping[str, DemandSummary]:
     if EVERY_ISSUE in store.pending() or store.changed_since("account", since):
         # Accounts merge and split customers, a deleted deal leaves no trace of whose it
         # was: every issue's numbers may move.
@@ -226,7 +225,4 @@ def demand_changes(
     if customers:
         store.mark_pending(issues_asked_by(store, directory, customers))
     # Only the pending issues' links, and the feedback they name, are read: not every one.
-    pending = store.pending()
-    counting = store.links_of(pending, suggested=False)
-    calculator = calculator_for(settings, store, links=counting, directory=directory)
-    return summaries(store, calculator, counting, pending)
+    return demand(settings, store, among=store.pending())

@@ -12,11 +12,10 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +147,9 @@ def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
 
 def link_all(settings: Settings, store: Store) -> int:
     """Recompute every link from the stored records, then apply people's decisions, which
-    no run overrides. Feedback is read a chunk at a time, so memory stays flat however
-    much there is. Returns the number of links that count in demand."""
+    no run overrides. Records are read, linked and their links written a chunk at a time,
+    in one transaction: memory holds one chunk's links however many there are. Returns
+    the number of links that count in demand."""
     issues = store.load("issue")
     known_keys = {issue.key for issue in issues}
     targets = settings.tag_targets
@@ -161,33 +161,42 @@ def link_all(settings: Settings, store: Store) -> int:
     if settings.text_matching:
         text = text_linker(issues, settings.text_auto_threshold, settings.text_suggest_threshold)
     del issues
-    links: list[Link] = []
-    kinds: dict[tuple[str, str], str] = {}
-    for chunk in store.iter_load("feedback"):
-        unnamed = []
-        for item in chunk:
-            kinds[(item.source, item.id)] = "feedback"
-            found = feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys)
-            explicit = {link.issue_key for link in found}
-            found += [
+    decisions = store.decisions()
+    counted = suggested = 0
+    with store.relinking() as replace:
+        for chunk in store.iter_load("feedback"):
+            links: list[Link] = []
+            unnamed = []
+            for item in chunk:
+                found = feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys)
+                explicit = {link.issue_key for link in found}
+                found += [
+                    link
+                    for link in tag_links(item, targets, issues_by_label)
+                    if link.issue_key not in explicit
+                ]
+                links.extend(found)
+                if not found:
+                    unnamed.append(item)  # feedback that names an issue needs no guessing
+            if text and unnamed:
+                links += text(unnamed)
+            kinds = {(item.source, item.id): "feedback" for item in chunk}
+            links = apply_decisions(links, decisions, kinds, known_keys)
+            replace(kinds, links)
+            counted += sum(1 for link in links if link.counts)
+            suggested += sum(1 for link in links if not link.counts)
+        for deals in store.iter_load("deal"):
+            links = [
                 link
-                for link in tag_links(item, targets, issues_by_label)
-                if link.issue_key not in explicit
+                for deal in deals
+                for link in deal_links(deal, known_keys, by_ticket.get((deal.source, deal.id), []))
             ]
-            links.extend(found)
-            if not found:
-                unnamed.append(item)  # feedback that names an issue needs no guessing
-        if text and unnamed:
-            links += text(unnamed)
-    for deal in chain.from_iterable(store.iter_load("deal")):  # a chunk at a time, as feedback
-        kinds[(deal.source, deal.id)] = "deal"
-        links.extend(deal_links(deal, known_keys, by_ticket.get((deal.source, deal.id), [])))
-    links = apply_decisions(links, store.decisions(), kinds, known_keys)
-    # Links of records that are gone from the store go too.
-    owners = set(kinds) | store.link_owners()
-    store.replace_links(owners, links)
-    counted = sum(1 for link in links if link.counts)
-    log.info("%d links (%d suggested)", counted, len(links) - counted)
+            kinds = {(deal.source, deal.id): "deal" for deal in deals}
+            links = apply_decisions(links, decisions, kinds, known_keys)
+            replace(kinds, links)
+            counted += sum(1 for link in links if link.counts)
+            suggested += sum(1 for link in links if not link.counts)
+    log.info("%d links (%d suggested)", counted, suggested)
     return counted
 
 
@@ -289,10 +298,13 @@ def calculator_for(
     now: datetime | None = None,
     links: Iterable[Link] | None = None,
     directory: AccountDirectory | None = None,
+    deal_owners: list[tuple[str, str, list[str]]] | None = None,
+    revenue: dict[str, Decimal] | None = None,
 ) -> DemandCalculator:
     """The demand calculator over the stored records; given `links`, it holds only what
     the summaries of their issues read: the feedback they name, the deals they name and
-    every deal of the customers who asked."""
+    every deal of the customers who asked. `deal_owners` (`Store.deal_accounts`) and
+    `revenue` (`crm_revenue`) are for callers that build many calculators."""
     directory = directory or account_directory(settings, store)
     if links is None:
         feedback = store.load("feedback")
@@ -305,17 +317,19 @@ def calculator_for(
         wanted = {(x.source, x.record_id) for x in links if x.kind == "deal" and x.counts}
         wanted |= {
             (source, deal_id)
-            for source, deal_id, accounts in store.deal_accounts()
+            for source, deal_id, accounts in (deal_owners or store.deal_accounts())
             if any(c.key in asking for c in directory.for_accounts(source, accounts))
         }
         deals = store.load_pairs("deal", wanted)
+    if revenue is None and settings.revenue_from == "crm_field":
+        revenue = crm_revenue(settings, store, directory)
     return DemandCalculator(
         feedback,
         deals,
         directory,
         now or datetime.now(UTC),
         settings.revenue_window_days,
-        crm_revenue(settings, store, directory) if settings.revenue_from == "crm_field" else None,
+        revenue if settings.revenue_from == "crm_field" else None,
     )
 
 
@@ -353,12 +367,67 @@ def account_directory(settings: Settings, store: Store) -> AccountDirectory:
     return directory
 
 
+SUMMARY_BATCH = 500
+
+
+class Summaries(Mapping[str, DemandSummary]):
+    """Demand summaries of some issues, computed a batch at a time as they are read in key
+    order: a whole store's summaries, and the records behind them, are never in memory
+    together. Read out of order, a batch is computed again."""
+
+    def __init__(
+        self,
+        keys: Iterable[str],
+        compute: Callable[[list[str]], dict[str, DemandSummary]],
+        batch: int | None = None,
+    ) -> None:
+        self._keys = sorted(keys)
+        self._at = {key: at for at, key in enumerate(self._keys)}
+        self._compute = compute
+        self._batch = batch or SUMMARY_BATCH
+        self._held: dict[str, DemandSummary] = {}
+
+    def __getitem__(self, key: str) -> DemandSummary:
+        if key not in self._held:
+            at = self._at[key]
+            self._held = self._compute(self._keys[at : at + self._batch])
+        return self._held[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._at
+
+
 def demand(
-    settings: Settings, store: Store, now: datetime | None = None
-) -> dict[str, DemandSummary]:
-    """The demand summary of every issue that has links, or had them when last published."""
-    counting = store.links(suggested=False)
-    return summaries(store, calculator_for(settings, store, now, counting), counting)
+    settings: Settings, store: Store, now: datetime | None = None, among: set[str] | None = None
+) -> Summaries:
+    """The demand summary of every issue (or of those `among`) that has links that count,
+    or had demand published before (it may have fallen to nothing), a batch of issues at
+    a time."""
+    now = now or datetime.now(UTC)
+    directory = account_directory(settings, store)
+    owners = store.deal_accounts()
+    revenue = (
+        crm_revenue(settings, store, directory) if settings.revenue_from == "crm_field" else None
+    )
+    keys = (store.linked_issue_keys() | store.ledger_keys()) & store.issue_keys()
+    if among is not None:
+        keys &= among
+
+    def compute(batch: list[str]) -> dict[str, DemandSummary]:
+        counting = store.links_of(batch, suggested=False)
+        calculator = calculator_for(settings, store, now, counting, directory, owners, revenue)
+        by_issue: dict[str, list[Link]] = {}
+        for link in counting:
+            by_issue.setdefault(link.issue_key, []).append(link)
+        return {key: calculator.summary(key, by_issue.get(key, [])) for key in batch}
+
+    return Summaries(keys, compute)
 
 
 def summaries(
@@ -388,23 +457,12 @@ def issues_asked_by(store: Store, directory: AccountDirectory, customers: set[st
     }
 
 
-def movers(plans: list[Any], top: int = 10) -> list[dict[str, Any]]:
-    """The issues whose demand moved most in this run, for the run's artifact."""
-    moved = []
-    for plan in plans:
-        before = plan.previous or {}
-        now = plan.summary
-        moved.append(
-            {
-                "issue": now.issue_key,
-                "requests": now.requests,
-                "requests_change": now.requests - int(before.get("requests", 0)),
-                "open_pipeline": float(now.open_pipeline),
-                "pipeline_change": float(now.open_pipeline) - float(before.get("open_pipeline", 0)),
-            }
-        )
-    moved.sort(key=lambda m: (-abs(m["requests_change"]), -abs(m["pipeline_change"])))
-    return moved[:top]
+def movers(changes: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
+    """The issues whose demand moved most in this run (`PublishReport.changes`), for the
+    run's artifact."""
+    return sorted(changes, key=lambda m: (-abs(m["requests_change"]), -abs(m["pipeline_change"])))[
+        :top
+    ]
 
 
 def run_cycle(
@@ -444,7 +502,7 @@ def run_cycle(
             store.clear_pending((pending | set(summaries)) - report.not_written)
             store.mark_pending(report.not_written)
             result.published = report.counts()
-            result.moved = movers(report.plans)
+            result.moved = movers(report.changes)
             if settings.close_loop:
                 step(close_loop)(settings, store)
         if everything:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -48,6 +49,9 @@ class PublishReport:
     unchanged: int = 0
     failed: int = 0
     deferred: int = 0
+    # What each planned write changes (requests, pipeline): the run's biggest movers.
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    # The plans themselves, on a dry run only (a person reads them).
     plans: list[Plan] = field(default_factory=list)
     # Issues not written this run (failed or over --max-writes): they stay pending.
     not_written: set[str] = field(default_factory=set)
@@ -65,6 +69,7 @@ class Publisher:
         self.settings = settings
         self.store = store
         self._writer = writer
+        self._marks: dict[str, tuple[list[str], bool]] | None = None
 
     @property
     def writer(self) -> JiraWriter:
@@ -89,12 +94,14 @@ class Publisher:
         return set()
 
     def plan(
-        self, summaries: dict[str, DemandSummary], only: str | None = None
+        self, summaries: Mapping[str, DemandSummary], only: str | None = None
     ) -> tuple[list[Plan], int]:
         """The issues whose content changed since the ledger, and how many did not."""
         wanted_keys = [key for key in summaries if not only or key == only]
         ledger = self.store.ledger(wanted_keys)
-        marks = self.store.issue_marks()
+        if self._marks is None:  # read once: a publish plans a batch of issues at a time
+            self._marks = self.store.issue_marks()
+        marks = self._marks
         managed = {label for label, _ in self.settings.demand_label_rules}
         plans, unchanged = [], 0
         for key in wanted_keys:
@@ -159,44 +166,71 @@ class Publisher:
         self.store.record_publish(LedgerEntry(key, plan.content_hash, comment_id, written))
 
 
+PUBLISH_BATCH = 500
+
+
 def publish_all(
     settings: Settings,
     store: Store,
-    summaries: dict[str, DemandSummary],
+    summaries: Mapping[str, DemandSummary],
     *,
     dry_run: bool = False,
     max_writes: int | None = None,
     only: str | None = None,
     writer: JiraWriter | None = None,
 ) -> PublishReport:
+    """Write what changed, a batch of issues at a time: `summaries` may compute theirs
+    as they are read (flows.pipeline.Summaries), so no more than a batch is held."""
     publisher = Publisher(settings, store, writer)
-    plans, unchanged = publisher.plan(summaries, only)
-    report = PublishReport(unchanged=unchanged, plans=plans)
-    if not plans:
-        return report
-    # A missing or misspelt field stops the run here, before any write.
-    names = sorted({name for plan in plans for name in plan.fields})
-    field_ids = publisher.writer.resolve_fields(names)
-    if dry_run:
-        return report
-    for plan in plans:
-        if max_writes is not None and report.written + report.failed >= max_writes:
-            report.deferred += 1
-            report.not_written.add(plan.key)
+    report = PublishReport()
+    keys = [key for key in summaries if not only or key == only]
+    field_ids: dict[str, str] | None = None
+    for start in range(0, len(keys), PUBLISH_BATCH):
+        batch = {key: summaries[key] for key in keys[start : start + PUBLISH_BATCH]}
+        plans, unchanged = publisher.plan(batch)
+        report.unchanged += unchanged
+        report.changes += [change_of(plan) for plan in plans]
+        if not plans:
             continue
-        try:
-            publisher.apply(plan, field_ids)
-            report.written += 1
-        except ApiError as error:
-            report.failed += 1
-            report.not_written.add(plan.key)
-            log.error("publishing %s failed: %s", plan.key, error)
+        if field_ids is None:
+            # A missing or misspelt field stops the run here, before any write. Every plan
+            # writes the same configured fields.
+            names = sorted({name for plan in plans for name in plan.fields})
+            field_ids = publisher.writer.resolve_fields(names)
+        if dry_run:
+            report.plans += plans
+            continue
+        for plan in plans:
+            if max_writes is not None and report.written + report.failed >= max_writes:
+                report.deferred += 1
+                report.not_written.add(plan.key)
+                continue
+            try:
+                publisher.apply(plan, field_ids)
+                report.written += 1
+            except ApiError as error:
+                report.failed += 1
+                report.not_written.add(plan.key)
+                log.error("publishing %s failed: %s", plan.key, error)
     if report.deferred:
         log.warning(
             "%d issues wait for the next run (--max-writes %s)", report.deferred, max_writes
         )
     log.info("published: %s", report.counts())
     return report
+
+
+def change_of(plan: Plan) -> dict[str, Any]:
+    """How far one planned write moves the issue's numbers."""
+    before = plan.previous or {}
+    now = plan.summary
+    return {
+        "issue": now.issue_key,
+        "requests": now.requests,
+        "requests_change": now.requests - int(before.get("requests", 0)),
+        "open_pipeline": float(now.open_pipeline),
+        "pipeline_change": float(now.open_pipeline) - float(before.get("open_pipeline", 0)),
+    }
 
 
 def describe(plan: Plan, publisher: Publisher) -> list[str]:

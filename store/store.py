@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,7 +238,9 @@ class Store:
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=size).execute(query)
             for rows in result.partitions(size):
-                yield [model.model_validate(row.payload) for row in rows]
+                chunk = [model.model_validate(row.payload) for row in rows]
+                del rows  # the decoded JSON is as big as the chunk: not kept while it is used
+                yield chunk
 
     def changed_since(self, kind: str, since: datetime | None) -> list[Any]:
         """The records of a kind whose payload changed after `since` (all, when None)."""
@@ -431,20 +434,45 @@ class Store:
 
     def replace_links(self, owners: Iterable[tuple[str, str]], new: Iterable[Link]) -> None:
         """Make `new` the links of these (source, record_id) owners, in one transaction."""
+        with self.engine.begin() as conn:
+            self._replace_links(conn, owners, new)
+
+    @contextmanager
+    def relinking(self) -> Iterator[Callable[[Iterable[tuple[str, str]], Iterable[Link]], None]]:
+        """`replace_links` a chunk of owners at a time, all in one transaction, for a
+        relink of every record that holds no more than a chunk's links at once. When the
+        block ends, the links of records no longer stored go too."""
+        with self.engine.begin() as conn:
+            yield lambda owners, new: self._replace_links(conn, owners, new)
+            stored = (
+                select(records.c.record_id)
+                .where(
+                    records.c.kind == links.c.kind,
+                    records.c.source == links.c.source,
+                    records.c.record_id == links.c.record_id,
+                )
+                .exists()
+            )
+            orphans = select(links.c.issue_key).where(~stored).distinct()
+            self._mark_pending(conn, list(conn.execute(orphans).scalars()))
+            conn.execute(delete(links).where(~stored))
+
+    def _replace_links(
+        self, conn: Connection, owners: Iterable[tuple[str, str]], new: Iterable[Link]
+    ) -> None:
         owners = list(owners)
         rows = [link.model_dump() for link in new]
-        with self.engine.begin() as conn:
-            before: set[tuple[Any, ...]] = set()
-            for start in range(0, len(owners), 500):
-                owned = tuple_(links.c.source, links.c.record_id).in_(owners[start : start + 500])
-                before.update(tuple(row) for row in conn.execute(select(links).where(owned)))
-                conn.execute(delete(links).where(owned))
-            if rows:
-                conn.execute(links.insert(), rows)
-            # The issues whose links moved must be summed and published again.
-            after = {tuple(row[c.name] for c in links.columns) for row in rows}
-            key = list(links.columns).index(links.c.issue_key)
-            self._mark_pending(conn, (row[key] for row in before ^ after))
+        before: set[tuple[Any, ...]] = set()
+        for start in range(0, len(owners), 500):
+            owned = tuple_(links.c.source, links.c.record_id).in_(owners[start : start + 500])
+            before.update(tuple(row) for row in conn.execute(select(links).where(owned)))
+            conn.execute(delete(links).where(owned))
+        if rows:
+            conn.execute(links.insert(), rows)
+        # The issues whose links moved must be summed and published again.
+        after = {tuple(row[c.name] for c in links.columns) for row in rows}
+        key = list(links.columns).index(links.c.issue_key)
+        self._mark_pending(conn, (row[key] for row in before ^ after))
 
     # -- what changed since the last publish ------------------------------------------------
 
@@ -502,11 +530,11 @@ class Store:
         with self.engine.connect() as conn:
             return [Link.model_validate(row._asdict()) for row in conn.execute(query)]
 
-    def link_owners(self) -> set[tuple[str, str]]:
-        """(source, record_id) of every feedback item and deal with a link."""
+    def linked_issue_keys(self) -> set[str]:
+        """The issues with links that count in demand."""
+        query = select(links.c.issue_key).where(links.c.status != "suggested").distinct()
         with self.engine.connect() as conn:
-            query = select(links.c.source, links.c.record_id).distinct()
-            return {(row.source, row.record_id) for row in conn.execute(query)}
+            return set(conn.execute(query).scalars())
 
     def count_links(self) -> int:
         """The links that count in demand (suggestions do not)."""

@@ -47,6 +47,35 @@ def test_sync_puts_the_right_demand_on_every_linked_issue(settings: Settings, st
     assert_ticket_shows(settings.jira_url.removesuffix("/jira"), expected)  # type: ignore[union-attr]
 
 
+def test_demand_and_publish_by_small_batches_put_the_same_numbers_on_the_tickets(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large store is summed and published a batch of issues at a time (memory holds a
+    batch, not every summary): batches of 3 put exactly the numbers of one big batch."""
+    import flows.pipeline
+    import flows.publish
+
+    monkeypatch.setattr(flows.pipeline, "SUMMARY_BATCH", 3)
+    monkeypatch.setattr(flows.publish, "PUBLISH_BATCH", 3)
+    computed: list[int] = []
+    compute = flows.pipeline.Summaries.__getitem__
+
+    def counting(self, key):  # type: ignore[no-untyped-def]
+        held = self._held
+        found = compute(self, key)
+        if self._held is not held:
+            computed.append(len(self._held))
+        return found
+
+    monkeypatch.setattr(flows.pipeline.Summaries, "__getitem__", counting)
+    result = run_cycle(settings, store)
+    url = settings.jira_url.removesuffix("/jira")  # type: ignore[union-attr]
+    expected = expected_demand(url)
+    assert result.published == {"written": len(expected), "unchanged": 0, "failed": 0}
+    assert computed and max(computed) == 3 and sum(computed) == len(expected)  # once each
+    assert_ticket_shows(url, expected)
+
+
 def test_second_sync_writes_nothing(settings: Settings, store: Store, sandbox_url: str) -> None:
     """Unchanged data: zero write calls reach Jira, and still one comment per issue."""
     run_cycle(settings, store)

@@ -175,8 +175,8 @@ def test_jira_per_issue_write_limit_is_waited_out(tmp_path) -> None:
         reasons = {entry["reason"] for entry in log["log"]}
         assert log["throttled"] >= 2 and any("per_issue" in r for r in reasons), log
         assert log["violations"] == []
-        for plan in report.plans[:2]:
-            assert len(managed_comments(server.url, plan.key)) == 1
+        for change in report.changes[:2]:  # the two written, in the order planned
+            assert len(managed_comments(server.url, change["issue"])) == 1
     finally:
         server.stop()
 
