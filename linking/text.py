@@ -54,6 +54,14 @@ benchmarks/text_matching.py.
 Rows live in a few append-only blocks: adding issues appends a small block, removing one
 leaves a tombstone; blocks are merged, and tombstones dropped, once there are too many of
 either.
+
+Memory. Frequencies and weights are kept only for the hash buckets some issue uses
+(knowing which takes 5 bits a bucket; a number for each of the 3 * 2**20 would take 32 or
+64), and the live issues' vectors are transposed over those buckets once per change of the
+index, not on every call of `match`. Each worker fills one float32 array of a chunk's
+scores a few rows at a time and weighs it in place. Matching the sandbox's 30,000 texts
+against its 2,792 open issues, 5,000 at a time as the pipeline does, peaks at 131 MiB of
+RSS (64 MiB of it the interpreter, libraries and texts) and 54 MiB traced by tracemalloc.
 """
 
 from __future__ import annotations
@@ -94,6 +102,16 @@ CHAR_FEATURES = 1 << 21
 # word index drops stop words.
 CHAR_MAX_DF = 0.2
 MATCH_CHUNK = 200
+# A chunk's scores take 4 bytes a cell (text x candidate) in each worker: against many
+# candidates a chunk has fewer texts, so they stay within 4 MiB (200 texts up to 5,242
+# candidates, 104 against 10,000). Fewer texts a chunk cost time (50 instead of 200 took
+# 30% longer on 30,000 sandbox texts, 100 5%), so this is not smaller.
+MATCH_CELLS = 1 << 20
+# The sparse products summed into the scores take 8 bytes a cell: made this many cells at
+# a time (512 KiB), not for a whole chunk.
+PRODUCT_CELLS = 1 << 16
+# The float64 time lag is made this many cells at a time (512 KiB).
+LAG_CELLS = 1 << 16
 MAX_BLOCKS = 8
 MAX_DEAD_SHARE = 0.25
 DAY = 86_400.0
@@ -286,6 +304,28 @@ class TimePrior:
             later = lag_days > self.grace_days  # NaN compares False: unknown dates count
         return np.where(later, scores * np.float32(self.later_weight), scores).astype(scores.dtype)
 
+    def apply_in_place(
+        self, scores: np.ndarray, issues_created: np.ndarray, written: np.ndarray
+    ) -> None:
+        """`apply` to `scores` (float32, texts x issues) in place, for issues created at
+        `issues_created` and texts written at `written` (epoch seconds; NaN: unknown).
+
+        The lag in days is the same float64 `(created - written) / DAY` as `apply`'s
+        callers compute (in float32 a lag just past the grace could round onto it), but
+        only for a few rows at a time: a float64 lag for a whole chunk of texts is twice
+        the size of its scores, and `apply` makes three copies of them."""
+        if self.later_weight == 1:
+            return
+        weight = np.float32(self.later_weight)
+        rows = max(1, LAG_CELLS // max(1, len(issues_created)))
+        for start in range(0, len(written), rows):
+            lag = issues_created[None, :] - written[start : start + rows, None]
+            lag /= DAY
+            with np.errstate(invalid="ignore"):
+                later = lag > self.grace_days  # NaN compares False: unknown dates count
+            part = scores[start : start + rows]
+            np.multiply(part, weight, out=part, where=later)
+
 
 NO_TIME_PRIOR = TimePrior(0.0, 1.0)
 
@@ -369,8 +409,48 @@ def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return unit
 
 
+# How many bits of each byte are set.
+_BYTE_BITS = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.int32)
+
+
+class _BucketSet:
+    """A set of a space's hash buckets, and each member's place among them, in 5 bits a
+    bucket of the space (one saying whether it is a member, and per byte the count of
+    members below it): 1.25 MiB for 2**21 buckets, where an array with an int32 or float32
+    for every bucket takes 8 MiB."""
+
+    def __init__(self, members: np.ndarray, n_features: int) -> None:
+        """`members`: sorted and distinct."""
+        members = np.asarray(members, dtype=np.int64)
+        self.size = len(members)
+        self.bits = np.zeros((n_features + 7) // 8, dtype=np.uint8)
+        np.bitwise_or.at(self.bits, members >> 3, np.left_shift(1, members & 7).astype(np.uint8))
+        self.below = np.zeros(len(self.bits), dtype=np.int32)
+        np.cumsum(_BYTE_BITS[self.bits[:-1]], dtype=np.int32, out=self.below[1:])
+
+    def find(self, buckets: np.ndarray) -> np.ndarray:
+        """Each bucket's place among the members, or `size` for a bucket not one (int32)."""
+        byte = buckets >> 3
+        bit = (buckets & 7).astype(np.uint8)
+        bits = self.bits[byte]
+        place = self.below[byte] + _BYTE_BITS[bits & ((np.uint8(1) << bit) - np.uint8(1))]
+        return np.where((bits >> bit) & 1, place, self.size)
+
+    def place(self, bucket: int) -> int:
+        """`find` for one bucket."""
+        bits, bit = int(self.bits[bucket >> 3]), bucket & 7
+        if not bits >> bit & 1:
+            return self.size
+        return int(self.below[bucket >> 3]) + (bits & ((1 << bit) - 1)).bit_count()
+
+
 class _Space:
-    """One vector space: hashed sublinear term counts, live document frequencies, frozen IDF."""
+    """One vector space: hashed sublinear term counts, live document frequencies, frozen IDF.
+
+    Few of the 2**20 or 2**21 hash buckets hold a term of the indexed issues (about 120,000
+    char n-gram buckets for 4,000 SeaMonkey reports): frequencies and weights are kept for
+    those, not in arrays over every bucket (36 MiB for the two spaces as int64 frequencies
+    and float32 weights)."""
 
     def __init__(
         self, analyzer: Callable[[str], list[str]], n_features: int, max_df: float = 1.0
@@ -378,8 +458,13 @@ class _Space:
         self.max_df = max_df
         self.analyzer = analyzer
         self.n_features = n_features
-        self.df = np.zeros(n_features, dtype=np.int64)
-        self.idf = np.ones(n_features, dtype=np.float32)
+        # Documents per bucket, for the buckets in `df_buckets` (sorted; others: none).
+        self.df_buckets = np.zeros(0, dtype=np.int64)
+        self.df = np.zeros(0, dtype=np.int32)
+        # IDF at the last refresh: of the buckets then in a document by place in
+        # `idf_buckets`, and last, that of every other bucket.
+        self.idf_buckets = _BucketSet(self.df_buckets, n_features)
+        self.idf_values = np.ones(1, dtype=np.float32)
 
     def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
         matrix = hashed_counts([self.analyzer(text) for text in texts], self.n_features)
@@ -388,18 +473,34 @@ class _Space:
         return matrix
 
     def count_documents(self, counts: sp.csr_matrix, sign: int) -> None:
-        np.add.at(self.df, counts.indices, sign)
+        buckets, documents = np.unique(counts.indices, return_counts=True)
+        at = np.searchsorted(self.df_buckets, buckets)
+        known = at < len(self.df_buckets)
+        known[known] = self.df_buckets[at[known]] == buckets[known]
+        self.df[at[known]] += sign * documents[known]
+        new = ~known
+        if new.any():
+            self.df_buckets = np.insert(self.df_buckets, at[new], buckets[new])
+            self.df = np.insert(self.df, at[new], sign * documents[new])
 
     def refresh_idf(self, n_documents: int) -> None:
         # scikit-learn's smoothed IDF, so a term no document has yet gets the highest weight.
-        # Most of the 2**20 or 2**21 columns hold no term: they share that one weight, and
-        # only the others take a logarithm (the same values, in a tenth of the time).
-        seen = np.flatnonzero(self.df)
-        df = self.df[seen]
+        # Most of the 2**20 or 2**21 columns hold no term: they share that one weight.
+        in_use = self.df != 0
+        self.df_buckets, self.df = self.df_buckets[in_use], self.df[in_use]
+        seen, df = self.df_buckets, self.df
         unseen = np.log((1 + n_documents) / np.ones(1)) + 1
-        self.idf = np.full(self.n_features, unseen.astype(np.float32)[0], dtype=np.float32)
-        self.idf[seen] = (np.log((1 + n_documents) / (1 + df)) + 1).astype(np.float32)
-        self.idf[seen[df > self.max_df * n_documents]] = 0
+        idf = np.log((1 + n_documents) / (1 + df)) + 1
+        idf[df > self.max_df * n_documents] = 0
+        self.idf_buckets = _BucketSet(seen, self.n_features)
+        self.idf_values = np.append(idf, unseen).astype(np.float32)
+
+    def idf(self, buckets: np.ndarray) -> np.ndarray:
+        """The IDF of each bucket (float32)."""
+        return self.idf_values[self.idf_buckets.find(buckets)]
+
+    def idf_of(self, bucket: int) -> float:
+        return float(self.idf_values[self.idf_buckets.place(bucket)])
 
     def vectors(self, whole: sp.csr_matrix, title: sp.csr_matrix) -> sp.csr_matrix:
         vectors = sp.csr_matrix(_unit_rows(self._weigh(whole)) + _unit_rows(self._weigh(title)))
@@ -408,7 +509,7 @@ class _Space:
 
     def _weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         weighted = counts.copy()
-        weighted.data *= self.idf[weighted.indices]
+        weighted.data *= self.idf(weighted.indices)
         return weighted
 
 
@@ -465,6 +566,73 @@ class _Block:
         )
 
 
+class _Columns(NamedTuple):
+    """One block's live issues, laid out for products with texts' vectors."""
+
+    live: np.ndarray  # the block's rows still indexed
+    created: np.ndarray  # their creation times, seconds since the epoch; NaN: unknown
+    transposed: dict[str, sp.csr_matrix]  # per space: the layout's buckets x these rows
+
+
+class _Layout(NamedTuple):
+    keys: list[str]  # every live issue, in the order of the blocks' columns
+    buckets: dict[str, _BucketSet]  # per space: the buckets some live issue's vector uses
+    columns: list[_Columns]
+
+
+def _transposed(vectors: sp.csr_matrix) -> tuple[np.ndarray, sp.csr_matrix]:
+    """The hash buckets `vectors` use (sorted), and `vectors` transposed into rows of just
+    those buckets: a product with texts' vectors reads a row per bucket, and over all 2**21
+    buckets the row pointers alone were 8 MiB, held while matching and made anew on every
+    call."""
+    transposed = sp.csr_matrix(vectors.T)  # the row format a product converts to
+    indptr = transposed.indptr
+    buckets = np.flatnonzero(indptr[1:] != indptr[:-1])
+    # Between two used buckets every row is empty, so a used bucket's row ends where
+    # the next used one's starts.
+    compact = sp.csr_matrix(
+        (transposed.data, transposed.indices, np.append(indptr[buckets], indptr[-1])),
+        shape=(len(buckets), vectors.shape[0]),
+    )
+    return buckets, compact
+
+
+def _union(sets: list[np.ndarray]) -> np.ndarray:
+    """The union of sorted arrays of distinct integers, sorted (np.union1d hashes: 12 ms for
+    120,000 buckets, where a sort takes under 1)."""
+    if len(sets) == 1:
+        return sets[0]
+    merged = np.sort(np.concatenate([np.zeros(0, dtype=np.int64), *sets]))
+    return merged[np.append(True, merged[1:] != merged[:-1])] if len(merged) else merged
+
+
+def _widened(transposed: sp.csr_matrix, buckets: np.ndarray, wider: np.ndarray) -> sp.csr_matrix:
+    """`transposed` (rows of `buckets`) with rows of `wider`, a sorted superset: the rows
+    of the buckets it adds are empty."""
+    if len(wider) == len(buckets):
+        return transposed
+    indptr = transposed.indptr[np.append(np.searchsorted(buckets, wider), len(buckets))]
+    return sp.csr_matrix(
+        (transposed.data, transposed.indices, indptr), shape=(len(wider), transposed.shape[1])
+    )
+
+
+def _restricted(vectors: sp.csr_matrix, buckets: _BucketSet) -> sp.csr_matrix:
+    """`vectors` with only their entries in `buckets`, as columns numbered by place among
+    them. Its product with the issues' vectors transposed over those buckets is bit for
+    bit the product over all buckets: a bucket no issue uses adds nothing to any score,
+    and the other entries keep their order, so each score adds the same terms in the same
+    order."""
+    place = buckets.find(vectors.indices)
+    found = place < buckets.size
+    ends = np.zeros(len(found) + 1, dtype=np.int64)
+    np.cumsum(found, out=ends[1:])
+    return sp.csr_matrix(
+        (vectors.data[found], place[found], ends[vectors.indptr]),
+        shape=(vectors.shape[0], buckets.size),
+    )
+
+
 # -- the matcher -----------------------------------------------------------------------------
 
 
@@ -503,6 +671,7 @@ class TextMatcher:
         self._where: dict[str, tuple[_Block, int]] = {}
         self._changes_since_refresh = 0
         self.refreshes = 0
+        self._laid_out: _Layout | None = None  # see `_layout`; None: to build anew
         self.upsert(issues)
 
     # -- keeping the index ---------------------------------------------------------------------
@@ -537,6 +706,7 @@ class TextMatcher:
             created=epoch_seconds(i.created_at for i in items),
         )
         self._blocks.append(block)
+        self._laid_out = None
         for row, key in enumerate(block.keys):
             self._where[key] = (block, row)
         self._changes_since_refresh += len(items)
@@ -549,6 +719,7 @@ class TextMatcher:
                 continue
             block, row = found
             block.alive[row] = False
+            self._laid_out = None
             for name, space in self._spaces.items():
                 space.count_documents(block.counts[name][0][row], -1)
             self._changes_since_refresh += 1
@@ -564,6 +735,7 @@ class TextMatcher:
             }
         self._changes_since_refresh = 0
         self.refreshes += 1
+        self._laid_out = None
 
     def _compact(self) -> None:
         """Merge the blocks into one, dropping removed rows, once there are many of either."""
@@ -572,6 +744,7 @@ class TextMatcher:
             return
         live = [block.live() for block in self._blocks if block.alive.any()]
         self._blocks = [_Block.merge(live)] if live else []
+        self._laid_out = None
         self._where = (
             {key: (self._blocks[0], row) for row, key in enumerate(self._blocks[0].keys)}
             if live
@@ -585,6 +758,7 @@ class TextMatcher:
         self._compact()
         for block in self._blocks:
             if not block.vectors:  # added since the last refresh: weigh with the frozen IDF
+                self._laid_out = None
                 block.vectors = {
                     name: space.vectors(*block.counts[name]) for name, space in self._spaces.items()
                 }
@@ -598,28 +772,45 @@ class TextMatcher:
         `created`, when given, is when each text was written (None: unknown), for the
         matcher's `time_prior`."""
         self._prepare()
-        return self._scores(texts, created, self._columns())
+        layout = self._layout()
+        return list(layout.keys), self._scores(texts, created, layout)
 
-    def _columns(self) -> list[tuple[_Block, np.ndarray, dict[str, sp.csr_matrix]]]:
-        """Each block with its live rows and their vectors transposed, in the row format
-        a product with the texts' vectors converts them to: done once for all chunks of
-        texts, not again in every chunk (which held a copy of the index per worker)."""
-        columns = []
-        for block in self._blocks:
-            live = np.flatnonzero(block.alive)
-            if len(live):
-                transposed = {
-                    name: sp.csr_matrix(vectors[live].T) for name, vectors in block.vectors.items()
-                }
-                columns.append((block, live, transposed))
-        return columns
+    def _layout(self) -> _Layout:
+        """The live issues as a product with texts' vectors reads them: built once per state
+        of the index (dropped by every change to it), not on every call of `match`."""
+        if self._laid_out is None:
+            keys: list[str] = []
+            blocks = []
+            for block in self._blocks:
+                live = np.flatnonzero(block.alive)
+                if len(live):
+                    whole = len(live) == len(block.keys)
+                    spaces = {
+                        name: _transposed(vectors if whole else vectors[live])
+                        for name, vectors in block.vectors.items()
+                    }
+                    blocks.append((live, block.created[live], spaces))
+                    keys.extend(block.keys[i] for i in live)
+            used = {  # rows for the buckets of every block: a text's vectors are restricted once
+                name: _union([spaces[name][0] for _, _, spaces in blocks]) for name in self._spaces
+            }
+            columns = [
+                _Columns(
+                    live,
+                    created,
+                    {name: _widened(t, b, used[name]) for name, (b, t) in spaces.items()},
+                )
+                for live, created, spaces in blocks
+            ]
+            buckets = {
+                name: _BucketSet(used[name], s.n_features) for name, s in self._spaces.items()
+            }
+            self._laid_out = _Layout(keys, buckets, columns)
+        return self._laid_out
 
     def _scores(
-        self,
-        texts: Sequence[str],
-        created: Sequence[datetime | None] | None,
-        columns: list[tuple[_Block, np.ndarray, dict[str, sp.csr_matrix]]],
-    ) -> tuple[list[str], np.ndarray]:
+        self, texts: Sequence[str], created: Sequence[datetime | None] | None, layout: _Layout
+    ) -> np.ndarray:
         if created is not None and len(created) != len(texts):
             raise ValueError("need one creation date (or None) per text")
         written = epoch_seconds(created) if created is not None else None
@@ -627,22 +818,37 @@ class TextMatcher:
             written = None
         titles = [title_of(t) for t in texts]
         queries = {
-            name: space.vectors(space.counts(texts), space.counts(titles))
+            name: _restricted(
+                space.vectors(space.counts(texts), space.counts(titles)), layout.buckets[name]
+            )
             for name, space in self._spaces.items()
         }
-        keys: list[str] = []
         scores = []
-        for block, live, transposed in columns:
-            total = sum((queries[name] @ transposed[name]).toarray() for name in self._spaces)
-            column = np.asarray(total, dtype=np.float32) / (4 * len(self._spaces))
+        for columns in layout.columns:
+            # One float32 array, filled a few rows at a time, then scaled and weighed in
+            # place: a sparse product holds 8 bytes a cell, and the copies made of a chunk's
+            # scores (the spaces' sum, its scaling, the time prior's) were heap that the
+            # allocator kept per worker once the chunk was done.
+            total = np.empty((len(texts), len(columns.live)), dtype=np.float32)
+            rows = max(1, PRODUCT_CELLS // max(1, len(columns.live)))
+            for start in range(0, len(texts), rows):
+                part = total[start : start + rows]
+                for n, name in enumerate(self._spaces):  # summed in this order, as ever
+                    vectors = queries[name]
+                    if rows < len(texts):
+                        vectors = vectors[start : start + rows]
+                    product = vectors @ columns.transposed[name]
+                    if n == 0:
+                        product.toarray(out=part)
+                    else:
+                        part += product.toarray()
+            total /= 4 * len(self._spaces)
             if written is not None:
-                lag = (block.created[live][None, :] - written[:, None]) / DAY
-                column = self.time_prior.apply(column, lag)
-            scores.append(column)
-            keys.extend(block.keys[i] for i in live)
+                self.time_prior.apply_in_place(total, columns.created, written)
+            scores.append(total)
         if not scores:
-            return [], np.zeros((len(texts), 0), dtype=np.float32)
-        return keys, np.hstack(scores)
+            return np.zeros((len(texts), 0), dtype=np.float32)
+        return scores[0] if len(scores) == 1 else np.hstack(scores)
 
     def match(
         self, texts: Sequence[str], k: int = 5, created: Sequence[datetime | None] | None = None
@@ -652,19 +858,21 @@ class TextMatcher:
         self._prepare()
         if created is not None and len(created) != len(texts):
             raise ValueError("need one creation date (or None) per text")
-        columns = self._columns()
+        layout = self._layout()
 
         def top_of(
             part: tuple[Sequence[str], Sequence[datetime | None] | None],
         ) -> list[list[TextMatch]]:
-            keys, scores = self._scores(*part, columns)
+            scores = self._scores(*part, layout)
             return [
-                self._top(text, row, keys, k) for text, row in zip(part[0], scores, strict=True)
+                self._top(text, row, layout.keys, k)
+                for text, row in zip(part[0], scores, strict=True)
             ]
 
+        chunk = max(1, min(MATCH_CHUNK, MATCH_CELLS // max(1, len(layout.keys))))
         parts = [
-            (texts[i : i + MATCH_CHUNK], None if created is None else created[i : i + MATCH_CHUNK])
-            for i in range(0, len(texts), MATCH_CHUNK)
+            (texts[i : i + chunk], None if created is None else created[i : i + chunk])
+            for i in range(0, len(texts), chunk)
         ]
         if len(parts) < 2 or self.workers < 2:
             return [m for part in parts for m in top_of(part)]
@@ -690,6 +898,7 @@ class TextMatcher:
         first = float(row[best[0]])
         second = float(row[best[1]]) if len(best) > 1 else 0.0
         query_terms = set(word_terms(text))
+        weights: dict[str, float] = {}  # the IDF of the text's words, for all its candidates
         matches = []
         for position, index in enumerate(best[:k]):
             score = float(row[index])
@@ -700,12 +909,18 @@ class TextMatcher:
                     key=keys[index],
                     score=round(score, 6),
                     confidence=round(self.calibration.probability(score, margin), 6),
-                    matched_terms=self._explain(query_terms & block.terms[at]),
+                    matched_terms=self._explain(query_terms & block.terms[at], weights),
                 )
             )
         return matches
 
-    def _explain(self, shared: set[str] | frozenset[str]) -> tuple[str, ...]:
-        """The shared words that weigh most (highest IDF first): the evidence a person reads."""
-        idf = self._spaces["word"].idf
-        return tuple(sorted(shared, key=lambda t: (-idf[_word_bucket(t)], t))[:MAX_MATCHED_TERMS])
+    def _explain(
+        self, shared: set[str] | frozenset[str], weights: dict[str, float]
+    ) -> tuple[str, ...]:
+        """The shared words that weigh most (highest IDF first): the evidence a person reads.
+        `weights`: IDF of words looked up so far, added to (a text's candidates share most of
+        their words with it, and a lookup is a few steps in `_BucketSet`)."""
+        idf = self._spaces["word"].idf_of
+        for term in shared - weights.keys():
+            weights[term] = idf(_word_bucket(term))
+        return tuple(sorted(shared, key=lambda t: (-weights[t], t))[:MAX_MATCHED_TERMS])

@@ -378,3 +378,100 @@ def test_the_pipeline_passes_feedback_and_issue_dates():
         ]
     )
     assert [link.issue_key for link in links][:2] == ["EARLIER-1", "LATER-1"]
+
+
+# -- memory-saving layouts give the same numbers ---------------------------------------------
+
+
+def _many_issues() -> list[IssueText]:
+    words = " ".join(f"{i.summary} {i.description}" for i in ISSUES).split()
+    return ISSUES + [
+        IssueText(
+            f"GEN-{n}",
+            " ".join(words[n % 17 : n % 17 + 4]),
+            " ".join(words[(7 * n) % 90 : (7 * n) % 90 + 12]),
+            WRITTEN + timedelta(days=n % 9 - 4, seconds=n),
+        )
+        for n in range(60)
+    ]
+
+
+def test_scores_do_not_depend_on_how_texts_are_chunked(monkeypatch):
+    """Scores are made a chunk of texts, a few rows of a product and a few rows of the time
+    lag at a time: any sizes of those give the same float32 scores, bit for bit."""
+    import linking.text as text
+
+    texts = [t for t, _ in PARAPHRASES] * 4 + ["", "PDF"]
+    created = [WRITTEN + timedelta(days=n % 11 - 5) for n in range(len(texts))]
+    created[3] = None
+    matcher = TextMatcher(_many_issues(), time_prior=TimePrior(1, 0.5))
+    matcher.upsert([IssueText("NEW-1", "Export dashboards to PDF", "as PDF", WRITTEN)])
+    keys, scores = matcher.scores(texts, created)
+    matched = matcher.match(texts, k=4, created=created)
+    monkeypatch.setattr(text, "MATCH_CELLS", 1)
+    monkeypatch.setattr(text, "PRODUCT_CELLS", 1)
+    monkeypatch.setattr(text, "LAG_CELLS", 1)
+    assert matcher.match(texts, k=4, created=created) == matched
+    rows = [matcher.scores([t], [c]) for t, c in zip(texts, created, strict=True)]
+    assert all(row_keys == keys for row_keys, _ in rows)
+    assert np.vstack([row for _, row in rows]).tobytes() == scores.tobytes()
+
+
+def test_the_time_prior_weighs_in_place_as_it_does_a_copy(monkeypatch):
+    import linking.text as text
+
+    monkeypatch.setattr(text, "LAG_CELLS", 5)
+    rng = np.random.default_rng(3)
+    day = 86_400.0
+    issues = rng.uniform(0, 30 * day, 12)
+    written = rng.uniform(0, 30 * day, 9)
+    issues[2] = written[4] + 2 * day  # exactly at the grace
+    issues[3] = np.nextafter(written[4] + 2 * day, np.inf)  # just past it
+    issues[5], written[6] = np.nan, np.nan
+    scores = rng.random((9, 12), dtype=np.float32)
+    prior = TimePrior(2, 0.3)
+    expected = prior.apply(scores, (issues[None, :] - written[:, None]) / day)
+    prior.apply_in_place(scores, issues, written)
+    assert scores.tobytes() == expected.tobytes()
+
+
+def test_a_bucket_set_places_buckets_as_a_sorted_search_would():
+    from linking.text import _BucketSet
+
+    rng = np.random.default_rng(5)
+    for n_features, members in [(64, []), (100, [0, 99]), (1 << 12, rng.choice(1 << 12, 700))]:
+        members = np.unique(np.asarray(members, dtype=np.int64))
+        found = _BucketSet(members, n_features)
+        buckets = np.arange(n_features, dtype=np.int32)
+        expected = np.where(
+            np.isin(buckets, members), np.searchsorted(members, buckets), len(members)
+        )
+        assert found.find(buckets).tolist() == expected.tolist()
+        assert [found.place(b) for b in range(n_features)] == expected.tolist()
+
+
+def test_document_frequencies_follow_every_change():
+    """Frequencies are kept for the buckets in use only: after adds, edits and removals the
+    weights are those of counting the live issues' buckets over every bucket."""
+    matcher = TextMatcher(_many_issues()[:40])
+    matcher.match(["warm up"])
+    matcher.remove(["ANA-3", "GEN-5", "GEN-6"])
+    matcher.upsert(_many_issues()[40:] + [IssueText("ANA-1", "Print dashboards", "to paper")])
+    matcher.refresh()
+    live = [(block, row) for block, row in matcher._where.values()]
+    for name, space in matcher._spaces.items():
+        df = np.zeros(space.n_features, dtype=np.int64)
+        for block, row in live:
+            np.add.at(df, block.counts[name][0][row].indices, 1)
+        n = len(live)
+        expected = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+        expected[df > space.max_df * n] = 0
+        idf = space.idf(np.arange(space.n_features, dtype=np.int32))
+        assert idf.tobytes() == expected.tobytes()
+
+
+def test_a_match_after_a_removal_does_not_see_the_removed_issue(matcher):
+    """What a match lays out is kept for the next one, until the index changes."""
+    assert matcher.match(["Export dashboards to PDF"])[0][0].key == "ANA-1"
+    matcher.remove(["ANA-1"])
+    assert "ANA-1" not in {m.key for m in matcher.match(["Export dashboards to PDF"], k=9)[0]}
