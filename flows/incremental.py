@@ -30,9 +30,11 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 
 from flows.pipeline import (
+    LINK_CHUNK,
     account_directory,
     demand,
     issues_asked_by,
@@ -89,7 +91,7 @@ def issue_signature(issue: Issue, managed: set[str]) -> str:
     return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
 
 
-def signatures(settings: Settings, issues: list[Issue]) -> dict[str, str]:
+def signatures(settings: Settings, issues: Iterable[Issue]) -> dict[str, str]:
     managed = {label for label, _ in settings.demand_label_rules}
     return {issue.key: issue_signature(issue, managed) for issue in issues}
 
@@ -126,7 +128,8 @@ def link_step(settings: Settings, store: Store, everything: bool) -> int:
     started = _now()
     if everything:
         link_all(settings, store)
-        store.save_issue_signatures(signatures(settings, store.load("issue")))
+        issues = chain.from_iterable(store.iter_load("issue", size=LINK_CHUNK))
+        store.save_issue_signatures(signatures(settings, issues))
     else:
         link_changes(settings, store, _mark(store, LINKED))
     store.set_cursor(LINKED, started.isoformat())

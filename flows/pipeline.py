@@ -145,6 +145,11 @@ def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
         worker.join()
 
 
+# Records a full relink reads, links and writes at a time: their objects, and the
+# allocator's leftovers between chunks, are what its memory holds beyond the text index.
+LINK_CHUNK = 1000
+
+
 def link_all(settings: Settings, store: Store) -> int:
     """Recompute every link from the stored records, then apply people's decisions, which
     no run overrides. Records are read, linked and their links written a chunk at a time,
@@ -164,7 +169,7 @@ def link_all(settings: Settings, store: Store) -> int:
     decisions = store.decisions()
     counted = suggested = 0
     with store.relinking() as replace:
-        for chunk in store.iter_load("feedback"):
+        for chunk in store.iter_load("feedback", size=LINK_CHUNK):
             links: list[Link] = []
             unnamed = []
             for item in chunk:
@@ -185,7 +190,7 @@ def link_all(settings: Settings, store: Store) -> int:
             replace(kinds, links)
             counted += sum(1 for link in links if link.counts)
             suggested += sum(1 for link in links if not link.counts)
-        for deals in store.iter_load("deal"):
+        for deals in store.iter_load("deal", size=LINK_CHUNK):
             links = [
                 link
                 for deal in deals

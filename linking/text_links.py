@@ -16,11 +16,12 @@ def text_linker(
     candidates = [issue for issue in issues if issue.status_category != "done"]
     if not candidates:
         return lambda feedback: []
-    from linking.text import TextMatcher  # scikit-learn loads only when there is text to match
+    from linking.text import TextMatcher  # numpy and scipy load only when needed
 
     matcher = TextMatcher(
         candidates, auto_threshold=auto_threshold, suggest_threshold=suggest_threshold
     )
+    matcher.freeze()  # built once, never changed: keep only what matching reads
 
     def links_of(feedback: Iterable[Feedback]) -> list[Link]:
         items = [item for item in feedback if item.text.strip()]

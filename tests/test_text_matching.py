@@ -475,3 +475,16 @@ def test_a_match_after_a_removal_does_not_see_the_removed_issue(matcher):
     assert matcher.match(["Export dashboards to PDF"])[0][0].key == "ANA-1"
     matcher.remove(["ANA-1"])
     assert "ANA-1" not in {m.key for m in matcher.match(["Export dashboards to PDF"], k=9)[0]}
+
+
+def test_a_frozen_index_matches_as_before_and_refuses_changes(matcher):
+    """The pipeline builds its index once and freezes it, which drops half its memory:
+    the matches stay exactly the same, and a change is an error, not a silent no-op."""
+    texts = [text for text, _ in PARAPHRASES]
+    before = matcher.match(texts, created=[WRITTEN] * len(texts))
+    matcher.freeze()
+    assert matcher.match(texts, created=[WRITTEN] * len(texts)) == before
+    with pytest.raises(RuntimeError, match="frozen"):
+        matcher.upsert([IssueText("ANA-9", "Two-factor authentication")])
+    with pytest.raises(RuntimeError, match="frozen"):
+        matcher.remove(["ANA-1"])
