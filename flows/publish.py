@@ -130,8 +130,17 @@ class Publisher:
             )
         return plans, unchanged
 
+    def fields_written(self, plan: Plan) -> dict[str, int | float] | None:
+        """The field values the last write put on the issue (the ledger's): when the new
+        ones are the same, the edit is not sent again (a new quote or a solved ticket
+        changes the comment, not the numbers)."""
+        if plan.previous is None:
+            return None
+        return self.field_values(DemandSummary.model_validate(plan.previous))
+
     def apply(self, plan: Plan, field_ids: dict[str, str]) -> None:
-        """One issue, written once: fields and labels in one edit, the property, the comment.
+        """One issue, written once: fields and labels in one edit (when they changed), the
+        property, the comment.
 
         The ledger entry comes last; if the run dies before it, the next run (which reads
         the property back with the issue) finds the comment it already posted instead of
@@ -141,12 +150,13 @@ class Publisher:
         # the issue's `updated` for pmsync's own change (connectors.jira reads no remote
         # links for it).
         started = datetime.now(UTC)
-        self.writer.edit_issue(
-            key,
-            {field_ids[name]: value for name, value in plan.fields.items()},
-            add_labels=plan.labels_add,
-            remove_labels=plan.labels_remove,
-        )
+        if plan.labels_add or plan.labels_remove or plan.fields != self.fields_written(plan):
+            self.writer.edit_issue(
+                key,
+                {field_ids[name]: value for name, value in plan.fields.items()},
+                add_labels=plan.labels_add,
+                remove_labels=plan.labels_remove,
+            )
         # The property goes before the comment: an issue without it has no managed
         # comment, so only issues written to before are searched for one.
         payload = fit_property(plan.summary, written_at=started.isoformat())

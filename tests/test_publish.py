@@ -81,6 +81,39 @@ def test_labels_follow_demand_up_and_down(
     assert "demand-high" not in now and "demand-medium" in now
 
 
+def routes(url: str) -> dict[str, int]:
+    return requests.get(f"{url}/_sandbox/requests", timeout=30).json()["jira"]["routes"]
+
+
+def test_a_new_quote_rewrites_the_comment_but_sends_no_edit_when_the_numbers_hold(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    """A change that moves no number (a customer rewords a ticket) updates the comment
+    and the property; the fields are not written again."""
+    run_cycle(settings, store)
+    link = next(x for x in store.links(suggested=False) if x.source == "zendesk")
+    before = routes(sandbox_url)
+    change = {"subject": "Reworded: we still need this badly"}
+    answer = requests.post(
+        f"{sandbox_url}/_sandbox/update",
+        json={"tool": "zendesk", "kind": "ticket", "id": link.record_id, "changes": change},
+        timeout=30,
+    )
+    answer.raise_for_status()
+
+    again = run_cycle(settings, store)
+
+    after = routes(sandbox_url)
+    assert again.published["written"] >= 1
+    edits = "PUT /rest/api/3/issue/{key}"
+    comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
+    assert after.get(edits, 0) == before.get(edits, 0)
+    assert after.get(comments, 0) - before.get(comments, 0) == again.published["written"]
+    assert issue_numbers(sandbox_url, link.issue_key)["requests"] == (
+        expected_demand(sandbox_url)[link.issue_key]["requests"]
+    )
+
+
 def test_a_field_switched_off_is_never_written(
     sandbox_url: str, store: Store, store_url: str
 ) -> None:
