@@ -109,8 +109,9 @@ def test_a_new_quote_rewrites_the_comment_but_sends_no_edit_when_the_numbers_hol
     comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
     assert after.get(edits, 0) == before.get(edits, 0)
     assert after.get(comments, 0) - before.get(comments, 0) == again.published["written"]
-    assert issue_numbers(sandbox_url, link.issue_key)["requests"] == (
-        expected_demand(sandbox_url)[link.issue_key]["requests"]
+    assert (
+        issue_numbers(sandbox_url, link.issue_key)["requests"]
+        == (expected_demand(sandbox_url)[link.issue_key]["requests"])
     )
 
 
