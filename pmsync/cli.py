@@ -268,7 +268,9 @@ def demo(
     from sandbox.server import start_sandbox
 
     database = Path(".pmsync/demo.db")
-    database.unlink(missing_ok=True)  # a fresh sandbox world needs a fresh store
+    # A fresh sandbox world needs a fresh store: the database and its write-ahead log.
+    for leftover in (database, *(database.with_name(database.name + e) for e in ("-wal", "-shm"))):
+        leftover.unlink(missing_ok=True)
     database_url = f"sqlite:///{database}"
     server = start_sandbox(seed=seed)
     try:
