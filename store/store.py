@@ -119,6 +119,17 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _by_issue_key(table: Any, keys: Iterable[str] | None) -> list[Any]:
+    """Queries for a table's rows of these issues (all rows when None), 500 keys a query."""
+    if keys is None:
+        return [select(table)]
+    wanted = sorted(set(keys))
+    return [
+        select(table).where(table.c.issue_key.in_(wanted[i : i + 500]))
+        for i in range(0, len(wanted), 500)
+    ]
+
+
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     """Write-ahead logging: readers (the webhook runner, `pmsync status`) no longer wait
     for a sync's writes, and a commit is an append, not a journal and two syncs to disk
@@ -649,13 +660,7 @@ class Store:
 
     def ledger(self, keys: Iterable[str] | None = None) -> dict[str, LedgerEntry]:
         """What was last published, on every issue or on these."""
-        queries = [select(publish_ledger)]
-        if keys is not None:
-            wanted = sorted(set(keys))
-            queries = [
-                select(publish_ledger).where(publish_ledger.c.issue_key.in_(wanted[i : i + 500]))
-                for i in range(0, len(wanted), 500)
-            ]
+        queries = _by_issue_key(publish_ledger, keys)
         with self.engine.connect() as conn:
             return {
                 row.issue_key: LedgerEntry(
@@ -691,13 +696,7 @@ class Store:
 
     def issue_states(self, keys: Iterable[str] | None = None) -> dict[str, tuple[str, set[str]]]:
         """The last state seen of every issue, or of these."""
-        queries = [select(issue_states)]
-        if keys is not None:
-            wanted = sorted(set(keys))
-            queries = [
-                select(issue_states).where(issue_states.c.issue_key.in_(wanted[i : i + 500]))
-                for i in range(0, len(wanted), 500)
-            ]
+        queries = _by_issue_key(issue_states, keys)
         with self.engine.connect() as conn:
             return {
                 row.issue_key: (row.status_category, set(row.released_versions))
