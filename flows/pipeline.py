@@ -152,9 +152,10 @@ LINK_CHUNK = 1000
 
 def link_all(settings: Settings, store: Store) -> int:
     """Recompute every link from the stored records, then apply people's decisions, which
-    no run overrides. Records are read, linked and their links written a chunk at a time,
-    in one transaction: memory holds one chunk's links however many there are. Returns
-    the number of links that count in demand."""
+    no run overrides. Records are read, linked and their links written a chunk at a time:
+    memory holds one chunk's links however many there are. A relink that dies halfway
+    leaves each record's links whole, old or new, and a reconcile that was due stays due.
+    Returns the number of links that count in demand."""
     issues = store.load("issue")
     known_keys = {issue.key for issue in issues}
     targets = settings.tag_targets
@@ -168,39 +169,39 @@ def link_all(settings: Settings, store: Store) -> int:
     del issues
     decisions = store.decisions()
     counted = suggested = 0
-    with store.relinking() as replace:
-        for chunk in store.iter_load("feedback", size=LINK_CHUNK):
-            links: list[Link] = []
-            unnamed = []
-            for item in chunk:
-                found = feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys)
-                explicit = {link.issue_key for link in found}
-                found += [
-                    link
-                    for link in tag_links(item, targets, issues_by_label)
-                    if link.issue_key not in explicit
-                ]
-                links.extend(found)
-                if not found:
-                    unnamed.append(item)  # feedback that names an issue needs no guessing
-            if text and unnamed:
-                links += text(unnamed)
-            kinds = {(item.source, item.id): "feedback" for item in chunk}
-            links = apply_decisions(links, decisions, kinds, known_keys)
-            replace(kinds, links)
-            counted += sum(1 for link in links if link.counts)
-            suggested += sum(1 for link in links if not link.counts)
-        for deals in store.iter_load("deal", size=LINK_CHUNK):
-            links = [
+    for chunk in store.iter_load("feedback", size=LINK_CHUNK):
+        links: list[Link] = []
+        unnamed = []
+        for item in chunk:
+            found = feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys)
+            explicit = {link.issue_key for link in found}
+            found += [
                 link
-                for deal in deals
-                for link in deal_links(deal, known_keys, by_ticket.get((deal.source, deal.id), []))
+                for link in tag_links(item, targets, issues_by_label)
+                if link.issue_key not in explicit
             ]
-            kinds = {(deal.source, deal.id): "deal" for deal in deals}
-            links = apply_decisions(links, decisions, kinds, known_keys)
-            replace(kinds, links)
-            counted += sum(1 for link in links if link.counts)
-            suggested += sum(1 for link in links if not link.counts)
+            links.extend(found)
+            if not found:
+                unnamed.append(item)  # feedback that names an issue needs no guessing
+        if text and unnamed:
+            links += text(unnamed)
+        kinds = {(item.source, item.id): "feedback" for item in chunk}
+        links = apply_decisions(links, decisions, kinds, known_keys)
+        store.replace_links(kinds, links)
+        counted += sum(1 for link in links if link.counts)
+        suggested += sum(1 for link in links if not link.counts)
+    for deals in store.iter_load("deal", size=LINK_CHUNK):
+        links = [
+            link
+            for deal in deals
+            for link in deal_links(deal, known_keys, by_ticket.get((deal.source, deal.id), []))
+        ]
+        kinds = {(deal.source, deal.id): "deal" for deal in deals}
+        links = apply_decisions(links, decisions, kinds, known_keys)
+        store.replace_links(kinds, links)
+        counted += sum(1 for link in links if link.counts)
+        suggested += sum(1 for link in links if not link.counts)
+    store.drop_orphan_links()
     log.info("%d links (%d suggested)", counted, suggested)
     return counted
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -448,22 +447,21 @@ class Store:
         with self.engine.begin() as conn:
             self._replace_links(conn, owners, new)
 
-    @contextmanager
-    def relinking(self) -> Iterator[Callable[[Iterable[tuple[str, str]], Iterable[Link]], None]]:
-        """`replace_links` a chunk of owners at a time, all in one transaction, for a
-        relink of every record that holds no more than a chunk's links at once. When the
-        block ends, the links of records no longer stored go too."""
-        with self.engine.begin() as conn:
-            yield lambda owners, new: self._replace_links(conn, owners, new)
-            stored = (
-                select(records.c.record_id)
-                .where(
-                    records.c.kind == links.c.kind,
-                    records.c.source == links.c.source,
-                    records.c.record_id == links.c.record_id,
-                )
-                .exists()
+    def drop_orphan_links(self) -> None:
+        """Drop the links of records no longer stored, marking their issues pending: what a
+        relink of every record, which replaces links a chunk of records at a time (each
+        chunk its own transaction, so a webhook's write waits for a chunk, not the whole
+        relink), does last."""
+        stored = (
+            select(records.c.record_id)
+            .where(
+                records.c.kind == links.c.kind,
+                records.c.source == links.c.source,
+                records.c.record_id == links.c.record_id,
             )
+            .exists()
+        )
+        with self.engine.begin() as conn:
             orphans = select(links.c.issue_key).where(~stored).distinct()
             self._mark_pending(conn, list(conn.execute(orphans).scalars()))
             conn.execute(delete(links).where(~stored))
