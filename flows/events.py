@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,10 +31,10 @@ from connectors.base import Page, convert
 from connectors.lookup import KINDS, InvalidRecord, Lookup
 from flows.close_loop import close_loop
 from flows.incremental import relink_around
-from flows.pipeline import calculator_for, issues_asked_by, summaries
+from flows.pipeline import account_directory, demand, issues_asked_by
 from flows.publish import publish_all
 from flows.sync import settings_for
-from models import Deal, Feedback, Issue, Link, Record, Settings
+from models import Deal, DemandSummary, Feedback, Issue, Link, Record, Settings
 from store import DeadLetter, Store
 from store.inbox import DONE, Inbox, InboxEvent
 from store.schema import records
@@ -248,7 +248,6 @@ def handle(
         relink_around(settings, store, list(relinked.values()), gone)
 
     links_after = store.links()
-    counted = [link for link in links_after if link.counts]
     affected |= _issues_linked(links_after, owners)
     # A relink over everything (an issue changed) can move links of other records too.
     affected |= _moved(links_before, links_after)
@@ -259,7 +258,7 @@ def handle(
         if key[1] == "issue" and isinstance(payload, dict) and payload.get("key"):
             affected.add(payload["key"])
     if settings.jira_url:
-        summaries = _summaries(settings, store, found, counted, affected, now)
+        summaries = _summaries(settings, store, found, affected, now)
         result.issues = sorted(summaries)
         report = publish_all(settings, store, summaries)
         result.published = report.counts()
@@ -274,20 +273,18 @@ def _summaries(
     settings: Settings,
     store: Store,
     found: Reread,
-    counted: list[Link],
     affected: set[str],
     now: datetime | None,
-) -> dict[str, Any]:
+) -> Mapping[str, DemandSummary]:
     """The demand of the affected issues: those linked to the records before or after,
     those named, and for a deal, every issue its customers asked for (their deals count
     on those issues too). A company's change can join or split customers across tools:
     then every issue is recomputed, and the ledger writes only those that moved."""
-    calculator = calculator_for(settings, store, now, counted)
     accounts_moved = any(key[1] == "account" for key in found.before) or any(
         kind == "account" for _, kind in found.deleted
     )
     if accounts_moved:
-        return summaries(store, calculator, counted)
+        return demand(settings, store, now)
     # The deal as it is now and as it was (moved between companies, or deleted).
     deals = [r for r in found.changed if isinstance(r, Deal)]
     deals += [
@@ -295,10 +292,11 @@ def _summaries(
         for (_, kind, _), payload in found.before.items()
         if kind == "deal" and payload
     ]
-    customers = {c.key for deal in deals for c in calculator.directory.for_deal(deal)}
+    directory = account_directory(settings, store)
+    customers = {c.key for deal in deals for c in directory.for_deal(deal)}
     if customers:
-        affected |= issues_asked_by(store, calculator.directory, customers)
-    return summaries(store, calculator, counted, affected)
+        affected |= issues_asked_by(store, directory, customers)
+    return demand(settings, store, now, among=affected)
 
 
 def process(

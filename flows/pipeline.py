@@ -169,6 +169,15 @@ def link_all(settings: Settings, store: Store) -> int:
     del issues
     decisions = store.decisions()
     counted = suggested = 0
+
+    def write(kinds: dict[tuple[str, str], str], links: list[Link]) -> None:
+        """A chunk's links, with people's decisions applied, replace its records' links."""
+        nonlocal counted, suggested
+        links = apply_decisions(links, decisions, kinds, known_keys)
+        store.replace_links(kinds, links)
+        counted += sum(1 for link in links if link.counts)
+        suggested += sum(1 for link in links if not link.counts)
+
     for chunk in store.iter_load("feedback", size=LINK_CHUNK):
         links: list[Link] = []
         unnamed = []
@@ -185,22 +194,14 @@ def link_all(settings: Settings, store: Store) -> int:
                 unnamed.append(item)  # feedback that names an issue needs no guessing
         if text and unnamed:
             links += text(unnamed)
-        kinds = {(item.source, item.id): "feedback" for item in chunk}
-        links = apply_decisions(links, decisions, kinds, known_keys)
-        store.replace_links(kinds, links)
-        counted += sum(1 for link in links if link.counts)
-        suggested += sum(1 for link in links if not link.counts)
+        write({(item.source, item.id): "feedback" for item in chunk}, links)
     for deals in store.iter_load("deal", size=LINK_CHUNK):
         links = [
             link
             for deal in deals
             for link in deal_links(deal, known_keys, by_ticket.get((deal.source, deal.id), []))
         ]
-        kinds = {(deal.source, deal.id): "deal" for deal in deals}
-        links = apply_decisions(links, decisions, kinds, known_keys)
-        store.replace_links(kinds, links)
-        counted += sum(1 for link in links if link.counts)
-        suggested += sum(1 for link in links if not link.counts)
+        write({(deal.source, deal.id): "deal" for deal in deals}, links)
     store.drop_orphan_links()
     log.info("%d links (%d suggested)", counted, suggested)
     return counted
@@ -335,7 +336,7 @@ def calculator_for(
         directory,
         now or datetime.now(UTC),
         settings.revenue_window_days,
-        revenue if settings.revenue_from == "crm_field" else None,
+        revenue,
     )
 
 
@@ -434,23 +435,6 @@ def demand(
         return {key: calculator.summary(key, by_issue.get(key, [])) for key in batch}
 
     return Summaries(keys, compute)
-
-
-def summaries(
-    store: Store,
-    calculator: DemandCalculator,
-    counting: list[Link],
-    wanted: set[str] | None = None,
-) -> dict[str, DemandSummary]:
-    """The summaries of the issues among `wanted` (all, when None) that exist and have
-    links that count, or had demand published before (it may have fallen to nothing)."""
-    by_issue: dict[str, list[Link]] = {}
-    for link in counting:
-        by_issue.setdefault(link.issue_key, []).append(link)
-    keys = (set(by_issue) | store.ledger_keys()) & store.issue_keys()
-    if wanted is not None:
-        keys &= wanted
-    return {key: calculator.summary(key, by_issue.get(key, [])) for key in sorted(keys)}
 
 
 def issues_asked_by(store: Store, directory: AccountDirectory, customers: set[str]) -> set[str]:

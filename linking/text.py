@@ -303,9 +303,13 @@ class TimePrior:
         feedback (`lag_days`, same shape or broadcastable; NaN: unknown) weighed down."""
         if self.later_weight == 1:
             return scores
-        with np.errstate(invalid="ignore"):
-            later = lag_days > self.grace_days  # NaN compares False: unknown dates count
+        later = self.later(lag_days)
         return np.where(later, scores * np.float32(self.later_weight), scores).astype(scores.dtype)
+
+    def later(self, lag_days: np.ndarray) -> np.ndarray:
+        """Which issues were created more than `grace_days` after their feedback."""
+        with np.errstate(invalid="ignore"):
+            return lag_days > self.grace_days  # NaN compares False: unknown dates count
 
     def apply_in_place(
         self, scores: np.ndarray, issues_created: np.ndarray, written: np.ndarray
@@ -324,10 +328,8 @@ class TimePrior:
         for start in range(0, len(written), rows):
             lag = issues_created[None, :] - written[start : start + rows, None]
             lag /= DAY
-            with np.errstate(invalid="ignore"):
-                later = lag > self.grace_days  # NaN compares False: unknown dates count
             part = scores[start : start + rows]
-            np.multiply(part, weight, out=part, where=later)
+            np.multiply(part, weight, out=part, where=self.later(lag))
 
 
 NO_TIME_PRIOR = TimePrior(0.0, 1.0)

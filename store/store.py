@@ -442,11 +442,6 @@ class Store:
 
     # -- links ------------------------------------------------------------------------------
 
-    def replace_links(self, owners: Iterable[tuple[str, str]], new: Iterable[Link]) -> None:
-        """Make `new` the links of these (source, record_id) owners, in one transaction."""
-        with self.engine.begin() as conn:
-            self._replace_links(conn, owners, new)
-
     def drop_orphan_links(self) -> None:
         """Drop the links of records no longer stored, marking their issues pending: what a
         relink of every record, which replaces links a chunk of records at a time (each
@@ -466,22 +461,22 @@ class Store:
             self._mark_pending(conn, list(conn.execute(orphans).scalars()))
             conn.execute(delete(links).where(~stored))
 
-    def _replace_links(
-        self, conn: Connection, owners: Iterable[tuple[str, str]], new: Iterable[Link]
-    ) -> None:
+    def replace_links(self, owners: Iterable[tuple[str, str]], new: Iterable[Link]) -> None:
+        """Make `new` the links of these (source, record_id) owners, in one transaction."""
         owners = list(owners)
         rows = [link.model_dump() for link in new]
-        before: set[tuple[Any, ...]] = set()
-        for start in range(0, len(owners), 500):
-            owned = tuple_(links.c.source, links.c.record_id).in_(owners[start : start + 500])
-            before.update(tuple(row) for row in conn.execute(select(links).where(owned)))
-            conn.execute(delete(links).where(owned))
-        if rows:
-            conn.execute(links.insert(), rows)
-        # The issues whose links moved must be summed and published again.
-        after = {tuple(row[c.name] for c in links.columns) for row in rows}
-        key = list(links.columns).index(links.c.issue_key)
-        self._mark_pending(conn, (row[key] for row in before ^ after))
+        with self.engine.begin() as conn:
+            before: set[tuple[Any, ...]] = set()
+            for start in range(0, len(owners), 500):
+                owned = tuple_(links.c.source, links.c.record_id).in_(owners[start : start + 500])
+                before.update(tuple(row) for row in conn.execute(select(links).where(owned)))
+                conn.execute(delete(links).where(owned))
+            if rows:
+                conn.execute(links.insert(), rows)
+            # The issues whose links moved must be summed and published again.
+            after = {tuple(row[c.name] for c in links.columns) for row in rows}
+            key = list(links.columns).index(links.c.issue_key)
+            self._mark_pending(conn, (row[key] for row in before ^ after))
 
     # -- what changed since the last publish ------------------------------------------------
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from flows.pipeline import (
     account_directory,
     calculator_for,
+    demand,
     issues_asked_by,
     link_all,
     pull_source,
-    summaries,
 )
 from models import Settings
 from store import Store
@@ -23,8 +23,8 @@ def test_targeted_reads_give_what_loading_everything_gives(
     sandbox_url: str, any_store_url: str
 ) -> None:
     """Pins `issues_asked_by` (store query) to the loaded feedback's customers, and the
-    summaries of a few issues from a calculator holding only their records to those of a
-    calculator holding every record, on SQLite and PostgreSQL."""
+    summaries of a few issues (`demand`, whose calculators hold only their records) to
+    those of a calculator holding every record, on SQLite and PostgreSQL."""
     settings = Settings.for_sandbox(sandbox_url, database_url=any_store_url)
     store = Store(any_store_url)
     for source in settings.sources:
@@ -47,14 +47,18 @@ def test_targeted_reads_give_what_loading_everything_gives(
 
     now = datetime.now(UTC)
     wanted = set(sorted({link.issue_key for link in counting})[::3])
-    everything = summaries(store, calculator_for(settings, store, now), counting, wanted)
+    whole = calculator_for(settings, store, now)  # every record loaded
+    everything = {
+        key: whole.summary(key, [x for x in counting if x.issue_key == key])
+        for key in sorted(wanted)
+    }
     some = store.links_of(wanted, suggested=False)
     assert [x for x in counting if x.issue_key in wanted] == sorted(
         some, key=lambda x: (x.issue_key, x.source, x.record_id)
     )
     calculator = calculator_for(settings, store, now, some, directory)
     assert len(calculator.deals) < len(store.load("deal"))
-    assert summaries(store, calculator, some, wanted) == everything
+    assert dict(demand(settings, store, now, among=wanted)) == everything
 
 
 def test_issue_signatures_keep_what_was_saved_last(any_store_url: str) -> None:
