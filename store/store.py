@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -118,6 +121,10 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+log = logging.getLogger("pmsync.store")
+WAL_ATTEMPTS = 10  # see _sqlite_pragmas
+
+
 def _by_issue_key(table: Any, keys: Iterable[str] | None) -> list[Any]:
     """Queries for a table's rows of these issues (all rows when None), 500 keys a query."""
     if keys is None:
@@ -134,11 +141,28 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     for a sync's writes, and a commit is an append, not a journal and two syncs to disk
     (0.6 ms down to 0.01 ms: a publish commits once per issue). With synchronous=NORMAL a
     power cut may lose the last commits but never corrupts the file; a run that lost its
-    ledger entries finds its comments again by the issue property."""
+    ledger entries finds its comments again by the issue property.
+
+    The mode is kept in the file, so only the first connection to a store changes it. That
+    change needs the database to itself: connections opening a new store together (workers
+    started at once) may find it busy, and SQLite then answers "database is locked" without
+    waiting. They try again, and a connection that never gets it carries on in the rollback
+    journal, whose default sync it keeps."""
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    try:
+        for attempt in range(WAL_ATTEMPTS):
+            try:
+                mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == WAL_ATTEMPTS - 1:
+                    log.debug("SQLite store stays in its journal mode: %s", error)
+                    return
+                time.sleep(0.05 * (attempt + 1))
+        if mode == "wal":
+            cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
 
 
 class Store:

@@ -320,3 +320,35 @@ def test_resolving_no_ids_changes_nothing(store):
     store.resolve_dead_letters("zendesk", "feedback", [])
 
     assert len(store.dead_letters()) == 1
+
+
+def test_a_new_sqlite_store_writes_ahead_and_a_busy_one_still_opens(tmp_path, monkeypatch):
+    """A SQLite store runs in write-ahead-log mode (a sync's writes do not block the
+    webhook runner's reads). Processes opening a new store together may find it locked
+    while one of them switches the mode: the others wait and retry, and one that never
+    gets it still opens the store, in the rollback journal."""
+    import sqlite3
+
+    import store.store as module
+
+    url = f"sqlite:///{tmp_path}/wal.db"
+    Store(url).engine.dispose()
+    with sqlite3.connect(tmp_path / "wal.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    class Busy:
+        calls = 0
+
+        def cursor(self):
+            return self
+
+        def execute(self, statement):
+            Busy.calls += 1
+            raise sqlite3.OperationalError("database is locked")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(module.time, "sleep", lambda seconds: None)
+    module._sqlite_pragmas(Busy(), None)  # no error: the store carries on
+    assert Busy.calls == module.WAL_ATTEMPTS
