@@ -1,4 +1,5 @@
-"""Writing to Jira: custom fields by name, the one managed comment, the issue property."""
+"""Writing to Jira: custom fields by name and the issue property in one edit, the one
+managed comment."""
 
 from __future__ import annotations
 
@@ -46,8 +47,10 @@ class JiraWriter:
         fields: dict[str, Any],
         add_labels: tuple[str, ...] = (),
         remove_labels: tuple[str, ...] = (),
+        demand: dict[str, Any] | None = None,
     ) -> None:
-        """Fields and labels in one edit: Jira limits writes per issue, so never two."""
+        """Fields, labels and pmsync's issue property in one edit (the property rides in the
+        edit body's documented `properties` member): Jira limits writes per issue."""
         body: dict[str, Any] = {}
         if fields:
             body["fields"] = fields
@@ -55,6 +58,8 @@ class JiraWriter:
         changes += [{"remove": label} for label in remove_labels]
         if changes:
             body["update"] = {"labels": changes}
+        if demand is not None:
+            body["properties"] = [{"key": PROPERTY_KEY, "value": demand}]
         if body:
             self.api.request("PUT", f"/rest/api/3/issue/{key}", json=body)
 
@@ -86,6 +91,3 @@ class JiraWriter:
             find_existing=lambda: self.find_managed_comment(key),
             json={"body": body},
         )
-
-    def set_property(self, key: str, value: dict[str, Any]) -> None:
-        self.api.request("PUT", f"/rest/api/3/issue/{key}/properties/{PROPERTY_KEY}", json=value)

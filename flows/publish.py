@@ -1,6 +1,6 @@
-"""Publishing demand onto Jira: custom fields and labels in one edit, the one managed
-comment, and the issue property; written only when the content changed (the publish
-ledger's hash), and healed when a run died between a write and its ledger entry."""
+"""Publishing demand onto Jira: custom fields, labels and the issue property in one edit,
+then the one managed comment; written only when the content changed (the publish ledger's
+hash), and healed when a run died between a write and its ledger entry."""
 
 from __future__ import annotations
 
@@ -139,8 +139,8 @@ class Publisher:
         return self.field_values(DemandSummary.model_validate(plan.previous))
 
     def apply(self, plan: Plan, field_ids: dict[str, str]) -> None:
-        """One issue, written once: fields and labels in one edit (when they changed), the
-        property, the comment.
+        """One issue, written once: one edit carrying the property, and the fields and
+        labels when they changed; then the comment.
 
         The ledger entry comes last; if the run dies before it, the next run (which reads
         the property back with the issue) finds the comment it already posted instead of
@@ -150,17 +150,19 @@ class Publisher:
         # the issue's `updated` for pmsync's own change (connectors.jira reads no remote
         # links for it).
         started = datetime.now(UTC)
+        fields: dict[str, int | float] = {}
         if plan.labels_add or plan.labels_remove or plan.fields != self.fields_written(plan):
-            self.writer.edit_issue(
-                key,
-                {field_ids[name]: value for name, value in plan.fields.items()},
-                add_labels=plan.labels_add,
-                remove_labels=plan.labels_remove,
-            )
+            fields = {field_ids[name]: value for name, value in plan.fields.items()}
         # The property goes before the comment: an issue without it has no managed
         # comment, so only issues written to before are searched for one.
         payload = fit_property(plan.summary, written_at=started.isoformat())
-        self.writer.set_property(key, payload)
+        self.writer.edit_issue(
+            key,
+            fields,
+            add_labels=plan.labels_add,
+            remove_labels=plan.labels_remove,
+            demand=payload,
+        )
         comment_id = plan.comment_id
         if comment_id is None and plan.written_before:
             comment_id = self.writer.find_managed_comment(key)

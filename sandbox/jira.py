@@ -18,7 +18,13 @@ from sandbox.jira_data import (
     render_remote_link,
     selection,
 )
-from sandbox.jira_edit import comment_error, edit_issue, new_comment
+from sandbox.jira_edit import (
+    INVALID_PAYLOAD,
+    comment_error,
+    edit_issue,
+    new_comment,
+    property_error,
+)
 from sandbox.jira_search import TokenError, matches, project_of
 from sandbox.jira_search import search as run_search
 from sandbox.jql import JqlError, parse
@@ -52,9 +58,7 @@ REMOVED = (
     "API. A full migration guideline is available at "
     "https://developer.atlassian.com/changelog/#CHANGE-2046"
 )
-INVALID_PAYLOAD = "Invalid request payload. Refer to the REST API documentation and try again."
 NO_ISSUE = "Issue does not exist or you do not have permission to see it."
-PROPERTY_LIMIT = 32768
 
 
 def _error(
@@ -225,8 +229,8 @@ async def put_issue(request: Request, state: SandboxState) -> Response:
             errors = edit_issue(
                 state.jira, issue, body if ok else None, _version(request), utcnow()
             )
-        except ValueError:
-            return _error(400, [INVALID_PAYLOAD])
+        except ValueError as exc:
+            return _error(400, [str(exc)])
         if not errors:
             state.touch("jira", issue.get("key"))
     return _error(400, errors=errors) if errors else Response(status_code=204)
@@ -324,13 +328,9 @@ async def issue_property(request: Request, state: SandboxState) -> Response:
             return json_response({"key": name, "value": props[name]})
         if request.method == "DELETE":
             return Response(status_code=204 if props.pop(name, None) is not None else 404)
-        if len(name) > 255:
-            return _error(400, ["The property key can not be longer than 255 characters."])
-        if not raw.strip() or len(raw) > PROPERTY_LIMIT:
-            return _error(
-                400,
-                [f"The property value must be non-empty JSON of at most {PROPERTY_LIMIT} bytes."],
-            )
+        error = property_error(name, len(raw) if raw.strip() else 0)
+        if error:
+            return _error(400, [error])
         try:
             value = json.loads(raw)
         except ValueError:

@@ -1,6 +1,7 @@
-"""Jira's issue edit and comment rules: what may be set, how it is validated, and the
-`updated` bump that follows a real change."""
+"""Jira's issue edit, comment and issue property rules: what may be set, how it is
+validated, and the `updated` bump that follows a real change."""
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,9 @@ from sandbox.timefmt import jira_time
 EDITABLE = {"summary", "description", "labels", "priority", *NUMBER_FIELDS}
 NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+INVALID_PAYLOAD = "Invalid request payload. Refer to the REST API documentation and try again."
+PROPERTY_LIMIT = 32768
+NOT_PROPERTIES = "The properties must be a list of objects with a string 'key' and a 'value'."
 
 
 def _field_error(name: str, value: Any, version: str) -> str | None:
@@ -60,6 +64,30 @@ def _label_ops(current: list[str], operations: Any) -> tuple[list[str] | None, s
     return labels, None
 
 
+def property_error(name: str, size: int) -> str | None:
+    """Why Jira refuses to store a property whose JSON value is `size` bytes, or None."""
+    if len(name) > 255:
+        return "The property key can not be longer than 255 characters."
+    if not 0 < size <= PROPERTY_LIMIT:
+        return f"The property value must be non-empty JSON of at most {PROPERTY_LIMIT} bytes."
+    return None
+
+
+def _edited_properties(members: Any) -> dict[str, Any]:
+    """An edit's `properties` member (a list of `{key, value}`) by key; ValueError with
+    Jira's message when a member is malformed."""
+    if not isinstance(members, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("key"), str) and m["key"] and "value" in m
+        for m in members
+    ):
+        raise ValueError(NOT_PROPERTIES)
+    for member in members:
+        error = property_error(member["key"], len(json.dumps(member["value"]).encode()))
+        if error:
+            raise ValueError(error)
+    return {member["key"]: member["value"] for member in members}
+
+
 def comment_error(body: Any, version: str) -> str | None:
     if version == "2":
         return None if isinstance(body, str) and body.strip() else "Comment body can not be empty!"
@@ -84,11 +112,13 @@ def edit_issue(
     store: JiraStore, issue: dict[str, Any], body: Any, version: str, now: datetime
 ) -> dict[str, str]:
     """Apply a PUT /issue body; returns Jira's per-field errors (nothing applied) if any.
-    Raises ValueError when the body is not an edit at all."""
+    Raises ValueError with Jira's message when the body is not an edit at all or one of
+    its `properties` is malformed."""
     fields = body.get("fields") or {} if isinstance(body, dict) else None
     update = body.get("update") or {} if isinstance(body, dict) else None
     if not isinstance(fields, dict) or not isinstance(update, dict):
-        raise ValueError("Invalid request payload")
+        raise ValueError(INVALID_PAYLOAD)
+    properties = _edited_properties(body.get("properties") or [])
     current = issue.get("fields")
     if not isinstance(current, dict):  # an injected malformed issue
         current = issue["fields"] = {}
@@ -123,6 +153,8 @@ def edit_issue(
         changes["description"] = adf(changes["description"])
     changed = any(current.get(name) != value for name, value in changes.items())
     current.update(changes)
+    # Like the properties endpoint: stored, and `updated` does not move for them.
+    store.properties.setdefault(str(issue.get("key")), {}).update(properties)
     for text in comments:
         store.comments.setdefault(str(issue.get("key")), []).append(
             new_comment(store, text, version, now)

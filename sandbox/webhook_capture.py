@@ -111,7 +111,14 @@ def _jira_issue_after(
     state: SandboxState, params: dict[str, str], body: Any, answer: Any, was: Snapshot, base: str
 ) -> list[Delivery]:
     issue = state.jira.find(params["key"])
-    return events.jira_issue(was["issue"], _copy(issue), API, f"{base}/jira")
+    sent = events.jira_issue(was["issue"], _copy(issue), API, f"{base}/jira")
+    # A property set through the edit's `properties` member is announced as the
+    # properties endpoint announces it.
+    for member in body.get("properties") or [] if isinstance(body, dict) else []:
+        sent += _jira_property_after(
+            state, {**params, "prop": member["key"]}, body, None, was, base
+        )
+    return sent
 
 
 def _jira_remote_link_after(

@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
 
+from connectors.jira import JiraConnector
 from connectors.jira_comment import MAX_PROPERTY_BYTES, fit_property, render_comment
+from connectors.jira_write import JiraWriter
 from flows.pipeline import demand, link_all, pull_source, run_cycle
 from flows.publish import Publisher, describe, publish_all
 from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, Settings
 from store import Store
 from tests.conftest import EXPLICIT_ONLY
-from tests.jira_view import issue_numbers, managed_comments
+from tests.jira_view import FIELDS, demand_property, issue_numbers, managed_comments
 from tests.oracle import AUTH, expected_demand
 
 
@@ -85,11 +88,11 @@ def routes(url: str) -> dict[str, int]:
     return requests.get(f"{url}/_sandbox/requests", timeout=30).json()["jira"]["routes"]
 
 
-def test_a_new_quote_rewrites_the_comment_but_sends_no_edit_when_the_numbers_hold(
+def test_a_new_quote_rewrites_the_comment_and_sends_no_fields_when_the_numbers_hold(
     settings: Settings, store: Store, sandbox_url: str
 ) -> None:
     """A change that moves no number (a customer rewords a ticket) updates the comment
-    and the property; the fields are not written again."""
+    and the property; the property rides in an edit of its own, never its own endpoint."""
     run_cycle(settings, store)
     link = next(x for x in store.links(suggested=False) if x.source == "zendesk")
     before = routes(sandbox_url)
@@ -107,12 +110,64 @@ def test_a_new_quote_rewrites_the_comment_but_sends_no_edit_when_the_numbers_hol
     assert again.published["written"] >= 1
     edits = "PUT /rest/api/3/issue/{key}"
     comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
-    assert after.get(edits, 0) == before.get(edits, 0)
+    assert after.get(edits, 0) - before.get(edits, 0) == again.published["written"]
     assert after.get(comments, 0) - before.get(comments, 0) == again.published["written"]
+    assert "PUT /rest/api/3/issue/{key}/properties/{propertyKey}" not in after
     assert (
         issue_numbers(sandbox_url, link.issue_key)["requests"]
         == (expected_demand(sandbox_url)[link.issue_key]["requests"])
     )
+
+
+def recorded_writes(writer: JiraWriter, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every write the writer sends, as (method, url, JSON body), in order."""
+    sent: list[Any] = []
+    session = writer.api.session
+    send = session.request
+
+    def record(method: str, url: str, **kwargs: Any) -> requests.Response:
+        if method != "GET":
+            sent.append((method, url, kwargs.get("json")))
+        return send(method, url, **kwargs)
+
+    monkeypatch.setattr(session, "request", record)
+    return sent
+
+
+def test_each_publish_is_one_edit_carrying_the_property_then_the_comment(
+    settings: Settings, store: Store, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jira limits writes per issue: a first publish is one edit (fields, label and the
+    property) and one comment POST; a re-publish that moves no number sends an edit with
+    the property alone and edits the comment in place."""
+    summaries = pulled(settings, store)
+    top = max(summaries.values(), key=lambda s: s.requests)
+    writer = JiraWriter(JiraConnector(settings))
+    sent = recorded_writes(writer, monkeypatch)
+    issue = writer.api.url(f"/rest/api/3/issue/{top.issue_key}")
+
+    publish_all(settings, store, summaries, only=top.issue_key, writer=writer)
+
+    [(method, url, edit), (posted, comments_url, _)] = sent
+    assert (method, url, posted, comments_url) == ("PUT", issue, "POST", f"{issue}/comment")
+    assert edit["fields"][FIELDS["requests"]] == top.requests
+    assert edit["update"] == {"labels": [{"add": "demand-high"}]}
+    [prop] = edit["properties"]
+    assert prop["key"] == "pmsync.demand" and prop["value"]["requests"] == top.requests
+    assert demand_property(sandbox_url, top.issue_key) == prop["value"]
+
+    sent.clear()
+    top = pulled(settings, store)[top.issue_key]  # the store sees the label now on Jira
+    reworded = [top.feedback[0].model_copy(update={"subject": "Reworded"}), *top.feedback[1:]]
+    again = top.model_copy(update={"feedback": reworded})
+    publish_all(settings, store, {top.issue_key: again}, writer=writer)
+
+    comment_id = store.ledger([top.issue_key])[top.issue_key].comment_id
+    [(method, url, edit), (put, comment_url, _)] = sent
+    assert (method, url, put, comment_url) == ("PUT", issue, "PUT", f"{issue}/comment/{comment_id}")
+    assert list(edit) == ["properties"]
+    assert demand_property(sandbox_url, top.issue_key) == edit["properties"][0]["value"]
+    assert len(managed_comments(sandbox_url, top.issue_key)) == 1
 
 
 def test_a_field_switched_off_is_never_written(
@@ -198,7 +253,8 @@ def test_jira_per_issue_write_limit_is_waited_out(tmp_path) -> None:
     waited out as Retry-After asks, never retried early, and the writes still land once."""
     from sandbox.server import start_sandbox
 
-    limits = {"jira": {"per_issue_write": {"limit": 2, "window": 5.0}}}
+    # One write per issue per window: each issue's comment waits for its edit's window.
+    limits = {"jira": {"per_issue_write": {"limit": 1, "window": 5.0}}}
     server = start_sandbox(seed=7, rate_limits="real", limits=limits)
     try:
         settings = Settings.for_sandbox(server.url, database_url=f"sqlite:///{tmp_path}/p.db")

@@ -1,6 +1,9 @@
 """Jira contract: the `jira` package itself as the client, over real HTTP."""
 
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -180,6 +183,101 @@ def test_properties_and_remote_links(api: str) -> None:
     assert requests.post(f"{api}/issue/ANA-3/remotelink", auth=AUTH, json=link).status_code == 200
     links = requests.get(f"{api}/issue/ANA-3/remotelink", auth=AUTH).json()
     assert [x["object"]["title"] for x in links] == ["T1 renamed"]
+
+
+def test_an_edit_stores_its_properties_as_the_properties_endpoint_does(api: str) -> None:
+    """pmsync sends its property inside the issue edit: it must read back wherever the
+    endpoint's does (the property, the issue's and the search's `properties`), and, like
+    the endpoint, leave `updated` alone."""
+    issue = f"{api}/issue/ANA-5"
+    before = requests.get(issue, auth=AUTH, params={"fields": "updated"}).json()["fields"]
+    value = {"requests": 7, "customers": ["Acme", "Globex"]}
+    member = {"key": "pmsync.demand", "value": value}
+
+    edit = requests.put(issue, auth=AUTH, json={"properties": [member]})
+
+    assert edit.status_code == 204
+    assert requests.get(f"{issue}/properties/pmsync.demand", auth=AUTH).json() == member
+    shown = requests.get(
+        issue, auth=AUTH, params={"fields": "updated", "properties": "pmsync.demand"}
+    ).json()
+    assert shown["properties"] == {"pmsync.demand": value} and shown["fields"] == before
+    found = requests.get(
+        f"{api}/search/jql",
+        auth=AUTH,
+        params={"jql": "project = ANA", "fields": "key", "properties": "pmsync.demand"},
+    ).json()["issues"]
+    assert next(i for i in found if i["key"] == "ANA-5")["properties"] == {"pmsync.demand": value}
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        {"key": "pmsync.demand", "value": 1},  # not a list
+        [{"key": 5, "value": 1}],
+        [{"key": "pmsync.demand"}],  # no value
+        [{"key": "k" * 256, "value": 1}],
+        [{"key": "pmsync.demand", "value": "y" * 40000}],
+    ],
+)
+def test_an_edit_with_a_malformed_property_is_a_400_and_changes_nothing(
+    api: str, properties: Any
+) -> None:
+    """A bad `properties` member is refused as Jira refuses a bad payload, and the
+    fields sent with it are not applied either."""
+    issue = f"{api}/issue/ANA-6"
+    body = {"fields": {"customfield_10050": 99}, "properties": properties}
+
+    edit = requests.put(issue, auth=AUTH, json=body)
+
+    assert edit.status_code == 400
+    answer = edit.json()
+    assert answer["errors"] == {} and len(answer["errorMessages"]) == 1
+    shown = requests.get(issue, auth=AUTH, params={"fields": "customfield_10050"}).json()
+    assert shown["fields"]["customfield_10050"] != 99
+    assert requests.get(f"{issue}/properties", auth=AUTH).json()["keys"] == []
+
+
+class Deliveries(BaseHTTPRequestHandler):
+    received: list[Any] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        self.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_property_set_in_an_edit_sends_the_endpoints_webhook() -> None:
+    """pmsync recognises its own property write by the `issue_property_set` webhook; the
+    edit that now carries the property must send it as the endpoint did."""
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Deliveries)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{receiver.server_port}"
+    try:
+        with start_sandbox(seed=7, webhook_url=hook) as sandbox:
+            issue = f"{sandbox.url}/jira/rest/api/3/issue/ANA-1"
+            value = {"requests": 3}
+            requests.put(f"{issue}/properties/pmsync.demand", auth=AUTH, json=value)
+            member = {"key": "pmsync.demand", "value": value}
+            edit = requests.put(
+                issue, auth=AUTH, json={"fields": {"customfield_10050": 3}, "properties": [member]}
+            )
+            assert edit.status_code == 204
+            log = requests.get(f"{sandbox.url}/_sandbox/webhooks", params={"wait": 1}).json()
+            assert log["pending"] == 0
+        by_property, by_edit, *rest = Deliveries.received
+        assert by_property["webhookEvent"] == "issue_property_set"
+        assert by_edit["webhookEvent"] == "jira:issue_updated"
+        assert [d["webhookEvent"] for d in rest] == ["issue_property_set"]
+        assert {k: v for k, v in rest[0].items() if k != "timestamp"} == {
+            k: v for k, v in by_property.items() if k != "timestamp"
+        }
+    finally:
+        receiver.shutdown()
 
 
 def test_wrong_credentials_are_refused(server: SandboxServer) -> None:
