@@ -7,6 +7,7 @@ pages per listing: at page 300 with a next link still there, the listing restart
 newest `updated_at` read and drops the tickets already read at that second. If all 300 pages
 share that one second, restarting cannot move forward, and the pull stops with an error
 rather than loop. Deleted tickets leave the ordinary list; `filter=deleted` lists them.
+Companies are a listing (connectors.base.listing_read) read in full now and then.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from connectors.base import (
     REREADS,
     CursorReader,
     DuplicatePageToken,
+    ListingRead,
     MovedWhileRead,
     Page,
     SeenAtNewest,
@@ -28,6 +30,7 @@ from connectors.base import (
     convert,
     html_to_text,
     iso_z,
+    listing_read,
     parse_time,
 )
 from connectors.http import ApiClient
@@ -117,7 +120,9 @@ class FreshdeskConnector:
         if saved:
             start = parse_time(saved) - timedelta(minutes=self.settings.lookback_minutes)
         if listings:
-            yield from self.companies()
+            read = listing_read(cursor_for(COMPANIES), full, datetime.now(UTC), self.settings)
+            if read.full:
+                yield from self.companies(read)
         # Pages are numbered: a ticket that changes or is deleted after this pull read it
         # shifts the listing and makes it skip another, so it is read again from there.
         moved = MovedWhileRead()
@@ -230,8 +235,12 @@ class FreshdeskConnector:
             deleted = [str(raw["id"]) for raw in raws if raw.get("id") is not None]
             yield Page("freshdesk", "feedback", TICKETS + ".deleted", deleted_ids=deleted)
 
-    def companies(self) -> Iterator[Page]:
-        """Companies are read in full each run, so deleted ones leave the store too."""
+    def companies(self, read: ListingRead | None = None) -> Iterator[Page]:
+        """Every company (the last page names them all, so deleted ones leave the store).
+        Freshdesk cannot list companies by change time: between these full reads, a company
+        a pulled ticket names that the store lacks is read by itself
+        (flows.pipeline.read_named_accounts)."""
+        read = read or ListingRead(None, datetime.now(UTC))
         seen: set[str] = set()
         for raws, _more in self._linked_pages("/api/v2/companies", {"per_page": PER_PAGE}):
             page = Page("freshdesk", "account", COMPANIES)
@@ -239,4 +248,4 @@ class FreshdeskConnector:
                 convert(page, raw, lambda r: company_from_raw(r, self.site))
                 seen.add(str(raw.get("id")))
             yield page
-        yield Page("freshdesk", "account", COMPANIES, complete_ids=seen)
+        yield read.closing("freshdesk", "account", COMPANIES, seen)

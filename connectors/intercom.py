@@ -5,8 +5,12 @@ has `>` but no `>=`, so the query asks for `updated_at > last - 1` (unix seconds
 a conversation this run already read at the same time. Pages follow
 `pages.next.starting_after`; only its absence ends the search. A conversation's company is
 its requester's: when the conversation does not name one, the requester's contact (read
-once per run) names its companies. Companies are read in full each run, so deleted ones
-leave the store.
+once per run) names its companies.
+
+Companies are a listing (connectors.base.listing_read) that Intercom cannot filter by change
+time: read in full through the scroll API now and then (so deleted ones leave the store) and
+not at all in between; a company a pulled conversation names that the store lacks is read by
+itself (flows.pipeline.read_named_accounts).
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from urllib.parse import quote
 from connectors.base import (
     CursorReader,
     DuplicatePageToken,
+    ListingRead,
     Page,
     bookmark,
     convert,
     domain_of,
     html_to_text,
+    listing_read,
     parse_time,
     unix_seconds,
 )
@@ -149,7 +155,9 @@ class IntercomConnector:
         listings: bool = True,
     ) -> Iterator[Page]:
         if listings:
-            yield from self.companies()
+            read = listing_read(cursor_for(COMPANIES), full, datetime.now(UTC), self.settings)
+            if read.full:
+                yield from self.companies(read)
         yield from self.conversations(None if full else cursor_for(CONVERSATIONS), since, until)
 
     def _search(self, path: str, query: dict[str, Any], **extra: Any) -> Iterator[dict[str, Any]]:
@@ -239,10 +247,12 @@ class IntercomConnector:
                     self._contacts[requester] = {}  # deleted since it wrote: no company
         return self._contacts
 
-    def companies(self) -> Iterator[Page]:
+    def companies(self, read: ListingRead | None = None) -> Iterator[Page]:
         """Every company through the scroll API: in id order, so a company that changes
         while the run reads cannot shift out of a page unseen (the paged list moves with
-        `last_request_at` and stops at 10,000). An empty `data` is how a scroll ends."""
+        `last_request_at` and stops at 10,000). An empty `data` is how a scroll ends; the
+        last page names every id and saves when the listing was read."""
+        read = read or ListingRead(None, datetime.now(UTC))
         seen: set[str] = set()
         params: dict[str, Any] = {}
         while True:
@@ -260,4 +270,4 @@ class IntercomConnector:
             if not fresh or not answer.get("scroll_param"):
                 raise DuplicatePageToken("intercom companies scroll is not moving on")
             params = {"scroll_param": answer["scroll_param"]}
-        yield Page("intercom", "account", COMPANIES, complete_ids=seen)
+        yield read.closing("intercom", "account", COMPANIES, seen)

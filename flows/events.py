@@ -296,7 +296,7 @@ def _summaries(
     customers = {c.key for deal in deals for c in directory.for_deal(deal)}
     if customers:
         affected |= issues_asked_by(store, directory, customers)
-    return demand(settings, store, now, among=affected)
+    return demand(settings, store, now, among=affected, directory=directory)
 
 
 def process(

@@ -228,4 +228,4 @@ def demand_changes(
     if customers:
         store.mark_pending(issues_asked_by(store, directory, customers))
     # Only the pending issues' links, and the feedback they name, are read: not every one.
-    return demand(settings, store, among=store.pending())
+    return demand(settings, store, among=store.pending(), directory=directory)

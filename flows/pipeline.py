@@ -19,11 +19,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector, Page
+from connectors.base import Connector, Page, failure_reason
 from connectors.freshdesk import FreshdeskConnector
 from connectors.hubspot import HubSpotConnector
 from connectors.intercom import IntercomConnector
 from connectors.jira import JiraConnector
+from connectors.lookup import InvalidRecord, Lookup
 from connectors.salesforce import SalesforceConnector
 from connectors.zendesk import ZendeskConnector
 from flows.budgets import install_budgets
@@ -34,8 +35,18 @@ from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
 from linking.references import deal_links, feedback_links, tag_links
 from linking.text_links import text_linker, text_links
-from models import ConfigError, Deal, DemandSummary, Feedback, Issue, Link, Settings, ToolLink
-from store import Store
+from models import (
+    ConfigError,
+    Deal,
+    DemandSummary,
+    Feedback,
+    Issue,
+    Link,
+    Record,
+    Settings,
+    ToolLink,
+)
+from store import DeadLetter, Store
 
 log = logging.getLogger("pmsync.sync")
 Step = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -77,6 +88,7 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
     Returns (records stored, dead letters)."""
     connector = CONNECTORS[source](settings)
     stored = dead = 0
+    named: set[str] = set()  # the accounts the pulled feedback names
     for page in prefetched(connector.pull(store.cursor, full=full)):
         store.save_page(
             page.records,
@@ -90,6 +102,7 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
             store.prune(page.source, page.kind, page.complete_ids)
         stored += len(page.records)
         dead += len(page.dead)
+        named |= {r.account_id for r in page.records if isinstance(r, Feedback) and r.account_id}
         if page.dead:
             log.warning(
                 "%s: %d invalid %s records sent to the dead letters",
@@ -97,8 +110,44 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
                 len(page.dead),
                 page.kind,
             )
+    if source in NAMED_ACCOUNTS_READ and named:
+        found, invalid = read_named_accounts(settings, store, source, named)
+        stored, dead = stored + found, dead + invalid
     log.info("%s: %d records pulled, %d dead letters", source, stored, dead)
     return stored, dead
+
+
+# Tools whose account listing has no change-time filter: it is read in full only now and
+# then (connectors.base.listing_read), and in between an account that pulled feedback
+# names but the store lacks is read by itself, so a new customer counts at once.
+NAMED_ACCOUNTS_READ = {"intercom": "company", "freshdesk": "company"}  # tool -> its name
+
+
+def read_named_accounts(
+    settings: Settings, store: Store, source: str, named: set[str]
+) -> tuple[int, int]:
+    """Read and store the accounts among `named` the store lacks, one request each (a
+    few: most feedback comes from known customers). One gone from the tool is skipped; one
+    that does not validate goes to the dead letters. Returns (stored, dead letters)."""
+    missing = sorted(named - set(store.stored_versions(source, "account", named)))
+    if not missing:
+        return 0, 0
+    lookup = Lookup(settings)
+    found: list[Record] = []
+    dead: list[DeadLetter] = []
+    for account_id in missing:
+        try:
+            record = lookup.fetch(source, NAMED_ACCOUNTS_READ[source], account_id)
+        except InvalidRecord as error:
+            reason = failure_reason(error.error)
+            dead.append(DeadLetter(source, "account", account_id, reason, error.raw))
+            continue
+        if record is not None:
+            found.append(record)
+    store.save_page(found, dead)
+    store.resolve_dead_letters(source, "account", (r.id for r in found))
+    log.info("%s: %d accounts new to the store read by id", source, len(found))
+    return len(found), len(dead)
 
 
 def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
@@ -411,13 +460,17 @@ class Summaries(Mapping[str, DemandSummary]):
 
 
 def demand(
-    settings: Settings, store: Store, now: datetime | None = None, among: set[str] | None = None
+    settings: Settings,
+    store: Store,
+    now: datetime | None = None,
+    among: set[str] | None = None,
+    directory: AccountDirectory | None = None,
 ) -> Summaries:
     """The demand summary of every issue (or of those `among`) that has links that count,
     or had demand published before (it may have fallen to nothing), a batch of issues at
-    a time."""
+    a time. `directory`: the account directory, when the caller has it."""
     now = now or datetime.now(UTC)
-    directory = account_directory(settings, store)
+    directory = directory or account_directory(settings, store)
     owners = store.deal_accounts()
     revenue = (
         crm_revenue(settings, store, directory) if settings.revenue_from == "crm_field" else None
