@@ -214,7 +214,9 @@ def link_all(settings: Settings, store: Store) -> int:
         by_ticket.setdefault(tool_link.target, []).append(tool_link)
     text = None
     if settings.text_matching:
-        text = text_linker(issues, settings.text_auto_threshold, settings.text_suggest_threshold)
+        text = text_linker(
+            issues, settings.text_auto_threshold, settings.text_suggest_threshold, store
+        )
     del issues
     decisions = store.decisions()
     counted = suggested = 0
@@ -309,7 +311,7 @@ def relink(
             unnamed.append(record)
     if settings.text_matching and unnamed:
         links += text_links(
-            unnamed, issues, settings.text_auto_threshold, settings.text_suggest_threshold
+            unnamed, issues, settings.text_auto_threshold, settings.text_suggest_threshold, store
         )
     links = apply_decisions(links, store.decisions(), kinds, known_keys)
     store.replace_links(owners, links)

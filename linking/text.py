@@ -55,6 +55,14 @@ Rows live in a few append-only blocks: adding issues appends a small block, remo
 leaves a tombstone; blocks are merged, and tombstones dropped, once there are too many of
 either.
 
+Kept analyses. Most of a build is analysing the issues' texts (words, n-grams, hashed
+counts), and between two syncs few of them change. `analyse` gives each issue's analysis as
+bytes, which the pipeline keeps in the store under a hash of the text (`text_hash`), and
+`upsert_analysed` indexes them as `upsert` indexes the texts: the same rows in the same
+order, so the same scores to the bit. For the sandbox's 2,792 open issues, a build that
+reads them all takes 0.14 s against 0.33 s from the texts; the first, which saves them,
+0.48 s (SQLite, medians of 7 fresh processes).
+
 Memory. Frequencies and weights are kept only for the hash buckets some issue uses
 (knowing which takes 5 bits a bucket; a number for each of the 3 * 2**20 would take 32 or
 64), and the live issues' vectors are transposed over those buckets once per change of the
@@ -69,6 +77,7 @@ counts and per-block vectors only changes need: half the index.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
 import os
@@ -649,6 +658,115 @@ def _restricted(vectors: sp.csr_matrix, buckets: _BucketSet) -> sp.csr_matrix:
     )
 
 
+# -- analyses kept between builds ------------------------------------------------------------
+
+# Bump whenever the same text would be analysed differently (analysers, hashing, the count
+# transform, the encoding below): every kept analysis then no longer matches its text.
+ANALYSIS_VERSION = 1
+# The stop words come from the installed scikit-learn: a release that changes them changes
+# the analyses as much as a new version of the analysers.
+_ANALYSERS = (
+    f"{ANALYSIS_VERSION}:" + hashlib.sha256("\n".join(sorted(_STOP_WORDS)).encode()).hexdigest()
+)
+
+
+def _new_spaces() -> dict[str, _Space]:
+    """The two vector spaces, empty, in the order their scores are summed."""
+    return {
+        "word": _Space(word_terms, WORD_FEATURES),
+        "char": _Space(char_grams, CHAR_FEATURES, max_df=CHAR_MAX_DF),
+    }
+
+
+def _texts(issues: Sequence[IssueLike]) -> tuple[list[str], list[str]]:
+    """Each issue's whole text and its title (the summary)."""
+    return [f"{i.summary}\n{i.description or ''}" for i in issues], [i.summary for i in issues]
+
+
+def text_hash(issue: IssueLike) -> str:
+    """What an analysis is an analysis of: the issue's summary and description, read by
+    this version of the analysers."""
+    summary, description = issue.summary, issue.description or ""
+    text = f"{_ANALYSERS}\n{len(summary)}\n{summary}\n{description}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class IssueAnalysis(NamedTuple):
+    """What the index reads of an issue's text, as bytes a store keeps: four rows of term
+    counts (sublinear, as `_Space.counts` makes them): the word space's of the whole text
+    and of the summary, then the char space's. `row_sizes`: the rows' entry counts (int32);
+    `buckets` and `counts`: their entries, one row after another (int32 hash buckets,
+    float32 counts); `terms`: the whole text's words, one a line (what `matched:` names)."""
+
+    row_sizes: bytes
+    buckets: bytes
+    counts: bytes
+    terms: str
+
+
+def analyse(issues: Sequence[IssueLike]) -> list[IssueAnalysis]:
+    """Each issue's analysis, for `TextMatcher.upsert_analysed`."""
+    if not issues:
+        return []
+    wholes, titles = _texts(issues)
+    rows = [m for s in _new_spaces().values() for m in (s.counts(wholes), s.counts(titles))]
+    sizes = np.stack([np.diff(m.indptr) for m in rows], axis=1).astype("<i4")
+    order = _by_issue(sizes)
+    buckets = np.concatenate([m.indices for m in rows])[order].astype("<i4").tobytes()
+    counts = np.concatenate([m.data for m in rows])[order].astype("<f4").tobytes()
+    ends = np.zeros(len(issues) + 1, dtype=np.int64)
+    np.cumsum(sizes.sum(axis=1), out=ends[1:])
+    ends *= 4  # bytes
+    return [
+        IssueAnalysis(
+            sizes[n].tobytes(),
+            buckets[ends[n] : ends[n + 1]],
+            counts[ends[n] : ends[n + 1]],
+            "\n".join(sorted(set(word_terms(text)))),
+        )
+        for n, text in enumerate(wholes)
+    ]
+
+
+def _by_issue(sizes: np.ndarray) -> np.ndarray:
+    """For rows laid out issue by issue (issue 0's four rows, then issue 1's, ...), where
+    each entry sits when they are laid out row by row (every issue's first row, then every
+    issue's second, ...) as four matrices hold them. `sizes`: issues x rows entry counts."""
+    by_row = np.zeros(sizes.shape, dtype=np.int64)
+    np.cumsum(sizes[:-1], axis=0, out=by_row[1:])
+    by_row[:, 1:] += np.cumsum(sizes.sum(axis=0))[:-1]
+    by_issue = np.zeros(sizes.size, dtype=np.int64)
+    np.cumsum(sizes.ravel()[:-1], out=by_issue[1:])
+    shift = np.repeat(by_row.ravel() - by_issue, sizes.ravel())
+    return shift + np.arange(len(shift))
+
+
+def _decoded(analyses: Sequence[IssueAnalysis], n_features: Sequence[int]) -> list[sp.csr_matrix]:
+    """The four matrices of term counts the analyses hold, a row per analysis: each made
+    with one concatenation of all the analyses' bytes, not a row at a time."""
+    sizes = np.frombuffer(b"".join(a.row_sizes for a in analyses), dtype="<i4")
+    sizes = sizes.reshape(len(analyses), len(n_features))
+    order = _by_issue(sizes)
+    buckets = np.empty(len(order), dtype=np.int32)
+    buckets[order] = np.frombuffer(b"".join(a.buckets for a in analyses), dtype="<i4")
+    counts = np.empty(len(order), dtype=np.float32)
+    counts[order] = np.frombuffer(b"".join(a.counts for a in analyses), dtype="<f4")
+    matrices = []
+    start = 0
+    for row, features in enumerate(n_features):
+        indptr = np.zeros(len(analyses) + 1, dtype=np.int64)
+        np.cumsum(sizes[:, row], out=indptr[1:])
+        end = start + int(indptr[-1])
+        matrices.append(
+            sp.csr_matrix(
+                (counts[start:end], buckets[start:end], indptr),
+                shape=(len(analyses), features),
+            )
+        )
+        start = end
+    return matrices
+
+
 # -- the matcher -----------------------------------------------------------------------------
 
 
@@ -679,10 +797,7 @@ class TextMatcher:
         self.suggest_threshold = suggest_threshold
         self.refresh_ratio = refresh_ratio
         self.workers = workers
-        self._spaces = {
-            "word": _Space(word_terms, WORD_FEATURES),
-            "char": _Space(char_grams, CHAR_FEATURES, max_df=CHAR_MAX_DF),
-        }
+        self._spaces = _new_spaces()
         self._blocks: list[_Block] = []
         self._where: dict[str, tuple[_Block, int]] = {}
         self._changes_since_refresh = 0
@@ -705,21 +820,46 @@ class TextMatcher:
     def upsert(self, issues: Iterable[IssueLike]) -> None:
         """Add issues, or replace the text of issues already indexed (same key)."""
         self._unfrozen()
-        latest = {issue.key: issue for issue in issues}
+        items = list({issue.key: issue for issue in issues}.values())
+        if not items:
+            return
+        wholes, titles = _texts(items)
+        counts = {
+            name: (space.counts(wholes), space.counts(titles))
+            for name, space in self._spaces.items()
+        }
+        self._add(items, counts, [frozenset(word_terms(text)) for text in wholes])
+
+    def upsert_analysed(
+        self, issues: Sequence[IssueLike], analyses: Sequence[IssueAnalysis]
+    ) -> None:
+        """`upsert` of issues whose text was analysed before (by `analyse`, or kept in the
+        store since), one analysis per issue: the same index, without reading the texts."""
+        self._unfrozen()
+        latest = {i.key: (i, a) for i, a in zip(issues, analyses, strict=True)}
         if not latest:
             return
-        self.remove(key for key in latest if key in self._where)
-        items = list(latest.values())
-        wholes = [f"{i.summary}\n{i.description or ''}" for i in items]
-        titles = [i.summary for i in items]
-        counts = {}
+        found = [analysis for _, analysis in latest.values()]
+        features = [s.n_features for s in self._spaces.values() for _ in ("whole", "title")]
+        rows = _decoded(found, features)
+        counts = {name: (rows[2 * n], rows[2 * n + 1]) for n, name in enumerate(self._spaces)}
+        terms = [frozenset(a.terms.split("\n")) if a.terms else frozenset() for a in found]
+        self._add([issue for issue, _ in latest.values()], counts, terms)
+
+    def _add(
+        self,
+        items: list[IssueLike],
+        counts: dict[str, tuple[sp.csr_matrix, sp.csr_matrix]],
+        terms: list[frozenset[str]],
+    ) -> None:
+        """Index `items` (distinct keys) as a new block, given per space the term counts of
+        their whole texts and their titles, and their words."""
+        self.remove(i.key for i in items if i.key in self._where)
         for name, space in self._spaces.items():
-            whole = space.counts(wholes)
-            space.count_documents(whole, +1)
-            counts[name] = (whole, space.counts(titles))
+            space.count_documents(counts[name][0], +1)
         block = _Block(
             keys=[i.key for i in items],
-            terms=[frozenset(word_terms(text)) for text in wholes],
+            terms=terms,
             counts=counts,
             created=epoch_seconds(i.created_at for i in items),
         )

@@ -1,6 +1,6 @@
 """The store's tables: records, links, cursors, the publish ledger, dead letters, runs,
-backfills, pending issues, issue signatures and derived values. Every change here comes with
-a migration under store/migrations/versions."""
+backfills, pending issues, issue signatures, derived values and text analyses. Every change
+here comes with a migration under store/migrations/versions."""
 
 from sqlalchemy import (
     JSON,
@@ -10,6 +10,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -173,4 +174,18 @@ derived = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("value", JSON, nullable=False),
     Column("saved_at", DateTime(timezone=True), nullable=False),
+)
+
+# Each open issue's text as text matching analysed it (linking.text.IssueAnalysis), kept so
+# that building the index analyses only the issues whose text changed. `text_hash` hashes
+# the text and the analysers' version: a row made from another text or analyser is not read.
+text_analyses = Table(
+    "text_analyses",
+    metadata,
+    Column("issue_key", String(64), primary_key=True),
+    Column("text_hash", String(64), nullable=False),
+    Column("row_sizes", LargeBinary, nullable=False),
+    Column("buckets", LargeBinary, nullable=False),
+    Column("counts", LargeBinary, nullable=False),
+    Column("terms", Text, nullable=False),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from store.schema import (
     publish_ledger,
     records,
     runs,
+    text_analyses,
 )
 
 MODELS: dict[str, type[Record]] = {
@@ -672,6 +673,57 @@ class Store:
         row = {"name": name, "fingerprint": fingerprint, "value": value, "saved_at": _now()}
         with self.engine.begin() as conn:
             self._upsert(conn, derived, ["name"], [row])
+
+    # -- text analyses ----------------------------------------------------------------------
+
+    def text_analyses(
+        self, hashes: Mapping[str, str]
+    ) -> dict[str, tuple[bytes, bytes, bytes, str]]:
+        """The kept analyses of these issues' texts (key: hash of the text), by key: (row
+        sizes, buckets, counts, terms). One kept for another text (the hash moved) is not
+        among them."""
+        keys = sorted(hashes)
+        c = text_analyses.c
+        found = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                query = select(
+                    c.issue_key, c.text_hash, c.row_sizes, c.buckets, c.counts, c.terms
+                ).where(c.issue_key.in_(keys[start : start + 500]))
+                # Unpacked: reading a Row's fields by name took longer than SQLite's read
+                # (25 ms against 14 for 2,800 issues).
+                for key, text_hash, row_sizes, buckets, counts, terms in conn.execute(query):
+                    if text_hash == hashes[key]:
+                        found[key] = (row_sizes, buckets, counts, terms)
+        return found
+
+    def save_text_analyses(
+        self,
+        analyses: Mapping[str, tuple[str, bytes, bytes, bytes, str]],
+        candidates: Collection[str],
+    ) -> None:
+        """Keep these issues' analyses (key: (text hash, row sizes, buckets, counts, terms)),
+        and forget those of issues no longer `candidates` for text links (done, deleted)."""
+        rows = [
+            {
+                "issue_key": key,
+                "text_hash": text_hash,
+                "row_sizes": row_sizes,
+                "buckets": buckets,
+                "counts": counts,
+                "terms": terms,
+            }
+            # In key order, as the deletions: two builds saving at once take the rows' locks
+            # in one order, and PostgreSQL never finds them deadlocked.
+            for key, (text_hash, row_sizes, buckets, counts, terms) in sorted(analyses.items())
+        ]
+        with self.engine.begin() as conn:
+            kept = conn.execute(select(text_analyses.c.issue_key)).scalars()
+            gone = sorted(set(kept) - set(candidates))
+            for start in range(0, len(gone), 500):
+                chunk = gone[start : start + 500]
+                conn.execute(delete(text_analyses).where(text_analyses.c.issue_key.in_(chunk)))
+            self._upsert(conn, text_analyses, ["issue_key"], rows)
 
     # -- publish ledger ---------------------------------------------------------------------
 
