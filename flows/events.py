@@ -232,20 +232,19 @@ def handle(
         store.save_page([], deleted=(source, kind, ids))
     result.dead_letters = len(found.dead)
     issues = [r for r in found.changed if isinstance(r, Issue)]
-    relinked = {
-        (r.source, r.id): r
-        for r in [*found.changed, *found.links_changed]
-        if isinstance(r, Feedback | Deal)
-    }
-    gone = {
+    relinked = {(r.source, r.id): r for r in found.changed if isinstance(r, Feedback | Deal)}
+    # Gone records, and those whose tool links moved (their fields may not have), are
+    # relinked whatever changed in them.
+    also = {
         (source, record_id)
         for (source, kind), ids in found.deleted.items()
         if kind in ("feedback", "deal")
         for record_id in ids
     }
-    if relinked or gone or issues or found.deleted.get(("jira", "issue")):
+    also |= {(r.source, r.id) for r in found.links_changed if isinstance(r, Feedback | Deal)}
+    if relinked or also or issues or found.deleted.get(("jira", "issue")):
         # An issue's change moves the records that link to it, cite it or carry its tags.
-        relink_around(settings, store, list(relinked.values()), gone)
+        relink_around(settings, store, list(relinked.values()), also)
 
     links_after = store.links()
     affected |= _issues_linked(links_after, owners)

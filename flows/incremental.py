@@ -5,7 +5,9 @@ What changed is read from the store, never passed between steps, so a run that d
 halfway leaves nothing behind: the watermarks below move only when their step is done.
 
 - Records: the store rewrites a record only when its payload changed (its `synced_at`
-  moves), so "changed since the last link" is one indexed query. A record a person
+  moves), so "changed since the last link" is one indexed query. Of those, only the ones
+  whose hash of what linking reads (`record_signature`, kept with their links) moved are
+  relinked: a solved ticket or a deal's new amount links as before. A record a person
   confirmed or rejected a link of since then is relinked too.
 - Issues: linking reads keys, labels, components, open or done, summary and description.
   Their hash is kept per issue; an issue whose hash moved, new or gone has the records that
@@ -39,6 +41,7 @@ from flows.pipeline import (
     demand,
     issues_asked_by,
     link_all,
+    record_signature,
     relink,
 )
 from models import Deal, DemandSummary, Feedback, Issue, Settings, ToolLink
@@ -155,17 +158,19 @@ def relink_around(
     changed: list[Feedback | Deal],
     also: Iterable[tuple[str, str]] = (),
 ) -> int:
-    """Relink `changed` (stored already), the records `also` names (gone ones lose their
-    links), and those an issue's change may move: the records that link to an issue whose
-    signature moved, cite a new issue's key (others link already) or carry a tag mapped
-    to its labels. Marks the issues of changed records pending and keeps the issues'
-    signatures for next time."""
+    """Relink those of `changed` (stored already) that changed in what linking reads, the
+    records `also` names (gone ones lose their links), and those an issue's change may
+    move: the records that link to an issue whose signature moved, cite a new issue's key
+    (others link already) or carry a tag mapped to its labels. Marks the issues of changed
+    records pending and keeps the issues' signatures for next time."""
+    signed = store.record_signatures((r.source, r.id) for r in changed)
+    relinked = [r for r in changed if signed.get((r.source, r.id)) != record_signature(r)]
     issues = store.load("issue")
     now_seen = signatures(settings, issues)
     before = store.issue_signatures()
     moved = {key for key, sig in now_seen.items() if before.get(key) != sig}
     moved |= set(before) - set(now_seen)
-    owners = {(r.source, r.id) for r in changed} | set(also)
+    owners = {(r.source, r.id) for r in relinked} | set(also)
     if moved:
         owners |= {(link.source, link.record_id) for link in store.links_of(moved)}
         tags = {
@@ -183,7 +188,7 @@ def relink_around(
     records: list[Feedback | Deal] = [
         *store.load_pairs("feedback", wanted),
         *store.load_pairs("deal", wanted),
-        *loaded.values(),
+        *(record for pair, record in loaded.items() if pair in owners),
     ]
     gone = owners - {(r.source, r.id) for r in records}
     counted = relink(settings, store, records, gone, issues) if owners else 0
@@ -192,8 +197,11 @@ def relink_around(
     store.mark_pending(link.issue_key for link in store.links_of_owners(loaded))
     store.save_issue_signatures(now_seen)
     log.info(
-        "relinked %d records (%d issues changed, %d records gone)",
+        "relinked %d records (%d of %d changed ones changed what links read, %d issues "
+        "changed, %d records gone)",
         len(records),
+        len(relinked),
+        len(changed),
         len(moved),
         len(gone),
     )

@@ -221,11 +221,12 @@ def link_all(settings: Settings, store: Store) -> int:
     decisions = store.decisions()
     counted = suggested = 0
 
-    def write(kinds: dict[tuple[str, str], str], links: list[Link]) -> None:
+    def write(records: list[Feedback] | list[Deal], links: list[Link]) -> None:
         """A chunk's links, with people's decisions applied, replace its records' links."""
         nonlocal counted, suggested
+        kinds = {(r.source, r.id): "deal" if isinstance(r, Deal) else "feedback" for r in records}
         links = apply_decisions(links, decisions, kinds, known_keys)
-        store.replace_links(kinds, links)
+        store.replace_links(kinds, links, {(r.source, r.id): record_signature(r) for r in records})
         counted += sum(1 for link in links if link.counts)
         suggested += sum(1 for link in links if not link.counts)
 
@@ -245,14 +246,14 @@ def link_all(settings: Settings, store: Store) -> int:
                 unnamed.append(item)  # feedback that names an issue needs no guessing
         if text and unnamed:
             links += text(unnamed)
-        write({(item.source, item.id): "feedback" for item in chunk}, links)
+        write(chunk, links)
     for deals in store.iter_load("deal", size=LINK_CHUNK):
         links = [
             link
             for deal in deals
             for link in deal_links(deal, known_keys, by_ticket.get((deal.source, deal.id), []))
         ]
-        write({(deal.source, deal.id): "deal" for deal in deals}, links)
+        write(deals, links)
     store.drop_orphan_links()
     log.info("%d links (%d suggested)", counted, suggested)
     return counted
@@ -314,8 +315,21 @@ def relink(
             unnamed, issues, settings.text_auto_threshold, settings.text_suggest_threshold, store
         )
     links = apply_decisions(links, store.decisions(), kinds, known_keys)
-    store.replace_links(owners, links)
+    store.replace_links(owners, links, {(r.source, r.id): record_signature(r) for r in records})
     return sum(1 for link in links if link.counts)
+
+
+def record_signature(record: Feedback | Deal) -> str:
+    """What linking reads of a record: a feedback item's text, tags and creation time (the
+    time prior), a deal's name and issue keys. A record that changed in nothing else (a
+    ticket solved, a deal's amount) links as before; a change to linking that reads more
+    of a record must add it here."""
+    if isinstance(record, Deal):
+        seen: list[Any] = [record.name, list(record.issue_keys)]
+    else:
+        created = record.created_at.isoformat() if record.created_at else None
+        seen = [record.subject, record.body, list(record.tags), created]
+    return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
 
 
 def apply_decisions(

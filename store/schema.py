@@ -1,6 +1,6 @@
 """The store's tables: records, links, cursors, the publish ledger, dead letters, runs,
-backfills, pending issues, issue signatures, derived values and text analyses. Every change
-here comes with a migration under store/migrations/versions."""
+backfills, pending issues, issue and record signatures, derived values and text analyses.
+Every change here comes with a migration under store/migrations/versions."""
 
 from sqlalchemy import (
     JSON,
@@ -161,6 +161,17 @@ issue_signatures = Table(
     "issue_signatures",
     metadata,
     Column("issue_key", String(64), primary_key=True),
+    Column("signature", String(64), nullable=False),
+)
+
+# What linking last read of each feedback item and deal (a hash of its text, tags and
+# creation time, or its name and issue keys), written with its links: a record that changed
+# in nothing linking reads (a ticket solved, a deal's amount) keeps its links.
+record_signatures = Table(
+    "record_signatures",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("record_id", String(255), primary_key=True),
     Column("signature", String(64), nullable=False),
 )
 

@@ -40,6 +40,7 @@ from store.schema import (
     loop_notes,
     pending_issues,
     publish_ledger,
+    record_signatures,
     records,
     runs,
     text_analyses,
@@ -469,10 +470,10 @@ class Store:
     # -- links ------------------------------------------------------------------------------
 
     def drop_orphan_links(self) -> None:
-        """Drop the links of records no longer stored, marking their issues pending: what a
-        relink of every record, which replaces links a chunk of records at a time (each
-        chunk its own transaction, so a webhook's write waits for a chunk, not the whole
-        relink), does last."""
+        """Drop the links (and signatures) of records no longer stored, marking their
+        issues pending: what a relink of every record, which replaces links a chunk of
+        records at a time (each chunk its own transaction, so a webhook's write waits for a
+        chunk, not the whole relink), does last."""
         stored = (
             select(records.c.record_id)
             .where(
@@ -482,22 +483,64 @@ class Store:
             )
             .exists()
         )
+        signed = (
+            select(records.c.record_id)
+            .where(
+                records.c.source == record_signatures.c.source,
+                records.c.record_id == record_signatures.c.record_id,
+            )
+            .exists()
+        )
         with self.engine.begin() as conn:
             orphans = select(links.c.issue_key).where(~stored).distinct()
             self._mark_pending(conn, list(conn.execute(orphans).scalars()))
             conn.execute(delete(links).where(~stored))
+            conn.execute(delete(record_signatures).where(~signed))
 
-    def replace_links(self, owners: Iterable[tuple[str, str]], new: Iterable[Link]) -> None:
-        """Make `new` the links of these (source, record_id) owners, in one transaction."""
+    def record_signatures(self, owners: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """What linking last read of these (source, record_id) feedback items and deals."""
+        found = {}
+        c = record_signatures.c
+        with self.engine.connect() as conn:
+            for source, ids in _by_source(owners):
+                query = select(c.record_id, c.signature).where(
+                    c.source == source, c.record_id.in_(ids)
+                )
+                found.update({(source, rid): sig for rid, sig in conn.execute(query)})
+        return found
+
+    def replace_links(
+        self,
+        owners: Iterable[tuple[str, str]],
+        new: Iterable[Link],
+        signatures: Mapping[tuple[str, str], str] | None = None,
+    ) -> None:
+        """Make `new` the links of these (source, record_id) owners, in one transaction,
+        and `signatures` what linking read of them (`flows.pipeline.record_signature`);
+        an owner without one (gone from the store) loses its signature with its links."""
         rows = [link.model_dump() for link in new]
+        signatures = signatures or {}
         with self.engine.begin() as conn:
             before: set[tuple[Any, ...]] = set()
             for source, ids in _by_source(owners):
                 owned = (links.c.source == source) & links.c.record_id.in_(ids)
                 before.update(tuple(row) for row in conn.execute(select(links).where(owned)))
                 conn.execute(delete(links).where(owned))
+                signed = (record_signatures.c.source == source) & record_signatures.c.record_id.in_(
+                    [i for i in ids if (source, i) not in signatures]
+                )
+                conn.execute(delete(record_signatures).where(signed))
             if rows:
                 conn.execute(links.insert(), rows)
+            self._upsert(
+                conn,
+                record_signatures,
+                ["source", "record_id"],
+                [
+                    {"source": source, "record_id": record_id, "signature": signature}
+                    for (source, record_id), signature in sorted(signatures.items())
+                ],
+            )
             # The issues whose links moved must be summed and published again.
             after = {tuple(row[c.name] for c in links.columns) for row in rows}
             key = list(links.columns).index(links.c.issue_key)

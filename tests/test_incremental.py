@@ -135,3 +135,45 @@ def test_a_new_issue_links_the_tickets_that_cited_its_key_before_it_existed(
     assert [x.record_id for x in store.links_of(["ANA-900"])] == [ticket.id]
     assert "ANA-900" in store.ledger()
     assert result.published["written"] >= 1
+
+
+def test_a_ticket_solved_keeps_its_links_unrelinked_and_its_issues_are_summed_again(
+    sandbox_url: str, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Solving a ticket changes nothing linking reads (its words, tags, creation time):
+    it is not linked again (no text index is built for it), yet the issues it counts on
+    are summed, since how many open tickets ask can move. A ticket whose words change is
+    linked again."""
+    import flows.incremental
+
+    run_cycle(settings, store, full=True)
+    run_cycle(settings, store)  # pmsync's own edits, read back
+    solved = next(x for x in store.links() if x.source == "zendesk" and x.counts)
+    reworded = next(
+        x for x in store.links() if x.source == "zendesk" and x.record_id != solved.record_id
+    )
+    update(sandbox_url, "zendesk", "ticket", int(solved.record_id), {"status": "solved"})
+    update(sandbox_url, "zendesk", "ticket", int(reworded.record_id), {"subject": "See ANA-2"})
+    links_before = {x for x in store.links() if x.record_id == solved.record_id}
+    relinked: list[tuple[str, str]] = []
+    summed: list[str] = []
+    real_relink, real_demand = flows.incremental.relink, flows.incremental.demand
+
+    def spy_relink(settings: Settings, store: Store, records: list, *args: Any) -> int:
+        relinked.extend((r.source, r.id) for r in records)
+        return real_relink(settings, store, records, *args)
+
+    def spy_demand(*args: Any, **kwargs: Any) -> Any:
+        summaries = real_demand(*args, **kwargs)
+        summed.extend(summaries)
+        return summaries
+
+    monkeypatch.setattr(flows.incremental, "relink", spy_relink)
+    monkeypatch.setattr(flows.incremental, "demand", spy_demand)
+    run_cycle(settings, store)
+
+    assert ("zendesk", solved.record_id) not in relinked
+    assert ("zendesk", reworded.record_id) in relinked
+    assert {x for x in store.links() if x.record_id == solved.record_id} == links_before
+    assert solved.issue_key in summed
+    assert any(x.issue_key == "ANA-2" for x in store.links() if x.record_id == reworded.record_id)

@@ -28,7 +28,14 @@ ROOT = Path(__file__).parent.parent
 # revisions add the rest.
 BEFORE_MIGRATIONS = sorted(
     set(metadata.tables)
-    - {"backfills", "pending_issues", "issue_signatures", "derived", "text_analyses"}
+    - {
+        "backfills",
+        "pending_issues",
+        "issue_signatures",
+        "derived",
+        "text_analyses",
+        "record_signatures",
+    }
 )
 
 

@@ -239,6 +239,26 @@ def test_relinking_chunk_by_chunk_drops_the_links_of_records_no_longer_stored(st
     assert store.pending() == {"ANA-2", "ANA-7"}  # ticket 9 is not stored: its link went
 
 
+def test_record_signatures_are_written_with_links_and_leave_with_their_record(store):
+    """A record's signature says what its links were made from: one relinked without one
+    (it is gone) loses it, and a relink of everything drops those of records not stored."""
+    store.save_page([ticket("1"), ticket("2")], [], None, None)
+    owners = [("zendesk", "1"), ("zendesk", "2"), ("zendesk", "9")]
+    signed = {pair: f"sig-{pair[1]}" for pair in owners}
+    store.replace_links(owners, [link("1", "ANA-1")], signed)
+    assert store.record_signatures(owners) == signed
+
+    store.replace_links([("zendesk", "2")], [], {("zendesk", "2"): "sig-2b"})
+    store.replace_links([("zendesk", "1")], [])  # gone: no signature
+    assert store.record_signatures(owners) == {
+        ("zendesk", "2"): "sig-2b",
+        ("zendesk", "9"): "sig-9",
+    }
+
+    store.drop_orphan_links()  # ticket 9 is not stored
+    assert store.record_signatures(owners) == {("zendesk", "2"): "sig-2b"}
+
+
 def test_links_round_trip_with_their_evidence(store):
     original = Link(
         source="zendesk",

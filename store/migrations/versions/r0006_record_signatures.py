@@ -1,0 +1,31 @@
+"""Record signatures: what linking last read of each feedback item and deal, so an
+incremental sync relinks only the records whose linked fields changed.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "record_signatures",
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("record_id", sa.String(length=255), nullable=False),
+        sa.Column("signature", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("source", "record_id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("record_signatures")
