@@ -31,7 +31,13 @@ from connectors.base import Page, convert
 from connectors.lookup import KINDS, InvalidRecord, Lookup
 from flows.close_loop import close_loop
 from flows.incremental import relink_around
-from flows.pipeline import account_directory, demand, issues_asked_by
+from flows.pipeline import (
+    NAMED_ACCOUNTS_READ,
+    account_directory,
+    demand,
+    issues_asked_by,
+    read_named_accounts,
+)
 from flows.publish import publish_all
 from flows.sync import settings_for
 from models import Deal, DemandSummary, Feedback, Issue, Link, Record, Settings
@@ -231,6 +237,14 @@ def handle(
     for (source, kind), ids in found.deleted.items():
         store.save_page([], deleted=(source, kind, ids))
     result.dead_letters = len(found.dead)
+    for source in NAMED_ACCOUNTS_READ:  # a new customer's company, as a sync reads it
+        named = {
+            r.account_id
+            for r in found.changed
+            if isinstance(r, Feedback) and r.source == source and r.account_id
+        }
+        if named:
+            result.dead_letters += read_named_accounts(settings, store, source, named)[1]
     issues = [r for r in found.changed if isinstance(r, Issue)]
     relinked = {(r.source, r.id): r for r in found.changed if isinstance(r, Feedback | Deal)}
     # Gone records, and those whose tool links moved (their fields may not have), are

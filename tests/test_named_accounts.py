@@ -173,3 +173,28 @@ def test_a_new_company_that_does_not_validate_goes_to_the_dead_letters(
     (letter,) = [d for d in store.dead_letters() if d["kind"] == "account"]
     assert (letter["record_id"], letter["payload"]["name"]) == (company, "X")
     assert "updated_at" in letter["reason"]
+
+
+def test_a_webhook_for_a_new_customers_conversation_reads_its_company(
+    sandbox_url: str, settings: Settings, store: Store
+) -> None:
+    """The event path stores the conversation and its company as a sync would, so the
+    issue it asks for counts the right customer within seconds."""
+    from flows.events import handle
+    from store.inbox import Delivery, Inbox
+
+    pull_source(settings, store, "intercom", full=True)
+    company = conversation_of_new_company(sandbox_url, settings)
+    event = {
+        "topic": "conversation.user.created",
+        "data": {"item": {"type": "conversation", "id": "8880001"}},
+    }
+    Inbox(store.engine).add("intercom", [Delivery("d-1", event)])
+    (pending,) = Inbox(store.engine).claim()
+
+    handle(settings, store, [pending.id])
+
+    assert [f.account_id for f in store.load("feedback") if f.id == "8880001"] == [company]
+    assert [a.name for a in store.load("account", source="intercom") if a.id == company] == [
+        "Brand New Ltd"
+    ]
