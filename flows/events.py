@@ -32,8 +32,8 @@ from connectors.lookup import KINDS, InvalidRecord, Lookup
 from flows.close_loop import close_loop
 from flows.incremental import relink_around
 from flows.pipeline import (
-    NAMED_ACCOUNTS_READ,
     account_directory,
+    accounts_named,
     demand,
     issues_asked_by,
     read_named_accounts,
@@ -237,14 +237,8 @@ def handle(
     for (source, kind), ids in found.deleted.items():
         store.save_page([], deleted=(source, kind, ids))
     result.dead_letters = len(found.dead)
-    for source in NAMED_ACCOUNTS_READ:  # a new customer's company, as a sync reads it
-        named = {
-            r.account_id
-            for r in found.changed
-            if isinstance(r, Feedback) and r.source == source and r.account_id
-        }
-        if named:
-            result.dead_letters += read_named_accounts(settings, store, source, named)[1]
+    # A new customer's company, read as a sync reads it.
+    result.dead_letters += read_named_accounts(settings, store, accounts_named(found.changed))[1]
     issues = [r for r in found.changed if isinstance(r, Issue)]
     relinked = {(r.source, r.id): r for r in found.changed if isinstance(r, Feedback | Deal)}
     # Gone records, and those whose tool links moved (their fields may not have), are

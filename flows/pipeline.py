@@ -102,7 +102,7 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
             store.prune(page.source, page.kind, page.complete_ids)
         stored += len(page.records)
         dead += len(page.dead)
-        named |= {r.account_id for r in page.records if isinstance(r, Feedback) and r.account_id}
+        named |= accounts_named(page.records).get(source, set())
         if page.dead:
             log.warning(
                 "%s: %d invalid %s records sent to the dead letters",
@@ -110,8 +110,8 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
                 len(page.dead),
                 page.kind,
             )
-    if source in NAMED_ACCOUNTS_READ and named:
-        found, invalid = read_named_accounts(settings, store, source, named)
+    if named:
+        found, invalid = read_named_accounts(settings, store, {source: named})
         stored, dead = stored + found, dead + invalid
     log.info("%s: %d records pulled, %d dead letters", source, stored, dead)
     return stored, dead
@@ -123,31 +123,44 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
 NAMED_ACCOUNTS_READ = {"intercom": "company", "freshdesk": "company"}  # tool -> its name
 
 
+def accounts_named(records: Iterable[Record]) -> dict[str, set[str]]:
+    """The accounts these records' feedback names, by tool, for the tools above."""
+    named: dict[str, set[str]] = {}
+    for r in records:
+        if isinstance(r, Feedback) and r.source in NAMED_ACCOUNTS_READ and r.account_id:
+            named.setdefault(r.source, set()).add(r.account_id)
+    return named
+
+
 def read_named_accounts(
-    settings: Settings, store: Store, source: str, named: set[str]
+    settings: Settings, store: Store, named: Mapping[str, set[str]]
 ) -> tuple[int, int]:
-    """Read and store the accounts among `named` the store lacks, one request each (a
-    few: most feedback comes from known customers). One gone from the tool is skipped; one
-    that does not validate goes to the dead letters. Returns (stored, dead letters)."""
-    missing = sorted(named - set(store.stored_versions(source, "account", named)))
-    if not missing:
-        return 0, 0
+    """Read and store the accounts `named` (by tool) that the store lacks, one request
+    each (a few: most feedback comes from known customers). One gone from the tool is
+    skipped; one that does not validate goes to the dead letters. Returns (stored, dead
+    letters)."""
     lookup = Lookup(settings)
-    found: list[Record] = []
-    dead: list[DeadLetter] = []
-    for account_id in missing:
-        try:
-            record = lookup.fetch(source, NAMED_ACCOUNTS_READ[source], account_id)
-        except InvalidRecord as error:
-            reason = failure_reason(error.error)
-            dead.append(DeadLetter(source, "account", account_id, reason, error.raw))
+    stored = dead_letters = 0
+    for source, ids in named.items():
+        missing = sorted(ids - set(store.stored_versions(source, "account", ids)))
+        if not missing:
             continue
-        if record is not None:
-            found.append(record)
-    store.save_page(found, dead)
-    store.resolve_dead_letters(source, "account", (r.id for r in found))
-    log.info("%s: %d accounts new to the store read by id", source, len(found))
-    return len(found), len(dead)
+        found: list[Record] = []
+        dead: list[DeadLetter] = []
+        for account_id in missing:
+            try:
+                record = lookup.fetch(source, NAMED_ACCOUNTS_READ[source], account_id)
+            except InvalidRecord as error:
+                reason = failure_reason(error.error)
+                dead.append(DeadLetter(source, "account", account_id, reason, error.raw))
+                continue
+            if record is not None:
+                found.append(record)
+        store.save_page(found, dead)
+        store.resolve_dead_letters(source, "account", (r.id for r in found))
+        log.info("%s: %d accounts new to the store read by id", source, len(found))
+        stored, dead_letters = stored + len(found), dead_letters + len(dead)
+    return stored, dead_letters
 
 
 def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
