@@ -315,3 +315,28 @@ class MovedWhileRead:
     def shrank(self, since: datetime) -> None:
         """A listing from `since` holds fewer records than a page ago: one left it."""
         self._back_to(since)
+
+
+@dataclass(frozen=True)
+class Capability:
+    """One optional feature of a tool, as this tenant has it: a permission, a custom field,
+    a plan feature. A missing one switches off that feature alone (never the tool's pull)
+    and says what to change to get it back."""
+
+    tool: str
+    name: str  # e.g. "jira_links", "opportunity_issue_keys", "quiet_edits"
+    available: bool
+    detail: str  # what the feature gives, or why it is missing and what to change
+
+    def line(self) -> str:
+        return f"{self.name}: {'available' if self.available else 'missing'} ({self.detail})"
+
+
+class MissingFeatures(dict[str, str]):
+    """What a connector found missing during one pull, feature -> why and what to change.
+
+    Each connector keeps one as `self.missing`; the pull reads it after the tool's pages,
+    logs each once and puts them in the run's summary and `pmsync status`."""
+
+    def note(self, feature: str, reason: str) -> None:
+        self.setdefault(feature, reason)

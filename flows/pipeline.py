@@ -19,8 +19,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector, Page, failure_reason
+import requests
+
+from connectors.base import Connector, DuplicatePageToken, Page, failure_reason
 from connectors.freshdesk import FreshdeskConnector
+from connectors.http import ApiError, AuthError, RetryableError
 from connectors.hubspot import HubSpotConnector
 from connectors.intercom import IntercomConnector
 from connectors.jira import JiraConnector
@@ -64,6 +67,10 @@ CONNECTORS: dict[str, Callable[[Settings], Connector]] = {
 @dataclass
 class SyncResult:
     pulled: dict[str, int] = field(default_factory=dict)
+    # tool -> what failed and the setting to fix: that tool's pull only, the rest went on
+    failed: dict[str, str] = field(default_factory=dict)
+    # tool -> {optional feature -> why it is off and what to change}
+    missing: dict[str, dict[str, str]] = field(default_factory=dict)
     dead_letters: int = 0
     links: int = 0
     published: dict[str, int] = field(
@@ -75,6 +82,8 @@ class SyncResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "pulled": self.pulled,
+            "failed": self.failed,
+            "missing": self.missing,
             "dead_letters": self.dead_letters,
             "links": self.links,
             "published": self.published,
@@ -82,11 +91,45 @@ class SyncResult:
         }
 
 
-def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tuple[int, int]:
-    """Pull one tool page by page; each page is committed with its cursor.
+@dataclass
+class PullOutcome:
+    """One tool's pull: what it stored, and the optional features it found missing."""
 
-    Returns (records stored, dead letters)."""
+    stored: int = 0
+    dead: int = 0
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+class ToolFailed(Exception):
+    """A tool's pull that could not finish; the message names the tool and what to fix.
+
+    Its pages committed before the failure stay, each with its own cursor."""
+
+    def __init__(self, tool: str, message: str, missing: dict[str, str]) -> None:
+        super().__init__(message)
+        self.tool = tool
+        self.missing = missing
+
+
+def pull_source(settings: Settings, store: Store, source: str, full: bool) -> PullOutcome:
+    """Pull one tool page by page; each page is committed with its cursor. An expected
+    failure (the tool unreachable, credentials refused, a refused request) is raised as
+    ToolFailed with what to fix."""
     connector = CONNECTORS[source](settings)
+    missing: dict[str, str] = getattr(connector, "missing", {})
+    try:
+        outcome = _pull_pages(settings, store, source, full, connector)
+    except EXPECTED_FAILURES as error:
+        raise ToolFailed(source, tool_failure(source, error), dict(missing)) from error
+    outcome.missing = dict(missing)
+    for feature, reason in missing.items():
+        log.warning("%s: %s is off: %s", source, feature, reason)
+    return outcome
+
+
+def _pull_pages(
+    settings: Settings, store: Store, source: str, full: bool, connector: Connector
+) -> PullOutcome:
     stored = dead = 0
     named: set[str] = set()  # the accounts the pulled feedback names
     for page in prefetched(connector.pull(store.cursor, full=full)):
@@ -114,7 +157,25 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> tu
         found, invalid = read_named_accounts(settings, store, {source: named})
         stored, dead = stored + found, dead + invalid
     log.info("%s: %d records pulled, %d dead letters", source, stored, dead)
-    return stored, dead
+    return PullOutcome(stored, dead)
+
+
+# Failures that end one tool's pull and are explained, not shown as a traceback.
+EXPECTED_FAILURES = (ApiError, DuplicatePageToken, requests.RequestException, ConfigError)
+
+
+def tool_failure(tool: str, error: Exception) -> str:
+    """One line on a failed pull: what went wrong and the setting to look at."""
+    from flows.check import URL_SETTINGS
+
+    if isinstance(error, RetryableError) and error.status is None:
+        return f"{error}: unreachable; check {URL_SETTINGS.get(tool, 'its URL')}"
+    if isinstance(error, AuthError):
+        return str(error)  # it names the credential settings
+    if isinstance(error, RetryableError):
+        return f"{tool}: kept failing ({error}); the next run tries again"
+    text = str(error)
+    return text if text.startswith(f"{tool}:") else f"{tool}: {text}"
 
 
 # Tools whose account listing has no change-time filter: it is read in full only now and
@@ -561,12 +622,23 @@ def run_cycle(
     run_id = store.start_run()
     try:
         for source in sources or settings.sources:
-            stored, dead = step(pull_source)(settings, store, source, full)
-            result.pulled[source] = stored
-            result.dead_letters += dead
-        everything = reconcile_due(settings, store, full)
+            try:
+                pulled = step(pull_source)(settings, store, source, full)
+            except ToolFailed as failure:
+                # One tool's failure is that tool's: the others' changes still go out.
+                log.error("%s", failure)
+                result.failed[source] = str(failure)
+                if failure.missing:
+                    result.missing[source] = failure.missing
+                continue
+            result.pulled[source] = pulled.stored
+            result.dead_letters += pulled.dead
+            if pulled.missing:
+                result.missing[source] = pulled.missing
+        everything = reconcile_due(settings, store, full) and not result.failed
         result.links = step(link_step)(settings, store, everything)
-        if settings.jira_url:
+        # Issues that failed to pull may be stale or missing: publish after a good pull.
+        if settings.jira_url and "jira" not in result.failed:
             pending = store.pending()
             summaries = step(demand_step)(settings, store, everything)
             report = step(publish_all)(settings, store, summaries)
@@ -584,7 +656,6 @@ def run_cycle(
         store.finish_run(run_id, "failed", result.as_dict())
         raise
     result.duration_s = time.monotonic() - started
-    store.finish_run(
-        run_id, "ok" if not result.published["failed"] else "partial", result.as_dict()
-    )
+    clean = not result.published["failed"] and not result.failed
+    store.finish_run(run_id, "ok" if clean else "partial", result.as_dict())
     return result

@@ -51,6 +51,12 @@ def report_artifact(result: SyncResult) -> None:
     rows: list[dict[str, Any]] = [
         {"step": f"pulled from {tool}", "count": n} for tool, n in result.pulled.items()
     ]
+    rows += [{"step": f"failed: {reason}", "count": 0} for reason in result.failed.values()]
+    rows += [
+        {"step": f"{tool}: {feature} off: {reason}", "count": 0}
+        for tool, features in result.missing.items()
+        for feature, reason in features.items()
+    ]
     rows += [
         {"step": "dead letters", "count": result.dead_letters},
         {"step": "links", "count": result.links},

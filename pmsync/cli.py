@@ -107,12 +107,24 @@ def sync(
         fail(str(error))
     if as_json:
         print(json.dumps(result))
-        return
-    console.print(
-        f"pulled {result['pulled']}, {result['links']} links, "
-        f"{result['dead_letters']} dead letters, published {result['published']} "
-        f"in {result['duration_s']}s"
-    )
+    else:
+        console.print(
+            f"pulled {result['pulled']}, {result['links']} links, "
+            f"{result['dead_letters']} dead letters, published {result['published']} "
+            f"in {result['duration_s']}s"
+        )
+        for tool, features in result.get("missing", {}).items():
+            for feature, reason in features.items():
+                console.print(f"[yellow]{tool}: {feature} is off[/yellow]: {reason}")
+    failed = result.get("failed", {})
+    if failed:
+        for tool, reason in failed.items():
+            err.print(f"[red]failed[/red] {tool}: {reason}")
+        err.print(
+            f"partially failed: {len(failed)} of {len(failed) + len(result['pulled'])} tools; "
+            "the others' changes were published"
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -223,13 +235,24 @@ def sandbox(
             "'sandbox' for each tool. Log at /_sandbox/webhooks.",
         ),
     ] = None,
+    tenant: Annotated[
+        str,
+        typer.Option(
+            help="Tenant profile: full (every optional feature), minimal (no custom deal "
+            "fields, an agent's Zendesk token, no Jira admin, no HubSpot notes scopes), "
+            "multi-currency, or messy (nulls, missing objects, odd text).",
+        ),
+    ] = "full",
 ) -> None:
     """Serve the bundled sandbox (Jira, Zendesk, Intercom, Freshdesk, HubSpot, Salesforce
     emulators with a seeded world) until interrupted."""
     from sandbox.server import serve
+    from sandbox.tenants import TENANTS
 
     if rate_limits not in ("off", "real"):
         fail("--rate-limits is 'off' or 'real'")
+    if tenant not in TENANTS:
+        fail(f"--tenant is one of {', '.join(TENANTS)}")
     serve(
         host=host,
         port=port,
@@ -240,6 +263,7 @@ def sandbox(
         malformed_rate=malformed,
         search_lag_s=search_lag,
         webhook_url=webhook_url,
+        tenant=tenant,
     )
 
 

@@ -29,7 +29,9 @@ def _bad(message: str) -> Response:
 
 async def health(request: Request) -> Response:
     state = _state(request)
-    return json_response({"status": "ok", "seed": state.seed, "scale": state.scale})
+    return json_response(
+        {"status": "ok", "seed": state.seed, "scale": state.scale, "tenant": state.tenant.as_dict()}
+    )
 
 
 async def requests(request: Request) -> Response:

@@ -32,6 +32,7 @@ def create_app(
     malformed_rate: float = 0.0,
     webhook_url: str | None = None,
     webhooks: dict[str, Any] | None = None,
+    tenant: str = "full",
 ) -> Starlette:
     """`rate_limits` "real" enforces each tool's documented limits (sandbox.limits; shrink
     their windows with `limits_scale`, override them with `limits`); `faults` is the share
@@ -40,7 +41,9 @@ def create_app(
     writes; `malformed_rate` serves that share of feedback and deal records broken.
     `webhook_url`: where every data change is sent as the tool's signed webhook
     (sandbox.webhooks_out); `webhooks` sets the sender's other settings (secrets, drop,
-    duplicate and reorder rates), as `POST /_sandbox/config` does."""
+    duplicate and reorder rates), as `POST /_sandbox/config` does. `tenant` names the
+    tenant profile (sandbox.tenants): which permissions, custom fields and currencies the
+    customer's accounts have."""
     app = Starlette(
         routes=[
             Mount("/jira", routes=jira.routes()),
@@ -60,7 +63,12 @@ def create_app(
     app.state.webhooks.configure(hooks)
     app.add_middleware(ChangeCapture)
     app.state.sandbox = SandboxState(
-        seed, now, scale=scale, search_lag_s=search_lag_s, malformed_rate=malformed_rate
+        seed,
+        now,
+        scale=scale,
+        search_lag_s=search_lag_s,
+        malformed_rate=malformed_rate,
+        tenant=tenant,
     )
     traffic.install(
         app,

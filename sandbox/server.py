@@ -109,7 +109,8 @@ def serve(host: str = "127.0.0.1", port: int = 8900, seed: int = 7, **options: A
     app = create_app(seed, **options)
     sock = _listen(host, port)
     url = _url(host, sock.getsockname()[1])
-    print(f"pmsync sandbox (seed {seed}) on {url}")
+    tenant = app.state.sandbox.tenant
+    print(f"pmsync sandbox (seed {seed}, tenant {tenant.name}: {tenant.description}) on {url}")
     for tool, path, how in CREDENTIALS:
         print(f"  {tool:<10} {url}{path:<11} {how}")
     print(

@@ -14,6 +14,7 @@ from sandbox import (
     salesforce_data,
     zendesk_data,
 )
+from sandbox.tenants import Tenant, tenant_named
 from sandbox.web import RequestCounters
 from sandbox.world import World, generate
 
@@ -35,8 +36,11 @@ class SandboxState:
         scale: int = 1,
         search_lag_s: float = 0.0,
         malformed_rate: float = 0.0,
+        tenant: str | Tenant = "full",
     ) -> None:
         self.lock = threading.RLock()
+        # Which documented variation of a customer's accounts this sandbox shows.
+        self.tenant: Tenant = tenant_named(tenant) if isinstance(tenant, str) else tenant
         self.counters = RequestCounters()
         # Search indexes (Jira, HubSpot, Intercom) lag behind writes by this many seconds.
         self.search_lag_s = search_lag_s
