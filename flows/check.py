@@ -17,6 +17,7 @@ import requests
 from sqlalchemy import create_engine, inspect, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from connectors.base import Capability
 from connectors.freshdesk import FreshdeskConnector
 from connectors.http import ApiClient, ApiError, AuthError, RetryableError
 from connectors.hubspot import HubSpotConnector
@@ -41,9 +42,11 @@ URL_SETTINGS = {
 
 @dataclass(frozen=True)
 class CheckResult:
-    name: str  # configuration, database, a tool, prefect
+    name: str  # configuration, database, a tool, "<tool> <feature>", prefect
     ok: bool
     detail: str
+    # An optional feature the tenant lacks: not a failure (the feature alone is off).
+    missing: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,9 +62,37 @@ def run_checks(settings: Settings, timeout: float = 10.0) -> list[CheckResult]:
     ]
     checks += [(tool, _tool_check(tool, quick)) for tool in settings.sources]
     checks.append(("prefect", lambda: check_prefect(settings, timeout)))
-    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+    probes = [tool for tool in settings.sources if tool in CAPABILITY_CHECKS]
+    with ThreadPoolExecutor(max_workers=len(checks) + len(probes)) as pool:
         futures = [(name, pool.submit(_outcome, check)) for name, check in checks]
-        return [CheckResult(name, *future.result()) for name, future in futures]
+        features = [(tool, pool.submit(_capabilities, tool, quick)) for tool in probes]
+        results = [CheckResult(name, *future.result()) for name, future in futures]
+        by_tool = {tool: future.result() for tool, future in features}
+    # Each tool's optional features follow its own line.
+    ordered: list[CheckResult] = []
+    for result in results:
+        ordered.append(result)
+        if result.ok:
+            ordered += by_tool.get(result.name, [])
+    return ordered
+
+
+def _capabilities(tool: str, settings: Settings) -> list[CheckResult]:
+    """Each optional feature of a tool, available or missing (with what to change). A probe
+    that fails outright is reported as such, never as the tool failing."""
+    try:
+        found = CAPABILITY_CHECKS[tool](settings)
+    except (ApiError, requests.RequestException, ValueError) as error:
+        return [CheckResult(f"{tool} features", True, f"not probed: {error}", missing=True)]
+    return [
+        CheckResult(
+            f"{tool} {c.name}",
+            True,
+            c.detail if c.available else f"missing: {c.detail}",
+            missing=not c.available,
+        )
+        for c in found
+    ]
 
 
 def configuration_failure(error: ConfigError) -> CheckResult:
@@ -174,6 +205,11 @@ TOOL_CHECKS: dict[str, Callable[[Settings], str]] = {
     ),
     "salesforce": lambda s: check_salesforce(s),
 }
+
+
+# Each tool's optional features (permissions, custom fields, plan features), probed for
+# `pmsync check`: tool -> a function of the settings listing every such Capability.
+CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {}
 
 
 def check_salesforce(settings: Settings) -> str:

@@ -894,6 +894,8 @@ def check(sandbox: SandboxOption = None, as_json: JsonOption = False) -> None:
             table.add_column(column, overflow="fold")
         for result in results:
             mark = "[green]ok[/green]" if result.ok else "[red]fail[/red]"
+            if result.missing:
+                mark = "[yellow]off[/yellow]"
             table.add_row(result.name, mark, result.detail)
         console.print(table)
     if not ok:
