@@ -635,7 +635,7 @@ def run_cycle(
             result.dead_letters += pulled.dead
             if pulled.missing:
                 result.missing[source] = pulled.missing
-        everything = reconcile_due(settings, store, full) and not result.failed
+        everything = reconcile_due(settings, store, full)
         result.links = step(link_step)(settings, store, everything)
         # Issues that failed to pull may be stale or missing: publish after a good pull.
         if settings.jira_url and "jira" not in result.failed:
@@ -649,7 +649,7 @@ def run_cycle(
             result.moved = movers(report.changes)
             if settings.close_loop:
                 step(close_loop)(settings, store)
-        if everything:
+        if everything and not result.failed:  # a reconcile missing a tool stays due
             reconciled(settings, store, started_at)
     except BaseException:
         result.duration_s = time.monotonic() - started
