@@ -598,8 +598,12 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
         }
         for b in store.backfills(5)
     ]
+    # The last sync says which tools failed and which optional features are off.
+    last_sync = next((r["stats"] for r in runs if "missing" in (r["stats"] or {})), {})
     return {
         "cursors": cursors,
+        "features_off": last_sync.get("missing", {}),
+        "failed_tools": last_sync.get("failed", {}),
         "records": store.count_records(),
         "dead_letters": dict(sorted(dead.items(), key=lambda item: -item[1])),
         "runs": runs,
@@ -643,6 +647,11 @@ def status(as_json: JsonOption = False) -> None:
         read = stats.get("pulled", stats.get("records", ""))
         runs.add_row(str(run["id"]), run["kind"], run["started_at"], run["outcome"], str(read))
     console.print(runs)
+    for tool, features in report["features_off"].items():
+        for feature, reason in features.items():
+            console.print(f"[yellow]{tool}: {feature} is off[/yellow]: {reason}", highlight=False)
+    for tool, reason in report["failed_tools"].items():
+        console.print(f"[red]{tool} failed in the last sync[/red]: {reason}", highlight=False)
     dead = report["dead_letters"]
     console.print(f"Dead letters: {sum(dead.values())}", highlight=False)
     for reason, count in dead.items():

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import pmsync.cli
 from flows.pipeline import run_cycle
 from models import Settings
-from pmsync.cli import app
+from pmsync.cli import app, status_report
 from store import Store
 from tests.conftest import EXPLICIT_ONLY
 
@@ -72,6 +72,7 @@ def test_one_tool_down_the_others_reach_jira(
     assert result.published["written"] > 0 and result.published["failed"] == 0
     assert all(down.cursor(stream) is None for stream in ZENDESK_STREAMS)
     assert down.last_runs(1)[0]["outcome"] == "partial"
+    assert status_report(down)["failed_tools"] == result.failed  # `pmsync status` says so
 
     reset(sandbox_url)
     without = Store(f"sqlite:///{tmp_path / 'without.db'}")
