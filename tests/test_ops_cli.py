@@ -186,6 +186,8 @@ def test_status_json_shows_lags_runs_dead_letters_inbox_and_schedule(
     report = json.loads(done.stdout)
     assert set(report) == {
         "cursors",
+        "features_off",
+        "failed_tools",
         "records",
         "dead_letters",
         "runs",
