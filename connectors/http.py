@@ -54,6 +54,67 @@ class RetryableError(ApiError):
         self.retry_after = retry_after
 
 
+class NotAnAnswer(RetryableError):
+    """A success status whose body is not the API's answer: a vendor's error body, a
+    proxy's HTML page, an empty or unparsable body, or a page without the records key the
+    API documents. It is a failed request, retried like a 5xx: a 200 that is no answer must
+    never be read as "no records" (a sweep would delete everything)."""
+
+    def __init__(self, tool: str, message: str, status: int | None = None) -> None:
+        super().__init__(tool, message, status, None)
+
+
+class Answer(requests.Response):
+    """A response whose JSON body was parsed once, when it was checked."""
+
+    parsed: Any
+
+    def json(self, **kwargs: Any) -> Any:
+        return self.parsed
+
+
+def error_in(body: Any) -> str | None:
+    """The message of a vendor's error body sent with a success status, else None: Jira's
+    errorMessages, Zendesk's error, Intercom's error.list, HubSpot's status error,
+    Salesforce's list of errorCode, Freshdesk's code/message."""
+    if isinstance(body, list):
+        first = body[0] if body else None
+        if isinstance(first, dict) and "errorCode" in first and "message" in first:
+            return f"{first['errorCode']}: {first['message']}"
+        return None
+    if not isinstance(body, dict):
+        return None
+    keys = set(body)
+    if body.get("errorMessages"):
+        return "; ".join(str(m) for m in body["errorMessages"])
+    if body.get("type") == "error.list" or body.get("status") == "error":
+        return str(body.get("errors") or body.get("message") or body)
+    if "error" in keys and keys <= {"error", "description", "details"}:
+        return f"{body['error']}: {body.get('description', '')}".rstrip(": ")
+    if keys and keys <= {"code", "message", "description", "errors"} and keys & {"code", "errors"}:
+        return str(body.get("message") or body.get("description") or body)
+    return None
+
+
+def checked_records(tool: str, what: str, body: Any, records: str | None) -> Any:
+    """`body` when it has the documented shape: a list where `records` is "[]" (a bare
+    list of records), else a dict whose `records` key holds a list. Raises NotAnAnswer."""
+    if records is None:
+        return body
+    if records == "[]":
+        if isinstance(body, list):
+            return body
+        raise NotAnAnswer(tool, f"{what}: expected a list of records, got {_preview(body)}")
+    if isinstance(body, dict) and isinstance(body.get(records), list):
+        return body
+    raise NotAnAnswer(tool, f"{what}: the answer has no {records!r} list: {_preview(body)}")
+
+
+def _preview(body: Any) -> str:
+    text = repr(body)
+    return text if len(text) <= 120 else f"{text[:117]}..."
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Retry-After is seconds or an HTTP date (RFC 9110); None when absent or unreadable."""
     if not value:
@@ -161,7 +222,9 @@ class ApiClient:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
-    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+    def _send(
+        self, method: str, url: str, kwargs: dict[str, Any], records: str | None = None
+    ) -> requests.Response:
         throttle = _throttles.get(self.tool)
         if throttle is not None:
             throttle()
@@ -173,12 +236,47 @@ class ApiClient:
             ) from None
         log.debug("%s %s %s -> %s", self.tool, method, url, response.status_code)
         self.check(response, f"{method} {url}")
-        return response
+        return self.answer(response, f"{method} {url}", method, records)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """One API call with retries; returns the successful response or raises ApiError."""
+    def request(
+        self, method: str, path: str, records: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """One API call with retries; returns the successful response or raises ApiError.
+
+        `records`: the key the API documents its records under ("[]" for a bare list); a
+        body without it is a failed request (NotAnAnswer), retried like a 5xx."""
         url = self.url(path)
-        return self.call(lambda: self._send(method, url, kwargs))
+        return self.call(lambda: self._send(method, url, kwargs, records))
+
+    def answer(
+        self, response: requests.Response, what: str, method: str, records: str | None = None
+    ) -> requests.Response:
+        """The response of a call that succeeded, once its body is the API's answer: JSON
+        (parsed once) that is no vendor error body, or no body where none is due."""
+        status = response.status_code
+        kind = response.headers.get("Content-Type", "").lower()
+        if "html" in kind:
+            raise NotAnAnswer(self.tool, f"{what} answered {status} with an HTML page", status)
+        if not response.content:
+            if method == "GET" or records is not None:
+                raise NotAnAnswer(self.tool, f"{what} answered {status} with no body", status)
+            return response
+        if "json" not in kind and records is None:
+            return response  # not a JSON answer (none of pmsync's reads are)
+        try:
+            parsed = response.json()
+        except ValueError:
+            raise NotAnAnswer(self.tool, f"{what} answered {status} with no JSON", status) from None
+        problem = error_in(parsed)
+        if problem is not None:
+            message = redact(problem, self.secrets)[:200]
+            raise NotAnAnswer(
+                self.tool, f"{what} answered {status} with an error: {message}", status
+            )
+        checked_records(self.tool, what, parsed, records)
+        response.__class__ = Answer
+        response.parsed = parsed  # type: ignore[attr-defined]
+        return response
 
     def write_once(
         self,
@@ -205,8 +303,8 @@ class ApiClient:
 
         return self.call(attempt)
 
-    def get_json(self, path: str, **kwargs: Any) -> Any:
-        return self.request("GET", path, **kwargs).json()
+    def get_json(self, path: str, records: str | None = None, **kwargs: Any) -> Any:
+        return self.request("GET", path, records, **kwargs).json()
 
     def check(self, response: requests.Response, what: str) -> None:
         """Turn an HTTP failure into the error that says whether to retry and what to fix."""

@@ -28,7 +28,7 @@ from prefect import flow
 
 from connectors.base import Connector, Page
 from flows.budgets import install_budgets
-from flows.pipeline import CONNECTORS, Step, demand, link_all
+from flows.pipeline import CONNECTORS, Step, demand, link_all, refuse_mass_delete
 from flows.publish import publish_all
 from flows.sync import as_task, settings_for
 from models import ConfigError, Settings
@@ -151,6 +151,8 @@ def backfill_window(
         listings=index == 0,
     )
     for page in pages:
+        if page.complete_ids is not None:
+            refuse_mass_delete(settings, store, page)
         save_page(store, page, prefix)
         stored += len(page.records)
         dead += len(page.dead)

@@ -133,6 +133,8 @@ def _pull_pages(
     stored = dead = 0
     named: set[str] = set()  # the accounts the pulled feedback names
     for page in prefetched(connector.pull(store.cursor, full=full)):
+        if page.complete_ids is not None:
+            refuse_mass_delete(settings, store, page)  # before the page's cursor is saved
         store.save_page(
             page.records,
             page.dead,
@@ -160,8 +162,34 @@ def _pull_pages(
     return PullOutcome(stored, dead)
 
 
+class MassDeleteRefused(Exception):
+    """A full listing that would delete more of a stream than PMSYNC_MAX_DELETE_SHARE."""
+
+
+def refuse_mass_delete(settings: Settings, store: Store, page: Page) -> None:
+    """Deletions inferred from a listing (what a full read did not name) are trusted only
+    up to a share of what is stored: a listing that lost most of its records more likely
+    lied (a 200 with an error, a permission change) than the tool lost them."""
+    assert page.complete_ids is not None
+    gone, stored = store.prune_count(page.source, page.kind, page.complete_ids)
+    if settings.allow_mass_delete or gone <= settings.max_delete_share * stored:
+        return
+    raise MassDeleteRefused(
+        f"{page.source}: a full read of {page.kind} records names {len(page.complete_ids)} "
+        f"of the {stored} stored: deleting {gone} ({gone / stored:.0%}) is past "
+        f"PMSYNC_MAX_DELETE_SHARE ({settings.max_delete_share:.0%}), so nothing was deleted. "
+        "If the tool really lost them, run `pmsync sync --full --allow-mass-delete`"
+    )
+
+
 # Failures that end one tool's pull and are explained, not shown as a traceback.
-EXPECTED_FAILURES = (ApiError, DuplicatePageToken, requests.RequestException, ConfigError)
+EXPECTED_FAILURES = (
+    ApiError,
+    DuplicatePageToken,
+    MassDeleteRefused,
+    requests.RequestException,
+    ConfigError,
+)
 
 
 def tool_failure(tool: str, error: Exception) -> str:

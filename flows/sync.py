@@ -20,8 +20,9 @@ def as_task(fn: Callable[..., Any]) -> Callable[..., Any]:
     return named(fn)
 
 
-def settings_for(sandbox_url: str | None, database_url: str | None = None) -> Settings:
+def settings_for(sandbox_url: str | None, database_url: str | None = None, **more: Any) -> Settings:
     overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
+    overrides.update(more)
     if sandbox_url:
         return Settings.for_sandbox(sandbox_url, **overrides)
     return load_settings(**overrides)
@@ -33,13 +34,16 @@ def sync(
     full: bool = False,
     database_url: str | None = None,
     sources: list[str] | None = None,
+    allow_mass_delete: bool = False,
 ) -> dict[str, Any]:
     """Pull the configured tools (or only `sources`), link feedback and deals to issues,
     publish demand, and leave a table of what happened as the run's artifact.
 
     Parameters carry no secrets: credentials come from the environment of the process
-    that runs the flow (or the sandbox's demo credentials with `sandbox_url`)."""
-    settings = settings_for(sandbox_url, database_url)
+    that runs the flow (or the sandbox's demo credentials with `sandbox_url`).
+    `allow_mass_delete` lets a full listing delete more than PMSYNC_MAX_DELETE_SHARE."""
+    extra = {"allow_mass_delete": True} if allow_mass_delete else {}
+    settings = settings_for(sandbox_url, database_url, **extra)
     store = Store(settings.database_url)
     result = run_cycle(settings, store, full=full, step=as_task, sources=sources)
     report_artifact(result)

@@ -153,6 +153,17 @@ class Settings(BaseSettings):
         description="Between reconciles a sync relinks and sums only what changed; every "
         "this many hours (and on --full) it relinks every record and sums every issue.",
     )
+    max_delete_share: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="The most of a stream's stored records that a full listing may delete "
+        "(records the tool no longer names); past it the tool's pull fails and deletes "
+        "nothing, unless allow_mass_delete (sync --allow-mass-delete).",
+    )
+    allow_mass_delete: bool = Field(
+        False, description="Let one full listing delete more than max_delete_share."
+    )
     lookback_minutes: int = Field(
         5, ge=0, description="Re-read this much before each cursor: vendor search indexes lag."
     )

@@ -69,12 +69,17 @@ def _quiet_prefect() -> None:
         Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
 
 
-def run_sync_flow(sandbox: str | None, full: bool, database_url: str | None) -> dict[str, Any]:
-    """One cycle through Prefect (a temporary local server unless PREFECT_API_URL is set)."""
+def run_sync_flow(
+    sandbox: str | None, full: bool, allow_mass_delete: bool = False
+) -> dict[str, Any]:
+    """One cycle through Prefect (a temporary local server unless PREFECT_API_URL is set).
+
+    The flow reads the store's URL from the environment, as this process did: a URL with a
+    password never becomes a flow-run parameter in Prefect's database."""
     _quiet_prefect()
     from flows.sync import sync
 
-    return sync(sandbox_url=sandbox, full=full, database_url=database_url)
+    return sync(sandbox_url=sandbox, full=full, allow_mass_delete=allow_mass_delete)
 
 
 @app.command()
@@ -88,6 +93,14 @@ def sync(
             "and sum every issue.",
         ),
     ] = False,
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-delete",
+            help="Let a full listing delete more than PMSYNC_MAX_DELETE_SHARE (10%) of "
+            "what is stored, when a tool really lost that much.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run one sync cycle: pull every configured tool, link, publish demand to Jira.
@@ -95,14 +108,21 @@ def sync(
     Incremental: only records changed since the last sync are relinked, and only the
     issues they move are published. Every PMSYNC_RECONCILE_HOURS (and on --full) the sync
     reconciles instead: every record relinked, every issue summed."""
-    settings = settings_or_exit(sandbox)
+    settings = settings_or_exit(sandbox)  # bad configuration fails here, before any request
+    if not settings.sources:
+        fail(
+            "no tool is configured: set PMSYNC_JIRA_URL and at least one of "
+            "PMSYNC_ZENDESK_URL, PMSYNC_INTERCOM_URL, PMSYNC_FRESHDESK_URL, "
+            "PMSYNC_HUBSPOT_URL, PMSYNC_SALESFORCE_LOGIN_URL (with their credentials), "
+            "or pass --sandbox URL"
+        )
     logging.basicConfig(
         level=logging.WARNING if as_json else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     try:
-        result = run_sync_flow(sandbox, full, settings.database_url if sandbox else None)
+        result = run_sync_flow(sandbox, full, allow_mass_delete)
     except ConfigError as error:
         fail(str(error))
     if as_json:
@@ -300,7 +320,8 @@ def demo(
     try:
         console.print(f"Sandbox running at {server.url} (seed {seed})")
         console.print("Running one sync through Prefect (the first start takes a few seconds)")
-        result = run_sync_flow(server.url, True, database_url)
+        os.environ["PMSYNC_DATABASE_URL"] = database_url  # the flow reads it from here
+        result = run_sync_flow(server.url, True)
         console.print(
             f"Pulled {result['pulled']}; {result['links']} links; "
             f"published {result['published']['written']} issues "

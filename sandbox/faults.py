@@ -19,7 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("rate_limit", "server_error", "slow", "drop", "truncate", "drop_after_write")
+KINDS = (
+    "rate_limit",
+    "server_error",
+    "slow",
+    "drop",
+    "truncate",
+    "drop_after_write",
+    "error_200",
+)
 DEFAULT_WEIGHTS: dict[str, float] = {
     "rate_limit": 0.2,  # 429 with Retry-After and the tool's rate-limit headers
     "server_error": 0.25,  # 500/502/503/504
@@ -27,7 +35,11 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "drop": 0.1,  # connection closed before any response byte
     "truncate": 0.1,  # headers and part of the body, then closed (reads only)
     "drop_after_write": 0.15,  # the handler ran, then closed with no response (writes)
+    # Not drawn unless asked for: 200 with the vendor's error body, a proxy's HTML page or
+    # nothing at all, as real services and the proxies before them sometimes answer.
+    "error_200": 0.0,
 }
+ERROR_200_BODIES = ("vendor_error", "html", "empty")
 SERVER_ERRORS = (500, 502, 503, 504)
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A weight per kind, or a list of kinds (equal weights).
@@ -65,6 +77,7 @@ class Fault:
     kind: str
     status: int | None = None  # server_error
     delay: float = 0.0  # slow
+    body: str = ""  # error_200: one of ERROR_200_BODIES
 
 
 class FaultInjector:
@@ -134,6 +147,8 @@ class FaultInjector:
                 return Fault(kind, status=rng.choice(SERVER_ERRORS))
             if kind == "slow":
                 return Fault(kind, delay=round(rng.uniform(0.1, 1.0) * self.max_delay, 3))
+            if kind == "error_200":
+                return Fault(kind, body=rng.choice(ERROR_200_BODIES))
             return Fault(kind)
 
     def record(self, tool: str, route: str, fault: Fault) -> None:
@@ -148,6 +163,8 @@ class FaultInjector:
                 event["status"] = fault.status
             if fault.kind == "slow":
                 event["delay"] = fault.delay
+            if fault.body:
+                event["body"] = fault.body
             self._events.append(event)
 
     def snapshot(self) -> dict[str, Any]:
@@ -222,6 +239,17 @@ def _vendor_error(tool: str, status: int) -> Any:
             }
         ]
     return {"error": _REASONS[status]}
+
+
+def error_200(tool: str, body: str) -> tuple[bytes, str]:
+    """(body, content type) of a 200 that is no answer: the vendor's error body (as its
+    503 would carry), an HTML page from a proxy or a login wall, or an empty body."""
+    if body == "html":
+        page = "<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
+        return page.encode(), "text/html; charset=utf-8"
+    if body == "empty":
+        return b"", "application/json"
+    return json.dumps(_vendor_error(tool, 503), separators=(",", ":")).encode(), "application/json"
 
 
 def server_error(

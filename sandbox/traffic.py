@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.faults import Fault, FaultInjector, FaultKinds, server_error
+from sandbox.faults import Fault, FaultInjector, FaultKinds, error_200, server_error
 from sandbox.limits import (
     TOOLS,
     Answer,
@@ -217,6 +217,9 @@ class TrafficMiddleware:
             await self._drop(send)
         elif fault.kind == "truncate":
             await self._truncate(scope, receive, send, tool, extra)
+        elif fault.kind == "error_200":
+            body, content_type = error_200(tool, fault.body)
+            await _answer(send, 200, body, content_type, [])
         else:  # pragma: no cover - KINDS and this dispatch go together
             raise ValueError(fault.kind)
 

@@ -420,6 +420,18 @@ class Store:
         if gone:
             self._delete_records(conn, source, "tool_link", gone)
 
+    def prune_count(self, source: str, kind: str, keep_ids: set[str]) -> tuple[int, int]:
+        """(records a prune would drop, records stored) of one source's kind."""
+        with self.engine.connect() as conn:
+            stored = set(
+                conn.execute(
+                    select(records.c.record_id).where(
+                        records.c.source == source, records.c.kind == kind
+                    )
+                ).scalars()
+            )
+        return len(stored - keep_ids), len(stored)
+
     def prune(self, source: str, kind: str, keep_ids: set[str]) -> int:
         """After a stream read in full: what the tool no longer has, the store drops."""
         with self.engine.begin() as conn:

@@ -173,6 +173,7 @@ def test_drop_after_write_applies_the_write(
         "slow": 0,
         "drop": 0,
         "truncate": 0,
+        "error_200": 0,
         "drop_after_write": 1,
     }
     assert uvicorn_errors == []

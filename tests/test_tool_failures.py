@@ -89,7 +89,7 @@ def test_sync_command_exits_1_with_one_line_per_failed_tool(
     """`pmsync sync` ends partially failed: exit code 1, a line naming the tool and the
     setting, and no traceback for an expected failure."""
 
-    def in_process(sandbox: str | None, full: bool, database_url: str | None) -> dict[str, Any]:
+    def in_process(sandbox: str | None, full: bool, allow: bool = False) -> dict[str, Any]:
         settings = Settings.for_sandbox(
             sandbox_url,
             database_url=store_url,
