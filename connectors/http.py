@@ -110,6 +110,15 @@ def checked_records(tool: str, what: str, body: Any, records: str | None) -> Any
     raise NotAnAnswer(tool, f"{what}: the answer has no {records!r} list: {_preview(body)}")
 
 
+def answer_of(tool: str, what: str, body: Any, records: str | None = None) -> Any:
+    """`body`, parsed by another client (the `jira` package), once it is no vendor error
+    body and has its documented records key; else NotAnAnswer."""
+    problem = error_in(body)
+    if problem is not None:
+        raise NotAnAnswer(tool, f"{what} answered with an error: {problem[:200]}")
+    return checked_records(tool, what, body, records)
+
+
 def _preview(body: Any) -> str:
     text = repr(body)
     return text if len(text) <= 120 else f"{text[:117]}..."
@@ -258,7 +267,7 @@ class ApiClient:
         if "html" in kind:
             raise NotAnAnswer(self.tool, f"{what} answered {status} with an HTML page", status)
         if not response.content:
-            if method == "GET" or records is not None:
+            if status == 200 or method == "GET" or records is not None:
                 raise NotAnAnswer(self.tool, f"{what} answered {status} with no body", status)
             return response
         if "json" not in kind and records is None:

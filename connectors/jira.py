@@ -37,7 +37,15 @@ from connectors.base import (
     listing_read,
     parse_time,
 )
-from connectors.http import TRANSPORT_ERRORS, ApiClient, ApiError, RetryableError, redact
+from connectors.http import (
+    TRANSPORT_ERRORS,
+    ApiClient,
+    ApiError,
+    NotAnAnswer,
+    RetryableError,
+    answer_of,
+    redact,
+)
 from connectors.remote_links import record_of, remote_link_from_raw, sites, target_url
 from models import Issue, Settings
 
@@ -131,6 +139,8 @@ class JiraConnector:
                 raise RetryableError(
                     "jira", f"{what} failed: {type(error).__name__}", None, None
                 ) from None
+            except ValueError:  # the package decoding a body that is not JSON (HTML, empty)
+                raise NotAnAnswer("jira", f"{what} answered with no JSON") from None
 
         return self.api.call(attempt)
 
@@ -170,17 +180,22 @@ class JiraConnector:
         # Connect outside the search's retry: `client` retries on its own, and nesting
         # the two loops would square the attempts (6 became 36).
         client = self.client
-        result = self.jira_call(
-            "GET /rest/api/3/search/jql",
-            lambda: client.enhanced_search_issues(
+        what = "GET /rest/api/3/search/jql"
+
+        def page() -> Any:
+            found = client.enhanced_search_issues(
                 jql,
                 nextPageToken=token,
                 maxResults=max_results,
                 fields=list(fields),
                 properties=properties,
                 json_result=True,
-            ),
-        )
+            )
+            # A 200 that is no search answer (an error body) is retried, never read as
+            # "no issues": the sweep would take every issue for deleted.
+            return found if found is None else answer_of("jira", what, found, "issues")
+
+        result = self.jira_call(what, page)
         if result is None:
             # The package pages /search/jql only for Cloud; elsewhere it quietly gives None.
             raise ApiError(

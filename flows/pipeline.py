@@ -23,7 +23,7 @@ import requests
 
 from connectors.base import Connector, DuplicatePageToken, Page, failure_reason
 from connectors.freshdesk import FreshdeskConnector
-from connectors.http import ApiError, AuthError, RetryableError
+from connectors.http import ApiError, AuthError, NotAnAnswer, RetryableError
 from connectors.hubspot import HubSpotConnector
 from connectors.intercom import IntercomConnector
 from connectors.jira import JiraConnector
@@ -196,6 +196,8 @@ def tool_failure(tool: str, error: Exception) -> str:
     """One line on a failed pull: what went wrong and the setting to look at."""
     from flows.check import URL_SETTINGS
 
+    if isinstance(error, NotAnAnswer):
+        return f"{error}: no answer the API documents; the next run tries again"
     if isinstance(error, RetryableError) and error.status is None:
         return f"{error}: unreachable; check {URL_SETTINGS.get(tool, 'its URL')}"
     if isinstance(error, AuthError):

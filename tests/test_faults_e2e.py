@@ -97,6 +97,7 @@ def test_a_full_sync_through_faults_and_rate_limits_equals_a_fault_free_one(
             "drop": 0.15,
             "truncate": 0.2,
             "drop_after_write": 0.15,
+            "error_200": 0.15,
         },
         fault_max_delay=0.2,
         rate_limits="real",
@@ -119,7 +120,7 @@ def test_a_full_sync_through_faults_and_rate_limits_equals_a_fault_free_one(
     letters = {(d["source"], d["kind"], d["record_id"]) for d in store.dead_letters()}
     assert malformed and letters == malformed
     injected = report["injected"]["by_kind"]
-    kinds = ("rate_limit", "server_error", "drop", "truncate")
+    kinds = ("rate_limit", "server_error", "drop", "truncate", "error_200")
     assert all(injected[kind] for kind in kinds), str(injected)
     throttles = requests.get(f"{faulty.url}/_sandbox/ratelimits", timeout=30).json()
     assert throttles["violations"] == []
