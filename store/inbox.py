@@ -59,7 +59,12 @@ inbox = Table(
     Column("claimed_at", DateTime(timezone=True)),
     Column("processed_at", DateTime(timezone=True)),
     Column("error", Text),
+    # A hash of what the vendor signed of the event: a replayed body is the same event
+    # whatever unsigned identifier it carries (Jira's identifier header is not signed).
+    # Null where the signed content does not tell two events apart (author-written bodies).
+    Column("fingerprint", String(80)),
     UniqueConstraint("tool", "delivery_id", name="uq_inbox_tool_delivery"),
+    UniqueConstraint("tool", "fingerprint", name="uq_inbox_tool_fingerprint"),
     Index("ix_inbox_status_id", "status", "id"),
 )
 
@@ -71,6 +76,7 @@ class Delivery:
     delivery_id: str
     payload: Any
     headers: dict[str, str] = field(default_factory=dict)
+    fingerprint: str | None = None  # a hash of the signed content that names one event
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,9 @@ class Inbox:
     def add(self, tool: str, deliveries: Sequence[Delivery]) -> int:
         """Store these deliveries in one transaction; return how many were new.
 
-        Idempotent: a delivery id already stored for this tool is skipped, whatever its
-        status, so a vendor's retry of something already handled is not handled again.
+        Idempotent: a delivery whose id or fingerprint is already stored for this tool is
+        skipped, whatever its status, so a vendor's retry (or a captured body replayed under
+        a new identifier) is not handled again.
         """
         if not deliveries:
             return 0
@@ -143,8 +150,9 @@ class Inbox:
                         headers=delivery.headers,
                         status=PENDING,
                         attempts=0,
+                        fingerprint=delivery.fingerprint,
                     )
-                    .on_conflict_do_nothing(index_elements=["tool", "delivery_id"])
+                    .on_conflict_do_nothing()  # either unique key: (id) or (fingerprint)
                     .returning(inbox.c.id)
                 )
                 # rowcount is -1 on PostgreSQL here; a returned id is a row inserted.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -159,13 +160,50 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class _NonFinite:
+    """A number that overflows a float (`1e400`): marked, so that the event holding it is
+    refused before storage and its siblings in a batch are not."""
+
+
+NON_FINITE = _NonFinite()
+
+
+def _finite(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else NON_FINITE
+
+
+def _holds_non_finite(value: Any) -> bool:
+    if value is NON_FINITE:
+        return True
+    if isinstance(value, dict):
+        return any(_holds_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_non_finite(v) for v in value)
+    return False
+
+
 def _parse_json(body: bytes) -> Any:
-    """Strict JSON: NaN and Infinity are refused (PostgreSQL's JSON would refuse them
-    later, after the 202 question was already decided)."""
+    """Strict JSON: NaN, Infinity and numbers too large for a float are refused with 400
+    before anything is stored (PostgreSQL's JSON would refuse them later, after the 202
+    question was already decided, and fail the valid events stored with them). In a batch
+    (an array of events) only the events holding one are dropped; the rest are kept."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         raise Rejected("malformed JSON", status=400) from None
+    if isinstance(payload, list) and payload:
+        kept = [event for event in payload if not _holds_non_finite(event)]
+        if len(kept) < len(payload):
+            log.warning(
+                "webhook events dropped: %d with a non-finite number", len(payload) - len(kept)
+            )
+        if not kept:
+            raise Rejected("non-finite number", status=400)
+        return kept
+    if _holds_non_finite(payload):
+        raise Rejected("non-finite number", status=400)
+    return payload
 
 
 def _kept_headers(tool: Tool, request: Request) -> dict[str, str]:

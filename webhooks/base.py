@@ -89,6 +89,11 @@ def body_id(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+def fingerprint(*signed: bytes) -> str:
+    """A hash of what the vendor signed of one event (the inbox's second dedupe key)."""
+    return body_id(b"".join(signed))
+
+
 def delivery_id(value: Any, fallback: bytes) -> str:
     """A vendor's id as a string fit for the inbox; the body's hash when it is missing."""
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":

@@ -97,11 +97,24 @@ def signed_uri(uri: str) -> str:
 def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:
     if not isinstance(payload, list):
         raise Rejected("expected a JSON array of events", status=400)
-    if not all(isinstance(event, dict) for event in payload):
+    events = [event for event in payload if isinstance(event, dict)]
+    if payload and not events:
         raise Rejected("expected a JSON array of events", status=400)
-    return [
-        Delivery(delivery_id(pick(event, "eventId"), canonical(event)), event) for event in payload
-    ]
+    # A malformed event in a batch is dropped alone: its valid siblings are kept.
+    payload = events
+    # HubSpot documents `eventId` as not guaranteed unique: an event is keyed on its own
+    # fields (id, object, subscription, property, time, value) so that two distinct events
+    # sharing an eventId are never merged, and a retried or replayed one is one event.
+    return [Delivery(event_key(event), event) for event in payload]
+
+
+def event_key(event: dict[str, Any]) -> str:
+    """One event's identity, `<eventId>:<hash of its fields>` (the hash alone without an
+    eventId). The retry count is left out: HubSpot raises it on each retry of one event."""
+    content = canonical({k: v for k, v in event.items() if k != "attemptNumber"})
+    digest = delivery_id(None, content)
+    event_id = record_id(pick(event, "eventId"))
+    return f"{event_id}:{digest.removeprefix('sha256:')[:16]}" if event_id else digest
 
 
 def hints(payload: Any) -> list[Hint]:

@@ -18,6 +18,7 @@ from webhooks.base import (
     SignedRequest,
     Verifier,
     delivery_id,
+    fingerprint,
     hmac_hex,
     pick,
     record_id,
@@ -54,7 +55,9 @@ def verify(secret: bytes, request: SignedRequest) -> None:
 
 def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:
     require_object(payload)
-    return [Delivery(delivery_id(payload.get("id"), request.body), payload)]
+    # The notification's body (its own id and created_at included) is what is signed.
+    key = delivery_id(payload.get("id"), request.body)
+    return [Delivery(key, payload, fingerprint=fingerprint(request.body))]
 
 
 def hints(payload: Any) -> list[Hint]:

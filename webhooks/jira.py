@@ -1,8 +1,11 @@
 """Jira Cloud admin webhooks.
 
-Signed `X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`; no timestamp, so
-replays are stopped by the dedupe on `X-Atlassian-Webhook-Identifier`, which stays the
-same across Jira's retries (it retries 408/409/425/429/5xx for about 30 minutes).
+Signed `X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`; no timestamp. The
+inbox dedupes on `X-Atlassian-Webhook-Identifier`, which stays the same across Jira's
+retries (it retries 408/409/425/429/5xx for about 30 minutes), and on a hash of the signed
+body: the identifier is not signed, so a captured body resent with a new identifier is
+still recognised. Every event's body carries its own `timestamp` (ms), so two events never
+share one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from webhooks.base import (
     SignedRequest,
     Verifier,
     delivery_id,
+    fingerprint,
     hmac_hex,
     pick,
     record_id,
@@ -47,7 +51,7 @@ def verify(secret: bytes, request: SignedRequest) -> None:
 def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:
     require_object(payload)
     key = delivery_id(request.header("x-atlassian-webhook-identifier"), request.body)
-    return [Delivery(key, payload)]
+    return [Delivery(key, payload, fingerprint=fingerprint(request.body))]
 
 
 def hints(payload: Any) -> list[Hint]:

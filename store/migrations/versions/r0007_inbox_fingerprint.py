@@ -1,0 +1,29 @@
+"""Inbox fingerprints: a hash of what the vendor signed of each event, unique per tool, so
+a captured body replayed under a new (unsigned) identifier is recognised.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("inbox") as batch:
+        batch.add_column(sa.Column("fingerprint", sa.String(length=80), nullable=True))
+        batch.create_unique_constraint("uq_inbox_tool_fingerprint", ["tool", "fingerprint"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("inbox") as batch:
+        batch.drop_constraint("uq_inbox_tool_fingerprint", type_="unique")
+        batch.drop_column("fingerprint")
