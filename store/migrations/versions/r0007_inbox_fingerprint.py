@@ -18,6 +18,10 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
+    # A store adopted from before migrations may have been made with this column already.
+    inspector = sa.inspect(op.get_bind())
+    if any(c["name"] == "fingerprint" for c in inspector.get_columns("inbox")):
+        return
     with op.batch_alter_table("inbox") as batch:
         batch.add_column(sa.Column("fingerprint", sa.String(length=80), nullable=True))
         batch.create_unique_constraint("uq_inbox_tool_fingerprint", ["tool", "fingerprint"])
