@@ -215,11 +215,12 @@ def domain_of(website: Any) -> str | None:
     return host or None
 
 
-KEY_SPLIT = re.compile(r"[\s,;]+")
+KEY_SPLIT = re.compile(r"[\s,;|/]+")
 
 
 def split_keys(text: Any) -> tuple[str, ...]:
-    """Issue keys a person typed into a CRM field, separated however they like."""
+    """Issue keys a person typed into a CRM field, separated however they like: commas,
+    semicolons, bars, slashes or white space ("ANA-1 | ana-2/ANA-3")."""
     return tuple(k for k in KEY_SPLIT.split(text or "") if k)
 
 

@@ -81,7 +81,8 @@ def deal_links(deal: Deal, known_keys: set[str], tool_links: Iterable[ToolLink] 
     """Links of one deal: the issues its fields name, its Jira links (remote links on the
     issue pointing at it), then keys cited in its name."""
     links: dict[str, Link] = {}
-    for key in deal.issue_keys:
+    for typed in deal.issue_keys:
+        key = typed.upper()  # Jira's keys are upper case; people type "ana-12" too
         if key in known_keys:
             links.setdefault(
                 key,
@@ -109,6 +110,18 @@ def deal_links(deal: Deal, known_keys: set[str], tool_links: Iterable[ToolLink] 
             ),
         )
     return list(links.values())
+
+
+def unknown_issue_keys(deals: Iterable[Deal], known_keys: set[str]) -> dict[str, list[str]]:
+    """What people typed into deals' issue-key fields that names no existing issue (a
+    typo, a deleted issue, another project), with the deals that say it: `status` and
+    `explain` show them, since such a value links nothing."""
+    unknown: dict[str, list[str]] = {}
+    for deal in deals:
+        for typed in deal.issue_keys:
+            if typed.upper() not in known_keys:
+                unknown.setdefault(typed, []).append(f"{deal.source}:{deal.id}")
+    return unknown
 
 
 def tag_links(

@@ -461,9 +461,24 @@ def explain(
 
     settings = settings_or_exit()
     store = Store(settings.database_url)
-    issue = next((i for i in store.load("issue") if i.key == key), None)
+    issue = next((i for i in store.load("issue") if i.key == key.upper()), None)
     if issue is None:
-        fail(f"{key} is not an issue pmsync has pulled (run `pmsync sync` first?)")
+        from linking.references import unknown_issue_keys
+
+        unknown = unknown_issue_keys(store.load("deal"), store.issue_keys())
+        naming = [
+            deal
+            for typed, deals in unknown.items()
+            if typed.upper() == key.upper()
+            for deal in deals
+        ]
+        also = (
+            f"; {len(naming)} deals name it in their issue keys field ({', '.join(naming[:5])}), "
+            "which links nothing until the issue exists"
+            if naming
+            else ""
+        )
+        fail(f"{key} is not an issue pmsync has pulled (run `pmsync sync` first?){also}")
         return
     report = explain_issue(
         calculator_for(settings, store),
@@ -619,12 +634,15 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
         }
         for b in store.backfills(5)
     ]
+    from linking.references import unknown_issue_keys
+
     # The last sync says which tools failed and which optional features are off.
     last_sync = next((r["stats"] for r in runs if "missing" in (r["stats"] or {})), {})
     return {
         "cursors": cursors,
         "features_off": last_sync.get("missing", {}),
         "failed_tools": last_sync.get("failed", {}),
+        "unknown_issue_keys": unknown_issue_keys(store.load("deal"), store.issue_keys()),
         "records": store.count_records(),
         "dead_letters": dict(sorted(dead.items(), key=lambda item: -item[1])),
         "runs": runs,
@@ -673,6 +691,12 @@ def status(as_json: JsonOption = False) -> None:
             console.print(f"[yellow]{tool}: {feature} is off[/yellow]: {reason}", highlight=False)
     for tool, reason in report["failed_tools"].items():
         console.print(f"[red]{tool} failed in the last sync[/red]: {reason}", highlight=False)
+    for typed, deals in report["unknown_issue_keys"].items():
+        console.print(
+            f"[yellow]{typed!r} names no issue[/yellow] (in the issue keys of "
+            f"{', '.join(deals[:5])}{' ...' if len(deals) > 5 else ''})",
+            highlight=False,
+        )
     dead = report["dead_letters"]
     console.print(f"Dead letters: {sum(dead.values())}", highlight=False)
     for reason, count in dead.items():

@@ -188,6 +188,7 @@ def test_status_json_shows_lags_runs_dead_letters_inbox_and_schedule(
         "cursors",
         "features_off",
         "failed_tools",
+        "unknown_issue_keys",
         "records",
         "dead_letters",
         "runs",
