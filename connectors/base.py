@@ -84,6 +84,39 @@ def parse_time(value: Any, name: str = "timestamp") -> datetime:
     return parsed.astimezone(UTC)
 
 
+# Where each kind of cursor keeps its time, and the position within that time it resumes
+# after (None: everything at that time): a bare timestamp, HubSpot's and Salesforce's
+# compound positions, a listing's cursor.
+CURSOR_TIMES = (("modified", "after_id"), ("modstamp", "last_id"), ("since", None))
+
+
+def cursor_time(value: Any) -> datetime | None:
+    """The time a saved cursor holds; None for opaque ones (Zendesk's export cursor)."""
+    if isinstance(value, dict):
+        value = next((value[key] for key, _ in CURSOR_TIMES if value.get(key)), None)
+    try:
+        return parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def clamped_cursor(value: Any, to: datetime | None) -> Any:
+    """A cursor moved back to `to` (None: the stream's beginning), inclusive of it."""
+    if to is None:
+        return None
+    if isinstance(value, dict):
+        for key, position in CURSOR_TIMES:
+            if value.get(key):
+                moved = {**value, key: to.isoformat()}
+                if position:
+                    moved[position] = None
+                if "full_at" in moved and (cursor_time(moved["full_at"]) or to) > to:
+                    moved["full_at"] = to.isoformat()
+                return moved
+        return value
+    return to.isoformat()
+
+
 def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 

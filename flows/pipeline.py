@@ -14,14 +14,21 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from connectors.base import Connector, DuplicatePageToken, Page, failure_reason
+from connectors.base import (
+    Connector,
+    DuplicatePageToken,
+    Page,
+    clamped_cursor,
+    cursor_time,
+    failure_reason,
+)
 from connectors.freshdesk import FreshdeskConnector
 from connectors.http import ApiError, AuthError, NotAnAnswer, RetryableError
 from connectors.hubspot import HubSpotConnector
@@ -71,6 +78,8 @@ class SyncResult:
     failed: dict[str, str] = field(default_factory=dict)
     # tool -> {optional feature -> why it is off and what to change}
     missing: dict[str, dict[str, str]] = field(default_factory=dict)
+    # stream -> why its cursor was moved back (it was ahead of the clock)
+    clamped: dict[str, str] = field(default_factory=dict)
     dead_letters: int = 0
     links: int = 0
     published: dict[str, int] = field(
@@ -84,6 +93,7 @@ class SyncResult:
             "pulled": self.pulled,
             "failed": self.failed,
             "missing": self.missing,
+            "clamped": self.clamped,
             "dead_letters": self.dead_letters,
             "links": self.links,
             "published": self.published,
@@ -98,6 +108,7 @@ class PullOutcome:
     stored: int = 0
     dead: int = 0
     missing: dict[str, str] = field(default_factory=dict)
+    clamped: dict[str, str] = field(default_factory=dict)  # stream -> why it was moved
 
 
 class ToolFailed(Exception):
@@ -117,22 +128,57 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> Pu
     ToolFailed with what to fix."""
     connector = CONNECTORS[source](settings)
     missing: dict[str, str] = getattr(connector, "missing", {})
+    clamped: dict[str, str] = {}
+    cursors = cursors_not_ahead(store, source, datetime.now(UTC), clamped)
     try:
-        outcome = _pull_pages(settings, store, source, full, connector)
+        outcome = _pull_pages(settings, store, source, full, connector, cursors)
     except EXPECTED_FAILURES as error:
         raise ToolFailed(source, tool_failure(source, error), dict(missing)) from error
-    outcome.missing = dict(missing)
+    outcome.missing, outcome.clamped = dict(missing), clamped
     for feature, reason in missing.items():
         log.warning("%s: %s is off: %s", source, feature, reason)
     return outcome
 
 
+# How far a cursor may be ahead of this machine's clock before it is distrusted: tools'
+# clocks and ours differ by seconds, not minutes.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def cursors_not_ahead(
+    store: Store, source: str, started: datetime, clamped: dict[str, str]
+) -> Callable[[str], Any]:
+    """The saved cursors, except one later than the run's start (a clock that ran ahead,
+    a hand edit): resuming from it would skip everything between. It is moved back to the
+    newest change the store holds from the tool, and said so in the run and `status`."""
+
+    def read(stream: str) -> Any:
+        saved = store.cursor(stream)
+        at = cursor_time(saved)
+        if at is None or at <= started + CLOCK_SKEW:
+            return saved
+        newest = store.newest_change(source)
+        clamped[stream] = (
+            f"cursor {at.isoformat()} was ahead of the clock; read again from "
+            f"{newest.isoformat() if newest else 'the beginning'}"
+        )
+        log.warning("%s: %s", stream, clamped[stream])
+        return clamped_cursor(saved, newest)
+
+    return read
+
+
 def _pull_pages(
-    settings: Settings, store: Store, source: str, full: bool, connector: Connector
+    settings: Settings,
+    store: Store,
+    source: str,
+    full: bool,
+    connector: Connector,
+    cursors: Callable[[str], Any],
 ) -> PullOutcome:
     stored = dead = 0
     named: set[str] = set()  # the accounts the pulled feedback names
-    for page in prefetched(connector.pull(store.cursor, full=full)):
+    for page in prefetched(connector.pull(cursors, full=full)):
         if page.complete_ids is not None:
             refuse_mass_delete(settings, store, page)  # before the page's cursor is saved
         store.save_page(
@@ -663,6 +709,7 @@ def run_cycle(
                 continue
             result.pulled[source] = pulled.stored
             result.dead_letters += pulled.dead
+            result.clamped.update(pulled.clamped)
             if pulled.missing:
                 result.missing[source] = pulled.missing
         everything = reconcile_due(settings, store, full)

@@ -526,16 +526,9 @@ def explain(
 
 
 def _cursor_time(value: Any) -> datetime | None:
-    """The time a cursor holds: a timestamp, or a compound cursor's timestamp part.
-    Opaque cursors (Zendesk's export) hold none."""
-    from connectors.base import parse_time
+    from connectors.base import cursor_time
 
-    if isinstance(value, dict):
-        value = value.get("modified") or value.get("modstamp")
-    try:
-        return parse_time(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+    return cursor_time(value)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -600,11 +593,14 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
         if stream.startswith("backfill:"):
             continue  # a backfill window's own cursor: the backfills section shows it
         at = _cursor_time(value)
+        lag = round((now - at).total_seconds()) if at else None
         cursors[stream] = {
             "value": value,
             "saved_at": _iso(saved),
             "cursor_time": _iso(at),
-            "lag_s": round((now - at).total_seconds()) if at else None,
+            # Never negative: a cursor ahead of the clock is a fault, said as such.
+            "lag_s": max(0, lag) if lag is not None else None,
+            "ahead_of_clock": lag is not None and lag < -300,
         }
     dead: dict[str, int] = {}
     for letter in store.dead_letters():
@@ -642,6 +638,7 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
         "cursors": cursors,
         "features_off": last_sync.get("missing", {}),
         "failed_tools": last_sync.get("failed", {}),
+        "cursors_clamped": last_sync.get("clamped", {}),
         "unknown_issue_keys": unknown_issue_keys(store.load("deal"), store.issue_keys()),
         "records": store.count_records(),
         "dead_letters": dict(sorted(dead.items(), key=lambda item: -item[1])),
@@ -691,6 +688,15 @@ def status(as_json: JsonOption = False) -> None:
             console.print(f"[yellow]{tool}: {feature} is off[/yellow]: {reason}", highlight=False)
     for tool, reason in report["failed_tools"].items():
         console.print(f"[red]{tool} failed in the last sync[/red]: {reason}", highlight=False)
+    for stream, why in report["cursors_clamped"].items():
+        console.print(f"[yellow]{stream}[/yellow]: {why}", highlight=False)
+    for stream, cursor in report["cursors"].items():
+        if cursor["ahead_of_clock"]:
+            console.print(
+                f"[yellow]{stream}[/yellow]: cursor {cursor['cursor_time']} is ahead of the "
+                "clock; the next sync reads from the newest stored change",
+                highlight=False,
+            )
     for typed, deals in report["unknown_issue_keys"].items():
         console.print(
             f"[yellow]{typed!r} names no issue[/yellow] (in the issue keys of "

@@ -420,6 +420,12 @@ class Store:
         if gone:
             self._delete_records(conn, source, "tool_link", gone)
 
+    def newest_change(self, source: str) -> datetime | None:
+        """When the newest record stored from this tool last changed in it."""
+        query = select(func.max(records.c.updated_at)).where(records.c.source == source)
+        with self.engine.connect() as conn:
+            return _aware(conn.execute(query).scalar_one_or_none())
+
     def prune_count(self, source: str, kind: str, keep_ids: set[str]) -> tuple[int, int]:
         """(records a prune would drop, records stored) of one source's kind."""
         with self.engine.connect() as conn:

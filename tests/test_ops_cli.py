@@ -188,6 +188,7 @@ def test_status_json_shows_lags_runs_dead_letters_inbox_and_schedule(
         "cursors",
         "features_off",
         "failed_tools",
+        "cursors_clamped",
         "unknown_issue_keys",
         "records",
         "dead_letters",
@@ -197,7 +198,7 @@ def test_status_json_shows_lags_runs_dead_letters_inbox_and_schedule(
         "schedule",
     }
     jira = report["cursors"]["jira.issues"]
-    assert set(jira) == {"value", "saved_at", "cursor_time", "lag_s"}
+    assert set(jira) == {"value", "saved_at", "cursor_time", "lag_s", "ahead_of_clock"}
     assert isinstance(jira["lag_s"], int) and jira["lag_s"] >= 0
     assert report["cursors"]["hubspot.deals"]["cursor_time"]  # a compound cursor's time
     assert report["cursors"]["zendesk.tickets"]["lag_s"] is None  # an opaque cursor
