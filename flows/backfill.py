@@ -28,11 +28,19 @@ from prefect import flow
 
 from connectors.base import Connector, Page
 from flows.budgets import install_budgets
-from flows.pipeline import CONNECTORS, Step, demand, link_all, refuse_mass_delete
+from flows.pipeline import (
+    CONNECTORS,
+    WRITER_LEASE,
+    Step,
+    demand,
+    link_all,
+    refuse_mass_delete,
+)
 from flows.publish import publish_all
 from flows.sync import as_task, settings_for
 from models import ConfigError, Settings
 from store import Store
+from store.leases import exclusive
 
 log = logging.getLogger("pmsync.backfill")
 
@@ -278,10 +286,11 @@ def run_backfill(
             result.windows_run += 1
             on_progress(Progress(len(bounds), result.windows_done, result.records))
         if relink:
-            result.links = step(link_all)(settings, store)
-            if settings.jira_url:
-                summaries = step(demand)(settings, store)
-                result.published = step(publish_all)(settings, store, summaries).counts()
+            with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
+                result.links = step(link_all)(settings, store)
+                if settings.jira_url:
+                    summaries = step(demand)(settings, store)
+                    result.published = step(publish_all)(settings, store, summaries).counts()
     except BaseException as error:
         store.backfill_status(result.id, "failed", f"{type(error).__name__}: {error}"[:500])
         result.duration_s = time.monotonic() - started

@@ -32,6 +32,7 @@ from connectors.lookup import KINDS, InvalidRecord, Lookup
 from flows.close_loop import close_loop
 from flows.incremental import relink_around
 from flows.pipeline import (
+    WRITER_LEASE,
     account_directory,
     accounts_named,
     demand,
@@ -43,6 +44,7 @@ from flows.sync import settings_for
 from models import Deal, DemandSummary, Feedback, Issue, Link, Record, Settings
 from store import DeadLetter, Store
 from store.inbox import DONE, Inbox, InboxEvent
+from store.leases import exclusive
 from store.schema import records
 from webhooks.base import Hint
 from webhooks.tools import hints as hints_of
@@ -320,7 +322,10 @@ def process(
     if not ids:
         return EventsResult()
     try:
-        result = handle(settings, store, ids, lookup=lookup)
+        # Beside a sync, events wait for it to finish linking and publishing (a failure
+        # to get the store in time leaves the events pending, retried later).
+        with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
+            result = handle(settings, store, ids, lookup=lookup)
     except Exception as error:
         inbox_.mark_failed(ids, f"{type(error).__name__}: {error}"[:500])
         raise

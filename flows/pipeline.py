@@ -57,6 +57,7 @@ from models import (
     ToolLink,
 )
 from store import DeadLetter, Store
+from store.leases import exclusive
 
 log = logging.getLogger("pmsync.sync")
 Step = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -226,6 +227,11 @@ def refuse_mass_delete(settings: Settings, store: Store, page: Page) -> None:
         f"PMSYNC_MAX_DELETE_SHARE ({settings.max_delete_share:.0%}), so nothing was deleted. "
         "If the tool really lost them, run `pmsync sync --full --allow-mass-delete`"
     )
+
+
+# The store-wide lease of the runs that link and publish (sync, backfill, webhook events,
+# `pmsync publish`, replay): their relinks would collide, and their writes double.
+WRITER_LEASE = "writer"
 
 
 # Failures that end one tool's pull and are explained, not shown as a traceback.
@@ -712,22 +718,25 @@ def run_cycle(
             result.clamped.update(pulled.clamped)
             if pulled.missing:
                 result.missing[source] = pulled.missing
-        everything = reconcile_due(settings, store, full)
-        result.links = step(link_step)(settings, store, everything)
-        # Issues that failed to pull may be stale or missing: publish after a good pull.
-        if settings.jira_url and "jira" not in result.failed:
-            pending = store.pending()
-            summaries = step(demand_step)(settings, store, everything)
-            report = step(publish_all)(settings, store, summaries)
-            # Pending issues with no demand to show (suggestions only) are done with too.
-            store.clear_pending((pending | set(summaries)) - report.not_written)
-            store.mark_pending(report.not_written)
-            result.published = report.counts()
-            result.moved = movers(report.changes)
-            if settings.close_loop:
-                step(close_loop)(settings, store)
-        if everything and not result.failed:  # a reconcile missing a tool stays due
-            reconciled(settings, store, started_at)
+        # One run links and publishes on a store at a time (pulls may overlap: they only
+        # upsert): a second sync waits for the first, or stops with who holds the store.
+        with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "linking and publishing"):
+            everything = reconcile_due(settings, store, full)
+            result.links = step(link_step)(settings, store, everything)
+            # Issues that failed to pull may be stale or missing: publish after a good pull.
+            if settings.jira_url and "jira" not in result.failed:
+                pending = store.pending()
+                summaries = step(demand_step)(settings, store, everything)
+                report = step(publish_all)(settings, store, summaries)
+                # Pending issues with no demand to show (suggestions only) are done with too.
+                store.clear_pending((pending | set(summaries)) - report.not_written)
+                store.mark_pending(report.not_written)
+                result.published = report.counts()
+                result.moved = movers(report.changes)
+                if settings.close_loop:
+                    step(close_loop)(settings, store)
+            if everything and not result.failed:  # a reconcile missing a tool stays due
+                reconciled(settings, store, started_at)
     except BaseException:
         result.duration_s = time.monotonic() - started
         store.finish_run(run_id, "failed", result.as_dict())

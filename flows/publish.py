@@ -20,6 +20,7 @@ from connectors.jira_write import JiraWriter
 from linking.demand import content_hash
 from models import DemandSummary, Settings
 from store import LedgerEntry, Store
+from store.leases import Leases, take_waiting
 
 log = logging.getLogger("pmsync.publish")
 
@@ -55,6 +56,7 @@ class PublishReport:
     plans: list[Plan] = field(default_factory=list)
     # Issues not written this run (failed or over --max-writes): they stay pending.
     not_written: set[str] = field(default_factory=set)
+    busy: int = 0  # issues another run was writing: left pending
 
     def counts(self) -> dict[str, int]:
         return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed}
@@ -193,12 +195,36 @@ def publish_all(
 ) -> PublishReport:
     """Write what changed, a batch of issues at a time: `summaries` may compute theirs
     as they are read (flows.pipeline.Summaries), so no more than a batch is held."""
-    publisher = Publisher(settings, store, writer)
     report = PublishReport()
     keys = [key for key in summaries if not only or key == only]
+    if dry_run:
+        _publish(settings, store, summaries, keys, report, dry_run, max_writes, writer)
+        return report
+    # One writer per issue: a batch's issues are leased before its ledger entries are read,
+    # so two runs never both see "no comment yet" and both post one.
+    with Leases(store.engine).kept_alive() as lease:
+        _publish(settings, store, summaries, keys, report, dry_run, max_writes, writer, lease)
+    return report
+
+
+def _publish(
+    settings: Settings,
+    store: Store,
+    summaries: Mapping[str, DemandSummary],
+    keys: list[str],
+    report: PublishReport,
+    dry_run: bool,
+    max_writes: int | None,
+    writer: JiraWriter | None,
+    lease: Leases | None = None,
+) -> None:
+    publisher = Publisher(settings, store, writer)
     field_ids: dict[str, str] | None = None
     for start in range(0, len(keys), PUBLISH_BATCH):
-        batch = {key: summaries[key] for key in keys[start : start + PUBLISH_BATCH]}
+        wanted = keys[start : start + PUBLISH_BATCH]
+        if lease is not None:
+            wanted = _leased(lease, wanted, settings.lease_wait_s, report)
+        batch = {key: summaries[key] for key in wanted}
         plans, unchanged = publisher.plan(batch)
         report.unchanged += unchanged
         report.changes += [change_of(plan) for plan in plans]
@@ -229,7 +255,23 @@ def publish_all(
             "%d issues wait for the next run (--max-writes %s)", report.deferred, max_writes
         )
     log.info("published: %s", report.counts())
-    return report
+
+
+def _leased(lease: Leases, keys: list[str], wait_s: float, report: PublishReport) -> list[str]:
+    """The keys of `keys` this run holds the lease of; the others, which another run is
+    writing, stay pending for the next run."""
+    names = {f"issue:{key}": key for key in keys}
+    held = take_waiting(lease, set(names), wait_s)
+    busy = [key for name, key in names.items() if name not in held]
+    if busy:
+        report.not_written.update(busy)
+        report.busy += len(busy)
+        log.warning(
+            "%d issues are being written by another pmsync run (%s): left for the next run",
+            len(busy),
+            ", ".join(sorted(lease.holders(set(names) - held))) or "finished since",
+        )
+    return [key for key in keys if f"issue:{key}" in held]
 
 
 def change_of(plan: Plan) -> dict[str, Any]:

@@ -19,10 +19,11 @@ from typing import Any
 from connectors import freshdesk, hubspot, intercom, jira, salesforce, zendesk
 from connectors.base import BUILD_ERRORS, failure_reason
 from connectors.remote_links import remote_link_from_raw, sites
-from flows.pipeline import demand, link_all
+from flows.pipeline import WRITER_LEASE, demand, link_all
 from flows.publish import publish_all
 from models import Record, Settings
 from store import CONTEXT_KEY, Store
+from store.leases import exclusive
 
 log = logging.getLogger("pmsync.replay")
 
@@ -193,7 +194,8 @@ def replay_dead_letters(
         len(report.still_bad),
     )
     if relink and report.moved:
-        report.links = link_all(settings, store)
-        if settings.jira_url:
-            report.published = publish_all(settings, store, demand(settings, store)).counts()
+        with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
+            report.links = link_all(settings, store)
+            if settings.jira_url:
+                report.published = publish_all(settings, store, demand(settings, store)).counts()
     return report

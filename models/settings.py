@@ -161,6 +161,12 @@ class Settings(BaseSettings):
         "(records the tool no longer names); past it the tool's pull fails and deletes "
         "nothing, unless allow_mass_delete (sync --allow-mass-delete).",
     )
+    lease_wait_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long a run waits for issues another pmsync run is writing before "
+        "leaving them for the next run (one writer per issue at a time).",
+    )
     allow_mass_delete: bool = Field(
         False, description="Let one full listing delete more than max_delete_share."
     )

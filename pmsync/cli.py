@@ -121,10 +121,15 @@ def sync(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from store.leases import LeaseBusy
+
     try:
         result = run_sync_flow(sandbox, full, allow_mass_delete)
     except ConfigError as error:
         fail(str(error))
+    except LeaseBusy as error:
+        err.print(f"[red]stopped:[/red] {error}")
+        raise typer.Exit(1) from None
     if as_json:
         print(json.dumps(result))
     else:
@@ -170,16 +175,20 @@ def publish(
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     store = Store(settings.database_url)
+    from flows.pipeline import WRITER_LEASE
+    from store.leases import LeaseBusy, exclusive
+
     try:
         settings.require_jira()
-        link_all(settings, store)
-        summaries = demand(settings, store)
-        if issue and issue not in summaries:
-            fail(f"{issue} has no demand to publish (no links, or not in the store)")
-        report = publish_all(
-            settings, store, summaries, dry_run=dry_run, max_writes=max_writes, only=issue
-        )
-    except ConfigError as error:
+        with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
+            link_all(settings, store)
+            summaries = demand(settings, store)
+            if issue and issue not in summaries:
+                fail(f"{issue} has no demand to publish (no links, or not in the store)")
+            report = publish_all(
+                settings, store, summaries, dry_run=dry_run, max_writes=max_writes, only=issue
+            )
+    except (ConfigError, LeaseBusy) as error:
         fail(str(error))
     if as_json:
         print(

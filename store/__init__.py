@@ -1,6 +1,7 @@
 """SQLAlchemy store: records, links, cursors, publish ledger, dead letters, runs."""
 
 from store.inbox import Inbox as Inbox
+from store.leases import Leases as Leases
 from store.store import (
     CONTEXT_KEY,
     EVERY_ISSUE,

@@ -35,7 +35,17 @@ def test_sync_json_through_prefect_twice(sandbox_url: str, store_url: str) -> No
     first = pmsync("sync", "--sandbox", sandbox_url, "--json", env=env)
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout)
-    assert set(result) == {"pulled", "dead_letters", "links", "published", "duration_s"}
+    assert set(result) == {
+        "pulled",
+        "failed",
+        "missing",
+        "clamped",
+        "dead_letters",
+        "links",
+        "published",
+        "duration_s",
+    }
+    assert result["failed"] == {} and result["missing"] == {}
     assert set(result["pulled"]) == {
         "jira",
         "zendesk",

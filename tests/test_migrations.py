@@ -35,6 +35,7 @@ BEFORE_MIGRATIONS = sorted(
         "derived",
         "text_analyses",
         "record_signatures",
+        "leases",
     }
 )
 

@@ -19,6 +19,7 @@ def server() -> Iterator[SandboxServer]:
 
 def test_health_and_request_counts(server: SandboxServer) -> None:
     health = requests.get(f"{server.url}/_sandbox/health").json()
+    assert health.pop("tenant")["name"] == "full"
     assert health == {"status": "ok", "seed": 7, "scale": 1}
     jira = f"{server.url}/jira/rest/api/3"
     requests.get(f"{jira}/search/jql", auth=JIRA, params={"jql": "project = ANA"})
