@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sandbox.tenants import Tenant
 from sandbox.timefmt import order_time, zendesk_time
 from sandbox.world import World
 
@@ -55,7 +56,8 @@ def comment(
     }
 
 
-def build(world: World) -> ZendeskStore:
+def build(world: World, tenant: Tenant | None = None) -> ZendeskStore:
+    """The world's Zendesk records; a `messy` tenant adds the edge cases of real accounts."""
     store = ZendeskStore({}, {}, {}, {}, [])
     org_of = {i: a.zendesk_org_id for i, a in enumerate(world.accounts)}
     for account in world.accounts:
@@ -162,6 +164,10 @@ def build(world: World) -> ZendeskStore:
                 "updated_at": stamp,
             }
         )
+    if tenant is not None and tenant.messy:
+        from sandbox.zendesk_messy import add_messy  # it builds on this module
+
+        add_messy(store, world.now)
     return store
 
 
