@@ -281,6 +281,29 @@ async def jira_links(request: Request, state: SandboxState) -> Response:
     )
 
 
+async def deprecated_jira_links(request: Request, state: SandboxState) -> Response:
+    """The deprecated link list (`/api/services/jira/links`, which zenpy reads): `since_id`
+    and `limit` (1000 by default) instead of the cursor, and no `meta`."""
+    if not state.tenant.zendesk_admin:
+        return json_response(FORBIDDEN, 403)
+    params = request.query_params
+    ticket, issue = params.get("ticket_id"), params.get("issue_id")
+    try:
+        limit = min(1000, max(1, int(params.get("limit", 1000))))
+        since = int(params.get("since_id", 0))
+    except ValueError:
+        return _error(400, "InvalidPaginationParameter", "since_id and limit must be integers")
+    with state.lock:
+        links = [
+            dict(link)
+            for link in sorted(state.zendesk.jira_links, key=lambda x: x["id"])
+            if link["id"] > since
+            and (ticket is None or str(link["ticket_id"]) == ticket)
+            and (issue is None or str(link["issue_id"]) == issue)
+        ]
+    return json_response({"links": links[:limit]})
+
+
 async def account_settings(request: Request, state: SandboxState) -> Response:
     """The account's settings, which clients read first to check a token (a documented
     subset of the groups: branding, apps, tickets, agents, groups, api, localization)."""
@@ -349,6 +372,7 @@ def routes() -> list[BaseRoute]:
         ("GET", "/api/v2/organizations.json", orgs),
         ("GET", "/api/v2/organizations/{id:int}.json", org),
         ("GET", LINK_LIST, jira_links),
+        ("GET", "/api/services/jira/links", deprecated_jira_links),
         ("GET", "/api/v2/account/settings.json", account_settings),
     ]
     found: list[BaseRoute] = []
