@@ -153,11 +153,25 @@ def _lister(kind: str) -> Any:
 
 
 async def show_ticket(request: Request, state: SandboxState) -> Response:
+    """One ticket; `include=users,organizations` sideloads its people and organisation."""
+    include = {p.strip() for p in request.query_params.get("include", "").split(",")}
+    base = base_url(request)
     with state.lock:
         ticket = _live(state, request.path_params["id"])
         if ticket is None:
             return _not_found()
-        return json_response({"ticket": _ticket(state, ticket, base_url(request))})
+        body: dict[str, Any] = {"ticket": _ticket(state, ticket, base)}
+        if "users" in include:
+            people = [ticket.get(k) for k in ("requester_id", "submitter_id", "assignee_id")]
+            body["users"] = [
+                _with_url(state.zendesk.users[uid], base, "users")
+                for uid in dict.fromkeys(people)
+                if uid in state.zendesk.users
+            ]
+        if "organizations" in include:
+            org = state.zendesk.organizations.get(ticket.get("organization_id"))
+            body["organizations"] = [_with_url(org, base, "organizations")] if org else []
+    return json_response(body)
 
 
 async def update_ticket(request: Request, state: SandboxState) -> Response:
@@ -274,7 +288,8 @@ async def jira_links(request: Request, state: SandboxState) -> Response:
             and (ticket is None or str(link["ticket_id"]) == ticket)
             and (issue is None or str(link["issue_id"]) == issue)
         ]
-    page = links[:size]
+    # The documented link carries `ticket_id` as a string ("5000"), like `issue_id`.
+    page = [{**link, "ticket_id": str(link["ticket_id"])} for link in links[:size]]
     cursor = f"{base_url(request)}{LINK_LIST}?page[after]={page[-1]['id']}" if page else None
     return json_response(
         {"links": page, "meta": {"has_more": len(links) > size, "after_cursor": cursor}}

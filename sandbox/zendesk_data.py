@@ -107,6 +107,23 @@ def build(world: World, tenant: Tenant | None = None) -> ZendeskStore:
             "details": "",
             "notes": "",
             "shared": False,
+            # The rest of a recorded user's keys (zenpy's and Airbyte's recordings).
+            "alias": "",
+            "photo": None,
+            "shared_phone_number": None,
+            "shared_agent": False,
+            "last_login_at": None,
+            "two_factor_auth_enabled": None,
+            "signature": None,
+            "custom_role_id": None,
+            "role_type": None,
+            "moderator": role == "admin",
+            "ticket_restriction": None if role == "admin" else "requested",
+            "only_private_comments": False,
+            "restricted_agent": role != "admin",
+            "chat_only": False,
+            "default_group_id": None,
+            "report_csv": False,
         }
     for t in world.of_tool("zendesk"):
         org = None if t.account is None else org_of[t.account]

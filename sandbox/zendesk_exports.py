@@ -162,7 +162,8 @@ async def export_tickets(request: Request, state: SandboxState, show: Shown) -> 
 
 
 async def export_users(request: Request, state: SandboxState) -> Response:
-    """Users by (updated_at, id), cursor based; `include=organizations` sideloads."""
+    """Users by (updated_at, id), cursor based; `include=identities,organizations`
+    sideloads."""
     now, base = utcnow(), base_url(request)
     include = {p.strip() for p in request.query_params.get("include", "").split(",")}
 
@@ -172,18 +173,37 @@ async def export_users(request: Request, state: SandboxState) -> Response:
     def sideloads(users: list[dict[str, Any]]) -> dict[str, Any]:
         for i, user in enumerate(users):
             users[i] = with_url(user, base, "users")
-        if "organizations" not in include:
-            return {}
-        orgs = {u.get("organization_id") for u in users}
-        return {
-            "organizations": [
+        loaded: dict[str, Any] = {}
+        if "identities" in include:
+            loaded["identities"] = [_email_identity(u, base) for u in users if u.get("email")]
+        if "organizations" in include:
+            orgs = {u.get("organization_id") for u in users}
+            loaded["organizations"] = [
                 with_url(o, base, "organizations")
                 for oid, o in state.zendesk.organizations.items()
                 if oid in orgs
             ]
-        }
+        return loaded
 
     return _cursor_export(request, state, USER_EXPORT, "users", records, sideloads)
+
+
+def _email_identity(user: dict[str, Any], base: str) -> dict[str, Any]:
+    """A user's primary email identity (what `include=identities` sideloads)."""
+    iid = int(user["id"]) * 10 + 1 if isinstance(user.get("id"), int) else 0
+    return {
+        "url": f"{base}/api/v2/users/{user.get('id')}/identities/{iid}.json",
+        "id": iid,
+        "user_id": user.get("id"),
+        "type": "email",
+        "value": user.get("email"),
+        "verified": bool(user.get("verified")),
+        "primary": True,
+        "created_at": user.get("created_at"),
+        "updated_at": user.get("created_at"),
+        "undeliverable_count": 0,
+        "deliverable_state": "deliverable",
+    }
 
 
 def _time_export(

@@ -54,6 +54,19 @@ def _user(uid: int, name: str, email: str | None, phone: str | None, at: datetim
         "details": None,
         "notes": None,
         "shared": False,
+        "shared_agent": False,
+        "last_login_at": None,
+        "two_factor_auth_enabled": None,
+        "signature": None,
+        "custom_role_id": None,
+        "role_type": None,
+        "moderator": False,
+        "ticket_restriction": "requested",
+        "only_private_comments": False,
+        "restricted_agent": True,
+        "chat_only": False,
+        "default_group_id": None,
+        "report_csv": False,
     }
 
 
