@@ -3,13 +3,18 @@
 import time
 from collections.abc import Iterator
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from flows.check import run_checks
+from flows.pipeline import pull_source
+from models import Settings
 from sandbox.server import start_sandbox
 from sandbox.world import generate
+from store import Store
 
 WORLD = generate(7)
 TICKETS = len(WORLD.of_tool("zendesk"))  # the rest of the feedback is in Intercom, Freshdesk
@@ -298,3 +303,28 @@ def test_the_messy_tenant_serves_the_edge_cases_of_real_accounts(tenant_client: 
     links = tenant_client.get("/api/v2/jira/links").json()["links"]
     assert any(link["issue_key"] is None for link in links)
     assert any(link["issue_key"] for link in links)
+
+
+@pytest.mark.parametrize("tenant_client", ["minimal"], indirect=True)
+def test_an_agents_token_pulls_every_ticket_and_check_names_the_missing_links(
+    tenant_client: Client, tmp_path: Path
+) -> None:
+    """With the minimal tenant's agent token a Zendesk pull stores every ticket and
+    organisation and says, once, that the Jira links are off and what to change; `pmsync
+    check` shows the tool as working and the links as a missing capability."""
+    url = tenant_client.base.removesuffix("/zendesk")
+    settings = Settings.for_sandbox(url, database_url=f"sqlite:///{tmp_path / 'pmsync.db'}")
+    store = Store(settings.database_url)
+
+    outcome = pull_source(settings, store, "zendesk", full=True)
+
+    assert set(outcome.missing) == {"jira_links"}
+    assert "admin" in outcome.missing["jira_links"]
+    live = [t for t in _export_all(tenant_client, start_time=0)[0] if t["status"] != "deleted"]
+    assert {f.id for f in store.load("feedback", "zendesk")} == {str(t["id"]) for t in live}
+    assert len(store.load("account", "zendesk")) == ORGANIZATIONS
+    assert store.load("tool_link", "zendesk") == []
+    checks = {c.name: c for c in run_checks(settings)}
+    assert checks["zendesk"].ok
+    links = checks["zendesk jira_links"]
+    assert links.ok and links.missing and "admin" in links.detail
