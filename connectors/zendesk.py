@@ -225,8 +225,9 @@ class ZendeskConnector:
             return None
 
     def _links_refused(self, error: ApiError) -> bool:
-        """A 403 (the token is an agent's) or 404 (no Jira integration) on the link list
-        switches the links off, noted once with what to change; anything else is an error."""
+        """A 403 (the token is an agent's) or 404 (no Jira integration: what Zendesk answers
+        then is unconfirmed) on the link list switches the links off, noted once with what to
+        change; anything else is an error."""
         if error.status not in (403, 404):
             return False
         self.missing.note("jira_links", links_missing_reason(error.status))
