@@ -126,19 +126,12 @@ class Lookup:
         body = connector.api.get_json(f"/api/v2/organizations/{_path_id(org_id)}.json")
         return body["organization"], partial(zendesk.organization_from_raw, site=connector.site)
 
-    def zendesk_links(self, ticket_id: str) -> list[ToolLink]:
+    def zendesk_links(self, ticket_id: str) -> list[ToolLink] | None:
         """The Jira links Zendesk's Jira app keeps for one ticket (they change without the
-        ticket's own fields changing)."""
-        connector = self._connector("zendesk")
-        params: dict[str, Any] = {"ticket_id": ticket_id, "page[size]": 100}
-        found: list[ToolLink] = []
-        while True:
-            body = connector.api.get_json("/api/v2/jira/links", params=params)
-            found += [zendesk.jira_link_from_raw(raw, connector.site) for raw in body["links"]]
-            meta = body.get("meta") or {}
-            if not meta.get("has_more") or not meta.get("after_cursor"):
-                return found
-            params["page[after]"] = meta["after_cursor"]
+        ticket's own fields changing); None when Zendesk refuses the listing (an agent's
+        token), which says nothing about which links the ticket has."""
+        connector: zendesk.ZendeskConnector = self._connector("zendesk")
+        return connector.ticket_links(ticket_id)
 
     def _intercom_conversation(
         self, connector: intercom.IntercomConnector, conversation_id: str

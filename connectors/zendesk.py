@@ -11,6 +11,11 @@ now and then, so that deleted ones leave the store, and in between only what cha
 Changed organisations come from the time-based incremental organisation export (from a
 unix start_time, next from each page's `end_time`, until `end_of_stream`); new Jira links
 from the link list, which is ordered by id, after the last id seen, 1,000 a page.
+
+The Jira link list is documented "Allowed for Admins": with an agent's token it answers
+403 and only it does. That switches off the Jira links alone (noted in `self.missing`, with
+what to change); organisations and tickets keep flowing, and no stored link is pruned on
+the word of a refused listing.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from connectors.base import (
+    Capability,
     CursorReader,
     DuplicatePageToken,
     ListingRead,
+    MissingFeatures,
     Page,
     before,
     convert,
@@ -32,12 +40,13 @@ from connectors.base import (
     parse_time,
     unix_seconds,
 )
-from connectors.http import ApiClient
+from connectors.http import ApiClient, ApiError
 from models import Account, Feedback, Settings, ToolLink
 
 TICKETS = "zendesk.tickets"
 ORGANIZATIONS = "zendesk.organizations"
 JIRA_LINKS = "zendesk.jira_links"
+LINK_LIST = "/api/v2/jira/links"
 ORGANIZATION_EXPORT = "/api/v2/incremental/organizations.json"
 EXPORT_PAGE = 1000  # the incremental exports' largest page
 LINK_PAGE = 1000  # the Jira link list's largest (and default) page
@@ -78,7 +87,8 @@ def jira_link_from_raw(raw: dict[str, Any], site: str) -> ToolLink:
     return ToolLink(
         source="zendesk",
         id=str(raw["id"]),
-        url=f"{site}/api/v2/jira/links/{raw['id']}",
+        # The link shows in the Jira app's sidebar of its ticket: the page a person opens.
+        url=f"{site}/agent/tickets/{raw['ticket_id']}",
         record_id=str(raw["ticket_id"]),
         issue_key=raw["issue_key"],
         updated_at=parse_time(raw.get("updated_at") or raw["created_at"], "updated_at"),
@@ -91,7 +101,9 @@ class ZendeskConnector:
     def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
         assert settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token
         self.settings = settings
-        self.site = settings.zendesk_url
+        self.site = settings.zendesk_url.rstrip("/")
+        # Optional features this tenant refused during a pull (see flows.pipeline).
+        self.missing = MissingFeatures()
         token = settings.zendesk_api_token.get_secret_value()
         self.api = ApiClient(
             "zendesk",
@@ -168,20 +180,78 @@ class ZendeskConnector:
 
     def jira_links(self, read: ListingRead | None = None, saved: Any = None) -> Iterator[Page]:
         """Every link (the last page names them all, so removed ones leave the store), or
-        the links made since the last read: ids only grow, and the list is in id order."""
+        the links made since the last read: ids only grow, and the list is in id order.
+
+        A refused listing (an agent's token: 403) switches the links off for this pull:
+        no closing page, so nothing stored is pruned and the cursor stays where it was."""
         read = read or ListingRead(None, datetime.now(UTC))
         after = saved.get("after_id") if isinstance(saved, dict) and not read.full else None
         newest = int(after) if after is not None else 0
         seen: set[str] = set()
-        for raw_page in self._cursor_pages("/api/v2/jira/links", "links", LINK_PAGE, after):
-            page = Page("zendesk", "tool_link", JIRA_LINKS)
-            for raw in raw_page:
-                convert(page, raw, lambda r: jira_link_from_raw(r, self.site))
-                if isinstance(raw.get("id"), int):
-                    newest = max(newest, raw["id"])
-            seen.update(str(raw.get("id")) for raw in raw_page)
-            yield page
+        params: dict[str, Any] = {"page[size]": min(self.settings.page_size * 10, LINK_PAGE)}
+        if after is not None:
+            params["page[after]"] = int(after)
+        try:
+            for raw_page in self._link_pages(params):
+                page = Page("zendesk", "tool_link", JIRA_LINKS)
+                for raw in raw_page:
+                    if isinstance(raw.get("id"), int):
+                        newest = max(newest, raw["id"])
+                    if _keyless(raw):
+                        continue
+                    convert(page, raw, lambda r: jira_link_from_raw(r, self.site))
+                    seen.add(str(raw.get("id")))
+                yield page
+        except ApiError as error:
+            if not self._links_refused(error):
+                raise
+            return
         yield read.closing("zendesk", "tool_link", JIRA_LINKS, seen, after_id=newest)
+
+    def ticket_links(self, ticket_id: str) -> list[ToolLink] | None:
+        """The Jira links of one ticket (they change without the ticket's own fields
+        changing); None when Zendesk refuses the listing, which says nothing about them."""
+        params: dict[str, Any] = {"filter[ticket_id]": ticket_id, "page[size]": 100}
+        try:
+            return [
+                jira_link_from_raw(raw, self.site)
+                for raw_page in self._link_pages(params)
+                for raw in raw_page
+                if not _keyless(raw) and str(raw.get("ticket_id")) == str(ticket_id)
+            ]
+        except ApiError as error:
+            if not self._links_refused(error):
+                raise
+            return None
+
+    def _links_refused(self, error: ApiError) -> bool:
+        """A 403 (the token is an agent's) or 404 (no Jira integration: what Zendesk answers
+        then is unconfirmed) on the link list switches the links off, noted once with what to
+        change; anything else is an error."""
+        if error.status not in (403, 404):
+            return False
+        self.missing.note("jira_links", links_missing_reason(error.status))
+        return True
+
+    def _link_pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """The Jira link list's cursor paging: `meta.has_more` false is the end, not a short
+        page. `meta.after_cursor` is documented as a URL (`.../jira/links?page[after]=5000`)
+        whose `page[after]` is an integer: that number goes back, not the URL. (The records
+        sit under `links`, so this list has no `links.next` of the standard cursor paging.)"""
+        seen_cursors: set[int] = set()
+        while True:
+            body = self.api.get_json(LINK_LIST, params=params)
+            yield body.get("links") or []
+            meta = body.get("meta") or {}
+            if not meta.get("has_more"):
+                return
+            after = _page_after(meta.get("after_cursor"))
+            if after is None or after in seen_cursors:
+                raise DuplicatePageToken(
+                    f"zendesk {LINK_LIST} cannot move on from cursor {meta.get('after_cursor')!r}"
+                )
+            seen_cursors.add(after)
+            params = {**params, "page[after]": after}
 
     def _cursor_pages(
         self, path: str, key: str, largest: int, after: Any = None
@@ -243,6 +313,55 @@ class ZendeskConnector:
                 raise DuplicatePageToken(f"zendesk export repeated cursor {after!r}")
             seen_cursors.add(after)
             params = {"cursor": after, "per_page": params["per_page"], "include": "users"}
+
+
+def _keyless(raw: dict[str, Any]) -> bool:
+    """Legacy link rows may carry `issue_key: null`: they name no issue pmsync could count,
+    and no later read will give them a key, so they are skipped, not dead letters."""
+    return isinstance(raw, dict) and raw.get("issue_key") in (None, "")
+
+
+def _page_after(cursor: Any) -> int | None:
+    """The integer `page[after]` a link-list cursor stands for: the query parameter of the
+    documented URL form, or the cursor itself when it is a bare number."""
+    if isinstance(cursor, int) and not isinstance(cursor, bool):
+        return cursor
+    if not isinstance(cursor, str) or not cursor.strip():
+        return None
+    text = cursor.strip()
+    if text.isdigit():
+        return int(text)
+    values = parse_qs(urlsplit(text).query).get("page[after]") or []
+    return int(values[0]) if values and values[0].strip().isdigit() else None
+
+
+def links_missing_reason(status: int | None) -> str:
+    """What a refused Jira link list means, and what to change."""
+    if status == 404:
+        return (
+            "Zendesk has no Jira link list (404): install Zendesk's Jira integration to have "
+            "the links agents make on tickets counted"
+        )
+    return (
+        "Zendesk lists Jira links for admins only and refused this token (403): set "
+        "PMSYNC_ZENDESK_EMAIL and PMSYNC_ZENDESK_API_TOKEN to an admin's API token to have "
+        "the links agents make on tickets counted"
+    )
+
+
+def capabilities(settings: Settings) -> list[Capability]:
+    """Zendesk's optional features for `pmsync check`: the Jira link list, probed with one
+    one-link page."""
+    connector = ZendeskConnector(settings)
+    try:
+        connector.api.get_json(LINK_LIST, params={"page[size]": 1})
+    except ApiError as error:
+        if error.status not in (403, 404):
+            raise
+        return [Capability("zendesk", "jira_links", False, links_missing_reason(error.status))]
+    return [
+        Capability("zendesk", "jira_links", True, "the Jira links agents make on tickets are read")
+    ]
 
 
 def _start_time(since: datetime | None) -> int:

@@ -27,6 +27,7 @@ from connectors.jira_write import JiraWriter
 from connectors.salesforce import API as SALESFORCE_API
 from connectors.salesforce import SalesforceConnector
 from connectors.zendesk import ZendeskConnector
+from connectors.zendesk import capabilities as zendesk_capabilities
 from flows.budgets import limit_name
 from models import ConfigError, Settings
 
@@ -209,7 +210,9 @@ TOOL_CHECKS: dict[str, Callable[[Settings], str]] = {
 
 # Each tool's optional features (permissions, custom fields, plan features), probed for
 # `pmsync check`: tool -> a function of the settings listing every such Capability.
-CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {}
+CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {
+    "zendesk": zendesk_capabilities,
+}
 
 
 def check_salesforce(settings: Settings) -> str:

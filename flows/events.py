@@ -184,7 +184,10 @@ def reread(
 
 def _refresh_zendesk_links(store: Store, lookup: Lookup, ticket_id: str) -> bool:
     """The ticket's links from Zendesk's Jira app, stored as the tool has them now."""
-    now = {link.id: link for link in lookup.zendesk_links(ticket_id)}
+    listed = lookup.zendesk_links(ticket_id)
+    if listed is None:
+        return False  # the listing was refused: the stored links stay as they are
+    now = {link.id: link for link in listed}
     stored = [
         link for link in store.load("tool_link", "zendesk") if link.record_id == str(ticket_id)
     ]

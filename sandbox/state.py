@@ -65,7 +65,7 @@ class SandboxState:
             self.scale: int = scale
             self.world: World = world
             self.jira = jira_data.build(world)
-            self.zendesk = zendesk_data.build(world)
+            self.zendesk = zendesk_data.build(world, self.tenant)
             self.hubspot = hubspot_data.build(world)
             self.intercom = intercom_data.build(world)
             self.freshdesk = freshdesk_data.build(world)

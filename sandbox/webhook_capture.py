@@ -297,7 +297,9 @@ WATCHES = (
     _route("PUT", JIRA + r"/comment/[^/]+$", _nothing, _jira_comment_after("comment_updated")),
     _route("PUT", JIRA + r"/properties/(?P<prop>[^/]+)$", _nothing, _jira_property_after),
     _route("POST", JIRA + "/remotelink$", _jira_issue_before, _jira_remote_link_after),
-    _route("PUT", r"^/zendesk/api/v2/tickets/(?P<id>\d+)\.json$", _zendesk_before, _zendesk_after),
+    _route(
+        "PUT", r"^/zendesk/api/v2/tickets/(?P<id>\d+)(?:\.json)?$", _zendesk_before, _zendesk_after
+    ),
     _route("POST", r"^/hubspot/crm/v3/objects/notes$", _nothing, _hubspot_note_after),
     _route(
         "POST", r"^/intercom/conversations/(?P<id>[^/]+)/reply$", _intercom_before, _intercom_after

@@ -1,40 +1,56 @@
-"""Zendesk Support API v2, mounted under /zendesk (the account's subdomain URL)."""
+"""Zendesk Support API v2, mounted under /zendesk (the account's subdomain URL).
 
+Every path answers with and without `.json`, as Zendesk's do; an API token
+(`email/token:<token>` basic auth) and an OAuth access token (`Authorization: Bearer`) are
+both accepted; an unknown path answers Zendesk's JSON 404 (`InvalidEndpoint`). The agent
+pages (`/agent/tickets/{id}`) are sandbox.zendesk_agent, the exports sandbox.zendesk_exports.
+"""
+
+from functools import partial
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from sandbox import malformed
 from sandbox.state import SandboxState
-from sandbox.timefmt import order_time, utcnow, zendesk_time
+from sandbox.timefmt import utcnow, zendesk_time
 from sandbox.web import (
     base_url,
     basic_credentials,
+    bearer_token,
     decode_cursor,
     encode_cursor,
     endpoint,
     json_response,
     read_json,
 )
-from sandbox.zendesk_data import (
-    API_USER_ID,
-    comment,
-    decode_export_cursor,
-    encode_export_cursor,
-    export_position,
+from sandbox.zendesk_agent import organization_page, ticket_page
+from sandbox.zendesk_data import API_USER_ID, comment
+from sandbox.zendesk_exports import (
+    ORGANIZATION_EXPORT,
+    TICKET_EXPORT,
+    USER_EXPORT,
+    USER_TIME_EXPORT,
+    export_organizations,
+    export_tickets,
+    export_users,
+    export_users_by_time,
 )
+from sandbox.zendesk_exports import error as _error
+from sandbox.zendesk_exports import with_url as _with_url
 
 USER, TOKEN = "demo@example.com/token", "sandbox"
+OAUTH_TOKEN = "sandbox"  # an OAuth access token, sent as `Authorization: Bearer sandbox`
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
-EXPORT = "/api/v2/incremental/tickets/cursor.json"
-ORGANIZATION_EXPORT = "/api/v2/incremental/organizations.json"
-
-
-def _error(status: int, error: str, description: str, **extra: Any) -> Response:
-    return json_response({"error": error, "description": description, **extra}, status)
+LINK_LIST = "/api/v2/jira/links"
+# Zendesk's answer to a token whose role may not do this (an agent on an admins' endpoint).
+FORBIDDEN = {
+    "error": "Forbidden",
+    "description": "You do not have access to this page. Please contact the account owner of "
+    "this help desk for further help.",
+}
 
 
 def _not_found() -> Response:
@@ -42,13 +58,13 @@ def _not_found() -> Response:
 
 
 def _guard(request: Request) -> Response | None:
-    if basic_credentials(request) == (USER, TOKEN):
+    if basic_credentials(request) == (USER, TOKEN) or bearer_token(request) == OAUTH_TOKEN:
         return None
     return json_response({"error": "Couldn't authenticate you"}, 401)
 
 
-def _with_url(record: dict[str, Any], base: str, kind: str) -> dict[str, Any]:
-    return {"url": f"{base}/api/v2/{kind}/{record.get('id')}.json", **record}
+def _open(request: Request) -> None:
+    return None
 
 
 def _ticket(state: SandboxState, ticket: dict[str, Any], base: str) -> dict[str, Any]:
@@ -63,127 +79,6 @@ def _live(state: SandboxState, ticket_id: Any) -> dict[str, Any] | None:
     """A ticket that GET and PUT can reach: deleted tickets answer 404."""
     ticket = state.zendesk.tickets.get(ticket_id)
     return None if ticket is None or ticket.get("status") == "deleted" else ticket
-
-
-async def export_tickets(request: Request, state: SandboxState) -> Response:
-    params, now, base = request.query_params, utcnow(), base_url(request)
-    try:
-        per_page = min(1000, max(1, int(params.get("per_page", 1000))))
-        if "cursor" in params:
-            position = decode_export_cursor(params["cursor"])
-        elif "start_time" in params:
-            start = int(params["start_time"])
-            # Zendesk refuses a start_time inside the last minute with 422 InvalidValue.
-            if start > now.timestamp() - 60:
-                return _error(
-                    422,
-                    "InvalidValue",
-                    "Too recent start_time. Use a start_time older than 1 minute",
-                )
-            position = (start, -1)
-        else:
-            return _error(400, "InvalidPaginationParameter", "start_time or cursor is required")
-    except ValueError:
-        return _error(400, "InvalidPaginationParameter", "Invalid cursor or start_time")
-    include = {p.strip() for p in params.get("include", "").split(",")}
-    # Deleted tickets stay in the export with status "deleted" unless excluded.
-    keep_deleted = params.get("exclude_deleted", "false").lower() != "true"
-    # Changes of the last `zendesk_export_delay_s` seconds are left out (a minute on Zendesk).
-    newest = now.timestamp() - state.zendesk_export_delay_s
-    with state.lock:
-        ordered = sorted(
-            (
-                (position, t)
-                for t in state.zendesk.tickets.values()
-                if keep_deleted or t.get("status") != "deleted"
-                for position in [export_position(t, now)]
-                if not state.zendesk_export_delay_s or position[0] <= newest
-            ),
-            key=lambda pair: pair[0],
-        )
-        later = [pair for pair in ordered if pair[0] > position]
-        page = later[:per_page]
-        tickets = [_ticket(state, t, base) for _, t in page]
-        users = {
-            uid
-            for t in tickets
-            for uid in (t.get("requester_id"), t.get("submitter_id"), t.get("assignee_id"))
-        }
-        sideloads: dict[str, Any] = {}
-        if "users" in include:
-            sideloads["users"] = [
-                _with_url(u, base, "users")
-                for uid, u in state.zendesk.users.items()
-                if uid in users
-            ]
-        if "organizations" in include:
-            orgs = {t.get("organization_id") for t in tickets}
-            sideloads["organizations"] = [
-                _with_url(o, base, "organizations")
-                for oid, o in state.zendesk.organizations.items()
-                if oid in orgs
-            ]
-    # The last page still carries an after_cursor: resuming from it returns later changes.
-    after = encode_export_cursor(page[-1][0] if page else position)
-    before = encode_export_cursor((page[0][0][0], page[0][0][1] - 1)) if page else None
-    keep = {k: params[k] for k in ("per_page", "include", "exclude_deleted") if k in params}
-
-    def url(cursor: str) -> str:
-        return f"{base}{EXPORT}?{urlencode({'cursor': cursor, **keep})}"
-
-    return json_response(
-        {
-            "tickets": tickets,
-            **sideloads,
-            "after_url": url(after),
-            "after_cursor": after,
-            "before_url": url(before) if before else None,
-            "before_cursor": before,
-            "end_of_stream": len(later) <= per_page,
-        }
-    )
-
-
-async def export_organizations(request: Request, state: SandboxState) -> Response:
-    """The time-based incremental export: organisations changed at or after start_time,
-    oldest first; each page's `end_time` is its newest change, the next page's start
-    (so rows at that second come again); `end_of_stream` marks the last page."""
-    params, now, base = request.query_params, utcnow(), base_url(request)
-    try:
-        start = int(params["start_time"])
-        per_page = min(1000, max(1, int(params.get("per_page", 1000))))
-    except KeyError:
-        return _error(400, "InvalidPaginationParameter", "start_time is required")
-    except ValueError:
-        return _error(400, "InvalidPaginationParameter", "Invalid start_time or per_page")
-    if start > now.timestamp() - 60:
-        return _error(
-            422, "InvalidValue", "Too recent start_time. Use a start_time older than 1 minute"
-        )
-    newest = now.timestamp() - state.zendesk_export_delay_s
-    with state.lock:
-        ordered = sorted(
-            (
-                (stamp, org)
-                for org in state.zendesk.organizations.values()
-                for stamp in [int(order_time(org.get("updated_at"), now).timestamp())]
-                if stamp >= start and (not state.zendesk_export_delay_s or stamp <= newest)
-            ),
-            key=lambda pair: (pair[0], str(pair[1].get("id")).zfill(20)),
-        )
-        page = ordered[:per_page]
-        organizations = [_with_url(org, base, "organizations") for _, org in page]
-    end_time = page[-1][0] if page else start
-    query = urlencode({"start_time": end_time, "per_page": per_page})
-    return json_response(
-        {
-            "organizations": organizations,
-            "count": len(organizations),
-            "end_time": end_time,
-            "next_page": f"{base}{ORGANIZATION_EXPORT}?{query}",
-            "end_of_stream": len(ordered) <= per_page,
-        }
-    )
 
 
 def _cursor_page(
@@ -258,11 +153,25 @@ def _lister(kind: str) -> Any:
 
 
 async def show_ticket(request: Request, state: SandboxState) -> Response:
+    """One ticket; `include=users,organizations` sideloads its people and organisation."""
+    include = {p.strip() for p in request.query_params.get("include", "").split(",")}
+    base = base_url(request)
     with state.lock:
         ticket = _live(state, request.path_params["id"])
         if ticket is None:
             return _not_found()
-        return json_response({"ticket": _ticket(state, ticket, base_url(request))})
+        body: dict[str, Any] = {"ticket": _ticket(state, ticket, base)}
+        if "users" in include:
+            people = [ticket.get(k) for k in ("requester_id", "submitter_id", "assignee_id")]
+            body["users"] = [
+                _with_url(state.zendesk.users[uid], base, "users")
+                for uid in dict.fromkeys(people)
+                if uid in state.zendesk.users
+            ]
+        if "organizations" in include:
+            org = state.zendesk.organizations.get(ticket.get("organization_id"))
+            body["organizations"] = [_with_url(org, base, "organizations")] if org else []
+    return json_response(body)
 
 
 async def update_ticket(request: Request, state: SandboxState) -> Response:
@@ -358,6 +267,11 @@ async def ticket_comments(request: Request, state: SandboxState) -> Response:
 
 
 async def jira_links(request: Request, state: SandboxState) -> Response:
+    """The Jira integration's links, ordered by id: "Allowed for Admins", so an agent's
+    token gets 403 here (and nowhere else). Paged by `page[size]` (1000 by default) and
+    `page[after]`, an integer; `meta.after_cursor` is the next page's URL, as documented."""
+    if not state.tenant.zendesk_admin:
+        return json_response(FORBIDDEN, 403)
     params = request.query_params
     ticket = params.get("filter[ticket_id]") or params.get("ticket_id")
     issue = params.get("filter[issue_id]") or params.get("issue_id")
@@ -365,7 +279,7 @@ async def jira_links(request: Request, state: SandboxState) -> Response:
         size = min(1000, max(1, int(params.get("page[size]", 1000))))
         after = int(params.get("page[after]", 0))
     except ValueError:
-        return _error(400, "InvalidPaginationParameter", "page[after] must be a link id")
+        return _error(400, "InvalidPaginationParameter", "page[after] must be an integer")
     with state.lock:
         links = [
             dict(link)
@@ -374,24 +288,96 @@ async def jira_links(request: Request, state: SandboxState) -> Response:
             and (ticket is None or str(link["ticket_id"]) == ticket)
             and (issue is None or str(link["issue_id"]) == issue)
         ]
-    page = links[:size]
+    # The documented link carries `ticket_id` as a string ("5000"), like `issue_id`.
+    page = [{**link, "ticket_id": str(link["ticket_id"])} for link in links[:size]]
+    cursor = f"{base_url(request)}{LINK_LIST}?page[after]={page[-1]['id']}" if page else None
+    return json_response(
+        {"links": page, "meta": {"has_more": len(links) > size, "after_cursor": cursor}}
+    )
+
+
+async def deprecated_jira_links(request: Request, state: SandboxState) -> Response:
+    """The deprecated link list (`/api/services/jira/links`, which zenpy reads): `since_id`
+    and `limit` (1000 by default) instead of the cursor, and no `meta`."""
+    if not state.tenant.zendesk_admin:
+        return json_response(FORBIDDEN, 403)
+    params = request.query_params
+    ticket, issue = params.get("ticket_id"), params.get("issue_id")
+    try:
+        limit = min(1000, max(1, int(params.get("limit", 1000))))
+        since = int(params.get("since_id", 0))
+    except ValueError:
+        return _error(400, "InvalidPaginationParameter", "since_id and limit must be integers")
+    with state.lock:
+        links = [
+            dict(link)
+            for link in sorted(state.zendesk.jira_links, key=lambda x: x["id"])
+            if link["id"] > since
+            and (ticket is None or str(link["ticket_id"]) == ticket)
+            and (issue is None or str(link["issue_id"]) == issue)
+        ]
+    return json_response({"links": links[:limit]})
+
+
+async def account_settings(request: Request, state: SandboxState) -> Response:
+    """The account's settings, which clients read first to check a token (a documented
+    subset of the groups: branding, apps, tickets, agents, groups, api, localization)."""
     return json_response(
         {
-            "links": page,
-            "meta": {
-                "has_more": len(links) > size,
-                "after_cursor": str(page[-1]["id"]) if page else None,
-                "before_cursor": str(page[0]["id"]) if page else None,
-            },
+            "settings": {
+                "branding": {
+                    "header_color": "03363D",
+                    "page_background_color": "333333",
+                    "tab_background_color": "7FA239",
+                    "text_color": "FFFFFF",
+                    "header_logo_url": None,
+                    "favicon_url": None,
+                },
+                "apps": {"use": True, "create_private": True, "create_public": False},
+                "tickets": {
+                    "comments_public_by_default": True,
+                    "list_newest_comments_first": True,
+                    "collaboration": True,
+                    "private_attachments": False,
+                    "tagging": True,
+                    "list_empty_views": True,
+                    "markdown_ticket_comments": False,
+                    "emoji_autocompletion": True,
+                    "agent_collision": True,
+                    "has_color_text": True,
+                },
+                "agents": {"agent_workspace": True, "focus_mode": False},
+                "groups": {"check_group_name_uniqueness": True},
+                "api": {
+                    "accepted_api_agreement": True,
+                    "api_password_access": False,
+                    "api_token_access": True,
+                },
+                "localization": {"locale_ids": [1]},
+                "active_features": {
+                    "ticket_tagging": True,
+                    "user_tagging": True,
+                    "organization_access_enabled": True,
+                },
+                "user": {"tagging": True, "time_zone_selection": True, "language_selection": True},
+            }
         }
     )
+
+
+async def not_found(request: Request) -> Response:
+    """Zendesk's answer to a path it does not have (recorded in the wild:
+    cloudbees-oss/zendesk-java-client#111), rather than a plain-text 404."""
+    return _error(404, "InvalidEndpoint", "Not found")
 
 
 def routes() -> list[BaseRoute]:
     users, user = _lister("users")
     orgs, org = _lister("organizations")
     table = [
-        ("GET", EXPORT, export_tickets),
+        ("GET", TICKET_EXPORT, partial(export_tickets, show=_ticket)),
+        ("GET", USER_EXPORT, export_users),
+        ("GET", USER_TIME_EXPORT, export_users_by_time),
         ("GET", ORGANIZATION_EXPORT, export_organizations),
         ("GET", "/api/v2/tickets/{id:int}.json", show_ticket),
         ("PUT", "/api/v2/tickets/{id:int}.json", update_ticket),
@@ -400,6 +386,21 @@ def routes() -> list[BaseRoute]:
         ("GET", "/api/v2/users/{id:int}.json", user),
         ("GET", "/api/v2/organizations.json", orgs),
         ("GET", "/api/v2/organizations/{id:int}.json", org),
-        ("GET", "/api/v2/jira/links", jira_links),
+        ("GET", LINK_LIST, jira_links),
+        ("GET", "/api/services/jira/links", deprecated_jira_links),
+        ("GET", "/api/v2/account/settings.json", account_settings),
     ]
-    return [endpoint("zendesk", method, path, handler, _guard) for method, path, handler in table]
+    found: list[BaseRoute] = []
+    for method, path, handler in table:
+        # Counted under the documented path; served with and without `.json` (Zendesk
+        # accepts either).
+        route = endpoint("zendesk", method, path, handler, _guard)
+        alias = path.removesuffix(".json") if path.endswith(".json") else f"{path}.json"
+        found += [route, Route(alias, route.endpoint, methods=[method])]
+    for path, page in (
+        ("/agent/tickets/{id:int}", ticket_page),
+        ("/agent/organizations/{id:int}", organization_page),
+    ):
+        found.append(endpoint("zendesk", "GET", path, page, _open))
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    return [*found, Route("/{path:path}", not_found, methods=methods)]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sandbox.tenants import Tenant
 from sandbox.timefmt import order_time, zendesk_time
 from sandbox.world import World
 
@@ -55,7 +56,8 @@ def comment(
     }
 
 
-def build(world: World) -> ZendeskStore:
+def build(world: World, tenant: Tenant | None = None) -> ZendeskStore:
+    """The world's Zendesk records; a `messy` tenant adds the edge cases of real accounts."""
     store = ZendeskStore({}, {}, {}, {}, [])
     org_of = {i: a.zendesk_org_id for i, a in enumerate(world.accounts)}
     for account in world.accounts:
@@ -105,6 +107,23 @@ def build(world: World) -> ZendeskStore:
             "details": "",
             "notes": "",
             "shared": False,
+            # The rest of a recorded user's keys (zenpy's and Airbyte's recordings).
+            "alias": "",
+            "photo": None,
+            "shared_phone_number": None,
+            "shared_agent": False,
+            "last_login_at": None,
+            "two_factor_auth_enabled": None,
+            "signature": None,
+            "custom_role_id": None,
+            "role_type": None,
+            "moderator": role == "admin",
+            "ticket_restriction": None if role == "admin" else "requested",
+            "only_private_comments": False,
+            "restricted_agent": role != "admin",
+            "chat_only": False,
+            "default_group_id": None,
+            "report_csv": False,
         }
     for t in world.of_tool("zendesk"):
         org = None if t.account is None else org_of[t.account]
@@ -162,6 +181,10 @@ def build(world: World) -> ZendeskStore:
                 "updated_at": stamp,
             }
         )
+    if tenant is not None and tenant.messy:
+        from sandbox.zendesk_messy import add_messy  # it builds on this module
+
+        add_messy(store, world.now)
     return store
 
 

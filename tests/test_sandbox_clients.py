@@ -50,6 +50,26 @@ def test_zenpy_exports_reads_and_comments(
     assert organizations and all(o.domain_names for o in organizations)
 
 
+def test_zenpy_reads_users_and_jira_links(
+    server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Users as listed and as exported (zenpy follows the cursor export), and the Jira
+    links through the link list zenpy knows (the deprecated `/api/services/jira/links`)."""
+    monkeypatch.setenv("ZENPY_FORCE_NETLOC", f"{server.url.removeprefix('http://')}/zendesk")
+    monkeypatch.setenv("ZENPY_FORCE_SCHEME", "http")
+    client = zenpy.Zenpy(subdomain="sandbox", email="demo@example.com", token="sandbox")
+    world = generate(7, scale=10)
+    people = {p.id for p in world.people if p.tool == "zendesk"}
+    listed = [u.id for u in client.users()]
+    exported = [u.id for u in client.users.incremental(start_time=0)]
+    assert len(listed) == len(set(listed)) and set(listed) >= people
+    assert sorted(exported) == sorted(listed)
+    links = list(client.jira_links())
+    assert {(str(x.ticket_id), x.issue_key) for x in links} == {
+        (str(x.ticket_id), x.issue_key) for x in world.jira_links
+    }
+
+
 class Reroute(HTTPAdapter):
     """https://<anything>.salesforce.com/... and https://<sandbox>/... to the sandbox."""
 

@@ -2,13 +2,19 @@
 
 import time
 from collections.abc import Iterator
+from html import escape
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from flows.check import run_checks
+from flows.pipeline import pull_source
+from models import Settings
 from sandbox.server import start_sandbox
 from sandbox.world import generate
+from store import Store
 
 WORLD = generate(7)
 TICKETS = len(WORLD.of_tool("zendesk"))  # the rest of the feedback is in Intercom, Freshdesk
@@ -127,10 +133,15 @@ def test_jira_links_filter_and_page(client: Client) -> None:
     }
     first = client.get("/api/v2/jira/links", params={"page[size]": 2}).json()
     assert first["meta"]["has_more"] is True and len(first["links"]) == 2
-    rest = client.get(
-        "/api/v2/jira/links", params={"page[after]": first["meta"]["after_cursor"]}
-    ).json()["links"]
+    # As documented, `after_cursor` is a URL whose `page[after]` is the integer to send.
+    cursor = first["meta"]["after_cursor"]
+    assert cursor.startswith(f"{client.base}/api/v2/jira/links?page[after]=")
+    after = int(cursor.rpartition("page[after]=")[2])
+    rest = client.get("/api/v2/jira/links", params={"page[after]": after}).json()["links"]
     assert first["links"] + rest == everything
+    assert requests.get(cursor, auth=AUTH, timeout=30).json()["links"] == rest
+    refused = client.get("/api/v2/jira/links", params={"page[after]": cursor})
+    assert refused.status_code == 400, "the URL itself is no page[after]"
     ticket_id = everything[0]["ticket_id"]
     only = client.get("/api/v2/jira/links", params={"ticket_id": ticket_id}).json()
     assert {x["ticket_id"] for x in only["links"]} == {ticket_id}
@@ -169,3 +180,151 @@ def test_the_organization_export_pages_by_end_time_until_end_of_stream(client: C
     too_recent = client.get(ORGANIZATION_EXPORT, params={"start_time": int(time.time())})
     assert too_recent.status_code == 422
     assert client.get(ORGANIZATION_EXPORT).status_code == 400
+
+
+# -- tenants, auth, paths and the routes other clients read ----------------------------------
+
+
+@pytest.fixture
+def tenant_client(request: pytest.FixtureRequest) -> Iterator[Client]:
+    with (
+        start_sandbox(seed=7, tenant=request.param) as server,
+        Client(server.url + "/zendesk") as session,
+    ):
+        yield session
+
+
+@pytest.mark.parametrize("tenant_client", ["minimal"], indirect=True)
+def test_an_agents_token_is_refused_the_link_list_and_nothing_else(tenant_client: Client) -> None:
+    """The Jira link list is "Allowed for Admins": with the agent's token of the minimal
+    tenant it answers Zendesk's 403, while tickets, users and organisations still answer."""
+    refused = tenant_client.get("/api/v2/jira/links")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "Forbidden"
+    assert tenant_client.get("/api/v2/jira/links.json").status_code == 403
+    for path, params in (
+        (EXPORT, {"start_time": 0}),
+        ("/api/v2/incremental/users/cursor.json", {"start_time": 0}),
+        ("/api/v2/organizations.json", {}),
+        ("/api/v2/users.json", {}),
+    ):
+        assert tenant_client.get(path, params=params).status_code == 200, path
+
+
+def test_paths_answer_with_and_without_json_and_oauth_tokens_are_accepted(client: Client) -> None:
+    """Zendesk accepts `/tickets/1` and `/tickets/1.json`, and `Bearer` OAuth tokens beside
+    `email/token` API tokens; an unknown path answers its JSON 404, not plain text."""
+    with_json = client.get("/api/v2/organizations.json").json()
+    assert client.get("/api/v2/organizations").json() == with_json
+    org = with_json["organizations"][0]
+    assert (
+        client.get(f"/api/v2/organizations/{org['id']}").json()["organization"]["id"] == org["id"]
+    )
+    assert client.get("/api/v2/incremental/tickets/cursor", params={"start_time": 0}).ok
+    bearer = requests.get(
+        f"{client.base}/api/v2/users/me",
+        headers={"Authorization": "Bearer sandbox"},
+        timeout=30,
+    )
+    assert bearer.status_code == 404 and bearer.json()["error"] == "InvalidEndpoint"
+    users = requests.get(
+        f"{client.base}/api/v2/users", headers={"Authorization": "Bearer sandbox"}, timeout=30
+    )
+    assert users.status_code == 200 and users.json()["users"]
+    wrong = requests.get(
+        f"{client.base}/api/v2/users", headers={"Authorization": "Bearer nope"}, timeout=30
+    )
+    assert wrong.status_code == 401
+    unknown = client.get("/api/v2/no_such_thing.json")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"error": "InvalidEndpoint", "description": "Not found"}
+    assert client.get("/api/v2/account/settings").json()["settings"]["api"]["api_token_access"]
+
+
+def test_the_user_exports_page_by_cursor_and_by_time(client: Client) -> None:
+    """Cursor-based: `after_cursor` until `end_of_stream`; time-based: `end_time` as the next
+    start_time until `end_of_stream` (that second's rows come again). Both name every user."""
+    everyone = {
+        u["id"] for u in client.get("/api/v2/users.json", params={"per_page": 100}).json()["users"]
+    }
+    assert len(everyone) < 100
+    by_cursor: list[int] = []
+    params: dict[str, Any] = {"start_time": 0, "per_page": 9}
+    while True:
+        page = client.get("/api/v2/incremental/users/cursor.json", params=params).json()
+        by_cursor += [u["id"] for u in page["users"]]
+        if page["end_of_stream"]:
+            break
+        params = {"cursor": page["after_cursor"], "per_page": 9}
+    assert len(by_cursor) == len(set(by_cursor)) and set(by_cursor) == everyone
+    by_time: set[int] = set()
+    start = 0
+    while True:
+        page = client.get(
+            "/api/v2/incremental/users.json", params={"start_time": start, "per_page": 9}
+        ).json()
+        by_time.update(u["id"] for u in page["users"])
+        assert page["count"] == len(page["users"])
+        if page["end_of_stream"]:
+            break
+        assert page["end_time"] > start
+        start = page["end_time"]
+    assert by_time == everyone
+    assert client.get("/api/v2/incremental/users.json").status_code == 400
+
+
+def test_the_agent_ticket_page_opens_in_a_browser(client: Client) -> None:
+    """pmsync's quote links are `<account>/agent/tickets/<id>`: that page shows the ticket."""
+    ticket = client.get(EXPORT, params={"start_time": 0}).json()["tickets"][0]
+    page = requests.get(f"{client.base}/agent/tickets/{ticket['id']}", timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert escape(ticket["subject"]) in page.text
+    org = client.get("/api/v2/organizations.json").json()["organizations"][0]
+    org_page = requests.get(f"{client.base}/agent/organizations/{org['id']}", timeout=30)
+    assert org_page.status_code == 200 and escape(org["name"]) in org_page.text
+    assert requests.get(f"{client.base}/agent/tickets/1", timeout=30).status_code == 404
+
+
+@pytest.mark.parametrize("tenant_client", ["messy"], indirect=True)
+def test_the_messy_tenant_serves_the_edge_cases_of_real_accounts(tenant_client: Client) -> None:
+    """Tickets by email with no organization, an end user without email, null subject and
+    description, non-ASCII and long text, and legacy Jira links without an issue key."""
+    page = tenant_client.get(EXPORT, params={"start_time": 0, "include": "users"}).json()
+    users = {u["id"]: u for u in page["users"]}
+    tickets = page["tickets"]
+    assert any(t["subject"] is None and t["description"] is None for t in tickets)
+    by_email = [
+        t for t in tickets if t["via"]["channel"] == "email" and t["organization_id"] is None
+    ]
+    assert by_email and all(users[t["requester_id"]]["email"] for t in by_email)
+    assert any(users[t["requester_id"]]["email"] is None for t in tickets)
+    assert any(not (t["subject"] or "").isascii() for t in tickets)
+    assert max(len(t["description"] or "") for t in tickets) > 30_000
+    links = tenant_client.get("/api/v2/jira/links").json()["links"]
+    assert any(link["issue_key"] is None for link in links)
+    assert any(link["issue_key"] for link in links)
+
+
+@pytest.mark.parametrize("tenant_client", ["minimal"], indirect=True)
+def test_an_agents_token_pulls_every_ticket_and_check_names_the_missing_links(
+    tenant_client: Client, tmp_path: Path
+) -> None:
+    """With the minimal tenant's agent token a Zendesk pull stores every ticket and
+    organisation and says, once, that the Jira links are off and what to change; `pmsync
+    check` shows the tool as working and the links as a missing capability."""
+    url = tenant_client.base.removesuffix("/zendesk")
+    settings = Settings.for_sandbox(url, database_url=f"sqlite:///{tmp_path / 'pmsync.db'}")
+    store = Store(settings.database_url)
+
+    outcome = pull_source(settings, store, "zendesk", full=True)
+
+    assert set(outcome.missing) == {"jira_links"}
+    assert "admin" in outcome.missing["jira_links"]
+    live = [t for t in _export_all(tenant_client, start_time=0)[0] if t["status"] != "deleted"]
+    assert {f.id for f in store.load("feedback", "zendesk")} == {str(t["id"]) for t in live}
+    assert len(store.load("account", "zendesk")) == ORGANIZATIONS
+    assert store.load("tool_link", "zendesk") == []
+    checks = {c.name: c for c in run_checks(settings)}
+    assert checks["zendesk"].ok
+    links = checks["zendesk jira_links"]
+    assert links.ok and links.missing and "admin" in links.detail
