@@ -103,7 +103,8 @@ def opportunity_from_raw(raw: dict[str, Any], site: str, corporate: str | None =
         probability=float(probability) / 100 if probability is not None else None,
         close_date=calendar_date(raw["CloseDate"], "CloseDate") if raw.get("CloseDate") else None,
         account_ids=(raw["AccountId"],) if raw.get("AccountId") else (),
-        issue_keys=split_keys(raw.get(ISSUE_KEYS_FIELD)),
+        # Jira keys are upper case; people type them in any case.
+        issue_keys=tuple(k.upper() for k in split_keys(raw.get(ISSUE_KEYS_FIELD))),
         updated_at=parse_time(raw["SystemModstamp"], "SystemModstamp"),
         currency=str(currency) if currency else None,
     )

@@ -117,9 +117,7 @@ class _Parser:
 
     def take(self, expected: str | None = None) -> tuple[str, str]:
         if self.i >= len(self.tokens):
-            raise SoqlError(
-                f"unexpected end of query{f', expecting {expected}' if expected else ''}"
-            )
+            raise SoqlError("unexpected token: '<EOF>'")  # as Salesforce words it
         kind, value = self.tokens[self.i]
         if expected and value.upper() != expected:
             raise SoqlError(f"unexpected token: '{value}', expecting {expected}")
