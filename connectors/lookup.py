@@ -189,10 +189,11 @@ class Lookup:
         return raw
 
     def _salesforce_opportunity(self, connector: salesforce.SalesforceConnector, sf_id: str) -> Any:
-        raw = self._salesforce(connector, "Opportunity", sf_id)
+        # Queried as a pull reads it: only fields the org has, the amount converted.
+        raw = connector.read_opportunity(sf_id)
         if raw is None:
             return None
-        return raw, partial(salesforce.opportunity_from_raw, site=connector.site)
+        return raw, connector.build_opportunity
 
     def _salesforce_account(self, connector: salesforce.SalesforceConnector, sf_id: str) -> Any:
         raw = self._salesforce(connector, "Account", sf_id)

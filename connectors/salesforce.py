@@ -10,6 +10,12 @@ and then, so that the store drops what the org no longer has, and in between onl
 with a SystemModstamp since the last read, from `queryAll`, which also names the accounts
 deleted since then. `403 REQUEST_LIMIT_EXCEEDED` is the org's rolling 24-hour API limit, not
 a rate limit: the run stops with that message instead of retrying.
+
+Before the first query the pull describes Opportunity and Account (connectors.salesforce_schema)
+and selects only the fields the org has and lets the API user read: a missing optional field
+(the custom Jira_Issue_Keys__c in most orgs, a field hidden by field-level security) switches
+off that feature alone, noted in `self.missing`, and the deals still flow. In a
+multi-currency org each amount is converted into the corporate currency.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ from functools import partial
 from typing import Any
 
 from connectors.base import (
+    Capability,
     CursorReader,
     DuplicatePageToken,
     ListingRead,
+    MissingFeatures,
     Page,
     calendar_date,
     convert,
@@ -38,30 +46,24 @@ from connectors.base import (
     split_keys,
 )
 from connectors.http import ApiClient, ApiError, AuthError
+from connectors.salesforce_schema import (
+    API,
+    CONVERTED_AMOUNT,
+    CONVERTED_REVENUE,
+    ISSUE_KEYS_FIELD,
+    OrgSchema,
+    capabilities_of,
+    read_schema,
+)
 from models import Account, Deal, Settings
 
 log = logging.getLogger("pmsync.salesforce")
 
-API = "/services/data/v60.0"
 TOKEN = "/services/oauth2/token"
 OPPORTUNITIES = "salesforce.opportunities"
 ACCOUNTS = "salesforce.accounts"
 BATCH_SIZE = 2000  # the most a query page holds (Sforce-Query-Options)
 CREDENTIALS = "PMSYNC_SALESFORCE_CLIENT_ID and PMSYNC_SALESFORCE_CLIENT_SECRET"
-OPPORTUNITY_FIELDS = [
-    "Id",
-    "Name",
-    "Amount",
-    "StageName",
-    "Probability",
-    "CloseDate",
-    "AccountId",
-    "IsClosed",
-    "IsWon",
-    "Jira_Issue_Keys__c",
-    "SystemModstamp",
-]
-ACCOUNT_FIELDS = ["Id", "Name", "Website", "SystemModstamp"]
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
 
 
@@ -80,8 +82,14 @@ def _amount(value: Any) -> Decimal | None:
         raise ValueError(f"Amount is not a number: {value!r}") from None
 
 
-def opportunity_from_raw(raw: dict[str, Any], site: str) -> Deal:
-    amount, probability = raw.get("Amount"), raw.get("Probability")
+def opportunity_from_raw(raw: dict[str, Any], site: str, corporate: str | None = None) -> Deal:
+    """A deal; its amount in the corporate currency where the org converted it (`corporate`
+    names that currency), else as the record has it, in its own CurrencyIsoCode if any."""
+    probability = raw.get("Probability")
+    if CONVERTED_AMOUNT in raw:
+        amount, currency = raw.get(CONVERTED_AMOUNT), corporate
+    else:
+        amount, currency = raw.get("Amount"), raw.get("CurrencyIsoCode")
     return Deal(
         source="salesforce",
         id=raw["Id"],
@@ -95,13 +103,17 @@ def opportunity_from_raw(raw: dict[str, Any], site: str) -> Deal:
         probability=float(probability) / 100 if probability is not None else None,
         close_date=calendar_date(raw["CloseDate"], "CloseDate") if raw.get("CloseDate") else None,
         account_ids=(raw["AccountId"],) if raw.get("AccountId") else (),
-        issue_keys=split_keys(raw.get("Jira_Issue_Keys__c")),
+        # Jira keys are upper case; people type them in any case.
+        issue_keys=tuple(k.upper() for k in split_keys(raw.get(ISSUE_KEYS_FIELD))),
         updated_at=parse_time(raw["SystemModstamp"], "SystemModstamp"),
+        currency=str(currency) if currency else None,
     )
 
 
 def account_from_raw(raw: dict[str, Any], site: str, revenue_field: str | None = None) -> Account:
     domain = domain_of(raw.get("Website"))
+    if revenue_field and CONVERTED_REVENUE in raw:
+        revenue_field = CONVERTED_REVENUE  # the corporate currency, in a multi-currency org
     return Account(
         source="salesforce",
         id=raw["Id"],
@@ -175,7 +187,8 @@ class SalesforceConnector:
         self._api: ApiClient | None = None
         # A revenue field (an ARR) is read with the accounts only when revenue comes from it.
         self.revenue_field = settings.revenue_field("salesforce")
-        self.account_fields = ACCOUNT_FIELDS + ([self.revenue_field] if self.revenue_field else [])
+        self.missing = MissingFeatures()
+        self._schema: OrgSchema | None = None
 
     def _client(self, base_url: str, token: str = "") -> ApiClient:
         return ApiClient(
@@ -260,6 +273,47 @@ class SalesforceConnector:
             seen.add(next_url)
             answer = self.get(next_url)
 
+    # -- the org's schema ---------------------------------------------------------------------
+
+    def describe(self) -> OrgSchema:
+        """Describe the objects (once per pull) and note the optional features they lack."""
+        self._schema = read_schema(self.get, self._first_batch)
+        self.schema.opportunity_columns(self.missing)
+        self.schema.account_columns(self.revenue_field, self.missing)
+        return self._schema
+
+    @property
+    def schema(self) -> OrgSchema:
+        return self._schema or self.describe()
+
+    def _first_batch(self, statement: str) -> list[dict[str, Any]]:
+        return list(self.get(f"{API}/query", params={"q": statement}).get("records") or [])
+
+    @property
+    def opportunity_fields(self) -> list[str]:
+        return self.schema.opportunity_columns(self.missing)
+
+    @property
+    def account_fields(self) -> list[str]:
+        return self.schema.account_columns(self.revenue_field, self.missing)
+
+    def build_opportunity(self, raw: dict[str, Any]) -> Deal:
+        return opportunity_from_raw(raw, self.site, self.schema.corporate_currency)
+
+    def probe(self) -> str:
+        """The opportunity query a pull sends, limited to one record: what `check` runs."""
+        statement = soql(self.opportunity_fields, "Opportunity") + " LIMIT 1"
+        self.get(f"{API}/query", params={"q": statement})
+        return statement
+
+    def read_opportunity(self, record_id: str) -> dict[str, Any] | None:
+        """One opportunity as a pull reads it (converted amount included), or None."""
+        if not RECORD_ID.match(record_id):
+            return None
+        statement = soql(self.opportunity_fields, "Opportunity", where=f"Id = '{record_id}'")
+        rows = self._first_batch(statement)
+        return rows[0] if rows else None
+
     # -- streams -----------------------------------------------------------------------------
 
     def pull(
@@ -272,6 +326,7 @@ class SalesforceConnector:
         listings: bool = True,
     ) -> Iterator[Page]:
         self.authenticate()  # once per run
+        self.describe()  # once per run: the queries name only fields the org has
         saved = None if full else Position.read(cursor_for(OPPORTUNITIES))
         if listings:
             started = datetime.now(UTC)
@@ -340,12 +395,15 @@ class SalesforceConnector:
         if until is not None:
             where.append(f"SystemModstamp < {iso_z(until)}")
         statement = soql(
-            OPPORTUNITY_FIELDS, "Opportunity", where=" AND ".join(where), order="SystemModstamp, Id"
+            self.opportunity_fields,
+            "Opportunity",
+            where=" AND ".join(where),
+            order="SystemModstamp, Id",
         )
         position = saved
         # The instance URL comes from the token: a dead letter keeps it for a replay.
         context = {"site": self.site}
-        build = partial(opportunity_from_raw, site=self.site)
+        build = self.build_opportunity
         for records in self.query(statement):
             page = Page("salesforce", "deal", OPPORTUNITIES)
             for raw in records:
@@ -387,3 +445,27 @@ def _position_of(raw: dict[str, Any]) -> Position | None:
         return Position(parse_time(raw["SystemModstamp"]), str(raw["Id"]))
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def capabilities(settings: Settings) -> list[Capability]:
+    """The org's optional features for `pmsync check`: the custom issue-keys field, each
+    optional opportunity and account field the API user can read, and the currencies. A
+    describe the org refuses means opportunities cannot be read at all."""
+    connector = SalesforceConnector(settings)
+    connector.authenticate()
+    try:
+        schema = connector.describe()
+    except ApiError as error:
+        if error.status not in (403, 404):
+            raise
+        return [
+            Capability(
+                "salesforce",
+                "opportunity_read",
+                False,
+                f"the API user cannot describe Opportunity or Account ({error}): give its "
+                "profile or a permission set Read on both objects",
+            )
+        ]
+    found = [Capability("salesforce", "opportunity_read", True, "Opportunity and Account readable")]
+    return found + capabilities_of(schema, connector.revenue_field)

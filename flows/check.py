@@ -24,8 +24,8 @@ from connectors.hubspot import HubSpotConnector
 from connectors.intercom import IntercomConnector
 from connectors.jira import JiraConnector
 from connectors.jira_write import JiraWriter
-from connectors.salesforce import API as SALESFORCE_API
 from connectors.salesforce import SalesforceConnector
+from connectors.salesforce import capabilities as salesforce_capabilities
 from connectors.zendesk import ZendeskConnector
 from connectors.zendesk import capabilities as zendesk_capabilities
 from flows.budgets import limit_name
@@ -212,14 +212,16 @@ TOOL_CHECKS: dict[str, Callable[[Settings], str]] = {
 # `pmsync check`: tool -> a function of the settings listing every such Capability.
 CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {
     "zendesk": zendesk_capabilities,
+    "salesforce": salesforce_capabilities,
 }
 
 
 def check_salesforce(settings: Settings) -> str:
-    """A token (the client credentials), then one opportunity (the permission to read)."""
+    """A token (the client credentials), then the pull's own opportunity query on one
+    record (the objects described, only the fields the org has): ok means a pull can read."""
     connector = SalesforceConnector(settings)
     connector.authenticate()
-    connector.get(f"{SALESFORCE_API}/query", {"q": "SELECT Id FROM Opportunity LIMIT 1"})
+    connector.probe()
     return f"{connector.site}: token issued, opportunities readable"
 
 

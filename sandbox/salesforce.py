@@ -1,5 +1,11 @@
 """Salesforce REST API, mounted under /salesforce (an org's instance URL): OAuth client
-credentials, SOQL query/queryAll with cursors, sObject reads and Task creation."""
+credentials and refresh tokens, SOQL query/queryAll with cursors (and convertCurrency in a
+multi-currency org), describe and describe global, the versions list, limits, sObject reads
+and Task creation. Each answer is the tenant profile's org (sandbox.salesforce_meta); an
+unknown resource answers Salesforce's JSON error, not plain text.
+
+The refresh-token grant takes REFRESH_TOKEN below (a sandbox has no browser login to issue
+one), with or without the client secret, as the OAuth refresh token flow documents."""
 
 import base64
 import hashlib
@@ -13,9 +19,10 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from sandbox import malformed, soql
+from sandbox import salesforce_meta as meta
 from sandbox.salesforce_data import ORG_ID, SCHEMA, USER_ID, QueryCursor, sf_time
 from sandbox.state import SandboxState
 from sandbox.timefmt import parse_time, utcnow
@@ -29,7 +36,9 @@ from sandbox.web import (
 )
 
 CLIENT_ID, CLIENT_SECRET = "demo@example.com", "sandbox"
+REFRESH_TOKEN = "5Aep861sandboxRefreshTokenForDemoExampleCom"
 VERSION = re.compile(r"v(\d{2})\.0")
+LOWEST, HIGHEST = 20, 63
 BATCH_DEFAULT, BATCH_MIN = 2000, 200
 READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}
 
@@ -43,18 +52,25 @@ def _open(request: Request) -> None:
 
 
 async def token(request: Request, state: SandboxState) -> Response:
-    """OAuth 2.0 client credentials: the client may authenticate in the form or by Basic."""
+    """OAuth 2.0 client credentials (the client authenticates in the form or by Basic), or
+    a refresh token (the secret is optional there)."""
     form = dict(parse_qsl((await request.body()).decode(errors="replace")))
     form.update({k: v for k, v in request.query_params.items() if k not in form})
-    if form.get("grant_type") != "client_credentials":
+    grant = form.get("grant_type")
+    if grant not in ("client_credentials", "refresh_token"):
         return json_response(
             {"error": "unsupported_grant_type", "error_description": "grant type not supported"},
             400,
         )
     client = basic_credentials(request) or (form.get("client_id"), form.get("client_secret"))
-    if client != (CLIENT_ID, CLIENT_SECRET):
+    secret_ok = client[1] == CLIENT_SECRET or (grant == "refresh_token" and client[1] is None)
+    if client[0] != CLIENT_ID or not secret_ok:
         return json_response(
             {"error": "invalid_client", "error_description": "invalid client credentials"}, 400
+        )
+    if grant == "refresh_token" and form.get("refresh_token") != REFRESH_TOKEN:
+        return json_response(
+            {"error": "invalid_grant", "error_description": "expired access/refresh token"}, 400
         )
     access = f"{ORG_ID[:15]}!AR{secrets.token_urlsafe(72)}"
     issued = str(int(time.time() * 1000))
@@ -80,7 +96,7 @@ def _api(handler: Any) -> Any:
 
     async def run(request: Request, state: SandboxState) -> Response:
         version = VERSION.fullmatch(request.path_params.get("version", ""))
-        if not version or not 20 <= int(version.group(1)) <= 63:
+        if not version or not LOWEST <= int(version.group(1)) <= HIGHEST:
             return _errors(404, "The requested resource does not exist", "NOT_FOUND")
         with state.lock:
             issued = state.salesforce.sessions.get(bearer_token(request) or "")
@@ -110,36 +126,50 @@ def _value(record: dict[str, Any], name: str, kind: str) -> Any:
             return date.fromisoformat(str(value))
         except ValueError:
             return None
-    if kind == "double":
+    if kind in ("double", "currency", "percent"):
         return value if isinstance(value, int | float) and not isinstance(value, bool) else None
     return value if kind == "boolean" else str(value)
 
 
 def _render(
-    state: SandboxState, record: dict[str, Any], sobject: str, fields: list[str], version: str
+    state: SandboxState,
+    record: dict[str, Any],
+    sobject: str,
+    columns: list[soql.Column],
+    version: str,
 ) -> dict[str, Any]:
     rid = record.get("Id")
+    seen = meta.view(record, sobject, state.tenant)
     shown = {
         "attributes": {
             "type": sobject,
             "url": f"/services/data/{version}/sobjects/{sobject}/{rid}",
         },
-        **{name: record.get(name) for name in fields},
+        **{
+            c.key: meta.converted(seen, c.field, state.tenant) if c.convert else seen.get(c.field)
+            for c in columns
+        },
     }
     if sobject != "Opportunity" or record.get("IsDeleted"):
         return shown
     return malformed.serve(state, "salesforce", "opportunity", rid, shown)
 
 
+def _records(state: SandboxState, sobject: str) -> dict[str, dict[str, Any]]:
+    if sobject == "CurrencyType":
+        return meta.currency_types(state.tenant)
+    return state.salesforce.records[sobject]
+
+
 def _page(
     state: SandboxState, cursor: QueryCursor, offset: int, version: str, endpoint: str
 ) -> dict[str, Any]:
-    records = state.salesforce.records[cursor.sobject]
+    records = _records(state, cursor.sobject)
     chunk = [records[i] for i in cursor.ids[offset : offset + cursor.batch] if i in records]
     body: dict[str, Any] = {
         "totalSize": len(cursor.ids),
         "done": offset + cursor.batch >= len(cursor.ids),
-        "records": [_render(state, r, cursor.sobject, cursor.fields, version) for r in chunk],
+        "records": [_render(state, r, cursor.sobject, cursor.columns, version) for r in chunk],
     }
     if not body["done"]:
         locator = next((k for k, v in state.salesforce.cursors.items() if v is cursor), None)
@@ -166,19 +196,31 @@ def _query(include_deleted: bool) -> Any:
         text = request.query_params.get("q", "")
         if not text.strip():
             return _errors(400, "A query string has to be specified", "MALFORMED_QUERY")
+        schema = meta.schema_for(state.tenant)
         try:
-            query = soql.parse(text, SCHEMA)
+            query = soql.parse(text, schema)
         except soql.SoqlError as exc:
             return _errors(400, str(exc), exc.code)
-        types = SCHEMA[query.sobject]
+        if any(c.convert for c in query.columns) and not state.tenant.multi_currency:
+            return _errors(
+                400,
+                "convertCurrency() requires that the org has multiple currencies enabled",
+                "MALFORMED_QUERY",
+            )
+        types = schema[query.sobject]
 
         def read(record: dict[str, Any], name: str) -> Any:
             return _value(record, name, types[name])
 
         with state.lock:
+            # Compared as this org shows them (an amount in the deal's own currency).
+            views = {
+                key: meta.view(r, query.sobject, state.tenant)
+                for key, r in _records(state, query.sobject).items()
+            }
             rows = [
                 r
-                for r in state.salesforce.records[query.sobject].values()
+                for r in views.values()
                 # `query` never sees deleted rows; `queryAll` sees them with IsDeleted = true.
                 if (include_deleted or not r.get("IsDeleted"))
                 and soql.evaluate(query.where, r, read)
@@ -190,7 +232,7 @@ def _query(include_deleted: bool) -> Any:
                     reverse=not ascending,
                 )
             ids = [str(r.get("Id")) for r in rows[: query.limit]]
-            cursor = QueryCursor(query.sobject, query.fields, ids, _batch_size(request))
+            cursor = QueryCursor(query.sobject, query.columns, ids, _batch_size(request))
             body = _page(state, cursor, 0, request.path_params["version"], endpoint)
         return json_response(body)
 
@@ -214,7 +256,8 @@ async def sobject(request: Request, state: SandboxState) -> Response:
             return _errors(404, "The requested resource does not exist", "NOT_FOUND")
         if record.get("IsDeleted"):
             return _errors(404, "entity is deleted", "ENTITY_IS_DELETED")
-        body = _render(state, record, kind, list(SCHEMA[kind]), request.path_params["version"])
+        columns = [soql.Column(name, name) for name in meta.schema_for(state.tenant)[kind]]
+        body = _render(state, record, kind, columns, request.path_params["version"])
     return json_response(body)
 
 
@@ -253,11 +296,44 @@ async def create_task(request: Request, state: SandboxState) -> Response:
     return json_response({"id": tid, "success": True, "errors": []}, 201)
 
 
+async def describe_global(request: Request, state: SandboxState) -> Response:
+    return json_response(meta.describe_global(state.tenant, request.path_params["version"]))
+
+
+async def describe(request: Request, state: SandboxState) -> Response:
+    sobject = request.path_params["sobject"]
+    body = meta.describe(state.tenant, sobject, request.path_params["version"])
+    if body is None:
+        return _errors(
+            404, f"The requested resource does not exist: sObject type '{sobject}'", "NOT_FOUND"
+        )
+    return json_response(body)
+
+
+async def org_limits(request: Request, state: SandboxState) -> Response:
+    with state.lock:
+        used, daily = state.salesforce.api_usage, state.salesforce_daily_limit
+    return json_response(meta.limits(used, daily))
+
+
+async def versions(request: Request, state: SandboxState) -> Response:
+    """Needs no session, and does not count against the daily limit."""
+    return json_response(meta.versions(LOWEST, HIGHEST))
+
+
+async def not_found(request: Request) -> Response:
+    return _errors(404, "The requested resource does not exist", "NOT_FOUND")
+
+
 def routes() -> list[BaseRoute]:
     query, query_more = _query(False)
     query_all, query_all_more = _query(True)
     api = "/services/data/{version}"
     table: list[tuple[str, str, Any]] = [
+        ("GET", "/services/data", versions),
+        ("GET", f"{api}/sobjects", _api(describe_global)),
+        ("GET", f"{api}/sobjects/{{sobject}}/describe", _api(describe)),
+        ("GET", f"{api}/limits", _api(org_limits)),
         ("GET", f"{api}/query", _api(query)),
         ("GET", f"{api}/query/{{locator}}", _api(query_more)),
         ("GET", f"{api}/queryAll", _api(query_all)),
@@ -266,4 +342,12 @@ def routes() -> list[BaseRoute]:
         ("POST", f"{api}/sobjects/Task", _api(create_task)),
         ("POST", "/services/oauth2/token", token),
     ]
-    return [endpoint("salesforce", method, path, handler, _open) for method, path, handler in table]
+    # Salesforce takes every resource with or without a trailing slash (clients send both).
+    found = [
+        endpoint("salesforce", method, variant, handler, _open)
+        for method, path, handler in table
+        for variant in (path, f"{path}/")
+    ]
+    # Anything else is Salesforce's JSON 404, whatever the method.
+    methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"]
+    return [*found, Route("/{path:path}", not_found, methods=methods)]

@@ -16,7 +16,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "Id": "id",
         "Name": "string",
         "Website": "string",
-        "AnnualRevenue": "double",
+        "AnnualRevenue": "currency",
         "Industry": "string",
         "Type": "string",
         "CreatedDate": "datetime",
@@ -27,13 +27,13 @@ SCHEMA: dict[str, dict[str, str]] = {
     "Opportunity": {
         "Id": "id",
         "Name": "string",
-        "Amount": "double",
+        "Amount": "currency",
         "StageName": "string",
         "CloseDate": "date",
         "AccountId": "id",
         "IsClosed": "boolean",
         "IsWon": "boolean",
-        "Probability": "double",
+        "Probability": "percent",
         "Type": "string",
         "CreatedDate": "datetime",
         "LastModifiedDate": "datetime",
@@ -77,7 +77,7 @@ def sf_time(when: datetime) -> str:
 @dataclass
 class QueryCursor:
     sobject: str
-    fields: list[str]
+    columns: list[Any]  # sandbox.soql.Column: the answer's keys and the fields behind them
     ids: list[str]
     batch: int
 
@@ -102,9 +102,15 @@ class SalesforceStore:
         return locator
 
 
+CURRENCY_CYCLE = ("USD", "EUR", "GBP", "JPY")  # a multi-currency org's deals, in turn
+
+
 def build(world: World) -> SalesforceStore:
+    """Every field any tenant profile has; keys starting with `_` are never served as such
+    (sandbox.salesforce_meta.view applies them for the tenants that show them)."""
     store = SalesforceStore({"Account": {}, "Opportunity": {}, "Task": {}})
-    for account in world.accounts:
+    with_deals = {deal.account for deal in world.deals}
+    for index, account in enumerate(world.accounts):
         aid = account.salesforce_account_id
         if aid is None:
             continue
@@ -119,10 +125,11 @@ def build(world: World) -> SalesforceStore:
             "LastModifiedDate": sf_time(account.updated),
             "SystemModstamp": sf_time(account.updated),
             "IsDeleted": False,
+            # The messy tenant leaves Website and AnnualRevenue empty on accounts that have
+            # no deals, so what is counted stays the same.
+            "_messy": index not in with_deals,
         }
-    for deal in world.deals:
-        if deal.crm != "salesforce":
-            continue
+    for number, deal in enumerate(d for d in world.deals if d.crm == "salesforce"):
         stage, probability = STAGES[deal.stage]
         store.records["Opportunity"][deal.id] = {
             "Id": deal.id,
@@ -143,5 +150,8 @@ def build(world: World) -> SalesforceStore:
             "IsDeleted": False,
             # A text field the sales team fills in, separated like a multi-select picklist.
             "Jira_Issue_Keys__c": ";".join(deal.issue_keys) or None,
+            "_currency": CURRENCY_CYCLE[number % len(CURRENCY_CYCLE)],
+            # The messy tenant: a non-ASCII name, and no Amount when the deal was lost.
+            "_messy": number % 3 == 0,
         }
     return store

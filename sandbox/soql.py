@@ -1,12 +1,16 @@
 """A small, honest SOQL parser for what a connector sends, rejecting everything else.
 
-    SELECT <fields> FROM <object>
+    SELECT <field | convertCurrency(<field>) [alias]>, ... FROM <object>
     [WHERE <condition>] [ORDER BY <field> [ASC|DESC], ...] [LIMIT <n>]
 
 A condition compares a field with a literal (=, !=, <, <=, >, >=) and conditions join with
 AND or OR, in parentheses where both are mixed (SOQL refuses `a OR b AND c`). Datetime
 literals are unquoted ISO 8601 (`2024-05-01T10:20:30Z`); a quoted one is refused, as
-Salesforce refuses it. Unknown fields and objects answer INVALID_FIELD / INVALID_TYPE.
+Salesforce refuses it. Unknown fields and objects answer INVALID_FIELD / INVALID_TYPE, worded
+as Salesforce words them (the query, a caret under the culprit, its row and column).
+`convertCurrency(field)` converts a currency field into the corporate currency in a
+multi-currency org; the answer names it by its alias, or by the field's own name without one
+(SOQL and SOSL reference, "convertCurrency()").
 """
 
 import re
@@ -25,10 +29,41 @@ TOKEN = re.compile(
 COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
 
 
+CUSTOM_FIELD_HINT = (
+    "If you are attempting to use a custom field, be sure to append the '__c' after the "
+    "custom field name. Please reference your WSDL or the describe call for the appropriate "
+    "names."
+)
+CUSTOM_OBJECT_HINT = (
+    "If you are attempting to use a custom object, be sure to append the '__c' after the "
+    "entity name. Please reference your WSDL or the describe call for the appropriate names."
+)
+
+
 class SoqlError(ValueError):
     def __init__(self, message: str, code: str = "MALFORMED_QUERY") -> None:
         super().__init__(message)
         self.code = code
+
+
+def located(text: str, position: int, message: str) -> str:
+    """Salesforce's wording of a query error: the query, a caret under the culprit, then
+    `ERROR at Row:r:Column:c` and the message (columns count from 1)."""
+    before = text[:position]
+    row = before.count("\n") + 1
+    column = position - (before.rfind("\n") + 1) + 1
+    line = text.splitlines()[row - 1] if text else ""
+    return f"\n{line}\n{' ' * (column - 1)}^\nERROR at Row:{row}:Column:{column}\n{message}"
+
+
+@dataclass
+class Column:
+    """One selected column: the key it has in the answer, the field, and whether it is
+    converted into the corporate currency."""
+
+    key: str
+    field: str
+    convert: bool = False
 
 
 @dataclass
@@ -51,23 +86,28 @@ class Query:
     where: "Condition | Group | None" = None
     order: list[tuple[str, bool]] = field(default_factory=list)  # (field, ascending)
     limit: int | None = None
+    columns: list[Column] = field(default_factory=list)
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
-    tokens, pos = [], 0
+def _tokens(text: str) -> tuple[list[tuple[str, str]], list[int]]:
+    """The tokens, and where each starts in the text."""
+    tokens, starts, pos = [], [], 0
     while text[pos:].strip():
         match = TOKEN.match(text, pos)
         if not match or not match.lastgroup:
             raise SoqlError(f"unexpected token: '{text[pos:].split()[0]}'")
         tokens.append((match.lastgroup, match.group(match.lastgroup)))
+        starts.append(match.start(match.lastgroup))
         pos = match.end()
-    return tokens
+    return tokens, starts
 
 
 class _Parser:
     def __init__(self, text: str, schema: dict[str, dict[str, str]]) -> None:
-        self.tokens, self.i, self.schema = _tokens(text), 0, schema
+        self.text = text
+        (self.tokens, self.starts), self.i, self.schema = _tokens(text), 0, schema
         self.fields: dict[str, str] = {}
+        self.sobject = ""
 
     def peek(self) -> str:
         return self.tokens[self.i][1] if self.i < len(self.tokens) else ""
@@ -77,9 +117,7 @@ class _Parser:
 
     def take(self, expected: str | None = None) -> tuple[str, str]:
         if self.i >= len(self.tokens):
-            raise SoqlError(
-                f"unexpected end of query{f', expecting {expected}' if expected else ''}"
-            )
+            raise SoqlError("unexpected token: '<EOF>'")  # as Salesforce words it
         kind, value = self.tokens[self.i]
         if expected and value.upper() != expected:
             raise SoqlError(f"unexpected token: '{value}', expecting {expected}")
@@ -91,9 +129,13 @@ class _Parser:
         kind, value = self.take()
         if kind != "word":
             raise SoqlError(f"unexpected token: '{value}'")
+        return self.known(value, self.i - 1)
+
+    def known(self, value: str, index: int) -> str:
         canonical = self.fields.get(value.lower())
         if canonical is None:
-            raise SoqlError(f"No such column '{value}' on entity", "INVALID_FIELD")
+            message = f"No such column '{value}' on entity '{self.sobject}'. {CUSTOM_FIELD_HINT}"
+            raise SoqlError(located(self.text, self.starts[index], message), "INVALID_FIELD")
         return canonical
 
 
@@ -105,6 +147,8 @@ def _literal(kind: str, value: str, field_type: str, name: str) -> Any:
         "id": "str",
         "string": "str",
         "double": "num",
+        "currency": "num",
+        "percent": "num",
     }[field_type]
     if kind == "word" and value.lower() == "null":
         return None
@@ -155,25 +199,32 @@ def parse(text: str, schema: dict[str, dict[str, str]]) -> Query:
     """Parse against `schema` (object -> field -> type); raises SoqlError."""
     p = _Parser(text, schema)
     p.take("SELECT")
-    raw_fields = [p.take()]
+    raw = [_select_item(p)]
     while p.peek() == ",":
         p.take(",")
-        raw_fields.append(p.take())
+        raw.append(_select_item(p))
     p.take("FROM")
     _, sobject = p.take()
     canonical = {name.lower(): name for name in schema}.get(sobject.lower())
     if canonical is None:
-        raise SoqlError(f"sObject type '{sobject}' is not supported.", "INVALID_TYPE")
+        message = f"sObject type '{sobject}' is not supported. {CUSTOM_OBJECT_HINT}"
+        raise SoqlError(located(text, p.starts[p.i - 1], message), "INVALID_TYPE")
     types = schema[canonical]
     p.fields = {name.lower(): name for name in types}
-    fields = []
-    for kind, value in raw_fields:
-        if kind != "word":
-            raise SoqlError(f"unexpected token: '{value}'")
-        if value.lower() not in p.fields:
-            raise SoqlError(f"No such column '{value}' on entity '{canonical}'", "INVALID_FIELD")
-        fields.append(p.fields[value.lower()])
-    query = Query(canonical, list(dict.fromkeys(fields)))
+    p.sobject = canonical
+    columns: dict[str, Column] = {}
+    for index, value, convert, alias in raw:
+        name = p.known(value, index)
+        if convert and types[name] != "currency":
+            raise SoqlError(
+                located(
+                    text, p.starts[index], f"convertCurrency: '{name}' is not a currency field"
+                ),
+                "INVALID_FIELD",
+            )
+        key = alias or name
+        columns.setdefault(key.lower(), Column(key, name, convert))
+    query = Query(canonical, [c.field for c in columns.values()], columns=list(columns.values()))
     if p.at("WHERE"):
         p.take("WHERE")
         query.where = _expression(p, types)
@@ -198,6 +249,26 @@ def parse(text: str, schema: dict[str, dict[str, str]]) -> Query:
     if p.i < len(p.tokens):
         raise SoqlError(f"unexpected token: '{p.peek()}'")
     return query
+
+
+def _select_item(p: _Parser) -> tuple[int, str, bool, str | None]:
+    """(token index, field, converted, alias) of one item of the SELECT list."""
+    index = p.i
+    kind, value = p.take()
+    if kind != "word":
+        raise SoqlError(f"unexpected token: '{value}'")
+    if value.lower() != "convertcurrency" or p.peek() != "(":
+        return index, value, False, None
+    p.take("(")
+    index = p.i
+    kind, value = p.take()
+    if kind != "word":
+        raise SoqlError(f"unexpected token: '{value}'")
+    p.take(")")
+    alias = None
+    if p.i < len(p.tokens) and p.tokens[p.i][0] == "word" and p.peek().upper() != "FROM":
+        alias = p.take()[1]
+    return index, value, True, alias
 
 
 def evaluate(where: "Condition | Group | None", record: dict[str, Any], read: Any) -> bool:

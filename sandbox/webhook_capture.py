@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandbox import salesforce_meta
 from sandbox import webhook_events as events
 from sandbox.admin_records import KINDS
 from sandbox.webhook_events import API, PERSON
@@ -78,7 +79,13 @@ def record_changed(
         return events.freshdesk_ticket(before, after, comments, actor, contact.get("email"))
     if tool == "salesforce":
         sobject = {"opportunity": "Opportunity", "account": "Account", "task": "Task"}.get(kind)
-        return events.salesforce_record(sobject, before, after, actor) if sobject else []
+        if not sobject:
+            return []
+        # As this tenant's org has the record (its fields, its currency), like the API.
+        shown = [
+            salesforce_meta.view(r, sobject, state.tenant) if r else r for r in (before, after)
+        ]
+        return events.salesforce_record(sobject, shown[0], shown[1], actor)
     return []  # Freshdesk companies and contacts: automations are about tickets
 
 

@@ -177,8 +177,12 @@ def salesforce_query(url: str, soql: str) -> Iterator[dict[str, Any]]:
 
 
 def salesforce_deals(url: str) -> Iterator[Deal]:
+    # A multi-currency org keeps each Amount in its deal's currency; convertCurrency gives
+    # the corporate one (under the field's own name, without an alias).
+    tenant = requests.get(f"{url}/_sandbox/health", timeout=30).json()["tenant"]
+    amount = "convertCurrency(Amount)" if tenant.get("multi_currency") else "Amount"
     soql = (
-        "SELECT Id, Amount, CloseDate, AccountId, IsClosed, IsWon FROM Opportunity "
+        f"SELECT Id, {amount}, CloseDate, AccountId, IsClosed, IsWon FROM Opportunity "
         "ORDER BY SystemModstamp, Id"
     )
     for o in salesforce_query(url, soql):

@@ -116,3 +116,30 @@ def test_simple_salesforce_logs_in_queries_and_creates_a_task(server: SandboxSer
     assert accounts and all(a["attributes"]["type"] == "Account" for a in accounts)
     with pytest.raises(simple_salesforce.exceptions.SalesforceMalformedRequest):
         direct.query("SELECT Id FROM Opportunity WHERE SystemModstamp >= '2024-01-01T00:00:00Z'")
+
+
+def test_simple_salesforce_describes_the_org_and_reads_its_limits(server: SandboxServer) -> None:
+    """What a client does before it queries: the objects, their fields, the API usage."""
+    session = requests.Session()
+    session.mount("https://", Reroute(server.url))
+    client = simple_salesforce.Salesforce(
+        consumer_key="demo@example.com",
+        consumer_secret="sandbox",
+        domain="sandbox",
+        session=session,
+        version="60.0",
+    )
+    objects = {o["name"]: o for o in client.describe()["sobjects"]}
+    assert objects["Opportunity"]["keyPrefix"] == "006" and objects["Opportunity"]["queryable"]
+    fields = {f["name"]: f for f in client.Opportunity.describe()["fields"]}
+    assert fields["Amount"]["type"] == "currency" and fields["Jira_Issue_Keys__c"]["custom"]
+    assert fields["SystemModstamp"]["type"] == "datetime" and not fields["Id"]["nillable"]
+    limits = client.limits()
+    assert limits["DailyApiRequests"]["Max"] == 100_000
+    assert 0 < limits["DailyApiRequests"]["Remaining"] < 100_000
+    records = client.query_all("SELECT Id, Name, Website FROM Account")["records"]
+    assert len(records) == sum(
+        a.salesforce_account_id is not None for a in generate(7, scale=10).accounts
+    )
+    with pytest.raises(simple_salesforce.exceptions.SalesforceResourceNotFound):
+        client.Lead.describe()

@@ -1,6 +1,7 @@
-"""Salesforce contract: client-credentials OAuth, SOQL query/queryAll with nextRecordsUrl
-and batch sizes, a (SystemModstamp, Id) cursor over ties, honest parse errors, deletes only
-in queryAll, the daily limit as a 403, and Task creation."""
+"""Salesforce contract: client-credentials and refresh-token OAuth, SOQL query/queryAll with
+nextRecordsUrl and batch sizes, a (SystemModstamp, Id) cursor over ties, honest parse errors,
+deletes only in queryAll, the daily limit as a 403, Task creation, describe, versions and
+limits, and each tenant profile's org (no custom field, several currencies, messy data)."""
 
 import time
 from collections import Counter
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from sandbox import salesforce as salesforce_sandbox
 from sandbox.server import SandboxServer, start_sandbox
 
 FIELDS = "Id, Name, Amount, StageName, CloseDate, AccountId, IsClosed, IsWon, SystemModstamp"
@@ -237,3 +239,215 @@ def test_accounts_changed_or_deleted_since_a_time(
     assert [(r["Id"], r["IsDeleted"]) for r in found] == [(changed, False), (deleted, True)]
     assert found[0]["Name"] == "X"
     assert [r["Id"] for r in soql(api, statement)] == [changed]
+
+
+# -- what an org says about itself, per tenant profile ---------------------------------------
+
+
+def session_on(server: SandboxServer) -> tuple[str, dict[str, str]]:
+    """(the instance URL, the Authorization header) of a fresh client-credentials session."""
+    token = requests.post(
+        f"{server.url}/salesforce/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "demo@example.com",
+            "client_secret": "sandbox",
+        },
+    ).json()
+    return token["instance_url"], {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def query_all(server: SandboxServer, text: str) -> list[dict[str, Any]]:
+    base, auth = session_on(server)
+    body = requests.get(f"{base}/services/data/v60.0/query", params={"q": text}, headers=auth)
+    assert body.status_code == 200, body.text
+    answer, records = body.json(), []
+    records += answer["records"]
+    while not answer["done"]:
+        answer = requests.get(base + answer["nextRecordsUrl"], headers=auth).json()
+        records += answer["records"]
+    return records
+
+
+@pytest.fixture(scope="module")
+def tenants() -> Iterator[dict[str, SandboxServer]]:
+    with (
+        start_sandbox(seed=7, tenant="minimal") as minimal,
+        start_sandbox(seed=7, tenant="multi-currency") as multi,
+        start_sandbox(seed=7, tenant="messy") as messy,
+        start_sandbox(seed=7) as full,
+    ):
+        yield {"minimal": minimal, "multi-currency": multi, "messy": messy, "full": full}
+
+
+def test_describe_lists_the_fields_this_org_has(tenants: dict[str, SandboxServer]) -> None:
+    def fields(tenant: str, sobject: str) -> dict[str, str]:
+        base, auth = session_on(tenants[tenant])
+        answer = requests.get(
+            f"{base}/services/data/v60.0/sobjects/{sobject}/describe/", headers=auth
+        )
+        assert answer.status_code == 200
+        assert answer.json()["name"] == sobject and answer.json()["queryable"] is True
+        return {f["name"]: f["type"] for f in answer.json()["fields"]}
+
+    full = fields("full", "Opportunity")
+    assert full["Amount"] == "currency" and full["Jira_Issue_Keys__c"] == "string"
+    assert "CurrencyIsoCode" not in full
+    assert "Jira_Issue_Keys__c" not in fields("minimal", "Opportunity")
+    assert fields("multi-currency", "Opportunity")["CurrencyIsoCode"] == "picklist"
+    base, auth = session_on(tenants["full"])
+    names = [
+        o["name"]
+        for o in requests.get(f"{base}/services/data/v60.0/sobjects", headers=auth).json()[
+            "sobjects"
+        ]
+    ]
+    assert {"Account", "Opportunity", "Task"} <= set(names) and "CurrencyType" not in names
+    missing = requests.get(f"{base}/services/data/v60.0/sobjects/Lead/describe", headers=auth)
+    assert missing.status_code == 404 and missing.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+def test_an_org_without_the_custom_field_refuses_a_query_naming_it(
+    tenants: dict[str, SandboxServer],
+) -> None:
+    base, auth = session_on(tenants["minimal"])
+    statement = "SELECT Id, Name, Jira_Issue_Keys__c FROM Opportunity"
+    answer = requests.get(
+        f"{base}/services/data/v60.0/query", params={"q": statement}, headers=auth
+    )
+    assert answer.status_code == 400
+    assert answer.json() == [
+        {
+            "message": f"\n{statement}\n                 ^\nERROR at Row:1:Column:18\n"
+            "No such column 'Jira_Issue_Keys__c' on entity 'Opportunity'. If you are "
+            "attempting to use a custom field, be sure to append the '__c' after the custom "
+            "field name. Please reference your WSDL or the describe call for the appropriate "
+            "names.",
+            "errorCode": "INVALID_FIELD",
+        }
+    ]
+    assert query_all(tenants["minimal"], "SELECT Id, Name FROM Opportunity")
+
+
+def test_a_multi_currency_org_converts_into_its_corporate_currency(
+    tenants: dict[str, SandboxServer],
+) -> None:
+    """Each deal in its own currency; convertCurrency(Amount) under an alias is the world's
+    amount in the corporate currency, so the sums equal a single-currency org's."""
+    multi = query_all(
+        tenants["multi-currency"],
+        "SELECT Id, Amount, CurrencyIsoCode, convertCurrency(Amount) ConvertedAmount "
+        "FROM Opportunity ORDER BY Id",
+    )
+    full = query_all(tenants["full"], "SELECT Id, Amount FROM Opportunity ORDER BY Id")
+    assert {r["CurrencyIsoCode"] for r in multi} == {"USD", "EUR", "GBP", "JPY"}
+    assert [(r["Id"], r["ConvertedAmount"]) for r in multi] == [
+        (r["Id"], r["Amount"]) for r in full
+    ]
+    euro = next(r for r in multi if r["CurrencyIsoCode"] == "EUR")
+    assert euro["Amount"] == euro["ConvertedAmount"] * 0.8
+    plain = query_all(
+        tenants["multi-currency"], "SELECT Id, convertCurrency(Amount) FROM Opportunity ORDER BY Id"
+    )
+    assert [r["Amount"] for r in plain] == [r["Amount"] for r in full]  # no alias: the field's name
+    corporate = query_all(
+        tenants["multi-currency"],
+        "SELECT IsoCode, ConversionRate FROM CurrencyType WHERE IsCorporate = true",
+    )
+    assert [(r["IsoCode"], r["ConversionRate"]) for r in corporate] == [("USD", 1.0)]
+    base, auth = session_on(tenants["full"])
+    single = requests.get(
+        f"{base}/services/data/v60.0/query",
+        params={"q": "SELECT Id, convertCurrency(Amount) FROM Opportunity"},
+        headers=auth,
+    )
+    assert single.status_code == 400 and single.json()[0]["errorCode"] == "MALFORMED_QUERY"
+
+
+def test_a_messy_org_has_null_amounts_websites_and_non_ascii_names(
+    tenants: dict[str, SandboxServer],
+) -> None:
+    deals = query_all(tenants["messy"], "SELECT Id, Name, Amount, IsClosed, IsWon FROM Opportunity")
+    empty = [d for d in deals if d["Amount"] is None]
+    assert empty and all(d["IsClosed"] and not d["IsWon"] for d in empty)
+    assert any(not d["Name"].isascii() for d in deals)
+    accounts = query_all(tenants["messy"], "SELECT Id, Website, AnnualRevenue FROM Account")
+    assert any(a["Website"] is None and a["AnnualRevenue"] is None for a in accounts)
+    assert all(a["Website"] for a in query_all(tenants["full"], "SELECT Website FROM Account"))
+
+
+def test_versions_limits_refresh_tokens_and_unknown_routes(server: SandboxServer) -> None:
+    root = f"{server.url}/salesforce"
+    versions = requests.get(f"{root}/services/data/").json()  # no session needed
+    assert {"label": "Spring '24", "url": "/services/data/v60.0", "version": "60.0"} in versions
+    url = f"{root}/services/oauth2/token"
+    refreshed = requests.post(
+        url,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": salesforce_sandbox.REFRESH_TOKEN,
+            "client_id": "demo@example.com",
+        },
+    )
+    assert refreshed.status_code == 200 and refreshed.json()["token_type"] == "Bearer"
+    stale = requests.post(
+        url,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": "5Aep8x",
+            "client_id": "demo@example.com",
+        },
+    )
+    assert stale.status_code == 400 and stale.json()["error"] == "invalid_grant"
+    auth = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    before = requests.get(f"{root}/services/data/v60.0/limits/", headers=auth).json()
+    after = requests.get(f"{root}/services/data/v60.0/limits", headers=auth).json()
+    assert after["DailyApiRequests"]["Remaining"] == before["DailyApiRequests"]["Remaining"] - 1
+    for path in ("/services/data/v60.0/nothing", "/services/apexrest/x", "/nowhere"):
+        unknown = requests.get(f"{root}{path}", headers=auth)
+        assert unknown.status_code == 404
+        assert unknown.json() == [
+            {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}
+        ]
+
+
+def test_pmsync_reads_an_org_without_the_custom_field_and_check_says_so(
+    tenants: dict[str, SandboxServer],
+) -> None:
+    """The minimal tenant: the pull leaves Jira_Issue_Keys__c out, every opportunity still
+    arrives, and `check` passes the tool while naming the missing feature."""
+    from connectors.salesforce import SalesforceConnector
+    from flows.check import CAPABILITY_CHECKS, check_salesforce
+    from models import Settings
+
+    settings = Settings.for_sandbox(tenants["minimal"].url)
+    connector = SalesforceConnector(settings)
+
+    pages = list(connector.pull(lambda stream: None))
+
+    deals = {r.id for p in pages if p.kind == "deal" for r in p.records}
+    assert deals == {r["Id"] for r in query_all(tenants["minimal"], "SELECT Id FROM Opportunity")}
+    assert not any(p.dead for p in pages)
+    assert list(connector.missing) == ["opportunity_issue_keys"]
+    assert "readable" in check_salesforce(settings)
+    found = {c.name: c for c in CAPABILITY_CHECKS["salesforce"](settings)}
+    assert not found["opportunity_issue_keys"].available
+    assert "create the custom field Jira_Issue_Keys__c" in found["opportunity_issue_keys"].detail
+    assert all(c.available for name, c in found.items() if name != "opportunity_issue_keys")
+
+
+def test_pmsync_sums_a_multi_currency_org_in_its_corporate_currency(
+    tenants: dict[str, SandboxServer],
+) -> None:
+    from connectors.salesforce import SalesforceConnector
+    from models import Settings
+
+    def deals(tenant: str) -> dict[str, Any]:
+        connector = SalesforceConnector(Settings.for_sandbox(tenants[tenant].url))
+        pages = list(connector.pull(lambda stream: None))
+        return {r.id: r for p in pages if p.kind == "deal" for r in p.records}
+
+    multi, full = deals("multi-currency"), deals("full")
+    assert {k: d.amount for k, d in multi.items()} == {k: d.amount for k, d in full.items()}
+    assert {d.currency for d in multi.values()} == {"USD"}
+    assert {d.currency for d in full.values()} == {None}
