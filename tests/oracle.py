@@ -233,6 +233,16 @@ def expected_demand(
     if tenant.get("zendesk_admin") is False:
         # An agent's token may not list Zendesk's Jira links (documented "Allowed for Admins").
         links = [link for link in links if link["method"] != "zendesk_jira_link"]
+    # A CRM without the custom deal field for issue keys links deals only by their names.
+    no_field = {
+        crm
+        for crm, flag in (
+            ("salesforce", "salesforce_issue_keys_field"),
+            ("hubspot", "hubspot_issue_keys_property"),
+        )
+        if tenant.get(flag) is False
+    }
+    links = [x for x in links if not (x["method"] == "deal_field" and x["source"] in no_field)]
     domain_of = {
         (tool, str(a[field])): a["domain"]
         for a in truth["accounts"]
