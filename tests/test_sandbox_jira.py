@@ -78,7 +78,7 @@ def test_package_reads_and_writes_an_issue(client: JIRA) -> None:
 
 def test_unsupported_jql_is_a_400(client: JIRA) -> None:
     with pytest.raises(JIRAError) as error:
-        client.enhanced_search_issues("status = Done", json_result=True)
+        client.enhanced_search_issues('summary ~ "export"', json_result=True)
     assert error.value.status_code == 400
     assert "Error in the JQL Query" in str(error.value.text)
 
