@@ -70,9 +70,12 @@ def to_text(node: Any) -> str:
 
 
 def _date(timestamp: Any) -> str:
-    """An ADF date node's timestamp (epoch milliseconds, string or number) as YYYY-MM-DD."""
+    """An ADF date node's timestamp as YYYY-MM-DD (UTC). Jira's editor writes epoch
+    milliseconds as a string; Atlassian's own node example holds seconds ("1582152559"),
+    so a value too small to be milliseconds after 1973 is read as seconds."""
     try:
-        moment = datetime.fromtimestamp(int(str(timestamp)) / 1000, UTC)
+        value = int(str(timestamp))
+        moment = datetime.fromtimestamp(value / 1000 if value > 10**11 else value, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return ""
     return moment.date().isoformat()

@@ -31,6 +31,7 @@ from sandbox.jira_edit import (
 )
 from sandbox.jira_expand import expand
 from sandbox.jira_expand import wanted as expand_options
+from sandbox.jira_fields import user_ref
 from sandbox.jira_projects import my_permissions, not_found, project_search
 from sandbox.jira_search import TokenError, matches, project_of
 from sandbox.jira_search import search as run_search
@@ -114,6 +115,8 @@ async def server_info(request: Request, state: SandboxState) -> Response:
             "serverTitle": "Jira",
             "defaultLocale": {"locale": "en_US"},
             "serverTimeZone": "Etc/UTC",
+            "displayUrl": _base(request),
+            "displayUrlServicedeskHelpCenter": f"{_base(request)}/servicedesk/customer",
         }
     )
 
@@ -121,9 +124,11 @@ async def server_info(request: Request, state: SandboxState) -> Response:
 async def myself(request: Request, state: SandboxState) -> Response:
     return json_response(
         {
-            "self": f"{_base(request)}/rest/api/{_version(request)}/user"
-            f"?accountId={API_USER['accountId']}",
-            **API_USER,
+            **user_ref(API_USER, _base(request), _version(request)),
+            "key": "",  # gone for privacy (GDPR): Jira Cloud serves them empty
+            "name": "",
+            "groups": {"size": 1, "items": []},
+            "applicationRoles": {"size": 1, "items": []},
         }
     )
 

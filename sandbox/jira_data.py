@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.catalog import FEATURES
+from sandbox.jira_fields import system_fields, user_ref
 from sandbox.tenants import Tenant
 from sandbox.timefmt import epoch_ms, jira_time
 from sandbox.world import PROJECT, World
@@ -325,6 +326,12 @@ def _planted_remote_links(world: World) -> dict[str, list[dict[str, Any]]]:
                 "object": {
                     "url": RECORD_PAGES[link.tool].format(id=link.record_id),
                     "title": titles[(link.tool, link.record_id)],
+                    "summary": f"{app_name} record {link.record_id}",
+                    "icon": {"url16x16": f"/{link.tool}/favicon.ico", "title": app_name},
+                    "status": {
+                        "resolved": False,
+                        "icon": {"url16x16": f"/{link.tool}/favicon.ico", "title": "Open"},
+                    },
                 },
             }
         )
@@ -340,7 +347,15 @@ def render_remote_link(link: dict[str, Any], site: str) -> dict[str, Any]:
     url = target.get("url")
     if not (isinstance(url, str) and url.startswith("/") and not url.startswith("//")):
         return dict(link)
-    return {**link, "object": {**target, "url": site + url}}
+    served = {**target, "url": site + url}
+    for holder in ("icon", "status"):  # the planted icons are on the sandbox too
+        part = served.get(holder)
+        if holder == "status" and isinstance(part, dict):
+            part = {**part, "icon": {**part["icon"], "url16x16": site + part["icon"]["url16x16"]}}
+        elif isinstance(part, dict):
+            part = {**part, "url16x16": site + part["url16x16"]}
+        served[holder] = part
+    return {**link, "object": served}
 
 
 def adf(text: str) -> dict[str, Any]:
@@ -394,6 +409,8 @@ def render_comment(
     body = {
         "self": f"{base}/rest/api/{version}/issue/{issue_id}/comment/{comment['id']}",
         **{k: v for k, v in comment.items() if k != "properties"},
+        "author": user_ref(comment.get("author"), base, version),
+        "updateAuthor": user_ref(comment.get("updateAuthor"), base, version),
         "body": body_for(version, comment.get("body")),
         # Internal on a service-desk project when it carries sd.public.comment internal.
         "jsdPublic": not (stored.get("sd.public.comment") or {}).get("internal", False),
@@ -434,6 +451,7 @@ def render_issue(
     }
     if "description" in fields:
         fields["description"] = body_for(version, fields["description"])
+    fields = system_fields(fields, issue_id, str(issue.get("key")), base, version)
     keep = {k: v for k, v in fields.items() if (everything or k in wanted) and k not in excluded}
     return {
         "expand": "renderedFields,names,schema,operations,editmeta,changelog,"

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox.jira_fields import avatars
 from sandbox.state import SandboxState
 from sandbox.web import base_url, json_response, query_list
 
@@ -30,14 +31,13 @@ def _error(status: int, messages: list[str]) -> Response:
 
 def project_body(project: dict[str, Any], base: str) -> dict[str, Any]:
     pid = project["id"]
-    avatar = f"{base}/rest/api/3/universal_avatar/view/type/project/avatar/10400"
     return {
         "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
         "self": f"{base}/rest/api/3/project/{pid}",
         "id": pid,
         "key": project["key"],
         "name": project["name"],
-        "avatarUrls": {size: f"{avatar}?size={size}" for size in ("48x48", "24x24", "16x16")},
+        "avatarUrls": avatars(f"{base}/rest/api/3/universal_avatar/view/type/project/avatar/10400"),
         "projectTypeKey": project["projectTypeKey"],
         "simplified": project.get("simplified", False),
         "style": "next-gen" if project.get("simplified") else "classic",
