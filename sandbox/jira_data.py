@@ -330,7 +330,11 @@ def _planted_remote_links(world: World) -> dict[str, list[dict[str, Any]]]:
                     "icon": {"url16x16": f"/{link.tool}/favicon.ico", "title": app_name},
                     "status": {
                         "resolved": False,
-                        "icon": {"url16x16": f"/{link.tool}/favicon.ico", "title": "Open"},
+                        "icon": {
+                            "url16x16": f"/{link.tool}/favicon.ico",
+                            "title": "Open",
+                            "link": RECORD_PAGES[link.tool].format(id=link.record_id),
+                        },
                     },
                 },
             }
@@ -351,7 +355,11 @@ def render_remote_link(link: dict[str, Any], site: str) -> dict[str, Any]:
     for holder in ("icon", "status"):  # the planted icons are on the sandbox too
         part = served.get(holder)
         if holder == "status" and isinstance(part, dict):
-            part = {**part, "icon": {**part["icon"], "url16x16": site + part["icon"]["url16x16"]}}
+            icon = part["icon"]
+            part = {
+                **part,
+                "icon": {**icon, "url16x16": site + icon["url16x16"], "link": site + icon["link"]},
+            }
         elif isinstance(part, dict):
             part = {**part, "url16x16": site + part["url16x16"]}
         served[holder] = part
