@@ -32,7 +32,7 @@ from sandbox.jira_edit import (
 from sandbox.jira_expand import expand
 from sandbox.jira_expand import wanted as expand_options
 from sandbox.jira_fields import user_ref
-from sandbox.jira_projects import my_permissions, not_found, project_search
+from sandbox.jira_projects import my_permissions, not_found, project_search, projects
 from sandbox.jira_search import TokenError, matches, project_of
 from sandbox.jira_search import search as run_search
 from sandbox.jql import JqlError, parse
@@ -469,6 +469,8 @@ def routes() -> list[BaseRoute]:
         add("GET", f"{api}/issue/{{key}}/remotelink", remote_links)
         add("POST", f"{api}/issue/{{key}}/remotelink", remote_links)
         add("GET", f"{api}/project/search", project_search)
+        add("GET", f"{api}/project", projects)
+        add("GET", f"{api}/project/{{key}}", projects)
         add("GET", f"{api}/mypermissions", my_permissions)
     # Last: any other path answers Jira's JSON 404, never plain text.
     table.append(Route("/{path:path}", not_found, methods=[*ALL_METHODS]))

@@ -86,6 +86,20 @@ async def project_search(request: Request, state: SandboxState) -> Response:
     return json_response(body)
 
 
+async def projects(request: Request, state: SandboxState) -> Response:
+    """`GET /project` (every project, unpaged) and `GET /project/{key}` (one, or 404)."""
+    wanted = request.path_params.get("key")
+    with state.lock:
+        found = sorted(state.jira.projects.values(), key=lambda p: str(p["key"]))
+    base = base_url(request)
+    if wanted is None:
+        return json_response([project_body(p, base) for p in found])
+    match = next((p for p in found if wanted.upper() in (p["key"], str(p["id"]))), None)
+    if match is None:
+        return _error(404, [f"No project could be found with key '{wanted}'."])
+    return json_response(project_body(match, base))
+
+
 async def my_permissions(request: Request, state: SandboxState) -> Response:
     """The user's permissions among `permissions` (required since 2019), in the context of
     a project or issue when one is named. Only an admin (tenant `jira_admin`) holds the
