@@ -374,3 +374,94 @@ def test_a_first_publish_reads_no_comments_and_a_lost_store_adds_none(
     assert comment_reads(sandbox_url) == again.published["written"] > 0
     for key in expected_demand(sandbox_url):
         assert len(managed_comments(sandbox_url, key)) == 1
+
+
+def _deal_link(store: Store) -> Any:
+    return next(x for x in store.links(suggested=False) if x.source == "hubspot")
+
+
+def _move_deal(url: str, deal_id: str, amount: str) -> None:
+    requests.post(
+        f"{url}/_sandbox/update",
+        json={"tool": "hubspot", "kind": "deal", "id": deal_id, "changes": {"amount": amount}},
+        timeout=30,
+    ).raise_for_status()
+
+
+def test_a_sync_that_only_moves_numbers_mails_nobody_and_leaves_the_comment(
+    settings: Settings, store: Store, sandbox_url: str, sandbox_server: Any
+) -> None:
+    """A deal's amount moves: the fields and the property show the new numbers at once,
+    through a quiet edit (notifyUsers=false); the comment is not rewritten within the
+    interval, so the watchers get no mail at all. With the interval over (0 hours), the
+    next such move rewrites it, once."""
+    run_cycle(settings, store)
+    mail = sandbox_server.app.state.sandbox.jira.mail
+    sent_before = len(mail)
+    link = _deal_link(store)
+    before = routes(sandbox_url)
+    _move_deal(sandbox_url, link.record_id, "987654")
+
+    again = run_cycle(settings, store)
+
+    after = routes(sandbox_url)
+    comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
+    assert again.published["written"] >= 1
+    assert after.get(comments, 0) == before.get(comments, 0)
+    assert len(mail) == sent_before  # no edit mail (quiet), no comment mail
+    want = expected_demand(sandbox_url)[link.issue_key]
+    assert issue_numbers(sandbox_url, link.issue_key)["requests"] == want["requests"]
+    prop = demand_property(sandbox_url, link.issue_key) or {}
+    assert Decimal(str(prop["open_pipeline"])) == Decimal(str(want["open_pipeline"]))
+    assert "jira" not in again.missing  # the admin may edit quietly
+
+    eager = settings.model_copy(update={"comment_min_interval_hours": 0})
+    _move_deal(sandbox_url, link.record_id, "123456")
+    run_cycle(eager, store)
+    assert routes(sandbox_url).get(comments, 0) > after.get(comments, 0)
+    [shown] = managed_comments(sandbox_url, link.issue_key)
+    summary = DemandSummary.model_validate(store.ledger([link.issue_key])[link.issue_key].summary)
+    assert summary.headline in shown
+
+
+def test_a_user_who_is_no_admin_gets_loud_edits_and_the_run_says_so(tmp_path: Any) -> None:
+    """On a tenant whose Jira user is no admin, notifyUsers=false is refused once; the
+    edits land with Jira's default and the run summary names quiet_edits as missing."""
+    from sandbox.server import start_sandbox
+
+    server = start_sandbox(seed=7, tenant="minimal")
+    try:
+        settings = Settings.for_sandbox(
+            server.url, database_url=f"sqlite:///{tmp_path}/p.db", **EXPLICIT_ONLY
+        )
+        store = Store(settings.database_url)
+        result = run_cycle(settings, store)
+        assert result.published["written"] >= 1 and result.published["failed"] == 0
+        assert "Administer Projects" in result.missing["jira"]["quiet_edits"]
+        assert result.as_dict()["missing"]["jira"]["quiet_edits"]
+        for key, want in expected_demand(server.url).items():
+            assert issue_numbers(server.url, key)["requests"] == want["requests"]
+    finally:
+        server.stop()
+
+
+def test_service_desk_comments_stay_off_the_customer_portal(tmp_path: Any) -> None:
+    """On a Jira Service Management project (the messy tenant's) every managed comment
+    carries sd.public.comment internal: customer names and quotes never reach the portal."""
+    from sandbox.server import start_sandbox
+
+    server = start_sandbox(seed=7, tenant="messy")
+    try:
+        settings = Settings.for_sandbox(
+            server.url, database_url=f"sqlite:///{tmp_path}/p.db", **EXPLICIT_ONLY
+        )
+        store = Store(settings.database_url)
+        result = run_cycle(settings, store)
+        assert result.published["written"] >= 1
+        for key in store.ledger():
+            comments = requests.get(
+                f"{server.url}/jira/rest/api/3/issue/{key}/comment", auth=AUTH, timeout=30
+            ).json()["comments"]
+            assert comments and all(c["jsdPublic"] is False for c in comments)
+    finally:
+        server.stop()
