@@ -15,13 +15,16 @@ Writes respect the people on the issue:
 from __future__ import annotations
 
 import difflib
+import logging
 from typing import Any
 
 from connectors import adf
 from connectors.base import MissingFeatures
-from connectors.http import AuthError
+from connectors.http import ApiError, AuthError
 from connectors.jira import PROPERTY_KEY, JiraConnector
 from models import ConfigError
+
+log = logging.getLogger("pmsync.jira")
 
 # Text that marks the comment pmsync manages; it is how a lost ledger entry is recovered.
 COMMENT_MARKER = "pmsync demand summary"
@@ -110,21 +113,30 @@ class JiraWriter:
         if self._project_types is None:
             types: dict[str, str] = {}
             start = 0
-            while True:
-                page = self.api.get_json(
-                    "/rest/api/3/project/search",
-                    params={"keys": list(self.jira.settings.jira_projects), "startAt": start},
-                )
-                values = page.get("values") or []
-                types.update((str(p["key"]), str(p.get("projectTypeKey") or "")) for p in values)
-                start += len(values)
-                if page.get("isLast", True) or not values:
-                    break
+            try:
+                while True:
+                    page = self.api.get_json(
+                        "/rest/api/3/project/search",
+                        params={"keys": list(self.jira.settings.jira_projects), "startAt": start},
+                    )
+                    values = page.get("values") or []
+                    types.update(
+                        (str(p["key"]), str(p.get("projectTypeKey") or "")) for p in values
+                    )
+                    start += len(values)
+                    if page.get("isLast", True) or not values:
+                        break
+            except ApiError as error:
+                log.warning("project types unknown (%s): managed comments are internal", error)
+                types = {}
             self._project_types = types
         return self._project_types
 
     def is_service_desk(self, key: str) -> bool:
-        return self.project_types().get(key.split("-")[0]) == SERVICE_DESK
+        """Whether the issue's project is a service desk; when Jira will not say (the
+        project listing refused), the comment is taken to be on one: an internal comment
+        elsewhere costs nothing, a public one on a portal exposes customers."""
+        return self.project_types().get(key.split("-")[0], SERVICE_DESK) == SERVICE_DESK
 
     def find_managed_comment(self, key: str) -> str | None:
         """The id of the comment pmsync wrote earlier, if one is on the issue."""

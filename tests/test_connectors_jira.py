@@ -761,3 +761,14 @@ def test_moved_numbers_rewrite_the_comment_once_per_interval(hours_ago, interval
     assert publisher.comment_due(previous, _summary(requests=9), now) is due
     assert publisher.comment_due(previous, _summary(), now) is False
     assert publisher.comment_due(previous, _summary(quotes=[]), now) is True
+
+
+def test_comments_are_internal_when_the_project_type_cannot_be_read(rsps) -> None:
+    """Fail closed: if Jira will not list the projects, the managed comment goes out with
+    sd.public.comment internal (harmless off a service desk, vital on one)."""
+    rsps.get(f"{JIRA}/rest/api/3/project/search", status=403, json={"errorMessages": ["no"]})
+    rsps.post(f"{JIRA}/rest/api/3/issue/ANA-1/comment", json={"id": "7"})
+    writer = writer_for(rsps)
+    assert writer.write_comment("ANA-1", {"type": "doc", "version": 1, "content": []}, None) == "7"
+    [post] = [c for c in rsps.calls if c.request.method == "POST"]
+    assert json.loads(post.request.body)["properties"][0]["key"] == "sd.public.comment"
