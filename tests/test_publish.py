@@ -441,6 +441,13 @@ def test_a_user_who_is_no_admin_gets_loud_edits_and_the_run_says_so(tmp_path: An
         assert result.as_dict()["missing"]["jira"]["quiet_edits"]
         for key, want in expected_demand(server.url).items():
             assert issue_numbers(server.url, key)["requests"] == want["requests"]
+        from flows.check import run_checks
+
+        checks = {c.name: c for c in run_checks(settings)}
+        quiet = checks["jira quiet_edits"]
+        assert quiet.ok and quiet.missing and "Administer Projects" in quiet.detail
+        assert not checks["jira write ANA"].missing
+        assert not checks["jira field 'Customer Requests'"].missing
     finally:
         server.stop()
 
