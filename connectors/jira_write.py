@@ -153,13 +153,23 @@ class JiraWriter:
             if not comments or start >= page.get("total", 0):
                 return None
 
-    def write_comment(self, key: str, body: dict[str, Any], comment_id: str | None) -> str:
-        """Add or rewrite the managed comment; internal on a service-desk project."""
+    def write_comment(
+        self, key: str, body: dict[str, Any], comment_id: str | None, quiet: bool = False
+    ) -> str:
+        """Add or rewrite the managed comment; internal on a service-desk project. A
+        `quiet` rewrite (numbers caught up, nobody new) goes with notifyUsers=false, which
+        Jira's comment update takes from any user who may edit the comment; adding a
+        comment always notifies."""
         payload: dict[str, Any] = {"body": body}
         if self.is_service_desk(key):
             payload["properties"] = INTERNAL_COMMENT
         if comment_id:
-            self.api.request("PUT", f"/rest/api/3/issue/{key}/comment/{comment_id}", json=payload)
+            self.api.request(
+                "PUT",
+                f"/rest/api/3/issue/{key}/comment/{comment_id}",
+                params={"notifyUsers": "false"} if quiet else None,
+                json=payload,
+            )
             return comment_id
         return self.api.write_once(
             "POST",

@@ -226,8 +226,10 @@ class Publisher:
             now = datetime.now(UTC)
             # "Since the last update" compares with what the comment showed.
             body = render_comment(plan.summary, shown, now)
+            # Numbers catching up tell nobody anything new: no mail for them.
+            quiet = not material_change(shown, plan.summary)
             try:
-                comment_id = self.writer.write_comment(key, body, comment_id)
+                comment_id = self.writer.write_comment(key, body, comment_id, quiet)
             except ApiError as error:
                 if error.status != 404 or comment_id is None:
                     raise
