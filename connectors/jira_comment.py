@@ -14,10 +14,10 @@ from models import DemandSummary
 from models.records import money
 
 MAX_TABLE_ROWS = 5
-# Jira refuses comment bodies over 32,767 characters and properties over 32,768 bytes;
-# stay well under both and cut whole items, never mid-structure.
+# Jira refuses comment bodies over 32,767 characters and property values over 32,768
+# bytes of UTF-8 JSON; cut whole items, never mid-structure.
 MAX_COMMENT_CHARS = 30_000
-MAX_PROPERTY_BYTES = 32_000
+MAX_PROPERTY_BYTES = 32_768
 
 
 def _delta(label: str, before: Any, after: Decimal | int, fmt: Any = str) -> str | None:
@@ -116,12 +116,55 @@ def render_comment(
     return body
 
 
+def property_bytes(value: Any) -> int:
+    """The size Jira gives a property value: its JSON in UTF-8, so "é" is 2 bytes and "東"
+    3, not the 6 of an escaped "\\u6771" (what `json.dumps` writes by default)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
 def fit_property(summary: DemandSummary, **extra: Any) -> dict[str, Any]:
     """The summary (and `extra`) as JSON under Jira's 32 KB property limit: long lists are
     cut, marked."""
     payload = {**summary.model_dump(mode="json"), **extra}
     for key in ("deal_ids", "feedback", "top_customers", "quotes"):
-        while len(json.dumps(payload).encode()) > MAX_PROPERTY_BYTES and payload[key]:
+        while property_bytes(payload) > MAX_PROPERTY_BYTES and payload[key]:
             payload[key] = payload[key][: len(payload[key]) // 2]
             payload["truncated"] = True
     return payload
+
+
+def comment_basis(summary: DemandSummary) -> dict[str, Any]:
+    """What the managed comment shows, kept to decide whether a new summary changes it
+    materially (`material_change`) and what its "since the last update" line compares with."""
+    return {
+        "customers": summary.customers,
+        "named": [c.name for c in summary.top_customers[:MAX_TABLE_ROWS]],
+        "quotes": [[q.source, q.record_id, q.text] for q in summary.quotes],
+        "requests": summary.requests,
+        "revenue": str(summary.revenue),
+        "open_pipeline": str(summary.open_pipeline),
+    }
+
+
+NUMBERS = ("requests", "revenue", "open_pipeline")
+
+
+def material_change(shown: dict[str, Any] | None, summary: DemandSummary) -> bool:
+    """Whether the comment must be rewritten now, whatever the interval.
+
+    Material: there is no comment yet, or the people it names change: another customer
+    asks (the customer count moves), the customers named in its table change (who, or in
+    which order), or its quotes change (a quote added, dropped or reworded). Numbers alone
+    (requests, revenue, pipeline, the 30-day trend) are not material: the fields and the
+    property carry them fresh on every write, and the comment catches up at most once per
+    PMSYNC_COMMENT_MIN_INTERVAL_HOURS (`numbers_changed`)."""
+    if shown is None:
+        return True
+    now = comment_basis(summary)
+    return any(shown.get(k) != now[k] for k in ("customers", "named", "quotes"))
+
+
+def numbers_changed(shown: dict[str, Any] | None, summary: DemandSummary) -> bool:
+    """Whether the numbers the comment shows are no longer the summary's."""
+    now = comment_basis(summary)
+    return shown is None or any(str(shown.get(k)) != str(now[k]) for k in NUMBERS)

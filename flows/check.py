@@ -23,6 +23,7 @@ from connectors.http import ApiClient, ApiError, AuthError, RetryableError
 from connectors.hubspot import HubSpotConnector
 from connectors.intercom import IntercomConnector
 from connectors.jira import JiraConnector
+from connectors.jira_capabilities import capabilities as jira_capabilities
 from connectors.jira_write import JiraWriter
 from connectors.salesforce import SalesforceConnector
 from connectors.salesforce import capabilities as salesforce_capabilities
@@ -211,6 +212,7 @@ TOOL_CHECKS: dict[str, Callable[[Settings], str]] = {
 # Each tool's optional features (permissions, custom fields, plan features), probed for
 # `pmsync check`: tool -> a function of the settings listing every such Capability.
 CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {
+    "jira": jira_capabilities,
     "zendesk": zendesk_capabilities,
     "salesforce": salesforce_capabilities,
 }

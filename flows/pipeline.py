@@ -732,6 +732,8 @@ def run_cycle(
                 store.clear_pending((pending | set(summaries)) - report.not_written)
                 store.mark_pending(report.not_written)
                 result.published = report.counts()
+                if report.missing:  # write features Jira refused (quiet_edits)
+                    result.missing.setdefault("jira", {}).update(report.missing)
                 result.moved = movers(report.changes)
                 if settings.close_loop:
                     step(close_loop)(settings, store)

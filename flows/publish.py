@@ -1,6 +1,13 @@
 """Publishing demand onto Jira: custom fields, labels and the issue property in one edit,
 then the one managed comment; written only when the content changed (the publish ledger's
-hash), and healed when a run died between a write and its ledger entry."""
+hash), and healed when a run died between a write and its ledger entry.
+
+The comment mails every watcher each time it is rewritten, so it follows the numbers less
+eagerly than the fields and the property do: it is rewritten at once for a material change
+(connectors.jira_comment.material_change: new customers, other quotes), and for numbers
+alone at most once per PMSYNC_COMMENT_MIN_INTERVAL_HOURS. A comment left behind catches up
+the next time its issue is in a publish after the interval (a reconcile reads them all).
+What the comment shows, and when it was written, rides in the ledger entry (`comment`)."""
 
 from __future__ import annotations
 
@@ -9,13 +16,20 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from connectors.http import ApiError
 from connectors.jira import JiraConnector
-from connectors.jira_comment import fit_property, render_comment
+from connectors.jira_comment import (
+    comment_basis,
+    fit_property,
+    material_change,
+    numbers_changed,
+    property_bytes,
+    render_comment,
+)
 from connectors.jira_write import JiraWriter
 from linking.demand import content_hash
 from models import DemandSummary, Settings
@@ -38,6 +52,8 @@ class Plan:
     content_hash: str
     # The issue carried pmsync's property when last read: a managed comment may be there.
     written_before: bool = True
+    # Nothing changed since the last write but the comment, left behind for the interval.
+    comment_only: bool = False
 
     @property
     def key(self) -> str:
@@ -57,6 +73,8 @@ class PublishReport:
     # Issues not written this run (failed or over --max-writes): they stay pending.
     not_written: set[str] = field(default_factory=set)
     busy: int = 0  # issues another run was writing: left pending
+    # Optional write features Jira refused this run (quiet_edits), feature -> what to change.
+    missing: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed}
@@ -64,6 +82,22 @@ class PublishReport:
 
 def _number(value: Decimal | int) -> int | float:
     return value if isinstance(value, int) else float(value)
+
+
+COMMENT = "comment"  # the ledger entry's record of what the managed comment shows
+
+
+def comment_shown(previous: dict[str, Any] | None) -> tuple[dict[str, Any] | None, datetime | None]:
+    """What the managed comment shows (connectors.jira_comment.comment_basis) and when it
+    was written, from the ledger entry; entries older than this record take the comment
+    for the summary they hold, written long ago."""
+    if previous is None:
+        return None, None
+    shown = previous.get(COMMENT)
+    if isinstance(shown, dict):
+        at = shown.get("at")
+        return shown, datetime.fromisoformat(at) if isinstance(at, str) else None
+    return comment_basis(DemandSummary.model_validate(previous)), None
 
 
 class Publisher:
@@ -115,9 +149,12 @@ class Publisher:
             signature = json.dumps([content_hash(summary), sorted(fields), sorted(wanted)])
             digest = hashlib.sha256(signature.encode()).hexdigest()
             entry = ledger.get(key)
+            comment_only = False
             if entry and entry.content_hash == digest:
-                unchanged += 1
-                continue
+                if not self.comment_due(entry.summary, summary):
+                    unchanged += 1
+                    continue
+                comment_only = True
             plans.append(
                 Plan(
                     summary=summary,
@@ -128,9 +165,23 @@ class Publisher:
                     labels_remove=tuple(sorted(current - wanted)),
                     content_hash=digest,
                     written_before=bool(entry) or published,
+                    comment_only=comment_only,
                 )
             )
         return plans, unchanged
+
+    def comment_due(
+        self, previous: dict[str, Any] | None, summary: DemandSummary, now: datetime | None = None
+    ) -> bool:
+        """Whether the managed comment is rewritten for this summary: at once for a
+        material change, for numbers alone once the interval since the last rewrite is over."""
+        shown, at = comment_shown(previous)
+        if material_change(shown, summary):
+            return True
+        if not numbers_changed(shown, summary):
+            return False
+        interval = timedelta(hours=self.settings.comment_min_interval_hours)
+        return at is None or (now or datetime.now(UTC)) - at >= interval
 
     def fields_written(self, plan: Plan) -> dict[str, int | float] | None:
         """The field values the last write put on the issue (the ledger's): when the new
@@ -152,31 +203,43 @@ class Publisher:
         # the issue's `updated` for pmsync's own change (connectors.jira reads no remote
         # links for it).
         started = datetime.now(UTC)
-        fields: dict[str, int | float] = {}
-        if plan.labels_add or plan.labels_remove or plan.fields != self.fields_written(plan):
-            fields = {field_ids[name]: value for name, value in plan.fields.items()}
-        # The property goes before the comment: an issue without it has no managed
-        # comment, so only issues written to before are searched for one.
-        payload = fit_property(plan.summary, written_at=started.isoformat())
-        self.writer.edit_issue(
-            key,
-            fields,
-            add_labels=plan.labels_add,
-            remove_labels=plan.labels_remove,
-            demand=payload,
-        )
+        written = dict(plan.previous or {})
+        if not plan.comment_only:
+            fields: dict[str, int | float] = {}
+            if plan.labels_add or plan.labels_remove or plan.fields != self.fields_written(plan):
+                fields = {field_ids[name]: value for name, value in plan.fields.items()}
+            # The property goes before the comment: an issue without it has no managed
+            # comment, so only issues written to before are searched for one.
+            payload = fit_property(plan.summary, written_at=started.isoformat())
+            self.writer.edit_issue(
+                key,
+                fields,
+                add_labels=plan.labels_add,
+                remove_labels=plan.labels_remove,
+                demand=payload,
+            )
+            # The ledger keeps what was written, not when (a re-run must compare equal).
+            written = {k: v for k, v in payload.items() if k != "written_at"}
         comment_id = plan.comment_id
-        if comment_id is None and plan.written_before:
-            comment_id = self.writer.find_managed_comment(key)
-        body = render_comment(plan.summary, plan.previous, datetime.now(UTC))
-        try:
-            comment_id = self.writer.write_comment(key, body, comment_id)
-        except ApiError as error:
-            if error.status != 404 or comment_id is None:
-                raise
-            comment_id = self.writer.write_comment(key, body, None)  # deleted by a person
-        # The ledger keeps what was written, not when (a re-run must compare equal).
-        written = {k: v for k, v in payload.items() if k != "written_at"}
+        shown, shown_at = comment_shown(plan.previous)
+        if self.comment_due(plan.previous, plan.summary, started):
+            if comment_id is None and plan.written_before:
+                comment_id = self.writer.find_managed_comment(key)
+            now = datetime.now(UTC)
+            # "Since the last update" compares with what the comment showed.
+            body = render_comment(plan.summary, shown, now)
+            # Numbers catching up tell nobody anything new: no mail for them.
+            quiet = not material_change(shown, plan.summary)
+            try:
+                comment_id = self.writer.write_comment(key, body, comment_id, quiet)
+            except ApiError as error:
+                if error.status != 404 or comment_id is None:
+                    raise
+                comment_id = self.writer.write_comment(key, body, None)  # deleted by a person
+            shown, shown_at = comment_basis(plan.summary), now
+        if shown is not None:
+            stamp = shown_at.isoformat() if shown_at else None
+            written[COMMENT] = {**shown, "at": stamp}
         self.store.record_publish(LedgerEntry(key, plan.content_hash, comment_id, written))
 
 
@@ -250,6 +313,8 @@ def _publish(
                 report.failed += 1
                 report.not_written.add(plan.key)
                 log.error("publishing %s failed: %s", plan.key, error)
+    if publisher._writer is not None:
+        report.missing = dict(publisher._writer.missing)
     if report.deferred:
         log.warning(
             "%d issues wait for the next run (--max-writes %s)", report.deferred, max_writes
@@ -300,11 +365,14 @@ def describe(plan: Plan, publisher: Publisher) -> list[str]:
     lines += [f"  label -{label}" for label in plan.labels_remove]
     if previous is None:
         lines.append(f"  comment (new): {plan.summary.headline}")
+    elif not publisher.comment_due(plan.previous, plan.summary):
+        hours = publisher.settings.comment_min_interval_hours
+        lines.append(f"  comment: left as it is (numbers only: rewritten at most every {hours:g}h)")
     elif previous.headline != plan.summary.headline:
         lines.append(f"  comment: {previous.headline}")
         lines.append(f"        -> {plan.summary.headline}")
     else:
         lines.append("  comment: numbers unchanged; the requests or customers listed changed")
-    size = len(json.dumps(fit_property(plan.summary)))
+    size = property_bytes(fit_property(plan.summary))
     lines.append(f"  property pmsync.demand: {size} bytes")
     return lines

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     jira_field_requests: str = Field("Customer Requests", description="Custom field name.")
     jira_field_revenue: str = Field("Customer Revenue", description="Custom field name.")
     jira_field_pipeline: str = Field("Open Pipeline", description="Custom field name.")
+    comment_min_interval_hours: float = Field(
+        24.0,
+        ge=0,
+        description="Rewrite the managed Jira comment for moved numbers at most this often "
+        "(each rewrite mails the watchers); new customers or quotes rewrite it at once.",
+    )
 
     zendesk_url: str | None = Field(None, description="https://yoursubdomain.zendesk.com")
     zendesk_email: str | None = Field(None, description="Email of the Zendesk API user.")

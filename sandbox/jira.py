@@ -6,11 +6,13 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from sandbox.browse import browse
 from sandbox.jira_data import (
     API_USER,
+    FIELD_NAMES,
+    SORTABLE_FIELDS,
     adf,
     field_catalogue,
     render_comment,
@@ -21,10 +23,16 @@ from sandbox.jira_data import (
 from sandbox.jira_edit import (
     INVALID_PAYLOAD,
     comment_error,
+    comment_properties,
     edit_issue,
     new_comment,
     property_error,
+    value_bytes,
 )
+from sandbox.jira_expand import expand
+from sandbox.jira_expand import wanted as expand_options
+from sandbox.jira_fields import user_ref
+from sandbox.jira_projects import my_permissions, not_found, project_search, projects
 from sandbox.jira_search import TokenError, matches, project_of
 from sandbox.jira_search import search as run_search
 from sandbox.jql import JqlError, parse
@@ -42,6 +50,7 @@ from sandbox.web import (
 )
 
 EMAIL, API_TOKEN = "demo@example.com", "sandbox"
+ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 SEARCH_KEYS = {
     "jql",
     "nextPageToken",
@@ -59,6 +68,9 @@ REMOVED = (
     "https://developer.atlassian.com/changelog/#CHANGE-2046"
 )
 NO_ISSUE = "Issue does not exist or you do not have permission to see it."
+NOT_ADMIN = (
+    "To discard the user notification either admin or project admin permissions are required."
+)
 
 
 def _error(
@@ -103,6 +115,8 @@ async def server_info(request: Request, state: SandboxState) -> Response:
             "serverTitle": "Jira",
             "defaultLocale": {"locale": "en_US"},
             "serverTimeZone": "Etc/UTC",
+            "displayUrl": _base(request),
+            "displayUrlServicedeskHelpCenter": f"{_base(request)}/servicedesk/customer",
         }
     )
 
@@ -110,9 +124,11 @@ async def server_info(request: Request, state: SandboxState) -> Response:
 async def myself(request: Request, state: SandboxState) -> Response:
     return json_response(
         {
-            "self": f"{_base(request)}/rest/api/{_version(request)}/user"
-            f"?accountId={API_USER['accountId']}",
-            **API_USER,
+            **user_ref(API_USER, _base(request), _version(request)),
+            "key": "",  # gone for privacy (GDPR): Jira Cloud serves them empty
+            "name": "",
+            "groups": {"size": 1, "items": []},
+            "applicationRoles": {"size": 1, "items": []},
         }
     )
 
@@ -138,12 +154,13 @@ async def search(request: Request, state: SandboxState) -> Response:
         params, wanted = dict(request.query_params), query_list(request, "fields")
         props = query_list(request, "properties")
     props = [p.strip() for p in props if p.strip()]
+    options = expand_options(params.get("expand"))
     if len(props) > 5:
         return _error(400, ["At most 5 issue properties can be requested."])
     jql = str(params.get("jql") or "")
     chosen = selection([f.strip() for f in wanted if f.strip()], "id")
     try:
-        query = parse(jql)
+        query = parse(jql, utcnow(), SORTABLE_FIELDS)
         limit = int(params["maxResults"]) if params.get("maxResults") is not None else 50
     except JqlError as exc:
         return _error(400, [str(exc)])
@@ -172,7 +189,15 @@ async def search(request: Request, state: SandboxState) -> Response:
         except TokenError:
             return _error(400, ["The provided next page token is invalid or expired."])
         rendered = [
-            render_issue(i, state.jira.comments.get(str(i.get("key")), []), version, base, chosen)
+            expand(
+                i,
+                render_issue(
+                    i, state.jira.comments.get(str(i.get("key")), []), version, base, chosen
+                ),
+                options,
+                FIELD_NAMES,
+                state.jira.history.get(str(i.get("key")), []),
+            )
             for i in page
         ]
         if props:  # Jira adds the asked-for entity properties the issue has
@@ -190,7 +215,7 @@ async def approximate_count(request: Request, state: SandboxState) -> Response:
     if not ok or not isinstance(params, dict):
         return _error(400, [INVALID_PAYLOAD])
     try:
-        query = parse(str(params.get("jql") or ""))
+        query = parse(str(params.get("jql") or ""), utcnow(), SORTABLE_FIELDS)
     except JqlError as exc:
         return _error(400, [str(exc)])
     with state.lock:
@@ -209,8 +234,14 @@ async def get_issue(request: Request, state: SandboxState) -> Response:
         if issue is None:
             return _error(404, [NO_ISSUE])
         key = str(issue.get("key"))
-        body = render_issue(
-            issue, state.jira.comments.get(key, []), _version(request), _base(request), chosen
+        body = expand(
+            issue,
+            render_issue(
+                issue, state.jira.comments.get(key, []), _version(request), _base(request), chosen
+            ),
+            expand_options(request.query_params.get("expand")),
+            FIELD_NAMES,
+            state.jira.history.get(key, []),
         )
         props = state.jira.properties.get(key, {})
         wanted = query_list(request, "properties")
@@ -221,13 +252,17 @@ async def get_issue(request: Request, state: SandboxState) -> Response:
 
 async def put_issue(request: Request, state: SandboxState) -> Response:
     ok, body = await read_json(request)
+    quiet = request.query_params.get("notifyUsers", "true").lower() == "false"
     with state.lock:
         issue = state.jira.find(request.path_params["key"])
         if issue is None:
             return _error(404, [NO_ISSUE])
+        if quiet and not state.tenant.jira_admin:
+            # Discarding the watchers' mail needs Administer Jira or Administer Projects.
+            return _error(403, [NOT_ADMIN])
         try:
             errors = edit_issue(
-                state.jira, issue, body if ok else None, _version(request), utcnow()
+                state.jira, issue, body if ok else None, _version(request), utcnow(), quiet
             )
         except ValueError as exc:
             return _error(400, [str(exc)])
@@ -250,8 +285,9 @@ async def list_comments(request: Request, state: SandboxState) -> Response:
         comments = list(state.jira.comments.get(str(issue.get("key")), []))
     if request.query_params.get("orderBy") == "-created":
         comments.reverse()
+    with_properties = "properties" in expand_options(request.query_params.get("expand"))
     page = [
-        render_comment(c, str(issue.get("id")), _version(request), _base(request))
+        render_comment(c, str(issue.get("id")), _version(request), _base(request), with_properties)
         for c in comments[start : start + limit]
     ]
     return json_response(
@@ -270,10 +306,15 @@ async def add_comment(request: Request, state: SandboxState) -> Response:
         error = comment_error(text, version)
         if error:
             return _error(400, errors={"comment": error})
+        try:
+            props = comment_properties(body.get("properties"))
+        except ValueError as exc:
+            return _error(400, [str(exc)])
         now = utcnow()
-        comment = new_comment(state.jira, text, version, now)
+        comment = new_comment(state.jira, text, version, now, props)
         state.jira.comments.setdefault(str(issue.get("key")), []).append(comment)
         issue.setdefault("fields", {})["updated"] = jira_time(now)
+        state.jira.mail.append((str(issue.get("key")), "comment_created"))
         state.touch("jira", issue.get("key"))
     return json_response(
         render_comment(comment, str(issue.get("id")), version, _base(request)), 201
@@ -296,9 +337,17 @@ async def comment(request: Request, state: SandboxState) -> Response:
             error = comment_error(text, version)
             if error:
                 return _error(400, errors={"comment": error})
+            try:
+                props = comment_properties(body.get("properties"))
+            except ValueError as exc:
+                return _error(400, [str(exc)])
             now = jira_time(utcnow())
             found.update(body=adf(str(text)) if version == "2" else text, updated=now)
+            if props:
+                found["properties"] = {**(found.get("properties") or {}), **props}
             issue.setdefault("fields", {})["updated"] = now
+            if request.query_params.get("notifyUsers", "true").lower() != "false":
+                state.jira.mail.append((str(issue.get("key")), "comment_updated"))
             state.touch("jira", issue.get("key"))
         rendered = render_comment(found, str(issue.get("id")), version, _base(request))
     return json_response(rendered)
@@ -328,13 +377,13 @@ async def issue_property(request: Request, state: SandboxState) -> Response:
             return json_response({"key": name, "value": props[name]})
         if request.method == "DELETE":
             return Response(status_code=204 if props.pop(name, None) is not None else 404)
-        error = property_error(name, len(raw) if raw.strip() else 0)
-        if error:
-            return _error(400, [error])
         try:
-            value = json.loads(raw)
+            value = json.loads(raw) if raw.strip() else None
         except ValueError:
             return _error(400, ["The property value must be valid JSON."])
+        error = property_error(name, value_bytes(value) if raw.strip() else 0)
+        if error:
+            return _error(400, [error])
         created = name not in props
         props[name] = value
     return Response(status_code=201 if created else 200)
@@ -419,4 +468,10 @@ def routes() -> list[BaseRoute]:
             add(method, f"{api}/issue/{{key}}/properties/{{propertyKey}}", issue_property)
         add("GET", f"{api}/issue/{{key}}/remotelink", remote_links)
         add("POST", f"{api}/issue/{{key}}/remotelink", remote_links)
+        add("GET", f"{api}/project/search", project_search)
+        add("GET", f"{api}/project", projects)
+        add("GET", f"{api}/project/{{key}}", projects)
+        add("GET", f"{api}/mypermissions", my_permissions)
+    # Last: any other path answers Jira's JSON 404, never plain text.
+    table.append(Route("/{path:path}", not_found, methods=[*ALL_METHODS]))
     return table

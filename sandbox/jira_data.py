@@ -3,10 +3,13 @@ API v2 (plain-text bodies) and v3 (Atlassian Document Format)."""
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sandbox.catalog import FEATURES
-from sandbox.timefmt import jira_time
+from sandbox.jira_fields import system_fields, user_ref
+from sandbox.tenants import Tenant
+from sandbox.timefmt import epoch_ms, jira_time
 from sandbox.world import PROJECT, World
 
 STATUSES = {
@@ -106,6 +109,12 @@ class JiraStore:
     properties: dict[str, dict[str, Any]] = field(default_factory=dict)
     remote_links: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     next_id: int = 10100
+    projects: dict[str, dict[str, Any]] = field(default_factory=lambda: {PROJECT: PROJECT_REF})
+    # Issue key -> its changelog histories (`expand=changelog`), oldest first.
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The mail watchers got, one entry per notification: (issue key, event). Quiet edits
+    # (notifyUsers=false, admins only) send none.
+    mail: list[tuple[str, str]] = field(default_factory=list)
 
     def find(self, key_or_id: str) -> dict[str, Any] | None:
         """Jira accepts an issue's key or its numeric id wherever it takes either."""
@@ -171,8 +180,48 @@ def person(name: str) -> dict[str, Any]:
     }
 
 
-def build(world: World) -> JiraStore:
+# Custom fields by the names JQL's ORDER BY takes (lower-cased): "customer revenue", "cf[10051]".
+SORTABLE_FIELDS = {
+    clause.lower(): fid
+    for fid, name in {**NUMBER_FIELDS, **{k: v[0] for k, v in OTHER_CUSTOM_FIELDS.items()}}.items()
+    for clause in (name, f"cf[{fid.rsplit('_', 1)[1]}]")
+}
+FIELD_NAMES = {
+    **{fid: spec[0] for fid, spec in SYSTEM_FIELDS.items()},
+    **NUMBER_FIELDS,
+    **{fid: spec[0] for fid, spec in OTHER_CUSTOM_FIELDS.items()},
+}
+
+
+def _status_history(key: str, status: str, when: datetime) -> list[dict[str, Any]]:
+    """How an issue reached its status: one change per step of the simple workflow."""
+    steps = list(STATUSES)
+    reached = steps[: steps.index(status) + 1]
+    digest = int(hashlib.sha1(key.encode()).hexdigest()[:6], 16)
+    return [
+        {
+            "id": str(20000 + digest % 10000 * 3 + n),
+            "author": person("Dana Whitfield"),
+            "created": jira_time(when),
+            "items": [
+                {
+                    "field": "status",
+                    "fieldtype": "jira",
+                    "fieldId": "status",
+                    "from": STATUSES[before]["id"],
+                    "fromString": before,
+                    "to": STATUSES[after]["id"],
+                    "toString": after,
+                }
+            ],
+        }
+        for n, (before, after) in enumerate(zip(reached, reached[1:], strict=False))
+    ]
+
+
+def build(world: World, tenant: Tenant | None = None) -> JiraStore:
     issues: dict[str, dict[str, Any]] = {}
+    history: dict[str, list[dict[str, Any]]] = {}
     current = (world.now.year, (world.now.month - 1) // 3 + 1)  # versions ship quarterly
     for issue in world.issues:
         version = None
@@ -203,9 +252,63 @@ def build(world: World) -> JiraStore:
         }
         fields.update(dict.fromkeys([*NUMBER_FIELDS, *OTHER_CUSTOM_FIELDS]))
         issues[issue.key] = {"id": issue.id, "key": issue.key, "fields": fields}
-    store = JiraStore(issues, remote_links=_planted_remote_links(world))
+        history[issue.key] = _status_history(issue.key, issue.status, issue.updated)
+    store = JiraStore(issues, remote_links=_planted_remote_links(world), history=history)
     store.next_id = max([store.next_id, *(link.id for link in world.remote_links)])
+    if tenant is not None and tenant.messy:
+        _make_messy(store, world)
     return store
+
+
+def _make_messy(store: JiraStore, world: World) -> None:
+    """What real Jira sites hold that a tidy one does not, on issues that are done (so no
+    feedback is text-matched to them): the project is a Jira Service Management one, an
+    issue has no description and no components, descriptions carry mentions, emoji (a
+    custom one has no character), smart links, status lozenges, dates and non-ASCII text."""
+    store.projects[PROJECT] = {**PROJECT_REF, "projectTypeKey": "service_desk"}
+    for issue in store.issues.values():
+        issue["fields"]["project"] = store.projects[PROJECT]
+    done = [i for i in world.issues if i.status == "Done"]
+    bare, rich, custom = (store.issues[i.key]["fields"] for i in done[:3])
+    bare.update(description=None, components=[])
+    reviewer = person("Zoë Ångström")
+    rich["description"]["content"].append(
+        {
+            "type": "paragraph",
+            "content": [
+                {"type": "text", "text": "Rétention validée par "},
+                {
+                    "type": "mention",
+                    "attrs": {"id": reviewer["accountId"], "text": "@Zoë Ångström"},
+                },
+                {"type": "text", "text": " "},
+                {
+                    "type": "emoji",
+                    "attrs": {"shortName": ":tada:", "id": "1f389", "text": "🎉"},
+                },
+                {"type": "hardBreak"},
+                {"type": "text", "text": "Spec (東京チーム): "},
+                {"type": "inlineCard", "attrs": {"url": "https://example.com/specs/retention"}},
+                {"type": "text", "text": " "},
+                {
+                    "type": "status",
+                    "attrs": {"text": "SHIPPED", "color": "green", "localId": "a1b2"},
+                },
+                {"type": "text", "text": " on "},
+                {"type": "date", "attrs": {"timestamp": str(epoch_ms(world.now))}},
+            ],
+        }
+    )
+    custom["description"]["content"].append(
+        {
+            "type": "paragraph",
+            "content": [
+                {"type": "mention", "attrs": {"id": reviewer["accountId"]}},
+                {"type": "text", "text": " "},
+                {"type": "emoji", "attrs": {"shortName": ":party-parrot:", "id": "atlassian-1"}},
+            ],
+        }
+    )
 
 
 def _planted_remote_links(world: World) -> dict[str, list[dict[str, Any]]]:
@@ -223,6 +326,16 @@ def _planted_remote_links(world: World) -> dict[str, list[dict[str, Any]]]:
                 "object": {
                     "url": RECORD_PAGES[link.tool].format(id=link.record_id),
                     "title": titles[(link.tool, link.record_id)],
+                    "summary": f"{app_name} record {link.record_id}",
+                    "icon": {"url16x16": f"/{link.tool}/favicon.ico", "title": app_name},
+                    "status": {
+                        "resolved": False,
+                        "icon": {
+                            "url16x16": f"/{link.tool}/favicon.ico",
+                            "title": "Open",
+                            "link": RECORD_PAGES[link.tool].format(id=link.record_id),
+                        },
+                    },
                 },
             }
         )
@@ -238,7 +351,19 @@ def render_remote_link(link: dict[str, Any], site: str) -> dict[str, Any]:
     url = target.get("url")
     if not (isinstance(url, str) and url.startswith("/") and not url.startswith("//")):
         return dict(link)
-    return {**link, "object": {**target, "url": site + url}}
+    served = {**target, "url": site + url}
+    for holder in ("icon", "status"):  # the planted icons are on the sandbox too
+        part = served.get(holder)
+        if holder == "status" and isinstance(part, dict):
+            icon = part["icon"]
+            part = {
+                **part,
+                "icon": {**icon, "url16x16": site + icon["url16x16"], "link": site + icon["link"]},
+            }
+        elif isinstance(part, dict):
+            part = {**part, "url16x16": site + part["url16x16"]}
+        served[holder] = part
+    return {**link, "object": served}
 
 
 def adf(text: str) -> dict[str, Any]:
@@ -261,12 +386,20 @@ def is_adf(value: Any) -> bool:
     )
 
 
+INLINE_TEXT = {"mention": "text", "emoji": "shortName", "inlineCard": "url", "status": "text"}
+
+
 def adf_text(node: Any) -> str:
     """Plain text of an ADF document, as API v2 shows rich-text fields."""
     if not isinstance(node, dict):
         return node if isinstance(node, str) else ""
     if node.get("type") == "text":
         return str(node.get("text", ""))
+    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    if node.get("type") in INLINE_TEXT:
+        return str(attrs.get(INLINE_TEXT[str(node.get("type"))]) or "")
+    if node.get("type") == "hardBreak":
+        return "\n"
     parts = [adf_text(child) for child in node.get("content", [])]
     return ("\n\n" if node.get("type") == "doc" else "").join(parts)
 
@@ -277,14 +410,22 @@ def body_for(version: str, body: Any) -> Any:
 
 
 def render_comment(
-    comment: dict[str, Any], issue_id: str, version: str, base: str
+    comment: dict[str, Any], issue_id: str, version: str, base: str, properties: bool = False
 ) -> dict[str, Any]:
-    return {
+    """A stored comment as served; its entity properties only with `expand=properties`."""
+    stored = comment.get("properties") or {}
+    body = {
         "self": f"{base}/rest/api/{version}/issue/{issue_id}/comment/{comment['id']}",
-        **comment,
+        **{k: v for k, v in comment.items() if k != "properties"},
+        "author": user_ref(comment.get("author"), base, version),
+        "updateAuthor": user_ref(comment.get("updateAuthor"), base, version),
         "body": body_for(version, comment.get("body")),
-        "jsdPublic": True,
+        # Internal on a service-desk project when it carries sd.public.comment internal.
+        "jsdPublic": not (stored.get("sd.public.comment") or {}).get("internal", False),
     }
+    if properties:
+        body["properties"] = [{"key": k, "value": v} for k, v in stored.items()]
+    return body
 
 
 def selection(requested: list[str], default: str) -> tuple[bool, set[str], set[str]]:
@@ -318,6 +459,7 @@ def render_issue(
     }
     if "description" in fields:
         fields["description"] = body_for(version, fields["description"])
+    fields = system_fields(fields, issue_id, str(issue.get("key")), base, version)
     keep = {k: v for k, v in fields.items() if (everything or k in wanted) and k not in excluded}
     return {
         "expand": "renderedFields,names,schema,operations,editmeta,changelog,"

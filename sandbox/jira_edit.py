@@ -64,6 +64,18 @@ def _label_ops(current: list[str], operations: Any) -> tuple[list[str] | None, s
     return labels, None
 
 
+def value_bytes(value: Any) -> int:
+    """A property value's size as Jira measures it: bytes of its JSON in UTF-8 (a client
+    that escapes non-ASCII as \\uXXXX on the wire is not charged for the escapes)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def comment_properties(members: Any) -> dict[str, Any]:
+    """A comment body's `properties` (a list of `{key, value}`) by key, e.g.
+    `sd.public.comment` `{"internal": true}`; ValueError with Jira's message if malformed."""
+    return _edited_properties(members or [])
+
+
 def property_error(name: str, size: int) -> str | None:
     """Why Jira refuses to store a property whose JSON value is `size` bytes, or None."""
     if len(name) > 255:
@@ -82,7 +94,7 @@ def _edited_properties(members: Any) -> dict[str, Any]:
     ):
         raise ValueError(NOT_PROPERTIES)
     for member in members:
-        error = property_error(member["key"], len(json.dumps(member["value"]).encode()))
+        error = property_error(member["key"], value_bytes(member["value"]))
         if error:
             raise ValueError(error)
     return {member["key"]: member["value"] for member in members}
@@ -96,9 +108,15 @@ def comment_error(body: Any, version: str) -> str | None:
     return None if body["content"] else "Comment body can not be empty!"
 
 
-def new_comment(store: JiraStore, body: Any, version: str, now: datetime) -> dict[str, Any]:
+def new_comment(
+    store: JiraStore,
+    body: Any,
+    version: str,
+    now: datetime,
+    properties: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     stamp = jira_time(now)
-    return {
+    comment = {
         "id": store.new_id(),
         "author": API_USER,
         "body": adf(body) if version == "2" else body,
@@ -106,14 +124,23 @@ def new_comment(store: JiraStore, body: Any, version: str, now: datetime) -> dic
         "created": stamp,
         "updated": stamp,
     }
+    if properties:
+        comment["properties"] = dict(properties)
+    return comment
 
 
 def edit_issue(
-    store: JiraStore, issue: dict[str, Any], body: Any, version: str, now: datetime
+    store: JiraStore,
+    issue: dict[str, Any],
+    body: Any,
+    version: str,
+    now: datetime,
+    quiet: bool = False,
 ) -> dict[str, str]:
     """Apply a PUT /issue body; returns Jira's per-field errors (nothing applied) if any.
     Raises ValueError with Jira's message when the body is not an edit at all or one of
-    its `properties` is malformed."""
+    its `properties` is malformed. A change mails the watchers unless `quiet`
+    (notifyUsers=false); properties alone change nothing a watcher sees."""
     fields = body.get("fields") or {} if isinstance(body, dict) else None
     update = body.get("update") or {} if isinstance(body, dict) else None
     if not isinstance(fields, dict) or not isinstance(update, dict):
@@ -161,4 +188,6 @@ def edit_issue(
         )
     if changed or comments:
         current["updated"] = jira_time(now)
+        if not quiet:
+            store.mail.append((str(issue.get("key")), "issue_updated"))
     return {}

@@ -29,7 +29,20 @@ def matches(issue: dict[str, Any], query: Query, now: datetime) -> bool:
         ms = epoch_ms(order_time(_fields(issue).get(name), now))
         if not {">=": ms >= bound, ">": ms > bound, "<=": ms <= bound, "<": ms < bound}[op]:
             return False
+    for name, negated, values in query.filters:
+        if bool(_names(issue, name) & values) == negated:
+            return False
     return True
+
+
+def _names(issue: dict[str, Any], name: str) -> set[str]:
+    """What a status clause may name the issue's status (or its category) by, lower-cased."""
+    status = _fields(issue).get("status")
+    status = status if isinstance(status, dict) else {}
+    if name == "statusCategory":
+        category = status.get("statusCategory")
+        status = category if isinstance(category, dict) else {}
+    return {str(status[k]).lower() for k in ("id", "key", "name") if status.get(k) is not None}
 
 
 def sort_key(issue: dict[str, Any], order: list[tuple[str, bool]], now: datetime) -> list[Any]:
@@ -40,9 +53,20 @@ def sort_key(issue: dict[str, Any], order: list[tuple[str, bool]], now: datetime
             num = int(number) if number.isdigit() else 0
             # Descending text sorts by negated code points, with a terminator for prefixes.
             key.append([project, num] if ascending else [[-ord(c) for c in project] + [0], -num])
-        else:
+        elif name == "status":
+            status = _fields(issue).get("status")
+            text = str(status.get("name", "")) if isinstance(status, dict) else ""
+            key.append(text if ascending else [-ord(c) for c in text] + [0])
+        elif name in ("updated", "created"):
             ms = epoch_ms(order_time(_fields(issue).get(name), now))
             key.append(ms if ascending else -ms)
+        else:  # a custom number field; empty values sort last ascending (unconfirmed)
+            value = _fields(issue).get(name)
+            number = float(value) if isinstance(value, int | float) else None
+            if number is None:
+                key.append([1, 0.0] if ascending else [0, 0.0])
+            else:
+                key.append([0, number] if ascending else [1, -number])
     return key
 
 

@@ -64,7 +64,7 @@ class SandboxState:
             self.seed: int = seed
             self.scale: int = scale
             self.world: World = world
-            self.jira = jira_data.build(world)
+            self.jira = jira_data.build(world, self.tenant)
             self.zendesk = zendesk_data.build(world, self.tenant)
             self.hubspot = hubspot_data.build(world)
             self.intercom = intercom_data.build(world)

@@ -90,17 +90,35 @@ async def read_json(request: Request) -> tuple[bool, Any]:
         return False, None
 
 
+def _origin(request: Request) -> str:
+    """Scheme and host the client used: a reverse proxy's `X-Forwarded-Proto` and
+    `X-Forwarded-Host` (first value of a list) and `X-Forwarded-Prefix` when set, so absolute
+    URLs in answers (`self`, next pages) reach the sandbox through the proxy, as the vendors'
+    own do through theirs."""
+    headers = request.headers
+
+    def first(name: str) -> str:
+        return headers.get(name, "").split(",")[0].strip()
+
+    scheme = first("x-forwarded-proto") or request.url.scheme
+    host = first("x-forwarded-host") or request.url.netloc
+    prefix = first("x-forwarded-prefix").rstrip("/")
+    if prefix and not prefix.startswith("/"):
+        prefix = "/" + prefix
+    return f"{scheme}://{host}{prefix}"
+
+
 def base_url(request: Request) -> str:
     """Scheme, host and mount path: what the vendor calls its site or instance URL."""
     root = request.scope.get("root_path", "")
-    return f"{request.url.scheme}://{request.url.netloc}{root}"
+    return f"{_origin(request)}{root}"
 
 
 def site_url(request: Request) -> str:
     """The sandbox's own root, where every tool is mounted: the base URL without the
     mount of the tool that answers (`/jira`, `/zendesk`, ...)."""
     root = request.scope.get("root_path", "").rpartition("/")[0]
-    return f"{request.url.scheme}://{request.url.netloc}{root}"
+    return f"{_origin(request)}{root}"
 
 
 def encode_cursor(value: Any) -> str:

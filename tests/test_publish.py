@@ -12,7 +12,12 @@ import pytest
 import requests
 
 from connectors.jira import JiraConnector
-from connectors.jira_comment import MAX_PROPERTY_BYTES, fit_property, render_comment
+from connectors.jira_comment import (
+    MAX_PROPERTY_BYTES,
+    fit_property,
+    property_bytes,
+    render_comment,
+)
 from connectors.jira_write import JiraWriter
 from flows.pipeline import demand, link_all, pull_source, run_cycle
 from flows.publish import Publisher, describe, publish_all
@@ -91,8 +96,47 @@ def routes(url: str) -> dict[str, int]:
 def test_a_new_quote_rewrites_the_comment_and_sends_no_fields_when_the_numbers_hold(
     settings: Settings, store: Store, sandbox_url: str
 ) -> None:
-    """A change that moves no number (a customer rewords a ticket) updates the comment
-    and the property; the property rides in an edit of its own, never its own endpoint."""
+    """A change that moves no number but rewords a quoted ticket updates the comment and
+    the property; the property rides in an edit of its own, never its own endpoint."""
+    run_cycle(settings, store)
+    key, quote = next(
+        (key, quote)
+        for key, entry in store.ledger().items()
+        for quote in entry.summary["quotes"]
+        if quote["source"] == "zendesk"
+    )
+    [ticket] = [f for f in store.load("feedback", "zendesk") if f.id == quote["record_id"]]
+    before = routes(sandbox_url)
+    change = {"description": f"Reworded: we still need {key} badly."}
+    answer = requests.post(
+        f"{sandbox_url}/_sandbox/update",
+        json={"tool": "zendesk", "kind": "ticket", "id": int(ticket.id), "changes": change},
+        timeout=30,
+    )
+    answer.raise_for_status()
+
+    again = run_cycle(settings, store)
+
+    after = routes(sandbox_url)
+    assert again.published["written"] >= 1
+    edits = "PUT /rest/api/3/issue/{key}"
+    comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
+    assert after.get(edits, 0) - before.get(edits, 0) == again.published["written"]
+    assert after.get(comments, 0) - before.get(comments, 0) >= 1
+    assert "PUT /rest/api/3/issue/{key}/properties/{propertyKey}" not in after
+    assert (
+        issue_numbers(sandbox_url, key)["requests"]
+        == (expected_demand(sandbox_url)[key]["requests"])
+    )
+    [shown] = managed_comments(sandbox_url, key)
+    assert f"Reworded: we still need {key} badly." in shown
+
+
+def test_a_reworded_subject_that_no_comment_shows_leaves_the_comment_alone(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    """Rewording a ticket's subject changes the property (its feedback list) but nothing
+    the comment shows: the issue gets one quiet edit and its watchers no comment mail."""
     run_cycle(settings, store)
     link = next(x for x in store.links(suggested=False) if x.source == "zendesk")
     before = routes(sandbox_url)
@@ -111,12 +155,9 @@ def test_a_new_quote_rewrites_the_comment_and_sends_no_fields_when_the_numbers_h
     edits = "PUT /rest/api/3/issue/{key}"
     comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
     assert after.get(edits, 0) - before.get(edits, 0) == again.published["written"]
-    assert after.get(comments, 0) - before.get(comments, 0) == again.published["written"]
-    assert "PUT /rest/api/3/issue/{key}/properties/{propertyKey}" not in after
-    assert (
-        issue_numbers(sandbox_url, link.issue_key)["requests"]
-        == (expected_demand(sandbox_url)[link.issue_key]["requests"])
-    )
+    assert after.get(comments, 0) - before.get(comments, 0) == 0
+    prop = demand_property(sandbox_url, link.issue_key) or {}
+    assert "Reworded: we still need this badly" in {f["subject"] for f in prop["feedback"]}
 
 
 def recorded_writes(writer: JiraWriter, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -138,8 +179,8 @@ def test_each_publish_is_one_edit_carrying_the_property_then_the_comment(
     settings: Settings, store: Store, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Jira limits writes per issue: a first publish is one edit (fields, label and the
-    property) and one comment POST; a re-publish that moves no number sends an edit with
-    the property alone and edits the comment in place."""
+    property) and one comment POST; a re-publish that moves no number but rewords a quote
+    sends an edit with the property alone and edits the comment in place."""
     summaries = pulled(settings, store)
     top = max(summaries.values(), key=lambda s: s.requests)
     writer = JiraWriter(JiraConnector(settings))
@@ -158,8 +199,8 @@ def test_each_publish_is_one_edit_carrying_the_property_then_the_comment(
 
     sent.clear()
     top = pulled(settings, store)[top.issue_key]  # the store sees the label now on Jira
-    reworded = [top.feedback[0].model_copy(update={"subject": "Reworded"}), *top.feedback[1:]]
-    again = top.model_copy(update={"feedback": reworded})
+    reworded = [top.quotes[0].model_copy(update={"text": "Reworded"}), *top.quotes[1:]]
+    again = top.model_copy(update={"quotes": reworded})
     publish_all(settings, store, {top.issue_key: again}, writer=writer)
 
     comment_id = store.ledger([top.issue_key])[top.issue_key].comment_id
@@ -227,11 +268,52 @@ def test_huge_demand_fits_jira_limits_and_keeps_the_numbers() -> None:
 
     summary = big_summary(3000)
     payload = fit_property(summary)
-    assert len(json.dumps(payload).encode()) <= MAX_PROPERTY_BYTES
+    assert property_bytes(payload) <= MAX_PROPERTY_BYTES == 32_768
     assert payload["truncated"] is True and payload["requests"] == 3000
     body = render_comment(summary, None, datetime.now(UTC))
     assert len(json.dumps(body)) < 32_767
     assert body["type"] == "doc" and body["version"] == 1
+
+
+def test_property_size_is_counted_in_utf8_bytes_as_jira_does(sandbox_url: str) -> None:
+    """Non-Latin names cost Jira 3 bytes a character, not the 6 of an escaped \\uXXXX: a
+    summary that fits Jira's 32,768 bytes is written whole (the escaped count would have
+    cut it to half), and the sandbox, measuring as Jira does, stores it."""
+    summary = DemandSummary(
+        issue_key="ANA-1",
+        requests=150,
+        customers=150,
+        revenue=Decimal(150_000),
+        open_pipeline=Decimal(0),
+        top_customers=[
+            CustomerDemand(
+                account=f"domain:c{i}.jp",
+                name="株式会社東京データ分析" * 2,
+                requests=1,
+                revenue=Decimal(1000),
+                open_pipeline=Decimal(0),
+            )
+            for i in range(150)
+        ],
+    )
+    payload = fit_property(summary)
+    assert "truncated" not in payload and len(payload["top_customers"]) == 150
+    assert len(json.dumps(payload).encode()) > 32_768 >= property_bytes(payload)
+    answer = requests.put(
+        f"{sandbox_url}/jira/rest/api/3/issue/ANA-1/properties/pmsync.test",
+        auth=AUTH,
+        json=payload,  # sent escaped, as `requests` does; measured as UTF-8
+        timeout=30,
+    )
+    assert answer.status_code == 201
+    too_big = {"names": ["東" * 11_000]}  # 33,000 bytes of UTF-8
+    refused = requests.put(
+        f"{sandbox_url}/jira/rest/api/3/issue/ANA-1/properties/pmsync.test",
+        auth=AUTH,
+        json=too_big,
+        timeout=30,
+    )
+    assert refused.status_code == 400
 
 
 def test_property_matches_the_fields(settings: Settings, store: Store, sandbox_url: str) -> None:
@@ -292,3 +374,102 @@ def test_a_first_publish_reads_no_comments_and_a_lost_store_adds_none(
     assert comment_reads(sandbox_url) == again.published["written"] > 0
     for key in expected_demand(sandbox_url):
         assert len(managed_comments(sandbox_url, key)) == 1
+
+
+def _deal_link(store: Store) -> Any:
+    return next(x for x in store.links(suggested=False) if x.source == "hubspot")
+
+
+def _move_deal(url: str, deal_id: str, amount: str) -> None:
+    requests.post(
+        f"{url}/_sandbox/update",
+        json={"tool": "hubspot", "kind": "deal", "id": deal_id, "changes": {"amount": amount}},
+        timeout=30,
+    ).raise_for_status()
+
+
+def test_a_sync_that_only_moves_numbers_mails_nobody_and_leaves_the_comment(
+    settings: Settings, store: Store, sandbox_url: str, sandbox_server: Any
+) -> None:
+    """A deal's amount moves: the fields and the property show the new numbers at once,
+    through a quiet edit (notifyUsers=false); the comment is not rewritten within the
+    interval, so the watchers get no mail at all. With the interval over (0 hours), the
+    next such move rewrites it, once, quietly too (nobody new to hear about)."""
+    run_cycle(settings, store)
+    mail = sandbox_server.app.state.sandbox.jira.mail
+    sent_before = len(mail)
+    link = _deal_link(store)
+    before = routes(sandbox_url)
+    _move_deal(sandbox_url, link.record_id, "987654")
+
+    again = run_cycle(settings, store)
+
+    after = routes(sandbox_url)
+    comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
+    assert again.published["written"] >= 1
+    assert after.get(comments, 0) == before.get(comments, 0)
+    assert len(mail) == sent_before  # no edit mail (quiet), no comment mail
+    want = expected_demand(sandbox_url)[link.issue_key]
+    assert issue_numbers(sandbox_url, link.issue_key)["requests"] == want["requests"]
+    prop = demand_property(sandbox_url, link.issue_key) or {}
+    assert Decimal(str(prop["open_pipeline"])) == Decimal(str(want["open_pipeline"]))
+    assert "jira" not in again.missing  # the admin may edit quietly
+
+    eager = settings.model_copy(update={"comment_min_interval_hours": 0})
+    _move_deal(sandbox_url, link.record_id, "123456")
+    run_cycle(eager, store)
+    assert routes(sandbox_url).get(comments, 0) > after.get(comments, 0)
+    assert len(mail) == sent_before  # numbers catching up: a quiet comment update
+    [shown] = managed_comments(sandbox_url, link.issue_key)
+    summary = DemandSummary.model_validate(store.ledger([link.issue_key])[link.issue_key].summary)
+    assert summary.headline in shown
+
+
+def test_a_user_who_is_no_admin_gets_loud_edits_and_the_run_says_so(tmp_path: Any) -> None:
+    """On a tenant whose Jira user is no admin, notifyUsers=false is refused once; the
+    edits land with Jira's default and the run summary names quiet_edits as missing."""
+    from sandbox.server import start_sandbox
+
+    server = start_sandbox(seed=7, tenant="minimal")
+    try:
+        settings = Settings.for_sandbox(
+            server.url, database_url=f"sqlite:///{tmp_path}/p.db", **EXPLICIT_ONLY
+        )
+        store = Store(settings.database_url)
+        result = run_cycle(settings, store)
+        assert result.published["written"] >= 1 and result.published["failed"] == 0
+        assert "Administer Projects" in result.missing["jira"]["quiet_edits"]
+        assert result.as_dict()["missing"]["jira"]["quiet_edits"]
+        for key, want in expected_demand(server.url).items():
+            assert issue_numbers(server.url, key)["requests"] == want["requests"]
+        from flows.check import run_checks
+
+        checks = {c.name: c for c in run_checks(settings)}
+        quiet = checks["jira quiet_edits"]
+        assert quiet.ok and quiet.missing and "Administer Projects" in quiet.detail
+        assert not checks["jira write ANA"].missing
+        assert not checks["jira field 'Customer Requests'"].missing
+    finally:
+        server.stop()
+
+
+def test_service_desk_comments_stay_off_the_customer_portal(tmp_path: Any) -> None:
+    """On a Jira Service Management project (the messy tenant's) every managed comment
+    carries sd.public.comment internal: customer names and quotes never reach the portal."""
+    from sandbox.server import start_sandbox
+
+    server = start_sandbox(seed=7, tenant="messy")
+    try:
+        settings = Settings.for_sandbox(
+            server.url, database_url=f"sqlite:///{tmp_path}/p.db", **EXPLICIT_ONLY
+        )
+        store = Store(settings.database_url)
+        result = run_cycle(settings, store)
+        assert result.published["written"] >= 1
+        for key in store.ledger():
+            comments = requests.get(
+                f"{server.url}/jira/rest/api/3/issue/{key}/comment", auth=AUTH, timeout=30
+            ).json()["comments"]
+            assert comments and all(c["jsdPublic"] is False for c in comments)
+    finally:
+        server.stop()

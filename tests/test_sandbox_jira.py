@@ -78,7 +78,7 @@ def test_package_reads_and_writes_an_issue(client: JIRA) -> None:
 
 def test_unsupported_jql_is_a_400(client: JIRA) -> None:
     with pytest.raises(JIRAError) as error:
-        client.enhanced_search_issues("status = Done", json_result=True)
+        client.enhanced_search_issues('summary ~ "export"', json_result=True)
     assert error.value.status_code == 400
     assert "Error in the JQL Query" in str(error.value.text)
 
@@ -286,3 +286,175 @@ def test_wrong_credentials_are_refused(server: SandboxServer) -> None:
     )
     assert response.status_code == 401
     assert response.json()["errorMessages"][0].startswith("You are not authenticated")
+
+
+# -- what independent clients read: projects, fields, JQL as people write it ------------------
+
+
+def test_package_reads_projects_and_pages_project_search(client: JIRA) -> None:
+    """`project`, `project/{key}` and the paged `project/search` (isLast, projectTypeKey),
+    read through the `jira` package's own paging."""
+    from jira.resources import Project
+
+    [project] = client.projects()
+    assert (project.key, project.projectTypeKey) == ("ANA", "software")
+    assert client.project("ANA").name == project.name
+    found = client._fetch_pages(Project, "values", "project/search", 0, 50, {"keys": "ANA"})
+    assert [p.key for p in found] == ["ANA"]
+    assert found[0].raw["projectTypeKey"] == "software"
+    none = client._fetch_pages(Project, "values", "project/search", 0, 50, {"typeKey": "business"})
+    assert list(none) == []
+
+
+def _keys(client: JIRA, jql: str, **options: Any) -> list[str]:
+    page: Any = client.enhanced_search_issues(
+        jql,
+        fields=["summary", "status", "updated", "customfield_10051"],
+        maxResults=100,
+        json_result=True,
+        **options,
+    )
+    return [issue["key"] for issue in page["issues"]]
+
+
+def test_jql_dates_statuses_and_custom_order_through_the_package(client: JIRA, api: str) -> None:
+    """Dates as people write them (in the user's zone, UTC here), relative periods, status
+    and statusCategory clauses, and ORDER BY a custom field by name or cf[id]."""
+    everything = _keys(client, "project = ANA")
+    assert len(everything) == 40
+    for literal in ('"2000-01-01 00:00"', '"2000/01/01"', "2000-01-01", "-5200w"):
+        assert sorted(_keys(client, f"project = ANA AND updated >= {literal}")) == sorted(
+            everything
+        )
+    assert _keys(client, 'project = ANA AND updated >= "2999/01/01"') == []
+    requests.put(f"{api}/issue/ANA-7", auth=AUTH, json={"fields": {"customfield_10051": 9.0}})
+    recent = _keys(client, "project = ANA AND updated > -1h")
+    assert "ANA-7" in recent and len(recent) < 40
+    done = _keys(client, "project = ANA AND statusCategory = Done")
+    not_done = _keys(client, 'project = ANA AND status not in ("Done")')
+    assert done and not_done and sorted(done + not_done) == sorted(everything)
+    assert _keys(client, "project = ANA AND status != Done") == not_done
+    assert set(_keys(client, 'status in ("To Do", "In Progress")')) == set(not_done)
+    requests.put(f"{api}/issue/ANA-3", auth=AUTH, json={"fields": {"customfield_10051": 5.0}})
+    by_name = _keys(client, 'project = ANA ORDER BY "Customer Revenue" DESC')
+    by_id = _keys(client, "project = ANA ORDER BY cf[10051] DESC")
+    assert by_name == by_id
+    assert by_name.index("ANA-7") + 1 == by_name.index("ANA-3")
+    # Issues with no value sort after those with one, ascending (before, descending).
+    ascending = _keys(client, "project = ANA ORDER BY cf[10051] ASC")
+    assert ascending.index("ANA-3") + 1 == ascending.index("ANA-7") < ascending.index("ANA-1")
+
+
+def test_search_expands_changelog_transitions_and_rendered_fields(api: str) -> None:
+    answer = requests.get(
+        f"{api}/search/jql",
+        auth=AUTH,
+        params={
+            "jql": "project = ANA AND statusCategory = Done",
+            "fields": "summary,description,updated",
+            "expand": "changelog,transitions,renderedFields",
+            "maxResults": 1,
+        },
+    ).json()
+    [issue] = answer["issues"]
+    assert issue["changelog"]["total"] == len(issue["changelog"]["histories"]) >= 1
+    assert issue["changelog"]["histories"][-1]["items"][0]["toString"] == "Done"
+    assert {t["name"] for t in issue["transitions"]} == {"To Do", "In Progress", "Done"}
+    assert issue["renderedFields"]["description"].startswith("<p>")
+    assert set(issue["renderedFields"]) == set(issue["fields"])
+
+
+def test_unknown_routes_answer_jiras_json_404(api: str) -> None:
+    answer = requests.get(f"{api}/no/such/thing", auth=AUTH)
+    assert answer.status_code == 404
+    assert answer.json()["errorMessages"] and answer.json()["errors"] == {}
+
+
+def test_absolute_urls_follow_the_proxy(server: SandboxServer) -> None:
+    """Behind a proxy, `self` and next-page links use the host, scheme and prefix the client
+    used (X-Forwarded-Host/-Proto/-Prefix), for every tool."""
+    headers = {
+        "X-Forwarded-Host": "jira.example.com",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Prefix": "/sandbox",
+    }
+    issue = requests.get(
+        f"{server.url}/jira/rest/api/3/issue/ANA-1", auth=AUTH, headers=headers
+    ).json()
+    assert issue["self"] == "https://jira.example.com/sandbox/jira/rest/api/3/issue/" + issue["id"]
+    page = requests.get(
+        f"{server.url}/zendesk/api/v2/organizations.json",
+        auth=("demo@example.com/token", "sandbox"),
+        params={"per_page": 1},
+        headers=headers,
+    ).json()
+    assert page["next_page"].startswith("https://jira.example.com/sandbox/zendesk/api/v2/")
+
+
+@pytest.mark.parametrize(("tenant", "status"), [("full", 204), ("minimal", 403)])
+def test_notify_users_false_needs_an_admin(tenant: str, status: int) -> None:
+    """Discarding the watchers' mail needs admin rights: a tenant whose API user is no
+    admin gets Jira's 403; an admin's quiet edit sends no mail, a plain edit does."""
+    running = start_sandbox(seed=7, tenant=tenant)
+    try:
+        api = running.url + "/jira/rest/api/3"
+        mail = running.app.state.sandbox.jira.mail
+        quiet = requests.put(
+            f"{api}/issue/ANA-2",
+            auth=AUTH,
+            params={"notifyUsers": "false"},
+            json={"fields": {"customfield_10050": 3}},
+        )
+        assert quiet.status_code == status
+        if status == 403:
+            assert "admin" in quiet.json()["errorMessages"][0]
+        assert mail == []
+        loud = requests.put(
+            f"{api}/issue/ANA-2", auth=AUTH, json={"fields": {"customfield_10050": 4}}
+        )
+        assert loud.status_code == 204 and mail == [("ANA-2", "issue_updated")]
+        permissions = requests.get(
+            f"{api}/mypermissions",
+            auth=AUTH,
+            params={"projectKey": "ANA", "permissions": "EDIT_ISSUES,ADMINISTER_PROJECTS"},
+        ).json()["permissions"]
+        assert permissions["EDIT_ISSUES"]["havePermission"] is True
+        assert permissions["ADMINISTER_PROJECTS"]["havePermission"] is (tenant == "full")
+    finally:
+        running.stop()
+
+
+def test_messy_tenant_has_a_service_desk_and_real_descriptions() -> None:
+    """The messy tenant: a Jira Service Management project, an issue without description
+    or components, mentions, emoji, smart links, statuses, dates and non-ASCII text; a
+    comment with sd.public.comment internal is not public."""
+    running = start_sandbox(seed=7, tenant="messy")
+    try:
+        api = running.url + "/jira/rest/api/3"
+        [project] = requests.get(f"{api}/project/search", auth=AUTH).json()["values"]
+        assert project["projectTypeKey"] == "service_desk"
+        issues = requests.get(
+            f"{api}/search/jql",
+            auth=AUTH,
+            params={"jql": "statusCategory = Done", "fields": "description,components"},
+        ).json()["issues"]
+        fields = [i["fields"] for i in issues]
+        assert any(f["description"] is None and f["components"] == [] for f in fields)
+        nodes = json.dumps([f["description"] for f in fields], ensure_ascii=False)
+        for kind in ("mention", "emoji", "inlineCard", "status", "date", "Ångström"):
+            assert kind in nodes
+        posted = requests.post(
+            f"{api}/issue/ANA-1/comment",
+            auth=AUTH,
+            json={
+                "body": ADF,
+                "properties": [{"key": "sd.public.comment", "value": {"internal": True}}],
+            },
+        )
+        assert posted.status_code == 201 and posted.json()["jsdPublic"] is False
+        listed = requests.get(
+            f"{api}/issue/ANA-1/comment", auth=AUTH, params={"expand": "properties"}
+        ).json()["comments"][-1]
+        assert listed["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]
+    finally:
+        running.stop()

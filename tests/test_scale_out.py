@@ -127,7 +127,14 @@ def store_state(store: Store) -> dict[str, Any]:
     return {
         "records": stored,
         "links": [link.model_dump() for link in store.links()],
-        "demand": {key: entry.summary for key, entry in store.ledger().items()},
+        # When the managed comment was written ("comment"."at") is no demand: it differs.
+        "demand": {
+            key: {
+                **entry.summary,
+                "comment": {k: v for k, v in entry.summary.get("comment", {}).items() if k != "at"},
+            }
+            for key, entry in store.ledger().items()
+        },
     }
 
 
