@@ -36,6 +36,7 @@ from connectors.base import (
     CursorReader,
     DuplicatePageToken,
     ListingRead,
+    MissingFeatures,
     MovedWhileRead,
     Page,
     SeenAtNewest,
@@ -46,6 +47,13 @@ from connectors.base import (
     split_keys,
 )
 from connectors.http import ApiClient
+from connectors.hubspot_features import (
+    ISSUE_KEYS_MISSING,
+    ISSUE_KEYS_PROPERTY,
+    company_currency,
+    deal_property_names,
+    home_amount_source,
+)
 from models import Account, Deal, Settings
 
 DEALS = "hubspot.deals"
@@ -63,7 +71,10 @@ DEAL_PROPERTIES = [
     "hs_is_closed_won",
     "hs_deal_stage_probability",
     "hs_lastmodifieddate",
-    "jira_issue_keys",
+    # A multi-currency portal's amount is in the deal's currency; sums use the home one.
+    "deal_currency_code",
+    "amount_in_home_currency",
+    ISSUE_KEYS_PROPERTY,
 ]
 COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate"]
 BY_MODIFIED = [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
@@ -84,8 +95,18 @@ def _amount(value: Any) -> Decimal | None:
         raise ValueError(f"amount is not a number: {value!r}") from None
 
 
-def deal_from_raw(raw: dict[str, Any], site: str, companies: dict[str, tuple[str, ...]]) -> Deal:
+def deal_from_raw(
+    raw: dict[str, Any],
+    site: str,
+    companies: dict[str, tuple[str, ...]],
+    home_currency: str | None = None,
+) -> Deal:
+    """A deal, its amount in the portal's company currency (`home_currency`, when known)."""
     props = raw["properties"]
+    amount_property = home_amount_source(props)
+    currency = home_currency or (
+        props.get("deal_currency_code") if amount_property == "amount" else None
+    )
     stage = props.get("dealstage") or ""
     closed = props.get("hs_is_closed")
     won = props.get("hs_is_closed_won")
@@ -94,7 +115,8 @@ def deal_from_raw(raw: dict[str, Any], site: str, companies: dict[str, tuple[str
         id=str(raw["id"]),
         url=f"{site}/crm/v3/objects/deals/{raw['id']}",
         name=props.get("dealname") or "",
-        amount=_amount(props.get("amount")),
+        amount=_amount(props.get(amount_property)),
+        currency=currency or None,
         stage=stage,
         # Custom pipelines name their stages freely; HubSpot's own flags say what is closed.
         is_closed=_flag(closed) if closed is not None else stage in {"closedwon", "closedlost"},
@@ -228,6 +250,20 @@ class HubSpotConnector:
         self.revenue_property = settings.revenue_field("hubspot")
         extra = [self.revenue_property] if self.revenue_property else []
         self.searched = {"deals": DEAL_PROPERTIES, "companies": COMPANY_PROPERTIES + extra}
+        # Optional features this portal lacks, found during a pull (flows.pipeline reads it).
+        self.missing = MissingFeatures()
+        self.home_currency: str | None = None
+
+    def read_portal(self) -> None:
+        """Once per pull: which optional deal properties exist (ask only for those, so a
+        feature the portal lacks is known to be off) and the company currency."""
+        names = deal_property_names(self.api)
+        if names is not None and ISSUE_KEYS_PROPERTY not in names:
+            self.missing.note("deal_issue_keys", ISSUE_KEYS_MISSING)
+            self.searched["deals"] = [p for p in DEAL_PROPERTIES if p != ISSUE_KEYS_PROPERTY]
+        else:
+            self.searched["deals"] = DEAL_PROPERTIES
+        self.home_currency = company_currency(self.api)
 
     def pull(
         self,
@@ -238,6 +274,7 @@ class HubSpotConnector:
         until: datetime | None = None,
         listings: bool = True,
     ) -> Iterator[Page]:
+        self.read_portal()
         if listings:
             saved = cursor_for(COMPANIES)
             started = datetime.now(UTC)
@@ -449,7 +486,9 @@ class HubSpotConnector:
         """A page of deals with their companies, and the position after it as cursor."""
         companies = self._companies_of([str(r["id"]) for r in results if "id" in r])
         page = Page("hubspot", "deal", DEALS)
-        build = partial(deal_from_raw, site=self.site, companies=companies)
+        build = partial(
+            deal_from_raw, site=self.site, companies=companies, home_currency=self.home_currency
+        )
         for raw in results:
             context = {"companies": list(companies.get(str(raw.get("id")), ()))}
             convert(page, raw, build, context=context)

@@ -21,6 +21,7 @@ from connectors.base import Capability
 from connectors.freshdesk import FreshdeskConnector
 from connectors.http import ApiClient, ApiError, AuthError, RetryableError
 from connectors.hubspot import HubSpotConnector
+from connectors.hubspot_features import capabilities as hubspot_capabilities
 from connectors.intercom import IntercomConnector
 from connectors.jira import JiraConnector
 from connectors.jira_write import JiraWriter
@@ -209,7 +210,9 @@ TOOL_CHECKS: dict[str, Callable[[Settings], str]] = {
 
 # Each tool's optional features (permissions, custom fields, plan features), probed for
 # `pmsync check`: tool -> a function of the settings listing every such Capability.
-CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {}
+CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {
+    "hubspot": hubspot_capabilities,
+}
 
 
 def check_salesforce(settings: Settings) -> str:
