@@ -283,7 +283,9 @@ def _search(kind: str) -> Any:
             page = [_shown(state, o, kind, wanted) for o in found[offset : offset + limit]]
         result: dict[str, Any] = {"total": len(found), "results": page}
         if offset + limit < len(found):
-            result["paging"] = {"next": {"after": str(offset + limit)}}
+            # The documented answer carries a relative link beside the offset.
+            after = str(offset + limit)
+            result["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
         return json_response(result)
 
     return search

@@ -50,7 +50,7 @@ def missing_scopes(*scopes: str) -> Response:
         errors=[
             {
                 "message": "One or more of the following scopes are required.",
-                "context": {"requiredGranularScopes": list(scopes)},
+                "context": {"requiredScopes": list(scopes)},
             }
         ],
         links={"scopes": SCOPES_URL},
