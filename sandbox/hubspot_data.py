@@ -181,9 +181,10 @@ def home_amount(props: dict[str, Any], home: str) -> str | None:
     return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-# The messy tenant's odd values, each on every n-th record (deterministic).
-MESSY_DEAL_NAMES = ("Ørsted Øresund – 拡張 ☕", "Société Générale: renouvellement « Q3 »")
-MESSY_COMPANY_NAMES = ("Müller & Söhne GmbH", "株式会社サンプル")
+# The messy tenant's odd values, each on every n-th record (deterministic). Names stay
+# distinct: two companies sharing a name would be one customer to anyone.
+MESSY_DEAL_SUFFIXES = (" – Øresund 拡張 ☕", " : renouvellement « Q3 »")
+MESSY_COMPANY_SUFFIXES = (" Müller & Söhne", " 株式会社")
 
 
 def build(world: World, tenant: Tenant | None = None) -> HubSpotStore:
@@ -255,7 +256,7 @@ def _messy(store: HubSpotStore) -> None:
             props["closedate"] = ""
             props["hs_deal_stage_probability"] = None
         if n % 7 == 3:
-            props["dealname"] = MESSY_DEAL_NAMES[n % len(MESSY_DEAL_NAMES)]
+            props["dealname"] = f"{props['dealname']}{MESSY_DEAL_SUFFIXES[n % 2]}"
         if n % 4 == 0:
             props["pipeline"] = ""
     for n, company in enumerate(store.objects["companies"].values()):
@@ -266,7 +267,7 @@ def _messy(store: HubSpotStore) -> None:
             props["industry"] = ""
             props["website"] = None
         if n % 4 == 3:
-            props["name"] = MESSY_COMPANY_NAMES[n % len(MESSY_COMPANY_NAMES)]
+            props["name"] = f"{props['name']}{MESSY_COMPANY_SUFFIXES[(n // 4) % 2]}"
 
 
 def properties_of(obj: dict[str, Any]) -> dict[str, Any]:
