@@ -127,6 +127,35 @@ def test_a_portal_without_the_custom_property_switches_deal_keys_off(
     assert {d.id for p in pages[DEALS] for d in p.records} == {"512", "513"}
 
 
+def test_companies_changed_since_the_last_read_come_from_the_company_search(
+    rsps: responses.RequestsMock,
+) -> None:
+    """Between full reads the listing searches for what changed: the search answer's
+    companies become accounts and the listing cursor rides on the last page."""
+    serve_portal(rsps)
+    rsps.add_callback(
+        "POST", f"{HUBSPOT}/crm/v3/objects/companies/search", replies("companies_search_page")
+    )
+    now = datetime.now(UTC).isoformat()
+    saved = {"since": now, "full_at": now}
+    connector = HubSpotConnector(sandbox_settings(), sleep=RecordedSleep())
+
+    pages = list(connector.pull(lambda stream: saved if stream == COMPANIES else None))
+
+    companies = [a for p in pages if p.stream == COMPANIES for a in p.records]
+    assert [a.name for a in companies] == ["Müller & Söhne GmbH", "Biglytics"]
+    last = [p for p in pages if p.stream == COMPANIES][-1]
+    assert last.cursor["full_at"] == now and last.complete_ids is None
+
+
+def test_the_search_total_counts_a_window(rsps: responses.RequestsMock) -> None:
+    rsps.add_callback(
+        "POST", f"{HUBSPOT}/crm/v3/objects/deals/search", replies("deals_search_page")
+    )
+    connector = HubSpotConnector(sandbox_settings(), sleep=RecordedSleep())
+    assert connector.count(None, None) == 2
+
+
 def test_the_recorded_deal_reads_its_home_amount_and_flags() -> None:
     """A real portal's answer: every property a string, the probability only as a shadow."""
     deal = deal_from_raw(body(VENDOR, "deal_created"), "https://h", {}, home_currency="USD")
@@ -284,3 +313,21 @@ def test_the_sandbox_rate_limit_answers_as_recorded() -> None:
     refused = [a for a in answers if a.status_code == 429]
     assert refused and refused[0].headers.get("Retry-After")
     assert_same_shape(body(VENDOR, "error_rate_limit"), refused[0].json())
+
+
+def test_the_sandbox_company_search_answers_as_recorded(sandbox: str) -> None:
+    served = _post(
+        sandbox,
+        "/crm/v3/objects/companies/search",
+        {"limit": 2, "properties": ["name", "domain", "annualrevenue", "createdate"]},
+    )
+    assert_same_shape(body(VENDOR, "companies_search_page"), served.json())
+
+
+def test_the_sandbox_refuses_a_bad_search_as_documented(sandbox: str) -> None:
+    served = _post(sandbox, "/crm/v3/objects/deals/search", {"limit": 500})
+    assert served.status_code == 400
+    recorded = body(VENDOR, "error_validation")
+    recorded.pop("links")  # optional in the spec's Error schema (required: category,
+    # correlationId, message), and not on every answer
+    assert_same_shape(recorded, served.json())
