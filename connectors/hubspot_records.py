@@ -46,7 +46,7 @@ def deal_from_raw(
         id=str(raw["id"]),
         url=f"{site}/crm/v3/objects/deals/{raw['id']}",
         name=props.get("dealname") or "",
-        amount=_amount(props.get(amount_property)),
+        amount=_home_amount(props, amount_property),
         currency=currency or None,
         stage=stage,
         # Custom pipelines name their stages freely; HubSpot's own flags say what is closed.
@@ -60,6 +60,13 @@ def deal_from_raw(
             props.get("hs_lastmodifieddate") or raw["updatedAt"], "hs_lastmodifieddate"
         ),
     )
+
+
+def _home_amount(props: dict[str, Any], source: str) -> Decimal | None:
+    """The amount in the company currency; the deal's own `amount` is read too, so a deal
+    whose amount is not a number is refused whichever of the two is summed."""
+    own = _amount(props.get("amount"))
+    return own if source == "amount" else _amount(props.get(source))
 
 
 def _probability(value: Any) -> float | None:
