@@ -234,10 +234,12 @@ def test_amounts(rsps, companies_of, amount, expected):
     assert page.records[0].amount == expected
 
 
+@pytest.mark.parametrize("home", [None, "100.00"], ids=["single-currency", "with-home-amount"])
 @pytest.mark.parametrize("amount", ["abc", "12,000", "$500"])
-def test_a_non_number_amount_is_a_dead_letter(rsps, companies_of, amount):
-    """A wrong amount would silently change revenue: keep the deal raw, with the reason."""
-    bad = hubspot_deal(2, amount=amount)
+def test_a_non_number_amount_is_a_dead_letter(rsps, companies_of, amount, home):
+    """A wrong amount would silently change revenue: keep the deal raw, with the reason,
+    even when the home-currency amount beside it reads."""
+    bad = hubspot_deal(2, amount=amount, amount_in_home_currency=home)
     script(rsps, "POST", SEARCH, [hubspot_page([hubspot_deal(1), bad])])
 
     (page,) = list(connector().deals(None))
