@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
@@ -36,6 +35,7 @@ from connectors.base import (
     CursorReader,
     DuplicatePageToken,
     ListingRead,
+    MissingFeatures,
     MovedWhileRead,
     Page,
     SeenAtNewest,
@@ -43,10 +43,16 @@ from connectors.base import (
     epoch_ms,
     listing_read,
     parse_time,
-    split_keys,
 )
 from connectors.http import ApiClient
-from models import Account, Deal, Settings
+from connectors.hubspot_features import (
+    ISSUE_KEYS_MISSING,
+    ISSUE_KEYS_PROPERTY,
+    company_currency,
+    deal_property_names,
+)
+from connectors.hubspot_records import company_from_raw, deal_from_raw, modified_at
+from models import Settings
 
 DEALS = "hubspot.deals"
 ARCHIVED_DEALS = "hubspot.deals.archived"
@@ -63,85 +69,15 @@ DEAL_PROPERTIES = [
     "hs_is_closed_won",
     "hs_deal_stage_probability",
     "hs_lastmodifieddate",
-    "jira_issue_keys",
+    # A multi-currency portal's amount is in the deal's currency; sums use the home one.
+    "deal_currency_code",
+    "amount_in_home_currency",
+    ISSUE_KEYS_PROPERTY,
 ]
 COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate"]
 BY_MODIFIED = [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
 BY_ID = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _flag(value: Any) -> bool:
-    return str(value).lower() == "true"
-
-
-def _amount(value: Any) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"amount is not a number: {value!r}") from None
-
-
-def deal_from_raw(raw: dict[str, Any], site: str, companies: dict[str, tuple[str, ...]]) -> Deal:
-    props = raw["properties"]
-    stage = props.get("dealstage") or ""
-    closed = props.get("hs_is_closed")
-    won = props.get("hs_is_closed_won")
-    return Deal(
-        source="hubspot",
-        id=str(raw["id"]),
-        url=f"{site}/crm/v3/objects/deals/{raw['id']}",
-        name=props.get("dealname") or "",
-        amount=_amount(props.get("amount")),
-        stage=stage,
-        # Custom pipelines name their stages freely; HubSpot's own flags say what is closed.
-        is_closed=_flag(closed) if closed is not None else stage in {"closedwon", "closedlost"},
-        is_won=_flag(won) if won is not None else stage == "closedwon",
-        close_date=parse_time(props["closedate"], "closedate") if props.get("closedate") else None,
-        account_ids=companies.get(str(raw["id"]), ()),
-        issue_keys=split_keys(props.get("jira_issue_keys")),
-        probability=_probability(props.get("hs_deal_stage_probability")),
-        updated_at=parse_time(
-            props.get("hs_lastmodifieddate") or raw["updatedAt"], "hs_lastmodifieddate"
-        ),
-    )
-
-
-def _probability(value: Any) -> float | None:
-    """HubSpot sends the stage's probability as a string between 0 and 1."""
-    if value in (None, ""):
-        return None
-    try:
-        return min(1.0, max(0.0, float(value)))
-    except ValueError:
-        raise ValueError(f"hs_deal_stage_probability is not a number: {value!r}") from None
-
-
-def _modified_at(raw: dict[str, Any]) -> datetime | None:
-    """A search result's hs_lastmodifieddate, or None when it cannot be read."""
-    try:
-        return parse_time(raw["properties"]["hs_lastmodifieddate"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def company_from_raw(
-    raw: dict[str, Any], site: str, revenue_property: str | None = None
-) -> Account:
-    props = raw["properties"]
-    return Account(
-        source="hubspot",
-        id=str(raw["id"]),
-        url=f"{site}/crm/v3/objects/companies/{raw['id']}",
-        name=props.get("name") or "",
-        revenue=_amount(props.get(revenue_property)) if revenue_property else None,
-        domains=(props["domain"],) if props.get("domain") else (),
-        updated_at=parse_time(
-            props.get("hs_lastmodifieddate") or raw["updatedAt"], "hs_lastmodifieddate"
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -202,7 +138,7 @@ def _after(results: list[dict[str, Any]], ties: Position | None) -> Position | N
     (inclusive: records sharing it may continue on the next page)."""
     if ties is not None:
         return Position(ties.modified, str(results[-1].get("id"))) if results else None
-    modified = [m for m in map(_modified_at, results) if m is not None]
+    modified = [m for m in map(modified_at, results) if m is not None]
     return Position(modified[-1]) if modified else None
 
 
@@ -228,6 +164,20 @@ class HubSpotConnector:
         self.revenue_property = settings.revenue_field("hubspot")
         extra = [self.revenue_property] if self.revenue_property else []
         self.searched = {"deals": DEAL_PROPERTIES, "companies": COMPANY_PROPERTIES + extra}
+        # Optional features this portal lacks, found during a pull (flows.pipeline reads it).
+        self.missing = MissingFeatures()
+        self.home_currency: str | None = None
+
+    def read_portal(self) -> None:
+        """Once per pull: which optional deal properties exist (ask only for those, so a
+        feature the portal lacks is known to be off) and the company currency."""
+        names = deal_property_names(self.api)
+        if names is not None and ISSUE_KEYS_PROPERTY not in names:
+            self.missing.note("deal_issue_keys", ISSUE_KEYS_MISSING)
+            self.searched["deals"] = [p for p in DEAL_PROPERTIES if p != ISSUE_KEYS_PROPERTY]
+        else:
+            self.searched["deals"] = DEAL_PROPERTIES
+        self.home_currency = company_currency(self.api)
 
     def pull(
         self,
@@ -238,6 +188,7 @@ class HubSpotConnector:
         until: datetime | None = None,
         listings: bool = True,
     ) -> Iterator[Page]:
+        self.read_portal()
         if listings:
             saved = cursor_for(COMPANIES)
             started = datetime.now(UTC)
@@ -378,10 +329,10 @@ class HubSpotConnector:
             for results, at_cap in self._search(kind, query, moved, lower):
                 position = _after(results, ties) or position
                 for raw in results:
-                    moved.saw(str(raw.get("id")), _modified_at(raw))
-                fresh = [r for r in results if not read.repeats(str(r.get("id")), _modified_at(r))]
+                    moved.saw(str(raw.get("id")), modified_at(raw))
+                fresh = [r for r in results if not read.repeats(str(r.get("id")), modified_at(r))]
                 for raw in fresh:
-                    read.add(str(raw.get("id")), _modified_at(raw))
+                    read.add(str(raw.get("id")), modified_at(raw))
                 yield page(fresh, position)
                 capped = at_cap
             if ties is None:
@@ -449,9 +400,15 @@ class HubSpotConnector:
         """A page of deals with their companies, and the position after it as cursor."""
         companies = self._companies_of([str(r["id"]) for r in results if "id" in r])
         page = Page("hubspot", "deal", DEALS)
-        build = partial(deal_from_raw, site=self.site, companies=companies)
+        build = partial(
+            deal_from_raw, site=self.site, companies=companies, home_currency=self.home_currency
+        )
         for raw in results:
-            context = {"companies": list(companies.get(str(raw.get("id")), ()))}
+            # What a replay needs to rebuild the deal as this pull would have.
+            context = {
+                "companies": list(companies.get(str(raw.get("id")), ())),
+                "currency": self.home_currency,
+            }
             convert(page, raw, build, context=context)
         page.cursor = position.saved(started) if position else None
         return page

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from connectors import freshdesk, hubspot, intercom, jira, salesforce, zendesk
 from connectors.http import ApiError
+from connectors.hubspot_features import company_currency
 from models import Record, Settings, ToolLink
 
 # (tool, kind as webhooks name it) -> the kind the store keeps it as.
@@ -167,7 +168,15 @@ class Lookup:
             f"/crm/v4/objects/deals/{_path_id(deal_id)}/associations/companies"
         )
         companies = {str(raw["id"]): tuple(str(r["toObjectId"]) for r in answer.get("results", []))}
-        return raw, partial(hubspot.deal_from_raw, site=connector.site, companies=companies)
+        if connector.home_currency is None:  # the amount's currency, read once per connector
+            connector.home_currency = company_currency(connector.api)
+        build = partial(
+            hubspot.deal_from_raw,
+            site=connector.site,
+            companies=companies,
+            home_currency=connector.home_currency,
+        )
+        return raw, build
 
     def _hubspot_company(self, connector: hubspot.HubSpotConnector, company_id: str) -> Any:
         raw = connector.api.get_json(

@@ -52,7 +52,8 @@ class ZendeskNotes:
 
 
 class HubSpotNotes:
-    """A note associated with the deal (association type 214: note to deal)."""
+    """A note associated with the deal (association type 214: note to deal). `hs_note_body`
+    is HTML: the text (an issue summary may hold `<` or `&`) is escaped, its lines kept."""
 
     def __init__(self, api: ApiClient) -> None:
         self.api = api
@@ -64,7 +65,8 @@ class HubSpotNotes:
             note = self.api.get_json(
                 f"/crm/v3/objects/notes/{note_id}", params={"properties": "hs_note_body"}
             )
-            if mark in (note.get("properties", {}).get("hs_note_body") or ""):
+            body = note.get("properties", {}).get("hs_note_body") or ""
+            if mark in body or html.escape(mark) in body:
                 return note_id
         return None
 
@@ -74,7 +76,7 @@ class HubSpotNotes:
         note: dict[str, Any] = {
             "properties": {
                 "hs_timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "hs_note_body": text,
+                "hs_note_body": "<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
             },
             "associations": [
                 {

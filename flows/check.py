@@ -21,6 +21,7 @@ from connectors.base import Capability
 from connectors.freshdesk import FreshdeskConnector
 from connectors.http import ApiClient, ApiError, AuthError, RetryableError
 from connectors.hubspot import HubSpotConnector
+from connectors.hubspot_features import capabilities as hubspot_capabilities
 from connectors.intercom import IntercomConnector
 from connectors.jira import JiraConnector
 from connectors.jira_capabilities import capabilities as jira_capabilities
@@ -215,6 +216,7 @@ CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {
     "jira": jira_capabilities,
     "zendesk": zendesk_capabilities,
     "salesforce": salesforce_capabilities,
+    "hubspot": hubspot_capabilities,
 }
 
 

@@ -54,7 +54,13 @@ def transitions(issue: Issue, before: tuple[str, set[str]] | None) -> list[str]:
 def close_loop(
     settings: Settings, store: Store, writers: dict[str, NoteWriter] | None = None
 ) -> dict[str, int]:
-    counts = {"notified": 0, "skipped": 0, "failed": 0}
+    """Notes for the transitions since the last look, and again for those that failed before.
+
+    A note that fails (a refused scope, a tool down) is kept pending in the notes ledger and
+    tried again by every later run until it lands; its transition is never used up. The
+    counts: notes written, records skipped (closed, or their tool writes no notes), notes
+    that failed this run, and notes pending after it."""
+    counts = {"notified": 0, "skipped": 0, "failed": 0, "pending": 0}
     started = datetime.now(UTC)
     # An issue whose payload has not changed since the last look keeps the state saved then,
     # so it has no transition: only the issues changed since are read (all, the first time).
@@ -65,44 +71,65 @@ def close_loop(
     }
     states = store.issue_states(issues)
     due = [(key, t) for key, issue in issues.items() for t in transitions(issue, states.get(key))]
-    if due:
+    pending = store.loop_pending()
+    if due or pending:
         links_of: dict[str, list[Link]] = {}
         for link in store.links_of({key for key, _ in due}):
             links_of.setdefault(link.issue_key, []).append(link)
-        owners = {(link.source, link.record_id) for found in links_of.values() for link in found}
+        notes = sorted(
+            {
+                (link.source, link.record_id, key, transition)
+                for key, transition in due
+                for link in links_of.get(key, [])
+            }
+            | pending
+        )
+        issues.update(
+            (i.key, i) for i in store.issues_by_key({k for _, _, k, _ in notes} - set(issues))
+        )
+        owners = {(source, record_id) for source, record_id, _, _ in notes}
         records: dict[tuple[str, str], Feedback | Deal] = {
             (r.source, r.id): r
             for r in [*store.load_pairs("feedback", owners), *store.load_pairs("deal", owners)]
         }
         noted = store.loop_noted()
         writers = writers if writers is not None else {}
-        for key, transition in due:
-            for link in sorted(links_of.get(key, []), key=lambda x: (x.source, x.record_id)):
-                record = records.get((link.source, link.record_id))
-                if record is None or not record.is_open:
-                    counts["skipped"] += 1
-                    continue
-                if (link.source, link.record_id, key, transition) in noted:
-                    continue
-                writer = writers.get(link.source) or _writer(settings, link.source, writers)
-                if writer is None:
-                    counts["skipped"] += 1
-                    continue
-                try:
-                    note_id = notify(writer, issues[key], transition, link.record_id, settings)
-                except ApiError as error:
-                    counts["failed"] += 1
-                    log.error("note on %s %s failed: %s", link.source, link.record_id, error)
-                    continue
-                store.record_loop_note(link.source, link.record_id, key, transition, note_id)
-                counts["notified"] += 1
+        moot = []
+        for note in notes:
+            source, record_id, key, transition = note
+            record = records.get((source, record_id))
+            if record is None or not record.is_open or key not in issues:
+                counts["skipped"] += 1
+                moot.append(note)
+                continue
+            if note in noted:
+                continue
+            writer = writers.get(source) or _writer(settings, source, writers)
+            if writer is None:
+                counts["skipped"] += 1
+                moot.append(note)
+                continue
+            try:
+                note_id = notify(writer, issues[key], transition, record_id, settings)
+            except ApiError as error:
+                # Kept pending: the next run tries again (a missing scope, a tool down).
+                counts["failed"] += 1
+                log.error(
+                    "note on %s %s failed, kept for the next run: %s", source, record_id, error
+                )
+                store.record_loop_note(source, record_id, key, transition, None)
+                continue
+            store.record_loop_note(source, record_id, key, transition, note_id)
+            counts["notified"] += 1
+        store.drop_loop_pending(n for n in moot if n in pending)
     # Saved last: a run that dies before this sees the same transitions again, and the
     # notes ledger (and the markers) keep them from being written twice.
     store.save_issue_states(
         {key: (i.status_category, set(i.released_versions)) for key, i in issues.items()}
     )
     store.set_cursor(SEEN, started.isoformat())
-    if due:
+    counts["pending"] = len(store.loop_pending())
+    if due or pending:
         log.info("closing the loop on %d transitions: %s", len(due), counts)
     return counts
 

@@ -88,6 +88,8 @@ class SyncResult:
     )
     duration_s: float = 0.0
     moved: list[dict[str, Any]] = field(default_factory=list)
+    # closing-the-loop notes: written, skipped, failed this run, pending for the next runs
+    notes: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +100,7 @@ class SyncResult:
             "dead_letters": self.dead_letters,
             "links": self.links,
             "published": self.published,
+            "notes": self.notes,
             "duration_s": round(self.duration_s, 2),
         }
 
@@ -736,7 +739,7 @@ def run_cycle(
                     result.missing.setdefault("jira", {}).update(report.missing)
                 result.moved = movers(report.changes)
                 if settings.close_loop:
-                    step(close_loop)(settings, store)
+                    result.notes = step(close_loop)(settings, store)
             if everything and not result.failed:  # a reconcile missing a tool stays due
                 reconciled(settings, store, started_at)
     except BaseException:

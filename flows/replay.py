@@ -49,7 +49,9 @@ def _intercom_conversation(raw: dict[str, Any], context: dict[str, Any], s: Sett
 
 def _hubspot_deal(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
     companies = {str(raw.get("id")): tuple(context.get("companies") or ())}
-    return hubspot.deal_from_raw(raw, _site(s.hubspot_url, "hubspot"), companies)
+    return hubspot.deal_from_raw(
+        raw, _site(s.hubspot_url, "hubspot"), companies, context.get("currency")
+    )
 
 
 def _salesforce_site(context: dict[str, Any], s: Settings) -> str:

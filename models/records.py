@@ -82,6 +82,9 @@ class Deal(Record):
 
     name: str
     amount: Decimal | None = None
+    currency: str | None = Field(
+        default=None, description="ISO code of `amount`'s currency (the company's), if known."
+    )
     stage: str
     is_closed: bool
     is_won: bool

@@ -141,6 +141,13 @@ def sync(
         for tool, features in result.get("missing", {}).items():
             for feature, reason in features.items():
                 console.print(f"[yellow]{tool}: {feature} is off[/yellow]: {reason}")
+        notes = result.get("notes") or {}
+        if notes.get("pending"):
+            console.print(
+                f"[yellow]{notes['pending']} closing-the-loop notes pending[/yellow] "
+                f"({notes.get('failed', 0)} failed this run; the next runs try again, "
+                "see the log for why)"
+            )
     failed = result.get("failed", {})
     if failed:
         for tool, reason in failed.items():

@@ -45,11 +45,19 @@ def _id(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _findable(state: SandboxState, link: Any) -> bool:
+    """A planted link the tenant's tools can show: keys typed on a deal need the custom
+    property that holds them."""
+    if link.method == "deal_field" and link.source == "hubspot":
+        return state.tenant.hubspot_issue_keys_property
+    return True
+
+
 def truth(state: SandboxState) -> dict[str, Any]:
     world = state.world
     return {
         "project": PROJECT,
-        "links": [asdict(link) for link in world.truth],
+        "links": [asdict(link) for link in world.truth if _findable(state, link)],
         "accounts": [
             {
                 "name": a.name,

@@ -1,14 +1,14 @@
-"""HubSpot CRM v3 objects and search, v4 associations, mounted under /hubspot."""
+"""HubSpot CRM v3 objects and search, v4 associations, mounted under /hubspot. Object types
+are accepted as HubSpot accepts them: plural, singular or type id (`deals`, `deal`, `0-3`)."""
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
-from sandbox import malformed
+from sandbox import hubspot_portal, malformed
 from sandbox.hubspot_data import (
     ASSOCIATION_TYPES,
     NOTE_TARGETS,
@@ -51,17 +51,7 @@ OPERATORS = {
 SINGULAR = {"deals": "deal", "companies": "company", "notes": "note"}
 
 
-def _error(status: int, message: str, category: str, **extra: Any) -> Response:
-    return json_response(
-        {
-            "status": "error",
-            "message": message,
-            "correlationId": str(uuid.uuid4()),
-            "category": category,
-            **extra,
-        },
-        status,
-    )
+_error = hubspot_portal.error
 
 
 def _invalid(message: str) -> Response:
@@ -84,7 +74,7 @@ def _shown(
     state: SandboxState, obj: dict[str, Any], kind: str, wanted: list[str]
 ) -> dict[str, Any]:
     """A record as served: the asked-for properties, a live deal possibly malformed."""
-    shown = render(obj, kind, wanted)
+    shown = render(obj, kind, wanted, state.hubspot)
     if kind != "deals" or obj.get("archived"):
         return shown
     return malformed.serve(state, "hubspot", "deal", obj.get("id"), shown)
@@ -99,7 +89,8 @@ def _with_associations(
     state: SandboxState, obj: dict[str, Any], kind: str, wanted: list[str]
 ) -> dict[str, Any]:
     found = {}
-    for other in wanted:
+    for name in wanted:
+        other = hubspot_portal.object_type(name) or name
         types = ASSOCIATION_TYPES.get((kind, other), [])
         ids = state.hubspot.associated(kind, str(obj.get("id")), other)
         if ids and types:
@@ -292,7 +283,9 @@ def _search(kind: str) -> Any:
             page = [_shown(state, o, kind, wanted) for o in found[offset : offset + limit]]
         result: dict[str, Any] = {"total": len(found), "results": page}
         if offset + limit < len(found):
-            result["paging"] = {"next": {"after": str(offset + limit)}}
+            # The documented answer carries a relative link beside the offset.
+            after = str(offset + limit)
+            result["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
         return json_response(result)
 
     return search
@@ -402,20 +395,58 @@ def _associations(source: str, other: str) -> tuple[Any, Any]:
     return one, batch
 
 
+Handler = Any
+
+
+def _by_type(handlers: dict[str, Handler], *names: str) -> Handler:
+    """One route for every name of an object type: the path's `{names}` resolved to the
+    canonical type, whose handler answers; notes need the notes scopes."""
+
+    async def dispatch(request: Request, state: SandboxState) -> Response:
+        kinds = [hubspot_portal.object_type(request.path_params[n]) for n in names]
+        handler = handlers.get("/".join(k or "?" for k in kinds))
+        if handler is None:
+            return await hubspot_portal.not_found(request)
+        refused = hubspot_portal.notes_refused(state, *(k or "" for k in kinds))
+        return refused or await handler(request, state)
+
+    return dispatch
+
+
 def routes() -> list[BaseRoute]:
     table: list[BaseRoute] = []
 
     def add(method: str, path: str, handler: Any, read: bool = False) -> None:
         table.append(endpoint("hubspot", method, path, handler, _guard, read=read))
 
+    lists, searches, gets = {}, {}, {}
     for kind in ("deals", "companies", "notes"):
-        list_objects, get_object = _list(kind)
-        add("GET", f"/crm/v3/objects/{kind}", list_objects)
-        add("POST", f"/crm/v3/objects/{kind}/search", _search(kind), read=True)
-        add("GET", f"/crm/v3/objects/{kind}/{{id}}", get_object)
-    add("POST", "/crm/v3/objects/notes", create_note)
+        lists[kind], gets[kind] = _list(kind)
+        searches[kind] = _search(kind)
+    ones, batches = {}, {}
     for source, other in ASSOCIATION_TYPES:
-        one, batch = _associations(source, other)
-        add("GET", f"/crm/v4/objects/{source}/{{id}}/associations/{other}", one)
-        add("POST", f"/crm/v4/associations/{source}/{other}/batch/read", batch, read=True)
+        ones[f"{source}/{other}"], batches[f"{source}/{other}"] = _associations(source, other)
+    add("POST", "/crm/v3/objects/{object}", _by_type({"notes": create_note}, "object"))
+    add("GET", "/crm/v3/objects/{object}", _by_type(lists, "object"))
+    add("POST", "/crm/v3/objects/{object}/search", _by_type(searches, "object"), read=True)
+    add("GET", "/crm/v3/objects/{object}/{id}", _by_type(gets, "object"))
+    add("GET", "/crm/v4/objects/{object}/{id}/associations/{to}", _by_type(ones, "object", "to"))
+    add(
+        "POST",
+        "/crm/v4/associations/{object}/{to}/batch/read",
+        _by_type(batches, "object", "to"),
+        read=True,
+    )
+    add("GET", "/crm/v3/properties/{object}", hubspot_portal.list_properties)
+    add("GET", "/crm/v3/properties/{object}/{name}", hubspot_portal.get_property)
+    add("GET", "/crm/v3/schemas", hubspot_portal.schemas)
+    add("GET", "/account-info/v3/details", hubspot_portal.account_details)
+    add("GET", "/settings/v3/currencies/company-currency", hubspot_portal.company_currency)
+    table.append(
+        Route(
+            "/{path:path}",
+            hubspot_portal.not_found,
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        )
+    )
     return table

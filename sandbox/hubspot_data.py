@@ -2,10 +2,36 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sandbox.tenants import TENANTS, Tenant
 from sandbox.timefmt import epoch_ms, from_epoch_ms, hubspot_time, order_time
 from sandbox.world import World
+
+# Object type names as HubSpot accepts them in paths: plural, singular, or the type id.
+OBJECT_TYPES = {
+    "deals": "deals",
+    "deal": "deals",
+    "0-3": "deals",
+    "companies": "companies",
+    "company": "companies",
+    "0-2": "companies",
+    "notes": "notes",
+    "note": "notes",
+    "0-46": "notes",
+}
+TYPE_IDS = {"deals": "0-3", "companies": "0-2", "notes": "0-46"}
+# A multi-currency portal's deals, round-robin, and the fixed exchange rates it keeps
+# (units of USD per unit of the currency; HubSpot rates are set by the account's admin).
+DEAL_CURRENCIES = ("USD", "EUR", "GBP", "JPY")
+USD_PER_UNIT = {
+    "USD": Decimal("1"),
+    "EUR": Decimal("1.08"),
+    "GBP": Decimal("1.27"),
+    "JPY": Decimal("0.0067"),
+}
+MINOR_UNITS = {"JPY": 0}
 
 # (from, to) -> association types as v4 reports them, with the v3 `type` name.
 ASSOCIATION_TYPES: dict[tuple[str, str], list[tuple[int, str | None, str]]] = {
@@ -46,6 +72,7 @@ SCHEMA = {
         "hs_deal_stage_probability",
         "jira_issue_keys",
         "deal_currency_code",
+        "amount_in_home_currency",
         "notes_last_updated",
         "num_notes",
         "hubspot_owner_id",
@@ -67,7 +94,14 @@ DATES = {
     "hs_timestamp",
     "notes_last_updated",
 }
-NUMBERS = {"amount", "annualrevenue", "hs_deal_stage_probability", "num_notes"}
+NUMBERS = {
+    "amount",
+    "amount_in_home_currency",
+    "annualrevenue",
+    "hs_deal_stage_probability",
+    "num_notes",
+}
+CALCULATED = {"amount_in_home_currency", "hs_is_closed", "hs_is_closed_won", "num_notes"}
 STAGE_PROBABILITY = {
     "appointmentscheduled": "0.2",
     "qualifiedtobuy": "0.4",
@@ -88,6 +122,12 @@ class HubSpotStore:
     )
     links: dict[tuple[str, str], dict[str, list[str]]] = field(default_factory=dict)
     next_id: int = 61_000_000_000
+    # The properties this portal has, per object type (a tenant may lack a custom one).
+    schema: dict[str, set[str]] = field(
+        default_factory=lambda: {k: set(v) for k, v in SCHEMA.items()}
+    )
+    home_currency: str = "USD"
+    currencies: tuple[str, ...] = ("USD",)
 
     def new_id(self) -> str:
         self.next_id += 1
@@ -118,8 +158,43 @@ def record(oid: str, properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build(world: World) -> HubSpotStore:
+def in_currency(home_amount: Any, currency: str, home: str) -> str:
+    """A home-currency amount expressed in `currency`, to that currency's minor unit."""
+    value = Decimal(str(home_amount)) * USD_PER_UNIT[home] / USD_PER_UNIT[currency]
+    step = Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+    return str(value.quantize(step, rounding=ROUND_HALF_UP))
+
+
+def home_amount(props: dict[str, Any], home: str) -> str | None:
+    """HubSpot's calculated `amount_in_home_currency`: the amount at the portal's rate for
+    the deal's currency (the amount itself in a single-currency portal)."""
+    amount = props.get("amount")
+    if amount in (None, ""):
+        return None
+    currency = props.get("deal_currency_code") or home
+    if currency not in USD_PER_UNIT or home not in USD_PER_UNIT or currency == home:
+        return str(amount)
+    try:
+        value = Decimal(str(amount)) * USD_PER_UNIT[currency] / USD_PER_UNIT[home]
+    except ArithmeticError:
+        return None
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+# The messy tenant's odd values, each on every n-th record (deterministic). Names stay
+# distinct: two companies sharing a name would be one customer to anyone.
+MESSY_DEAL_SUFFIXES = (" – Øresund 拡張 ☕", " : renouvellement « Q3 »")
+MESSY_COMPANY_SUFFIXES = (" Müller & Söhne", " 株式会社")
+
+
+def build(world: World, tenant: Tenant | None = None) -> HubSpotStore:
+    tenant = tenant or TENANTS["full"]
     store = HubSpotStore({"deals": {}, "companies": {}, "notes": {}})
+    store.home_currency = tenant.home_currency
+    if tenant.multi_currency:
+        store.currencies = DEAL_CURRENCIES
+    if not tenant.hubspot_issue_keys_property:
+        store.schema["deals"].discard("jira_issue_keys")
     for account in world.accounts:
         if account.hubspot_company_id is None:
             continue
@@ -140,11 +215,14 @@ def build(world: World) -> HubSpotStore:
         if deal.crm != "hubspot":
             continue
         closed = deal.stage in ("closedwon", "closedlost")
+        currency = store.currencies[len(store.objects["deals"]) % len(store.currencies)]
         store.objects["deals"][deal.id] = record(
             deal.id,
             {
                 "dealname": deal.name,
-                "amount": str(deal.amount),
+                "amount": in_currency(deal.amount, currency, store.home_currency)
+                if currency != store.home_currency
+                else str(deal.amount),
                 "dealstage": deal.stage,
                 "pipeline": "default",
                 "closedate": hubspot_time(deal.close_date),
@@ -153,13 +231,43 @@ def build(world: World) -> HubSpotStore:
                 "hs_is_closed": str(closed).lower(),
                 "hs_is_closed_won": str(deal.stage == "closedwon").lower(),
                 "hs_deal_stage_probability": STAGE_PROBABILITY[deal.stage],
-                "deal_currency_code": "USD",
+                "deal_currency_code": currency,
                 "jira_issue_keys": ";".join(deal.issue_keys) or None,
             },
         )
+        if not tenant.hubspot_issue_keys_property:
+            del store.objects["deals"][deal.id]["properties"]["jira_issue_keys"]
         company = world.accounts[deal.account].hubspot_company_id
         store.associate("deals", deal.id, "companies", str(company))
+    if tenant.messy:
+        _messy(store)
     return store
+
+
+def _messy(store: HubSpotStore) -> None:
+    """What real portals hold: blank and null properties, deals without an amount or a close
+    date, names beyond ASCII (HubSpot returns a property nobody filled as null, and one
+    cleared by a person as "")."""
+    for n, deal in enumerate(store.objects["deals"].values()):
+        props = deal["properties"]
+        if n % 5 == 1:
+            props["amount"] = None
+        if n % 6 == 2:
+            props["closedate"] = ""
+            props["hs_deal_stage_probability"] = None
+        if n % 7 == 3:
+            props["dealname"] = f"{props['dealname']}{MESSY_DEAL_SUFFIXES[n % 2]}"
+        if n % 4 == 0:
+            props["pipeline"] = ""
+    for n, company in enumerate(store.objects["companies"].values()):
+        props = company["properties"]
+        if n % 3 == 1:
+            props["annualrevenue"] = None
+        if n % 5 == 2:
+            props["industry"] = ""
+            props["website"] = None
+        if n % 4 == 3:
+            props["name"] = f"{props['name']}{MESSY_COMPANY_SUFFIXES[(n // 4) % 2]}"
 
 
 def properties_of(obj: dict[str, Any]) -> dict[str, Any]:
@@ -167,14 +275,25 @@ def properties_of(obj: dict[str, Any]) -> dict[str, Any]:
     return props if isinstance(props, dict) else {}
 
 
-def render(obj: dict[str, Any], kind: str, requested: list[str]) -> dict[str, Any]:
-    """Only the asked-for properties (plus HubSpot's always-returned three), or the defaults."""
+def render(
+    obj: dict[str, Any], kind: str, requested: list[str], store: HubSpotStore | None = None
+) -> dict[str, Any]:
+    """Only the asked-for properties (plus HubSpot's always-returned three), or the defaults.
+    A property the portal does not have is silently left out, as HubSpot does."""
     props = obj.get("properties")
     if not isinstance(props, dict):
         return dict(obj)
+    schema = store.schema[kind] if store else SCHEMA[kind]
+    home = store.home_currency if store else "USD"
     always = ALWAYS if kind != "notes" else DEFAULTS["notes"]
     names = [*requested, *always] if requested else list(DEFAULTS[kind])
-    shown = {n: props.get(n) for n in dict.fromkeys(names) if n in props or n in SCHEMA[kind]}
+    shown = {
+        n: props.get(n)
+        for n in dict.fromkeys(names)
+        if n in schema or (n in props and n not in SCHEMA[kind])
+    }
+    if kind == "deals" and "amount_in_home_currency" in shown:
+        shown["amount_in_home_currency"] = home_amount(props, home)
     return {**obj, "properties": shown}
 
 

@@ -429,6 +429,7 @@ def throttled(verdict: Verdict, now: float) -> Answer:
                 "errorType": "RATE_LIMIT",
                 "correlationId": str(uuid.uuid4()),
                 "policyName": "SECONDLY",
+                "requestId": str(uuid.uuid4()),
             }
             return Answer(429, [retry], _json(body), retry_after=seconds)
         headers = [
@@ -443,6 +444,7 @@ def throttled(verdict: Verdict, now: float) -> Answer:
             "errorType": "RATE_LIMIT",
             "correlationId": str(uuid.uuid4()),
             "policyName": "TEN_SECONDLY_ROLLING",
+            "requestId": str(uuid.uuid4()),
             "groupName": "publicapi:private-app-api-calls-ten-secondly:sandbox",
         }
         return Answer(429, headers, _json(body), retry_after=seconds)

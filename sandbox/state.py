@@ -66,7 +66,7 @@ class SandboxState:
             self.world: World = world
             self.jira = jira_data.build(world, self.tenant)
             self.zendesk = zendesk_data.build(world, self.tenant)
-            self.hubspot = hubspot_data.build(world)
+            self.hubspot = hubspot_data.build(world, self.tenant)
             self.intercom = intercom_data.build(world)
             self.freshdesk = freshdesk_data.build(world)
             self.salesforce = salesforce_data.build(world)

@@ -846,29 +846,66 @@ class Store:
             self._upsert(conn, issue_states, ["issue_key"], rows)
 
     def loop_noted(self) -> set[tuple[str, str, str, str]]:
+        """(source, record id, issue key, transition) of every note written."""
+        return self._loop_rows(written=True)
+
+    def loop_pending(self) -> set[tuple[str, str, str, str]]:
+        """The notes that failed and wait for a later run to write them."""
+        return self._loop_rows(written=False)
+
+    def _loop_rows(self, written: bool) -> set[tuple[str, str, str, str]]:
+        # A note that failed is kept with no note id: pending, its transition not used up.
+        has_note = loop_notes.c.note_id.is_not(None) if written else loop_notes.c.note_id.is_(None)
+        query = select(
+            loop_notes.c.source,
+            loop_notes.c.record_id,
+            loop_notes.c.issue_key,
+            loop_notes.c.transition,
+        ).where(has_note)
         with self.engine.connect() as conn:
-            query = select(
-                loop_notes.c.source,
-                loop_notes.c.record_id,
-                loop_notes.c.issue_key,
-                loop_notes.c.transition,
-            )
-            return {tuple(row) for row in conn.execute(query)}
+            return {(row[0], row[1], row[2], row[3]) for row in conn.execute(query)}
 
     def record_loop_note(
-        self, source: str, record_id: str, issue_key: str, transition: str, note_id: str
+        self, source: str, record_id: str, issue_key: str, transition: str, note_id: str | None
     ) -> None:
+        """A note written (`note_id`), or one that failed and stays pending (None)."""
+        row = {
+            "source": source,
+            "record_id": record_id,
+            "issue_key": issue_key,
+            "transition": transition,
+            "note_id": note_id,
+            "written_at": _now(),
+        }
         with self.engine.begin() as conn:
-            conn.execute(
-                loop_notes.insert().values(
-                    source=source,
-                    record_id=record_id,
-                    issue_key=issue_key,
-                    transition=transition,
-                    note_id=note_id,
-                    written_at=_now(),
-                )
+            self._upsert(
+                conn, loop_notes, ["source", "record_id", "issue_key", "transition"], [row]
             )
+
+    def drop_loop_pending(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Forget pending notes nobody needs any more (the ticket or deal closed or left)."""
+        with self.engine.begin() as conn:
+            for source, record_id, issue_key, transition in rows:
+                conn.execute(
+                    loop_notes.delete().where(
+                        loop_notes.c.source == source,
+                        loop_notes.c.record_id == record_id,
+                        loop_notes.c.issue_key == issue_key,
+                        loop_notes.c.transition == transition,
+                        loop_notes.c.note_id.is_(None),
+                    )
+                )
+
+    def issues_by_key(self, keys: Iterable[str]) -> list[Any]:
+        """The stored issues with these keys, found by the key in their payload."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        query = select(PAYLOAD_TEXT).where(
+            records.c.kind == "issue", records.c.payload["key"].as_string().in_(wanted)
+        )
+        with self.engine.connect() as conn:
+            return [MODELS["issue"].model_validate_json(text) for (text,) in conn.execute(query)]
 
     # -- dead letters -----------------------------------------------------------------------
 

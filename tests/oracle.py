@@ -125,7 +125,8 @@ def hubspot_deals(url: str) -> Iterator[Deal]:
     params: dict[str, Any] = {
         "limit": 100,
         "associations": "companies",
-        "properties": "amount,dealstage,closedate",
+        # A multi-currency portal's amounts are summed in its company currency.
+        "properties": "amount,amount_in_home_currency,dealstage,closedate",
     }
     while True:
         body = requests.get(
@@ -138,7 +139,7 @@ def hubspot_deals(url: str) -> Iterator[Deal]:
             yield Deal(
                 "hubspot",
                 str(d["id"]),
-                props.get("amount"),
+                props.get("amount_in_home_currency") or props.get("amount"),
                 stage,
                 props.get("closedate"),
                 {str(c["id"]) for c in companies},

@@ -3,11 +3,15 @@ never on first sight, and healed when a run died between the note and its record
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import responses
 
+from connectors.http import ApiClient, AuthError
+from connectors.notes import HubSpotNotes
 from flows.close_loop import close_loop
 from models import Deal, Feedback, Issue, Link, Settings
 from store import Store
@@ -153,3 +157,78 @@ def test_crash_after_the_note_leaves_one_note(world, monkeypatch) -> None:
     close_loop(settings, store, writers)
     assert [len(n) for n in writers["zendesk"].notes.values()] == [1]
     assert [len(n) for n in writers["hubspot"].notes.values()] == [1]
+
+
+class RefusedNotes(FakeNotes):
+    """A tool whose app lacks the notes scopes until `granted`: every call answers 403."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.granted = False
+
+    def _check(self) -> None:
+        if not self.granted:
+            raise AuthError(
+                "hubspot", "POST /crm/v3/objects/notes answered 403: MISSING_SCOPES", 403
+            )
+
+    def find(self, record_id: str, mark: str) -> str | None:
+        self._check()
+        return super().find(record_id, mark)
+
+    def add(self, record_id: str, text: str, mark: str) -> str:
+        self._check()
+        return super().add(record_id, text, mark)
+
+
+def test_a_failed_note_stays_pending_and_lands_once_the_tool_accepts_it(world) -> None:
+    """A refused note is counted, kept pending and tried by every later run, though the
+    issue does not change again: its transition is not used up."""
+    settings, store, writers = world
+    refused = RefusedNotes()
+    writers["hubspot"] = refused
+    close_loop(settings, store, writers)
+    store.save_page([issue("done")])
+
+    first = close_loop(settings, store, writers)
+    assert first == {"notified": 1, "skipped": 2, "failed": 1, "pending": 1}
+    assert store.loop_pending() == {("hubspot", "7", "ANA-1", "done")}
+    second = close_loop(settings, store, writers)  # still refused: still pending
+    assert (second["failed"], second["pending"]) == (1, 1)
+
+    refused.granted = True
+    third = close_loop(settings, store, writers)
+    assert (third["notified"], third["failed"], third["pending"]) == (1, 0, 0)
+    assert list(refused.notes) == ["7"] and len(refused.notes["7"]) == 1
+    assert ("hubspot", "7", "ANA-1", "done") in store.loop_noted()
+    assert close_loop(settings, store, writers)["notified"] == 0
+    assert len(writers["zendesk"].notes["1"]) == 1  # the ticket heard once, not per retry
+
+
+def test_a_pending_note_for_a_deal_closed_since_is_dropped(world) -> None:
+    settings, store, writers = world
+    writers["hubspot"] = RefusedNotes()
+    close_loop(settings, store, writers)
+    store.save_page([issue("done")])
+    close_loop(settings, store, writers)
+    store.save_page([deal("7", closed=True)])
+    assert close_loop(settings, store, writers)["pending"] == 0
+    assert store.loop_pending() == set()
+
+
+def test_hubspot_notes_are_html_with_the_summary_escaped() -> None:
+    """hs_note_body is HTML: an issue summary with `<` or `&` must not become markup."""
+    api = ApiClient(
+        "hubspot", "https://h.example", credential_settings="PMSYNC_HUBSPOT_ACCESS_TOKEN"
+    )
+    with responses.RequestsMock() as mock:
+        mock.add("POST", "https://h.example/crm/v3/objects/notes", json={"id": "901"}, status=201)
+        note_id = HubSpotNotes(api).add(
+            "7", "ANA-1 <Export> & more shipped.\n[pmsync ANA-1 done]", "[pmsync ANA-1 done]"
+        )
+        sent = json.loads(mock.calls[-1].request.body)
+    assert note_id == "901"
+    assert sent["properties"]["hs_note_body"] == (
+        "<p>ANA-1 &lt;Export&gt; &amp; more shipped.<br>[pmsync ANA-1 done]</p>"
+    )
+    assert sent["associations"][0]["types"][0]["associationTypeId"] == 214
