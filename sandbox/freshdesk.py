@@ -15,6 +15,7 @@ from sandbox.timefmt import order_time, parse_time, utcnow
 from sandbox.web import base_url, basic_credentials, endpoint, json_response, read_json
 
 API_KEY = "sandbox"
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")  # unknown routes
 PAGE, MAX_PAGE_SIZE, MAX_PAGE = 30, 100, 300
 ORDER_BY = ("created_at", "due_by", "updated_at", "status")
 FILTERS = ("new_and_my_open", "watching", "spam", "deleted")
@@ -280,7 +281,11 @@ def routes() -> list[BaseRoute]:
         ("GET", "/api/v2/contacts/{id:int}", contact),
     ]
     api = [endpoint("freshdesk", method, path, handler, _guard) for method, path, handler in table]
-    return [*api, *freshdesk_pages.routes(), Route("/{path:path}", unknown_route)]
+    return [
+        *api,
+        *freshdesk_pages.routes(),
+        Route("/{path:path}", unknown_route, methods=list(ANY_METHOD)),
+    ]
 
 
 async def unknown_route(request: Request) -> Response:

@@ -29,6 +29,7 @@ from sandbox.web import (
 )
 
 TOKEN = "sandbox"
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")  # unknown routes
 SEARCH_PAGE, SEARCH_MAX = 20, 150
 COMPANY_PAGE, COMPANY_MAX, COMPANY_CAP, SCROLL_PAGE = 15, 60, 10_000, 50
 
@@ -328,5 +329,5 @@ def routes() -> list[BaseRoute]:
     add("GET", "/me", me)
     add("GET", "/tags", list_tags)
     table += intercom_pages.routes()
-    table.append(Route("/{path:path}", unknown_route))
+    table.append(Route("/{path:path}", unknown_route, methods=list(ANY_METHOD)))
     return table
