@@ -2,8 +2,9 @@
 
 `messy`: what real helpdesks hold. Requesters who wrote from a phone number (no email);
 tickets without a type, an agent or a plain-text description; empty custom fields; spam;
-companies with no domains or no description; names that are not ASCII; descriptions that
-run long. Which company a ticket counts for stays what the world planted.
+companies with no domains or no description (their names stay the CRM's, so accounts still
+join by name); people's names that are not ASCII; descriptions that run long. Which company
+a ticket counts for stays what the world planted.
 """
 
 from typing import Any
@@ -42,8 +43,6 @@ def apply(store: FreshdeskStore, tenant: Any) -> None:
     for index, company in enumerate(sorted(store.companies.values(), key=lambda c: int(c["id"]))):
         if index % 3 == 0:
             company.update(domains=[], description=None, account_tier=None, industry=None)
-        if index % 4 == 1:
-            company["name"] = f"{company['name']} Société d’Études"
     for index, ticket in enumerate(sorted(store.tickets.values(), key=lambda t: int(t["id"]))):
         if ticket.get("deleted"):
             continue

@@ -4,8 +4,9 @@
 left no email) start conversations; teammates start some (an admin's outbound message, its
 `source.author` the admin and the customer only in `contacts`) and Operator bots others;
 emailed conversations carry an HTML subject; companies lack a website, an industry or a
-size; names are not ASCII; a message runs long. Who asked and for which company stays
-what the world planted: only how Intercom shows it changes.
+size (their names stay the CRM's, so accounts still join by name); people's names are not
+ASCII; a message runs long. Who asked and for which company stays what the world planted:
+only how Intercom shows it changes.
 """
 
 import html
@@ -53,8 +54,6 @@ def apply(store: IntercomStore, tenant: Any) -> None:
     for index, company in enumerate(sorted(store.companies.values(), key=lambda c: str(c["id"]))):
         if index % 3 == 0:
             company.update(website=None, industry=None, size=None)
-        if index % 4 == 1:
-            company["name"] = f"{company['name']} Société d’Études"
     ordered = sorted(store.conversations.values(), key=lambda c: int(c["id"]))
     for index, conversation in enumerate(ordered):
         source = conversation["source"]
