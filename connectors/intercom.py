@@ -7,6 +7,10 @@ a conversation this run already read at the same time. Pages follow
 its requester's: when the conversation does not name one, the requester's contact (read
 once per run) names its companies.
 
+A full sync reads every conversation, and what it did not name leaves the store (deleted in
+Intercom); between full syncs a deleted conversation leaves it when re-read answers 404
+(a `conversation.deleted` webhook, `pmsync` events).
+
 Companies are a listing (connectors.base.listing_read) that Intercom cannot filter by change
 time: read in full through the scroll API now and then (so deleted ones leave the store) and
 not at all in between; a company a pulled conversation names that the store lacks is read by
@@ -215,7 +219,12 @@ class IntercomConnector:
             read = listing_read(cursor_for(COMPANIES), full, datetime.now(UTC), self.settings)
             if read.full:
                 yield from self.companies(read)
-        yield from self.conversations(None if full else cursor_for(CONVERSATIONS), since, until)
+        # A full read without bounds names every conversation Intercom has: the ones the store
+        # holds that it did not name were deleted there.
+        whole = full and since is None and until is None
+        yield from self.conversations(
+            None if full else cursor_for(CONVERSATIONS), since, until, whole
+        )
 
     def app(self) -> dict[str, Any]:
         """The workspace (`GET /me`'s `app`), read once; {} when the token may not read it."""
@@ -266,9 +275,14 @@ class IntercomConnector:
         return total.get("total_count") if isinstance(total.get("total_count"), int) else None
 
     def conversations(
-        self, saved: Any, since: datetime | None = None, until: datetime | None = None
+        self,
+        saved: Any,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        complete: bool = False,
     ) -> Iterator[Page]:
-        """Conversations updated from the cursor (else `since`, else ever) until `until`."""
+        """Conversations updated from the cursor (else `since`, else ever) until `until`.
+        `complete`: the search reads every conversation, and a last page names them all."""
         started = datetime.now(UTC)
         newest = parse_time(saved) if saved else None
         if newest is not None:
@@ -278,11 +292,13 @@ class IntercomConnector:
         # (the sort is accepted by the search though missing from Intercom's reference).
         sort = {"field": "updated_at", "order": "ascending"}
         read: dict[str, datetime] = {}  # id -> updated_at of what this run already read
+        named: set[str] = set()  # every id the search served (unreadable ones too: they exist)
         for answer in self._search("/conversations/search", query, sort=sort):
             raws = []
             for raw in answer.get("conversations") or []:
                 at = _updated_at(raw)
                 key = str(raw.get("id"))
+                named.add(key)
                 if at is not None and key in read and read[key] >= at:
                     continue  # read already this run: the `- 1` and moving pages repeat it
                 if at is not None:
@@ -301,6 +317,8 @@ class IntercomConnector:
                     newest = item.updated_at
             page.cursor = bookmark(newest, started)
             yield page
+        if complete:
+            yield Page("intercom", "feedback", CONVERSATIONS, complete_ids=named)
 
     def _contacts_of(self, raws: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The requesters the page needs looked up (no company or email on the

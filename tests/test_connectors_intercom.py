@@ -522,3 +522,35 @@ def test_a_refused_me_leaves_links_empty_and_the_pull_goes_on(rsps, contacts, st
 
     assert [(r.id, r.url) for r in page.records] == [("1", "")]
     assert str(status) in reader.missing["inbox_urls"]
+
+
+# -- deletions --------------------------------------------------------------------------------
+
+
+def test_a_full_pull_names_every_conversation_so_deleted_ones_leave_the_store(rsps, contacts):
+    """Intercom lists no deleted conversations: a full read is the only listing of what
+    still exists. Its last page names every id served (a malformed one too: it exists)."""
+    bad = intercom_conversation(3, company_id="co1")
+    bad["updated_at"] = "yesterday"
+    pages = [
+        intercom_page([intercom_conversation(1, company_id="co1")], starting_after="a"),
+        intercom_page([intercom_conversation(2, company_id="co1"), bad]),
+    ]
+    script(rsps, "POST", SEARCH, pages)
+
+    read = list(connector().pull(lambda stream: None, full=True, listings=False))
+
+    assert read[-1].complete_ids == {"1", "2", "3"} and read[-1].records == []
+    assert [p.complete_ids for p in read[:-1]] == [None, None]
+
+
+@pytest.mark.parametrize("bounds", [{}, {"since": RUN_START}, {"until": RUN_START}])
+def test_incremental_and_windowed_pulls_never_claim_to_be_complete(rsps, contacts, bounds):
+    """A read from a cursor or inside a window misses conversations by design: it must not
+    remove them."""
+    script(rsps, "POST", SEARCH, [intercom_page([intercom_conversation(1, company_id="co1")])])
+    full = bool(bounds)
+
+    read = list(connector().pull(lambda stream: None, full=full, listings=False, **bounds))
+
+    assert all(page.complete_ids is None for page in read)

@@ -326,3 +326,29 @@ def test_messy_tenant_has_leads_admins_and_bots_as_authors() -> None:
             for c in everything
         ]
         assert any(name and not name.isascii() for name in names)
+
+
+def test_a_conversation_deleted_in_intercom_leaves_the_store(tmp_path) -> None:
+    """Deleted in Intercom: a full sync drops it from the store, and re-reading it by id
+    (what a `conversation.deleted` webhook starts) reads it as gone."""
+    from connectors.lookup import Lookup
+    from flows.pipeline import pull_source
+    from models import Settings
+    from store import Store
+
+    with start_sandbox(seed=7) as running, Client(running.url + "/intercom") as client:
+        settings = Settings.for_sandbox(
+            running.url, database_url=f"sqlite:///{tmp_path / 'pmsync.db'}", sources=["intercom"]
+        )
+        store = Store(settings.database_url)
+        pull_source(settings, store, "intercom", full=False)
+        stored = {r.id for r in store.load("feedback", "intercom")}
+        gone = sorted(stored)[0]
+        assert client.delete(f"/conversations/{gone}").status_code == 200
+
+        pull_source(settings, store, "intercom", full=False)
+        assert gone in {r.id for r in store.load("feedback", "intercom")}, "no listing of deletes"
+        pull_source(settings, store, "intercom", full=True)
+
+        assert {r.id for r in store.load("feedback", "intercom")} == stored - {gone}
+        assert Lookup(settings).fetch("intercom", "conversation", gone) is None
