@@ -201,3 +201,27 @@ def test_messy_tenant_has_requesters_without_email_and_spam() -> None:
             f"{running.url}/freshdesk/api/v2/companies", params={"per_page": 100}
         ).json()
         assert any(c["domains"] == [] for c in companies)
+
+
+@pytest.mark.parametrize("tool", ["intercom", "freshdesk"])
+def test_every_record_link_pmsync_stores_opens_its_page(tmp_path, tool: str) -> None:
+    """The links a product manager clicks in Jira's comment (a quote's conversation or
+    ticket, an account) open the record's page in the tool, here the sandbox's."""
+    from flows.pipeline import pull_source
+    from models import Settings
+    from store import Store
+
+    with start_sandbox(seed=7, tenant="messy") as running:
+        settings = Settings.for_sandbox(
+            running.url, database_url=f"sqlite:///{tmp_path / 'pmsync.db'}", sources=[tool]
+        )
+        store = Store(settings.database_url)
+        pull_source(settings, store, tool, full=True)
+        records = store.load("feedback", tool) + store.load("account", tool)
+        assert len(records) > 20
+        for record in records:
+            assert record.url.startswith(f"{running.url}/{tool}/a/"), record.url
+            page = requests.get(record.url, timeout=10)
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"], (
+                record.url
+            )
