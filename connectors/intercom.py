@@ -421,14 +421,24 @@ def capabilities(settings: Settings) -> list[Capability]:
             "a requester's company read from their contact",
             CONTACTS_MISSING,
         ),
-        ("tags", "GET", "/tags", None, "conversation tags listed", "tags refused ({status})"),
+        (
+            "tags",
+            "GET",
+            "/tags",
+            None,
+            "the workspace's tags listed (conversations carry their own)",
+            "tags refused ({status}): give the access token permission to read tags",
+        ),
     ]
     found = []
     for name, method, path, payload, gives, refused in probes:
         options = {"json": payload} if method == "POST" else {"params": payload or {}}
         try:
             answer = api.request(method, path, **options).json()
-        except AuthError as error:
+        except ApiError as error:
+            # A refusal, or (for `/me`) an API version without it: the feature is off.
+            if not isinstance(error, AuthError) and (name, error.status) != ("inbox_urls", 404):
+                raise
             found.append(Capability("intercom", name, False, refused.format(status=error.status)))
             continue
         if name == "inbox_urls" and not (answer.get("app") or {}).get("id_code"):
