@@ -36,7 +36,7 @@ from connectors.base import (
     listing_read,
     parse_time,
 )
-from connectors.http import ApiClient, AuthError
+from connectors.http import ApiClient, ApiError, AuthError
 from models import Account, Feedback, Settings
 
 TICKETS = "freshdesk.tickets"
@@ -164,7 +164,13 @@ class FreshdeskConnector:
         seen: set[str] = set()
         while True:
             url = response.links.get("next", {}).get("url")
-            yield response.json(), bool(url)
+            page = response.json()
+            if not isinstance(page, list):
+                # A 200 with an error body (or a proxy's page) is no page: taken as an empty
+                # one it would end the listing, and a full listing's end removes what it missed.
+                shown = str(page)[:200]
+                raise ApiError("freshdesk", f"{path} answered without a list: {shown}", status=200)
+            yield page, bool(url)
             if not url:
                 return
             if url in seen:

@@ -162,6 +162,16 @@ def company_from_raw(raw: dict[str, Any], pages: str | None) -> Account:
     )
 
 
+def answer_with(answer: Any, records: str, path: str) -> dict[str, Any]:
+    """The answer, when it holds its list of records under `records`. A 200 can carry an
+    error body (or a proxy's page): taken as an empty page it would end a listing early, and
+    a full read's end removes from the store whatever it did not name."""
+    if isinstance(answer, dict) and isinstance(answer.get(records), list):
+        return answer
+    shown = str(answer)[:200]
+    raise ApiError("intercom", f"{path} answered without `{records}`: {shown}", status=200)
+
+
 def _updated_at(raw: dict[str, Any]) -> datetime | None:
     try:
         return parse_time(raw["updated_at"])
@@ -253,12 +263,15 @@ class IntercomConnector:
         id_code = self.app().get("id_code")
         return companies_url(app_url(self.site), str(id_code)) if id_code else None
 
-    def _search(self, path: str, query: dict[str, Any], **extra: Any) -> Iterator[dict[str, Any]]:
-        """A search's pages: only an absent `pages.next` ends it, never a short page."""
+    def _search(
+        self, path: str, records: str, query: dict[str, Any], **extra: Any
+    ) -> Iterator[dict[str, Any]]:
+        """A search's pages: only an absent `pages.next` ends it, never a short page. Each
+        answer holds its list under `records`; one without it is no answer at all."""
         body: dict[str, Any] = {"query": query, "pagination": {"per_page": SEARCH_PAGE}, **extra}
         seen: set[str] = set()
         while True:
-            answer = self.api.request("POST", path, json=body).json()
+            answer = answer_with(self.api.request("POST", path, json=body).json(), records, path)
             yield answer
             after = _starting_after(answer)
             if not after:
@@ -293,7 +306,7 @@ class IntercomConnector:
         sort = {"field": "updated_at", "order": "ascending"}
         read: dict[str, datetime] = {}  # id -> updated_at of what this run already read
         named: set[str] = set()  # every id the search served (unreadable ones too: they exist)
-        for answer in self._search("/conversations/search", query, sort=sort):
+        for answer in self._search("/conversations/search", "conversations", query, sort=sort):
             raws = []
             for raw in answer.get("conversations") or []:
                 at = _updated_at(raw)
@@ -349,7 +362,7 @@ class IntercomConnector:
             for start in range(0, len(needed), CONTACTS_PER_SEARCH):
                 ids = needed[start : start + CONTACTS_PER_SEARCH]
                 query = {"field": "id", "operator": "IN", "value": ids}
-                for answer in self._search("/contacts/search", query):
+                for answer in self._search("/contacts/search", "data", query):
                     for contact in answer.get("data") or []:
                         self._contacts[str(contact.get("id"))] = contact
         for requester in needed:
@@ -372,7 +385,8 @@ class IntercomConnector:
         params: dict[str, Any] = {}
         while True:
             try:
-                answer = self.api.get_json("/companies/scroll", params=params)
+                found = self.api.get_json("/companies/scroll", params=params)
+                answer = answer_with(found, "data", "/companies/scroll")
             except AuthError as error:
                 # No companies: no accounts from Intercom, and none removed (no closing page).
                 self.missing.note("companies", COMPANIES_MISSING.format(status=error.status))

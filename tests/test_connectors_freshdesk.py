@@ -24,6 +24,7 @@ from builders import (
 import connectors.freshdesk
 from connectors.base import DuplicatePageToken
 from connectors.freshdesk import TICKETS, FreshdeskConnector, PageCapError
+from connectors.http import ApiError
 
 TICKETS_URL = f"{FRESHDESK}/api/v2/tickets"
 COMPANIES_URL = f"{FRESHDESK}/api/v2/companies"
@@ -424,3 +425,12 @@ def test_company_domains_are_stored_as_domains(typed, stored):
     """People type domains as they like; a match on email domains needs them plain."""
     raw = {"id": 1, "name": "Acme", "domains": typed, "updated_at": "2024-05-01T10:00:00Z"}
     assert connectors.freshdesk.company_from_raw(raw, FRESHDESK).domains == stored
+
+
+def test_a_200_without_a_list_fails_instead_of_closing_the_companies_listing(rsps):
+    """A 200 with an error body must not read as the listing's (empty) end: that end
+    removes every company the listing did not name."""
+    rsps.get(COMPANIES_URL, json={"code": "access_denied", "message": "proxy says no"})
+
+    with pytest.raises(ApiError, match="without a list"):
+        list(connector().companies())

@@ -9,6 +9,7 @@ import test_connectors_intercom as base
 from builders import INTERCOM, intercom_contact, intercom_conversation, intercom_page, script
 
 import connectors.intercom
+from connectors.http import ApiError
 
 # The base suite's fixtures and helpers: the mocked API (with `/me`), contacts, the run start.
 rsps, contacts, run_start = base.rsps, base.contacts, base.run_start
@@ -132,3 +133,25 @@ def test_incremental_and_windowed_pulls_never_claim_to_be_complete(rsps, contact
     read = list(connector().pull(lambda stream: None, full=full, listings=False, **bounds))
 
     assert all(page.complete_ids is None for page in read)
+
+
+@pytest.mark.parametrize(
+    "answer", [{"type": "error.list", "errors": [{"code": "server_error"}]}, ["not", "a", "page"]]
+)
+def test_a_200_without_conversations_fails_the_pull_and_removes_nothing(rsps, contacts, answer):
+    """A 200 can carry an error body: read as an empty last page it would end a full read
+    and remove every stored conversation. It fails the pull instead, with what came back."""
+    script(rsps, "POST", SEARCH, [intercom_page([intercom_conversation(1)], "a"), answer])
+    read = []
+
+    with pytest.raises(ApiError, match="without `conversations`"):
+        read.extend(connector().pull(lambda stream: None, full=True, listings=False))
+
+    assert all(page.complete_ids is None for page in read)
+
+
+def test_a_scroll_answer_without_data_fails_instead_of_closing_the_listing(rsps):
+    rsps.get(f"{INTERCOM}/companies/scroll", json={"type": "error.list", "errors": []})
+
+    with pytest.raises(ApiError, match="without `data`"):
+        list(connector().companies())
