@@ -19,21 +19,24 @@ from typing import Any
 
 from connectors.base import (
     REREADS,
+    Capability,
     CursorReader,
     DuplicatePageToken,
     ListingRead,
+    MissingFeatures,
     MovedWhileRead,
     Page,
     SeenAtNewest,
     before,
     bookmark,
     convert,
+    domain_of,
     html_to_text,
     iso_z,
     listing_read,
     parse_time,
 )
-from connectors.http import ApiClient
+from connectors.http import ApiClient, ApiError, AuthError
 from models import Account, Feedback, Settings
 
 TICKETS = "freshdesk.tickets"
@@ -42,6 +45,14 @@ PAGE_CAP = 300  # Freshdesk refuses page 301 of any listing
 PER_PAGE = 100  # its largest page
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUSES = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
+COMPANIES_MISSING = (
+    "companies refused ({status}): no Freshdesk accounts; give the API key's agent a role "
+    "that may view companies (Admin > Roles)"
+)
+DELETED_MISSING = (
+    "deleted tickets refused ({status}): tickets deleted in Freshdesk stay counted until the "
+    "next full sync; give the API key's agent a role that may delete tickets"
+)
 
 
 class PageCapError(RuntimeError):
@@ -75,7 +86,8 @@ def company_from_raw(raw: dict[str, Any], site: str) -> Account:
         id=str(raw["id"]),
         url=f"{site}/a/companies/{raw['id']}",
         name=raw.get("name") or "",
-        domains=tuple(raw.get("domains") or ()),
+        # Typed by people: case and a stray `www.` or scheme must not hide a match.
+        domains=tuple(dict.fromkeys(d for d in map(domain_of, raw.get("domains") or ()) if d)),
         updated_at=parse_time(raw["updated_at"], "updated_at"),
     )
 
@@ -105,6 +117,7 @@ class FreshdeskConnector:
             max_attempts=settings.http_max_attempts,
             sleep=sleep,
         )
+        self.missing = MissingFeatures()
 
     def pull(
         self,
@@ -127,9 +140,12 @@ class FreshdeskConnector:
         # shifts the listing and makes it skip another, so it is read again from there.
         moved = MovedWhileRead()
         yield from self.tickets(saved, start, until, moved)
-        for page in self.deleted_tickets(start, until):
-            moved.gone(page.deleted_ids)
-            yield page
+        try:
+            for page in self.deleted_tickets(start, until):
+                moved.gone(page.deleted_ids)
+                yield page
+        except AuthError as error:
+            self.missing.note("deleted_tickets", DELETED_MISSING.format(status=error.status))
         for _ in range(REREADS):
             if moved.restart_from is None:
                 return
@@ -148,7 +164,13 @@ class FreshdeskConnector:
         seen: set[str] = set()
         while True:
             url = response.links.get("next", {}).get("url")
-            yield response.json(), bool(url)
+            page = response.json()
+            if not isinstance(page, list):
+                # A 200 with an error body (or a proxy's page) is no page: taken as an empty
+                # one it would end the listing, and a full listing's end removes what it missed.
+                shown = str(page)[:200]
+                raise ApiError("freshdesk", f"{path} answered without a list: {shown}", status=200)
+            yield page, bool(url)
             if not url:
                 return
             if url in seen:
@@ -242,10 +264,42 @@ class FreshdeskConnector:
         (flows.pipeline.read_named_accounts)."""
         read = read or ListingRead(None, datetime.now(UTC))
         seen: set[str] = set()
-        for raws, _more in self._linked_pages("/api/v2/companies", {"per_page": PER_PAGE}):
-            page = Page("freshdesk", "account", COMPANIES)
-            for raw in raws:
-                convert(page, raw, lambda r: company_from_raw(r, self.site))
-                seen.add(str(raw.get("id")))
-            yield page
+        try:
+            for raws, _more in self._linked_pages("/api/v2/companies", {"per_page": PER_PAGE}):
+                page = Page("freshdesk", "account", COMPANIES)
+                for raw in raws:
+                    convert(page, raw, lambda r: company_from_raw(r, self.site))
+                    seen.add(str(raw.get("id")))
+                yield page
+        except AuthError as error:
+            # No closing page: a listing read in part must not remove the rest.
+            self.missing.note("companies", COMPANIES_MISSING.format(status=error.status))
+            return
         yield read.closing("freshdesk", "account", COMPANIES, seen)
+
+
+def capabilities(settings: Settings) -> list[Capability]:
+    """Each optional read, probed with one cheap call: companies (accounts) and the deleted
+    tickets listing (deletions between full syncs). A refusal marks that feature missing."""
+    api = FreshdeskConnector(settings).api
+    probes = [
+        ("companies", "/api/v2/companies", {"per_page": 1}, "companies read as accounts"),
+        (
+            "deleted_tickets",
+            "/api/v2/tickets",
+            {"filter": "deleted", "per_page": 1},
+            "deleted tickets leave the store at the next sync",
+        ),
+    ]
+    refused = {"companies": COMPANIES_MISSING, "deleted_tickets": DELETED_MISSING}
+    found = []
+    for name, path, params, gives in probes:
+        try:
+            api.get_json(path, params=params)
+        except AuthError as error:
+            found.append(
+                Capability("freshdesk", name, False, refused[name].format(status=error.status))
+            )
+            continue
+        found.append(Capability("freshdesk", name, True, gives))
+    return found

@@ -7,10 +7,19 @@ a conversation this run already read at the same time. Pages follow
 its requester's: when the conversation does not name one, the requester's contact (read
 once per run) names its companies.
 
+A full sync reads every conversation, and what it did not name leaves the store (deleted in
+Intercom); between full syncs a deleted conversation leaves it when re-read answers 404
+(a `conversation.deleted` webhook, `pmsync` events).
+
 Companies are a listing (connectors.base.listing_read) that Intercom cannot filter by change
 time: read in full through the scroll API now and then (so deleted ones leave the store) and
 not at all in between; a company a pulled conversation names that the store lacks is read by
 itself (flows.pipeline.read_named_accounts).
+
+Links point where a person can open the record: a conversation's inbox page,
+`https://app.intercom.com/a/inbox/<app id_code>/inbox/conversation/<id>`, with the workspace's
+`id_code` read once per run from `GET /me`. A token that may not read `/me` leaves the links
+empty (the feature `inbox_urls` is reported missing) and the pull goes on.
 """
 
 from __future__ import annotations
@@ -20,12 +29,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from connectors.base import (
+    Capability,
     CursorReader,
     DuplicatePageToken,
     ListingRead,
+    MissingFeatures,
     Page,
     bookmark,
     convert,
@@ -35,7 +46,7 @@ from connectors.base import (
     parse_time,
     unix_seconds,
 )
-from connectors.http import ApiClient, ApiError
+from connectors.http import ApiClient, ApiError, AuthError
 from models import Account, Feedback, Settings
 
 VERSION = "2.11"  # the Intercom-Version every request names; the payloads below are its
@@ -44,11 +55,57 @@ COMPANIES = "intercom.companies"
 SEARCH_PAGE = 150  # Intercom's largest search page
 ONE_BY_ONE = 5  # a page needing more contacts than this searches for them
 CONTACTS_PER_SEARCH = 50  # ids in one `IN` filter (no documented limit: kept modest)
-CUSTOMERS = {"user", "lead", "contact"}  # author types that are the customer, not a teammate
+# Author types that are the customer; `admin` and `bot` are teammates (an admin-initiated
+# conversation's customer is its first contact).
+CUSTOMERS = {"user", "lead", "contact"}
+# Intercom's regional API hosts and the app where people open what they hold. Any other
+# address (a proxy, the sandbox) serves the app's pages beside its API.
+APP_HOSTS = {
+    "api.intercom.io": "https://app.intercom.com",
+    "api.eu.intercom.io": "https://app.eu.intercom.com",
+    "api.au.intercom.io": "https://app.au.intercom.com",
+}
+COMPANIES_MISSING = (
+    "companies refused ({status}): no Intercom accounts; give the access token permission "
+    "to read companies"
+)
+CONTACTS_MISSING = (
+    "contacts refused ({status}): conversations that name no company count for no customer "
+    "company; give the access token permission to read users and leads"
+)
+ME_MISSING = (
+    "GET /me was refused ({status}): conversation and company links stay empty; give the "
+    "access token permission to read admins (Intercom: Developer Hub > your app > "
+    "Authentication)"
+)
 
 
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
+
+
+def app_url(site: str) -> str:
+    """Where people open the workspace whose API is at `site`."""
+    return APP_HOSTS.get(urlsplit(site).hostname or "", site.rstrip("/"))
+
+
+def inbox_url(app: str, id_code: str) -> str:
+    """The inbox's conversation pages; a conversation's id follows the last slash."""
+    return f"{app}/a/inbox/{quote(id_code, safe='')}/inbox/conversation"
+
+
+def companies_url(app: str, id_code: str) -> str:
+    return f"{app}/a/apps/{quote(id_code, safe='')}/companies"
+
+
+def _subject(raw: dict[str, Any], body: str) -> str:
+    """The title; else an emailed conversation's subject (HTML in `source.subject`, with the
+    title left null); else the message's first line."""
+    title = html_to_text(raw.get("title")) if raw.get("title") else ""
+    if title:
+        return _first_line(title)
+    subject = html_to_text((raw.get("source") or {}).get("subject"))
+    return _first_line(subject) or _first_line(body)
 
 
 def _author(raw: dict[str, Any]) -> dict[str, Any]:
@@ -65,8 +122,9 @@ def requester_id(raw: dict[str, Any]) -> str | None:
 
 
 def conversation_from_raw(
-    raw: dict[str, Any], site: str, contacts: dict[str, dict[str, Any]]
+    raw: dict[str, Any], inbox: str | None, contacts: dict[str, dict[str, Any]]
 ) -> Feedback:
+    """`inbox`: the inbox's conversation pages (`inbox_url`); None leaves the link empty."""
     author = _author(raw)
     contact = contacts.get(requester_id(raw) or "", {})
     body = html_to_text((raw.get("source") or {}).get("body"))
@@ -78,8 +136,8 @@ def conversation_from_raw(
     return Feedback(
         source="intercom",
         id=str(raw["id"]),
-        url=f"{site}/conversations/{raw['id']}",
-        subject=raw.get("title") or _first_line(body),
+        url=f"{inbox}/{quote(str(raw['id']), safe='')}" if inbox else "",
+        subject=_subject(raw, body),
         body=body,
         status=raw.get("state") or "",
         tags=tuple(t["name"] for t in (raw.get("tags") or {}).get("tags") or ()),
@@ -91,16 +149,27 @@ def conversation_from_raw(
     )
 
 
-def company_from_raw(raw: dict[str, Any], site: str) -> Account:
+def company_from_raw(raw: dict[str, Any], pages: str | None) -> Account:
+    """`pages`: the app's company pages (`companies_url`); None leaves the link empty."""
     domain = domain_of(raw.get("website"))
     return Account(
         source="intercom",
         id=str(raw["id"]),
-        url=f"{site}/companies/{raw['id']}",
+        url=f"{pages}/{quote(str(raw['id']), safe='')}" if pages else "",
         name=raw.get("name") or "",
         domains=(domain,) if domain else (),
         updated_at=parse_time(raw["updated_at"], "updated_at"),
     )
+
+
+def answer_with(answer: Any, records: str, path: str) -> dict[str, Any]:
+    """The answer, when it holds its list of records under `records`. A 200 can carry an
+    error body (or a proxy's page): taken as an empty page it would end a listing early, and
+    a full read's end removes from the store whatever it did not name."""
+    if isinstance(answer, dict) and isinstance(answer.get(records), list):
+        return answer
+    shown = str(answer)[:200]
+    raise ApiError("intercom", f"{path} answered without `{records}`: {shown}", status=200)
 
 
 def _updated_at(raw: dict[str, Any]) -> datetime | None:
@@ -134,6 +203,8 @@ class IntercomConnector:
         self.site = settings.intercom_url.rstrip("/")
         token = settings.intercom_access_token.get_secret_value()
         self._contacts: dict[str, dict[str, Any]] = {}  # contact id -> contact, this run
+        self._app: dict[str, Any] | None = None  # `GET /me`'s app, read once ({} if refused)
+        self.missing = MissingFeatures()
         self.api = ApiClient(
             "intercom",
             self.site,
@@ -158,14 +229,49 @@ class IntercomConnector:
             read = listing_read(cursor_for(COMPANIES), full, datetime.now(UTC), self.settings)
             if read.full:
                 yield from self.companies(read)
-        yield from self.conversations(None if full else cursor_for(CONVERSATIONS), since, until)
+        # A full read without bounds names every conversation Intercom has: the ones the store
+        # holds that it did not name were deleted there.
+        whole = full and since is None and until is None
+        yield from self.conversations(
+            None if full else cursor_for(CONVERSATIONS), since, until, whole
+        )
 
-    def _search(self, path: str, query: dict[str, Any], **extra: Any) -> Iterator[dict[str, Any]]:
-        """A search's pages: only an absent `pages.next` ends it, never a short page."""
+    def app(self) -> dict[str, Any]:
+        """The workspace (`GET /me`'s `app`), read once; {} when the token may not read it."""
+        if self._app is None:
+            self._app = {}
+            try:
+                found = self.api.get_json("/me").get("app")
+            except ApiError as error:
+                # Refused (401/403) or unknown (404): links stay empty, the pull goes on.
+                if not isinstance(error, AuthError) and error.status != 404:
+                    raise
+                self.missing.note("inbox_urls", ME_MISSING.format(status=error.status))
+                return self._app
+            if isinstance(found, dict) and found.get("id_code"):
+                self._app = found
+            else:
+                self.missing.note("inbox_urls", "GET /me named no app id_code: links stay empty")
+        return self._app
+
+    def inbox(self) -> str | None:
+        """The inbox's conversation pages, or None (links stay empty) without the app."""
+        id_code = self.app().get("id_code")
+        return inbox_url(app_url(self.site), str(id_code)) if id_code else None
+
+    def company_pages(self) -> str | None:
+        id_code = self.app().get("id_code")
+        return companies_url(app_url(self.site), str(id_code)) if id_code else None
+
+    def _search(
+        self, path: str, records: str, query: dict[str, Any], **extra: Any
+    ) -> Iterator[dict[str, Any]]:
+        """A search's pages: only an absent `pages.next` ends it, never a short page. Each
+        answer holds its list under `records`; one without it is no answer at all."""
         body: dict[str, Any] = {"query": query, "pagination": {"per_page": SEARCH_PAGE}, **extra}
         seen: set[str] = set()
         while True:
-            answer = self.api.request("POST", path, json=body).json()
+            answer = answer_with(self.api.request("POST", path, json=body).json(), records, path)
             yield answer
             after = _starting_after(answer)
             if not after:
@@ -182,9 +288,14 @@ class IntercomConnector:
         return total.get("total_count") if isinstance(total.get("total_count"), int) else None
 
     def conversations(
-        self, saved: Any, since: datetime | None = None, until: datetime | None = None
+        self,
+        saved: Any,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        complete: bool = False,
     ) -> Iterator[Page]:
-        """Conversations updated from the cursor (else `since`, else ever) until `until`."""
+        """Conversations updated from the cursor (else `since`, else ever) until `until`.
+        `complete`: the search reads every conversation, and a last page names them all."""
         started = datetime.now(UTC)
         newest = parse_time(saved) if saved else None
         if newest is not None:
@@ -194,11 +305,13 @@ class IntercomConnector:
         # (the sort is accepted by the search though missing from Intercom's reference).
         sort = {"field": "updated_at", "order": "ascending"}
         read: dict[str, datetime] = {}  # id -> updated_at of what this run already read
-        for answer in self._search("/conversations/search", query, sort=sort):
+        named: set[str] = set()  # every id the search served (unreadable ones too: they exist)
+        for answer in self._search("/conversations/search", "conversations", query, sort=sort):
             raws = []
             for raw in answer.get("conversations") or []:
                 at = _updated_at(raw)
                 key = str(raw.get("id"))
+                named.add(key)
                 if at is not None and key in read and read[key] >= at:
                     continue  # read already this run: the `- 1` and moving pages repeat it
                 if at is not None:
@@ -206,14 +319,19 @@ class IntercomConnector:
                 raws.append(raw)
             contacts = self._contacts_of(raws)
             page = Page("intercom", "feedback", CONVERSATIONS)
-            build = partial(conversation_from_raw, site=self.site, contacts=contacts)
+            inbox = self.inbox() if raws else None
+            build = partial(conversation_from_raw, inbox=inbox, contacts=contacts)
             for raw in raws:
-                context = {"contact": contacts.get(requester_id(raw) or "") or {}}
+                # The inbox address goes with a dead letter, so its replay links the same.
+                contact = contacts.get(requester_id(raw) or "") or {}
+                context = {"contact": contact, "inbox": inbox}
                 item = convert(page, raw, build, context=context)
                 if item and (newest is None or item.updated_at > newest):
                     newest = item.updated_at
             page.cursor = bookmark(newest, started)
             yield page
+        if complete:
+            yield Page("intercom", "feedback", CONVERSATIONS, complete_ids=named)
 
     def _contacts_of(self, raws: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The requesters the page needs looked up (no company or email on the
@@ -229,11 +347,22 @@ class IntercomConnector:
             named = (raw.get("company_id") or raw.get("company")) and _author(raw).get("email")
             if requester and not named and requester not in self._contacts:
                 needed += [] if requester in needed else [requester]
+        try:
+            self._look_up(needed)
+        except AuthError as error:
+            # Without contacts a conversation keeps what it names itself (its author's
+            # email); its company, when it names none, stays unknown.
+            self.missing.note("requester_companies", CONTACTS_MISSING.format(status=error.status))
+            for requester in needed:
+                self._contacts.setdefault(requester, {})
+        return self._contacts
+
+    def _look_up(self, needed: list[str]) -> None:
         if len(needed) > ONE_BY_ONE:
             for start in range(0, len(needed), CONTACTS_PER_SEARCH):
                 ids = needed[start : start + CONTACTS_PER_SEARCH]
                 query = {"field": "id", "operator": "IN", "value": ids}
-                for answer in self._search("/contacts/search", query):
+                for answer in self._search("/contacts/search", "data", query):
                     for contact in answer.get("data") or []:
                         self._contacts[str(contact.get("id"))] = contact
         for requester in needed:
@@ -245,7 +374,6 @@ class IntercomConnector:
                     if error.status != 404:
                         raise
                     self._contacts[requester] = {}  # deleted since it wrote: no company
-        return self._contacts
 
     def companies(self, read: ListingRead | None = None) -> Iterator[Page]:
         """Every company through the scroll API: in id order, so a company that changes
@@ -256,14 +384,22 @@ class IntercomConnector:
         seen: set[str] = set()
         params: dict[str, Any] = {}
         while True:
-            answer = self.api.get_json("/companies/scroll", params=params)
+            try:
+                found = self.api.get_json("/companies/scroll", params=params)
+                answer = answer_with(found, "data", "/companies/scroll")
+            except AuthError as error:
+                # No companies: no accounts from Intercom, and none removed (no closing page).
+                self.missing.note("companies", COMPANIES_MISSING.format(status=error.status))
+                return
             data = answer.get("data") or []
             if not data:
                 break
             page = Page("intercom", "account", COMPANIES)
             fresh = 0
+            pages = self.company_pages()
+            build = partial(company_from_raw, pages=pages)
             for raw in data:
-                convert(page, raw, lambda r: company_from_raw(r, self.site))
+                convert(page, raw, build, context={"pages": pages})
                 fresh += str(raw.get("id")) not in seen
                 seen.add(str(raw.get("id")))
             yield page
@@ -271,3 +407,56 @@ class IntercomConnector:
                 raise DuplicatePageToken("intercom companies scroll is not moving on")
             params = {"scroll_param": answer["scroll_param"]}
         yield read.closing("intercom", "account", COMPANIES, seen)
+
+
+def capabilities(settings: Settings) -> list[Capability]:
+    """Each optional read, probed with one cheap call: the workspace (`/me`, for links into
+    the inbox), companies (accounts), contacts (a requester's company) and tags. A refusal
+    (401/403) marks that feature missing; anything else is the probe failing."""
+    api = IntercomConnector(settings).api
+    probes = [
+        ("inbox_urls", "GET", "/me", None, "links to conversations in the inbox", ME_MISSING),
+        (
+            "companies",
+            "GET",
+            "/companies",
+            {"per_page": 1},
+            "companies read as accounts",
+            COMPANIES_MISSING,
+        ),
+        (
+            "requester_companies",
+            "POST",
+            "/contacts/search",
+            {
+                "query": {"field": "id", "operator": "=", "value": "0"},
+                "pagination": {"per_page": 1},
+            },
+            "a requester's company read from their contact",
+            CONTACTS_MISSING,
+        ),
+        (
+            "tags",
+            "GET",
+            "/tags",
+            None,
+            "the workspace's tags listed (conversations carry their own)",
+            "tags refused ({status}): give the access token permission to read tags",
+        ),
+    ]
+    found = []
+    for name, method, path, payload, gives, refused in probes:
+        options = {"json": payload} if method == "POST" else {"params": payload or {}}
+        try:
+            answer = api.request(method, path, **options).json()
+        except ApiError as error:
+            # A refusal, or (for `/me`) an API version without it: the feature is off.
+            if not isinstance(error, AuthError) and (name, error.status) != ("inbox_urls", 404):
+                raise
+            found.append(Capability("intercom", name, False, refused.format(status=error.status)))
+            continue
+        if name == "inbox_urls" and not (answer.get("app") or {}).get("id_code"):
+            found.append(Capability("intercom", name, False, "GET /me named no app id_code"))
+            continue
+        found.append(Capability("intercom", name, True, gives))
+    return found

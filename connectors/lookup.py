@@ -139,11 +139,12 @@ class Lookup:
     ) -> Any:
         raw = connector.api.get_json(f"/conversations/{_path_id(conversation_id)}")
         contacts = connector._contacts_of([raw])
-        return raw, partial(intercom.conversation_from_raw, site=connector.site, contacts=contacts)
+        inbox = connector.inbox()
+        return raw, partial(intercom.conversation_from_raw, inbox=inbox, contacts=contacts)
 
     def _intercom_company(self, connector: intercom.IntercomConnector, company_id: str) -> Any:
         raw = connector.api.get_json(f"/companies/{_path_id(company_id)}")
-        return raw, partial(intercom.company_from_raw, site=connector.site)
+        return raw, partial(intercom.company_from_raw, pages=connector.company_pages())
 
     def _freshdesk_ticket(self, connector: freshdesk.FreshdeskConnector, ticket_id: str) -> Any:
         raw = connector.api.get_json(

@@ -19,10 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Capability
 from connectors.freshdesk import FreshdeskConnector
+from connectors.freshdesk import capabilities as freshdesk_capabilities
 from connectors.http import ApiClient, ApiError, AuthError, RetryableError
 from connectors.hubspot import HubSpotConnector
 from connectors.hubspot_features import capabilities as hubspot_capabilities
 from connectors.intercom import IntercomConnector
+from connectors.intercom import capabilities as intercom_capabilities
 from connectors.jira import JiraConnector
 from connectors.jira_capabilities import capabilities as jira_capabilities
 from connectors.jira_write import JiraWriter
@@ -202,7 +204,7 @@ TOOL_CHECKS: dict[str, Callable[[Settings], str]] = {
     "hubspot": lambda s: _one_call(
         HubSpotConnector(s).api, "/crm/v3/objects/deals", {"limit": 1}, "deals"
     ),
-    "intercom": lambda s: _one_call(IntercomConnector(s).api, "/me", {}, "the app"),
+    "intercom": lambda s: check_intercom(s),
     "freshdesk": lambda s: _one_call(
         FreshdeskConnector(s).api, "/api/v2/companies", {"per_page": 1}, "companies"
     ),
@@ -217,7 +219,19 @@ CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {
     "zendesk": zendesk_capabilities,
     "salesforce": salesforce_capabilities,
     "hubspot": hubspot_capabilities,
+    "intercom": intercom_capabilities,
+    "freshdesk": freshdesk_capabilities,
 }
+
+
+def check_intercom(settings: Settings) -> str:
+    """One conversation search: what every pull needs (`/me`, for links, is optional)."""
+    api = IntercomConnector(settings).api
+    query = {"field": "updated_at", "operator": ">", "value": 0}
+    api.request(
+        "POST", "/conversations/search", json={"query": query, "pagination": {"per_page": 1}}
+    )
+    return f"{api.base_url}: conversations readable"
 
 
 def check_salesforce(settings: Settings) -> str:

@@ -44,7 +44,7 @@ def _zendesk_ticket(raw: dict[str, Any], context: dict[str, Any], s: Settings) -
 def _intercom_conversation(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
     contact = context.get("contact") or {}
     contacts = {intercom.requester_id(raw) or "": contact} if contact else {}
-    return intercom.conversation_from_raw(raw, _site(s.intercom_url, "intercom"), contacts)
+    return intercom.conversation_from_raw(raw, context.get("inbox"), contacts)
 
 
 def _hubspot_deal(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
@@ -74,7 +74,7 @@ REBUILDERS: dict[tuple[str, str], Rebuild] = {
     ("zendesk", "account"): _plain("zendesk", zendesk.organization_from_raw),
     ("zendesk", "tool_link"): _plain("zendesk", zendesk.jira_link_from_raw),
     ("intercom", "feedback"): _intercom_conversation,
-    ("intercom", "account"): _plain("intercom", intercom.company_from_raw),
+    ("intercom", "account"): lambda raw, ctx, s: intercom.company_from_raw(raw, ctx.get("pages")),
     ("freshdesk", "feedback"): _plain("freshdesk", freshdesk.ticket_from_raw),
     ("freshdesk", "account"): _plain("freshdesk", freshdesk.company_from_raw),
     ("hubspot", "deal"): _hubspot_deal,

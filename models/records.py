@@ -94,7 +94,6 @@ class Deal(Record):
     probability: float | None = Field(
         default=None, ge=0, le=1, description="Chance to close won, from the deal's stage."
     )
-    currency: str | None = None
 
     @property
     def is_open(self) -> bool:

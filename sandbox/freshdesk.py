@@ -6,15 +6,16 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
-from sandbox import malformed
+from sandbox import freshdesk_pages, freshdesk_tenant, malformed
 from sandbox.freshdesk_data import API_AGENT_ID, fd_time, note
 from sandbox.state import SandboxState
 from sandbox.timefmt import order_time, parse_time, utcnow
 from sandbox.web import base_url, basic_credentials, endpoint, json_response, read_json
 
 API_KEY = "sandbox"
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")  # unknown routes
 PAGE, MAX_PAGE_SIZE, MAX_PAGE = 30, 100, 300
 ORDER_BY = ("created_at", "due_by", "updated_at", "status")
 FILTERS = ("new_and_my_open", "watching", "spam", "deleted")
@@ -48,6 +49,9 @@ def _not_found() -> Response:
 
 
 def _guard(request: Request) -> Response | None:
+    state: SandboxState = request.app.state.sandbox
+    with state.lock:  # the tenant's variations, made once per loaded world
+        freshdesk_tenant.apply(state.freshdesk, state.tenant)
     # The API key is the user name; Freshdesk ignores the password (by convention "X").
     credentials = basic_credentials(request)
     if credentials and credentials[0] == API_KEY:
@@ -112,7 +116,16 @@ def _render(state: SandboxState, ticket: dict[str, Any], include: set[str]) -> d
         company = state.freshdesk.companies.get(ticket.get("company_id"))
         shown["company"] = {"id": company["id"], "name": company["name"]} if company else {}
     if "stats" in include:
-        shown["stats"] = {"agent_responded_at": None, "first_responded_at": None, "closed_at": None}
+        shown["stats"] = {
+            "agent_responded_at": None,
+            "requester_responded_at": None,
+            "first_responded_at": None,
+            "status_updated_at": ticket.get("updated_at"),
+            "reopened_at": None,
+            "resolved_at": None,
+            "closed_at": None,
+            "pending_since": None,
+        }
     if ticket.get("deleted"):
         return shown
     return malformed.serve(state, "freshdesk", "ticket", ticket.get("id"), shown)
@@ -185,7 +198,7 @@ async def ticket(request: Request, state: SandboxState) -> Response:
             found.pop("deleted", None)
             found["updated_at"] = fd_time(now)
             return Response(status_code=204)
-        body = _render(state, found, include | {"description"})
+        body = {**_render(state, found, include | {"description"}), "attachments": []}
         if "conversations" in include:
             body["conversations"] = list(state.freshdesk.conversations.get(found["id"], []))
     return json_response(body)
@@ -267,4 +280,18 @@ def routes() -> list[BaseRoute]:
         ("GET", "/api/v2/contacts", contacts),
         ("GET", "/api/v2/contacts/{id:int}", contact),
     ]
-    return [endpoint("freshdesk", method, path, handler, _guard) for method, path, handler in table]
+    api = [endpoint("freshdesk", method, path, handler, _guard) for method, path, handler in table]
+    return [
+        *api,
+        *freshdesk_pages.routes(),
+        Route("/{path:path}", unknown_route, methods=list(ANY_METHOD)),
+    ]
+
+
+async def unknown_route(request: Request) -> Response:
+    """Any other path: Freshdesk's JSON error body (`code`, `message`), not a text page.
+    (unconfirmed) the code Freshdesk names for an unknown URL."""
+    return json_response(
+        {"code": "invalid_url", "message": f"The requested URL {request.url.path} was not found."},
+        404,
+    )

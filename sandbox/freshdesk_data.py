@@ -22,6 +22,7 @@ class FreshdeskStore:
     companies: dict[Any, dict[str, Any]]
     conversations: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
     next_id: int = 43_020_000_000
+    tenant_applied: bool = False  # the tenant profile's variations are in (sandbox.freshdesk)
 
     def new_id(self) -> int:
         self.next_id += 1

@@ -2,17 +2,19 @@
 
 import json
 import math
-import uuid
 import zlib
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
-from sandbox import malformed
+from sandbox import intercom_pages, intercom_tenant, malformed
+from sandbox.intercom_contacts import search_contacts
 from sandbox.intercom_data import ADMIN_ID, APP_ID, unix
+from sandbox.intercom_errors import error as _error
+from sandbox.intercom_errors import not_found as _not_found
 from sandbox.intercom_search import QueryError, matches, validate
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow
@@ -27,29 +29,23 @@ from sandbox.web import (
 )
 
 TOKEN = "sandbox"
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")  # unknown routes
 SEARCH_PAGE, SEARCH_MAX = 20, 150
 COMPANY_PAGE, COMPANY_MAX, COMPANY_CAP, SCROLL_PAGE = 15, 60, 10_000, 50
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return json_response(
-        {
-            "type": "error.list",
-            "request_id": uuid.uuid4().hex[:20],
-            "errors": [{"code": code, "message": message}],
-        },
-        status,
-    )
-
-
-def _not_found() -> Response:
-    return _error(404, "not_found", "Resource Not Found")
-
-
 def _guard(request: Request) -> Response | None:
+    state: SandboxState = request.app.state.sandbox
+    with state.lock:  # the tenant's variations, made once per loaded world
+        intercom_tenant.apply(state.intercom, state.tenant)
     if bearer_token(request) == TOKEN:
         return None
     return _error(401, "unauthorized", "Access Token Invalid")
+
+
+async def unknown_route(request: Request) -> Response:
+    """Any other path: Intercom's JSON error list, never a plain-text page."""
+    return _not_found()
 
 
 def _served(state: SandboxState, conversation: dict[str, Any]) -> dict[str, Any]:
@@ -206,6 +202,9 @@ async def reply(request: Request, state: SandboxState) -> Response:
 async def me(request: Request, state: SandboxState) -> Response:
     with state.lock:
         admin = dict(state.intercom.admins[ADMIN_ID])
+    admin.pop("away_mode_enabled", None)  # `/me` is the admin with its app, as documented
+    admin.pop("away_mode_reassign", None)
+    admin.pop("team_ids", None)
     admin["app"] = {
         "type": "app",
         "id_code": APP_ID,
@@ -305,79 +304,11 @@ def _getter(kind: str) -> Any:
     return show
 
 
-CONTACT_FIELDS = {"id", "email", "external_id", "role", "name"}  # strings, exact match
-CONTACT_OPERATORS = {"=", "!=", "IN", "NIN"}
-
-
-def _contact_query(query: Any, depth: int = 0) -> str | None:
-    """What is wrong with a contacts search query (a subset of Intercom's: exact matches
-    on string fields, AND/OR groups), or None."""
-    if not isinstance(query, dict):
-        return "query must be an object"
-    if query.get("operator") in ("AND", "OR"):
-        entries = query.get("value")
-        if depth >= 2 or not isinstance(entries, list) or not 1 <= len(entries) <= 15:
-            return "AND/OR groups take 1 to 15 filters and nest at most 2 levels"
-        return next((p for p in (_contact_query(e, depth + 1) for e in entries) if p), None)
-    if query.get("field") not in CONTACT_FIELDS or query.get("operator") not in CONTACT_OPERATORS:
-        return f"unsupported filter {query!r}"
-    listed = query["operator"] in ("IN", "NIN")
-    if listed != isinstance(query.get("value"), list) or (listed and not query["value"]):
-        return (
-            f"{query['operator']} on {query['field']} takes {'an array' if listed else 'a value'}"
-        )
-    return None
-
-
-def _contact_matches(contact: dict[str, Any], query: dict[str, Any]) -> bool:
-    if query.get("operator") in ("AND", "OR"):
-        found = [_contact_matches(contact, q) for q in query["value"]]
-        return all(found) if query["operator"] == "AND" else any(found)
-    actual = str(contact.get(query["field"]) or "").lower()
-    value = query["value"]
-    wanted = {str(v).lower() for v in value} if isinstance(value, list) else {str(value).lower()}
-    return (actual in wanted) == (query["operator"] in ("=", "IN"))
-
-
-async def search_contacts(request: Request, state: SandboxState) -> Response:
-    """POST /contacts/search, in id order with `starting_after`; like every Intercom
-    search it lags behind writes."""
-    ok, body = await read_json(request)
-    if not ok or not isinstance(body, dict) or "query" not in body:
-        return _error(400, "parameter_not_found", "query is required")
-    paging = body.get("pagination") or {}
-    problem = _contact_query(body["query"])
-    try:
-        per_page = int(paging.get("per_page", 50)) if isinstance(paging, dict) else 0
-        after = str(decode_cursor(paging["starting_after"])) if paging.get("starting_after") else ""
-    except (TypeError, ValueError):
-        problem = problem or "pagination is invalid"
-        per_page = 0
-    if problem or not 1 <= per_page <= SEARCH_MAX:
-        return _error(400, "parameter_invalid", problem or f"per_page is 1 to {SEARCH_MAX}")
+async def list_tags(request: Request, state: SandboxState) -> Response:
+    """GET /tags: every tag of the workspace (no paging)."""
     with state.lock:
-        found = sorted(
-            (
-                c
-                for c in state.intercom.contacts.values()
-                if state.indexed("intercom", c.get("id")) and _contact_matches(c, body["query"])
-            ),
-            key=lambda c: str(c.get("id")),
-        )
-    later = [c for c in found if str(c.get("id")) > after]
-    chunk = later[:per_page]
-    pages: dict[str, Any] = {
-        "type": "pages",
-        "page": 1 + (len(found) - len(later)) // per_page,
-        "per_page": per_page,
-        "total_pages": math.ceil(len(found) / per_page),
-    }
-    if len(later) > per_page:
-        pages["next"] = {
-            "page": pages["page"] + 1,
-            "starting_after": encode_cursor(str(chunk[-1]["id"])),
-        }
-    return json_response({"type": "list", "data": chunk, "total_count": len(found), "pages": pages})
+        tags = sorted(state.intercom.tags.values(), key=lambda t: str(t["id"]))
+    return json_response({"type": "list", "data": tags})
 
 
 def routes() -> list[BaseRoute]:
@@ -396,4 +327,7 @@ def routes() -> list[BaseRoute]:
     add("POST", "/contacts/search", search_contacts, read=True)
     add("GET", "/contacts/{id}", _getter("contacts"))
     add("GET", "/me", me)
+    add("GET", "/tags", list_tags)
+    table += intercom_pages.routes()
+    table.append(Route("/{path:path}", unknown_route, methods=list(ANY_METHOD)))
     return table

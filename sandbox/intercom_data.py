@@ -26,7 +26,9 @@ class IntercomStore:
     companies: dict[str, dict[str, Any]]
     admins: dict[str, dict[str, Any]]
     parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tags: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> `GET /tags` entry
     next_id: int = 31_000_000_000
+    tenant_applied: bool = False  # the tenant profile's variations are in (sandbox.intercom)
 
     def new_id(self) -> str:
         self.next_id += 1
@@ -50,6 +52,10 @@ def admin(aid: str, name: str, email: str) -> dict[str, Any]:
         "name": name,
         "email": email,
         "email_verified": True,
+        "avatar": {
+            "type": "avatar",
+            "image_url": "https://static.intercomassets.com/assets/default-avatars/admins/128.png",
+        },
         "away_mode_enabled": False,
         "away_mode_reassign": False,
         "has_inbox_seat": True,
@@ -81,9 +87,30 @@ def _company(account: Any, index: int, users: int) -> dict[str, Any]:
     }
 
 
+def _listed(contact_id: str, what: str, data: list[Any] | None = None) -> dict[str, Any]:
+    items = data or []
+    return {
+        "type": "list",
+        "data": items,
+        "url": f"/contacts/{contact_id}/{what}",
+        "total_count": len(items),
+        "has_more": False,
+    }
+
+
+# The device and location attributes of Intercom's contact model (2.11): empty for people
+# who wrote by email or from the web.
+UNSEEN_DEVICE = {
+    f"{platform}_{name}": None
+    for platform in ("android", "ios")
+    for name in ("app_name", "app_version", "device", "os_version", "sdk_version", "last_seen_at")
+}
+
+
 def _contact(person: Any, company: str | None) -> dict[str, Any]:
     stamp = unix(person.created)
     links = [{"id": company, "type": "company", "url": f"/companies/{company}"}] if company else []
+    cid = str(person.id)
     return {
         "type": "contact",
         "id": person.id,
@@ -101,15 +128,38 @@ def _contact(person: Any, company: str | None) -> dict[str, Any]:
         "updated_at": stamp,
         "signed_up_at": stamp,
         "last_seen_at": None,
-        "custom_attributes": {},
-        "tags": {"type": "list", "data": [], "url": f"/contacts/{person.id}/tags"},
-        "companies": {
-            "type": "list",
-            "data": links,
-            "url": f"/contacts/{person.id}/companies",
-            "total_count": len(links),
-            "has_more": False,
+        "last_replied_at": stamp,
+        "last_contacted_at": None,
+        "last_email_opened_at": None,
+        "last_email_clicked_at": None,
+        "avatar": None,
+        "social_profiles": {"type": "list", "data": []},
+        "language_override": None,
+        "browser": None,
+        "browser_version": None,
+        "browser_language": None,
+        "os": None,
+        "location": {
+            "type": "location",
+            "country": None,
+            "region": None,
+            "city": None,
+            "country_code": None,
+            "continent_code": None,
         },
+        **UNSEEN_DEVICE,
+        "custom_attributes": {},
+        "tags": _listed(cid, "tags"),
+        "notes": _listed(cid, "notes"),
+        "companies": _listed(cid, "companies", links),
+        "opted_out_subscription_types": _listed(cid, "subscriptions"),
+        "opted_in_subscription_types": _listed(cid, "subscriptions"),
+        "utm_campaign": None,
+        "utm_content": None,
+        "utm_medium": None,
+        "utm_source": None,
+        "utm_term": None,
+        "referrer": None,
     }
 
 
@@ -146,13 +196,16 @@ def build(world: World) -> IntercomStore:
             }
             for name in item.tags
         ]
+        for tag in tags:
+            store.tags.setdefault(tag["id"], {"type": "tag", "id": tag["id"], "name": tag["name"]})
         state = STATES[item.status]
         email = item.channel == "email"
         store.conversations[str(item.id)] = {
             "type": "conversation",
             "id": str(item.id),
-            # Messenger chats have no title; emailed conversations carry their subject.
-            "title": item.subject if email else None,
+            # A title is set by a teammate, rarely: chats and emails arrive untitled, and an
+            # email's subject is in `source.subject`.
+            "title": None,
             "created_at": unix(item.created),
             "updated_at": unix(item.updated),
             "waiting_since": unix(item.updated) if state == "open" else None,
@@ -199,7 +252,10 @@ def build(world: World) -> IntercomStore:
             },
             "sla_applied": None,
             "statistics": None,
+            "topics": {},
+            "ticket": None,
             "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
+            "ai_agent": None,
             "ai_agent_participated": False,
         }
     return store

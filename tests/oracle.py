@@ -75,13 +75,15 @@ def intercom_tickets(url: str) -> Iterator[Ticket]:
         ).json()
         for c in body["conversations"]:
             author = c["source"]["author"]
+            if author.get("type") not in ("user", "lead", "contact"):
+                # A teammate or a bot started it: the customer is the conversation's contact.
+                author = c["contacts"]["contacts"][0]
             contact = requests.get(
                 f"{url}/intercom/contacts/{author['id']}", headers=INTERCOM, timeout=30
             ).json()
             companies = (contact.get("companies") or {}).get("data") or []
-            yield Ticket(
-                "intercom", c["id"], author.get("email"), companies[0]["id"] if companies else None
-            )
+            email = author.get("email") or contact.get("email")
+            yield Ticket("intercom", c["id"], email, companies[0]["id"] if companies else None)
         after = (body["pages"].get("next") or {}).get("starting_after")
         if not after:
             return

@@ -4,6 +4,7 @@ tickets as deletes, companies as accounts."""
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -23,6 +24,7 @@ from builders import (
 import connectors.freshdesk
 from connectors.base import DuplicatePageToken
 from connectors.freshdesk import TICKETS, FreshdeskConnector, PageCapError
+from connectors.http import ApiError
 
 TICKETS_URL = f"{FRESHDESK}/api/v2/tickets"
 COMPANIES_URL = f"{FRESHDESK}/api/v2/companies"
@@ -388,3 +390,47 @@ def test_companies_follow_links_and_the_last_page_names_every_id(rsps):
     ]
     assert result[-1].complete_ids == {"1", "2"}
     assert calls_to(rsps, "/api/v2/companies")[1].request.url == next_url
+
+
+def test_a_refused_deleted_listing_leaves_tickets_flowing(rsps):
+    """An agent whose role cannot see the trash (403 on `filter=deleted`) still pulls every
+    ticket; the run says deletions wait for a full sync."""
+
+    def reply(request):
+        if "filter=deleted" in request.url:
+            return 403, {"Content-Type": "application/json"}, '{"code": "access_denied"}'
+        return 200, {"Content-Type": "application/json"}, json.dumps([freshdesk_ticket(7)])
+
+    rsps.add_callback("GET", TICKETS_URL, callback=reply)
+    reader = connector()
+
+    pages = list(reader.pull(lambda stream: None, listings=False))
+
+    assert ids(pages) == ["7"]
+    assert (
+        list(reader.missing) == ["deleted_tickets"] and "403" in reader.missing["deleted_tickets"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        (["Acme.com", "www.acme.com", " acme.com "], ("acme.com",)),
+        (["https://www.Beta.io/contact", ""], ("beta.io",)),
+        ([], ()),
+        (None, ()),
+    ],
+)
+def test_company_domains_are_stored_as_domains(typed, stored):
+    """People type domains as they like; a match on email domains needs them plain."""
+    raw = {"id": 1, "name": "Acme", "domains": typed, "updated_at": "2024-05-01T10:00:00Z"}
+    assert connectors.freshdesk.company_from_raw(raw, FRESHDESK).domains == stored
+
+
+def test_a_200_without_a_list_fails_instead_of_closing_the_companies_listing(rsps):
+    """A 200 with an error body must not read as the listing's (empty) end: that end
+    removes every company the listing did not name."""
+    rsps.get(COMPANIES_URL, json={"code": "access_denied", "message": "proxy says no"})
+
+    with pytest.raises(ApiError, match="without a list"):
+        list(connector().companies())

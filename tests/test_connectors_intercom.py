@@ -36,9 +36,15 @@ SCROLL = f"{INTERCOM}/companies/scroll"
 RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
+APP = "abc1def2"  # the workspace's id_code, as `GET /me` names it
+INBOX = f"{INTERCOM}/a/inbox/{APP}/inbox/conversation"  # a non-Intercom host serves the app
+
+
 @pytest.fixture
 def rsps():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        me = {"type": "admin", "id": "1", "app": {"type": "app", "id_code": APP}}
+        mock.add("GET", f"{INTERCOM}/me", json=me)
         yield mock
 
 
@@ -265,7 +271,7 @@ def test_a_conversation_becomes_feedback_with_plain_text(rsps, contacts):
     assert one.subject == "SSO & SCIM, please"
     assert one.tags == ("enterprise",)
     assert (one.requester_email, one.account_id, one.status) == ("ann@acme.com", "co1", "open")
-    assert one.url == f"{INTERCOM}/conversations/1"
+    assert one.url == f"{INBOX}/1"
     assert two.subject == "Export to CSV"
     assert [c for c in rsps.calls if "/contacts/" in c.request.url] == [], "nothing to look up"
 
@@ -326,12 +332,25 @@ def test_the_requesters_company_comes_from_their_contact_read_once_per_run(rsps,
 
 
 def test_a_contact_lookup_that_fails_otherwise_fails_the_run(rsps):
-    """Only a deleted contact (404) means "no company"; any other refusal is loud."""
-    rsps.get(f"{INTERCOM}/contacts/c1", status=403, json={"type": "error.list"})
+    """Only a deleted contact (404) means "no company"; a refused request is loud."""
+    rsps.get(f"{INTERCOM}/contacts/c1", status=400, json={"type": "error.list"})
     script(rsps, "POST", SEARCH, [intercom_page([intercom_conversation(1)])])
 
     with pytest.raises(ApiError):
         list(connector().conversations(None))
+
+
+def test_contacts_the_token_may_not_read_switch_off_requester_companies_only(rsps):
+    """A token without contact access (403) still pulls every conversation: the ones that
+    name no company count for none, and the run says which feature is off and why."""
+    rsps.get(f"{INTERCOM}/contacts/c1", status=403, json={"type": "error.list"})
+    script(rsps, "POST", SEARCH, [intercom_page([intercom_conversation(1)])])
+    pulled = connector()
+
+    (page,) = list(pulled.conversations(None))
+
+    assert [item.id for item in page.records] == ["1"] and page.records[0].account_id is None
+    assert "403" in pulled.missing["requester_companies"]
 
 
 @pytest.mark.parametrize("updated_at", ["yesterday", None])

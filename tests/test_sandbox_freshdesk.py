@@ -154,3 +154,74 @@ def test_wrong_key_is_refused(server: SandboxServer) -> None:
         "code": "invalid_credentials",
         "message": "You have to be logged in to perform this action.",
     }
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_unknown_routes_answer_a_json_error(
+    client: requests.Session, server: SandboxServer, method: str
+) -> None:
+    """Clients parse Freshdesk's JSON error body; a plain-text 404 breaks them."""
+    response = client.request(method, f"{server.url}/freshdesk/api/v2/no_such_thing")
+    assert response.status_code == 404
+    assert set(response.json()) == {"code", "message"}
+
+
+def test_the_ticket_page_pmsync_links_to_opens(
+    client: requests.Session, server: SandboxServer
+) -> None:
+    """`<site>/a/tickets/<id>`, the agent's ticket page, is where quote links point."""
+    ticket = client.get(
+        f"{server.url}/freshdesk/api/v2/tickets", params={"updated_since": SINCE, "per_page": 1}
+    ).json()[0]
+    page = requests.get(f"{server.url}/freshdesk/a/tickets/{ticket['id']}", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert ticket["subject"] in page.text
+    company = client.get(f"{server.url}/freshdesk/api/v2/companies").json()[0]
+    assert requests.get(f"{server.url}/freshdesk/a/companies/{company['id']}", timeout=10).ok
+    assert requests.get(f"{server.url}/freshdesk/a/tickets/1", timeout=10).status_code == 404
+
+
+def test_messy_tenant_has_requesters_without_email_and_spam() -> None:
+    """The `messy` profile: requesters without email, tickets with nulls, spam kept out of
+    the ordinary listing, companies without domains; the company a ticket counts for stays."""
+    with start_sandbox(seed=7, tenant="messy") as running, requests.Session() as session:
+        session.auth = ("sandbox", "X")
+        url = f"{running.url}/freshdesk/api/v2/tickets"
+        listed = [
+            t
+            for page in pages(session, url, updated_since=SINCE, per_page=100, include="requester")
+            for t in page
+        ]
+        spam = [t for page in pages(session, url, updated_since=SINCE, filter="spam") for t in page]
+        assert spam and not {t["id"] for t in spam} & {t["id"] for t in listed}
+        assert len(listed) + len(spam) == TICKETS
+        assert any(t["requester"]["email"] is None for t in listed)
+        assert any(t["type"] is None for t in listed)
+        companies = session.get(
+            f"{running.url}/freshdesk/api/v2/companies", params={"per_page": 100}
+        ).json()
+        assert any(c["domains"] == [] for c in companies)
+
+
+@pytest.mark.parametrize("tool", ["intercom", "freshdesk"])
+def test_every_record_link_pmsync_stores_opens_its_page(tmp_path, tool: str) -> None:
+    """The links a product manager clicks in Jira's comment (a quote's conversation or
+    ticket, an account) open the record's page in the tool, here the sandbox's."""
+    from flows.pipeline import pull_source
+    from models import Settings
+    from store import Store
+
+    with start_sandbox(seed=7, tenant="messy") as running:
+        settings = Settings.for_sandbox(
+            running.url, database_url=f"sqlite:///{tmp_path / 'pmsync.db'}", sources=[tool]
+        )
+        store = Store(settings.database_url)
+        pull_source(settings, store, tool, full=True)
+        records = store.load("feedback", tool) + store.load("account", tool)
+        assert len(records) > 20
+        for record in records:
+            assert record.url.startswith(f"{running.url}/{tool}/a/"), record.url
+            page = requests.get(record.url, timeout=10)
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"], (
+                record.url
+            )

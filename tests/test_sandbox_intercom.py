@@ -219,3 +219,136 @@ def test_sort_orders_pages_either_way(client: Client) -> None:
         "/conversations/search", json={"query": since(0), "sort": {"field": "title"}}
     )
     assert wrong.status_code == 400
+
+
+def test_tags_list_every_tag_conversations_carry(client: Client) -> None:
+    """`GET /tags` names each tag once, with the ids conversations carry."""
+    body = client.get("/tags").json()
+    assert body["type"] == "list"
+    listed = {t["id"]: t["name"] for t in body["data"]}
+    assert len(listed) == len(body["data"]) and all(t["type"] == "tag" for t in body["data"])
+    everything = search_all(client, since(0), per_page=150)
+    carried = {t["id"]: t["name"] for c in everything for t in c["tags"]["tags"]}
+    assert carried and carried == listed
+
+
+def test_me_names_the_app_and_its_id_code(client: Client) -> None:
+    me = client.get("/me").json()
+    assert me["type"] == "admin" and me["app"]["type"] == "app"
+    assert me["app"]["id_code"] and me["app"]["name"] and me["avatar"]["type"] == "avatar"
+
+
+def test_emailed_conversations_are_untitled_with_the_subject_in_source(client: Client) -> None:
+    """Intercom leaves `title` null on an emailed conversation: its subject is in
+    `source.subject`, and the body opens like any email ("Hi team," / "Bonjour,")."""
+    everything = search_all(client, since(0), per_page=150)
+    emailed = [c for c in everything if c["source"]["type"] == "email"]
+    assert emailed and all(c["title"] is None and c["source"]["subject"] for c in emailed)
+    chats = [c for c in everything if c["source"]["type"] != "email"]
+    assert all(c["title"] is None and c["source"]["subject"] == "" for c in chats)
+
+
+@pytest.mark.parametrize(
+    ("operator", "picks"),
+    [(">", lambda stamp, mid: stamp > mid), ("<", lambda stamp, mid: stamp < mid)],
+)
+def test_contacts_search_takes_date_operators(client: Client, operator: str, picks: Any) -> None:
+    """Dates are unix seconds compared with `>` and `<` (and `=`); clients that list
+    contacts changed since a time send exactly this."""
+    everyone = client.post(
+        "/contacts/search",
+        json={
+            "query": {"field": "role", "operator": "=", "value": "user"},
+            "pagination": {"per_page": 150},
+        },
+    ).json()["data"]
+    stamps = sorted(c["updated_at"] for c in everyone)
+    middle = stamps[len(stamps) // 2]
+    query = {"field": "updated_at", "operator": operator, "value": middle}
+    found = client.post("/contacts/search", json={"query": query, "pagination": {"per_page": 150}})
+    assert found.status_code == 200
+    expected = {c["id"] for c in everyone if picks(c["updated_at"], middle)}
+    assert {c["id"] for c in found.json()["data"]} == expected and expected
+    exact = {"field": "created_at", "operator": "=", "value": everyone[0]["created_at"]}
+    hits = client.post("/contacts/search", json={"query": exact}).json()["data"]
+    assert everyone[0]["id"] in {c["id"] for c in hits}
+    bad = {"field": "updated_at", "operator": "~", "value": middle}
+    assert client.post("/contacts/search", json={"query": bad}).status_code == 400
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_unknown_routes_answer_the_error_list(client: Client, method: str) -> None:
+    """Clients parse Intercom's error list; a plain-text 404 breaks them."""
+    response = client.request(method, "/no/such/thing")
+    assert response.status_code == 404
+    body = response.json()
+    assert body["type"] == "error.list" and body["errors"][0]["code"] == "not_found"
+
+
+def test_the_inbox_page_of_a_conversation_opens(server: SandboxServer, client: Client) -> None:
+    """The link pmsync writes into Jira opens the conversation, as Intercom's inbox does."""
+    app = client.get("/me").json()["app"]["id_code"]
+    conversation = search_all(client, since(0), per_page=150)[0]
+    page = requests.get(
+        f"{server.url}/intercom/a/inbox/{app}/inbox/conversation/{conversation['id']}", timeout=10
+    )
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert conversation["source"]["subject"] or conversation["id"] in page.text
+    missing = requests.get(f"{server.url}/intercom/a/inbox/{app}/inbox/conversation/0", timeout=10)
+    assert missing.status_code == 404
+
+
+def test_messy_tenant_has_leads_admins_and_bots_as_authors() -> None:
+    """The `messy` profile: leads without email start conversations, teammates and bots
+    start others (the customer then only in `contacts`), subjects come as HTML, companies
+    lack websites; who the customer is stays readable through `contacts`."""
+    with (
+        start_sandbox(seed=7, tenant="messy") as running,
+        Client(running.url + "/intercom") as client,
+    ):
+        everything = search_all(client, since(0), per_page=150)
+        authors = {c["source"]["author"]["type"] for c in everything}
+        assert {"user", "lead", "admin", "bot"} <= authors
+        for conversation in everything:
+            if conversation["source"]["author"]["type"] in ("admin", "bot"):
+                (customer,) = conversation["contacts"]["contacts"]
+                assert client.get(f"/contacts/{customer['id']}").status_code == 200
+        leads = [c for c in everything if c["source"]["author"]["type"] == "lead"]
+        assert all("email" not in c["source"]["author"] for c in leads)
+        lead = client.get(f"/contacts/{leads[0]['source']['author']['id']}").json()
+        assert lead["role"] == "lead" and lead["email"] is None
+        emailed = [c for c in everything if c["source"]["type"] == "email"]
+        assert all(c["source"]["subject"].startswith("<p>") for c in emailed)
+        companies = client.get("/companies/scroll").json()["data"]
+        assert any(c.get("website") is None for c in companies)
+        names = [
+            client.get(f"/contacts/{c['contacts']['contacts'][0]['id']}").json()["name"]
+            for c in everything
+        ]
+        assert any(name and not name.isascii() for name in names)
+
+
+def test_a_conversation_deleted_in_intercom_leaves_the_store(tmp_path) -> None:
+    """Deleted in Intercom: a full sync drops it from the store, and re-reading it by id
+    (what a `conversation.deleted` webhook starts) reads it as gone."""
+    from connectors.lookup import Lookup
+    from flows.pipeline import pull_source
+    from models import Settings
+    from store import Store
+
+    with start_sandbox(seed=7) as running, Client(running.url + "/intercom") as client:
+        settings = Settings.for_sandbox(
+            running.url, database_url=f"sqlite:///{tmp_path / 'pmsync.db'}", sources=["intercom"]
+        )
+        store = Store(settings.database_url)
+        pull_source(settings, store, "intercom", full=False)
+        stored = {r.id for r in store.load("feedback", "intercom")}
+        gone = sorted(stored)[0]
+        assert client.delete(f"/conversations/{gone}").status_code == 200
+
+        pull_source(settings, store, "intercom", full=False)
+        assert gone in {r.id for r in store.load("feedback", "intercom")}, "no listing of deletes"
+        pull_source(settings, store, "intercom", full=True)
+
+        assert {r.id for r in store.load("feedback", "intercom")} == stored - {gone}
+        assert Lookup(settings).fetch("intercom", "conversation", gone) is None
