@@ -47,6 +47,7 @@ class Connector:
     config: dict[str, Any]
     # The connector's stream name -> the sandbox's record kind it should read (see truth()).
     streams: dict[str, str]
+    python: str = "3.11"  # the interpreter its venv is made with
 
 
 CONNECTORS = [
@@ -165,6 +166,9 @@ CONNECTORS = [
             "companies": "companies",
             "conversations": "conversations",
         },
+        # Its last release allows any airbyte-cdk below 1.0; pip picks 0.90, whose
+        # dataclasses Python 3.11 rejects (mutable default). Airbyte's image runs it on 3.10.
+        python="3.10",
     ),
     Connector(
         "singer",
@@ -256,12 +260,12 @@ def truth(state: Any) -> dict[str, dict[str, int]]:
 # --- virtual environments ---------------------------------------------------------------
 
 
-def python311() -> str:
-    if sys.version_info[:2] == (3, 11):
+def interpreter(version: str) -> str:
+    if sys.version_info[:2] == tuple(int(part) for part in version.split(".")):
         return sys.executable
-    found = shutil.which("python3.11")
+    found = shutil.which(f"python{version}")
     if not found:
-        raise SystemExit("python3.11 is needed to install the connectors")
+        raise SystemExit(f"python{version} is needed to install some connectors")
     return found
 
 
@@ -272,7 +276,9 @@ def ensure_installed(connector: Connector, root: Path, timeout_s: float = 900) -
     if marker.exists():
         return venv
     if not (venv / "bin" / "python").exists():
-        subprocess.run([python311(), "-m", "venv", str(venv)], check=True, timeout=120)
+        subprocess.run(
+            [interpreter(connector.python), "-m", "venv", str(venv)], check=True, timeout=120
+        )
     print(f"  installing {connector.package} from PyPI into {venv} ...", flush=True)
     log = venv.with_suffix(".log")
     with log.open("w") as out:
@@ -345,7 +351,7 @@ def _run(
         process = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=workdir)
         try:
             code = process.wait(timeout=deadline.left())
-        except subprocess.TimeoutExpired:
+        except BaseException:  # the time-out, or Ctrl-C / SIGTERM unwinding the script
             process.kill()
             process.wait(10)
             raise

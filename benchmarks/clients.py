@@ -24,10 +24,13 @@ at the CA (REQUESTS_CA_BUNDLE, SSL_CERT_FILE, CURL_CA_BUNDLE). /etc/hosts gets b
 exact bytes when the script ends, on Ctrl-C and SIGTERM too. No traffic leaves the loopback
 interface.
 
-Needs root (for /etc/hosts and port 443) and python3.11. On first use each connector is
-installed from PyPI into a virtual environment of its own under .pmsync/clients/<package>
-(several minutes for the Airbyte sources), so their dependencies never touch the project's
-venv; later runs reuse them. Not part of `make test`.
+Needs root (for /etc/hosts and port 443), python3.11 and python3.10 (airbyte-source-freshdesk
+fails to import on 3.11). On first use each connector is installed from PyPI into a virtual
+environment of its own under .pmsync/clients/<package> (several minutes for the Airbyte
+sources), so their dependencies never touch the project's venv; later runs reuse them.
+While a connector runs, its venv's certifi bundle holds only the private CA (clients that
+ignore REQUESTS_CA_BUNDLE verify against certifi), and is put back afterwards. Each run's
+config, catalog and output stay in .pmsync/clients/runs/<package>/. Not part of `make test`.
 
     sudo .venv/bin/python benchmarks/clients.py [--tenant NAME] [--only zendesk,hubspot,...]
         [--framework singer|airbyte] [--timeout 300] [--json report.json]
@@ -172,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("needs root: it edits /etc/hosts and listens on port 443", file=sys.stderr)
         return 2
-    # SIGTERM unwinds like Ctrl-C, so every `finally` (hosts file, CA bundles) runs.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # SIGTERM and SIGHUP unwind like Ctrl-C, so every `finally` (hosts file, CA bundles,
+    # the connector's process) runs.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
     VENVS.mkdir(parents=True, exist_ok=True)
     venvs = {c.package: ensure_installed(c, VENVS) for c in chosen}
 
