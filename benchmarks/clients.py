@@ -6,7 +6,7 @@ tap-salesforce) and Airbyte's Python sources (airbyte-source-zendesk-support, -h
 -intercom, -freshdesk, -jira, -salesforce), each as its package on PyPI publishes it, against
 a sandbox that this script starts (seed 7, `--tenant`, default full). For each connector the
 script writes the config (the sandbox's credentials, sandbox/server.py CREDENTIALS),
-discovers its catalog, selects the streams pmsync uses (benchmarks/client_frameworks.py
+discovers its catalog, selects the streams pmsync uses (benchmarks/client_connectors.py
 CONNECTORS) and reads them, bounded by `--timeout` seconds per connector. It prints a table:
 per framework, vendor and stream, the records the connector read (distinct ids in brackets
 when they differ) against the sandbox's own record count for that kind, and the error when
@@ -52,14 +52,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.client_connectors import CONNECTORS, HOSTS, truth  # noqa: E402
 from benchmarks.client_frameworks import (  # noqa: E402
-    CONNECTORS,
-    HOSTS,
     RunResult,
     ensure_installed,
     run_connector,
     summary,
-    truth,
 )
 from benchmarks.loopback_tls import client_environment, loopback  # noqa: E402
 from sandbox.server import SandboxServer  # noqa: E402
