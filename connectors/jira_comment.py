@@ -11,7 +11,6 @@ from typing import Any
 from connectors import adf
 from connectors.jira_write import COMMENT_MARKER
 from models import DemandSummary
-from models.records import money
 
 MAX_TABLE_ROWS = 5
 # Jira refuses comment bodies over 32,767 characters and property values over 32,768
@@ -33,8 +32,10 @@ def changes(summary: DemandSummary, previous: dict[str, Any] | None) -> str:
     parts = [
         _delta("requests", previous.get("requests"), summary.requests),
         _delta("customers", previous.get("customers"), summary.customers),
-        _delta("revenue", previous.get("revenue"), summary.revenue, money),
-        _delta("open pipeline", previous.get("open_pipeline"), summary.open_pipeline, money),
+        _delta("revenue", previous.get("revenue"), summary.revenue, summary.money),
+        _delta(
+            "open pipeline", previous.get("open_pipeline"), summary.open_pipeline, summary.money
+        ),
     ]
     found = [p for p in parts if p]
     if not found:
@@ -63,8 +64,8 @@ def _customer_table(summary: DemandSummary) -> list[dict[str, Any]]:
         [
             adf.text(c.name),
             adf.text(str(c.requests)),
-            adf.text(money(c.revenue)),
-            adf.text(money(c.open_pipeline)),
+            adf.text(summary.money(c.revenue)),
+            adf.text(summary.money(c.open_pipeline)),
         ]
         for c in summary.top_customers[:MAX_TABLE_ROWS]
     ]
@@ -104,7 +105,8 @@ def render_comment(
         adf.paragraph(adf.text(changes(summary, previous))),
         adf.paragraph(
             adf.text(
-                f"Updated {written_at:%Y-%m-%d %H:%M} UTC by pmsync sync. This is the "
+                f"{amounts_in(summary)}Updated {written_at:%Y-%m-%d %H:%M} UTC by pmsync sync. "
+                "This is the "
                 f"{COMMENT_MARKER}: it is rewritten in place, so edits here are lost."
             )
         ),
@@ -114,6 +116,18 @@ def render_comment(
         if len(json.dumps(body)) <= MAX_COMMENT_CHARS:
             return body
     return body
+
+
+def amounts_in(summary: DemandSummary) -> str:
+    """The sentence naming the currency of the amounts, when the CRMs said it."""
+    if not summary.currency:
+        return ""
+    if "/" in summary.currency:
+        return (
+            f"Amounts mix {summary.currency}: the CRMs' company currencies differ, so set "
+            "them to one. "
+        )
+    return f"Amounts in {summary.currency}, the company currency. "
 
 
 def property_bytes(value: Any) -> int:

@@ -212,7 +212,14 @@ class DemandCalculator:
                 for f in recent[:MAX_FEEDBACK_REFS]
             ],
             deal_ids=sorted(f"{d.source}:{d.id}" for d in (revenue | pipeline).values()),
+            currency=currency_of(
+                [*revenue.values(), *pipeline.values(), *self.deals_counted(rows)]
+            ),
         )
+
+    def deals_counted(self, rows: list[CustomerDemand]) -> list[Deal]:
+        """The customers' own deals behind the table's amounts."""
+        return [d for row in rows for d in self.deals_of.get(row.account, [])]
 
     def quotes(self, recent: list[Feedback], issue_key: str) -> list[Quote]:
         """The latest requests of up to three different customers, in their own words."""
@@ -238,7 +245,18 @@ class DemandCalculator:
         return quotes
 
 
+def currency_of(deals: Iterable[Deal]) -> str | None:
+    """The currency amounts summed from these deals are in: their company currency, or
+    every one of them joined ("EUR/USD") when two CRMs convert to different ones."""
+    found = sorted({d.currency for d in deals if d.currency})
+    return "/".join(found) or None
+
+
 def content_hash(summary: DemandSummary) -> str:
-    """A stable fingerprint of what would be written: equal hashes mean nothing to write."""
-    payload = json.dumps(summary.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """A stable fingerprint of what would be written: equal hashes mean nothing to write.
+    An unknown currency is left out, so summaries from before it was kept hash the same."""
+    dumped = summary.model_dump(mode="json")
+    if dumped.get("currency") is None:
+        dumped.pop("currency", None)
+    payload = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()

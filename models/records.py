@@ -203,28 +203,40 @@ class DemandSummary(BaseModel):
     quotes: list[Quote] = []
     feedback: list[FeedbackRef] = []
     deal_ids: list[str] = []
+    # ISO code of every amount above: the company currency the CRMs convert deals to (None:
+    # no deal said, a single-currency CRM). Two CRMs with different company currencies give
+    # both codes ("EUR/USD"), since their sums then mix them.
+    currency: str | None = None
 
     @property
     def headline(self) -> str:
-        weighted = f" ({money(self.weighted_pipeline)} weighted)" if self.open_pipeline else ""
+        cash = self.money
+        weighted = f" ({cash(self.weighted_pipeline)} weighted)" if self.open_pipeline else ""
         return (
             f"{self.requests} request{'s' if self.requests != 1 else ''} from "
             f"{self.customers} customer{'s' if self.customers != 1 else ''}, "
-            f"{money(self.revenue)} revenue, {money(self.open_pipeline)} open pipeline"
+            f"{cash(self.revenue)} revenue, {cash(self.open_pipeline)} open pipeline"
             f"{weighted}"
         )
 
+    def money(self, amount: Decimal) -> str:
+        return money(amount, self.currency)
 
-def money(amount: Decimal) -> str:
-    """$1.2M, $340k, $900: how a product manager reads an amount at a glance."""
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def money(amount: Decimal, currency: str | None = None) -> str:
+    """$1.2M, €340k, CHF 900: how a product manager reads an amount at a glance."""
     value = float(amount)
+    sign = SYMBOLS.get(currency or "USD", f"{currency} ")
     if abs(value) >= 1_000_000:
-        return f"${value / 1_000_000:.1f}M"
+        return f"{sign}{value / 1_000_000:.1f}M"
     if abs(value) >= 10_000:
-        return f"${value / 1000:.0f}k"
+        return f"{sign}{value / 1000:.0f}k"
     if abs(value) >= 1000:
-        return f"${value / 1000:.1f}k"
-    return f"${value:,.0f}"
+        return f"{sign}{value / 1000:.1f}k"
+    return f"{sign}{value:,.0f}"
 
 
 def utcnow() -> datetime:

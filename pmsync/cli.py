@@ -381,8 +381,8 @@ def show_issues(store: Store) -> str | None:
             issue.summary if issue else "",
             str(s["requests"]),
             str(s["customers"]),
-            money(Decimal(str(s["revenue"]))),
-            money(Decimal(str(s["open_pipeline"]))),
+            money(Decimal(str(s["revenue"])), s.get("currency")),
+            money(Decimal(str(s["open_pipeline"])), s.get("currency")),
         )
     console.print(table)
     return rows[0].issue_key if rows else None
