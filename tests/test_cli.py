@@ -40,6 +40,7 @@ def test_sync_json_through_prefect_twice(sandbox_url: str, store_url: str) -> No
         "failed",
         "missing",
         "clamped",
+        "notes",
         "dead_letters",
         "links",
         "published",
