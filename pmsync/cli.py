@@ -649,7 +649,9 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
     from linking.references import unknown_issue_keys
 
     # The last sync says which tools failed and which optional features are off.
-    last_sync = next((r["stats"] for r in runs if "missing" in (r["stats"] or {})), {})
+    last_sync: dict[str, Any] = next(
+        (r["stats"] for r in runs if "missing" in (r["stats"] or {})), {}
+    )
     return {
         "cursors": cursors,
         "features_off": last_sync.get("missing", {}),
