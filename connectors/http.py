@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -96,21 +97,43 @@ def error_in(body: Any) -> str | None:
     return None
 
 
-def checked_records(tool: str, what: str, body: Any, records: str | None) -> Any:
+@dataclass(frozen=True)
+class Shape:
+    """A page as the API documents it: the key its records are under (a list), and the
+    types its paging keys take (dotted paths; a key may be absent where None is allowed)."""
+
+    records: str
+    paging: tuple[tuple[str, tuple[type, ...]], ...] = ()
+
+
+def checked_records(tool: str, what: str, body: Any, records: str | Shape | None) -> Any:
     """`body` when it has the documented shape: a list where `records` is "[]" (a bare
-    list of records), else a dict whose `records` key holds a list. Raises NotAnAnswer."""
+    list of records), else a dict whose `records` key holds a list, with each paging key of
+    its documented type. Raises NotAnAnswer."""
     if records is None:
         return body
-    if records == "[]":
+    shape = records if isinstance(records, Shape) else Shape(records)
+    if shape.records == "[]":
         if isinstance(body, list):
             return body
         raise NotAnAnswer(tool, f"{what}: expected a list of records, got {_preview(body)}")
-    if isinstance(body, dict) and isinstance(body.get(records), list):
-        return body
-    raise NotAnAnswer(tool, f"{what}: the answer has no {records!r} list: {_preview(body)}")
+    if not (isinstance(body, dict) and isinstance(body.get(shape.records), list)):
+        raise NotAnAnswer(
+            tool, f"{what}: the answer has no {shape.records!r} list: {_preview(body)}"
+        )
+    for path, types in shape.paging:
+        value: Any = body
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, types):
+            raise NotAnAnswer(tool, f"{what}: {path} is {value!r}, not what the API documents")
+    return body
 
 
-def answer_of(tool: str, what: str, body: Any, records: str | None = None) -> Any:
+NONE = type(None)
+
+
+def answer_of(tool: str, what: str, body: Any, records: str | Shape | None = None) -> Any:
     """`body`, parsed by another client (the `jira` package), once it is no vendor error
     body and has its documented records key; else NotAnAnswer."""
     problem = error_in(body)
@@ -232,7 +255,7 @@ class ApiClient:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
     def _send(
-        self, method: str, url: str, kwargs: dict[str, Any], records: str | None = None
+        self, method: str, url: str, kwargs: dict[str, Any], records: str | Shape | None = None
     ) -> requests.Response:
         throttle = _throttles.get(self.tool)
         if throttle is not None:
@@ -248,7 +271,7 @@ class ApiClient:
         return self.answer(response, f"{method} {url}", method, records)
 
     def request(
-        self, method: str, path: str, records: str | None = None, **kwargs: Any
+        self, method: str, path: str, records: str | Shape | None = None, **kwargs: Any
     ) -> requests.Response:
         """One API call with retries; returns the successful response or raises ApiError.
 
@@ -258,7 +281,11 @@ class ApiClient:
         return self.call(lambda: self._send(method, url, kwargs, records))
 
     def answer(
-        self, response: requests.Response, what: str, method: str, records: str | None = None
+        self,
+        response: requests.Response,
+        what: str,
+        method: str,
+        records: str | Shape | None = None,
     ) -> requests.Response:
         """The response of a call that succeeded, once its body is the API's answer: JSON
         (parsed once) that is no vendor error body, or no body where none is due."""
@@ -312,7 +339,7 @@ class ApiClient:
 
         return self.call(attempt)
 
-    def get_json(self, path: str, records: str | None = None, **kwargs: Any) -> Any:
+    def get_json(self, path: str, records: str | Shape | None = None, **kwargs: Any) -> Any:
         return self.request("GET", path, records, **kwargs).json()
 
     def check(self, response: requests.Response, what: str) -> None:

@@ -44,7 +44,7 @@ from connectors.base import (
     listing_read,
     parse_time,
 )
-from connectors.http import ApiClient
+from connectors.http import NONE, ApiClient, Shape
 from connectors.hubspot_features import (
     ISSUE_KEYS_MISSING,
     ISSUE_KEYS_PROPERTY,
@@ -59,6 +59,8 @@ ARCHIVED_DEALS = "hubspot.deals.archived"
 COMPANIES = "hubspot.companies"
 SEARCH = "/crm/v3/objects/deals/search"
 SEARCH_CAP = 10_000
+# A list or search page as documented: `results`, and `paging.next.after` a string if any.
+RESULTS_PAGE = Shape("results", (("paging.next.after", (str, NONE)),))
 DEAL_PROPERTIES = [
     "dealname",
     "amount",
@@ -205,8 +207,8 @@ class HubSpotConnector:
         params = {"limit": 100, **params}
         afters: set[str] = set()
         while True:
-            body = self.api.get_json(path, params=params)
-            yield body.get("results", [])
+            body = self.api.get_json(path, RESULTS_PAGE, params=params)
+            yield body["results"]
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return
@@ -374,8 +376,9 @@ class HubSpotConnector:
         received = 0
         total: int | None = None
         while True:
-            answer = self.api.request("POST", f"/crm/v3/objects/{kind}/search", json=body).json()
-            results = answer.get("results", [])
+            search = f"/crm/v3/objects/{kind}/search"
+            answer = self.api.request("POST", search, RESULTS_PAGE, json=body).json()
+            results = answer["results"]
             received += len(results)
             count = answer.get("total")
             if isinstance(count, int):
@@ -419,6 +422,7 @@ class HubSpotConnector:
         body = self.api.request(
             "POST",
             "/crm/v4/associations/deals/companies/batch/read",
+            "results",
             json={"inputs": [{"id": i} for i in deal_ids]},
         ).json()
         return {

@@ -45,7 +45,7 @@ from connectors.base import (
     parse_time,
     split_keys,
 )
-from connectors.http import ApiClient, ApiError, AuthError
+from connectors.http import NONE, ApiClient, ApiError, AuthError, Shape
 from connectors.salesforce_schema import (
     API,
     CONVERTED_AMOUNT,
@@ -63,6 +63,8 @@ TOKEN = "/services/oauth2/token"
 OPPORTUNITIES = "salesforce.opportunities"
 ACCOUNTS = "salesforce.accounts"
 BATCH_SIZE = 2000  # the most a query page holds (Sforce-Query-Options)
+# A query page as documented: `records`, `done` true or false, `nextRecordsUrl` a string.
+QUERY_PAGE = Shape("records", (("done", (bool,)), ("nextRecordsUrl", (str, NONE))))
 CREDENTIALS = "PMSYNC_SALESFORCE_CLIENT_ID and PMSYNC_SALESFORCE_CLIENT_SECRET"
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
 
@@ -232,13 +234,17 @@ class SalesforceConnector:
     def api(self) -> ApiClient:
         return self._api or self.authenticate()
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """One REST call; an expired session is renewed once, the daily limit stops the run."""
+    def get(
+        self, path: str, params: dict[str, Any] | None = None, records: str | Shape | None = None
+    ) -> Any:
+        """One REST call; an expired session is renewed once, the daily limit stops the run.
+        `records`: the key the answer must hold its records under (a query's "records")."""
         for attempt in (1, 2):
             try:
                 response = self.api.request(
                     "GET",
                     path,
+                    records,
                     params=params,
                     headers={"Sforce-Query-Options": f"batchSize={BATCH_SIZE}"},
                 )
@@ -261,17 +267,17 @@ class SalesforceConnector:
 
     def query(self, statement: str, endpoint: str = "query") -> Iterator[list[dict[str, Any]]]:
         """A SOQL query's batches: follow `nextRecordsUrl` until `done` is true."""
-        answer = self.get(f"{API}/{endpoint}", params={"q": statement})
+        answer = self.get(f"{API}/{endpoint}", params={"q": statement}, records=QUERY_PAGE)
         seen: set[str] = set()
         while True:
-            yield answer.get("records") or []
+            yield answer["records"]
             if answer.get("done") is True:
                 return
             next_url = answer.get("nextRecordsUrl")
             if not next_url or next_url in seen:
                 raise DuplicatePageToken(f"salesforce query cannot move on from {next_url!r}")
             seen.add(next_url)
-            answer = self.get(next_url)
+            answer = self.get(next_url, records=QUERY_PAGE)
 
     # -- the org's schema ---------------------------------------------------------------------
 

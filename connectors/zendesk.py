@@ -40,7 +40,7 @@ from connectors.base import (
     parse_time,
     unix_seconds,
 )
-from connectors.http import ApiClient, ApiError
+from connectors.http import NONE, ApiClient, ApiError, Shape
 from models import Account, Feedback, Settings, ToolLink
 
 TICKETS = "zendesk.tickets"
@@ -51,6 +51,12 @@ ORGANIZATION_EXPORT = "/api/v2/incremental/organizations.json"
 EXPORT_PAGE = 1000  # the incremental exports' largest page
 LINK_PAGE = 1000  # the Jira link list's largest (and default) page
 EXPORT_DELAY = timedelta(seconds=60)
+# Pages as documented: a page whose paging keys have other types is no answer.
+CURSOR_PAGING = (("meta.has_more", (bool,)), ("meta.after_cursor", (str, NONE)))
+LINKS_PAGE = Shape("links", CURSOR_PAGING)
+TICKET_EXPORT_PAGE = Shape(
+    "tickets", (("end_of_stream", (bool, NONE)), ("after_cursor", (str, NONE)))
+)
 
 
 def ticket_from_raw(raw: dict[str, Any], site: str, users: dict[Any, dict[str, Any]]) -> Feedback:
@@ -159,7 +165,11 @@ class ZendeskConnector:
             # The export leaves out the last minute's changes: everything before is in it.
             complete_to = datetime.now(UTC) - EXPORT_DELAY
             body = self.api.get_json(
-                ORGANIZATION_EXPORT, params={"start_time": start, "per_page": EXPORT_PAGE}
+                ORGANIZATION_EXPORT,
+                Shape(
+                    "organizations", (("end_of_stream", (bool, NONE)), ("end_time", (int, NONE)))
+                ),
+                params={"start_time": start, "per_page": EXPORT_PAGE},
             )
             raws = body.get("organizations") or []
             page = Page("zendesk", "account", ORGANIZATIONS)
@@ -240,8 +250,8 @@ class ZendeskConnector:
         sit under `links`, so this list has no `links.next` of the standard cursor paging.)"""
         seen_cursors: set[int] = set()
         while True:
-            body = self.api.get_json(LINK_LIST, params=params)
-            yield body.get("links") or []
+            body = self.api.get_json(LINK_LIST, LINKS_PAGE, params=params)
+            yield body["links"]
             meta = body.get("meta") or {}
             if not meta.get("has_more"):
                 return
@@ -262,8 +272,8 @@ class ZendeskConnector:
             params["page[after]"] = after
         seen_cursors: set[str] = set()
         while True:
-            body = self.api.get_json(path, params=params)
-            yield body.get(key, [])
+            body = self.api.get_json(path, Shape(key, CURSOR_PAGING), params=params)
+            yield body[key]
             meta = body.get("meta") or {}
             if not meta.get("has_more"):
                 return
@@ -289,7 +299,9 @@ class ZendeskConnector:
         params.update({"per_page": min(self.settings.page_size * 10, 1000), "include": "users"})
         seen_cursors: set[str] = set()
         while True:
-            body = self.api.get_json("/api/v2/incremental/tickets/cursor.json", params=params)
+            body = self.api.get_json(
+                "/api/v2/incremental/tickets/cursor.json", TICKET_EXPORT_PAGE, params=params
+            )
             users = {user.get("id"): user for user in body.get("users") or ()}
             page = Page("zendesk", "feedback", TICKETS)
             past_until = False

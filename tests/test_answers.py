@@ -13,7 +13,10 @@ import requests
 import responses
 from builders import ZENDESK, RecordedSleep, sandbox_settings
 
-from connectors.http import ApiClient, NotAnAnswer
+from connectors.http import ApiClient, NotAnAnswer, Shape, checked_records
+from connectors.hubspot import RESULTS_PAGE
+from connectors.salesforce import QUERY_PAGE
+from connectors.zendesk import TICKET_EXPORT_PAGE
 from connectors.zendesk import ZendeskConnector
 from flows.pipeline import run_cycle
 from models import Settings
@@ -161,3 +164,27 @@ def test_a_listing_that_lost_most_records_deletes_nothing_without_allow(
     allowed = settings.model_copy(update={"allow_mass_delete": True})
     assert run_cycle(allowed, store, full=True).failed == {}
     assert len(store.load("issue")) == len(issues) - len(gone)
+
+
+@pytest.mark.parametrize(
+    ("shape", "page"),
+    [
+        (TICKET_EXPORT_PAGE, {"tickets": [], "after_cursor": 123, "end_of_stream": False}),
+        (TICKET_EXPORT_PAGE, {"tickets": [], "after_cursor": "c", "end_of_stream": "true"}),
+        (RESULTS_PAGE, {"results": [], "paging": {"next": {"after": 200}}}),
+        (QUERY_PAGE, {"records": [], "done": "true"}),
+        (QUERY_PAGE, {"records": [], "done": False, "nextRecordsUrl": 7}),
+    ],
+    ids=["zendesk-cursor-int", "zendesk-eos-text", "hubspot-after-int", "sf-done-text", "sf-next"],
+)
+def test_paging_keys_of_another_type_are_no_answer(shape: Shape, page: Any) -> None:
+    """A paging key typed otherwise than documented (a number for a cursor, "true" for a
+    boolean) would end a stream early or loop: the page is refused."""
+    with pytest.raises(NotAnAnswer, match="not what the API documents"):
+        checked_records("tool", "GET /page", page, shape)
+
+
+def test_documented_pages_pass_with_their_optional_paging_keys_absent() -> None:
+    assert checked_records("t", "w", {"tickets": [], "end_of_stream": True}, TICKET_EXPORT_PAGE)
+    assert checked_records("t", "w", {"results": []}, RESULTS_PAGE)
+    assert checked_records("t", "w", {"records": [], "done": True}, QUERY_PAGE)
