@@ -14,6 +14,7 @@ from flows.pipeline import run_cycle
 from models import Settings
 from store import Store
 from tests.escaping import HOSTILE_SUMMARY, assert_shows_exactly
+from tests.oracle import AUTH
 from tests.test_close_loop_e2e import writes
 
 
@@ -135,3 +136,80 @@ def test_a_hostile_summary_reaches_every_tool_as_text(
     before = writes(sandbox_url)
     run_cycle(settings, store)
     assert writes(sandbox_url) == before, "a note was written again or pmsync echoed itself"
+
+
+HOSTILE_QUOTE = (
+    "<script>alert(1)</script></p> &amp; \"dq\" 'sq' javascript:alert(2) "
+    "[x](javascript:alert(3)) **md** Ünïcødé 東京 😀"
+)
+ADF_NODES = {
+    "doc",
+    "heading",
+    "paragraph",
+    "text",
+    "table",
+    "tableRow",
+    "tableHeader",
+    "tableCell",
+    "bulletList",
+    "listItem",
+}
+
+
+def _nodes(node: Any) -> list[dict[str, Any]]:
+    if not isinstance(node, dict):
+        return []
+    return [node, *(n for child in node.get("content") or [] for n in _nodes(child))]
+
+
+def test_a_hostile_quote_reaches_the_jira_comment_as_text(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    """A customer writes markup, entities, quotes and `javascript:` into a ticket that the
+    managed comment quotes: Jira stores the comment with that text in a text node as typed,
+    no node or link built from it, and links only to the tools' http(s) pages."""
+    run_cycle(settings, store)
+    auth = AUTH
+    quoted = next(
+        (key, q)
+        for key in sorted(i.key for i in store.load("issue"))
+        if (prop := _demand_property(sandbox_url, key, auth))
+        for q in prop.get("quotes") or []
+        if q["source"] == "zendesk"
+    )
+    key, quote = quoted
+    update = {
+        "tool": "zendesk",
+        "kind": "ticket",
+        "id": quote["record_id"],
+        "changes": {"description": f"{HOSTILE_QUOTE} {key}"},
+    }
+    requests.post(f"{sandbox_url}/_sandbox/update", json=update, timeout=30).raise_for_status()
+    run_cycle(settings, store)
+
+    comments = requests.get(
+        f"{sandbox_url}/jira/rest/api/3/issue/{key}/comment",
+        auth=auth,
+        params={"maxResults": 100},
+        timeout=30,
+    ).json()["comments"]
+    [managed] = [c["body"] for c in comments if "pmsync demand summary" in _plain(c["body"])]
+    nodes = _nodes(managed)
+    texts = [n["text"] for n in nodes if n.get("type") == "text"]
+    assert f"“{HOSTILE_QUOTE} {key}” " in texts
+    assert {n.get("type") for n in nodes} <= ADF_NODES
+    hrefs = [
+        m["attrs"]["href"] for n in nodes for m in n.get("marks") or [] if m.get("type") == "link"
+    ]
+    assert hrefs and all(h.startswith(("http://", "https://")) for h in hrefs)
+
+
+def _plain(node: Any) -> str:
+    return "".join(n.get("text", "") for n in _nodes(node))
+
+
+def _demand_property(url: str, key: str, auth: tuple[str, str]) -> dict[str, Any] | None:
+    response = requests.get(
+        f"{url}/jira/rest/api/3/issue/{key}/properties/pmsync.demand", auth=auth, timeout=30
+    )
+    return response.json()["value"] if response.status_code == 200 else None
