@@ -35,7 +35,7 @@ def refuse_secrets(database_url: str | None = None, sandbox_url: str | None = No
 
         try:
             url = make_url(database_url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # a bad port is a ValueError
             # Not echoed: a URL that does not parse may still hold a password.
             raise ConfigError(
                 "the database_url parameter is not a database URL; leave it out and set "

@@ -71,6 +71,17 @@ def test_serve_refuses_a_deployment_whose_parameters_hold_a_password() -> None:
         serve_flows([served], preload=False)
 
 
+def test_the_webhook_dispatcher_refuses_to_start_runs_with_a_password(tmp_path: Path) -> None:
+    """Each `handle-events` run the dispatcher starts stores its parameters in Prefect:
+    a runner given a database URL with a password is refused before any run."""
+    from store import Store
+    from webhooks.dispatch import ThroughPrefect
+
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    with pytest.raises(ConfigError, match="PMSYNC_DATABASE_URL"):
+        ThroughPrefect(store, parameters={"database_url": WITH_PASSWORD[0]})
+
+
 # The scan: one real flow run through Prefect's temporary server (~20 s).
 SCAN = r"""
 import json, sys
