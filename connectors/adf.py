@@ -90,7 +90,9 @@ def text(value: str, *, bold: bool = False, link: str | None = None) -> Node:
     marks: list[Node] = []
     if bold:
         marks.append({"type": "strong"})
-    if link:
+    # A link only through a link mark, and only to a web address: a record URL that says
+    # `javascript:` or `data:` shows as its text, never as something to click.
+    if link and link.lower().startswith(("https://", "http://")):
         marks.append({"type": "link", "attrs": {"href": link}})
     if marks:
         node["marks"] = marks

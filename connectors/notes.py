@@ -2,18 +2,52 @@
 
 Each note ends with a marker naming the issue and the transition, so a run that died after
 writing a note and before recording it finds that note instead of writing a second one.
+
+A note carries text people typed elsewhere (an issue summary, a version name), so each is
+written in the form its field is rendered in, and arrives as the literal text, never as
+markup: HTML, escaped, for HubSpot's `hs_note_body`, Intercom's note `body` ("Notes accept
+some HTML formatting") and Freshdesk's note `body` ("Content of the note in HTML"); HTML too
+for Zendesk, whose comment `body` renders Markdown ("Markdown formatting is supported in
+body but not in html_body": a summary with `**` or `[x](javascript:...)` would become
+formatting or a link), so `html_body` is used; plain text for Salesforce's Task
+`Description` (a text area, shown as typed).
 """
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, Protocol
 
 from connectors.http import ApiClient
 
+# C0 control characters other than tab and newline (and DEL): no one types them, HTML
+# cannot carry them (a NUL becomes U+FFFD) and some APIs refuse them.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
 
 def marker(issue_key: str, transition: str) -> str:
     return f"[pmsync {issue_key} {transition}]"
+
+
+def plain(text: str) -> str:
+    """The text with its line breaks as `\n` (a `\r\n` or lone `\r` typed on Windows or
+    an old Mac is one break) and no control characters."""
+    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def as_html(text: str) -> str:
+    """HTML that shows exactly `text`: `<`, `>`, `&` and both quotes escaped (a `<script>`
+    or `</p>` in a summary stays words, `&amp;` shows as typed), a `<br>` per line break."""
+    return "<p>" + html.escape(plain(text), quote=True).replace("\n", "<br>") + "</p>"
+
+
+def holds(mark: str, *bodies: Any) -> bool:
+    """Whether a note's body, as the tool returns it (plain text, or HTML in which the
+    mark's `&` or quotes may come back escaped), carries `mark`."""
+    return any(
+        isinstance(body, str) and (mark in body or mark in html.unescape(body)) for body in bodies
+    )
 
 
 class NoteWriter(Protocol):
@@ -25,7 +59,8 @@ class NoteWriter(Protocol):
 
 
 class ZendeskNotes:
-    """A private comment, added by updating the ticket (Zendesk has no comment endpoint)."""
+    """A private comment, added by updating the ticket (Zendesk has no comment endpoint),
+    as `html_body`: the plain `body` would render the text's Markdown."""
 
     def __init__(self, api: ApiClient) -> None:
         self.api = api
@@ -35,7 +70,7 @@ class ZendeskNotes:
         while path:
             body = self.api.get_json(path)
             for comment in body.get("comments", []):
-                if mark in (comment.get("body") or ""):
+                if holds(mark, comment.get("body"), comment.get("html_body")):
                     return str(comment["id"])
             path = body.get("next_page")
         return None
@@ -47,7 +82,7 @@ class ZendeskNotes:
             f"/api/v2/tickets/{record_id}.json",
             created=lambda response: self.find(record_id, mark) or record_id,
             find_existing=lambda: self.find(record_id, mark),
-            json={"ticket": {"comment": {"body": text, "public": False}}},
+            json={"ticket": {"comment": {"html_body": as_html(text), "public": False}}},
         )
 
 
@@ -65,8 +100,7 @@ class HubSpotNotes:
             note = self.api.get_json(
                 f"/crm/v3/objects/notes/{note_id}", params={"properties": "hs_note_body"}
             )
-            body = note.get("properties", {}).get("hs_note_body") or ""
-            if mark in body or html.escape(mark) in body:
+            if holds(mark, note.get("properties", {}).get("hs_note_body")):
                 return note_id
         return None
 
@@ -76,7 +110,7 @@ class HubSpotNotes:
         note: dict[str, Any] = {
             "properties": {
                 "hs_timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "hs_note_body": "<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
+                "hs_note_body": as_html(text),
             },
             "associations": [
                 {
@@ -95,7 +129,8 @@ class HubSpotNotes:
 
 
 class IntercomNotes:
-    """An internal note on the conversation, written as the workspace's API admin."""
+    """An internal note on the conversation, written as the workspace's API admin; its
+    `body` is HTML."""
 
     def __init__(self, api: ApiClient) -> None:
         self.api = api
@@ -110,7 +145,7 @@ class IntercomNotes:
         conversation = self.api.get_json(f"/conversations/{record_id}")
         parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
         for part in parts:
-            if mark in (part.get("body") or ""):
+            if holds(mark, part.get("body")):
                 return str(part["id"])
         return None
 
@@ -119,7 +154,7 @@ class IntercomNotes:
             "message_type": "note",
             "type": "admin",
             "admin_id": self.admin_id(),
-            "body": "<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
+            "body": as_html(text),
         }
         return self.api.write_once(
             "POST",
@@ -131,7 +166,7 @@ class IntercomNotes:
 
 
 class FreshdeskNotes:
-    """A private note on the ticket."""
+    """A private note on the ticket; its `body` is HTML (`body_text` the plain text)."""
 
     def __init__(self, api: ApiClient) -> None:
         self.api = api
@@ -141,7 +176,7 @@ class FreshdeskNotes:
         while path:
             response = self.api.request("GET", path)
             for note in response.json():
-                if mark in (note.get("body_text") or note.get("body") or ""):
+                if holds(mark, note.get("body_text"), note.get("body")):
                     return str(note["id"])
             path = response.links.get("next", {}).get("url")
         return None
@@ -152,12 +187,13 @@ class FreshdeskNotes:
             f"/api/v2/tickets/{record_id}/notes",
             created=lambda response: str(response.json()["id"]),
             find_existing=lambda: self.find(record_id, mark),
-            json={"body": html.escape(text).replace("\n", "<br>"), "private": True},
+            json={"body": as_html(text), "private": True},
         )
 
 
 class SalesforceNotes:
-    """A completed Task on the opportunity: what a sales rep sees in its activity."""
+    """A completed Task on the opportunity: what a sales rep sees in its activity. Its
+    `Description` is a plain text area: the text goes as it is."""
 
     def __init__(self, connector: Any) -> None:
         self.connector = connector
@@ -167,14 +203,16 @@ class SalesforceNotes:
         soql = f"SELECT Id, Description FROM Task WHERE WhatId = '{safe}'"
         for batch in self.connector.query(soql):
             for task in batch:
-                if mark in (task.get("Description") or ""):
+                if holds(mark, task.get("Description")):
                     return str(task["Id"])
         return None
 
     def add(self, record_id: str, text: str, mark: str) -> str:
+        text = plain(text)
         task = {
             "WhatId": record_id,
-            "Subject": text.split(". ")[0][:255],
+            # The Subject is one line of at most 255 characters: the note's first sentence.
+            "Subject": " ".join(text.split(". ")[0].split())[:255],
             "Description": text,
             "Status": "Completed",
         }

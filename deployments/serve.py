@@ -34,7 +34,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.schedules import Cron
 
 from flows.budgets import ensure_prefect_limits
-from flows.sync import sync
+from flows.sync import refuse_secrets, sync
 from models import ConfigError, Settings, load_settings
 
 log = logging.getLogger("pmsync.serve")
@@ -217,6 +217,10 @@ def serve_flows(
     from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner
 
+    for item in served:
+        # A deployment's parameters are stored in Prefect like a run's: never a password.
+        given = item.options.get("parameters") or {}
+        refuse_secrets(given.get("database_url"), given.get("sandbox_url"))
     forked = preload and preload_flow_runs()
     runner = Runner(
         name="pmsync",

@@ -347,8 +347,9 @@ def backfill(
     one changes nothing unless `force`. `relink=False` is for the parts of a backfill split
     over several runs: relink and publish once after the last (`pmsync publish`).
 
-    Credentials come from the worker's environment (PMSYNC_*), or the sandbox's with
-    `sandbox_url`."""
+    Credentials and the store's URL come from the worker's environment (PMSYNC_*), or the
+    sandbox's with `sandbox_url`; a `database_url` parameter with a password is refused
+    (Prefect stores parameters)."""
     from prefect.artifacts import create_table_artifact
 
     settings = settings_for(sandbox_url, database_url)

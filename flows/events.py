@@ -344,7 +344,9 @@ def handle_events(
 ) -> dict[str, Any]:
     """Re-read the records a batch of webhooks named, relink them and republish only the
     issues they move. Started by the dispatcher of `pmsync webhooks` with the batch's claim
-    token as idempotency key; credentials come from the environment (or the sandbox's)."""
+    token as idempotency key; credentials and the store's URL come from the environment
+    (or the sandbox's); a `database_url` parameter with a password is refused (Prefect
+    stores parameters)."""
     settings = settings_for(sandbox_url, database_url)
     result = process(settings, Store(settings.database_url), event_ids)
     return result.as_dict()

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.intercom_data import html_body
+from sandbox.intercom_data import html_body, html_text
 from sandbox.timefmt import zendesk_time
 from sandbox.world import World
 
@@ -129,7 +129,7 @@ def note(
     return {
         "id": nid,
         "body": body,
-        "body_text": body,
+        "body_text": html_text(body),  # `body` is HTML, `body_text` its plain text
         "incoming": False,
         "private": private,
         "user_id": user_id,

@@ -3,6 +3,7 @@
 import html
 from dataclasses import dataclass, field
 from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
 
 from sandbox.world import World
@@ -43,6 +44,28 @@ def html_body(text: str) -> str:
     """Plain text as Intercom stores message bodies: escaped HTML paragraphs."""
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "br" or (tag == "p" and self.parts):
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(markup: str) -> str:
+    """The plain text of an HTML body, as the tools derive it (Zendesk's `plain_body`,
+    Freshdesk's `body_text`): tags dropped, entities decoded, a line per `<br>` or `<p>`."""
+    parser = _Text()
+    parser.feed(markup)
+    parser.close()
+    return "".join(parser.parts)
 
 
 def admin(aid: str, name: str, email: str) -> dict[str, Any]:

@@ -224,7 +224,15 @@ async def update_ticket(request: Request, state: SandboxState) -> Response:
         ticket.update(fields)
         events: list[dict[str, Any]] = []
         if isinstance(text, str):
-            added = comment(state.zendesk.new_id(), API_USER_ID, text, public, now)
+            markup = note.get("html_body") if isinstance(note, dict) else None
+            added = comment(
+                state.zendesk.new_id(),
+                API_USER_ID,
+                text,
+                public,
+                now,
+                html_body=markup if isinstance(markup, str) and not note.get("body") else None,
+            )
             state.zendesk.comments.setdefault(ticket.get("id"), []).append(added)
             events.append(
                 {

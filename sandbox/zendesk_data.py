@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sandbox.intercom_data import html_text
 from sandbox.tenants import Tenant
 from sandbox.timefmt import order_time, zendesk_time
 from sandbox.world import World
@@ -37,15 +38,26 @@ def record_key(value: Any) -> Any:
 
 
 def comment(
-    cid: int, author: int, body: str, public: bool, created: datetime, channel: str = "api"
+    cid: int,
+    author: int,
+    body: str,
+    public: bool,
+    created: datetime,
+    channel: str = "api",
+    html_body: str | None = None,
 ) -> dict[str, Any]:
-    escaped = "</p><p>".join(html.escape(p) for p in body.split("\n\n"))
+    """A comment written as `body` (plain text: Zendesk makes its HTML) or as `html_body`
+    (HTML: Zendesk keeps it, and `body` and `plain_body` are its text)."""
+    if html_body is None:
+        markup = "<p>" + "</p><p>".join(html.escape(p) for p in body.split("\n\n")) + "</p>"
+    else:
+        markup, body = html_body, html_text(html_body)
     return {
         "id": cid,
         "type": "Comment",
         "author_id": author,
         "body": body,
-        "html_body": f'<div class="zd-comment" dir="auto"><p>{escaped}</p></div>',
+        "html_body": f'<div class="zd-comment" dir="auto">{markup}</div>',
         "plain_body": body,
         "public": public,
         "attachments": [],

@@ -40,6 +40,7 @@ from connectors.hubspot import COMPANY_PROPERTIES, DEAL_PROPERTIES
 from connectors.jira_write import COMMENT_MARKER, PROPERTY_KEY
 from connectors.lookup import Lookup
 from flows.events import process
+from flows.sync import refuse_secrets
 from models import Settings
 from store import Store
 from store.inbox import PENDING, PROCESSING, PROCESSING_TIMEOUT, Inbox, InboxEvent, inbox
@@ -229,6 +230,9 @@ class ThroughPrefect:
         self.store = store
         self.deployment = deployment
         self.parameters = dict(parameters or {})
+        # Prefect stores each run's parameters: the store's URL with a password stays in
+        # the environment of the process that serves handle-events.
+        refuse_secrets(self.parameters.get("database_url"), self.parameters.get("sandbox_url"))
         self.watch_every = watch_every
         self.launched: dict[UUID, _Launched] = {}
         self._watched = 0.0
