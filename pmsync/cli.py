@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from models import ConfigError, Settings, load_settings
@@ -33,20 +34,41 @@ app.add_typer(links_app, name="links")
 console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
+
+def fail(message: str) -> None:
+    # One line however narrow the terminal: rich would wrap it at 80 columns on a pipe.
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def _sandbox_url(value: str | None) -> str | None:
+    """--sandbox takes a URL: `sync --sandbox --json` would otherwise read '--json' as it."""
+    if value is None:
+        return value
+    if value.startswith("-"):
+        fail(
+            f"--sandbox needs the sandbox's URL (e.g. http://127.0.0.1:8765) but got "
+            f"{value!r}: write --sandbox URL"
+        )
+    from models.config_checks import http_url
+
+    try:
+        return http_url(value, "http://127.0.0.1:8765")
+    except ValueError as error:
+        fail(f"--sandbox: {error}")
+        raise  # unreachable
+
+
 SandboxOption = Annotated[
     str | None,
     typer.Option(
         "--sandbox",
         metavar="URL",
+        callback=_sandbox_url,
         help="Point every tool at a running pmsync sandbox with its demo credentials.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
 
 
 def settings_or_exit(sandbox: str | None = None, **overrides: Any) -> Settings:
@@ -69,6 +91,14 @@ def _quiet_prefect() -> None:
         Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
 
 
+def _without_config_errors(record: logging.LogRecord) -> bool:
+    """Drop Prefect's reports (with tracebacks) of a run stopped by a ConfigError: the
+    command prints the ConfigError's own line, which says what to fix."""
+    if record.exc_info and isinstance(record.exc_info[1], ConfigError):
+        return False
+    return "ConfigError" not in record.getMessage()
+
+
 def run_sync_flow(
     sandbox: str | None, full: bool, allow_mass_delete: bool = False
 ) -> dict[str, Any]:
@@ -79,6 +109,8 @@ def run_sync_flow(
     _quiet_prefect()
     from flows.sync import sync
 
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_without_config_errors)
     return sync(sandbox_url=sandbox, full=full, allow_mass_delete=allow_mass_delete)
 
 
@@ -289,6 +321,7 @@ def sandbox(
         fail("--rate-limits is 'off' or 'real'")
     if tenant not in TENANTS:
         fail(f"--tenant is one of {', '.join(TENANTS)}")
+    _port_free(host, port)
     serve(
         host=host,
         port=port,
@@ -301,6 +334,32 @@ def sandbox(
         webhook_url=webhook_url,
         tenant=tenant,
     )
+
+
+def _port_free(host: str, port: int) -> None:
+    """Fail with one line, before the world is generated, when the sandbox cannot listen."""
+    import errno
+    import socket
+
+    if not 0 <= port <= 65535:
+        fail(f"--port {port} is not a port: use 1 to 65535 (0: any free port)")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError):
+        fail(f"--host {host!r} is not an address of this machine (e.g. 127.0.0.1)")
+        return
+    with socket.socket(family, kind, proto) as probe:
+        # As the sandbox's own socket: a port left in TIME_WAIT is free to it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                fail(
+                    f"port {port} on {host} is in use (another sandbox?): choose another "
+                    "with --port, or --port 0 for any free port"
+                )
+            fail(f"cannot listen on {host}:{port}: {error.strerror} (check --host and --port)")
 
 
 @app.command("serve")
