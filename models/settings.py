@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -23,6 +25,7 @@ TOOL_URLS = {
     "freshdesk_url": "https://yourdomain.freshdesk.com",
     "salesforce_login_url": "https://yourdomain.my.salesforce.com",
 }
+TOOLS = tuple(name.removesuffix("_login_url").removesuffix("_url") for name in TOOL_URLS)
 
 
 class ConfigError(ValueError):
@@ -283,10 +286,13 @@ class Settings(BaseSettings):
         for pair in pairs:
             tool, _, rate = pair.partition(":")
             try:
-                if not tool or float(rate) <= 0:
+                if not tool or not 0 < float(rate) < math.inf:
                     raise ValueError
             except ValueError:
                 raise ValueError(f"{pair!r} is not TOOL:REQUESTS_PER_SECOND (jira:9)") from None
+            if tool not in TOOLS:
+                # A misspelt tool would leave the real one without any budget, silently.
+                raise ValueError(f"{tool!r} in {pair!r} is not a tool: one of {', '.join(TOOLS)}")
         return pairs
 
     @property
@@ -303,6 +309,14 @@ class Settings(BaseSettings):
         if value is None:
             return value
         return config_checks.http_url(value, TOOL_URLS[info.field_name or ""]).rstrip("/")
+
+    @field_validator("salesforce_webhook_header")
+    @classmethod
+    def _header_name(cls, name: str) -> str:
+        # An HTTP field name (RFC 9110 token): anything else never arrives as sent.
+        if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+            raise ValueError(f"{name[:60]!r} is not an HTTP header name: e.g. X-Pmsync-Secret")
+        return name
 
     @field_validator("database_url")
     @classmethod

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -41,22 +42,24 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _sandbox_url(value: str | None) -> str | None:
-    """--sandbox takes a URL: `sync --sandbox --json` would otherwise read '--json' as it."""
-    if value is None:
-        return value
-    if value.startswith("-"):
-        fail(
-            f"--sandbox needs the sandbox's URL (e.g. http://127.0.0.1:8765) but got "
-            f"{value!r}: write --sandbox URL"
-        )
-    from models.config_checks import http_url
+def url_option(option: str, example: str) -> Callable[[str | None], str | None]:
+    """A typer callback: the option's value is an http(s) URL, or the command stops with
+    one line. `sync --sandbox --json` would otherwise read '--json' as the URL."""
 
-    try:
-        return http_url(value, "http://127.0.0.1:8765")
-    except ValueError as error:
-        fail(f"--sandbox: {error}")
-        raise  # unreachable
+    def checked(value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.startswith("-"):
+            fail(f"{option} needs a URL (e.g. {example}) but got {value!r}: write {option} URL")
+        from models.config_checks import http_url
+
+        try:
+            return http_url(value, example)
+        except ValueError as error:
+            fail(f"{option}: {error}")
+            raise  # unreachable
+
+    return checked
 
 
 SandboxOption = Annotated[
@@ -64,7 +67,7 @@ SandboxOption = Annotated[
     typer.Option(
         "--sandbox",
         metavar="URL",
-        callback=_sandbox_url,
+        callback=url_option("--sandbox", "http://127.0.0.1:8765"),
         help="Point every tool at a running pmsync sandbox with its demo credentials.",
     ),
 ]
@@ -298,6 +301,7 @@ def sandbox(
         str | None,
         typer.Option(
             metavar="URL",
+            callback=url_option("--webhook-url", "http://127.0.0.1:8766"),
             help="Send every data change as the tool's signed webhook to URL/webhooks/<tool> "
             "(e.g. http://127.0.0.1:8766, where `pmsync webhooks` listens); secrets are "
             "'sandbox' for each tool. Log at /_sandbox/webhooks.",

@@ -359,3 +359,46 @@ def test_sync_through_prefect_names_a_missing_custom_field_without_tracebacks(
     assert "Traceback" not in done.stderr and "ConfigError" not in done.stderr, done.stderr
     errors = [line for line in done.stderr.splitlines() if "Customer Asks" in line]
     assert len(errors) == 1 and errors[0].startswith("error: Jira has no custom field"), errors
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["sandbox", "--webhook-url", "127.0.0.1:8766"], "--webhook-url"),
+        (["webhooks", "--public-url", "hooks example.com"], "--public-url"),
+    ],
+)
+def test_other_url_options_must_be_http_urls(command: list[str], option: str) -> None:
+    one_error_line(runner.invoke(app, command), option)
+
+
+def test_the_public_url_from_the_environment_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PMSYNC_WEBHOOK_PUBLIC_URL", "ftp://hooks.example.com")
+    one_error_line(runner.invoke(app, ["webhooks"]), "PMSYNC_WEBHOOK_PUBLIC_URL")
+
+
+# -- budgets and headers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("budgets", "why"),
+    [
+        ("jria:9", "'jria' in 'jria:9' is not a tool"),
+        ("Jira:9", "is not a tool"),
+        ("jira:nan", "TOOL:REQUESTS_PER_SECOND"),
+        ("jira:inf", "TOOL:REQUESTS_PER_SECOND"),
+        ("jira:0", "TOOL:REQUESTS_PER_SECOND"),
+    ],
+)
+def test_a_budget_for_no_known_tool_or_no_finite_rate_fails(budgets: str, why: str) -> None:
+    """A misspelt tool used to leave the real one without any budget."""
+    message = problem(rate_budgets=budgets)
+    assert "PMSYNC_RATE_BUDGETS:" in message and why in message
+
+
+@pytest.mark.parametrize("header", ["X Secret", "X-Secret:", "", "Sécret"])
+def test_the_salesforce_header_must_be_a_header_name(header: str) -> None:
+    message = problem(salesforce_webhook_header=header)
+    assert "PMSYNC_SALESFORCE_WEBHOOK_HEADER:" in message and "HTTP header name" in message
