@@ -33,15 +33,19 @@ NOTE_SAMPLE = {
 
 
 def shown_url(value: str) -> str:
-    """A URL as it may be shown: any user or password replaced by ***."""
+    """A URL as it may be shown: a user or password replaced by ***, the query (it may
+    carry a token) by ?..."""
     try:
         parts = urlsplit(value)
     except ValueError:
-        return repr(value.split("@")[-1])
-    if "@" not in parts.netloc:
-        return repr(value)
+        return repr(value.split("@")[-1].split("?")[0])
     host = parts.netloc.rpartition("@")[2]
-    return repr(parts._replace(netloc=f"***@{host}").geturl())
+    shown = parts._replace(
+        netloc=f"***@{host}" if "@" in parts.netloc else host,
+        query="..." if parts.query else "",
+        fragment="",
+    )
+    return repr(shown.geturl())
 
 
 def http_url(value: str, example: str) -> str:
@@ -80,7 +84,8 @@ def database_url(value: str) -> str:
     except (ArgumentError, ValueError):
         # The value is not shown: it may hold a password that did not parse.
         raise ValueError(f"is not a database URL: use {DATABASE_EXAMPLES}") from None
-    shown = parsed.render_as_string(hide_password=True)
+    # No password, and no query: one may carry a password too (?password=...).
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
     if parsed.drivername not in DATABASE_DRIVERS:
         hint = (
             " (PostgreSQL through psycopg 3)" if parsed.get_backend_name() == "postgresql" else ""
@@ -211,5 +216,7 @@ def problem_line(errors: list[dict[str, Any]]) -> str:
         setting = f"PMSYNC_{where.upper()}: " if where else ""
         message = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         message = message.replace("Input should be", "should be")
+        if item["type"] == "string_pattern_mismatch":
+            message = "should be a name: a letter, then letters, digits or _"
         problems.append(f"{setting}{message}")
     return "invalid configuration: " + "; ".join(problems)

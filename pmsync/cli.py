@@ -391,6 +391,8 @@ def demo(
     from sandbox.server import start_sandbox
 
     database = Path(".pmsync/demo.db")
+    # The rest of the environment (schedule, note, maps, ...) checked before anything starts.
+    settings_or_exit("http://127.0.0.1:1", database_url=f"sqlite:///{database}")
     # A fresh sandbox world needs a fresh store: the database and its write-ahead log.
     for leftover in (database, *(database.with_name(database.name + e) for e in ("-wal", "-shm"))):
         leftover.unlink(missing_ok=True)
@@ -400,7 +402,10 @@ def demo(
         console.print(f"Sandbox running at {server.url} (seed {seed})")
         console.print("Running one sync through Prefect (the first start takes a few seconds)")
         os.environ["PMSYNC_DATABASE_URL"] = database_url  # the flow reads it from here
-        result = run_sync_flow(server.url, True)
+        try:
+            result = run_sync_flow(server.url, True)
+        except ConfigError as error:  # found mid-run, such as a missing Jira field
+            fail(str(error))
         console.print(
             f"Pulled {result['pulled']}; {result['links']} links; "
             f"published {result['published']['written']} issues "

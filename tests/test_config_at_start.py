@@ -402,3 +402,28 @@ def test_a_budget_for_no_known_tool_or_no_finite_rate_fails(budgets: str, why: s
 def test_the_salesforce_header_must_be_a_header_name(header: str) -> None:
     message = problem(salesforce_webhook_header=header)
     assert "PMSYNC_SALESFORCE_WEBHOOK_HEADER:" in message and "HTTP header name" in message
+
+
+@pytest.mark.parametrize("case", ["note", "cron", "timezone"])
+def test_demo_checks_the_environment_before_starting_anything(
+    monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    variables, setting = BAD_ENVIRONMENTS[case]
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    one_error_line(runner.invoke(app, ["demo"]), setting)
+
+
+def test_a_token_in_a_url_query_is_never_shown() -> None:
+    message = problem(jira_url=f"ftp://example.com/?token={SECRET}", **CREDENTIALS["jira_url"])
+    assert "PMSYNC_JIRA_URL" in message and "'ftp://example.com/?...'" in message
+    message = problem(database_url=f"mysql://me@host/db?password={SECRET}")
+    assert "PMSYNC_DATABASE_URL" in message and "'mysql://me@host/db'" in message
+
+
+def test_a_revenue_field_that_is_not_a_name_says_what_a_name_is() -> None:
+    message = problem(hubspot_revenue_property="annual revenue")
+    assert message == (
+        "invalid configuration: PMSYNC_HUBSPOT_REVENUE_PROPERTY: should be a name: "
+        "a letter, then letters, digits or _"
+    )
