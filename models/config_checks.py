@@ -148,10 +148,17 @@ def cron(expression: str) -> str:
     (prefect._internal.schemas.validators.validate_cron_string)."""
     parser = _prefect_croniter()
     fields = expression.split()
-    if not parser.croniter.is_valid(expression):
+    if not parser.croniter.is_valid(expression):  # Prefect's own verdict
+        try:
+            parser.croniter.expand(expression)
+            reason = "refused"
+        except Exception as error:  # croniter's reason: out of range, columns, ...
+            reason = str(error).replace(f"[{expression}] is not acceptable, ", "")
+            if "columns" in reason:
+                reason = f"{len(fields)} fields"
         raise ValueError(
-            f"{expression[:60]!r} is not a cron expression: five fields, minute hour "
-            "day-of-month month day-of-week, e.g. */15 * * * *"
+            f"{expression[:60]!r} is not a cron expression ({reason[:80]}): five fields, "
+            "minute hour day-of-month month day-of-week, e.g. */15 * * * *"
         )
     if any(field.casefold() in ("r", "h") for field in fields):
         raise ValueError(
