@@ -347,16 +347,14 @@ def _port_free(host: str, port: int) -> None:
 
     if not 0 <= port <= 65535:
         fail(f"--port {port} is not a port: use 1 to 65535 (0: any free port)")
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except (socket.gaierror, UnicodeError):
-        fail(f"--host {host!r} is not an address of this machine (e.g. 127.0.0.1)")
-        return
-    with socket.socket(family, kind, proto) as probe:
-        # As the sandbox's own socket: a port left in TIME_WAIT is free to it.
+    # The socket the sandbox opens (sandbox.server._listen), bound and closed at once; its
+    # SO_REUSEADDR too, so a port left in TIME_WAIT counts as free, as it is to the sandbox.
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(address)
+            probe.bind((host, port))
+        except (socket.gaierror, UnicodeError):
+            fail(f"--host {host!r} is not an address of this machine (e.g. 127.0.0.1)")
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 fail(
