@@ -474,6 +474,11 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         errors = error.errors(include_input=False, include_url=False)
         raise ConfigError(config_checks.problem_line(list(errors))) from None  # type: ignore[arg-type]
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "invalid configuration: .env is not UTF-8 text (a binary file?): write "
+            "PMSYNC_NAME=value lines, or remove it"
+        ) from None
     except SettingsError as error:
         # The environment or .env could not be read at all; its message names the field.
         raise ConfigError(f"invalid configuration: {str(error).splitlines()[0]}") from None

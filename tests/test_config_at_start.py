@@ -429,3 +429,8 @@ def test_a_revenue_field_that_is_not_a_name_says_what_a_name_is() -> None:
         "invalid configuration: PMSYNC_HUBSPOT_REVENUE_PROPERTY: should be a name: "
         "a letter, then letters, digits or _"
     )
+
+
+def test_a_binary_env_file_stops_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    one_error_line(runner.invoke(app, ["status"]), ".env is not UTF-8 text")
