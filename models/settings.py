@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from models import config_checks
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_SECRET = "sandbox"
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+
+# The tools' address settings, with the example each message gives.
+TOOL_URLS = {
+    "jira_url": "https://you.atlassian.net",
+    "zendesk_url": "https://yoursubdomain.zendesk.com",
+    "hubspot_url": "https://api.hubapi.com",
+    "intercom_url": "https://api.intercom.io",
+    "freshdesk_url": "https://yourdomain.freshdesk.com",
+    "salesforce_login_url": "https://yourdomain.my.salesforce.com",
+}
+TOOLS = tuple(name.removesuffix("_login_url").removesuffix("_url") for name in TOOL_URLS)
 
 
 class ConfigError(ValueError):
@@ -261,12 +276,9 @@ class Settings(BaseSettings):
 
     @field_validator("account_map")
     @classmethod
-    def _map_exists(cls, path: str | None) -> str | None:
-        from pathlib import Path
-
-        if path and not Path(path).is_file():
-            raise ValueError(f"account map file {path} does not exist")
-        return path
+    def _map_readable(cls, path: str | None) -> str | None:
+        # Read now, as a sync will: a binary file or wrong columns fail at start.
+        return config_checks.account_map(path) if path else path
 
     @field_validator("rate_budgets")
     @classmethod
@@ -274,10 +286,13 @@ class Settings(BaseSettings):
         for pair in pairs:
             tool, _, rate = pair.partition(":")
             try:
-                if not tool or float(rate) <= 0:
+                if not tool or not 0 < float(rate) < math.inf:
                     raise ValueError
             except ValueError:
                 raise ValueError(f"{pair!r} is not TOOL:REQUESTS_PER_SECOND (jira:9)") from None
+            if tool not in TOOLS:
+                # A misspelt tool would leave the real one without any budget, silently.
+                raise ValueError(f"{tool!r} in {pair!r} is not a tool: one of {', '.join(TOOLS)}")
         return pairs
 
     @property
@@ -288,10 +303,45 @@ class Settings(BaseSettings):
     def demand_label_rules(self) -> list[tuple[str, int]]:
         return [(r.partition(":")[0], int(r.partition(":")[2])) for r in self.demand_labels]
 
-    @field_validator("jira_url", "zendesk_url", "hubspot_url")
+    @field_validator(*TOOL_URLS)
     @classmethod
-    def _strip_slash(cls, value: str | None) -> str | None:
-        return value.rstrip("/") if value else value
+    def _tool_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        return config_checks.http_url(value, TOOL_URLS[info.field_name or ""]).rstrip("/")
+
+    @field_validator("salesforce_webhook_header")
+    @classmethod
+    def _header_name(cls, name: str) -> str:
+        # An HTTP field name (RFC 9110 token): anything else never arrives as sent.
+        if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+            raise ValueError(f"{name[:60]!r} is not an HTTP header name: e.g. X-Pmsync-Secret")
+        return name
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return config_checks.database_url(value)
+
+    @field_validator("jira_projects")
+    @classmethod
+    def _project_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return config_checks.project_keys(keys)
+
+    @field_validator("close_loop_note")
+    @classmethod
+    def _note_renders(cls, template: str) -> str:
+        return config_checks.note_template(template)
+
+    @field_validator("sync_cron")
+    @classmethod
+    def _cron(cls, expression: str) -> str:
+        return config_checks.cron(expression)
+
+    @field_validator("sync_timezone")
+    @classmethod
+    def _timezone(cls, name: str) -> str:
+        return config_checks.timezone(name)
 
     @model_validator(mode="after")
     def _complete(self) -> Settings:
@@ -405,22 +455,30 @@ class Settings(BaseSettings):
             "rate_budget_scope": "off",
         }
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        # Through load_settings: the rest still comes from the environment, and a bad
+        # value there fails with the same one-line ConfigError.
+        return load_settings(**values)
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, or a ConfigError that names what to fix.
+    """Settings from the environment, or a ConfigError on one line that names each setting
+    to fix.
 
     pydantic's own message echoes the input values, secrets included: never show it.
     """
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        problems = []
-        for item in error.errors(include_input=False, include_url=False):
-            where = ".".join(str(part) for part in item["loc"])
-            setting = f"PMSYNC_{where.upper()}: " if where else ""
-            problems.append(f"{setting}{item['msg'].removeprefix('Value error, ')}")
-        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+        errors = error.errors(include_input=False, include_url=False)
+        raise ConfigError(config_checks.problem_line(list(errors))) from None  # type: ignore[arg-type]
+    except UnicodeDecodeError:
+        raise ConfigError(
+            "invalid configuration: .env is not UTF-8 text (a binary file?): write "
+            "PMSYNC_NAME=value lines, or remove it"
+        ) from None
+    except SettingsError as error:
+        # The environment or .env could not be read at all; its message names the field.
+        raise ConfigError(f"invalid configuration: {str(error).splitlines()[0]}") from None

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from models import ConfigError, Settings, load_settings
@@ -33,20 +35,43 @@ app.add_typer(links_app, name="links")
 console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
+
+def fail(message: str) -> None:
+    # One line however narrow the terminal: rich would wrap it at 80 columns on a pipe.
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def url_option(option: str, example: str) -> Callable[[str | None], str | None]:
+    """A typer callback: the option's value is an http(s) URL, or the command stops with
+    one line. `sync --sandbox --json` would otherwise read '--json' as the URL."""
+
+    def checked(value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.startswith("-"):
+            fail(f"{option} needs a URL (e.g. {example}) but got {value!r}: write {option} URL")
+        from models.config_checks import http_url
+
+        try:
+            return http_url(value, example)
+        except ValueError as error:
+            fail(f"{option}: {error}")
+            raise  # unreachable
+
+    return checked
+
+
 SandboxOption = Annotated[
     str | None,
     typer.Option(
         "--sandbox",
         metavar="URL",
+        callback=url_option("--sandbox", "http://127.0.0.1:8765"),
         help="Point every tool at a running pmsync sandbox with its demo credentials.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
 
 
 def settings_or_exit(sandbox: str | None = None, **overrides: Any) -> Settings:
@@ -69,6 +94,14 @@ def _quiet_prefect() -> None:
         Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
 
 
+def _without_config_errors(record: logging.LogRecord) -> bool:
+    """Drop Prefect's reports (with tracebacks) of a run stopped by a ConfigError: the
+    command prints the ConfigError's own line, which says what to fix."""
+    if record.exc_info and isinstance(record.exc_info[1], ConfigError):
+        return False
+    return "ConfigError" not in record.getMessage()
+
+
 def run_sync_flow(
     sandbox: str | None, full: bool, allow_mass_delete: bool = False
 ) -> dict[str, Any]:
@@ -79,6 +112,8 @@ def run_sync_flow(
     _quiet_prefect()
     from flows.sync import sync
 
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_without_config_errors)
     return sync(sandbox_url=sandbox, full=full, allow_mass_delete=allow_mass_delete)
 
 
@@ -266,6 +301,7 @@ def sandbox(
         str | None,
         typer.Option(
             metavar="URL",
+            callback=url_option("--webhook-url", "http://127.0.0.1:8766"),
             help="Send every data change as the tool's signed webhook to URL/webhooks/<tool> "
             "(e.g. http://127.0.0.1:8766, where `pmsync webhooks` listens); secrets are "
             "'sandbox' for each tool. Log at /_sandbox/webhooks.",
@@ -289,6 +325,7 @@ def sandbox(
         fail("--rate-limits is 'off' or 'real'")
     if tenant not in TENANTS:
         fail(f"--tenant is one of {', '.join(TENANTS)}")
+    _port_free(host, port)
     serve(
         host=host,
         port=port,
@@ -301,6 +338,30 @@ def sandbox(
         webhook_url=webhook_url,
         tenant=tenant,
     )
+
+
+def _port_free(host: str, port: int) -> None:
+    """Fail with one line, before the world is generated, when the sandbox cannot listen."""
+    import errno
+    import socket
+
+    if not 0 <= port <= 65535:
+        fail(f"--port {port} is not a port: use 1 to 65535 (0: any free port)")
+    # The socket the sandbox opens (sandbox.server._listen), bound and closed at once; its
+    # SO_REUSEADDR too, so a port left in TIME_WAIT counts as free, as it is to the sandbox.
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except (socket.gaierror, UnicodeError):
+            fail(f"--host {host!r} is not an address of this machine (e.g. 127.0.0.1)")
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                fail(
+                    f"port {port} on {host} is in use (another sandbox?): choose another "
+                    "with --port, or --port 0 for any free port"
+                )
+            fail(f"cannot listen on {host}:{port}: {error.strerror} (check --host and --port)")
 
 
 @app.command("serve")
@@ -328,6 +389,8 @@ def demo(
     from sandbox.server import start_sandbox
 
     database = Path(".pmsync/demo.db")
+    # The rest of the environment (schedule, note, maps, ...) checked before anything starts.
+    settings_or_exit("http://127.0.0.1:1", database_url=f"sqlite:///{database}")
     # A fresh sandbox world needs a fresh store: the database and its write-ahead log.
     for leftover in (database, *(database.with_name(database.name + e) for e in ("-wal", "-shm"))):
         leftover.unlink(missing_ok=True)
@@ -337,7 +400,10 @@ def demo(
         console.print(f"Sandbox running at {server.url} (seed {seed})")
         console.print("Running one sync through Prefect (the first start takes a few seconds)")
         os.environ["PMSYNC_DATABASE_URL"] = database_url  # the flow reads it from here
-        result = run_sync_flow(server.url, True)
+        try:
+            result = run_sync_flow(server.url, True)
+        except ConfigError as error:  # found mid-run, such as a missing Jira field
+            fail(str(error))
         console.print(
             f"Pulled {result['pulled']}; {result['links']} links; "
             f"published {result['published']['written']} issues "

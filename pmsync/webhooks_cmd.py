@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pmsync.cli import app, console, fail, settings_or_exit
+from pmsync.cli import app, console, fail, settings_or_exit, url_option
 from store import Store
 
 
@@ -23,6 +23,9 @@ def webhooks(
             "--public-url",
             envvar="PMSYNC_WEBHOOK_PUBLIC_URL",
             metavar="URL",
+            callback=url_option(
+                "--public-url (PMSYNC_WEBHOOK_PUBLIC_URL)", "https://hooks.example.com"
+            ),
             help="Base URL the tools call (e.g. https://hooks.example.com), when a proxy "
             "in front changes scheme, host or path prefix: HubSpot signs the full URL.",
         ),

@@ -1,0 +1,229 @@
+"""Checks of single settings that pydantic's types cannot express: URLs, the store's URL,
+the schedule, templates and the account map. Each raises ValueError with a message that
+says what to fix and never repeats a secret (passwords in URLs are masked)."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import importlib.util
+import re
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+# Drivers the store is built and tested for: SQLite (the standard library's driver) and
+# PostgreSQL through psycopg 3 (the psycopg[binary] dependency; psycopg2 is not installed).
+DATABASE_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+DATABASE_EXAMPLES = "sqlite:///.pmsync/pmsync.db or postgresql+psycopg://user:password@host/db"
+
+# Jira's default project key format: a capital letter, then capitals, digits or '_'.
+PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]+")
+
+# What a closing-the-loop note is rendered with (flows/close_loop.notify), as samples.
+NOTE_SAMPLE = {
+    "key": "ANA-1",
+    "summary": "Export to PDF",
+    "status": "Done",
+    "url": "https://example.atlassian.net/browse/ANA-1",
+}
+
+
+def shown_url(value: str) -> str:
+    """A URL as it may be shown: a user or password replaced by ***, the query (it may
+    carry a token) by ?..."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return repr(value.split("@")[-1].split("?")[0])
+    host = parts.netloc.rpartition("@")[2]
+    shown = parts._replace(
+        netloc=f"***@{host}" if "@" in parts.netloc else host,
+        query="..." if parts.query else "",
+        fragment="",
+    )
+    return repr(shown.geturl())
+
+
+def http_url(value: str, example: str) -> str:
+    """An http(s) URL with a host and a valid port; surrounding blanks dropped."""
+    url = value.strip()
+    if not url:
+        raise ValueError(f"is empty: set it to the tool's address, e.g. {example}, or unset it")
+    if any(char.isspace() for char in url):
+        raise ValueError(
+            f"{shown_url(url)} contains white space: write the address, e.g. {example}"
+        )
+    try:
+        parts: SplitResult = urlsplit(url)
+        port = parts.port  # reading it validates it: out of 0-65535 or not a number
+    except ValueError:
+        raise ValueError(
+            f"{shown_url(url)} has an invalid port (use 1 to 65535) or host: e.g. {example}"
+        ) from None
+    if parts.scheme.lower() not in ("http", "https"):
+        scheme = f"'{parts.scheme}://'" if parts.scheme and "//" in url else "no http(s)://"
+        raise ValueError(f"{shown_url(url)} has {scheme}: write an http(s) URL, e.g. {example}")
+    if not parts.hostname:
+        raise ValueError(f"{shown_url(url)} names no host: e.g. {example}")
+    if port == 0:
+        raise ValueError(f"{shown_url(url)} has port 0: use a port from 1 to 65535")
+    return url
+
+
+def database_url(value: str) -> str:
+    """A SQLAlchemy URL of a supported store; the password never shown."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(value.strip())
+    except (ArgumentError, ValueError):
+        # The value is not shown: it may hold a password that did not parse.
+        raise ValueError(f"is not a database URL: use {DATABASE_EXAMPLES}") from None
+    # No password, and no query: one may carry a password too (?password=...).
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
+    if parsed.drivername not in DATABASE_DRIVERS:
+        hint = (
+            " (PostgreSQL through psycopg 3)" if parsed.get_backend_name() == "postgresql" else ""
+        )
+        raise ValueError(
+            f"{shown!r} uses {parsed.drivername!r}, which pmsync does not support{hint}: "
+            f"use {DATABASE_EXAMPLES}"
+        )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ValueError(f"{shown!r} has port {parsed.port}: use a port from 1 to 65535")
+    if parsed.get_backend_name() == "postgresql" and not parsed.database:
+        raise ValueError(f"{shown!r} names no database: e.g. {DATABASE_EXAMPLES}")
+    return value.strip()
+
+
+def project_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Jira project keys, as typed (case aside): anything else would end up inside JQL."""
+    for key in keys:
+        if not PROJECT_KEY.fullmatch(key.upper()):
+            raise ValueError(
+                f"{key[:40]!r} is not a Jira project key (a letter, then letters, digits "
+                "or _, e.g. ANA); list keys comma separated: ANA,WEB"
+            )
+    return tuple(key.upper() for key in keys)
+
+
+def note_template(template: str) -> str:
+    """Render the template once with sample values, as each closing note will be."""
+    names = ", ".join("{" + name + "}" for name in NOTE_SAMPLE)
+    try:
+        template.format(**NOTE_SAMPLE)
+    except KeyError as error:
+        raise ValueError(
+            f"unknown placeholder {{{error.args[0]}}}: use {names} (write {{{{ and }}}} "
+            "for a literal brace)"
+        ) from None
+    except IndexError:
+        raise ValueError(f"has a placeholder without a name ({{}} or {{0}}): use {names}") from None
+    except (ValueError, AttributeError, TypeError) as error:
+        raise ValueError(
+            f"is not a valid template ({error}): use {names}, and write {{{{ and }}}} for a "
+            "literal brace"
+        ) from None
+    return template
+
+
+def timezone(name: str) -> str:
+    """An IANA time zone, as Prefect's schedules accept it (prefect.types get_timezones)."""
+    from zoneinfo import available_timezones
+
+    if name not in available_timezones():
+        raise ValueError(
+            f"{name[:60]!r} is not an IANA time zone: e.g. UTC, Europe/Berlin, America/New_York"
+        )
+    return name
+
+
+def cron(expression: str) -> str:
+    """A cron expression Prefect's Cron schedule accepts: its own parser and its rules
+    (prefect._internal.schemas.validators.validate_cron_string)."""
+    parser = _prefect_croniter()
+    fields = expression.split()
+    if not parser.croniter.is_valid(expression):  # Prefect's own verdict
+        try:
+            parser.croniter.expand(expression)
+            reason = "refused"
+        except Exception as error:  # croniter's reason: out of range, columns, ...
+            reason = str(error).replace(f"[{expression}] is not acceptable, ", "")
+            if "columns" in reason:
+                reason = f"{len(fields)} fields"
+        raise ValueError(
+            f"{expression[:60]!r} is not a cron expression ({reason[:80]}): five fields, "
+            "minute hour day-of-month month day-of-week, e.g. */15 * * * *"
+        )
+    if any(field.casefold() in ("r", "h") for field in fields):
+        raise ValueError(
+            f"{expression[:60]!r} uses random or hashed fields (R, H), which Prefect refuses"
+        )
+    return expression
+
+
+@cache
+def _prefect_croniter() -> ModuleType:
+    """Prefect's vendored croniter module. Loaded from its file when Prefect is not imported
+    yet: importing prefect takes a second or more, too much for every command's settings."""
+    vendored = "prefect._vendor.croniter.croniter"
+    if "prefect" in sys.modules:
+        return importlib.import_module(vendored)
+    spec = importlib.util.find_spec("prefect")  # finds, without importing, the package
+    origin = Path(spec.origin) if spec and spec.origin else None
+    path = origin.parent / "_vendor" / "croniter" / "croniter.py" if origin else None
+    if path is None or not path.is_file():
+        return importlib.import_module(vendored)
+    loaded = importlib.util.spec_from_file_location("_pmsync_prefect_croniter", path)
+    assert loaded is not None and loaded.loader is not None
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return module
+
+
+def account_map(path: str) -> str:
+    """The account map read as a sync will read it (linking.accounts.read_account_map)."""
+    from linking.accounts import read_account_map
+
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"account map file {path} does not exist")
+    try:
+        read_account_map(file)
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{path} is not UTF-8 text (a binary file?): save it as CSV rows source,id,account"
+        ) from None
+    except csv.Error as error:
+        raise ValueError(
+            f"{path} is not a CSV file ({error}): write rows source,id,account"
+        ) from None
+    except OSError as error:
+        raise ValueError(f"{path} cannot be read: {error.strerror}") from None
+    except ValueError as error:
+        # read_account_map names the file, the line and the row: keep the row short.
+        raise ValueError(_short(str(error), 160)) from None
+    return path
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def problem_line(errors: list[dict[str, Any]]) -> str:
+    """pydantic's errors as one line naming each setting, without the values."""
+    problems = []
+    for item in errors:
+        where = ".".join(str(part) for part in item["loc"])
+        setting = f"PMSYNC_{where.upper()}: " if where else ""
+        message = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        message = message.replace("Input should be", "should be")
+        if item["type"] == "string_pattern_mismatch":
+            message = "should be a name: a letter, then letters, digits or _"
+        problems.append(f"{setting}{message}")
+    return "invalid configuration: " + "; ".join(problems)
