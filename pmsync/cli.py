@@ -655,6 +655,9 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
         "features_off": last_sync.get("missing", {}),
         "failed_tools": last_sync.get("failed", {}),
         "cursors_clamped": last_sync.get("clamped", {}),
+        "drift_repaired": next(
+            (r["stats"]["repaired"] for r in runs if "repaired" in (r["stats"] or {})), None
+        ),
         "unknown_issue_keys": unknown_issue_keys(store.load("deal"), store.issue_keys()),
         "records": store.count_records(),
         "dead_letters": dict(sorted(dead.items(), key=lambda item: -item[1])),
