@@ -96,7 +96,6 @@ class SyncResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            **({"repaired": self.repaired} if self.repaired is not None else {}),
             "pulled": self.pulled,
             "failed": self.failed,
             "missing": self.missing,
@@ -105,6 +104,7 @@ class SyncResult:
             "links": self.links,
             "published": self.published,
             "notes": self.notes,
+            "repaired": self.repaired,
             "duration_s": round(self.duration_s, 2),
         }
 
