@@ -190,11 +190,13 @@ class JiraWriter:
         else the newest, and delete the others pmsync wrote (two runs that raced each
         posted one). Returns the kept comment's id."""
         found = [c for c in self.comments(key) if _marked(c)]
-        if not found:
+        mine = [c for c in found if self.is_mine(c)]
+        pool = mine or found  # a person's comment quoting the marker is never kept
+        if not pool:
             return None
-        kept = next((c for c in found if str(c["id"]) == keep), None) or newest(found)
-        for comment in found:
-            if comment is not kept and self.is_mine(comment):
+        kept = next((c for c in pool if str(c["id"]) == keep), None) or newest(pool)
+        for comment in mine:
+            if comment is not kept:
                 self.delete_comment(key, str(comment["id"]))
         return str(kept["id"])
 

@@ -81,9 +81,16 @@ def drift_of(
     by id and `labels` the demand labels, `ledger_comment` the managed comment's id and
     `comment_updated` Jira's `updated` for it after pmsync's last write."""
     parts: set[str] = set()
-    managed = [c for c in seen.comments if c.marked]
+    marked = [c for c in seen.comments if c.marked]
+    # pmsync's own, when Jira said who pmsync is: a person's comment quoting the marker
+    # is neither kept as the managed one nor deleted.
+    managed = [c for c in marked if c.mine] or marked
     ours = next((c for c in seen.comments if c.id == ledger_comment), None)
-    kept = ours if ours is not None and ours.marked else (_newest(managed) if managed else None)
+    # The ledger's comment is the one kept, even with its marker edited away (restored).
+    if ours is not None and (ours in managed or ours.mine):
+        kept: SeenComment | None = ours
+    else:
+        kept = _newest(managed) if managed else None
     extra = tuple(c.id for c in managed if c is not kept and c.mine)
     if extra:
         parts.add(DUPLICATES)
@@ -98,13 +105,10 @@ def drift_of(
         if seen.demand != demand_digest(written):
             parts.add(PROPERTY)
         if ledger_comment is not None:
-            if ours is not None and (
-                not ours.marked or not _same_time(ours.updated, comment_updated)
-            ):
-                comment_id = ours.id  # edited by a person: restored in place
-                parts.add(COMMENT_EDITED)
-            elif ours is None and kept is not None:
-                parts.add(COMMENT_EDITED)  # ours deleted, another kept: it shows what it showed
-            elif ours is None:
-                parts.add(COMMENT_GONE)
+            if kept is None:
+                parts.add(COMMENT_GONE)  # deleted: posted again
+            elif kept is not ours:
+                parts.add(COMMENT_EDITED)  # ours deleted, another kept: rewritten
+            elif not kept.marked or not _same_time(kept.updated, comment_updated):
+                parts.add(COMMENT_EDITED)  # edited by a person: restored in place
     return Drift(frozenset(parts), tuple(seen.labels), comment_id, extra)
