@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from connectors.base import DuplicatePageToken
 from connectors.http import ApiError
 from connectors.jira import JiraConnector
 from connectors.jira_comment import (
@@ -162,7 +163,7 @@ class Publisher:
             drift = None
             if seen is not None and key in seen:
                 drift = self.drift(key, entry, seen[key], field_ids or {})
-                labels = list(drift.labels or ())
+                labels = list(drift.labels or ()) if drift else labels
             current = set(labels) & managed
             signature = json.dumps([content_hash(summary), sorted(fields), sorted(wanted)])
             digest = hashlib.sha256(signature.encode()).hexdigest()
@@ -193,15 +194,21 @@ class Publisher:
 
     def drift(
         self, key: str, entry: LedgerEntry | None, seen: SeenIssue, field_ids: dict[str, str]
-    ) -> Drift:
-        """What drifted on the issue from its ledger entry. Jira's search is eventually
-        consistent, so drift found in a search answer is confirmed on the issue itself
-        before anything is rewritten or deleted."""
+    ) -> Drift | None:
+        """What drifted on the issue from its ledger entry (None: not known). Jira's
+        search is eventually consistent, so drift found in a search answer is confirmed on
+        the issue itself before anything is rewritten or deleted."""
         found = self._drift(entry, seen, field_ids)
         if not found.parts:
             return found
-        again = self.writer.read_issue(key, list(field_ids.values()))
-        return self._drift(entry, again, field_ids) if again is not None else Drift()
+        try:
+            again = self.writer.read_issue(key, list(field_ids.values()))
+        except ApiError as error:
+            log.warning(
+                "%s: not read back (%s): its drift waits for the next reconcile", key, error
+            )
+            return None
+        return self._drift(entry, again, field_ids) if again is not None else None
 
     def _drift(
         self, entry: LedgerEntry | None, seen: SeenIssue, field_ids: dict[str, str]
@@ -371,8 +378,12 @@ def _publish(
     if repair and keys:
         # A missing or misspelt field stops the run here, before any write.
         field_ids = publisher.writer.resolve_fields(publisher.field_names())
-        seen = publisher.writer.read_back(set(keys), list(field_ids.values()))
-        report.repaired = {"issues": 0}
+        try:
+            seen = publisher.writer.read_back(set(keys), list(field_ids.values()))
+            report.repaired = {"issues": 0}
+        except (ApiError, DuplicatePageToken) as error:
+            # What people changed waits for the next reconcile; what changed goes out now.
+            log.warning("reading the issues back failed (%s): no drift repaired this run", error)
     for start in range(0, len(keys), PUBLISH_BATCH):
         wanted = keys[start : start + PUBLISH_BATCH]
         if lease is not None:

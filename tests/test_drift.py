@@ -9,12 +9,14 @@ import json
 from typing import Any
 
 import requests
+from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from flows.pipeline import run_cycle
 from models import Settings
 from pmsync.cli import app
 from store import Store
+from store.schema import publish_ledger
 from tests.jira_view import FIELDS, MARKER, assert_ticket_shows, issue_numbers, managed_comments
 from tests.oracle import AUTH, expected_demand
 
@@ -195,3 +197,29 @@ def test_a_reconcile_without_drift_writes_nothing(
     assert incremental.repaired is None
     assert jira_writes(sandbox_url) == writes
     assert_ticket_shows(sandbox_url, expected_demand(sandbox_url))
+
+
+def test_a_sync_that_lost_an_issues_ledger_entry_heals_its_duplicates(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    """Outside a reconcile, an issue carrying pmsync's property but no ledger entry has
+    its comments looked up when it is written: of two managed comments, the newest is kept
+    and rewritten, the other deleted."""
+    run_cycle(settings, store)
+    key, expected = busiest(sandbox_url)
+    stale = doc(f"Customer demand: 1 request. This is the {MARKER}: it is rewritten in place.")
+    newer = requests.post(
+        f"{api(sandbox_url)}/issue/{key}/comment", auth=AUTH, json={"body": stale}, timeout=30
+    )
+    newer.raise_for_status()
+    with store.engine.begin() as conn:
+        conn.execute(delete(publish_ledger).where(publish_ledger.c.issue_key == key))
+    store.mark_pending({key})
+
+    result = run_cycle(settings, store)
+
+    assert result.repaired is None, "no reconcile: nothing read back in bulk"
+    assert result.published["written"] == 1
+    assert ledger_comment(store, key) == newer.json()["id"]
+    assert len(managed_comments(sandbox_url, key)) == 1
+    assert_ticket_shows(sandbox_url, expected)
