@@ -7,7 +7,11 @@ eagerly than the fields and the property do: it is rewritten at once for a mater
 (connectors.jira_comment.material_change: new customers, other quotes), and for numbers
 alone at most once per PMSYNC_COMMENT_MIN_INTERVAL_HOURS. A comment left behind catches up
 the next time its issue is in a publish after the interval (a reconcile reads them all).
-What the comment shows, and when it was written, rides in the ledger entry (`comment`)."""
+What the comment shows, and when it was written, rides in the ledger entry (`comment`).
+
+The ledger says what pmsync wrote, not what the issue shows now: a reconcile (`repair`)
+reads every issue back in one search and rewrites what people changed (flows.drift), and
+keeps one managed comment per issue, deleting the extras pmsync wrote."""
 
 from __future__ import annotations
 
