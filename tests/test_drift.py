@@ -223,3 +223,22 @@ def test_a_sync_that_lost_an_issues_ledger_entry_heals_its_duplicates(
     assert ledger_comment(store, key) == newer.json()["id"]
     assert len(managed_comments(sandbox_url, key)) == 1
     assert_ticket_shows(sandbox_url, expected)
+
+
+def test_the_sandbox_deletes_a_comment_as_jira_documents(sandbox_url: str) -> None:
+    """`DELETE /rest/api/3/issue/{key}/comment/{id}`: 204 with no body, then 404 with
+    Jira's error body; the issue's other comments stay."""
+    key = "ANA-1"
+    posted = [
+        requests.post(
+            f"{api(sandbox_url)}/issue/{key}/comment", auth=AUTH, json={"body": doc(t)}, timeout=30
+        ).json()["id"]
+        for t in ("first", "second")
+    ]
+    url = f"{api(sandbox_url)}/issue/{key}/comment/{posted[0]}"
+    gone = requests.delete(url, auth=AUTH, timeout=30)
+    again = requests.delete(url, auth=AUTH, timeout=30)
+    assert (gone.status_code, gone.content) == (204, b"")
+    assert again.status_code == 404 and again.json()["errorMessages"]
+    assert [c["id"] for c in comments(sandbox_url, key)][-1:] == [posted[1]]
+    assert posted[0] not in [c["id"] for c in comments(sandbox_url, key)]
