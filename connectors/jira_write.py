@@ -15,11 +15,18 @@ Writes respect the people on the issue:
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import requests
+
 from connectors import adf
-from connectors.base import MissingFeatures
+from connectors.base import MissingFeatures, parse_time
 from connectors.http import ApiError, AuthError
 from connectors.jira import PROPERTY_KEY, JiraConnector
 from models import ConfigError
@@ -46,6 +53,9 @@ class JiraWriter:
         # None until the first edit finds out whether Jira lets this user edit quietly.
         self.quiet: bool | None = None
         self._project_types: dict[str, str] | None = None
+        self._account_id: str | None = None
+        # comment id -> its `updated` as Jira answered pmsync's last write of it
+        self.updated: dict[str, str | None] = {}
 
     def resolve_fields(self, names: list[str]) -> dict[str, str]:
         """Custom field names to ids, or a ConfigError before anything is written."""
@@ -138,20 +148,66 @@ class JiraWriter:
         elsewhere costs nothing, a public one on a portal exposes customers."""
         return self.project_types().get(key.split("-")[0], SERVICE_DESK) == SERVICE_DESK
 
-    def find_managed_comment(self, key: str) -> str | None:
-        """The id of the comment pmsync wrote earlier, if one is on the issue."""
+    def comments(self, key: str) -> Iterator[dict[str, Any]]:
+        """Every comment on the issue, oldest first (Jira Cloud pages them 100 at a time
+        whatever maxResults asks)."""
         start = 0
         while True:
             page = self.api.get_json(
                 f"/rest/api/3/issue/{key}/comment", params={"startAt": start, "maxResults": 100}
             )
             comments = page.get("comments", [])
-            for comment in comments:
-                if COMMENT_MARKER in adf.to_text(comment.get("body")):
-                    return str(comment["id"])
+            yield from comments
             start += len(comments)
             if not comments or start >= page.get("total", 0):
-                return None
+                return
+
+    def find_managed_comment(self, key: str) -> str | None:
+        """The id of the comment pmsync wrote earlier, if one is on the issue (the newest,
+        should there be several)."""
+        found = [c for c in self.comments(key) if _marked(c)]
+        return str(newest(found)["id"]) if found else None
+
+    def account_id(self) -> str | None:
+        """The API user's accountId (`GET /rest/api/3/myself`), read once; None when Jira
+        will not say, and then no comment is deleted."""
+        if self._account_id is None:
+            try:
+                self._account_id = str(self.api.get_json("/rest/api/3/myself")["accountId"])
+            except (ApiError, KeyError, TypeError) as error:
+                log.warning("the API user's accountId is unknown (%s): no comment deleted", error)
+                self._account_id = ""
+        return self._account_id or None
+
+    def is_mine(self, comment: dict[str, Any]) -> bool:
+        """Whether the API user wrote the comment: only those are ever deleted, whatever
+        text a person's comment quotes."""
+        account = self.account_id()
+        return account is not None and (comment.get("author") or {}).get("accountId") == account
+
+    def keep_one(self, key: str, keep: str | None = None) -> str | None:
+        """Heal: of the managed comments on the issue, keep `keep` if it is one of them,
+        else the newest, and delete the others pmsync wrote (two runs that raced each
+        posted one). Returns the kept comment's id."""
+        found = [c for c in self.comments(key) if _marked(c)]
+        mine = [c for c in found if self.is_mine(c)]
+        pool = mine or found  # a person's comment quoting the marker is never kept
+        if not pool:
+            return None
+        kept = next((c for c in pool if str(c["id"]) == keep), None) or newest(pool)
+        for comment in mine:
+            if comment is not kept:
+                self.delete_comment(key, str(comment["id"]))
+        return str(kept["id"])
+
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        """Delete a comment; one already gone (404) is as good."""
+        try:
+            self.api.request("DELETE", f"/rest/api/3/issue/{key}/comment/{comment_id}")
+        except ApiError as error:
+            if error.status != 404:
+                raise
+        log.info("%s: deleted comment %s, a second managed comment", key, comment_id)
 
     def write_comment(
         self, key: str, body: dict[str, Any], comment_id: str | None, quiet: bool = False
@@ -164,17 +220,144 @@ class JiraWriter:
         if self.is_service_desk(key):
             payload["properties"] = INTERNAL_COMMENT
         if comment_id:
-            self.api.request(
+            answer = self.api.request(
                 "PUT",
                 f"/rest/api/3/issue/{key}/comment/{comment_id}",
                 params={"notifyUsers": "false"} if quiet else None,
                 json=payload,
             )
+            self.updated[comment_id] = _updated(answer)
             return comment_id
+
+        def created(response: requests.Response) -> str:
+            new_id = str(response.json()["id"])
+            self.updated[new_id] = _updated(response)
+            return new_id
+
         return self.api.write_once(
             "POST",
             f"/rest/api/3/issue/{key}/comment",
-            created=lambda response: str(response.json()["id"]),
+            created=created,
             find_existing=lambda: self.find_managed_comment(key),
             json=payload,
         )
+
+    def read_back(self, keys: set[str], field_ids: list[str]) -> dict[str, SeenIssue]:
+        """What these issues carry of pmsync's writes, read in bulk: one search of the
+        configured projects for the fields, labels, comments and pmsync's property (the
+        issues a page holds, not a GET each). An issue whose comments the search cut short
+        has them read on their own."""
+        projects = ", ".join(self.jira.settings.jira_projects)
+        wanted = [*field_ids, "labels", "comment"]
+        seen: dict[str, SeenIssue] = {}
+        for result in self.jira.search(
+            f"project in ({projects})", wanted, 100, properties=PROPERTY_KEY
+        ):
+            for raw in result.get("issues", []):
+                key = str(raw.get("key"))
+                if key in keys:
+                    seen[key] = self._seen(key, raw, field_ids)
+        return seen
+
+    def read_issue(self, key: str, field_ids: list[str]) -> SeenIssue | None:
+        """One issue read back on its own (`GET /issue`, consistent where search may lag);
+        None when it is gone."""
+        try:
+            raw = self.api.get_json(
+                f"/rest/api/3/issue/{key}",
+                params={
+                    "fields": ",".join([*field_ids, "labels", "comment"]),
+                    "properties": PROPERTY_KEY,
+                },
+            )
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            return None
+        return self._seen(key, raw, field_ids)
+
+    def _seen(self, key: str, raw: dict[str, Any], field_ids: list[str]) -> SeenIssue:
+        fields = raw.get("fields") or {}
+        page = fields.get("comment") or {}
+        comments = page.get("comments") or []
+        # (unconfirmed) how many comments a search result carries: when fewer than its
+        # total, the issue's own listing has them all.
+        if int(page.get("total") or 0) > len(comments):
+            comments = list(self.comments(key))
+        kept = [
+            SeenComment(
+                str(c["id"]),
+                str(c.get("created") or ""),
+                str(c.get("updated") or ""),
+                _marked(c),
+                self.is_mine(c),
+            )
+            for c in comments
+            if _marked(c) or self.is_mine(c)
+        ]
+        labels = fields.get("labels")
+        return SeenIssue(
+            fields={field_id: fields.get(field_id) for field_id in field_ids},
+            labels=[str(label) for label in labels] if isinstance(labels, list) else [],
+            demand=demand_digest((raw.get("properties") or {}).get(PROPERTY_KEY)),
+            comments=kept,
+        )
+
+
+@dataclass(frozen=True)
+class SeenComment:
+    """A comment pmsync wrote (or one bearing its marker), as read back."""
+
+    id: str
+    created: str
+    updated: str
+    marked: bool  # it carries COMMENT_MARKER
+    mine: bool  # the API user wrote it
+
+
+@dataclass
+class SeenIssue:
+    """What an issue carries of pmsync's writes, as read back from Jira."""
+
+    fields: dict[str, Any]  # field id -> value
+    labels: list[str]
+    demand: str | None  # demand_digest of pmsync's property; None when it is gone
+    comments: list[SeenComment]
+
+
+def demand_digest(value: Any) -> str | None:
+    """A digest of the demand property as written, `written_at` left out (the ledger does
+    not keep when)."""
+    if not isinstance(value, dict):
+        return None
+    kept = {k: v for k, v in value.items() if k != "written_at"}
+    text = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _marked(comment: dict[str, Any]) -> bool:
+    return COMMENT_MARKER in adf.to_text(comment.get("body"))
+
+
+def newest(comments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The comment created last (Jira's ids grow with time: they break ties)."""
+
+    def age(comment: dict[str, Any]) -> tuple[datetime, int]:
+        try:
+            created = parse_time(str(comment.get("created")), "created")
+        except ValueError:
+            created = datetime.min.replace(tzinfo=UTC)
+        text = str(comment.get("id"))
+        return created, int(text) if text.isdigit() else 0
+
+    return max(comments, key=age)
+
+
+def _updated(response: requests.Response) -> str | None:
+    """When Jira says the comment was last changed, from its answer to pmsync's write: a
+    later time read back means a person edited it."""
+    try:
+        value = response.json().get("updated")
+    except (ValueError, AttributeError):
+        return None
+    return str(value) if value else None

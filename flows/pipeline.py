@@ -90,6 +90,9 @@ class SyncResult:
     moved: list[dict[str, Any]] = field(default_factory=list)
     # closing-the-loop notes: written, skipped, failed this run, pending for the next runs
     notes: dict[str, int] = field(default_factory=dict)
+    # A reconcile's drift repairs (flows.drift: part -> issues, and "issues"); None when
+    # the run read nothing back.
+    repaired: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +104,7 @@ class SyncResult:
             "links": self.links,
             "published": self.published,
             "notes": self.notes,
+            "repaired": self.repaired,
             "duration_s": round(self.duration_s, 2),
         }
 
@@ -730,7 +734,9 @@ def run_cycle(
             if settings.jira_url and "jira" not in result.failed:
                 pending = store.pending()
                 summaries = step(demand_step)(settings, store, everything)
-                report = step(publish_all)(settings, store, summaries)
+                # A reconcile also reads the issues back and repairs what people changed.
+                report = step(publish_all)(settings, store, summaries, repair=everything)
+                result.repaired = report.repaired
                 # Pending issues with no demand to show (suggestions only) are done with too.
                 store.clear_pending((pending | set(summaries)) - report.not_written)
                 store.mark_pending(report.not_written)

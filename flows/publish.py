@@ -7,7 +7,11 @@ eagerly than the fields and the property do: it is rewritten at once for a mater
 (connectors.jira_comment.material_change: new customers, other quotes), and for numbers
 alone at most once per PMSYNC_COMMENT_MIN_INTERVAL_HOURS. A comment left behind catches up
 the next time its issue is in a publish after the interval (a reconcile reads them all).
-What the comment shows, and when it was written, rides in the ledger entry (`comment`)."""
+What the comment shows, and when it was written, rides in the ledger entry (`comment`).
+
+The ledger says what pmsync wrote, not what the issue shows now: a reconcile (`repair`)
+reads every issue back in one search and rewrites what people changed (flows.drift), and
+keeps one managed comment per issue, deleting the extras pmsync wrote."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from connectors.base import DuplicatePageToken
 from connectors.http import ApiError
 from connectors.jira import JiraConnector
 from connectors.jira_comment import (
@@ -30,7 +35,8 @@ from connectors.jira_comment import (
     property_bytes,
     render_comment,
 )
-from connectors.jira_write import JiraWriter
+from connectors.jira_write import JiraWriter, SeenIssue
+from flows.drift import COMMENT_PARTS, EDIT_PARTS, FIELDS, Drift, drift_of
 from linking.demand import content_hash
 from models import DemandSummary, Settings
 from store import LedgerEntry, Store
@@ -52,8 +58,12 @@ class Plan:
     content_hash: str
     # The issue carried pmsync's property when last read: a managed comment may be there.
     written_before: bool = True
-    # Nothing changed since the last write but the comment, left behind for the interval.
+    # Nothing changed since the last write but the comment, left behind for the interval
+    # (or what a person changed, in `repair`).
     comment_only: bool = False
+    # What drifted from the ledger (flows.drift), rewritten by this write.
+    repair: frozenset[str] = frozenset()
+    extra_comments: tuple[str, ...] = ()  # managed comments beyond the one kept: deleted
 
     @property
     def key(self) -> str:
@@ -75,6 +85,8 @@ class PublishReport:
     busy: int = 0  # issues another run was writing: left pending
     # Optional write features Jira refused this run (quiet_edits), feature -> what to change.
     missing: dict[str, str] = field(default_factory=dict)
+    # Drift repaired (flows.drift: part -> issues, and "issues"); None when not read back.
+    repaired: dict[str, int] | None = None
 
     def counts(self) -> dict[str, int]:
         return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed}
@@ -130,9 +142,15 @@ class Publisher:
         return set()
 
     def plan(
-        self, summaries: Mapping[str, DemandSummary], only: str | None = None
+        self,
+        summaries: Mapping[str, DemandSummary],
+        only: str | None = None,
+        seen: Mapping[str, SeenIssue] | None = None,
+        field_ids: dict[str, str] | None = None,
     ) -> tuple[list[Plan], int]:
-        """The issues whose content changed since the ledger, and how many did not."""
+        """The issues whose content changed since the ledger, or whose writes drifted from
+        it (`seen`: the issues read back, with the configured fields' `field_ids`), and
+        how many are unchanged."""
         wanted_keys = [key for key in summaries if not only or key == only]
         ledger = self.store.ledger(wanted_keys)
         if self._marks is None:  # read once: a publish plans a batch of issues at a time
@@ -145,13 +163,18 @@ class Publisher:
             labels, published = marks.get(key, ([], False))
             fields = self.field_values(summary)
             wanted = self.wanted_labels(summary)
+            entry = ledger.get(key)
+            drift = None
+            if seen is not None and key in seen:
+                drift = self.drift(key, entry, seen[key], field_ids or {})
+                labels = list(drift.labels or ()) if drift else labels
             current = set(labels) & managed
             signature = json.dumps([content_hash(summary), sorted(fields), sorted(wanted)])
             digest = hashlib.sha256(signature.encode()).hexdigest()
-            entry = ledger.get(key)
+            repair = drift.parts if drift else frozenset()
             comment_only = False
             if entry and entry.content_hash == digest:
-                if not self.comment_due(entry.summary, summary):
+                if not repair and not self.comment_due(entry.summary, summary):
                     unchanged += 1
                     continue
                 comment_only = True
@@ -159,16 +182,63 @@ class Publisher:
                 Plan(
                     summary=summary,
                     previous=entry.summary if entry else None,
-                    comment_id=entry.comment_id if entry else None,
+                    comment_id=drift.comment_id if drift else entry.comment_id if entry else None,
                     fields=fields,
                     labels_add=tuple(sorted(wanted - current)),
                     labels_remove=tuple(sorted(current - wanted)),
                     content_hash=digest,
-                    written_before=bool(entry) or published,
+                    # Read back: the comments are known, none is looked for.
+                    written_before=drift is None and (bool(entry) or published),
                     comment_only=comment_only,
+                    repair=repair,
+                    extra_comments=drift.extra_comments if drift else (),
                 )
             )
         return plans, unchanged
+
+    def drift(
+        self, key: str, entry: LedgerEntry | None, seen: SeenIssue, field_ids: dict[str, str]
+    ) -> Drift | None:
+        """What drifted on the issue from its ledger entry (None: not known). Jira's
+        search is eventually consistent, so drift found in a search answer is confirmed on
+        the issue itself before anything is rewritten or deleted."""
+        found = self._drift(entry, seen, field_ids)
+        if not found.parts:
+            return found
+        try:
+            again = self.writer.read_issue(key, list(field_ids.values()))
+        except ApiError as error:
+            log.warning(
+                "%s: not read back (%s): its drift waits for the next reconcile", key, error
+            )
+            return None
+        return self._drift(entry, again, field_ids) if again is not None else None
+
+    def _drift(
+        self, entry: LedgerEntry | None, seen: SeenIssue, field_ids: dict[str, str]
+    ) -> Drift:
+        if entry is None:
+            return drift_of(seen, None, None, None, None, set(), None)
+        before = DemandSummary.model_validate(entry.summary)
+        shown = entry.summary.get(COMMENT)
+        return drift_of(
+            seen,
+            entry.comment_id,
+            {k: v for k, v in entry.summary.items() if k != COMMENT},
+            {field_ids[n]: v for n, v in self.field_values(before).items() if n in field_ids},
+            self.wanted_labels(before),
+            {label for label, _ in self.settings.demand_label_rules},
+            shown.get("updated") if isinstance(shown, dict) else None,
+        )
+
+    def field_names(self) -> list[str]:
+        """The configured fields' names (an empty name switches its field off)."""
+        names = [
+            self.settings.jira_field_requests,
+            self.settings.jira_field_revenue,
+            self.settings.jira_field_pipeline,
+        ]
+        return [name for name in names if name]
 
     def comment_due(
         self, previous: dict[str, Any] | None, summary: DemandSummary, now: datetime | None = None
@@ -193,20 +263,27 @@ class Publisher:
 
     def apply(self, plan: Plan, field_ids: dict[str, str]) -> None:
         """One issue, written once: one edit carrying the property, and the fields and
-        labels when they changed; then the comment.
+        labels when they changed (or drifted); then the comment.
 
         The ledger entry comes last; if the run dies before it, the next run (which reads
         the property back with the issue) finds the comment it already posted instead of
         adding a second one."""
         key = plan.key
+        for extra in plan.extra_comments:  # heal: one managed comment per issue
+            self.writer.delete_comment(key, extra)
         # When this issue's writes began: the next search sees it in the property and takes
         # the issue's `updated` for pmsync's own change (connectors.jira reads no remote
         # links for it).
         started = datetime.now(UTC)
         written = dict(plan.previous or {})
-        if not plan.comment_only:
+        if not plan.comment_only or plan.repair & EDIT_PARTS:
             fields: dict[str, int | float] = {}
-            if plan.labels_add or plan.labels_remove or plan.fields != self.fields_written(plan):
+            if (
+                plan.labels_add
+                or plan.labels_remove
+                or FIELDS in plan.repair
+                or plan.fields != self.fields_written(plan)
+            ):
                 fields = {field_ids[name]: value for name, value in plan.fields.items()}
             # The property goes before the comment: an issue without it has no managed
             # comment, so only issues written to before are searched for one.
@@ -222,13 +299,19 @@ class Publisher:
             written = {k: v for k, v in payload.items() if k != "written_at"}
         comment_id = plan.comment_id
         shown, shown_at = comment_shown(plan.previous)
-        if self.comment_due(plan.previous, plan.summary, started):
+        restore = bool(plan.repair & COMMENT_PARTS)
+        if restore or self.comment_due(plan.previous, plan.summary, started):
             if comment_id is None and plan.written_before:
-                comment_id = self.writer.find_managed_comment(key)
+                comment_id = self.writer.keep_one(key)
             now = datetime.now(UTC)
-            # "Since the last update" compares with what the comment showed.
-            body = render_comment(plan.summary, shown, now)
-            # Numbers catching up tell nobody anything new: no mail for them.
+            # "Since the last update" compares with what the comment showed; a comment
+            # restored with the numbers it showed keeps the comparison it made.
+            since = _basis(shown)
+            if restore and not numbers_changed(shown, plan.summary):
+                kept = (shown or {}).get("since")
+                since = _basis(kept) if isinstance(kept, dict) else since
+            body = render_comment(plan.summary, since, now)
+            # Numbers catching up (or a restore) tell nobody anything new: no mail.
             quiet = not material_change(shown, plan.summary)
             try:
                 comment_id = self.writer.write_comment(key, body, comment_id, quiet)
@@ -237,10 +320,19 @@ class Publisher:
                     raise
                 comment_id = self.writer.write_comment(key, body, None)  # deleted by a person
             shown, shown_at = comment_basis(plan.summary), now
+            shown = {**shown, "since": since, "updated": self.writer.updated.get(comment_id)}
         if shown is not None:
             stamp = shown_at.isoformat() if shown_at else None
             written[COMMENT] = {**shown, "at": stamp}
         self.store.record_publish(LedgerEntry(key, plan.content_hash, comment_id, written))
+
+
+def _basis(shown: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a comment showed (connectors.jira_comment.comment_basis) without the ledger's
+    own notes (when, Jira's `updated`, what it compared with)."""
+    if shown is None:
+        return None
+    return {k: v for k, v in shown.items() if k not in ("at", "updated", "since")}
 
 
 PUBLISH_BATCH = 500
@@ -255,40 +347,53 @@ def publish_all(
     max_writes: int | None = None,
     only: str | None = None,
     writer: JiraWriter | None = None,
+    repair: bool = False,
 ) -> PublishReport:
     """Write what changed, a batch of issues at a time: `summaries` may compute theirs
-    as they are read (flows.pipeline.Summaries), so no more than a batch is held."""
+    as they are read (flows.pipeline.Summaries), so no more than a batch is held. With
+    `repair` (a reconcile), the issues are read back first and what drifted from the
+    ledger is rewritten too (flows.drift)."""
     report = PublishReport()
     keys = [key for key in summaries if not only or key == only]
+    publisher = Publisher(settings, store, writer)
     if dry_run:
-        _publish(settings, store, summaries, keys, report, dry_run, max_writes, writer)
+        _publish(publisher, summaries, keys, report, dry_run, max_writes, repair)
         return report
     # One writer per issue: a batch's issues are leased before its ledger entries are read,
     # so two runs never both see "no comment yet" and both post one.
     with Leases(store.engine).kept_alive() as lease:
-        _publish(settings, store, summaries, keys, report, dry_run, max_writes, writer, lease)
+        _publish(publisher, summaries, keys, report, dry_run, max_writes, repair, lease)
     return report
 
 
 def _publish(
-    settings: Settings,
-    store: Store,
+    publisher: Publisher,
     summaries: Mapping[str, DemandSummary],
     keys: list[str],
     report: PublishReport,
     dry_run: bool,
     max_writes: int | None,
-    writer: JiraWriter | None,
+    repair: bool,
     lease: Leases | None = None,
 ) -> None:
-    publisher = Publisher(settings, store, writer)
+    settings = publisher.settings
     field_ids: dict[str, str] | None = None
+    seen: dict[str, SeenIssue] | None = None
+    if repair and keys:
+        # A missing or misspelt field stops the run here, before any write.
+        field_ids = publisher.writer.resolve_fields(publisher.field_names())
+        try:
+            seen = publisher.writer.read_back(set(keys), list(field_ids.values()))
+            report.repaired = {"issues": 0}
+        except (ApiError, DuplicatePageToken) as error:
+            # What people changed waits for the next reconcile; what changed goes out now.
+            log.warning("reading the issues back failed (%s): no drift repaired this run", error)
     for start in range(0, len(keys), PUBLISH_BATCH):
         wanted = keys[start : start + PUBLISH_BATCH]
         if lease is not None:
             wanted = _leased(lease, wanted, settings.lease_wait_s, report)
         batch = {key: summaries[key] for key in wanted}
-        plans, unchanged = publisher.plan(batch)
+        plans, unchanged = publisher.plan(batch, seen=seen, field_ids=field_ids)
         report.unchanged += unchanged
         report.changes += [change_of(plan) for plan in plans]
         if not plans:
@@ -309,6 +414,8 @@ def _publish(
             try:
                 publisher.apply(plan, field_ids)
                 report.written += 1
+                if plan.repair and report.repaired is not None:
+                    _count_repair(plan, report.repaired)
             except ApiError as error:
                 report.failed += 1
                 report.not_written.add(plan.key)
@@ -320,6 +427,13 @@ def _publish(
             "%d issues wait for the next run (--max-writes %s)", report.deferred, max_writes
         )
     log.info("published: %s", report.counts())
+
+
+def _count_repair(plan: Plan, repaired: dict[str, int]) -> None:
+    repaired["issues"] += 1
+    for part in plan.repair:
+        repaired[part] = repaired.get(part, 0) + 1
+    log.warning("%s: repaired what drifted from the last write: %s", plan.key, sorted(plan.repair))
 
 
 def _leased(lease: Leases, keys: list[str], wait_s: float, report: PublishReport) -> list[str]:

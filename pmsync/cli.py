@@ -665,6 +665,10 @@ def next_scheduled_runs(limit: int = 10) -> dict[str, Any]:
     }
 
 
+def _repaired(run: dict[str, Any]) -> bool:
+    return (run["stats"] or {}).get("repaired") is not None
+
+
 def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
     """Everything `pmsync status` shows, as one JSON-ready object."""
     from store import Inbox
@@ -723,6 +727,8 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
         "features_off": last_sync.get("missing", {}),
         "failed_tools": last_sync.get("failed", {}),
         "cursors_clamped": last_sync.get("clamped", {}),
+        # The last reconcile's repairs of what people changed of pmsync's writes.
+        "drift_repaired": next((r["stats"]["repaired"] for r in runs if _repaired(r)), None),
         "unknown_issue_keys": unknown_issue_keys(store.load("deal"), store.issue_keys()),
         "records": store.count_records(),
         "dead_letters": dict(sorted(dead.items(), key=lambda item: -item[1])),

@@ -332,6 +332,11 @@ async def comment(request: Request, state: SandboxState) -> Response:
         found = next((c for c in comments if c["id"] == request.path_params["id"]), None)
         if found is None:
             return _error(404, [f"Can not find a comment for the id: {request.path_params['id']}."])
+        if request.method == "DELETE":  # documented: 204, no body
+            comments.remove(found)
+            issue.setdefault("fields", {})["updated"] = jira_time(utcnow())
+            state.touch("jira", issue.get("key"))
+            return Response(status_code=204)
         if request.method == "PUT":
             text = body.get("body") if ok and isinstance(body, dict) else None
             error = comment_error(text, version)
@@ -463,6 +468,7 @@ def routes() -> list[BaseRoute]:
         add("POST", f"{api}/issue/{{key}}/comment", add_comment)
         add("GET", f"{api}/issue/{{key}}/comment/{{id}}", comment)
         add("PUT", f"{api}/issue/{{key}}/comment/{{id}}", comment)
+        add("DELETE", f"{api}/issue/{{key}}/comment/{{id}}", comment)
         add("GET", f"{api}/issue/{{key}}/properties", properties)
         for method in ("GET", "PUT", "DELETE"):
             add(method, f"{api}/issue/{{key}}/properties/{{propertyKey}}", issue_property)

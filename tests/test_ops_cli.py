@@ -189,6 +189,7 @@ def test_status_json_shows_lags_runs_dead_letters_inbox_and_schedule(
         "features_off",
         "failed_tools",
         "cursors_clamped",
+        "drift_repaired",
         "unknown_issue_keys",
         "records",
         "dead_letters",
