@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox import hubspot_portal, malformed
+from sandbox import hubspot_legacy, hubspot_portal, malformed
 from sandbox.hubspot_data import (
     ASSOCIATION_TYPES,
     NOTE_TARGETS,
@@ -442,6 +442,8 @@ def routes() -> list[BaseRoute]:
     add("GET", "/crm/v3/schemas", hubspot_portal.schemas)
     add("GET", "/account-info/v3/details", hubspot_portal.account_details)
     add("GET", "/settings/v3/currencies/company-currency", hubspot_portal.company_currency)
+    for path, handler in hubspot_legacy.routes():
+        add("GET", path, handler)
     table.append(
         Route(
             "/{path:path}",

@@ -4,8 +4,10 @@ multi-currency org), describe and describe global, the versions list, limits, sO
 and Task creation. Each answer is the tenant profile's org (sandbox.salesforce_meta); an
 unknown resource answers Salesforce's JSON error, not plain text.
 
-The refresh-token grant takes REFRESH_TOKEN below (a sandbox has no browser login to issue
-one), with or without the client secret, as the OAuth refresh token flow documents."""
+The refresh-token grant (the secret is optional there, as the OAuth refresh token flow
+documents): a sandbox has no browser login to issue refresh tokens, so a client that
+authenticates with its secret may bring any non-empty one (the one a connector was configured
+with); without the secret only REFRESH_TOKEN below is taken."""
 
 import base64
 import hashlib
@@ -68,7 +70,9 @@ async def token(request: Request, state: SandboxState) -> Response:
         return json_response(
             {"error": "invalid_client", "error_description": "invalid client credentials"}, 400
         )
-    if grant == "refresh_token" and form.get("refresh_token") != REFRESH_TOKEN:
+    refresh = form.get("refresh_token") or ""
+    known = refresh == REFRESH_TOKEN or (bool(refresh.strip()) and client[1] == CLIENT_SECRET)
+    if grant == "refresh_token" and not known:
         return json_response(
             {"error": "invalid_grant", "error_description": "expired access/refresh token"}, 400
         )
