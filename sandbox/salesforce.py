@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox import malformed, soql
+from sandbox import malformed, salesforce_bulk, soql
 from sandbox import salesforce_meta as meta
 from sandbox.salesforce_data import ORG_ID, SCHEMA, USER_ID, QueryCursor, sf_time
 from sandbox.state import SandboxState
@@ -193,49 +193,71 @@ def _batch_size(request: Request) -> int:
     return min(BATCH_DEFAULT, max(BATCH_MIN, int(match.group(1)))) if match else BATCH_DEFAULT
 
 
+def select(
+    state: SandboxState, text: str, include_deleted: bool
+) -> tuple[soql.Query, list[str]] | Response:
+    """The ids a SOQL query selects, in its order (`queryAll` sees deleted rows), or
+    Salesforce's 400 for a query it refuses."""
+    if not text.strip():
+        return _errors(400, "A query string has to be specified", "MALFORMED_QUERY")
+    schema = meta.schema_for(state.tenant)
+    try:
+        query = soql.parse(text, schema)
+    except soql.SoqlError as exc:
+        return _errors(400, str(exc), exc.code)
+    if any(c.convert for c in query.columns) and not state.tenant.multi_currency:
+        return _errors(
+            400,
+            "convertCurrency() requires that the org has multiple currencies enabled",
+            "MALFORMED_QUERY",
+        )
+    types = schema[query.sobject]
+
+    def read(record: dict[str, Any], name: str) -> Any:
+        return _value(record, name, types[name])
+
+    with state.lock:
+        # Compared as this org shows them (an amount in the deal's own currency).
+        views = {
+            key: meta.view(r, query.sobject, state.tenant)
+            for key, r in _records(state, query.sobject).items()
+        }
+        rows = [
+            r
+            for r in views.values()
+            # `query` never sees deleted rows; `queryAll` sees them with IsDeleted = true.
+            if (include_deleted or not r.get("IsDeleted")) and soql.evaluate(query.where, r, read)
+        ]
+    rows.sort(key=lambda r: str(r.get("Id")))
+    for name, ascending in reversed(query.order):  # nulls first ascending, last descending
+        rows.sort(
+            key=lambda r, n=name: (read(r, n) is not None, read(r, n) or 0),  # type: ignore[misc]
+            reverse=not ascending,
+        )
+    return query, [str(r.get("Id")) for r in rows[: query.limit]]
+
+
+def rendered(
+    state: SandboxState, query: soql.Query, ids: list[str], version: str
+) -> list[dict[str, Any]]:
+    """The selected records as the query's columns show them (`attributes` first)."""
+    records = _records(state, query.sobject)
+    return [
+        _render(state, records[i], query.sobject, query.columns, version)
+        for i in ids
+        if i in records
+    ]
+
+
 def _query(include_deleted: bool) -> Any:
     endpoint = "queryAll" if include_deleted else "query"
 
     async def run(request: Request, state: SandboxState) -> Response:
-        text = request.query_params.get("q", "")
-        if not text.strip():
-            return _errors(400, "A query string has to be specified", "MALFORMED_QUERY")
-        schema = meta.schema_for(state.tenant)
-        try:
-            query = soql.parse(text, schema)
-        except soql.SoqlError as exc:
-            return _errors(400, str(exc), exc.code)
-        if any(c.convert for c in query.columns) and not state.tenant.multi_currency:
-            return _errors(
-                400,
-                "convertCurrency() requires that the org has multiple currencies enabled",
-                "MALFORMED_QUERY",
-            )
-        types = schema[query.sobject]
-
-        def read(record: dict[str, Any], name: str) -> Any:
-            return _value(record, name, types[name])
-
+        selected = select(state, request.query_params.get("q", ""), include_deleted)
+        if isinstance(selected, Response):
+            return selected
+        query, ids = selected
         with state.lock:
-            # Compared as this org shows them (an amount in the deal's own currency).
-            views = {
-                key: meta.view(r, query.sobject, state.tenant)
-                for key, r in _records(state, query.sobject).items()
-            }
-            rows = [
-                r
-                for r in views.values()
-                # `query` never sees deleted rows; `queryAll` sees them with IsDeleted = true.
-                if (include_deleted or not r.get("IsDeleted"))
-                and soql.evaluate(query.where, r, read)
-            ]
-            rows.sort(key=lambda r: str(r.get("Id")))
-            for name, ascending in reversed(query.order):  # nulls first ascending, last descending
-                rows.sort(
-                    key=lambda r, n=name: (read(r, n) is not None, read(r, n) or 0),  # type: ignore[misc]
-                    reverse=not ascending,
-                )
-            ids = [str(r.get("Id")) for r in rows[: query.limit]]
             cursor = QueryCursor(query.sobject, query.columns, ids, _batch_size(request))
             body = _page(state, cursor, 0, request.path_params["version"], endpoint)
         return json_response(body)
@@ -345,6 +367,7 @@ def routes() -> list[BaseRoute]:
         ("GET", f"{api}/sobjects/{{sobject}}/{{id}}", _api(sobject)),
         ("POST", f"{api}/sobjects/Task", _api(create_task)),
         ("POST", "/services/oauth2/token", token),
+        *((method, path, _api(handler)) for method, path, handler in salesforce_bulk.routes(api)),
     ]
     # Salesforce takes every resource with or without a trailing slash (clients send both).
     found = [
