@@ -69,11 +69,14 @@ def _start(request: Request, now: datetime) -> tuple[Position | None, Response |
 
 
 def epoch(value: str) -> int:
-    """A `start_time` in epoch seconds. Zendesk reads the integer part of a decimal one
-    (tap-zendesk sends `946684800.0`, from Python's `datetime.timestamp()`)."""
-    if not re.fullmatch(r"\d+(\.\d*)?", value.strip()):
+    """A `start_time` in epoch seconds, read as Zendesk (Rails) reads an integer parameter:
+    its leading digits. Clients rely on it: tap-zendesk sends `946684800.0` (Python's
+    `timestamp()`) and, in its discovery, an ISO time (`2026-01-02T03:04:05Z`, read as
+    second 2026), and is run against Zendesk daily. No leading digit is a 400."""
+    match = re.match(r"\s*(\d+)", value)
+    if match is None:
         raise ValueError(value)
-    return int(float(value))
+    return int(match.group(1))
 
 
 def _per_page(request: Request) -> int:

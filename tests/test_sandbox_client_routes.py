@@ -28,11 +28,17 @@ def _get(server: SandboxServer, path: str, **kwargs: Any) -> requests.Response:
 
 
 def test_zendesk_exports_take_a_decimal_start_time(server: SandboxServer) -> None:
-    """tap-zendesk sends `start_time=946684800.0` (Python's timestamp()); Zendesk reads its
-    integer part, while a start time that is no number stays a 400."""
+    """tap-zendesk sends `start_time=946684800.0` (Python's timestamp()) and an ISO time;
+    Zendesk reads the leading digits, while a start time without any stays a 400."""
     path = "/zendesk/api/v2/incremental/tickets/cursor.json"
     page = _get(server, path, auth=ZENDESK_AUTH, params={"start_time": "946684800.0"})
     assert page.status_code == 200 and page.json()["tickets"]
+    # An ISO time's leading digits are its year: second 2026 of 1970, so everything.
+    iso = "/zendesk/api/v2/incremental/organizations.json"
+    everything = _get(server, iso, auth=ZENDESK_AUTH, params={"start_time": "2026-01-02T03:04:05Z"})
+    assert len(everything.json()["organizations"]) == len(
+        server.app.state.sandbox.zendesk.organizations
+    )
     wrong = _get(server, path, auth=ZENDESK_AUTH, params={"start_time": "yesterday"})
     assert wrong.status_code == 400 and wrong.json()["error"] == "InvalidPaginationParameter"
 
