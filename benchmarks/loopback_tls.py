@@ -219,7 +219,15 @@ class _Handler(BaseHTTPRequestHandler):
             upstream.request(self.command, path, body=body, headers=headers)
             answer = upstream.getresponse()
             content = answer.read()
-            kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+            # Header names as the vendors' servers write them (`Content-Type`), not as
+            # uvicorn does (`content-type`): names are case-insensitive, but some clients
+            # look them up in a plain dict (Airbyte CDK's CSV extractor reads
+            # `dict(response.headers).get("content-type")`, which a vendor's header misses).
+            kept = [
+                ("-".join(part.capitalize() for part in k.split("-")), v)
+                for k, v in answer.getheaders()
+                if k.lower() not in HOP_BY_HOP
+            ]
             status = answer.status
         except OSError as exc:
             status, content = 502, f'{{"error": "sandbox unreachable: {exc}"}}'.encode()

@@ -4,7 +4,8 @@ records, as the Support API reference documents them: groups and group membershi
 Category field), ticket forms, user and organization fields, macros, satisfaction ratings,
 SLA policies, a ticket's audits, and search (`/api/v2/search.json`: `type:`, `updated>`/`<`,
 `created>`/`<` and free text). Lists page by cursor (`page[size]`, `page[after]`), the
-account holds no macros, ratings, policies or user/organization fields, and its one group
+account holds no macros, ratings, policies, Talk numbers or user/organization fields, and
+its one group
 is the one every ticket is in."""
 
 from collections import Counter
@@ -296,6 +297,7 @@ def routes() -> list[tuple[str, Any]]:
         ("/api/v2/user_fields.json", _empty("user_fields", "user_fields")),
         ("/api/v2/organization_fields.json", _empty("organization_fields", "organization_fields")),
         ("/api/v2/slas/policies.json", _empty("slas/policies", "sla_policies")),
+        ("/api/v2/channels/voice/phone_numbers.json", _empty("phone_numbers", "phone_numbers")),
         ("/api/v2/tickets/{id:int}/audits.json", ticket_audits),
         ("/api/v2/search.json", search),
     ]

@@ -338,3 +338,22 @@ async def export_ticket_events(request: Request, state: SandboxState) -> Respons
             "end_of_stream": len(events) <= per_page,
         }
     )
+
+
+TICKET_METRIC_EVENT_EXPORT = "/api/v2/incremental/ticket_metric_events.json"
+
+
+async def export_ticket_metric_events(request: Request, state: SandboxState) -> Response:
+    """Ticket metric events (time based) on or after `start_time`; unlike the record
+    exports, its reference states no one-minute rule, so a start time of now is taken. The
+    sandbox keeps no SLA or reply-time metrics, so the export is empty, in the documented
+    shape (`count`, `end_time`, `next_page`)."""
+    try:
+        start = epoch(request.query_params["start_time"])
+    except KeyError:
+        return error(400, "InvalidPaginationParameter", "start_time is required")
+    except ValueError:
+        return error(400, "InvalidPaginationParameter", "Invalid start_time")
+    return json_response(
+        {"ticket_metric_events": [], "count": 0, "end_time": start, "next_page": None}
+    )

@@ -2,6 +2,7 @@
 before it syncs): groups, memberships, tags, ticket fields and forms, the empty lists of an
 account without macros or ratings, a ticket's audits, and search."""
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -73,6 +74,7 @@ def test_ticket_fields_name_the_category_field_and_its_values(server: SandboxSer
         ("/api/v2/user_fields.json", "user_fields"),
         ("/api/v2/organization_fields", "organization_fields"),
         ("/api/v2/slas/policies.json", "sla_policies"),
+        ("/api/v2/channels/voice/phone_numbers.json", "phone_numbers"),
     ],
 )
 def test_lists_the_account_has_nothing_in(server: SandboxServer, path: str, key: str) -> None:
@@ -111,3 +113,15 @@ def test_search_by_type_time_and_text(server: SandboxServer) -> None:
     assert [(r["id"], r["result_type"]) for r in found] == [(user["id"], "user")]
     wrong = requests.get(url, auth=AUTH, params={"query": "type:spaceship"})
     assert wrong.status_code == 400
+
+
+def test_ticket_metric_events_take_a_start_time_of_now(server: SandboxServer) -> None:
+    """Its reference states no one-minute rule (the record exports' 422), so tap-zendesk's
+    probe with the current second is answered, in the time-based export's shape."""
+    url = f"{server.url}/zendesk/api/v2/incremental/ticket_metric_events.json"
+    now = int(time.time())
+    body = requests.get(url, auth=AUTH, params={"start_time": now}, timeout=10).json()
+    assert body == {"ticket_metric_events": [], "count": 0, "end_time": now, "next_page": None}
+    tickets = f"{server.url}/zendesk/api/v2/incremental/tickets/cursor.json"
+    assert requests.get(tickets, auth=AUTH, params={"start_time": now}).status_code == 422
+    assert requests.get(url, auth=AUTH).status_code == 400
