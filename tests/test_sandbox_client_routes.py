@@ -98,6 +98,8 @@ def test_hubspot_properties_of_standard_objects_without_records(server: SandboxS
     assert {"email", "hs_object_id"} <= {p["name"] for p in contacts["results"]}
     by_id = _get(server, "/hubspot/crm/v3/properties/0-1", headers=BEARER).json()
     assert by_id == contacts
+    for path in ("/crm/v3/schemas", "/crm-object-schemas/v3/schemas"):
+        assert _get(server, f"/hubspot{path}", headers=BEARER).json() == {"results": []}
     unknown = _get(server, "/hubspot/crm/v3/properties/spaceships", headers=BEARER)
     assert unknown.status_code == 400 and unknown.json()["category"] == "VALIDATION_ERROR"
 
