@@ -18,7 +18,7 @@ The connectors hard-code the vendors' hosts (api.hubapi.com, <subdomain>.zendesk
 api.intercom.io, <domain>.freshdesk.com, <site>.atlassian.net, login.salesforce.com), all
 over HTTPS. So the script generates a private CA and a certificate for those names
 (benchmarks/loopback_tls.py), serves TLS on 127.0.0.1:443 forwarding each host to its
-sandbox mount (/zendesk, /hubspot, ...; `X-Forwarded-Host`, `-Proto`, `-Prefix` set), adds
+sandbox mount (/zendesk, /hubspot, ...; `X-Forwarded-Host` and `-Proto` set), adds
 the names to /etc/hosts as 127.0.0.1 for the run only, and points each connector's process
 at the CA (REQUESTS_CA_BUNDLE, SSL_CERT_FILE, CURL_CA_BUNDLE). /etc/hosts gets back its
 exact bytes when the script ends, on Ctrl-C and SIGTERM too. No traffic leaves the loopback

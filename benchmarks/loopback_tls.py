@@ -6,7 +6,11 @@ Connectors that hard-code `api.hubapi.com` or `https://<subdomain>.zendesk.com` 
 the sandbox unchanged: the host resolves to 127.0.0.1 (hosts file), the proxy presents a
 certificate the connector's process trusts (its CA bundle variables point at our CA), and
 the request goes on to `http://127.0.0.1:<sandbox port>/<mount>/<path>` with
-`X-Forwarded-Host`, `X-Forwarded-Proto: https` and `X-Forwarded-Prefix: /<mount>`.
+`X-Forwarded-Host` and `X-Forwarded-Proto: https`. The sandbox then writes its absolute URLs
+(next pages, `self`, instance_url) as `https://<vendor host>/<mount>/...`: the mount is part
+of its URL space, and `X-Forwarded-Prefix` names only a prefix a proxy strips in front of it
+(the de-facto meaning, sandbox/web.py), which this proxy does not do: it adds the mount. A
+path that already starts with its host's mount is therefore forwarded as it is.
 
 Nothing here opens a connection anywhere but the loopback address it is given.
 """
@@ -199,15 +203,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.record(Exchange(host, self.command, self.path, 502))
             self._answer(502, message, [("Content-Type", "application/json")])
             return
-        # Until the sandbox honours X-Forwarded-Prefix, the absolute URLs it writes (next
-        # pages, instance_url) already carry the mount: do not add it twice.
+        # The sandbox's own absolute URLs (next pages, instance_url) carry the mount already.
         path = self.path if self.path.startswith(mount + "/") else mount + self.path
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers.update(
             {
                 "X-Forwarded-Host": host,
                 "X-Forwarded-Proto": "https",
-                "X-Forwarded-Prefix": mount,
                 "X-Forwarded-For": self.client_address[0],
                 "Content-Length": str(len(body)),
             }
@@ -217,7 +219,15 @@ class _Handler(BaseHTTPRequestHandler):
             upstream.request(self.command, path, body=body, headers=headers)
             answer = upstream.getresponse()
             content = answer.read()
-            kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+            # Header names as the vendors' servers write them (`Content-Type`), not as
+            # uvicorn does (`content-type`): names are case-insensitive, but some clients
+            # look them up in a plain dict (Airbyte CDK's CSV extractor reads
+            # `dict(response.headers).get("content-type")`, which a vendor's header misses).
+            kept = [
+                ("-".join(part.capitalize() for part in k.split("-")), v)
+                for k, v in answer.getheaders()
+                if k.lower() not in HOP_BY_HOP
+            ]
             status = answer.status
         except OSError as exc:
             status, content = 502, f'{{"error": "sandbox unreachable: {exc}"}}'.encode()

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox import hubspot_portal, malformed
+from sandbox import hubspot_legacy, hubspot_portal, malformed
 from sandbox.hubspot_data import (
     ASSOCIATION_TYPES,
     NOTE_TARGETS,
@@ -440,8 +440,12 @@ def routes() -> list[BaseRoute]:
     add("GET", "/crm/v3/properties/{object}", hubspot_portal.list_properties)
     add("GET", "/crm/v3/properties/{object}/{name}", hubspot_portal.get_property)
     add("GET", "/crm/v3/schemas", hubspot_portal.schemas)
+    # The Schemas API's documented path; /crm/v3/schemas answers the same.
+    add("GET", "/crm-object-schemas/v3/schemas", hubspot_portal.schemas)
     add("GET", "/account-info/v3/details", hubspot_portal.account_details)
     add("GET", "/settings/v3/currencies/company-currency", hubspot_portal.company_currency)
+    for path, handler in hubspot_legacy.routes():
+        add("GET", path, handler)
     table.append(
         Route(
             "/{path:path}",

@@ -26,6 +26,30 @@ ENUMERATIONS = {"dealstage", "pipeline", "industry", "deal_currency_code", "hubs
 CUSTOM = {"jira_issue_keys"}
 GROUPS = {"deals": "dealinformation", "companies": "companyinformation", "notes": "engagement"}
 SCOPES_URL = "https://developers.hubspot.com/scopes"
+_BASIC = ("createdate", "hs_lastmodifieddate", "hs_object_id")
+_CONTACT = ("createdate", "lastmodifieddate", "hs_object_id", "email", "firstname", "lastname")
+# Standard objects this portal has no records of, by every name HubSpot takes (plural,
+# singular, type id): their property group and basic properties.
+STANDARD_WITHOUT_RECORDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    alias: (group, props)
+    for names, group, props in (
+        (("contacts", "contact", "0-1"), "contactinformation", _CONTACT),
+        (("tickets", "ticket", "0-5"), "ticketinformation", (*_BASIC, "subject", "content")),
+        (("products", "product", "0-7"), "productinformation", (*_BASIC, "name", "price")),
+        (("line_items", "line_item", "0-8"), "lineiteminformation", (*_BASIC, "name")),
+        (("calls", "call", "0-48"), "engagement", (*_BASIC, "hs_timestamp")),
+        (("emails", "email", "0-49"), "engagement", (*_BASIC, "hs_timestamp")),
+        (("meetings", "meeting", "0-47"), "engagement", (*_BASIC, "hs_timestamp")),
+        (("tasks", "task", "0-27"), "engagement", (*_BASIC, "hs_timestamp")),
+        (("quotes", "quote", "0-14"), "quoteinformation", (*_BASIC, "hs_title")),
+        (("feedback_submissions", "feedback_submission", "0-19"), "feedback", _BASIC),
+        (("goal_targets", "goal_target", "0-74"), "goalinformation", _BASIC),
+        (("leads", "lead", "0-136"), "leadinformation", _BASIC),
+        (("deal_splits", "deal_split"), "dealsplitinformation", _BASIC),
+        (("forms", "form"), "forminformation", _BASIC),
+    )
+    for alias in names
+}
 
 
 def error(status: int, message: str, category: str, **extra: Any) -> Response:
@@ -112,12 +136,28 @@ def _definitions(store: HubSpotStore, kind: str) -> list[dict[str, Any]]:
     return [_definition(kind, n, i) for i, n in enumerate(sorted(store.schema[kind]))]
 
 
+def definitions_for(state: SandboxState, name: str) -> list[dict[str, Any]] | None:
+    """The property definitions of an object type by any of its names: the portal's own
+    for the types it holds records of, HubSpot's basic ones for the other standard objects
+    (every portal has contacts, tickets, ... even with no record of them); None for a name
+    HubSpot does not know."""
+    kind = object_type(name)
+    if kind is not None:
+        with state.lock:
+            return _definitions(state.hubspot, kind)
+    standard = STANDARD_WITHOUT_RECORDS.get(name.lower())
+    if standard is None:
+        return None
+    group, names = standard
+    return [
+        {**_definition("companies", n, i), "groupName": group} for i, n in enumerate(sorted(names))
+    ]
+
+
 async def list_properties(request: Request, state: SandboxState) -> Response:
-    kind = object_type(request.path_params["object"])
-    if kind is None:
+    results = definitions_for(state, request.path_params["object"])
+    if results is None:
         return _unknown_object(request.path_params["object"])
-    with state.lock:
-        results = _definitions(state.hubspot, kind)
     return json_response({"results": results})
 
 

@@ -15,6 +15,7 @@ PREFIXES = {
     "User": "005",
     "Org": "00D",
     "QueryLocator": "01g",
+    "AsyncApexJob": "750",  # a Bulk API job
 }
 
 

@@ -2,6 +2,7 @@
 
 import json
 import math
+import uuid
 import zlib
 from typing import Any
 from urllib.parse import urlencode
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox import intercom_pages, intercom_tenant, malformed
+from sandbox import intercom_pages, intercom_tenant, intercom_workspace, malformed
 from sandbox.intercom_contacts import search_contacts
 from sandbox.intercom_data import ADMIN_ID, APP_ID, unix
 from sandbox.intercom_errors import error as _error
@@ -273,25 +274,27 @@ async def list_companies(request: Request, state: SandboxState) -> Response:
 
 
 async def scroll_companies(request: Request, state: SandboxState) -> Response:
-    """The scroll API: pages of 50 in id order until `data` comes back empty."""
-    after = ""
-    if request.query_params.get("scroll_param"):
-        try:
-            after = str(decode_cursor(request.query_params["scroll_param"]))
-        except ValueError:
-            return _error(404, "not_found", "scroll parameter not found or expired")
+    """The scroll API: a call without `scroll_param` opens a scroll; each call with the
+    param it returned (the same one throughout) serves the next 50 companies in id order,
+    then an empty `data`, which closes the scroll: the param is then unknown (404), as is
+    one that was never issued. (Intercom also expires an idle scroll after a minute.)"""
+    param = request.query_params.get("scroll_param")
     with state.lock:
+        scrolls = state.intercom.scrolls
+        if param and param not in scrolls:
+            return _error(404, "not_found", "scroll parameter not found or expired")
+        if not param:
+            param = uuid.uuid4().hex
+            scrolls[param] = ""
+        after = scrolls[param]
         ordered = sorted(state.intercom.companies.values(), key=lambda c: str(c.get("id")))
-    page = [c for c in ordered if str(c.get("id")) > after][:SCROLL_PAGE]
-    last = str(page[-1].get("id")) if page else after
+        page = [c for c in ordered if str(c.get("id")) > after][:SCROLL_PAGE]
+        if page:
+            scrolls[param] = str(page[-1].get("id"))
+        else:
+            del scrolls[param]
     return json_response(
-        {
-            "type": "list",
-            "data": page,
-            "pages": None,
-            "total_count": None,
-            "scroll_param": encode_cursor(last),
-        }
+        {"type": "list", "data": page, "pages": None, "total_count": None, "scroll_param": param}
     )
 
 
@@ -328,6 +331,11 @@ def routes() -> list[BaseRoute]:
     add("GET", "/contacts/{id}", _getter("contacts"))
     add("GET", "/me", me)
     add("GET", "/tags", list_tags)
+    add("GET", "/admins", intercom_workspace.list_admins)
+    add("GET", "/admins/{id}", intercom_workspace.show_admin)
+    add("GET", "/teams", intercom_workspace.list_teams)
+    add("GET", "/segments", intercom_workspace.list_segments)
+    add("GET", "/data_attributes", intercom_workspace.list_data_attributes)
     table += intercom_pages.routes()
     table.append(Route("/{path:path}", unknown_route, methods=list(ANY_METHOD)))
     return table

@@ -28,6 +28,8 @@ class IntercomStore:
     admins: dict[str, dict[str, Any]]
     parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tags: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> `GET /tags` entry
+    # Open company scrolls: scroll_param -> the last company id served (sandbox.intercom).
+    scrolls: dict[str, str] = field(default_factory=dict)
     next_id: int = 31_000_000_000
     tenant_applied: bool = False  # the tenant profile's variations are in (sandbox.intercom)
 

@@ -4,8 +4,10 @@ multi-currency org), describe and describe global, the versions list, limits, sO
 and Task creation. Each answer is the tenant profile's org (sandbox.salesforce_meta); an
 unknown resource answers Salesforce's JSON error, not plain text.
 
-The refresh-token grant takes REFRESH_TOKEN below (a sandbox has no browser login to issue
-one), with or without the client secret, as the OAuth refresh token flow documents."""
+The refresh-token grant (the secret is optional there, as the OAuth refresh token flow
+documents): a sandbox has no browser login to issue refresh tokens, so a client that
+authenticates with its secret may bring any non-empty one (the one a connector was configured
+with); without the secret only REFRESH_TOKEN below is taken."""
 
 import base64
 import hashlib
@@ -21,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox import malformed, soql
+from sandbox import malformed, salesforce_bulk, soql
 from sandbox import salesforce_meta as meta
 from sandbox.salesforce_data import ORG_ID, SCHEMA, USER_ID, QueryCursor, sf_time
 from sandbox.state import SandboxState
@@ -68,7 +70,9 @@ async def token(request: Request, state: SandboxState) -> Response:
         return json_response(
             {"error": "invalid_client", "error_description": "invalid client credentials"}, 400
         )
-    if grant == "refresh_token" and form.get("refresh_token") != REFRESH_TOKEN:
+    refresh = form.get("refresh_token") or ""
+    known = refresh == REFRESH_TOKEN or (bool(refresh.strip()) and client[1] == CLIENT_SECRET)
+    if grant == "refresh_token" and not known:
         return json_response(
             {"error": "invalid_grant", "error_description": "expired access/refresh token"}, 400
         )
@@ -189,49 +193,71 @@ def _batch_size(request: Request) -> int:
     return min(BATCH_DEFAULT, max(BATCH_MIN, int(match.group(1)))) if match else BATCH_DEFAULT
 
 
+def select(
+    state: SandboxState, text: str, include_deleted: bool
+) -> tuple[soql.Query, list[str]] | Response:
+    """The ids a SOQL query selects, in its order (`queryAll` sees deleted rows), or
+    Salesforce's 400 for a query it refuses."""
+    if not text.strip():
+        return _errors(400, "A query string has to be specified", "MALFORMED_QUERY")
+    schema = meta.schema_for(state.tenant)
+    try:
+        query = soql.parse(text, schema)
+    except soql.SoqlError as exc:
+        return _errors(400, str(exc), exc.code)
+    if any(c.convert for c in query.columns) and not state.tenant.multi_currency:
+        return _errors(
+            400,
+            "convertCurrency() requires that the org has multiple currencies enabled",
+            "MALFORMED_QUERY",
+        )
+    types = schema[query.sobject]
+
+    def read(record: dict[str, Any], name: str) -> Any:
+        return _value(record, name, types[name])
+
+    with state.lock:
+        # Compared as this org shows them (an amount in the deal's own currency).
+        views = {
+            key: meta.view(r, query.sobject, state.tenant)
+            for key, r in _records(state, query.sobject).items()
+        }
+        rows = [
+            r
+            for r in views.values()
+            # `query` never sees deleted rows; `queryAll` sees them with IsDeleted = true.
+            if (include_deleted or not r.get("IsDeleted")) and soql.evaluate(query.where, r, read)
+        ]
+    rows.sort(key=lambda r: str(r.get("Id")))
+    for name, ascending in reversed(query.order):  # nulls first ascending, last descending
+        rows.sort(
+            key=lambda r, n=name: (read(r, n) is not None, read(r, n) or 0),  # type: ignore[misc]
+            reverse=not ascending,
+        )
+    return query, [str(r.get("Id")) for r in rows[: query.limit]]
+
+
+def rendered(
+    state: SandboxState, query: soql.Query, ids: list[str], version: str
+) -> list[dict[str, Any]]:
+    """The selected records as the query's columns show them (`attributes` first)."""
+    records = _records(state, query.sobject)
+    return [
+        _render(state, records[i], query.sobject, query.columns, version)
+        for i in ids
+        if i in records
+    ]
+
+
 def _query(include_deleted: bool) -> Any:
     endpoint = "queryAll" if include_deleted else "query"
 
     async def run(request: Request, state: SandboxState) -> Response:
-        text = request.query_params.get("q", "")
-        if not text.strip():
-            return _errors(400, "A query string has to be specified", "MALFORMED_QUERY")
-        schema = meta.schema_for(state.tenant)
-        try:
-            query = soql.parse(text, schema)
-        except soql.SoqlError as exc:
-            return _errors(400, str(exc), exc.code)
-        if any(c.convert for c in query.columns) and not state.tenant.multi_currency:
-            return _errors(
-                400,
-                "convertCurrency() requires that the org has multiple currencies enabled",
-                "MALFORMED_QUERY",
-            )
-        types = schema[query.sobject]
-
-        def read(record: dict[str, Any], name: str) -> Any:
-            return _value(record, name, types[name])
-
+        selected = select(state, request.query_params.get("q", ""), include_deleted)
+        if isinstance(selected, Response):
+            return selected
+        query, ids = selected
         with state.lock:
-            # Compared as this org shows them (an amount in the deal's own currency).
-            views = {
-                key: meta.view(r, query.sobject, state.tenant)
-                for key, r in _records(state, query.sobject).items()
-            }
-            rows = [
-                r
-                for r in views.values()
-                # `query` never sees deleted rows; `queryAll` sees them with IsDeleted = true.
-                if (include_deleted or not r.get("IsDeleted"))
-                and soql.evaluate(query.where, r, read)
-            ]
-            rows.sort(key=lambda r: str(r.get("Id")))
-            for name, ascending in reversed(query.order):  # nulls first ascending, last descending
-                rows.sort(
-                    key=lambda r, n=name: (read(r, n) is not None, read(r, n) or 0),  # type: ignore[misc]
-                    reverse=not ascending,
-                )
-            ids = [str(r.get("Id")) for r in rows[: query.limit]]
             cursor = QueryCursor(query.sobject, query.columns, ids, _batch_size(request))
             body = _page(state, cursor, 0, request.path_params["version"], endpoint)
         return json_response(body)
@@ -341,6 +367,7 @@ def routes() -> list[BaseRoute]:
         ("GET", f"{api}/sobjects/{{sobject}}/{{id}}", _api(sobject)),
         ("POST", f"{api}/sobjects/Task", _api(create_task)),
         ("POST", "/services/oauth2/token", token),
+        *((method, path, _api(handler)) for method, path, handler in salesforce_bulk.routes(api)),
     ]
     # Salesforce takes every resource with or without a trailing slash (clients send both).
     found = [

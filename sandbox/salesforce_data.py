@@ -89,6 +89,7 @@ class SalesforceStore:
     cursors: "OrderedDict[str, QueryCursor]" = field(default_factory=OrderedDict)
     api_usage: int = 0
     next_number: int = 900_000
+    bulk_jobs: dict[str, Any] = field(default_factory=dict)  # Bulk API 2.0 query jobs by id
 
     def new_id(self, kind: str) -> str:
         self.next_number += 1

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox import malformed
+from sandbox import malformed, zendesk_account
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow, zendesk_time
 from sandbox.web import (
@@ -30,10 +30,14 @@ from sandbox.zendesk_agent import organization_page, ticket_page
 from sandbox.zendesk_data import API_USER_ID, comment
 from sandbox.zendesk_exports import (
     ORGANIZATION_EXPORT,
+    TICKET_EVENT_EXPORT,
     TICKET_EXPORT,
+    TICKET_METRIC_EVENT_EXPORT,
     USER_EXPORT,
     USER_TIME_EXPORT,
     export_organizations,
+    export_ticket_events,
+    export_ticket_metric_events,
     export_tickets,
     export_users,
     export_users_by_time,
@@ -387,6 +391,8 @@ def routes() -> list[BaseRoute]:
         ("GET", USER_EXPORT, export_users),
         ("GET", USER_TIME_EXPORT, export_users_by_time),
         ("GET", ORGANIZATION_EXPORT, export_organizations),
+        ("GET", TICKET_EVENT_EXPORT, export_ticket_events),
+        ("GET", TICKET_METRIC_EVENT_EXPORT, export_ticket_metric_events),
         ("GET", "/api/v2/tickets/{id:int}.json", show_ticket),
         ("PUT", "/api/v2/tickets/{id:int}.json", update_ticket),
         ("GET", "/api/v2/tickets/{id:int}/comments.json", ticket_comments),
@@ -397,6 +403,7 @@ def routes() -> list[BaseRoute]:
         ("GET", LINK_LIST, jira_links),
         ("GET", "/api/services/jira/links", deprecated_jira_links),
         ("GET", "/api/v2/account/settings.json", account_settings),
+        *(("GET", path, handler) for path, handler in zendesk_account.routes()),
     ]
     found: list[BaseRoute] = []
     for method, path, handler in table:

@@ -1,5 +1,6 @@
 """Zendesk's incremental exports: tickets (cursor based), users (cursor and time based) and
-organizations (time based), as the Incremental Exports reference documents them.
+organizations and ticket events (time based), as the Incremental Exports reference
+documents them.
 
 Cursor-based pages carry `after_cursor`/`after_url`/`before_cursor`/`before_url` and
 `end_of_stream`; the last page still has an `after_cursor` to resume from. Time-based pages
@@ -9,6 +10,7 @@ that second come again), `next_page`, `count` and `end_of_stream`. Every export 
 last `zendesk_export_delay_s` seconds (a minute on Zendesk).
 """
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -57,13 +59,24 @@ def _start(request: Request, now: datetime) -> tuple[Position | None, Response |
         if "cursor" in params:
             return decode_export_cursor(params["cursor"]), None
         if "start_time" in params:
-            start = int(params["start_time"])
+            start = epoch(params["start_time"])
             if start > now.timestamp() - 60:
                 return None, _too_recent()
             return (start, -1), None
     except ValueError:
         return None, error(400, "InvalidPaginationParameter", "Invalid cursor or start_time")
     return None, error(400, "InvalidPaginationParameter", "start_time or cursor is required")
+
+
+def epoch(value: str) -> int:
+    """A `start_time` in epoch seconds, read as Zendesk (Rails) reads an integer parameter:
+    its leading digits. Clients rely on it: tap-zendesk sends `946684800.0` (Python's
+    `timestamp()`) and, in its discovery, an ISO time (`2026-01-02T03:04:05Z`, read as
+    second 2026), and is run against Zendesk daily. No leading digit is a 400."""
+    match = re.match(r"\s*(\d+)", value)
+    if match is None:
+        raise ValueError(value)
+    return int(match.group(1))
 
 
 def _per_page(request: Request) -> int:
@@ -214,7 +227,7 @@ def _time_export(
     `end_of_stream` marks the last page."""
     params, now, base = request.query_params, utcnow(), base_url(request)
     try:
-        start = int(params["start_time"])
+        start = epoch(params["start_time"])
         per_page = _per_page(request)
     except KeyError:
         return error(400, "InvalidPaginationParameter", "start_time is required")
@@ -256,3 +269,91 @@ async def export_organizations(request: Request, state: SandboxState) -> Respons
 
 async def export_users_by_time(request: Request, state: SandboxState) -> Response:
     return _time_export(request, state, USER_TIME_EXPORT, "users", state.zendesk.users)
+
+
+TICKET_EVENT_EXPORT = "/api/v2/incremental/ticket_events.json"
+
+
+def _ticket_event(ticket_id: Any, comment: dict[str, Any], with_comment: bool) -> dict:
+    """The audit that added a comment, as the ticket event export lists it; its comment
+    is a child event only with `include=comment_events`."""
+    via = comment.get("via") or {}
+    child = {
+        **comment,
+        "event_type": "Comment",
+        "comment_present": True,
+        "comment_public": comment.get("public"),
+    }
+    return {
+        "id": comment.get("audit_id"),
+        "ticket_id": ticket_id,
+        "timestamp": None,  # filled by the caller: the event's epoch second
+        "created_at": comment.get("created_at"),
+        "updater_id": comment.get("author_id"),
+        "via": str(via.get("channel", "api")).capitalize() if isinstance(via, dict) else via,
+        "via_reference_id": None,
+        "system": {},
+        "metadata": comment.get("metadata") or {},
+        "event_type": "Audit",
+        "merged_ticket_ids": [],
+        "child_events": [child] if with_comment else [],
+    }
+
+
+async def export_ticket_events(request: Request, state: SandboxState) -> Response:
+    """Ticket events (time based) since `start_time`: here the audits that added comments,
+    oldest first; `include=comment_events` adds each comment as a child event. Paging as
+    the other time-based exports (`end_time`, `next_page`, `count`, `end_of_stream`)."""
+    params, now, base = request.query_params, utcnow(), base_url(request)
+    try:
+        start = epoch(params["start_time"])
+        per_page = _per_page(request)
+    except KeyError:
+        return error(400, "InvalidPaginationParameter", "start_time is required")
+    except ValueError:
+        return error(400, "InvalidPaginationParameter", "Invalid start_time or per_page")
+    if start > now.timestamp() - 60:
+        return _too_recent()
+    with_comment = "comment_events" in params.get("include", "").split(",")
+    newest = now.timestamp() - state.zendesk_export_delay_s
+    with state.lock:
+        events = []
+        for ticket_id, comments in state.zendesk.comments.items():
+            for item in comments:
+                stamp = int(order_time(item.get("created_at"), now).timestamp())
+                if stamp >= start and (not state.zendesk_export_delay_s or stamp <= newest):
+                    event = _ticket_event(ticket_id, item, with_comment)
+                    events.append((stamp, {**event, "timestamp": stamp}))
+        events.sort(key=lambda pair: (pair[0], str(pair[1].get("id")).zfill(20)))
+        page = events[:per_page]
+    end_time = page[-1][0] if page else start
+    keep = {"include": params["include"]} if "include" in params else {}
+    query = urlencode({"start_time": end_time, "per_page": per_page, **keep})
+    return json_response(
+        {
+            "ticket_events": [event for _, event in page],
+            "count": len(page),
+            "end_time": end_time,
+            "next_page": f"{base}{TICKET_EVENT_EXPORT}?{query}",
+            "end_of_stream": len(events) <= per_page,
+        }
+    )
+
+
+TICKET_METRIC_EVENT_EXPORT = "/api/v2/incremental/ticket_metric_events.json"
+
+
+async def export_ticket_metric_events(request: Request, state: SandboxState) -> Response:
+    """Ticket metric events (time based) on or after `start_time`; unlike the record
+    exports, its reference states no one-minute rule, so a start time of now is taken. The
+    sandbox keeps no SLA or reply-time metrics, so the export is empty, in the documented
+    shape (`count`, `end_time`, `next_page`)."""
+    try:
+        start = epoch(request.query_params["start_time"])
+    except KeyError:
+        return error(400, "InvalidPaginationParameter", "start_time is required")
+    except ValueError:
+        return error(400, "InvalidPaginationParameter", "Invalid start_time")
+    return json_response(
+        {"ticket_metric_events": [], "count": 0, "end_time": start, "next_page": None}
+    )

@@ -166,3 +166,26 @@ def test_hosts_file_is_restored_on_sigterm(tmp_path: Path) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert hosts.read_bytes() == ORIGINAL
+
+
+@pytest.mark.usefixtures("resolve_to_loopback")
+def test_next_page_links_through_the_proxy_are_followed(
+    proxy: TLSProxy, certificates: Certificates
+) -> None:
+    """The sandbox's absolute links name the vendor's host and the mount (the proxy sends no
+    X-Forwarded-Prefix: it adds the mount, strips nothing); following one reaches the next
+    page, and answers carry header names as the vendors write them."""
+    session = _session(certificates)
+    first = session.get(
+        f"https://sandbox.zendesk.com:{proxy.port}/api/v2/organizations.json",
+        params={"per_page": 2},
+        auth=("demo@example.com/token", "sandbox"),
+        timeout=10,
+    )
+    following = first.json()["next_page"]
+    assert following.startswith(f"https://sandbox.zendesk.com:{proxy.port}/zendesk/api/v2/")
+    second = session.get(following, auth=("demo@example.com/token", "sandbox"), timeout=10)
+    assert second.status_code == 200, second.text
+    ids = {o["id"] for o in first.json()["organizations"]}
+    assert ids.isdisjoint(o["id"] for o in second.json()["organizations"])
+    assert "Content-Type" in dict(second.headers)  # a plain dict's lookup, as some clients do
