@@ -17,10 +17,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from linking.demand import DemandCalculator
+from linking.demand import DemandCalculator, deal_amount
 from models import DemandSummary, Issue, Link
 
-SORTS = ("requests", "customers", "revenue", "pipeline", "weighted", "trend")
+SORTS = ("requests", "customers", "revenue", "pipeline", "named", "weighted", "trend")
 # Revenue bands of a customer (its revenue as the ticket counts it), as Productboard segments
 # by ARR: [low, high) in the company currency.
 SEGMENTS: dict[str, tuple[Decimal, Decimal | None]] = {
@@ -51,6 +51,10 @@ class ReportRow:
     status: str
     url: str
     demand: DemandSummary
+    # Open pipeline split: deals that name the issue (or a person linked to it), and the
+    # asking customers' other open deals, which wait on it less surely.
+    named_pipeline: Decimal = Decimal(0)
+    other_pipeline: Decimal = Decimal(0)
     # Each asking customer: (name, requests), from the breakdown behind the numbers.
     asking: dict[str, tuple[str, int]] = field(default_factory=dict)
 
@@ -66,6 +70,7 @@ class ReportRow:
             "customers": d.customers,
             "revenue": d.revenue,
             "pipeline": d.open_pipeline,
+            "named": self.named_pipeline,
             "weighted": d.weighted_pipeline,
             "trend": self.trend,
         }
@@ -86,6 +91,8 @@ class ReportRow:
             "revenue": str(d.revenue),
             "open_pipeline": str(d.open_pipeline),
             "weighted_pipeline": str(d.weighted_pipeline),
+            "named_pipeline": str(self.named_pipeline),
+            "other_pipeline": str(self.other_pipeline),
             "requests_last_30d": d.requests_last_30d,
             "requests_prior_30d": d.requests_prior_30d,
             "trend": self.trend,
@@ -176,6 +183,7 @@ def build_report(
             continue
         parts = calculator.breakdown(key, counted)
         demand = calculator.summary(key, counted)
+        named = sum((deal_amount(d) for d in parts.named_deals.values() if d.is_open), Decimal(0))
         rows.append(
             ReportRow(
                 key=key,
@@ -184,6 +192,8 @@ def build_report(
                 status=issue.status,
                 url=issue.url,
                 demand=demand,
+                named_pipeline=named,
+                other_pipeline=demand.open_pipeline - named,
                 asking={
                     c: (customer.name, len(parts.requests_of[c]))
                     for c, customer in parts.customers.items()

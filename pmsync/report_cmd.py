@@ -32,6 +32,8 @@ CSV_COLUMNS = (
     "revenue",
     "open_pipeline",
     "weighted_pipeline",
+    "named_pipeline",
+    "other_pipeline",
     "requests_last_30d",
     "requests_prior_30d",
     "trend",
@@ -127,7 +129,7 @@ def print_table(report: Report, described: str) -> None:
     table.add_column("Key", no_wrap=True, min_width=7)
     table.add_column("Summary", max_width=34, no_wrap=True, overflow="ellipsis")
     table.add_column("Status", max_width=12, no_wrap=True, overflow="ellipsis")
-    for column in ("Requests", "Customers", "Revenue", "Pipeline", "Weighted", "Trend"):
+    for column in ("Requests", "Customers", "Revenue", "Pipeline", "Named", "Trend"):
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for rank, row in enumerate(report.rows, 1):
         d = row.demand
@@ -140,7 +142,7 @@ def print_table(report: Report, described: str) -> None:
             str(d.customers),
             money(d.revenue, d.currency),
             money(d.open_pipeline, d.currency),
-            money(d.weighted_pipeline, d.currency),
+            money(row.named_pipeline, d.currency),
             f"{row.trend:+d}",
         )
     console.print(table)

@@ -56,6 +56,7 @@ def ranked_table(report: Report) -> str:
             ("Customers", 1),
             ("Revenue", 1),
             ("Open pipeline", 1),
+            ("of it naming the issue", 1),
             ("Weighted", 1),
             ("Trend (30 d)", 1),
         )
@@ -74,6 +75,7 @@ def ranked_table(report: Report) -> str:
             + _cell(d.customers, d.customers)
             + _cell(_money(d.revenue, d.currency), d.revenue)
             + _cell(_money(d.open_pipeline, d.currency), d.open_pipeline)
+            + _cell(_money(row.named_pipeline, d.currency), row.named_pipeline)
             + _cell(_money(d.weighted_pipeline, d.currency), d.weighted_pipeline)
             + f'<td class="n {arrow}">{trend:+d} ({d.requests_last_30d} vs '
             f"{d.requests_prior_30d})</td></tr>"

@@ -53,6 +53,12 @@ def test_every_row_shows_the_numbers_on_its_ticket(
         assert d.revenue == want[row.key]["revenue"] == Decimal(str(shown["revenue"])), row.key
         assert d.open_pipeline == want[row.key]["open_pipeline"], row.key
         assert d.open_pipeline == Decimal(str(shown["open_pipeline"])), row.key
+        # The pipeline splits into deals naming the issue and the customers' other deals;
+        # an issue nobody asked for has only the deals that name it.
+        assert row.named_pipeline + row.other_pipeline == d.open_pipeline, row.key
+        assert 0 <= row.named_pipeline <= d.open_pipeline, row.key
+        if not d.requests:
+            assert row.other_pipeline == 0, row.key
 
 
 @pytest.mark.parametrize("sort", SORTS)
@@ -64,6 +70,7 @@ def test_each_sort_ranks_by_its_number(settings: Settings, synced: Store, sort: 
         "customers": lambda r: r.demand.customers,
         "revenue": lambda r: r.demand.revenue,
         "pipeline": lambda r: r.demand.open_pipeline,
+        "named": lambda r: r.named_pipeline,
         "weighted": lambda r: r.demand.weighted_pipeline,
         "trend": lambda r: r.trend,
     }[sort]
