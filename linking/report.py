@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from linking.demand import DemandCalculator, deal_amount
+from linking.demand import DemandCalculator
 from models import DemandSummary, Issue, Link
 
 SORTS = ("requests", "customers", "revenue", "pipeline", "named", "weighted", "trend")
@@ -183,7 +183,6 @@ def build_report(
             continue
         parts = calculator.breakdown(key, counted)
         demand = calculator.summary(key, counted)
-        named = sum((deal_amount(d) for d in parts.named_deals.values() if d.is_open), Decimal(0))
         rows.append(
             ReportRow(
                 key=key,
@@ -192,8 +191,8 @@ def build_report(
                 status=issue.status,
                 url=issue.url,
                 demand=demand,
-                named_pipeline=named,
-                other_pipeline=demand.open_pipeline - named,
+                named_pipeline=demand.named_pipeline,
+                other_pipeline=demand.other_pipeline,
                 asking={
                     c: (customer.name, len(parts.requests_of[c]))
                     for c, customer in parts.customers.items()
