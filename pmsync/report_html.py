@@ -22,6 +22,7 @@ table{border-collapse:collapse;width:100%}
 th,td{padding:4px 8px;border-bottom:1px solid #e5e7eb;vertical-align:top}
 th{background:#f9fafb;text-align:left;font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+#ranked td:nth-child(2){white-space:nowrap}
 .up{color:#16a34a}.down{color:#dc2626}
 .charts{display:flex;flex-wrap:wrap;gap:24px}
 .chart{border:1px solid #e5e7eb;border-radius:6px;padding:8px}
@@ -56,7 +57,7 @@ def ranked_table(report: Report) -> str:
             ("Customers", 1),
             ("Revenue", 1),
             ("Open pipeline", 1),
-            ("of it naming the issue", 1),
+            ("Naming the issue", 1),
             ("Weighted", 1),
             ("Trend (30 d)", 1),
         )
