@@ -14,9 +14,13 @@ import pytest
 
 from connectors.adf import to_text
 from connectors.jira_comment import pipeline, render_comment, trend
+from flows.pipeline import run_cycle
 from linking.demand import content_hash
-from models import DemandSummary
+from models import DemandSummary, Settings
 from models.records import NamedDeal
+from store import Store
+from tests.jira_view import issue_numbers
+from tests.oracle import expected_demand
 
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
 
@@ -89,3 +93,17 @@ def test_summaries_without_named_deals_hash_as_before() -> None:
         json.dumps(dumped, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
     assert content_hash(plain) == before
+
+
+def test_the_pipeline_field_carries_named_deals_or_everything_as_set(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    """By default the "Open Pipeline" field carries the deals naming the issue; set to
+    "all" it carries those and the asking customers' other open deals, like the headline."""
+    run_cycle(settings.model_copy(update={"jira_pipeline_carries": "all"}), store)
+    want = expected_demand(sandbox_url)
+    differ = [k for k, w in want.items() if w["named_pipeline"] != w["open_pipeline"]]
+    assert differ, "the sandbox world has issues whose askers have other open deals"
+    for key in differ:
+        field = issue_numbers(sandbox_url, key)["open_pipeline"]
+        assert Decimal(str(field)) == want[key]["open_pipeline"], key
