@@ -124,6 +124,9 @@ def report_json(report: Report, described: str, generated: datetime) -> dict[str
 
 
 def print_table(report: Report, described: str) -> None:
+    if not report.rows:
+        console.print(f"No issue has demand ({described}). A new store fills with `pmsync sync`.")
+        return
     table = Table(title=f"Backlog by demand ({described})", box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", min_width=3)
     table.add_column("Key", no_wrap=True, min_width=7)
