@@ -44,17 +44,40 @@ def changes(summary: DemandSummary, previous: dict[str, Any] | None) -> str:
 
 
 def trend(summary: DemandSummary) -> str:
+    """The 30-day trend, requests per tool and when they came: only the parts there are,
+    so an issue with no requests reads as a sentence, not "...; ."."""
+    parts = [
+        f"{summary.requests_last_30d} requests in the last 30 days "
+        f"({summary.requests_prior_30d} in the 30 before)"
+    ]
     sources = ", ".join(f"{n} {tool}" for tool, n in summary.by_source.items())
-    when = ""
+    if sources:
+        parts.append(sources)
     if summary.first_requested and summary.last_requested:
-        when = (
-            f"; first asked {summary.first_requested:%Y-%m-%d}, "
+        parts.append(
+            f"first asked {summary.first_requested:%Y-%m-%d}, "
             f"last {summary.last_requested:%Y-%m-%d}"
         )
-    return (
-        f"{summary.requests_last_30d} requests in the last 30 days "
-        f"({summary.requests_prior_30d} in the 30 before); {sources}{when}."
-    )
+    return "; ".join(parts) + "."
+
+
+def pipeline(summary: DemandSummary) -> str | None:
+    """What the open pipeline is made of: the deals that name the issue (the largest by
+    name) and the asking customers' other open deals; None without open pipeline."""
+    if not summary.open_pipeline:
+        return None
+    parts = []
+    if summary.named_pipeline:
+        names = [f"{d.name} {summary.money(d.amount)}" for d in summary.named_deals]
+        if sum((d.amount for d in summary.named_deals), Decimal(0)) < summary.named_pipeline:
+            names.append("more")  # only the largest are kept on the summary
+        listed = f" ({', '.join(names)})" if names else ""
+        parts.append(f"{summary.money(summary.named_pipeline)} in deals naming this issue{listed}")
+    if summary.other_pipeline:
+        parts.append(
+            f"{summary.money(summary.other_pipeline)} in the asking customers' other open deals"
+        )
+    return f"Open pipeline {summary.money(summary.open_pipeline)}: " + "; ".join(parts) + "."
 
 
 def _customer_table(summary: DemandSummary) -> list[dict[str, Any]]:
@@ -100,6 +123,9 @@ def render_comment(
         adf.heading("Customer demand"),
         adf.paragraph(adf.text(summary.headline, bold=True)),
     ]
+    split = pipeline(summary)
+    if split:
+        head.append(adf.paragraph(adf.text(split)))
     tail = [
         adf.paragraph(adf.text(trend(summary))),
         adf.paragraph(adf.text(changes(summary, previous))),

@@ -58,6 +58,7 @@ SHAPING = {
     "jira_field_requests",
     "jira_field_revenue",
     "jira_field_pipeline",
+    "jira_pipeline_carries",
     "demand_labels",
     "account_map",
     "tag_map",

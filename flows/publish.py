@@ -130,7 +130,11 @@ class Publisher:
         values = {
             self.settings.jira_field_requests: summary.requests,
             self.settings.jira_field_revenue: _number(summary.revenue),
-            self.settings.jira_field_pipeline: _number(summary.open_pipeline),
+            self.settings.jira_field_pipeline: _number(
+                summary.named_pipeline
+                if self.settings.jira_pipeline_carries == "named"
+                else summary.open_pipeline
+            ),
         }
         return {name: value for name, value in values.items() if name}
 

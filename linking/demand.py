@@ -6,7 +6,8 @@
   revenue window (365 days by default), each deal once; or, with PMSYNC_REVENUE_FROM=
   crm_field, the revenue field (an ARR) of their CRM accounts, each account once;
 - open_pipeline: amounts of the open deals of those accounts and of the open deals that
-  name the issue, each deal once;
+  name the issue, each deal once; named_pipeline: of those, the deals that name the issue
+  (or a person linked to it), the rest being the asking customers' other open deals;
 - weighted_pipeline: the same deals, each amount times its stage probability;
 - by_source: requests per support tool; first/last requested: the earliest and latest
   request's creation time; requests_last_30d / requests_prior_30d: requests created in the
@@ -26,10 +27,12 @@ from decimal import Decimal
 
 from linking.accounts import AccountDirectory, Customer
 from models import CustomerDemand, Deal, DemandSummary, Feedback, FeedbackRef, Link, Quote
+from models.records import NamedDeal
 
 MAX_FEEDBACK_REFS = 20
 MAX_TOP_CUSTOMERS = 10
 MAX_QUOTES = 3
+MAX_NAMED_DEALS = 5
 QUOTE_CHARS = 160
 # HubSpot's default pipeline probabilities, for deals whose tool sends none.
 STAGE_PROBABILITY = {
@@ -190,6 +193,10 @@ class DemandCalculator:
         for item in items:
             by_source[item.source] += 1
         month_ago, two_months_ago = self.now - timedelta(days=30), self.now - timedelta(days=60)
+        named = sorted(
+            (d for d in parts.named_deals.values() if d.is_open),
+            key=lambda d: (-deal_amount(d), d.name, d.id),
+        )
         return DemandSummary(
             issue_key=issue_key,
             requests=len(items),
@@ -212,6 +219,11 @@ class DemandCalculator:
                 for f in recent[:MAX_FEEDBACK_REFS]
             ],
             deal_ids=sorted(f"{d.source}:{d.id}" for d in (revenue | pipeline).values()),
+            named_pipeline=sum((deal_amount(d) for d in named), Decimal(0)),
+            named_deals=[
+                NamedDeal(name=d.name, amount=deal_amount(d), url=d.url)
+                for d in named[:MAX_NAMED_DEALS]
+            ],
             currency=currency_of(
                 [*revenue.values(), *pipeline.values(), *self.deals_counted(rows)]
             ),
@@ -256,7 +268,10 @@ def content_hash(summary: DemandSummary) -> str:
     """A stable fingerprint of what would be written: equal hashes mean nothing to write.
     An unknown currency is left out, so summaries from before it was kept hash the same."""
     dumped = summary.model_dump(mode="json")
-    if dumped.get("currency") is None:
-        dumped.pop("currency", None)
+    # Fields added later are left out at their defaults, so summaries from before them
+    # hash the same and an upgrade rewrites no ticket whose numbers did not change.
+    for name, default in (("currency", None), ("named_pipeline", "0"), ("named_deals", [])):
+        if dumped.get(name) == default:
+            dumped.pop(name, None)
     payload = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()

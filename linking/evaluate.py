@@ -34,7 +34,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -90,33 +90,78 @@ class LinkingTask:
         return [f for f in self.feedback if f.partners]
 
 
-def read_task(reports: Path, pairs: Path) -> LinkingTask:
-    """The linking task a reports CSV and a pairs CSV describe (see the module docstring)."""
-    with reports.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+# Jira's CSV export repeats a column once per value (Labels, Labels, ...; one "Outward issue
+# link (Duplicate)" per linked issue) and names linked issues by their keys.
+DUPLICATE_LINKS = ("inward issue link (duplicate)", "outward issue link (duplicate)")
+# Jira writes dates in the exporting user's format, by default "30/Sep/21 5:20 PM" (Cloud)
+# or "30/Sep/21 17:20"; ISO dates are the linking data's. Neither Jira format says its time
+# zone (the user's): read as UTC, which moves them at most a day.
+JIRA_DATE_FORMATS = ("%d/%b/%y %I:%M %p", "%d/%b/%y %H:%M", "%d/%b/%Y %H:%M", "%d/%b/%y")
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """A reports CSV's rows: the first value of each column, and under `_duplicates` every
+    issue a Jira export's duplicate-link columns name. Jira writes a byte order mark."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = [name.strip() for name in next(reader, [])]
+        rows = []
+        for values in reader:
+            row: dict[str, str] = {}
+            linked = []
+            for name, value in zip(header, values, strict=False):
+                row.setdefault(name, value)
+                if name.lower() in DUPLICATE_LINKS and value.strip():
+                    linked.append(value.strip())
+            row["_duplicates"] = ",".join(linked)
+            rows.append(row)
+    return rows
+
+
+def read_pairs(rows: list[dict[str, str]], pairs: Path | None) -> dict[str, set[str]]:
+    """Each report's partners, both ways: from a pairs file (Issue id, Duplicate id; a cell
+    may hold several ids), or, without one, from the export's duplicate links, by key."""
+    listed: list[tuple[str, str]] = []
+    if pairs is not None:
+        with pairs.open(newline="", encoding="utf-8-sig") as f:
+            listed = [(p["Issue id"], p["Duplicate id"]) for p in csv.DictReader(f)]
+    else:
+        id_of = {r.get("Issue key", "").strip(): r["Issue id"].strip() for r in rows}
+        listed = [
+            (r["Issue id"], ",".join(id_of.get(k, k) for k in r["_duplicates"].split(",")))
+            for r in rows
+            if r["_duplicates"]
+        ]
     paired: dict[str, set[str]] = {}
-    with pairs.open(newline="", encoding="utf-8") as f:
-        for pair in csv.DictReader(f):
-            one = pair["Issue id"].strip()
-            for other in (o.strip() for o in pair["Duplicate id"].split(",")):
-                if one and other and other != one:
-                    # A pair is a pair whichever way round the file lists it.
-                    paired.setdefault(one, set()).add(other)
-                    paired.setdefault(other, set()).add(one)
+    for one, others in listed:
+        one = one.strip()
+        for other in (o.strip() for o in others.split(",")):
+            if one and other and other != one:
+                # A pair is a pair whichever way round the file lists it.
+                paired.setdefault(one, set()).add(other)
+                paired.setdefault(other, set()).add(one)
+    return paired
+
+
+def read_task(reports: Path, pairs: Path | None) -> LinkingTask:
+    """The linking task a reports CSV and a pairs CSV describe (see the module docstring);
+    `reports` may be a Jira CSV export, whose duplicate links stand for the pairs file."""
+    rows = read_rows(reports)
+    paired = read_pairs(rows, pairs)
     partners = _same_problem(paired)
     # The README says "Duplicate"; the SeaMonkey export writes "DUPLICATE".
     is_feedback = {
         r["Issue id"].strip()
         for r in rows
-        if r["Resolution"].strip().lower() == "duplicate" and r["Issue id"].strip() in partners
+        if _resolution(r) == "duplicate" and r["Issue id"].strip() in partners
     }
     candidates = [
-        IssueText(r["Issue id"].strip(), r["Summary"], r["Description"], _created(r))
+        IssueText(r["Issue id"].strip(), r["Summary"], r.get("Description", ""), _created(r))
         for r in rows
         if r["Issue id"].strip() not in is_feedback
     ]
     closed_at = {
-        r["Issue id"].strip(): _time(r, "Resolved") if r["Resolution"].strip() else None
+        r["Issue id"].strip(): _time(r, "Resolved") if _resolution(r) else None
         for r in rows
         if r["Issue id"].strip() not in is_feedback
     }
@@ -127,7 +172,7 @@ def read_task(reports: Path, pairs: Path) -> LinkingTask:
             feedback.append(
                 FeedbackCase(
                     id=r["Issue id"].strip(),
-                    text=f"{r['Summary']}\n{r['Description']}",
+                    text=f"{r['Summary']}\n{r.get('Description', '')}",
                     partners=frozenset(
                         p
                         for p in partners[r["Issue id"].strip()]
@@ -139,13 +184,34 @@ def read_task(reports: Path, pairs: Path) -> LinkingTask:
     return LinkingTask(candidates, feedback, closed_at)
 
 
+def _resolution(row: dict[str, str]) -> str:
+    """The resolution in lower case; "" while unresolved (Jira's screens say "Unresolved")."""
+    value = (row.get("Resolution") or "").strip().lower()
+    return "" if value == "unresolved" else value
+
+
 def _created(row: dict[str, str]) -> datetime | None:
     return _time(row, "Created")
 
 
 def _time(row: dict[str, str], column: str) -> datetime | None:
     value = (row.get(column) or "").strip()
-    return datetime.fromisoformat(value) if value else None
+    if not value:
+        return None
+    try:
+        return as_aware(datetime.fromisoformat(value))
+    except ValueError:
+        pass
+    for form in JIRA_DATE_FORMATS:
+        try:
+            return as_aware(datetime.strptime(value, form))
+        except ValueError:
+            continue
+    raise ValueError(f"{column} {value!r} is neither ISO nor a Jira export date (30/Sep/21 17:20)")
+
+
+def as_aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _open_when(closed: datetime | None, written: datetime | None) -> bool:
@@ -480,7 +546,7 @@ def _fit_or_default(ranked: Sequence[Ranked]) -> Calibration:
 
 def evaluate_links(
     reports: Path,
-    pairs: Path,
+    pairs: Path | None,
     method: str = "pmsync",
     auto_threshold: float | None = None,
     suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,

@@ -76,7 +76,14 @@ def explain(
         )
     numbers = summary.model_dump(
         mode="json",
-        include={"requests", "customers", "revenue", "open_pipeline", "weighted_pipeline"},
+        include={
+            "requests",
+            "customers",
+            "revenue",
+            "open_pipeline",
+            "named_pipeline",
+            "weighted_pipeline",
+        },
     )
     return {
         "issue": {
@@ -93,6 +100,10 @@ def explain(
             "revenue": _revenue_text(calculator, parts),
             "open_pipeline": _sum_text([deal_amount(d) for _, d in sorted(parts.pipeline.items())])
             + " (open deals of those accounts or naming the issue, each once)",
+            "named_pipeline": _sum_text(
+                [deal_amount(d) for _, d in sorted(parts.named_deals.items()) if d.is_open]
+            )
+            + f" (the open deals that name {issue.key} or are linked to it)",
             "weighted_pipeline": _sum_text(
                 [weighted_amount(d) for _, d in sorted(parts.pipeline.items())]
             )

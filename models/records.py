@@ -185,6 +185,14 @@ class Quote(BaseModel):
     text: str
 
 
+class NamedDeal(BaseModel):
+    """An open deal that names the issue (or that a person linked to it)."""
+
+    name: str
+    amount: Decimal
+    url: str
+
+
 class DemandSummary(BaseModel):
     """What pmsync writes onto a Jira issue; every number is defined in linking.demand."""
 
@@ -203,10 +211,19 @@ class DemandSummary(BaseModel):
     quotes: list[Quote] = []
     feedback: list[FeedbackRef] = []
     deal_ids: list[str] = []
+    # Of open_pipeline, the deals that name the issue or are linked to it (the rest is the
+    # asking customers' other open deals), and the largest of them by name.
+    named_pipeline: Decimal = Decimal(0)
+    named_deals: list[NamedDeal] = []
     # ISO code of every amount above: the company currency the CRMs convert deals to (None:
     # no deal said, a single-currency CRM). Two CRMs with different company currencies give
     # both codes ("EUR/USD"), since their sums then mix them.
     currency: str | None = None
+
+    @property
+    def other_pipeline(self) -> Decimal:
+        """The asking customers' open deals that do not name the issue."""
+        return self.open_pipeline - self.named_pipeline
 
     @property
     def headline(self) -> str:

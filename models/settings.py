@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     jira_field_requests: str = Field("Customer Requests", description="Custom field name.")
     jira_field_revenue: str = Field("Customer Revenue", description="Custom field name.")
     jira_field_pipeline: str = Field("Open Pipeline", description="Custom field name.")
+    jira_pipeline_carries: Literal["named", "all"] = Field(
+        "named",
+        description="What the pipeline field carries: 'named', the open deals that name the "
+        "issue or are linked to it; 'all', those plus the asking customers' other open deals.",
+    )
     comment_min_interval_hours: float = Field(
         24.0,
         ge=0,

@@ -460,12 +460,27 @@ def links_list(
     issue: Annotated[str | None, typer.Option(help="Only links to this issue.")] = None,
     suggested: Annotated[
         bool,
-        typer.Option("--suggested", help="Only suggestions: text matches waiting for a person."),
+        typer.Option(
+            "--suggested",
+            help="Only suggestions waiting for a person: who asks, what it is worth, which "
+            "issue, most worth deciding first (value x confidence), a page at a time.",
+        ),
     ] = False,
+    value: Annotated[
+        str, typer.Option(help="With --suggested: rank by revenue or customers.")
+    ] = "revenue",
+    page: Annotated[int, typer.Option(min=1, help="With --suggested: the page.")] = 1,
+    per_page: Annotated[int, typer.Option(min=1, help="With --suggested: rows a page.")] = 20,
 ) -> None:
     """Every link pmsync made (suggestions excluded unless --suggested), with its method
     and confidence."""
-    store = Store(settings_or_exit().database_url)
+    settings = settings_or_exit()
+    store = Store(settings.database_url)
+    if suggested and not issue:
+        from pmsync.links_cmd import show_suggestions
+
+        show_suggestions(settings, store, value, page, per_page, as_json)
+        return
     links = store.links(issue, suggested=suggested)
     if as_json:
         fields = {"source", "record_id", "kind", "issue_key", "method", "confidence"}
@@ -1053,4 +1068,7 @@ def check(sandbox: SandboxOption = None, as_json: JsonOption = False) -> None:
 
 
 import pmsync.eval_cmd  # noqa: E402, F401  (registers `pmsync eval` on app)
+import pmsync.eval_themes_cmd  # noqa: E402, F401  (registers `pmsync eval themes`)
+import pmsync.links_cmd  # noqa: E402, F401  (registers `pmsync links review/export/apply`)
+import pmsync.report_cmd  # noqa: E402, F401  (registers `pmsync report` on app)
 import pmsync.webhooks_cmd  # noqa: E402, F401  (registers `pmsync webhooks` on app)

@@ -35,7 +35,12 @@ LINKS_HELP = (
     "Prints n (feedback whose right issue is among the candidates), recall_at_1, recall_at_5, "
     "mrr, and at the automatic threshold auto_precision (links made for feedback whose "
     "partners are not among the candidates count as wrong) and auto_coverage (the share of "
-    "the n that got an automatic link). A candidate already closed (Resolution set, Resolved "
+    "the n that got an automatic link).\n\n"
+    "The reports may also be a Jira CSV export as Jira writes it (Issue key, Issue id, "
+    "Summary, Description, Resolution, Created, Resolved; dates such as 30/Sep/21 17:20 or "
+    "30/Sep/21 5:20 PM; repeated Inward/Outward issue link (Duplicate) columns): without "
+    "--pairs, its duplicate links are the pairs.\n\n"
+    "A candidate already closed (Resolution set, Resolved "
     "at or before the feedback's Created) is no candidate for that feedback, as pmsync only "
     "matches issues not yet done.\n\n"
     "Both automatic figures are held out: each item's confidence (the calibrated probability "
@@ -51,7 +56,14 @@ LINKS_HELP = (
 @eval_app.command("links", help=LINKS_HELP)
 def links(
     reports: Annotated[Path, _csv("--reports", "The reports CSV.")],
-    pairs: Annotated[Path, _csv("--pairs", "The duplicate pairs CSV.")],
+    pairs: Annotated[
+        Path | None,
+        _csv(
+            "--pairs",
+            "The duplicate pairs CSV; without it, the reports CSV is a Jira export and its "
+            "duplicate links are the pairs.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     baseline: Annotated[
         bool, typer.Option("--baseline", help="Measure plain TF-IDF cosine instead.")
@@ -129,7 +141,7 @@ def links(
         )
     if write_calibration:
         calibration = fit_calibration(ranked)
-        source = f"--reports {reports.name} --pairs {pairs.name}"
+        source = f"--reports {reports.name}" + (f" --pairs {pairs.name}" if pairs else "")
         write_calibration.write_text(
             calibration_module(
                 calibration,

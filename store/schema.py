@@ -200,3 +200,18 @@ text_analyses = Table(
     Column("counts", LargeBinary, nullable=False),
     Column("terms", Text, nullable=False),
 )
+
+# One row per issue per publish: the numbers a write put on the ticket, when. The ledger
+# keeps only the last write; this is the history `pmsync report` draws demand over time from.
+demand_history = Table(
+    "demand_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue_key", String(64), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("customers", Integer, nullable=False),
+    Column("revenue", Float, nullable=False),
+    Column("open_pipeline", Float, nullable=False),
+    Index("ix_demand_history_issue", "issue_key", "published_at"),
+)

@@ -32,6 +32,7 @@ from store.schema import (
     backfills,
     cursors,
     dead_letters,
+    demand_history,
     derived,
     issue_signatures,
     issue_states,
@@ -804,7 +805,13 @@ class Store:
             return set(conn.execute(select(publish_ledger.c.issue_key)).scalars())
 
     def record_publish(self, entry: LedgerEntry) -> None:
+        """The ledger entry of a write, and (when the content changed) a history row."""
         with self.engine.begin() as conn:
+            before = conn.execute(
+                select(publish_ledger.c.content_hash).where(
+                    publish_ledger.c.issue_key == entry.issue_key
+                )
+            ).scalar()
             self._upsert(
                 conn,
                 publish_ledger,
@@ -819,6 +826,30 @@ class Store:
                     }
                 ],
             )
+            history = _history_row(entry)
+            # A comment-only write (same content, the comment caught up) adds no point.
+            if history is not None and before != entry.content_hash:
+                conn.execute(demand_history.insert().values(**history))
+
+    def demand_history(
+        self, keys: Iterable[str] | None = None
+    ) -> dict[str, list[tuple[datetime, dict[str, float]]]]:
+        """Every publish's numbers per issue, oldest first: demand over time."""
+        queries = _by_issue_key(demand_history, keys)
+        history: dict[str, list[tuple[datetime, dict[str, float]]]] = {}
+        with self.engine.connect() as conn:
+            for query in queries:
+                for row in conn.execute(query.order_by(demand_history.c.id)):
+                    numbers = {
+                        "requests": row.requests,
+                        "customers": row.customers,
+                        "revenue": row.revenue,
+                        "open_pipeline": row.open_pipeline,
+                    }
+                    when = _aware(row.published_at)
+                    assert when is not None
+                    history.setdefault(row.issue_key, []).append((when, numbers))
+        return history
 
     # -- closing the loop -------------------------------------------------------------------
 
@@ -1078,6 +1109,23 @@ class Store:
                 row._asdict()
                 for row in conn.execute(select(runs).order_by(runs.c.id.desc()).limit(n))
             ]
+
+
+def _history_row(entry: LedgerEntry) -> dict[str, Any] | None:
+    """The numbers of a published summary, for the demand history; None when the entry
+    holds no summary numbers (a ledger entry written by an older pmsync)."""
+    summary = entry.summary
+    try:
+        return {
+            "issue_key": entry.issue_key,
+            "published_at": _now(),
+            "requests": int(summary["requests"]),
+            "customers": int(summary["customers"]),
+            "revenue": float(summary["revenue"]),
+            "open_pipeline": float(summary["open_pipeline"]),
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _backfill_row(row: Any) -> dict[str, Any]:

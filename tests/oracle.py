@@ -226,7 +226,8 @@ def crm_revenue(url: str) -> dict[tuple[str, str], Decimal]:
 def expected_demand(
     url: str, now: datetime | None = None, revenue_from: str = "deals"
 ) -> dict[str, dict[str, Any]]:
-    """{issue_key: {requests, customers, revenue, open_pipeline}} for every linked issue;
+    """{issue_key: {requests, customers, revenue, open_pipeline, named_pipeline}} for every
+    linked issue;
     revenue from closed-won deals, or (`revenue_from="crm_field"`) the customers' CRM
     accounts' revenue field."""
     now = now or datetime.now(UTC)
@@ -308,5 +309,10 @@ def expected_demand(
             "customers": len(customers),
             "revenue": total,
             "open_pipeline": sum((deals[p].amount for p in pipeline), Decimal(0)),
+            # What the "Open Pipeline" field carries by default: the open deals naming it.
+            "named_pipeline": sum(
+                (deals[p].amount for p in deals_naming[key] if deals[p].stage == "open"),
+                Decimal(0),
+            ),
         }
     return expected

@@ -38,13 +38,16 @@ def test_explain_matches_the_ticket_exactly(
         assert numbers["requests"] == shown["requests"] == len(report["requests"])
         assert numbers["customers"] == len(report["customers"])
         assert Decimal(numbers["revenue"]) == Decimal(str(shown["revenue"]))
-        assert Decimal(numbers["open_pipeline"]) == Decimal(str(shown["open_pipeline"]))
+        # The pipeline field carries the deals naming the issue (the default).
+        assert Decimal(numbers["named_pipeline"]) == Decimal(str(shown["open_pipeline"]))
         revenue = sum(Decimal(d["amount"]) for d in report["deals"] if "revenue" in d["counts_in"])
         pipeline = sum(
             Decimal(d["amount"]) for d in report["deals"] if "open_pipeline" in d["counts_in"]
         )
         assert revenue == Decimal(numbers["revenue"])
         assert pipeline == Decimal(numbers["open_pipeline"])
+        named = sum(Decimal(d["amount"]) for d in report["deals"] if f"names {key}" in d["why"])
+        assert named == Decimal(numbers["named_pipeline"])
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])

@@ -36,6 +36,7 @@ BEFORE_MIGRATIONS = sorted(
         "text_analyses",
         "record_signatures",
         "leases",
+        "demand_history",
     }
 )
 

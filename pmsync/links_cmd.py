@@ -1,0 +1,317 @@
+"""Suggestions worth a person's minute: `pmsync links list --suggested` (who asks, what it
+is worth, which issue), `links review` (one at a time in the terminal), `links export
+--suggested --csv` and `links apply FILE.csv` (many at once). Decisions go to the store's
+link_decisions, which every later run obeys (flows.pipeline.apply_decisions)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import webbrowser
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+from rich.table import Table
+
+from models import Settings
+from models.records import money
+from pmsync.cli import console, err, fail, links_app, settings_or_exit
+from store import Store
+
+VALUES = ("revenue", "customers")
+EXPORT_COLUMNS = (
+    "decision",
+    "source",
+    "record_id",
+    "issue_key",
+    "confidence",
+    "score",
+    "subject",
+    "customer",
+    "revenue",
+    "url",
+    "issue_summary",
+    "issue_url",
+    "evidence",
+)
+# What a person may write in the CSV's decision column, in their words or the store's.
+DECISIONS = {
+    "confirm": "confirmed",
+    "confirmed": "confirmed",
+    "yes": "confirmed",
+    "y": "confirmed",
+    "reject": "rejected",
+    "rejected": "rejected",
+    "no": "rejected",
+    "n": "rejected",
+}
+
+
+@dataclass
+class Suggestion:
+    source: str
+    record_id: str
+    issue_key: str
+    confidence: float
+    score: float
+    subject: str
+    customer: str
+    revenue: Decimal
+    url: str
+    issue_summary: str
+    issue_url: str
+    evidence: str
+
+    @property
+    def record(self) -> str:
+        return f"{self.source}:{self.record_id}"
+
+
+def suggestions(settings: Settings, store: Store, value: str = "revenue") -> list[Suggestion]:
+    """Every suggestion no person decided yet, most worth deciding first: the asking
+    customer's revenue (or, with value="customers", how many customers the suggestions
+    would add to the issue) times the confidence."""
+    from flows.pipeline import calculator_for
+
+    decided = store.decisions()
+    waiting = [
+        x
+        for x in store.links(suggested=True)
+        if (x.source, x.record_id, x.issue_key) not in decided
+    ]
+    # As if they counted: the calculator then holds their feedback, deals and customers.
+    counted = [x.model_copy(update={"status": "auto"}) for x in waiting]
+    calculator = calculator_for(settings, store, datetime.now(UTC), counted)
+    issues = {issue.key: issue for issue in store.load("issue")}
+    rows = []
+    customers_of: dict[str, set[str]] = defaultdict(set)
+    for link in waiting:
+        pair = (link.source, link.record_id)
+        item = calculator.feedback.get(pair)
+        deal = calculator.deals.get(pair)
+        if item is not None:
+            customer = calculator.directory.for_feedback(item)
+            subject, url = item.subject or item.body[:80], item.url
+            key, name = customer.key, customer.name
+        elif deal is not None:
+            owners = calculator.directory.for_deal(deal)
+            subject, url = deal.name, deal.url
+            key = owners[0].key if owners else ""
+            name = owners[0].name if owners else ""
+        else:
+            continue  # the record is gone; the next sync drops the link
+        customers_of[link.issue_key].add(key)
+        issue = issues.get(link.issue_key)
+        rows.append(
+            Suggestion(
+                source=link.source,
+                record_id=link.record_id,
+                issue_key=link.issue_key,
+                confidence=link.confidence,
+                score=0.0,
+                subject=subject,
+                customer=name,
+                revenue=calculator.revenue_of(key) if key else Decimal(0),
+                url=url,
+                issue_summary=issue.summary if issue else "",
+                issue_url=issue.url if issue else "",
+                evidence=link.evidence,
+            )
+        )
+    for row in rows:
+        worth = float(row.revenue) if value == "revenue" else len(customers_of[row.issue_key])
+        row.score = round(worth * row.confidence, 2)
+    rows.sort(key=lambda r: (-r.score, -r.confidence, r.issue_key, r.source, r.record_id))
+    return rows
+
+
+def show_suggestions(
+    settings: Settings, store: Store, value: str, page: int, per_page: int, as_json: bool
+) -> None:
+    """One page of suggestions, most worth deciding first (`links list --suggested`)."""
+    if value not in VALUES:
+        fail(f"--value is one of {', '.join(VALUES)}")
+    rows = suggestions(settings, store, value)
+    pages = max(1, math.ceil(len(rows) / per_page))
+    shown = rows[(page - 1) * per_page : page * per_page]
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "total": len(rows),
+                    "page": page,
+                    "pages": pages,
+                    "suggestions": [_as_json(r) for r in shown],
+                }
+            )
+        )
+        return
+    table = Table(title=f"{len(rows)} suggestions by {value} x confidence, page {page} of {pages}")
+    for column in ("Record", "Subject", "Customer", "Revenue", "Issue", "Conf.", "Score"):
+        table.add_column(column, overflow="fold")
+    for row in shown:
+        table.add_row(
+            f"{row.record}\n[link={row.url}]{row.url}[/link]",
+            row.subject[:60],
+            row.customer,
+            money(row.revenue),
+            f"{row.issue_key} {row.issue_summary[:40]}",
+            f"{row.confidence:.2f}",
+            f"{row.score:,.0f}" if value == "revenue" else f"{row.score:.2f}",
+        )
+    console.print(table)
+    if page < pages:
+        console.print(f"Next: `pmsync links list --suggested --page {page + 1}`.")
+    if rows:
+        console.print(
+            "Decide them one by one with `pmsync links review`, or many at once with "
+            "`pmsync links export --suggested --csv > s.csv`, a decision column filled in, "
+            "and `pmsync links apply s.csv`."
+        )
+
+
+def _as_json(row: Suggestion) -> dict[str, Any]:
+    data = asdict(row)
+    data["revenue"] = str(row.revenue)
+    return data
+
+
+@links_app.command("review")
+def links_review(
+    value: Annotated[str, typer.Option(help="Rank by revenue or customers.")] = "revenue",
+) -> None:
+    """Walk through the suggestions, most worth deciding first: [c]onfirm, [r]eject,
+    [s]kip, [o]pen the ticket in a browser, [q]uit. Each decision is kept at once."""
+    settings = settings_or_exit()
+    store = Store(settings.database_url)
+    rows = suggestions(settings, store, value)
+    decided = {"confirmed": 0, "rejected": 0}
+    for number, row in enumerate(rows, 1):
+        console.rule(f"{number} of {len(rows)}")
+        console.print(
+            f"[bold]{row.subject}[/bold]\n{row.customer or 'unknown customer'}, "
+            f"{money(row.revenue)} revenue - {row.url}\n"
+            f"asks for [bold]{row.issue_key}[/bold] {row.issue_summary}? "
+            f"(confidence {row.confidence:.2f}; {row.evidence[:100]})"
+        )
+        while True:
+            answer = typer.prompt("[c]onfirm [r]eject [s]kip [o]pen [q]uit", default="s")
+            choice = answer.strip().lower()[:1]
+            if choice == "o":
+                webbrowser.open(row.url)
+                continue
+            break
+        if choice == "q":
+            break
+        if choice in ("c", "r"):
+            decision = "confirmed" if choice == "c" else "rejected"
+            store.decide(row.source, row.record_id, row.issue_key, decision)
+            decided[decision] += 1
+    console.print(
+        f"{decided['confirmed']} confirmed, {decided['rejected']} rejected. Run `pmsync "
+        "publish` (or wait for the next sync) to update the tickets."
+    )
+
+
+@links_app.command("export")
+def links_export(
+    suggested: Annotated[
+        bool, typer.Option("--suggested", help="Export the suggestions waiting for a person.")
+    ] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="As CSV (the only format).")] = True,
+    value: Annotated[str, typer.Option(help="Rank by revenue or customers.")] = "revenue",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE, not the terminal.")
+    ] = None,
+) -> None:
+    """The suggestions as CSV, most worth deciding first, with an empty `decision` column:
+    fill it with confirm or reject (or leave it empty to skip), then `pmsync links apply`."""
+    if not suggested:
+        fail("only --suggested can be exported")
+    del as_csv
+    settings = settings_or_exit()
+    rows = suggestions(settings, Store(settings.database_url), value)
+    with output.open("w", newline="", encoding="utf-8") if output else _stdout() as out:
+        write_export(rows, out)
+    if output:
+        err.print(f"Wrote {len(rows)} suggestions to {output}")
+
+
+class _stdout:
+    def __enter__(self) -> TextIO:
+        return sys.stdout
+
+    def __exit__(self, *_: object) -> None:
+        sys.stdout.flush()
+
+
+def write_export(rows: list[Suggestion], out: TextIO) -> None:
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({"decision": "", **_as_json(row)})
+
+
+def read_decisions(
+    path: Path, known_issues: set[str], known_records: set[tuple[str, str]]
+) -> tuple[list[tuple[str, str, str, str]], list[str]]:
+    """(source, record_id, issue_key, decision) of every decided row, and the problems
+    of the rows that cannot be applied (line numbers as a spreadsheet shows them)."""
+    decided, problems = [], []
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = {"decision", "source", "record_id", "issue_key"} - set(reader.fieldnames or [])
+        if missing:
+            return [], [f"{path} has no column {', '.join(sorted(missing))}"]
+        for line, row in enumerate(reader, 2):
+            word = (row["decision"] or "").strip().lower()
+            if word in ("", "skip", "s"):
+                continue
+            decision = DECISIONS.get(word)
+            source, record_id = row["source"].strip(), row["record_id"].strip()
+            key = row["issue_key"].strip()
+            if decision is None:
+                problems.append(f"line {line}: {word!r} is not confirm, reject or empty")
+            elif key not in known_issues:
+                problems.append(f"line {line}: {key} is not an issue pmsync has pulled")
+            elif (source, record_id) not in known_records:
+                problems.append(f"line {line}: {source}:{record_id} is not a ticket or deal")
+            else:
+                decided.append((source, record_id, key, decision))
+    return decided, problems
+
+
+@links_app.command("apply")
+def links_apply(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE.csv", help="Decisions.")
+    ],
+) -> None:
+    """Apply the decisions of a CSV (`links export --suggested --csv`, its decision column
+    filled with confirm or reject): every later run keeps them. A file with a bad row
+    applies nothing and names the rows."""
+    settings = settings_or_exit()
+    store = Store(settings.database_url)
+    known_issues = {issue.key for issue in store.load("issue")}
+    known_records = {
+        (record.source, record.id) for kind in ("feedback", "deal") for record in store.load(kind)
+    }
+    decided, problems = read_decisions(path, known_issues, known_records)
+    if problems:
+        for problem in problems:
+            err.print(f"[red]{problem}[/red]")
+        fail(f"{len(problems)} rows cannot be applied; nothing was (fix them and run again)")
+    for source, record_id, key, decision in decided:
+        store.decide(source, record_id, key, decision)
+    counts = {d: sum(1 for *_, x in decided if x == d) for d in ("confirmed", "rejected")}
+    console.print(
+        f"{counts['confirmed']} confirmed, {counts['rejected']} rejected; no later run will "
+        "change them. Run `pmsync publish` (or wait for the next sync) to update the tickets."
+    )

@@ -1,0 +1,41 @@
+"""Demand history: the numbers each publish put on an issue (store.schema.demand_history).
+
+Numbered 0010 because 0009 is taken on another branch; whichever merges second points its
+down_revision at the other.
+
+Revision ID: 0010
+Revises: 0008
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision: str | None = "0008"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "demand_history",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("issue_key", sa.String(length=64), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.Column("revenue", sa.Float(), nullable=False),
+        sa.Column("open_pipeline", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ix_demand_history_issue", "demand_history", ["issue_key", "published_at"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_demand_history_issue", table_name="demand_history")
+    op.drop_table("demand_history")
