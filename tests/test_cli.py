@@ -44,7 +44,6 @@ def test_sync_json_through_prefect_twice(sandbox_url: str, store_url: str) -> No
         "dead_letters",
         "links",
         "published",
-        "notes",
         "repaired",
         "duration_s",
     }

@@ -1,9 +1,6 @@
 """Demand history: the numbers each publish put on an issue (store.schema.demand_history).
 
-Numbered 0010 because 0009 is taken on another branch; whichever merges second points its
-down_revision at the other.
-
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04
 """
@@ -13,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | None = None
 depends_on: str | None = None
