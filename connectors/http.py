@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 log = logging.getLogger("pmsync.http")
 
@@ -271,14 +271,23 @@ class ApiClient:
         return self.answer(response, f"{method} {url}", method, records)
 
     def request(
-        self, method: str, path: str, records: str | Shape | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        records: str | Shape | None = None,
+        *,
+        retry_only: frozenset[int] | None = None,
+        **kwargs: Any,
     ) -> requests.Response:
         """One API call with retries; returns the successful response or raises ApiError.
 
         `records`: the key the API documents its records under ("[]" for a bare list); a
-        body without it is a failed request (NotAnAnswer), retried like a 5xx."""
+        body without it is a failed request (NotAnAnswer), retried like a 5xx.
+        `retry_only`: retry only these statuses (a 429, which the server did not act on),
+        for a call whose retry could skip data the failed attempt consumed (a server-side
+        scroll): the caller starts over instead."""
         url = self.url(path)
-        return self.call(lambda: self._send(method, url, kwargs, records))
+        return self.call(lambda: self._send(method, url, kwargs, records), retry_only)
 
     def answer(
         self,
@@ -363,12 +372,18 @@ class ApiClient:
             )
         raise ApiError(self.tool, f"{what} answered {status}: {body}", status)
 
-    def call(self, attempt: Callable[[], T]) -> T:
-        """Run `attempt` until it succeeds, retrying only RetryableError, never waiting
-        less than the server's Retry-After."""
+    def call(self, attempt: Callable[[], T], retry_only: frozenset[int] | None = None) -> T:
+        """Run `attempt` until it succeeds, retrying only RetryableError (of the statuses
+        `retry_only`, when given), never waiting less than the server's Retry-After."""
+
+        def worth_retrying(error: BaseException) -> bool:
+            if not isinstance(error, RetryableError):
+                return False
+            return retry_only is None or error.status in retry_only
+
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
-            retry=retry_if_exception_type(RetryableError),
+            retry=retry_if_exception(worth_retrying),
             wait=self._wait,
             sleep=self.sleep,
             reraise=True,

@@ -24,8 +24,9 @@ empty (the feature `inbox_urls` is reported missing) and the pull goes on.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -46,12 +47,14 @@ from connectors.base import (
     parse_time,
     unix_seconds,
 )
-from connectors.http import ApiClient, ApiError, AuthError
+from connectors.http import ApiClient, ApiError, AuthError, RetryableError
 from models import Account, Feedback, Settings
 
+log = logging.getLogger("pmsync.intercom")
 VERSION = "2.11"  # the Intercom-Version every request names; the payloads below are its
 CONVERSATIONS = "intercom.conversations"
 COMPANIES = "intercom.companies"
+SCROLL_RESTARTS = 3  # a companies scroll broken on the way is read again this many times
 SEARCH_PAGE = 150  # Intercom's largest search page
 ONE_BY_ONE = 5  # a page needing more contacts than this searches for them
 CONTACTS_PER_SEARCH = 50  # ids in one `IN` filter (no documented limit: kept modest)
@@ -379,21 +382,45 @@ class IntercomConnector:
         """Every company through the scroll API: in id order, so a company that changes
         while the run reads cannot shift out of a page unseen (the paged list moves with
         `last_request_at` and stops at 10,000). An empty `data` is how a scroll ends; the
-        last page names every id and saves when the listing was read."""
+        last page names every id and saves when the listing was read.
+
+        The scroll's position lives on Intercom's side: a page lost on the way (a dropped
+        connection, a cut body) cannot be asked for again, since the same `scroll_param`
+        serves the next one, and a closed or idle scroll answers 404. Such a scroll is read
+        again from the start (SCROLL_RESTARTS times), so no company is missed."""
         read = read or ListingRead(None, datetime.now(UTC))
+        named: set[str] = set()
+        for restart in range(SCROLL_RESTARTS + 1):
+            try:
+                complete = yield from self._scroll(named)
+            except ApiError as error:
+                lost = isinstance(error, RetryableError) or error.status == 404
+                if not lost or restart == SCROLL_RESTARTS:
+                    raise
+                log.warning("intercom: the companies scroll broke (%s); reading it again", error)
+                continue
+            if complete:
+                yield read.closing("intercom", "account", COMPANIES, named)
+            return
+
+    def _scroll(self, named: set[str]) -> Generator[Page, None, bool]:
+        """One scroll from its start, adding every company id to `named`; False when the
+        token may not read companies (the feature is off, nothing is removed)."""
         seen: set[str] = set()
         params: dict[str, Any] = {}
         while True:
             try:
-                found = self.api.get_json("/companies/scroll", params=params)
+                # Once open, only a 429 (which the server did not act on) is retried.
+                retry_only = frozenset({429}) if params else None
+                found = self.api.get_json("/companies/scroll", params=params, retry_only=retry_only)
                 answer = answer_with(found, "data", "/companies/scroll")
             except AuthError as error:
                 # No companies: no accounts from Intercom, and none removed (no closing page).
                 self.missing.note("companies", COMPANIES_MISSING.format(status=error.status))
-                return
+                return False
             data = answer.get("data") or []
             if not data:
-                break
+                return True
             page = Page("intercom", "account", COMPANIES)
             fresh = 0
             pages = self.company_pages()
@@ -402,11 +429,11 @@ class IntercomConnector:
                 convert(page, raw, build, context={"pages": pages})
                 fresh += str(raw.get("id")) not in seen
                 seen.add(str(raw.get("id")))
+            named |= seen
             yield page
             if not fresh or not answer.get("scroll_param"):
                 raise DuplicatePageToken("intercom companies scroll is not moving on")
             params = {"scroll_param": answer["scroll_param"]}
-        yield read.closing("intercom", "account", COMPANIES, seen)
 
 
 def capabilities(settings: Settings) -> list[Capability]:

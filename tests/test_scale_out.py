@@ -127,11 +127,16 @@ def store_state(store: Store) -> dict[str, Any]:
     return {
         "records": stored,
         "links": [link.model_dump() for link in store.links()],
-        # When the managed comment was written ("comment"."at") is no demand: it differs.
+        # When the managed comment was written, and Jira's time for it ("comment"."at",
+        # "updated", "since"), is no demand: it differs from run to run.
         "demand": {
             key: {
                 **entry.summary,
-                "comment": {k: v for k, v in entry.summary.get("comment", {}).items() if k != "at"},
+                "comment": {
+                    k: v
+                    for k, v in entry.summary.get("comment", {}).items()
+                    if k not in ("at", "updated", "since")
+                },
             }
             for key, entry in store.ledger().items()
         },
