@@ -1,4 +1,8 @@
-"""The `sync` Prefect flow: one cycle, each step a coarse task (never a task per record)."""
+"""The `sync` Prefect flow: one cycle, each step a coarse task (never a task per record).
+
+The same cycle runs without Prefect (`flows.local.sync_in_process`): the CLI does that
+when no Prefect server is configured or running, rather than paying 10-20 s for a
+temporary one per call."""
 
 from __future__ import annotations
 
@@ -9,23 +13,27 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.local import listener, naming_the_tool, settings_for
 from flows.pipeline import SyncResult, run_cycle
-from models import Settings, load_settings
 from store import Store
+
+__all__ = ["as_task", "settings_for", "sync"]
+
+# Task names as ops read them in the UI: the step, and for a pull the tool (`pull-zendesk`).
+TASK_NAMES = {
+    "pull_source": ("pull", "pull-{source}"),
+    "link_step": ("link", "link"),
+    "demand_step": ("sum", "sum"),
+    "publish_all": ("publish", "publish"),
+    "close_loop": ("close-loop", "close-loop"),
+}
 
 
 def as_task(fn: Callable[..., Any]) -> Callable[..., Any]:
     # No caching: inputs hold the store and settings, and every cycle must really run.
-    named = task(name=fn.__name__.replace("_", "-"), cache_policy=NO_CACHE, retries=0)
-    return named(fn)
-
-
-def settings_for(sandbox_url: str | None, database_url: str | None = None, **more: Any) -> Settings:
-    overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
-    overrides.update(more)
-    if sandbox_url:
-        return Settings.for_sandbox(sandbox_url, **overrides)
-    return load_settings(**overrides)
+    name, run_name = TASK_NAMES.get(fn.__name__, (fn.__name__.replace("_", "-"),) * 2)
+    named = task(name=name, task_run_name=run_name, cache_policy=NO_CACHE, retries=0)
+    return named(naming_the_tool(fn) if fn.__name__ == "pull_source" else fn)
 
 
 @flow(name="sync", log_prints=True)
@@ -45,7 +53,9 @@ def sync(
     extra = {"allow_mass_delete": True} if allow_mass_delete else {}
     settings = settings_for(sandbox_url, database_url, **extra)
     store = Store(settings.database_url)
-    result = run_cycle(settings, store, full=full, step=as_task, sources=sources)
+    result = run_cycle(
+        settings, store, full=full, step=as_task, sources=sources, progress=listener()
+    )
     report_artifact(result)
     return result.as_dict()
 

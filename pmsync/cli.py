@@ -72,14 +72,11 @@ def _quiet_prefect() -> None:
 def run_sync_flow(
     sandbox: str | None, full: bool, allow_mass_delete: bool = False
 ) -> dict[str, Any]:
-    """One cycle through Prefect (a temporary local server unless PREFECT_API_URL is set).
+    """One cycle: through Prefect when PREFECT_API_URL is set or `pmsync serve` keeps a
+    local server, else in this process without Prefect (pmsync.runtime)."""
+    from pmsync.runtime import run_sync
 
-    The flow reads the store's URL from the environment, as this process did: a URL with a
-    password never becomes a flow-run parameter in Prefect's database."""
-    _quiet_prefect()
-    from flows.sync import sync
-
-    return sync(sandbox_url=sandbox, full=full, allow_mass_delete=allow_mass_delete)
+    return run_sync(sandbox, full, allow_mass_delete)[0]
 
 
 @app.command()
@@ -116,17 +113,27 @@ def sync(
             "PMSYNC_HUBSPOT_URL, PMSYNC_SALESFORCE_LOGIN_URL (with their credentials), "
             "or pass --sandbox URL"
         )
-    logging.basicConfig(
-        level=logging.WARNING if as_json else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from flows.local import progress_to
+    from flows.logs import configure
+    from pmsync.progress import cycle_progress
+    from pmsync.runtime import sigterm_stops
     from store.leases import LeaseBusy
 
+    configure(logging.WARNING if as_json else logging.INFO)
+    sigterm_stops()
     try:
-        result = run_sync_flow(sandbox, full, allow_mass_delete)
+        # Per-tool progress on a terminal; nothing with --json or when piped.
+        with cycle_progress(err, enabled=not as_json) as listener, progress_to(listener):
+            result = run_sync_flow(sandbox, full, allow_mass_delete)
     except ConfigError as error:
         fail(str(error))
+    except KeyboardInterrupt:
+        # Each stored page went in with its cursor; the page being stored was rolled back.
+        err.print(
+            "[yellow]stopped[/yellow]: the pages stored so far are kept with their cursors; "
+            "the next sync goes on from there"
+        )
+        raise typer.Exit(130) from None
     except LeaseBusy as error:
         err.print(f"[red]stopped:[/red] {error}")
         raise typer.Exit(1) from None
@@ -307,14 +314,28 @@ def sandbox(
 def serve_deployments() -> None:
     """Run every deployment with its schedule in this process, for a single box: the
     scheduled sync (PMSYNC_SYNC_CRON, every 15 minutes by default), a sync per tool, the
-    backfill and the event handler. Needs a Prefect server (PREFECT_API_URL)."""
-    _quiet_prefect()
-    from deployments.serve import main
+    backfill and the event handler; one line per run as it starts and ends. Runs go to
+    PREFECT_API_URL, or else to a local Prefect server kept while serve runs (under
+    PREFECT_HOME), which `pmsync sync` and the other commands use too meanwhile."""
+    from deployments.local_server import prefect_api
+    from flows.logs import prefect_environment
+    from pmsync.runtime import sigterm_stops
 
+    _quiet_prefect()
+    prefect_environment()
+    sigterm_stops()  # until the runner takes SIGTERM over for its graceful stop
     try:
-        main()
+        # The server first: Prefect reads its API's URL when it is imported.
+        with prefect_api() as url:
+            console.print(f"Flow runs go to {url}", highlight=False)
+            from deployments.serve import main
+
+            main()
     except ConfigError as error:
         fail(str(error))
+    except KeyboardInterrupt:
+        pass
+    console.print("serve stopped")
 
 
 @app.command()
@@ -332,10 +353,15 @@ def demo(
     for leftover in (database, *(database.with_name(database.name + e) for e in ("-wal", "-shm"))):
         leftover.unlink(missing_ok=True)
     database_url = f"sqlite:///{database}"
+    from pmsync.runtime import sigterm_stops
+
+    sigterm_stops()
     server = start_sandbox(seed=seed)
     try:
         console.print(f"Sandbox running at {server.url} (seed {seed})")
-        console.print("Running one sync through Prefect (the first start takes a few seconds)")
+        from pmsync.runtime import where_runs_go
+
+        console.print(f"Running one full sync: {where_runs_go().detail}", highlight=False)
         os.environ["PMSYNC_DATABASE_URL"] = database_url  # the flow reads it from here
         result = run_sync_flow(server.url, True)
         console.print(
@@ -356,6 +382,8 @@ def demo(
             server.wait()
         else:
             console.print("Run `pmsync demo --serve` to keep the sandbox up and browse it.")
+    except KeyboardInterrupt:
+        console.print("stopped")
     finally:
         server.stop()
 
@@ -548,9 +576,9 @@ def _cursor_time(value: Any) -> datetime | None:
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    from pmsync.status import iso
+
+    return iso(value)
 
 
 def next_scheduled_runs(limit: int = 10) -> dict[str, Any]:
@@ -599,15 +627,27 @@ def next_scheduled_runs(limit: int = 10) -> dict[str, Any]:
     }
 
 
-def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
-    """Everything `pmsync status` shows, as one JSON-ready object."""
+def status_report(
+    store: Store,
+    now: datetime | None = None,
+    configured: list[str] | None = None,
+    internal: bool = False,
+) -> dict[str, Any]:
+    """Everything `pmsync status` shows, as one JSON-ready object. `configured`: the
+    tools to report on besides those runs pulled; `internal`: pmsync's own `pipeline:*`
+    watermarks among the cursors too."""
+    from pmsync.runtime import where_runs_go
+    from pmsync.status import run_kind, tools_report
     from store import Inbox
 
     now = now or datetime.now(UTC)
+    configured = configured or []
     cursors: dict[str, Any] = {}
     for stream, (value, saved) in sorted(store.cursors().items()):
         if stream.startswith("backfill:"):
             continue  # a backfill window's own cursor: the backfills section shows it
+        if stream.startswith("pipeline:") and not internal:
+            continue  # pmsync's own watermarks (linked, summed...): with --all
         at = _cursor_time(value)
         lag = round((now - at).total_seconds()) if at else None
         cursors[stream] = {
@@ -624,9 +664,14 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
     runs = [
         {
             "id": r["id"],
-            "kind": (r["stats"] or {}).get("kind", "sync"),
+            "kind": run_kind(r["stats"] or {}, configured),
             "started_at": _iso(r["started_at"]),
             "finished_at": _iso(r["finished_at"]),
+            "duration_s": (
+                round((r["finished_at"] - r["started_at"]).total_seconds(), 1)
+                if r["finished_at"] and r["started_at"]
+                else None
+            ),
             "outcome": r["outcome"],
             "stats": r["stats"],
         }
@@ -649,8 +694,12 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
     from linking.references import unknown_issue_keys
 
     # The last sync says which tools failed and which optional features are off.
-    last_sync = next((r["stats"] for r in runs if "missing" in (r["stats"] or {})), {})
+    last_sync: dict[str, Any] = next(
+        (r["stats"] for r in runs if "missing" in (r["stats"] or {})), {}
+    )
     return {
+        "tools": tools_report(store, configured, now),
+        "prefect": where_runs_go().as_dict(),
         "cursors": cursors,
         "features_off": last_sync.get("missing", {}),
         "failed_tools": last_sync.get("failed", {}),
@@ -675,14 +724,42 @@ def _lag(seconds: int | None) -> str:
 
 
 @app.command()
-def status(as_json: JsonOption = False) -> None:
-    """Per stream its cursor and lag, stored records, the last runs and their outcome,
-    dead letters by reason, the webhook inbox's backlog, recent backfills, and the next
-    scheduled runs when PREFECT_API_URL names a Prefect server."""
-    report = status_report(Store(settings_or_exit().database_url))
+def status(
+    as_json: JsonOption = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="pmsync's internal pipeline:* watermarks too.")
+    ] = False,
+) -> None:
+    """Per tool the time since its last successful pull, its newest record's age and its
+    last failure (reason, duration); per stream its cursor and lag, stored records, the
+    last runs and their outcome, dead letters by reason, the webhook inbox's backlog,
+    recent backfills, where flow runs go, and the next scheduled runs when a Prefect
+    server is there to ask."""
+    settings = settings_or_exit()
+    report = status_report(
+        Store(settings.database_url), configured=list(settings.sources), internal=everything
+    )
     if as_json:
         print(json.dumps(report, default=str))
         return
+    tools = Table(title="Tools", box=box.SIMPLE_HEAD)
+    for column in ("Tool", "Last pulled", "Newest record", "Last failure"):
+        tools.add_column(column, overflow="fold")
+    for tool, facts in report["tools"].items():
+        failure = facts["last_failure"]
+        tools.add_row(
+            tool,
+            f"{_lag(facts['since_pull_s'])} ago" if facts["last_pulled"] else "never",
+            f"{_lag(facts['newest_record_age_s'])} old" if facts["newest_record"] else "-",
+            (
+                f"{'[dim]' if failure['since_fixed'] else '[red]'}{failure['at']} after "
+                f"{failure['duration_s']}s: {failure['reason'][:90]}"
+                f"{'[/dim]' if failure['since_fixed'] else '[/red]'}"
+                if failure
+                else "-"
+            ),
+        )
+    console.print(tools)
     streams = Table(title="Streams", box=box.SIMPLE_HEAD)
     for column in ("Stream", "Cursor at", "Lag", "Saved"):
         streams.add_column(column)
@@ -692,13 +769,17 @@ def status(as_json: JsonOption = False) -> None:
         )
     console.print(streams)
     runs = Table(title="Last runs", box=box.SIMPLE_HEAD)
-    for column in ("Run", "Kind", "Started", "Outcome", "Pulled / read"):
+    for column in ("Run", "Kind", "Started", "Took", "Outcome", "Pulled / read"):
         runs.add_column(column)
     for run in report["runs"]:
         stats = run["stats"] or {}
         read = stats.get("pulled", stats.get("records", ""))
-        runs.add_row(str(run["id"]), run["kind"], run["started_at"], run["outcome"], str(read))
+        took = "-" if run["duration_s"] is None else f"{run['duration_s']}s"
+        runs.add_row(
+            str(run["id"]), run["kind"], run["started_at"], took, run["outcome"], str(read)
+        )
     console.print(runs)
+    console.print(f"Flow runs: {report['prefect']['detail']}", highlight=False)
     for tool, features in report["features_off"].items():
         for feature, reason in features.items():
             console.print(f"[yellow]{tool}: {feature} is off[/yellow]: {reason}", highlight=False)
