@@ -273,6 +273,9 @@ def announced(item: Served) -> Served:
     name = item.name
 
     def running(flow: Any, flow_run: Any, state: Any) -> None:
+        from flows.logs import for_runs
+
+        for_runs()  # a run in a fresh interpreter (no forkserver) too
         _line(f"{name} {flow_run.name} started")
 
     def ended(flow: Any, flow_run: Any, state: Any) -> None:
@@ -304,8 +307,7 @@ def main() -> None:
     configure()
     settings = load_settings()
     # A served run needs a Prefect server: PREFECT_API_URL, or one kept while serving.
-    with prefect_api() as url:
-        log.info("flow runs go to %s", url)
+    with prefect_api():
         if settings.rate_budget_scope == "prefect":
             ensure_prefect_limits(settings)
         serve_flows([announced(item) for item in build_deployments(settings)])

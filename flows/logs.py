@@ -68,23 +68,29 @@ def prefect_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-def configure(console_level: int = logging.INFO) -> None:
-    """pmsync at `level()` whatever the console shows (`console_level`, e.g. WARNING with
-    --json); libraries' request lines off unless DEBUG. Idempotent."""
+def for_runs() -> None:
+    """pmsync's lines at `level()` (whatever the root logger lets through: Prefect's API
+    handler sits on `pmsync` itself), naming the tool; libraries' request lines off unless
+    DEBUG. Each process that runs flows calls it: a served run's forked child, a worker's
+    `python -m prefect.engine`, the CLI. Idempotent."""
     if logging.getLogRecordFactory() is not _record:
         logging.setLogRecordFactory(_record)
     logging.getLogger("pmsync").setLevel(level())
+    debug = level() <= logging.DEBUG
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def configure(console_level: int = logging.INFO) -> None:
+    """`for_runs`, and a console (stderr) showing `console_level` and up (e.g. WARNING
+    with --json; DEBUG with PMSYNC_LOG_LEVEL=DEBUG)."""
+    for_runs()
     root = logging.getLogger()
     if not root.handlers:
         console = logging.StreamHandler()
         console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(console)
     shown = logging.DEBUG if level() <= logging.DEBUG else console_level
-    # The console shows what it is asked to; the run's logs (Prefect's handler on the
-    # `pmsync` logger) get every pmsync line at pmsync's level.
     for handler in root.handlers:
         handler.setLevel(shown)
     root.setLevel(shown)
-    debug = level() <= logging.DEBUG
-    for name in LIBRARIES:
-        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)

@@ -14,6 +14,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.local import listener, naming_the_tool, settings_for
+from flows.logs import for_runs
 from flows.pipeline import SyncResult, run_cycle
 from store import Store
 
@@ -50,6 +51,7 @@ def sync(
     Parameters carry no secrets: credentials come from the environment of the process
     that runs the flow (or the sandbox's demo credentials with `sandbox_url`).
     `allow_mass_delete` lets a full listing delete more than PMSYNC_MAX_DELETE_SHARE."""
+    for_runs()  # this process's pmsync lines to the run's logs, at INFO, naming the tool
     extra = {"allow_mass_delete": True} if allow_mass_delete else {}
     settings = settings_for(sandbox_url, database_url, **extra)
     store = Store(settings.database_url)
