@@ -915,7 +915,12 @@ def backfill(
                 "-" if row["done"] else count,
             )
         console.print(table)
-        console.print("Nothing was written. '?': the tool has no cheap count.")
+        known = [row["would_read"] for row in result.plan if not row["done"]]
+        if known and None not in known:
+            console.print(f"Would read about {sum(known)} records in all.", highlight=False)
+        for why in sorted({row["why_unknown"] for row in result.plan if row["why_unknown"]}):
+            console.print(f"'?': {why}.", highlight=False)
+        console.print("Nothing was written.")
         return
     if result.status == "already done":
         console.print(
