@@ -938,7 +938,7 @@ def backfill(
 
 
 deadletters_app = typer.Typer(
-    help="Records that failed validation: list, show, replay.", no_args_is_help=True
+    help="Records that failed validation: list, show, replay, refetch.", no_args_is_help=True
 )
 app.add_typer(deadletters_app, name="deadletters")
 ReasonOption = Annotated[
@@ -1026,6 +1026,42 @@ def deadletters_replay(
     console.print(
         f"{len(report.moved)} records stored, {len(report.superseded)} already newer in the "
         f"store, {len(report.still_bad)} still fail",
+        highlight=False,
+    )
+    for letter_id, why in report.still_bad.items():
+        console.print(f"  {letter_id}: {why[:110]}", highlight=False)
+    if report.published is not None:
+        console.print(f"relinked ({report.links} links), published {report.published}")
+
+
+@deadletters_app.command("refetch")
+def deadletters_refetch(
+    reason: ReasonOption = None,
+    ids: Annotated[
+        list[int] | None, typer.Option("--id", metavar="ID", help="Only this letter (repeatable).")
+    ] = None,
+    sandbox: SandboxOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read the dead-lettered records again from their tools (once fixed there): those the
+    tool now serves valid go into the store (their letters resolved), those it no longer
+    has resolve their letters, the others stay with the reason they fail now; then relink
+    and publish once."""
+    from flows.refetch import refetch_dead_letters
+
+    settings = settings_or_exit(sandbox)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        report = refetch_dead_letters(settings, Store(settings.database_url), reason, ids)
+    except ConfigError as error:
+        fail(str(error))
+        return
+    if as_json:
+        print(json.dumps(report.as_dict()))
+        return
+    console.print(
+        f"{len(report.fixed)} records stored, {len(report.gone)} gone from their tool, "
+        f"{len(report.still_bad)} still fail",
         highlight=False,
     )
     for letter_id, why in report.still_bad.items():

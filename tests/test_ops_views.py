@@ -113,3 +113,58 @@ def test_status_per_tool_last_pull_newest_record_and_last_failure(
     assert shown.exit_code == 0, shown.output
     assert LINKED in shown.stdout and "Tools" in shown.stdout
     assert "in this process, without Prefect" in shown.stdout.replace("\n", " ")
+
+
+def test_refetch_reads_dead_letters_again_from_their_tools(
+    sandbox_url: str, store_url: str, no_prefect: None
+) -> None:
+    """Three Zendesk tickets served broken are dead-lettered. Then one is fixed in Zendesk,
+    one deleted there, one left broken: `deadletters refetch` stores the fixed one (its
+    letter resolved, the ticket counted), resolves the deleted one's letter, and keeps the
+    broken one with its reason; letters of other reasons are not touched with --reason."""
+    import requests
+
+    def ticket(number: int, **broken: str) -> dict[str, object]:
+        return {
+            "id": number,
+            "subject": f"Export is broken {number}",
+            "status": "open",
+            "requester_id": None,
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-02T00:00:00Z",
+            **broken,
+        }
+
+    for record in (
+        ticket(990001, updated_at="not-a-date"),
+        ticket(990002, updated_at="not-a-date"),
+        ticket(990003, created_at="not-a-date"),
+    ):
+        requests.post(
+            f"{sandbox_url}/_sandbox/inject",
+            json={"tool": "zendesk", "kind": "ticket", "record": record},
+            timeout=30,
+        ).raise_for_status()
+    store = Store(store_url)
+    run_cycle(Settings.for_sandbox(sandbox_url, database_url=store_url), store)
+    letters = {d["record_id"]: d for d in store.dead_letters()}
+    assert {"990001", "990002", "990003"} <= set(letters)
+    admin = f"{sandbox_url}/_sandbox"
+    fix = {"tool": "zendesk", "kind": "ticket", "id": 990001, "changes": {}}
+    requests.post(f"{admin}/update", json=fix, timeout=30).raise_for_status()
+    gone = {"tool": "zendesk", "kind": "ticket", "id": 990002}
+    requests.post(f"{admin}/delete", json=gone, timeout=30).raise_for_status()
+
+    env = {"PMSYNC_DATABASE_URL": store_url}
+    args = ["deadletters", "refetch", "--sandbox", sandbox_url, "--json"]
+    other = json.loads(runner.invoke(app, [*args, "--reason", "no such reason"], env=env).stdout)
+    assert other["fixed"] == other["gone"] == [] and other["still_bad"] == {}
+    done = runner.invoke(app, [*args, "--reason", "date"], env=env)
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert report["fixed"] == [letters["990001"]["id"]]
+    assert report["gone"] == [letters["990002"]["id"]]
+    assert "created_at" in report["still_bad"][str(letters["990003"]["id"])]
+    assert "990001" in {r.id for r in store.load("feedback", "zendesk")}
+    assert {d["record_id"] for d in store.dead_letters()} == {"990003"}
+    assert report["published"] is not None
