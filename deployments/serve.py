@@ -273,9 +273,10 @@ def announced(item: Served) -> Served:
     name = item.name
 
     def running(flow: Any, flow_run: Any, state: Any) -> None:
-        from flows.logs import for_runs
+        from flows.logs import for_runs, one_line_errors_on_the_console
 
         for_runs()  # a run in a fresh interpreter (no forkserver) too
+        one_line_errors_on_the_console()
         _line(f"{name} {flow_run.name} started")
 
     def ended(flow: Any, flow_run: Any, state: Any) -> None:

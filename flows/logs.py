@@ -94,3 +94,26 @@ def configure(console_level: int = logging.INFO) -> None:
     for handler in root.handlers:
         handler.setLevel(shown)
     root.setLevel(shown)
+
+
+class OneLineErrors(logging.Filter):
+    """On a console: an error's line without its traceback (the run's Prefect logs keep
+    it: Prefect's API handler sits on its own loggers and formats the record first)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info or record.exc_text:
+            error = record.exc_info[1] if record.exc_info else None
+            message = record.getMessage()
+            if error is not None and str(error) not in message:
+                message = f"{message}: {type(error).__name__}: {error}"
+            record.msg, record.args = message, None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def one_line_errors_on_the_console() -> None:
+    """`serve`'s output: one line per failure, not a traceback (`pmsync serve` prints
+    a line per run; the traceback is in the run's logs)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, OneLineErrors) for f in handler.filters):
+            handler.addFilter(OneLineErrors())

@@ -168,3 +168,28 @@ def test_refetch_reads_dead_letters_again_from_their_tools(
     assert "990001" in {r.id for r in store.load("feedback", "zendesk")}
     assert {d["record_id"] for d in store.dead_letters()} == {"990003"}
     assert report["published"] is not None
+
+
+def test_serve_shows_an_error_in_one_line_and_keeps_the_traceback_for_prefect() -> None:
+    """A handler before the console's (Prefect's API handler) still gets the traceback;
+    the console gets the error's one line."""
+    import logging
+
+    from flows.logs import OneLineErrors
+
+    first, console = io.StringIO(), io.StringIO()
+    logger = logging.getLogger("tests.one-line")
+    logger.propagate = False
+    before = logging.StreamHandler(first)
+    before.setFormatter(logging.Formatter("%(message)s"))
+    after = logging.StreamHandler(console)
+    after.addFilter(OneLineErrors())
+    logger.handlers = [before, after]
+    try:
+        raise ValueError("amount is not a number")
+    except ValueError:
+        logger.exception("Encountered exception during execution")
+    assert "Traceback" in first.getvalue()
+    assert console.getvalue().strip().splitlines() == [
+        "Encountered exception during execution: ValueError: amount is not a number"
+    ]
