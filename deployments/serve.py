@@ -311,6 +311,9 @@ def main() -> None:
     with prefect_api():
         if settings.rate_budget_scope == "prefect":
             ensure_prefect_limits(settings)
+        from deployments.alerts import ensure_alerts
+
+        ensure_alerts(settings.sync_cron)  # with PMSYNC_ALERT_BLOCK
         serve_flows([announced(item) for item in build_deployments(settings)])
 
 
