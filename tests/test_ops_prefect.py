@@ -82,9 +82,15 @@ def test_a_served_run_logs_to_prefect_and_serve_stops_cleanly(
                 and requests.get(f"{api}/deployments/name/sync/sync-zendesk", timeout=10).json()
             ),
         )
-        run = requests.post(
-            f"{api}/deployments/{deployment['id']}/create_flow_run", json={}, timeout=10
-        ).json()
+
+        def created() -> dict[str, Any] | None:
+            # A Prefect server on SQLite answers 503 while its services start: ask again.
+            answer = requests.post(
+                f"{api}/deployments/{deployment['id']}/create_flow_run", json={}, timeout=10
+            )
+            return answer.json() if answer.status_code == 201 else None
+
+        run = wait_for("a flow run of sync-zendesk", created, timeout=60)
 
         def finished() -> dict[str, Any] | None:
             found = requests.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()
