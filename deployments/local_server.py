@@ -78,6 +78,13 @@ class LocalServer:
         home = prefect_home()
         env = dict(os.environ, PREFECT_HOME=str(home))
         env.pop("PREFECT_API_URL", None)
+        # The UI asks the API at PREFECT_UI_API_URL, which Prefect derives from these
+        # settings, not from `--port`: without them the UI calls :4200 and finds nothing.
+        env.update(
+            PREFECT_SERVER_API_HOST="127.0.0.1",
+            PREFECT_SERVER_API_PORT=str(port),
+            PREFECT_UI_API_URL=self.url,
+        )
         env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         self.log = home / "pmsync-server.log"
         with open(self.log, "ab") as out:

@@ -12,7 +12,12 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 
 from flows.pipeline import Progress as Listener
 
-STEPS = {"link": "links", "sum": "issues summed", "publish": "issues written"}
+STEPS = {
+    "link": "links",
+    "sum": "issues summed",
+    "publish": "issues written",
+    "close-loop": "notes written",
+}
 
 
 class CycleProgress:
