@@ -101,6 +101,11 @@ def _updated_at(raw: dict[str, Any]) -> datetime | None:
 
 class FreshdeskConnector:
     tool = "freshdesk"
+    # Why a backfill's dry run cannot say how many records a window holds.
+    no_count = (
+        "Freshdesk's ticket list (updated_since) returns no total: it says how many tickets "
+        "a window holds only by reading its pages"
+    )
 
     def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
         assert settings.freshdesk_url and settings.freshdesk_api_key

@@ -103,6 +103,11 @@ def jira_link_from_raw(raw: dict[str, Any], site: str) -> ToolLink:
 
 class ZendeskConnector:
     tool = "zendesk"
+    # Why a backfill's dry run cannot say how many records a window holds.
+    no_count = (
+        "Zendesk's incremental export has no count: it says how many records a window "
+        "holds only by reading its pages"
+    )
 
     def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
         assert settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token

@@ -18,6 +18,7 @@ import prefect.flow_engine  # noqa: F401  the engine each run is handed to
 
 import flows.events  # noqa: F401  the handle-events flow and all it imports
 import flows.sync  # noqa: F401
+from flows.logs import for_runs
 from store.migrations import head_revision
 
 with contextlib.suppress(ImportError):
@@ -29,6 +30,10 @@ with contextlib.suppress(ImportError):
 # multiplies matrices).
 with contextlib.suppress(ImportError):
     import linking.text  # noqa: F401
+
+# Every run's pmsync lines at INFO, naming the tool, in the run's Prefect logs (serve set
+# PREFECT_LOGGING_EXTRA_LOGGERS before this forkserver started).
+for_runs()
 
 # Every `Store(url)` compares the database's revision with the scripts' head; reading the
 # scripts (Alembic's ScriptDirectory) is cached per process, so once here serves every run.

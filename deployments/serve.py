@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -244,13 +245,81 @@ def serve_flows(
         log.info("stopped")
 
 
+def _line(text: str) -> None:
+    # Straight to the file descriptor serve's terminal holds: a run's process is forked
+    # from serve's forkserver and shares it; Prefect's print capture is not involved.
+    sys.stdout.write(f"{datetime.now().astimezone():%H:%M:%S} {text}\n")
+    sys.stdout.flush()
+
+
+def _counts(result: Any) -> str:
+    """`pulled 144, 188 links, published 3` from a sync's (or backfill's) result."""
+    if not isinstance(result, dict):
+        return ""
+    said = []
+    if isinstance(result.get("pulled"), dict):
+        said.append(f"pulled {sum(result['pulled'].values())}")
+    elif "records" in result:
+        said.append(f"read {result['records']}")
+    if "links" in result:
+        said.append(f"{result['links']} links")
+    published = result.get("published")
+    if isinstance(published, dict):
+        said.append(f"published {published.get('written', 0)}")
+    if result.get("failed"):
+        said.append("failed: " + ", ".join(sorted(result["failed"])))
+    return ", ".join(said)
+
+
+def announced(item: Served) -> Served:
+    """`item` whose runs print one line when they start and one when they end, with the
+    outcome and counts (or the failure's first line), on serve's output."""
+    name = item.name
+
+    def running(flow: Any, flow_run: Any, state: Any) -> None:
+        from flows.logs import for_runs, one_line_errors_on_the_console
+
+        for_runs()  # a run in a fresh interpreter (no forkserver) too
+        one_line_errors_on_the_console()
+        _line(f"{name} {flow_run.name} started")
+
+    def ended(flow: Any, flow_run: Any, state: Any) -> None:
+        seconds = ""
+        if flow_run.start_time is not None:
+            took = datetime.now(UTC) - flow_run.start_time
+            seconds = f" in {took.total_seconds():.1f}s"
+        if state.is_completed():
+            try:
+                counts = _counts(state.result(raise_on_failure=False))
+            except Exception:  # the result is not at hand: the line goes without counts
+                counts = ""
+            _line(f"{name} {flow_run.name} ok{seconds}" + (f": {counts}" if counts else ""))
+            return
+        why = (state.message or state.name or "").strip().splitlines()
+        _line(f"{name} {flow_run.name} {state.name.lower()}{seconds}: {why[0] if why else ''}")
+
+    flow = item.flow.with_options(
+        on_running=[running], on_completion=[ended], on_failure=[ended], on_crashed=[ended]
+    )
+    return Served(flow, item.name, item.options)
+
+
 def main() -> None:
+    from deployments.local_server import prefect_api
+    from flows.logs import configure, prefect_environment
+
+    prefect_environment()
+    configure()
     settings = load_settings()
-    if settings.rate_budget_scope == "prefect":
-        ensure_prefect_limits(settings)
-    serve_flows(build_deployments(settings))
+    # A served run needs a Prefect server: PREFECT_API_URL, or one kept while serving.
+    with prefect_api():
+        if settings.rate_budget_scope == "prefect":
+            ensure_prefect_limits(settings)
+        from deployments.alerts import ensure_alerts
+
+        ensure_alerts(settings.sync_cron)  # with PMSYNC_ALERT_BLOCK
+        serve_flows([announced(item) for item in build_deployments(settings)])
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     main()

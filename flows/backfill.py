@@ -200,6 +200,9 @@ def dry_run_plan(
     """Each window, whether it is done, and how many records it would read where the tool
     counts cheaply (one call a window: Jira, HubSpot, Intercom, Salesforce)."""
     count = getattr(connector, "count", None)
+    # Why a window's count is unknown: the tool's own reason (its API has no count), else
+    # a count call that answered nothing.
+    unknown = getattr(connector, "no_count", None) or "the tool has no cheap count"
     rows = []
     for index, (start, end) in enumerate(bounds):
         would_read = None if index < done or count is None else count(start, end)
@@ -210,6 +213,7 @@ def dry_run_plan(
                 "until": end.isoformat(),
                 "done": index < done,
                 "would_read": would_read,
+                "why_unknown": unknown if would_read is None and index >= done else None,
             }
         )
     return rows

@@ -61,6 +61,15 @@ from store.leases import exclusive
 
 log = logging.getLogger("pmsync.sync")
 Step = Callable[[Callable[..., Any]], Callable[..., Any]]
+# What a cycle tells whoever watches it (the CLI's progress bars): ("page", tool, records
+# in the page), ("pulled", tool, records), ("failed", tool, 0), ("step", name, 0) when
+# link/sum/publish/close-loop starts and ("done", name, count) when it ends.
+Progress = Callable[[str, str, int], None]
+
+
+def _unwatched(event: str, name: str, count: int) -> None:
+    pass
+
 
 CONNECTORS: dict[str, Callable[[Settings], Connector]] = {
     "jira": JiraConnector,
@@ -130,7 +139,13 @@ class ToolFailed(Exception):
         self.missing = missing
 
 
-def pull_source(settings: Settings, store: Store, source: str, full: bool) -> PullOutcome:
+def pull_source(
+    settings: Settings,
+    store: Store,
+    source: str,
+    full: bool,
+    progress: Progress | None = None,
+) -> PullOutcome:
     """Pull one tool page by page; each page is committed with its cursor. An expected
     failure (the tool unreachable, credentials refused, a refused request) is raised as
     ToolFailed with what to fix."""
@@ -139,7 +154,9 @@ def pull_source(settings: Settings, store: Store, source: str, full: bool) -> Pu
     clamped: dict[str, str] = {}
     cursors = cursors_not_ahead(store, source, datetime.now(UTC), clamped)
     try:
-        outcome = _pull_pages(settings, store, source, full, connector, cursors)
+        outcome = _pull_pages(
+            settings, store, source, full, connector, cursors, progress or _unwatched
+        )
     except EXPECTED_FAILURES as error:
         raise ToolFailed(source, tool_failure(source, error), dict(missing)) from error
     outcome.missing, outcome.clamped = dict(missing), clamped
@@ -183,6 +200,7 @@ def _pull_pages(
     full: bool,
     connector: Connector,
     cursors: Callable[[str], Any],
+    progress: Progress = _unwatched,
 ) -> PullOutcome:
     stored = dead = 0
     named: set[str] = set()  # the accounts the pulled feedback names
@@ -201,6 +219,7 @@ def _pull_pages(
             store.prune(page.source, page.kind, page.complete_ids)
         stored += len(page.records)
         dead += len(page.dead)
+        progress("page", source, len(page.records) + len(page.dead))
         named |= accounts_named(page.records).get(source, set())
         if page.dead:
             log.warning(
@@ -693,9 +712,12 @@ def run_cycle(
     full: bool = False,
     step: Step = lambda fn: fn,
     sources: list[str] | None = None,
+    progress: Progress | None = None,
 ) -> SyncResult:
     """Pull, link, summarise and publish once. `step` wraps each step (as a Prefect task);
-    `sources` limits the pull to some of the configured tools."""
+    `sources` limits the pull to some of the configured tools; `progress` hears each page
+    and step."""
+    tell = progress or _unwatched
     unknown = set(sources or ()) - set(settings.sources)
     if unknown:
         raise ConfigError(
@@ -712,8 +734,9 @@ def run_cycle(
     try:
         for source in sources or settings.sources:
             try:
-                pulled = step(pull_source)(settings, store, source, full)
+                pulled = step(pull_source)(settings, store, source, full, progress)
             except ToolFailed as failure:
+                tell("failed", source, 0)
                 # One tool's failure is that tool's: the others' changes still go out.
                 log.error("%s", failure)
                 result.failed[source] = str(failure)
@@ -721,6 +744,7 @@ def run_cycle(
                     result.missing[source] = failure.missing
                 continue
             result.pulled[source] = pulled.stored
+            tell("pulled", source, pulled.stored)
             result.dead_letters += pulled.dead
             result.clamped.update(pulled.clamped)
             if pulled.missing:
@@ -729,14 +753,20 @@ def run_cycle(
         # upsert): a second sync waits for the first, or stops with who holds the store.
         with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "linking and publishing"):
             everything = reconcile_due(settings, store, full)
+            tell("step", "link", 0)
             result.links = step(link_step)(settings, store, everything)
+            tell("done", "link", result.links)
             # Issues that failed to pull may be stale or missing: publish after a good pull.
             if settings.jira_url and "jira" not in result.failed:
                 pending = store.pending()
+                tell("step", "sum", 0)
                 summaries = step(demand_step)(settings, store, everything)
+                tell("done", "sum", len(summaries))
+                tell("step", "publish", 0)
                 # A reconcile also reads the issues back and repairs what people changed.
                 report = step(publish_all)(settings, store, summaries, repair=everything)
                 result.repaired = report.repaired
+                tell("done", "publish", report.written)
                 # Pending issues with no demand to show (suggestions only) are done with too.
                 store.clear_pending((pending | set(summaries)) - report.not_written)
                 store.mark_pending(report.not_written)
@@ -745,7 +775,9 @@ def run_cycle(
                     result.missing.setdefault("jira", {}).update(report.missing)
                 result.moved = movers(report.changes)
                 if settings.close_loop:
+                    tell("step", "close-loop", 0)
                     result.notes = step(close_loop)(settings, store)
+                    tell("done", "close-loop", result.notes.get("written", 0))
             if everything and not result.failed:  # a reconcile missing a tool stays due
                 reconciled(settings, store, started_at)
     except BaseException:

@@ -105,16 +105,13 @@ def _without_config_errors(record: logging.LogRecord) -> bool:
 def run_sync_flow(
     sandbox: str | None, full: bool, allow_mass_delete: bool = False
 ) -> dict[str, Any]:
-    """One cycle through Prefect (a temporary local server unless PREFECT_API_URL is set).
-
-    The flow reads the store's URL from the environment, as this process did: a URL with a
-    password never becomes a flow-run parameter in Prefect's database."""
-    _quiet_prefect()
-    from flows.sync import sync
+    """One cycle: through Prefect when PREFECT_API_URL is set or `pmsync serve` keeps a
+    local server, else in this process without Prefect (pmsync.runtime)."""
+    from pmsync.runtime import run_sync
 
     for name in ("prefect.flow_runs", "prefect.task_runs"):
         logging.getLogger(name).addFilter(_without_config_errors)
-    return sync(sandbox_url=sandbox, full=full, allow_mass_delete=allow_mass_delete)
+    return run_sync(sandbox, full, allow_mass_delete)[0]
 
 
 @app.command()
@@ -151,17 +148,27 @@ def sync(
             "PMSYNC_HUBSPOT_URL, PMSYNC_SALESFORCE_LOGIN_URL (with their credentials), "
             "or pass --sandbox URL"
         )
-    logging.basicConfig(
-        level=logging.WARNING if as_json else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from flows.local import progress_to
+    from flows.logs import configure
+    from pmsync.progress import cycle_progress
+    from pmsync.runtime import sigterm_stops
     from store.leases import LeaseBusy
 
+    configure(logging.WARNING if as_json else logging.INFO)
+    sigterm_stops()
     try:
-        result = run_sync_flow(sandbox, full, allow_mass_delete)
+        # Per-tool progress on a terminal; nothing with --json or when piped.
+        with cycle_progress(err, enabled=not as_json) as listener, progress_to(listener):
+            result = run_sync_flow(sandbox, full, allow_mass_delete)
     except ConfigError as error:
         fail(str(error))
+    except KeyboardInterrupt:
+        # Each stored page went in with its cursor; the page being stored was rolled back.
+        err.print(
+            "[yellow]stopped[/yellow]: the pages stored so far are kept with their cursors; "
+            "the next sync goes on from there"
+        )
+        raise typer.Exit(130) from None
     except LeaseBusy as error:
         err.print(f"[red]stopped:[/red] {error}")
         raise typer.Exit(1) from None
@@ -368,14 +375,28 @@ def _port_free(host: str, port: int) -> None:
 def serve_deployments() -> None:
     """Run every deployment with its schedule in this process, for a single box: the
     scheduled sync (PMSYNC_SYNC_CRON, every 15 minutes by default), a sync per tool, the
-    backfill and the event handler. Needs a Prefect server (PREFECT_API_URL)."""
-    _quiet_prefect()
-    from deployments.serve import main
+    backfill and the event handler; one line per run as it starts and ends. Runs go to
+    PREFECT_API_URL, or else to a local Prefect server kept while serve runs (under
+    PREFECT_HOME), which `pmsync sync` and the other commands use too meanwhile."""
+    from deployments.local_server import prefect_api
+    from flows.logs import prefect_environment
+    from pmsync.runtime import sigterm_stops
 
+    _quiet_prefect()
+    prefect_environment()
+    sigterm_stops()  # until the runner takes SIGTERM over for its graceful stop
     try:
-        main()
+        # The server first: Prefect reads its API's URL when it is imported.
+        with prefect_api() as url:
+            console.print(f"Flow runs go to {url}", highlight=False)
+            from deployments.serve import main
+
+            main()
     except ConfigError as error:
         fail(str(error))
+    except KeyboardInterrupt:
+        pass
+    console.print("serve stopped")
 
 
 @app.command()
@@ -395,10 +416,15 @@ def demo(
     for leftover in (database, *(database.with_name(database.name + e) for e in ("-wal", "-shm"))):
         leftover.unlink(missing_ok=True)
     database_url = f"sqlite:///{database}"
+    from pmsync.runtime import sigterm_stops
+
+    sigterm_stops()
     server = start_sandbox(seed=seed)
     try:
         console.print(f"Sandbox running at {server.url} (seed {seed})")
-        console.print("Running one sync through Prefect (the first start takes a few seconds)")
+        from pmsync.runtime import where_runs_go
+
+        console.print(f"Running one full sync: {where_runs_go().detail}", highlight=False)
         os.environ["PMSYNC_DATABASE_URL"] = database_url  # the flow reads it from here
         try:
             result = run_sync_flow(server.url, True)
@@ -422,6 +448,8 @@ def demo(
             server.wait()
         else:
             console.print("Run `pmsync demo --serve` to keep the sandbox up and browse it.")
+    except KeyboardInterrupt:
+        console.print("stopped")
     finally:
         server.stop()
 
@@ -629,9 +657,9 @@ def _cursor_time(value: Any) -> datetime | None:
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    from pmsync.status import iso
+
+    return iso(value)
 
 
 def next_scheduled_runs(limit: int = 10) -> dict[str, Any]:
@@ -684,15 +712,27 @@ def _repaired(run: dict[str, Any]) -> bool:
     return (run["stats"] or {}).get("repaired") is not None
 
 
-def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
-    """Everything `pmsync status` shows, as one JSON-ready object."""
+def status_report(
+    store: Store,
+    now: datetime | None = None,
+    configured: list[str] | None = None,
+    internal: bool = False,
+) -> dict[str, Any]:
+    """Everything `pmsync status` shows, as one JSON-ready object. `configured`: the
+    tools to report on besides those runs pulled; `internal`: pmsync's own `pipeline:*`
+    watermarks among the cursors too."""
+    from pmsync.runtime import where_runs_go
+    from pmsync.status import run_kind, tools_report
     from store import Inbox
 
     now = now or datetime.now(UTC)
+    configured = configured or []
     cursors: dict[str, Any] = {}
     for stream, (value, saved) in sorted(store.cursors().items()):
         if stream.startswith("backfill:"):
             continue  # a backfill window's own cursor: the backfills section shows it
+        if stream.startswith("pipeline:") and not internal:
+            continue  # pmsync's own watermarks (linked, summed...): with --all
         at = _cursor_time(value)
         lag = round((now - at).total_seconds()) if at else None
         cursors[stream] = {
@@ -709,9 +749,14 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
     runs = [
         {
             "id": r["id"],
-            "kind": (r["stats"] or {}).get("kind", "sync"),
+            "kind": run_kind(r["stats"] or {}, configured),
             "started_at": _iso(r["started_at"]),
             "finished_at": _iso(r["finished_at"]),
+            "duration_s": (
+                round((r["finished_at"] - r["started_at"]).total_seconds(), 1)
+                if r["finished_at"] and r["started_at"]
+                else None
+            ),
             "outcome": r["outcome"],
             "stats": r["stats"],
         }
@@ -738,6 +783,8 @@ def status_report(store: Store, now: datetime | None = None) -> dict[str, Any]:
         (r["stats"] for r in runs if "missing" in (r["stats"] or {})), {}
     )
     return {
+        "tools": tools_report(store, configured, now),
+        "prefect": where_runs_go().as_dict(),
         "cursors": cursors,
         "features_off": last_sync.get("missing", {}),
         "failed_tools": last_sync.get("failed", {}),
@@ -764,14 +811,42 @@ def _lag(seconds: int | None) -> str:
 
 
 @app.command()
-def status(as_json: JsonOption = False) -> None:
-    """Per stream its cursor and lag, stored records, the last runs and their outcome,
-    dead letters by reason, the webhook inbox's backlog, recent backfills, and the next
-    scheduled runs when PREFECT_API_URL names a Prefect server."""
-    report = status_report(Store(settings_or_exit().database_url))
+def status(
+    as_json: JsonOption = False,
+    everything: Annotated[
+        bool, typer.Option("--all", help="pmsync's internal pipeline:* watermarks too.")
+    ] = False,
+) -> None:
+    """Per tool the time since its last successful pull, its newest record's age and its
+    last failure (reason, duration); per stream its cursor and lag, stored records, the
+    last runs and their outcome, dead letters by reason, the webhook inbox's backlog,
+    recent backfills, where flow runs go, and the next scheduled runs when a Prefect
+    server is there to ask."""
+    settings = settings_or_exit()
+    report = status_report(
+        Store(settings.database_url), configured=list(settings.sources), internal=everything
+    )
     if as_json:
         print(json.dumps(report, default=str))
         return
+    tools = Table(title="Tools", box=box.SIMPLE_HEAD)
+    for column in ("Tool", "Last pulled", "Newest record", "Last failure"):
+        tools.add_column(column, overflow="fold")
+    for tool, facts in report["tools"].items():
+        failure = facts["last_failure"]
+        tools.add_row(
+            tool,
+            f"{_lag(facts['since_pull_s'])} ago" if facts["last_pulled"] else "never",
+            f"{_lag(facts['newest_record_age_s'])} old" if facts["newest_record"] else "-",
+            (
+                f"{'[dim]' if failure['since_fixed'] else '[red]'}{failure['at']} after "
+                f"{failure['duration_s']}s: {failure['reason'][:90]}"
+                f"{'[/dim]' if failure['since_fixed'] else '[/red]'}"
+                if failure
+                else "-"
+            ),
+        )
+    console.print(tools)
     streams = Table(title="Streams", box=box.SIMPLE_HEAD)
     for column in ("Stream", "Cursor at", "Lag", "Saved"):
         streams.add_column(column)
@@ -781,13 +856,17 @@ def status(as_json: JsonOption = False) -> None:
         )
     console.print(streams)
     runs = Table(title="Last runs", box=box.SIMPLE_HEAD)
-    for column in ("Run", "Kind", "Started", "Outcome", "Pulled / read"):
+    for column in ("Run", "Kind", "Started", "Took", "Outcome", "Pulled / read"):
         runs.add_column(column)
     for run in report["runs"]:
         stats = run["stats"] or {}
         read = stats.get("pulled", stats.get("records", ""))
-        runs.add_row(str(run["id"]), run["kind"], run["started_at"], run["outcome"], str(read))
+        took = "-" if run["duration_s"] is None else f"{run['duration_s']}s"
+        runs.add_row(
+            str(run["id"]), run["kind"], run["started_at"], took, run["outcome"], str(read)
+        )
     console.print(runs)
+    console.print(f"Flow runs: {report['prefect']['detail']}", highlight=False)
     for tool, features in report["features_off"].items():
         for feature, reason in features.items():
             console.print(f"[yellow]{tool}: {feature} is off[/yellow]: {reason}", highlight=False)
@@ -923,7 +1002,12 @@ def backfill(
                 "-" if row["done"] else count,
             )
         console.print(table)
-        console.print("Nothing was written. '?': the tool has no cheap count.")
+        known = [row["would_read"] for row in result.plan if not row["done"]]
+        if known and None not in known:
+            console.print(f"Would read about {sum(known)} records in all.", highlight=False)
+        for why in sorted({row["why_unknown"] for row in result.plan if row["why_unknown"]}):
+            console.print(f"'?': {why}.", highlight=False)
+        console.print("Nothing was written.")
         return
     if result.status == "already done":
         console.print(
@@ -941,7 +1025,7 @@ def backfill(
 
 
 deadletters_app = typer.Typer(
-    help="Records that failed validation: list, show, replay.", no_args_is_help=True
+    help="Records that failed validation: list, show, replay, refetch.", no_args_is_help=True
 )
 app.add_typer(deadletters_app, name="deadletters")
 ReasonOption = Annotated[
@@ -1029,6 +1113,42 @@ def deadletters_replay(
     console.print(
         f"{len(report.moved)} records stored, {len(report.superseded)} already newer in the "
         f"store, {len(report.still_bad)} still fail",
+        highlight=False,
+    )
+    for letter_id, why in report.still_bad.items():
+        console.print(f"  {letter_id}: {why[:110]}", highlight=False)
+    if report.published is not None:
+        console.print(f"relinked ({report.links} links), published {report.published}")
+
+
+@deadletters_app.command("refetch")
+def deadletters_refetch(
+    reason: ReasonOption = None,
+    ids: Annotated[
+        list[int] | None, typer.Option("--id", metavar="ID", help="Only this letter (repeatable).")
+    ] = None,
+    sandbox: SandboxOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read the dead-lettered records again from their tools (once fixed there): those the
+    tool now serves valid go into the store (their letters resolved), those it no longer
+    has resolve their letters, the others stay with the reason they fail now; then relink
+    and publish once."""
+    from flows.refetch import refetch_dead_letters
+
+    settings = settings_or_exit(sandbox)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        report = refetch_dead_letters(settings, Store(settings.database_url), reason, ids)
+    except ConfigError as error:
+        fail(str(error))
+        return
+    if as_json:
+        print(json.dumps(report.as_dict()))
+        return
+    console.print(
+        f"{len(report.fixed)} records stored, {len(report.gone)} gone from their tool, "
+        f"{len(report.still_bad)} still fail",
         highlight=False,
     )
     for letter_id, why in report.still_bad.items():

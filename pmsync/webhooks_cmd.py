@@ -95,8 +95,15 @@ def webhooks(
             settings, store, runner=runner, window=window, poll_interval=poll_interval
         ).start()
         console.print(f"Dispatching through {type(runner).__name__}, window {window}s")
+    from pmsync.runtime import sigterm_stops
+
+    # uvicorn stops gracefully on SIGTERM, then raises it again with the handler it found:
+    # ours, so the dispatcher below stops too (Python's default would end the process).
+    sigterm_stops()
     try:
         uvicorn.run(receiver, host=host, port=port, proxy_headers=True, log_level="info")
+    except KeyboardInterrupt:
+        pass
     finally:
         if dispatcher is not None:
             dispatcher.stop()

@@ -28,10 +28,14 @@ def pmsync(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_sync_json_through_prefect_twice(sandbox_url: str, store_url: str) -> None:
-    """`pmsync sync --json` runs the Prefect flow and prints exactly one JSON object; the
-    second run writes nothing to Jira."""
-    env = dict(os.environ, PMSYNC_DATABASE_URL=store_url)
+def test_sync_json_twice_without_a_prefect_server(
+    sandbox_url: str, store_url: str, tmp_path: Path
+) -> None:
+    """`pmsync sync --json` with no Prefect server configured or kept by `pmsync serve`
+    runs the cycle in its own process (no temporary server per call) and prints exactly
+    one JSON object; the second run writes nothing to Jira; `status` says where runs go."""
+    env = dict(os.environ, PMSYNC_DATABASE_URL=store_url, PREFECT_HOME=str(tmp_path / "prefect"))
+    env.pop("PREFECT_API_URL", None)
     first = pmsync("sync", "--sandbox", sandbox_url, "--json", env=env)
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout)
@@ -67,6 +71,8 @@ def test_sync_json_through_prefect_twice(sandbox_url: str, store_url: str) -> No
     assert set(links[0]) == {"source", "record_id", "kind", "issue_key", "method", "confidence"}
     status = json.loads(pmsync("status", "--json", env=env).stdout)
     assert "jira.issues" in status["cursors"] and status["runs"][0]["outcome"] == "ok"
+    assert status["prefect"]["mode"] == "in-process"
+    assert not (tmp_path / "prefect").exists() or not any((tmp_path / "prefect").glob("*.db"))
 
 
 def test_bad_configuration_fails_at_start_naming_the_setting(tmp_path: Path) -> None:

@@ -185,6 +185,8 @@ def test_status_json_shows_lags_runs_dead_letters_inbox_and_schedule(
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
     assert set(report) == {
+        "tools",
+        "prefect",
         "cursors",
         "features_off",
         "failed_tools",
