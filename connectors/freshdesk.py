@@ -307,4 +307,21 @@ def capabilities(settings: Settings) -> list[Capability]:
             )
             continue
         found.append(Capability("freshdesk", name, True, gives))
-    return found
+    return [*found, notes_capability(api)]
+
+
+def notes_capability(api: ApiClient) -> Capability:
+    """Closing the loop adds a private note to each ticket, which only agents may: the API
+    key's owner must be one (`GET /api/v2/agents/me` answers only for an agent)."""
+    try:
+        agent = api.get_json("/api/v2/agents/me")
+    except AuthError as error:
+        return Capability(
+            "freshdesk",
+            "closing_notes",
+            False,
+            f"the API key's user is no agent ({error.status}): private notes need an agent's "
+            "key in PMSYNC_FRESHDESK_API_KEY",
+        )
+    kind = agent.get("type") or "agent"
+    return Capability("freshdesk", "closing_notes", True, f"private notes as a {kind}")

@@ -486,4 +486,19 @@ def capabilities(settings: Settings) -> list[Capability]:
             found.append(Capability("intercom", name, False, "GET /me named no app id_code"))
             continue
         found.append(Capability("intercom", name, True, gives))
-    return found
+    return [*found, notes_capability(found)]
+
+
+def notes_capability(found: list[Capability]) -> Capability:
+    """Closing the loop adds an internal note as the admin `GET /me` names (a note needs its
+    `admin_id`): without `/me`, no note can be written."""
+    me = next(c for c in found if c.name == "inbox_urls")
+    if me.available or "id_code" in me.detail:
+        return Capability("intercom", "closing_notes", True, "internal notes as the token's admin")
+    return Capability(
+        "intercom",
+        "closing_notes",
+        False,
+        "GET /me was refused, so the admin who writes notes is unknown: give the access "
+        "token permission to read admins",
+    )

@@ -474,4 +474,24 @@ def capabilities(settings: Settings) -> list[Capability]:
             )
         ]
     found = [Capability("salesforce", "opportunity_read", True, "Opportunity and Account readable")]
-    return found + capabilities_of(schema, connector.revenue_field)
+    return [*found, *capabilities_of(schema, connector.revenue_field), notes_capability(connector)]
+
+
+def notes_capability(connector: SalesforceConnector) -> Capability:
+    """Closing the loop creates a Task on each opportunity: the API user's profile must let
+    it create Tasks (`createable` in the Task describe)."""
+    try:
+        task = connector.get(f"{API}/sobjects/Task/describe")
+    except ApiError as error:
+        if error.status not in (403, 404):
+            raise
+        task = {"createable": False}
+    if task.get("createable") is True:
+        return Capability("salesforce", "closing_notes", True, "Tasks on opportunities")
+    return Capability(
+        "salesforce",
+        "closing_notes",
+        False,
+        "the API user may not create Tasks: give its profile or a permission set Create on "
+        "Task (Activities)",
+    )

@@ -370,15 +370,34 @@ def capabilities(settings: Settings) -> list[Capability]:
     """Zendesk's optional features for `pmsync check`: the Jira link list, probed with one
     one-link page."""
     connector = ZendeskConnector(settings)
+    notes = notes_capability(connector)
     try:
         connector.api.get_json(LINK_LIST, params={"page[size]": 1})
     except ApiError as error:
         if error.status not in (403, 404):
             raise
-        return [Capability("zendesk", "jira_links", False, links_missing_reason(error.status))]
-    return [
-        Capability("zendesk", "jira_links", True, "the Jira links agents make on tickets are read")
-    ]
+        return [
+            Capability("zendesk", "jira_links", False, links_missing_reason(error.status)),
+            notes,
+        ]
+    links = Capability("zendesk", "jira_links", True, "the Jira links on tickets are read")
+    return [links, notes]
+
+
+def notes_capability(connector: ZendeskConnector) -> Capability:
+    """Closing the loop writes a private comment on each ticket, which agents and admins
+    may do and end users may not: the API user's role (`GET /api/v2/users/me`) tells."""
+    user = connector.api.get_json("/api/v2/users/me.json").get("user") or {}
+    role = user.get("role")
+    if role in ("agent", "admin"):
+        return Capability("zendesk", "closing_notes", True, f"private comments as an {role}")
+    return Capability(
+        "zendesk",
+        "closing_notes",
+        False,
+        f"the API user's role is {role!r}: private comments need an agent or admin; use "
+        "such a user's email and token in PMSYNC_ZENDESK_EMAIL and PMSYNC_ZENDESK_API_TOKEN",
+    )
 
 
 def _start_time(since: datetime | None) -> int:

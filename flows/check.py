@@ -298,7 +298,10 @@ def check_prefect(settings: Settings, timeout: float) -> str:
                 "PMSYNC_RATE_BUDGET_SCOPE is prefect but PREFECT_API_URL is not set: the "
                 "budgets live on a Prefect server"
             )
-        return "PREFECT_API_URL not set: flows run on a temporary local server"
+        return (
+            "PREFECT_API_URL not set: CLI runs go to the local server `pmsync serve` keeps "
+            "while it runs, else run in the CLI's own process (`pmsync status` says which)"
+        )
     key = os.environ.get("PREFECT_API_KEY")
     session = requests.Session()
     if key:

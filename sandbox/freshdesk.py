@@ -204,6 +204,40 @@ async def ticket(request: Request, state: SandboxState) -> Response:
     return json_response(body)
 
 
+async def agent_me(request: Request, state: SandboxState) -> Response:
+    """The agent the API key belongs to (`GET /api/v2/agents/me`), who writes the notes."""
+    stamp = fd_time(utcnow() - timedelta(days=400))
+    return json_response(
+        {
+            "available": True,
+            "occasional": False,
+            "id": API_AGENT_ID,
+            "ticket_scope": 1,
+            "signature": None,
+            "group_ids": [],
+            "role_ids": [],
+            "skill_ids": [],
+            "available_since": None,
+            "contact": {
+                "active": True,
+                "email": "demo@example.com",
+                "job_title": None,
+                "language": "en",
+                "last_login_at": stamp,
+                "mobile": None,
+                "name": "pmsync API user",
+                "phone": None,
+                "time_zone": "UTC",
+                "created_at": stamp,
+                "updated_at": stamp,
+            },
+            "created_at": stamp,
+            "updated_at": stamp,
+            "type": "support_agent",
+        }
+    )
+
+
 async def add_note(request: Request, state: SandboxState) -> Response:
     ok, body = await read_json(request)
     if not ok or not isinstance(body, dict):
@@ -274,6 +308,7 @@ def routes() -> list[BaseRoute]:
         ("DELETE", "/api/v2/tickets/{id:int}", ticket),
         ("PUT", "/api/v2/tickets/{id:int}/restore", ticket),
         ("POST", "/api/v2/tickets/{id:int}/notes", add_note),
+        ("GET", "/api/v2/agents/me", agent_me),
         ("GET", "/api/v2/tickets/{id:int}/conversations", conversations),
         ("GET", "/api/v2/companies", companies),
         ("GET", "/api/v2/companies/{id:int}", company),

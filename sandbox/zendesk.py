@@ -377,6 +377,27 @@ async def account_settings(request: Request, state: SandboxState) -> Response:
     )
 
 
+async def users_me(request: Request, state: SandboxState) -> Response:
+    """The authenticated user (`GET /api/v2/users/me`): an admin, or an agent on a tenant
+    whose token is an agent's. Both may add private comments."""
+    role = "admin" if state.tenant.zendesk_admin else "agent"
+    user = {
+        "id": 900001,
+        "url": f"{base_url(request)}/api/v2/users/900001.json",
+        "name": "pmsync API user",
+        "email": "demo@example.com",
+        "role": role,
+        "role_type": None if role == "admin" else 0,
+        "active": True,
+        "verified": True,
+        "suspended": False,
+        "organization_id": None,
+        "time_zone": "UTC",
+        "locale": "en-US",
+    }
+    return json_response({"user": user})
+
+
 async def not_found(request: Request) -> Response:
     """Zendesk's answer to a path it does not have (recorded in the wild:
     cloudbees-oss/zendesk-java-client#111), rather than a plain-text 404."""
@@ -396,6 +417,7 @@ def routes() -> list[BaseRoute]:
         ("GET", "/api/v2/tickets/{id:int}.json", show_ticket),
         ("PUT", "/api/v2/tickets/{id:int}.json", update_ticket),
         ("GET", "/api/v2/tickets/{id:int}/comments.json", ticket_comments),
+        ("GET", "/api/v2/users/me.json", users_me),
         ("GET", "/api/v2/users.json", users),
         ("GET", "/api/v2/users/{id:int}.json", user),
         ("GET", "/api/v2/organizations.json", orgs),

@@ -90,7 +90,7 @@ def org(rsps) -> dict[str, dict[str, str]]:
         sobject = DESCRIBES.match(request.url).group(1)
         answer = {
             "name": sobject,
-            "fields": [{"name": n, "type": t} for n, t in fields[sobject].items()],
+            "fields": [{"name": n, "type": t} for n, t in fields.get(sobject, {}).items()],
         }
         return 200, {"Content-Type": "application/json"}, json.dumps(answer)
 

@@ -196,8 +196,9 @@ def test_check_probes_the_link_list_with_one_cheap_call(rsps, status, available,
     """`pmsync check` shows the Jira links as available or missing, with what to change."""
     answer = link_page([], after=None) if status == 200 else {"error": "x", "description": "y"}
     rsps.get(JIRA_LINKS, json=answer, status=status)
+    rsps.get(f"{ZENDESK}/api/v2/users/me.json", json={"user": {"id": 1, "role": "admin"}})
 
-    (capability,) = connectors.zendesk.capabilities(sandbox_settings())
+    capability, notes = connectors.zendesk.capabilities(sandbox_settings())
 
     assert (capability.tool, capability.name, capability.available) == (
         "zendesk",
@@ -205,5 +206,6 @@ def test_check_probes_the_link_list_with_one_cheap_call(rsps, status, available,
         available,
     )
     assert says in capability.detail
-    assert query(rsps.calls[0])["page[size]"] == ["1"]
-    assert len(rsps.calls) == 1
+    links = [c for c in rsps.calls if "jira/links" in c.request.url]
+    assert len(links) == 1 and query(links[0])["page[size]"] == ["1"]
+    assert (notes.name, notes.available) == ("closing_notes", True)

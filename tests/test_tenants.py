@@ -65,6 +65,16 @@ def test_a_minimal_tenant_names_each_missing_feature_in_the_run_and_in_check(tmp
     )
 
 
+def test_check_probes_every_write_permission_pmsync_needs(sandbox_url: str) -> None:
+    """Publishing (fields, property, comment) and each tool's closing-the-loop note are
+    writes: `check` reports the permission each needs, before a run finds out."""
+    checks = {c.name: c for c in run_checks(Settings.for_sandbox(sandbox_url))}
+    assert checks["jira write ANA"].ok and not checks["jira write ANA"].missing
+    for tool in ("zendesk", "intercom", "freshdesk", "hubspot", "salesforce"):
+        notes = checks[f"{tool} closing_notes"]
+        assert notes.ok and not notes.missing, notes
+
+
 def test_a_multi_currency_tenant_names_the_company_currency(tmp_path: Path) -> None:
     with start_sandbox(seed=7, tenant="multi-currency") as server:
         settings = Settings.for_sandbox(

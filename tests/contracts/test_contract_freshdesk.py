@@ -150,11 +150,13 @@ def test_capabilities_name_each_optional_read(rsps: responses.RequestsMock) -> N
     status, headers, text = answer("error_credentials")
     rsps.add("GET", COMPANIES, json=body("freshdesk", "companies"))
     rsps.add("GET", TICKETS, status=403, body=text, headers=headers)
+    rsps.add("GET", f"{FRESHDESK}/api/v2/agents/me", status=403, body=text, headers=headers)
 
     found = {c.name: c for c in capabilities(sandbox_settings())}
 
     assert found["companies"].available
     assert not found["deleted_tickets"].available and "403" in found["deleted_tickets"].detail
+    assert not found["closing_notes"].available and "agent" in found["closing_notes"].detail
 
 
 # -- (b) the sandbox answers with the recorded keys and types --------------------------------

@@ -197,6 +197,7 @@ def test_capabilities_name_each_optional_read(recorded: responses.RequestsMock) 
         "inbox_urls",
         "companies",
         "requester_companies",
+        "closing_notes",
     }
     assert not found["tags"].available and "403" in found["tags"].detail
 
