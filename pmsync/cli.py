@@ -441,6 +441,16 @@ def demo(
                 f"\nWhere to look: {server.url}/jira/browse/{top} (the top issue), "
                 f"its JSON at {server.url}/jira/rest/api/3/issue/{top}"
             )
+        from pmsync.report_cmd import write_html
+
+        report = Path(".pmsync/demo-report.html")
+        write_html(settings_or_exit(server.url), Store(database_url), report)
+        console.print(
+            f"The backlog ranked by demand, with charts: {report.resolve()} (open it in a "
+            f"browser). The other commands read this demo's store with "
+            f"PMSYNC_DATABASE_URL={database_url}",
+            highlight=False,
+        )
         if serve:
             console.print(
                 "Sandbox serving until Ctrl-C (user demo@example.com, password/token sandbox)"

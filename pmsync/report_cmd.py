@@ -84,6 +84,34 @@ def gather(
     return build_report(calculator, issues, by_issue, filters, sort, limit)
 
 
+def write_html(
+    settings: Settings,
+    store: Store,
+    path: Path,
+    filters: Filters | None = None,
+    sort: str = "requests",
+    top: int | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """The report as one self-contained HTML page at `path` (the demo writes one too)."""
+    from pmsync.report_html import render
+    from pmsync.themes_cmd import themes_of
+
+    now = now or datetime.now(UTC)
+    filters = filters or Filters()
+    result = gather(settings, store, filters, sort, top, now)
+    page = render(
+        result,
+        store.demand_history([r.key for r in result.rows[:5]]),
+        generated=now,
+        described=describe(filters, sort),
+        themes=themes_of(settings, store),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return result
+
+
 def describe(filters: Filters, sort: str) -> str:
     said = [f"sorted by {sort}"]
     if filters.project:
@@ -204,22 +232,11 @@ def report(
         show_themes(settings, store, as_json=as_json, as_csv=as_csv)
         return
     started = time.monotonic()
-    result = gather(settings, store, filters, sort, top, now)
     if html is not None:
-        from pmsync.report_html import render
-        from pmsync.themes_cmd import themes_of
-
-        page = render(
-            result,
-            store.demand_history([r.key for r in result.rows[:5]]),
-            generated=now,
-            described=described,
-            themes=themes_of(settings, store),
-        )
-        html.parent.mkdir(parents=True, exist_ok=True)
-        html.write_text(page, encoding="utf-8")
-        err.print(f"Wrote {html} ({len(result.rows)} issues) in {time.monotonic() - started:.2f}s")
+        written = write_html(settings, store, html, filters, sort, top, now)
+        err.print(f"Wrote {html} ({len(written.rows)} issues) in {time.monotonic() - started:.2f}s")
         return
+    result = gather(settings, store, filters, sort, top, now)
     if as_json:
         print(json.dumps(report_json(result, described, now)))
     elif as_csv:
