@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.base import Capability
-from connectors.http import ApiClient, ApiError
+from connectors.http import ApiClient, ApiError, RetryableError
 from models import Settings
 
 log = logging.getLogger("pmsync.hubspot")
@@ -49,6 +49,8 @@ def deal_property_names(api: ApiClient) -> set[str] | None:
     try:
         body = api.get_json("/crm/v3/properties/deals")
     except ApiError as error:
+        if not refused(error):
+            raise  # unreachable, failing or no answer: the pull fails, it is not a feature
         log.warning(
             "hubspot: cannot list the deal properties (%s); needs crm.schemas.deals.read", error
         )
@@ -61,10 +63,18 @@ def company_currency(api: ApiClient) -> str | None:
     try:
         body = api.get_json("/account-info/v3/details")
     except ApiError as error:
+        if not refused(error):
+            raise
         log.warning("hubspot: cannot read the account's company currency: %s", error)
         return None
     currency = body.get("companyCurrency") if isinstance(body, dict) else None
     return str(currency) if currency else None
+
+
+def refused(error: ApiError) -> bool:
+    """A refusal (a scope the app lacks, an endpoint the portal has not), which switches a
+    feature off; anything else (unreachable, 5xx, a 200 that is no answer) is a failure."""
+    return error.status in (401, 403, 404) and not isinstance(error, RetryableError)
 
 
 def _probe(call: Callable[[], Any]) -> ApiError | None:

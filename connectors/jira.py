@@ -141,6 +141,10 @@ class JiraConnector:
                 ) from None
             except ValueError:  # the package decoding a body that is not JSON (HTML, empty)
                 raise NotAnAnswer("jira", f"{what} answered with no JSON") from None
+            except (KeyError, TypeError):  # the package reading an answer of another shape
+                raise NotAnAnswer(
+                    "jira", f"{what} answered without what the API documents"
+                ) from None
 
         return self.api.call(attempt)
 

@@ -41,7 +41,12 @@ def ms(text: str) -> str:
 
 @pytest.fixture
 def rsps():
+    """Answers nothing but the portal: every deal property exists and the account names no
+    company currency (tests that say otherwise replace these, `portal`)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        names = [{"name": n} for n in connectors.hubspot.DEAL_PROPERTIES]
+        mock.add("GET", f"{HUBSPOT}/crm/v3/properties/deals", json={"results": names})
+        mock.add("GET", f"{HUBSPOT}/account-info/v3/details", json={"portalId": 1})
         yield mock
 
 
@@ -828,12 +833,12 @@ def portal(rsps, names: list[str] | None, currency: str | None = "USD") -> None:
     """The Properties API (None: refused, the app lacks crm.schemas.deals.read) and the
     account details of a portal."""
     if names is None:
-        rsps.add(
+        rsps.replace(
             "GET", PROPERTIES, json={"status": "error", "category": "MISSING_SCOPES"}, status=403
         )
     else:
-        rsps.add("GET", PROPERTIES, json={"results": [{"name": n} for n in names]})
-    rsps.add("GET", DETAILS, json={"portalId": 1, "companyCurrency": currency})
+        rsps.replace("GET", PROPERTIES, json={"results": [{"name": n} for n in names]})
+    rsps.replace("GET", DETAILS, json={"portalId": 1, "companyCurrency": currency})
 
 
 def pull_deals(rsps, deals: list[dict], **settings) -> tuple[HubSpotConnector, list]:

@@ -8,6 +8,8 @@ of records updated to one shared timestamp, and deletes, made before, between, o
 middle of a sync, right after a chosen page of the very tool being read, and often to a
 record that sync has read already (what shifts an offset-paged listing). The store is
 compared after the first incremental sync that no change interrupted.
+Some examples also answer a share of requests 200 with a vendor's error body, HTML or
+nothing (the sandbox's `error_200` fault): retried, they change nothing that is stored.
 
 Lookback is 0: the sandbox serves every write at once (no search lag here) with exact
 timestamps, so a re-read window could only hide a cursor that is off by one. Zendesk's
@@ -36,6 +38,7 @@ import connectors.intercom
 import sandbox.freshdesk
 import sandbox.hubspot
 import sandbox.salesforce
+from connectors.http import ApiClient
 from models import Deal, Feedback, Issue, Settings
 from sandbox.server import SandboxServer, start_sandbox
 from store import Store
@@ -180,9 +183,16 @@ def world() -> Iterator[SandboxServer]:
     scale=st.sampled_from([1, 1, 2]),
     paging=pagings,
     plan=st.lists(a_change(), min_size=1, max_size=10),
+    # A share of requests answered 200 with an error body, HTML or nothing (retried).
+    error_200=st.sampled_from([0.0, 0.0, 0.15]),
 )
 def test_an_incremental_sync_after_a_full_one_holds_exactly_what_the_tools_serve(
-    world: SandboxServer, seed: int, scale: int, paging: Paging, plan: list[Change]
+    world: SandboxServer,
+    seed: int,
+    scale: int,
+    paging: Paging,
+    plan: list[Change],
+    error_200: float,
 ) -> None:
     """Pins down records lost or kept stale at a page or time boundary: a cursor that
     skips the records sharing its timestamp, a page token or offset that moves when a
@@ -191,14 +201,22 @@ def test_an_incremental_sync_after_a_full_one_holds_exactly_what_the_tools_serve
     requests.post(
         f"{world.url}/_sandbox/reset", json={"seed": seed, "scale": scale}, timeout=30
     ).raise_for_status()
+    faults = {"faults": error_200, "fault_seed": seed, "fault_kinds": ["error_200"]}
+    requests.post(f"{world.url}/_sandbox/config", json=faults, timeout=30).raise_for_status()
     with tempfile.TemporaryDirectory() as folder, ExitStack() as patched:
         for patch in paging.patches():
             patched.enter_context(patch)
+        # A 200 that is no answer is retried at once here (no Retry-After to honour).
+        patched.enter_context(mock.patch.object(ApiClient, "_wait", lambda self, state: 0.01))
+        patched.callback(
+            lambda: requests.post(f"{world.url}/_sandbox/config", json={"faults": 0.0}, timeout=30)
+        )
         config = Settings.for_sandbox(
             world.url,
             database_url=f"sqlite:///{folder}/pmsync.db",
             page_size=paging.page_size,
             lookback_minutes=0,
+            http_max_attempts=12,
         )
         store = Store(config.database_url)
         changes = Changes(world)
