@@ -1117,18 +1117,11 @@ def deadletters_replay(
     except ConfigError as error:
         fail(str(error))
         return
-    if as_json:
-        print(json.dumps(report.as_dict()))
-        return
-    console.print(
+    headline = (
         f"{len(report.moved)} records stored, {len(report.superseded)} already newer in the "
-        f"store, {len(report.still_bad)} still fail",
-        highlight=False,
+        f"store, {len(report.still_bad)} still fail"
     )
-    for letter_id, why in report.still_bad.items():
-        console.print(f"  {letter_id}: {why[:110]}", highlight=False)
-    if report.published is not None:
-        console.print(f"relinked ({report.links} links), published {report.published}")
+    _show_letters_done(report, headline, as_json)
 
 
 @deadletters_app.command("refetch")
@@ -1153,14 +1146,20 @@ def deadletters_refetch(
     except ConfigError as error:
         fail(str(error))
         return
+    headline = (
+        f"{len(report.fixed)} records stored, {len(report.gone)} gone from their tool, "
+        f"{len(report.still_bad)} still fail"
+    )
+    _show_letters_done(report, headline, as_json)
+
+
+def _show_letters_done(report: Any, headline: str, as_json: bool) -> None:
+    """What a replay or refetch did: the JSON, or the headline, the letters still failing
+    and what was relinked and published."""
     if as_json:
         print(json.dumps(report.as_dict()))
         return
-    console.print(
-        f"{len(report.fixed)} records stored, {len(report.gone)} gone from their tool, "
-        f"{len(report.still_bad)} still fail",
-        highlight=False,
-    )
+    console.print(headline, highlight=False)
     for letter_id, why in report.still_bad.items():
         console.print(f"  {letter_id}: {why[:110]}", highlight=False)
     if report.published is not None:
