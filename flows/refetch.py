@@ -16,11 +16,10 @@ from typing import Any
 
 from connectors.base import failure_reason
 from connectors.lookup import KINDS, InvalidRecord, Lookup
-from flows.pipeline import EXPECTED_FAILURES, WRITER_LEASE, demand, link_all
-from flows.publish import publish_all
+from flows.pipeline import EXPECTED_FAILURES
+from flows.replay import letters_matching, relink_and_publish
 from models import Record, Settings
 from store import Store
-from store.leases import exclusive
 
 log = logging.getLogger("pmsync.replay")
 
@@ -56,17 +55,13 @@ def refetch_dead_letters(
 ) -> RefetchReport:
     """Refetch the unresolved letters (those whose reason contains `reason`, or with one
     of `ids`); see the module's docstring."""
-    letters = [
-        letter
-        for letter in store.dead_letters()
-        if (reason is None or reason.lower() in letter["reason"].lower())
-        and (ids is None or letter["id"] in ids)
-    ]
+    letters = letters_matching(store, reason, ids)
     lookup = lookup or Lookup(settings)
     report = RefetchReport()
     fixed: dict[int, Record] = {}
     invalid: set[int] = set()  # still served invalid: their letters say why, now
     read: dict[tuple[str, str, str], Record | None | str] = {}  # one read per record
+    served_invalid: set[tuple[str, str, str]] = set()
     for letter in letters:
         tool, kind, record_id = letter["source"], letter["kind"], str(letter["record_id"])
         named = READS.get((tool, kind))
@@ -85,17 +80,13 @@ def refetch_dead_letters(
                 read[key] = lookup.fetch(tool, named, record_id)
             except InvalidRecord as bad:
                 read[key] = failure_reason(bad.error)
-                invalid.add(letter["id"])
+                served_invalid.add(key)
             except EXPECTED_FAILURES as error:
                 read[key] = f"could not read it again: {error}"
         found = read[key]
         if isinstance(found, str):
             report.still_bad[letter["id"]] = found
-            if key in {
-                (by["source"], by["kind"], str(by["record_id"]))
-                for by in letters
-                if by["id"] in invalid
-            }:
+            if key in served_invalid:
                 invalid.add(letter["id"])
         elif found is None:
             report.gone.append(letter["id"])
@@ -120,8 +111,5 @@ def refetch_dead_letters(
         len(report.still_bad),
     )
     if relink and report.fixed:
-        with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
-            report.links = link_all(settings, store)
-            if settings.jira_url:
-                report.published = publish_all(settings, store, demand(settings, store)).counts()
+        report.links, report.published = relink_and_publish(settings, store)
     return report

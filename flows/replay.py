@@ -147,12 +147,7 @@ def replay_dead_letters(
 ) -> ReplayReport:
     """Replay the unresolved letters (those whose reason contains `reason`, or with one
     of `ids`); see the module's docstring."""
-    letters = [
-        letter
-        for letter in store.dead_letters()
-        if (reason is None or reason.lower() in letter["reason"].lower())
-        and (ids is None or letter["id"] in ids)
-    ]
+    letters = letters_matching(store, reason, ids)
     report = ReplayReport()
     rebuilt: dict[int, Record] = {}
     for letter in letters:
@@ -196,8 +191,27 @@ def replay_dead_letters(
         len(report.still_bad),
     )
     if relink and report.moved:
-        with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
-            report.links = link_all(settings, store)
-            if settings.jira_url:
-                report.published = publish_all(settings, store, demand(settings, store)).counts()
+        report.links, report.published = relink_and_publish(settings, store)
     return report
+
+
+def letters_matching(
+    store: Store, reason: str | None, ids: list[int] | None
+) -> list[dict[str, Any]]:
+    """The unresolved letters whose reason contains `reason` (any case), or with one of
+    `ids`: what replay and refetch work on."""
+    return [
+        letter
+        for letter in store.dead_letters()
+        if (reason is None or reason.lower() in letter["reason"].lower())
+        and (ids is None or letter["id"] in ids)
+    ]
+
+
+def relink_and_publish(settings: Settings, store: Store) -> tuple[int, dict[str, int] | None]:
+    """Once records came back from the dead letters: relink everything and publish."""
+    with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
+        links = link_all(settings, store)
+        if not settings.jira_url:
+            return links, None
+        return links, publish_all(settings, store, demand(settings, store)).counts()
