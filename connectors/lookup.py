@@ -14,9 +14,14 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from connectors import freshdesk, hubspot, intercom, jira, salesforce, zendesk
+from connectors.freshdesk import client as freshdesk
 from connectors.http import ApiError
-from connectors.hubspot_features import company_currency
+from connectors.hubspot import client as hubspot
+from connectors.hubspot.features import company_currency
+from connectors.intercom import client as intercom
+from connectors.jira import client as jira
+from connectors.salesforce import client as salesforce
+from connectors.zendesk import client as zendesk
 from models import Record, Settings, ToolLink
 
 # (tool, kind as webhooks name it) -> the kind the store keeps it as.

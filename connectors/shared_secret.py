@@ -7,7 +7,7 @@ There is no timestamp; the dedupe is all that stops a replay.
 
 from __future__ import annotations
 
-from webhooks.base import Rejected, SignedRequest, same
+from connectors.webhook import Rejected, SignedRequest, same
 
 
 def verify(secret: bytes, header: str, request: SignedRequest) -> None:

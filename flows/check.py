@@ -18,20 +18,20 @@ from sqlalchemy import create_engine, inspect, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Capability
-from connectors.freshdesk import FreshdeskConnector
-from connectors.freshdesk import capabilities as freshdesk_capabilities
+from connectors.freshdesk.client import FreshdeskConnector
+from connectors.freshdesk.client import capabilities as freshdesk_capabilities
 from connectors.http import ApiClient, ApiError, AuthError, RetryableError
-from connectors.hubspot import HubSpotConnector
-from connectors.hubspot_features import capabilities as hubspot_capabilities
-from connectors.intercom import IntercomConnector
-from connectors.intercom import capabilities as intercom_capabilities
-from connectors.jira import JiraConnector
-from connectors.jira_capabilities import capabilities as jira_capabilities
-from connectors.jira_write import JiraWriter
-from connectors.salesforce import SalesforceConnector
-from connectors.salesforce import capabilities as salesforce_capabilities
-from connectors.zendesk import ZendeskConnector
-from connectors.zendesk import capabilities as zendesk_capabilities
+from connectors.hubspot.client import HubSpotConnector
+from connectors.hubspot.features import capabilities as hubspot_capabilities
+from connectors.intercom.client import IntercomConnector
+from connectors.intercom.client import capabilities as intercom_capabilities
+from connectors.jira.capabilities import capabilities as jira_capabilities
+from connectors.jira.client import JiraConnector
+from connectors.jira.write import JiraWriter
+from connectors.salesforce.client import SalesforceConnector
+from connectors.salesforce.client import capabilities as salesforce_capabilities
+from connectors.zendesk.client import ZendeskConnector
+from connectors.zendesk.client import capabilities as zendesk_capabilities
 from flows.budgets import limit_name
 from models import ConfigError, Settings
 

@@ -7,10 +7,10 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from connectors.freshdesk import FreshdeskConnector
+from connectors.freshdesk.client import FreshdeskConnector
 from connectors.http import ApiError
-from connectors.hubspot import HubSpotConnector
-from connectors.intercom import IntercomConnector
+from connectors.hubspot.client import HubSpotConnector
+from connectors.intercom.client import IntercomConnector
 from connectors.notes import (
     FreshdeskNotes,
     HubSpotNotes,
@@ -20,8 +20,8 @@ from connectors.notes import (
     ZendeskNotes,
     marker,
 )
-from connectors.salesforce import SalesforceConnector
-from connectors.zendesk import ZendeskConnector
+from connectors.salesforce.client import SalesforceConnector
+from connectors.zendesk.client import ZendeskConnector
 from models import Deal, Feedback, Issue, Link, Settings
 from store import Store
 

@@ -1,6 +1,6 @@
 """Drift: what a person (or a lost race) changed of pmsync's writes on a Jira issue since
 the ledger recorded them, found by comparing an issue read back from Jira
-(connectors.jira_write.SeenIssue) with its ledger entry.
+(connectors.jira.write.SeenIssue) with its ledger entry.
 
 The ledger's hash alone says only what pmsync meant to write; a person who sets "Customer
 Requests" to 999, edits or deletes the managed comment, or removes the property leaves it
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import parse_time
-from connectors.jira_write import SeenComment, SeenIssue, demand_digest
+from connectors.jira.write import SeenComment, SeenIssue, demand_digest
 
 FIELDS = "fields"
 LABELS = "labels"

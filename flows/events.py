@@ -29,6 +29,7 @@ from sqlalchemy import select, tuple_
 
 from connectors.base import Page, convert
 from connectors.lookup import KINDS, InvalidRecord, Lookup
+from connectors.webhook import Hint
 from flows.close_loop import close_loop
 from flows.incremental import relink_around
 from flows.pipeline import (
@@ -46,7 +47,6 @@ from store import DeadLetter, Store
 from store.inbox import DONE, Inbox, InboxEvent
 from store.leases import exclusive
 from store.schema import records
-from webhooks.base import Hint
 from webhooks.tools import hints as hints_of
 
 log = logging.getLogger("pmsync.events")

@@ -29,14 +29,14 @@ from connectors.base import (
     cursor_time,
     failure_reason,
 )
-from connectors.freshdesk import FreshdeskConnector
+from connectors.freshdesk.client import FreshdeskConnector
 from connectors.http import ApiError, AuthError, NotAnAnswer, RetryableError
-from connectors.hubspot import HubSpotConnector
-from connectors.intercom import IntercomConnector
-from connectors.jira import JiraConnector
+from connectors.hubspot.client import HubSpotConnector
+from connectors.intercom.client import IntercomConnector
+from connectors.jira.client import JiraConnector
 from connectors.lookup import InvalidRecord, Lookup
-from connectors.salesforce import SalesforceConnector
-from connectors.zendesk import ZendeskConnector
+from connectors.salesforce.client import SalesforceConnector
+from connectors.zendesk.client import ZendeskConnector
 from flows.budgets import install_budgets
 from flows.close_loop import close_loop
 from flows.publish import publish_all

@@ -4,7 +4,7 @@ hash), and healed when a run died between a write and its ledger entry.
 
 The comment mails every watcher each time it is rewritten, so it follows the numbers less
 eagerly than the fields and the property do: it is rewritten at once for a material change
-(connectors.jira_comment.material_change: new customers, other quotes), and for numbers
+(connectors.jira.comment.material_change: new customers, other quotes), and for numbers
 alone at most once per PMSYNC_COMMENT_MIN_INTERVAL_HOURS. A comment left behind catches up
 the next time its issue is in a publish after the interval (a reconcile reads them all).
 What the comment shows, and when it was written, rides in the ledger entry (`comment`).
@@ -26,8 +26,8 @@ from typing import Any
 
 from connectors.base import DuplicatePageToken
 from connectors.http import ApiError
-from connectors.jira import JiraConnector
-from connectors.jira_comment import (
+from connectors.jira.client import JiraConnector
+from connectors.jira.comment import (
     comment_basis,
     fit_property,
     material_change,
@@ -35,7 +35,7 @@ from connectors.jira_comment import (
     property_bytes,
     render_comment,
 )
-from connectors.jira_write import JiraWriter, SeenIssue
+from connectors.jira.write import JiraWriter, SeenIssue
 from flows.drift import COMMENT_PARTS, EDIT_PARTS, FIELDS, Drift, drift_of
 from linking.demand import content_hash
 from models import DemandSummary, Settings
@@ -100,7 +100,7 @@ COMMENT = "comment"  # the ledger entry's record of what the managed comment sho
 
 
 def comment_shown(previous: dict[str, Any] | None) -> tuple[dict[str, Any] | None, datetime | None]:
-    """What the managed comment shows (connectors.jira_comment.comment_basis) and when it
+    """What the managed comment shows (connectors.jira.comment.comment_basis) and when it
     was written, from the ledger entry; entries older than this record take the comment
     for the summary they hold, written long ago."""
     if previous is None:
@@ -276,7 +276,7 @@ class Publisher:
         for extra in plan.extra_comments:  # heal: one managed comment per issue
             self.writer.delete_comment(key, extra)
         # When this issue's writes began: the next search sees it in the property and takes
-        # the issue's `updated` for pmsync's own change (connectors.jira reads no remote
+        # the issue's `updated` for pmsync's own change (connectors.jira.client reads no remote
         # links for it).
         started = datetime.now(UTC)
         written = dict(plan.previous or {})
@@ -332,7 +332,7 @@ class Publisher:
 
 
 def _basis(shown: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What a comment showed (connectors.jira_comment.comment_basis) without the ledger's
+    """What a comment showed (connectors.jira.comment.comment_basis) without the ledger's
     own notes (when, Jira's `updated`, what it compared with)."""
     if shown is None:
         return None

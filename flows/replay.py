@@ -16,9 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors import freshdesk, hubspot, intercom, jira, salesforce, zendesk
 from connectors.base import BUILD_ERRORS, failure_reason
+from connectors.freshdesk import client as freshdesk
+from connectors.hubspot import client as hubspot
+from connectors.intercom import client as intercom
+from connectors.jira import client as jira
 from connectors.remote_links import remote_link_from_raw, sites
+from connectors.salesforce import client as salesforce
+from connectors.zendesk import client as zendesk
 from flows.pipeline import WRITER_LEASE, demand, link_all
 from flows.publish import publish_all
 from models import Record, Settings

@@ -14,9 +14,9 @@ import responses
 from builders import ZENDESK, RecordedSleep, sandbox_settings
 
 from connectors.http import ApiClient, NotAnAnswer, Shape, checked_records
-from connectors.hubspot import RESULTS_PAGE
-from connectors.salesforce import QUERY_PAGE
-from connectors.zendesk import TICKET_EXPORT_PAGE, ZendeskConnector
+from connectors.hubspot.client import RESULTS_PAGE
+from connectors.salesforce.client import QUERY_PAGE
+from connectors.zendesk.client import TICKET_EXPORT_PAGE, ZendeskConnector
 from flows.pipeline import run_cycle
 from models import Settings
 from sandbox.server import SandboxServer, start_sandbox

@@ -21,9 +21,9 @@ from builders import (
     script_replies,
 )
 
-import connectors.freshdesk
+import connectors.freshdesk.client
 from connectors.base import DuplicatePageToken
-from connectors.freshdesk import TICKETS, FreshdeskConnector, PageCapError
+from connectors.freshdesk.client import TICKETS, FreshdeskConnector, PageCapError
 from connectors.http import ApiError
 
 TICKETS_URL = f"{FRESHDESK}/api/v2/tickets"
@@ -40,7 +40,7 @@ def rsps():
 
 @pytest.fixture(autouse=True)
 def run_start(monkeypatch):
-    freeze_now(monkeypatch, connectors.freshdesk, RUN_START)
+    freeze_now(monkeypatch, connectors.freshdesk.client, RUN_START)
 
 
 def connector(**settings) -> FreshdeskConnector:
@@ -184,7 +184,7 @@ def test_each_page_carries_the_newest_update_capped_at_run_start(rsps, saved, up
 @pytest.fixture
 def small_cap(monkeypatch):
     """A cap of 2 pages: the same walk as 300, in a few requests."""
-    monkeypatch.setattr(connectors.freshdesk, "PAGE_CAP", 2)
+    monkeypatch.setattr(connectors.freshdesk.client, "PAGE_CAP", 2)
 
 
 T1, T2, T3 = "2024-05-01T09:00:00Z", "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z"
@@ -424,7 +424,7 @@ def test_a_refused_deleted_listing_leaves_tickets_flowing(rsps):
 def test_company_domains_are_stored_as_domains(typed, stored):
     """People type domains as they like; a match on email domains needs them plain."""
     raw = {"id": 1, "name": "Acme", "domains": typed, "updated_at": "2024-05-01T10:00:00Z"}
-    assert connectors.freshdesk.company_from_raw(raw, FRESHDESK).domains == stored
+    assert connectors.freshdesk.client.company_from_raw(raw, FRESHDESK).domains == stored
 
 
 def test_a_200_without_a_list_fails_instead_of_closing_the_companies_listing(rsps):

@@ -23,9 +23,9 @@ from builders import (
     script,
 )
 
-import connectors.hubspot
+import connectors.hubspot.client
 from connectors.base import DuplicatePageToken, ListingRead, parse_time
-from connectors.hubspot import ARCHIVED_DEALS, DEAL_PROPERTIES, DEALS, HubSpotConnector
+from connectors.hubspot.client import ARCHIVED_DEALS, DEAL_PROPERTIES, DEALS, HubSpotConnector
 from models import Settings
 from sandbox.world import generate
 
@@ -44,7 +44,7 @@ def rsps():
     """Answers nothing but the portal: every deal property exists and the account names no
     company currency (tests that say otherwise replace these, `portal`)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        names = [{"name": n} for n in connectors.hubspot.DEAL_PROPERTIES]
+        names = [{"name": n} for n in connectors.hubspot.client.DEAL_PROPERTIES]
         mock.add("GET", f"{HUBSPOT}/crm/v3/properties/deals", json={"results": names})
         mock.add("GET", f"{HUBSPOT}/account-info/v3/details", json={"portalId": 1})
         yield mock
@@ -182,7 +182,7 @@ def test_each_page_saves_the_newest_modification_as_cursor(rsps, companies_of):
 def test_the_cursor_never_passes_the_runs_start(rsps, companies_of, monkeypatch):
     """A deal modified after the run started may have neighbours not yet indexed: the
     saved position stops at the run's start and re-reads all of that moment."""
-    freeze_now(monkeypatch, connectors.hubspot, datetime(2024, 5, 1, 10, 30, tzinfo=UTC))
+    freeze_now(monkeypatch, connectors.hubspot.client, datetime(2024, 5, 1, 10, 30, tzinfo=UTC))
     script(rsps, "POST", SEARCH, [hubspot_page([hubspot_deal(1, "2024-05-01T11:00:00Z")])])
 
     (page,) = list(connector().deals(None))
@@ -309,7 +309,7 @@ def test_jira_issue_keys_are_split_on_semicolons_and_commas(rsps, companies_of, 
 @pytest.fixture
 def small_cap(monkeypatch):
     """A cap of 4 and pages of 2: the same walk as 10,000 and 100, in a few requests."""
-    monkeypatch.setattr(connectors.hubspot, "SEARCH_CAP", 4)
+    monkeypatch.setattr(connectors.hubspot.client, "SEARCH_CAP", 4)
     return connector(page_size=2)
 
 
@@ -474,7 +474,7 @@ def test_the_compound_cursor_against_the_sandbox_many_deals_on_one_timestamp(
     import sandbox.hubspot
 
     monkeypatch.setattr(sandbox.hubspot, "SEARCH_CAP", 4)
-    monkeypatch.setattr(connectors.hubspot, "SEARCH_CAP", 4)
+    monkeypatch.setattr(connectors.hubspot.client, "SEARCH_CAP", 4)
     stamp = "2030-01-01T00:00:00.000Z"
     planted = [str(n) for n in (*range(90001, 90011), 9, 95, 900)]
     for deal_id in planted:
@@ -485,7 +485,7 @@ def test_the_compound_cursor_against_the_sandbox_many_deals_on_one_timestamp(
             json={"tool": "hubspot", "kind": "deal", "record": raw},
             timeout=30,
         ).raise_for_status()
-    freeze_now(monkeypatch, connectors.hubspot, datetime(2031, 1, 1, tzinfo=UTC))
+    freeze_now(monkeypatch, connectors.hubspot.client, datetime(2031, 1, 1, tzinfo=UTC))
     settings = Settings.for_sandbox(sandbox_url, page_size=2)
     hubspot = HubSpotConnector(settings, sleep=RecordedSleep())
     saved = {"modified": "2029-12-31T23:59:59+00:00", "after_id": None}
@@ -616,7 +616,7 @@ def listing_cursor(since: str, full_at: str = LAST_FULL) -> dict:
 
 def pull_companies(rsps, monkeypatch, saved, full=False, **settings) -> list:
     """A pull at NOW whose deals and archived deals are empty: its companies' pages."""
-    freeze_now(monkeypatch, connectors.hubspot, NOW)
+    freeze_now(monkeypatch, connectors.hubspot.client, NOW)
     rsps.add("POST", SEARCH, json=hubspot_page([]))
     rsps.add("GET", DEALS_LIST, json=hubspot_page([]))
     cursors = {"hubspot.companies": saved}
@@ -770,7 +770,7 @@ def test_more_changed_companies_on_one_timestamp_than_the_cap_are_each_read_once
     """The company search shares the deals' walk: at the cap inside one millisecond the
     ties go on by id (as a string, never id + 1), and the listing's cursor still waits for
     the last page."""
-    monkeypatch.setattr(connectors.hubspot, "SEARCH_CAP", 4)
+    monkeypatch.setattr(connectors.hubspot.client, "SEARCH_CAP", 4)
     company = lambda i: company_at(int(i), T1)  # noqa: E731
     script(
         rsps,

@@ -26,10 +26,10 @@ from builders import (
     unix,
 )
 
-import connectors.intercom
+import connectors.intercom.client
 from connectors.base import DuplicatePageToken
 from connectors.http import ApiError
-from connectors.intercom import CONVERSATIONS, VERSION, IntercomConnector
+from connectors.intercom.client import CONVERSATIONS, VERSION, IntercomConnector
 
 SEARCH = f"{INTERCOM}/conversations/search"
 SCROLL = f"{INTERCOM}/companies/scroll"
@@ -50,7 +50,7 @@ def rsps():
 
 @pytest.fixture(autouse=True)
 def run_start(monkeypatch):
-    freeze_now(monkeypatch, connectors.intercom, RUN_START)
+    freeze_now(monkeypatch, connectors.intercom.client, RUN_START)
 
 
 @pytest.fixture

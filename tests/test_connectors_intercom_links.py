@@ -8,7 +8,7 @@ import pytest
 import test_connectors_intercom as base
 from builders import INTERCOM, intercom_contact, intercom_conversation, intercom_page, script
 
-import connectors.intercom
+import connectors.intercom.client
 from connectors.http import ApiError
 
 # The base suite's fixtures and helpers: the mocked API (with `/me`), contacts, the run start.
@@ -73,8 +73,11 @@ def test_a_conversation_a_teammate_started_counts_for_its_contact(rsps, contacts
     ],
 )
 def test_the_inbox_is_on_intercoms_app_for_its_regional_api(api, app):
-    assert connectors.intercom.app_url(api) == app
-    assert connectors.intercom.inbox_url(app, "ab12") == f"{app}/a/inbox/ab12/inbox/conversation"
+    assert connectors.intercom.client.app_url(api) == app
+    assert (
+        connectors.intercom.client.inbox_url(app, "ab12")
+        == f"{app}/a/inbox/ab12/inbox/conversation"
+    )
 
 
 def test_me_is_read_once_per_pull_and_every_page_links_into_the_inbox(rsps, contacts):

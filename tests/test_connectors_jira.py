@@ -22,10 +22,10 @@ from builders import (
     sandbox_settings,
 )
 
-import connectors.jira
+import connectors.jira.client
 from connectors.base import DuplicatePageToken
 from connectors.http import AuthError, RetryableError
-from connectors.jira import FIELDS, STREAM, SWEEP_PAGE, JiraConnector
+from connectors.jira.client import FIELDS, STREAM, SWEEP_PAGE, JiraConnector
 from connectors.remote_links import record_of, sites
 
 SERVER_INFO = f"{JIRA}/rest/api/3/serverInfo"
@@ -67,7 +67,7 @@ def rsps():
 
 @pytest.fixture(autouse=True)
 def run_start(monkeypatch):
-    freeze_now(monkeypatch, connectors.jira, RUN_START)
+    freeze_now(monkeypatch, connectors.jira.client, RUN_START)
 
 
 def pull(cursor: str | None = None, sleep=None, **settings):

@@ -13,8 +13,8 @@ import responses
 from builders import JIRA, RecordedSleep, query, sandbox_settings
 
 from connectors.http import AuthError
-from connectors.jira import JiraConnector
-from connectors.jira_write import JiraWriter
+from connectors.jira.client import JiraConnector
+from connectors.jira.write import JiraWriter
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def _paragraph(*nodes: dict) -> dict:
 )
 def test_adf_inline_nodes_read_as_people_see_them(node: dict, text: str) -> None:
     """A description loses none of what a reader sees: each inline node is its text."""
-    from connectors.adf import to_text
+    from connectors.jira.adf import to_text
 
     assert to_text(_paragraph({"type": "text", "text": "a "}, node)) == f"a {text}\n"
 
@@ -125,7 +125,7 @@ def test_an_edit_refused_outright_is_no_missing_feature(rsps) -> None:
 
 def test_property_size_is_utf8_bytes() -> None:
     """Jira counts a property's JSON in UTF-8 bytes: "東" is 3, not the 6 of "\\u6771"."""
-    from connectors.jira_comment import property_bytes
+    from connectors.jira.comment import property_bytes
 
     assert property_bytes({"a": "東"}) == len('{"a":"東"}'.encode()) == 11
     assert property_bytes({"a": "é"}) == 10
@@ -172,7 +172,7 @@ def _summary(**changes):
 def test_what_changes_the_comment_materially(changes, material, numbers) -> None:
     """Material (rewrite at once): who asks, or in their words; numbers alone wait for the
     interval (numbers_changed)."""
-    from connectors.jira_comment import comment_basis, material_change, numbers_changed
+    from connectors.jira.comment import comment_basis, material_change, numbers_changed
 
     shown = comment_basis(_summary())
     now = _summary(**changes)
@@ -190,7 +190,7 @@ def test_moved_numbers_rewrite_the_comment_once_per_interval(hours_ago, interval
     over (a ledger entry that never recorded it counts as long ago)."""
     from datetime import timedelta
 
-    from connectors.jira_comment import comment_basis
+    from connectors.jira.comment import comment_basis
     from flows.publish import Publisher
 
     now = datetime(2025, 1, 2, tzinfo=UTC)

@@ -27,10 +27,10 @@ from builders import (
     soql_page,
 )
 
-import connectors.salesforce
+import connectors.salesforce.client
 from connectors.base import DuplicatePageToken
 from connectors.http import AuthError
-from connectors.salesforce import (
+from connectors.salesforce.client import (
     OPPORTUNITIES,
     DailyLimitExceeded,
     SalesforceConnector,
@@ -52,7 +52,7 @@ def rsps():
 
 @pytest.fixture(autouse=True)
 def run_start(monkeypatch):
-    freeze_now(monkeypatch, connectors.salesforce, RUN_START)
+    freeze_now(monkeypatch, connectors.salesforce.client, RUN_START)
 
 
 def full_org() -> dict[str, dict[str, str]]:
@@ -124,7 +124,7 @@ def connector(sleep=None, **settings) -> SalesforceConnector:
 
 def opportunities(sf: SalesforceConnector, saved=None) -> list:
     sf.authenticate()
-    return list(sf.opportunities(connectors.salesforce.Position.read(saved)))
+    return list(sf.opportunities(connectors.salesforce.client.Position.read(saved)))
 
 
 def soql_of(call) -> str:
@@ -629,7 +629,7 @@ def test_accounts_are_read_in_full_again(rsps, tokens, saved, full):
 
 def changed_accounts(sf: SalesforceConnector) -> list:
     sf.authenticate()
-    read = connectors.salesforce.ListingRead(datetime(2024, 5, 1, 9, tzinfo=UTC), RUN_START)
+    read = connectors.salesforce.client.ListingRead(datetime(2024, 5, 1, 9, tzinfo=UTC), RUN_START)
     return list(sf.accounts(read))
 
 
@@ -795,7 +795,7 @@ def test_capabilities_name_each_missing_feature_and_what_to_change(rsps, tokens,
 
     found = {
         c.name: c
-        for c in connectors.salesforce.capabilities(
+        for c in connectors.salesforce.client.capabilities(
             sandbox_settings(salesforce_client_secret=SECRET)
         )
     }
@@ -816,7 +816,9 @@ def test_capabilities_report_an_unreadable_object_as_missing(rsps, tokens):
         json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}],
     )
 
-    found = connectors.salesforce.capabilities(sandbox_settings(salesforce_client_secret=SECRET))
+    found = connectors.salesforce.client.capabilities(
+        sandbox_settings(salesforce_client_secret=SECRET)
+    )
 
     assert [(c.name, c.available) for c in found] == [("opportunity_read", False)]
     assert "Read on both objects" in found[0].detail

@@ -19,9 +19,9 @@ from builders import (
     zendesk_ticket,
 )
 
-import connectors.zendesk
+import connectors.zendesk.client
 from connectors.base import DuplicatePageToken, ListingRead
-from connectors.zendesk import TICKETS, ZendeskConnector
+from connectors.zendesk.client import TICKETS, ZendeskConnector
 
 EXPORT = f"{ZENDESK}/api/v2/incremental/tickets/cursor.json"
 ORGANIZATIONS = f"{ZENDESK}/api/v2/organizations.json"
@@ -385,7 +385,7 @@ def test_listings_are_read_in_full_then_only_what_changed(rsps, monkeypatch):
     """The first pull reads both listings in full (so the store can drop what is gone);
     the next reads organisations changed since the cursor, less the lookback, and links
     after the newest id seen; neither then claims to be complete."""
-    freeze_now(monkeypatch, connectors.zendesk, NOW)
+    freeze_now(monkeypatch, connectors.zendesk.client, NOW)
     zendesk = ZendeskConnector(sandbox_settings(lookback_minutes=5), sleep=RecordedSleep())
     rsps.get(EXPORT, json=export_page([], "c1", end_of_stream=True))
     rsps.get(ORGANIZATIONS, json=cursor_page("organizations", [organization(1)], None))
@@ -414,7 +414,7 @@ def test_listings_are_read_in_full_then_only_what_changed(rsps, monkeypatch):
     assert [p.cursor is not None for p in first] == [False, True, False, True]
 
     later = NOW + timedelta(hours=2)
-    freeze_now(monkeypatch, connectors.zendesk, later)
+    freeze_now(monkeypatch, connectors.zendesk.client, later)
     second = pull_listings(zendesk, saved)
 
     (export,) = calls_to(rsps, "/incremental/organizations.json")
@@ -441,7 +441,7 @@ def test_listings_are_read_in_full_again_after_the_reconcile_period_or_on_full(
 ):
     """Deletions show only in a full read: one comes every PMSYNC_RECONCILE_HOURS (24)
     and on --full, whatever the cursor says."""
-    freeze_now(monkeypatch, connectors.zendesk, NOW)
+    freeze_now(monkeypatch, connectors.zendesk.client, NOW)
     zendesk = ZendeskConnector(sandbox_settings(), sleep=RecordedSleep())
     rsps.assert_all_requests_are_fired = False  # a full read or a read of changes: not both
     rsps.get(EXPORT, json=export_page([], "c1", end_of_stream=True))

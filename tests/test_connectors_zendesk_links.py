@@ -19,9 +19,9 @@ from builders import (
     zendesk_ticket,
 )
 
-import connectors.zendesk
+import connectors.zendesk.client
 from connectors.base import DuplicatePageToken
-from connectors.zendesk import TICKETS, ZendeskConnector
+from connectors.zendesk.client import TICKETS, ZendeskConnector
 
 EXPORT = f"{ZENDESK}/api/v2/incremental/tickets/cursor.json"
 ORGANIZATIONS = f"{ZENDESK}/api/v2/organizations.json"
@@ -113,7 +113,7 @@ def test_other_link_list_failures_still_fail_the_pull(rsps, zendesk):
     """Only a refusal switches the links off; a bad request is a bug to see."""
     rsps.get(JIRA_LINKS, json={"error": "InvalidPaginationParameter"}, status=400)
 
-    with pytest.raises(connectors.zendesk.ApiError):
+    with pytest.raises(connectors.zendesk.client.ApiError):
         list(zendesk.jira_links())
     assert not zendesk.missing
 
@@ -198,7 +198,7 @@ def test_check_probes_the_link_list_with_one_cheap_call(rsps, status, available,
     rsps.get(JIRA_LINKS, json=answer, status=status)
     rsps.get(f"{ZENDESK}/api/v2/users/me.json", json={"user": {"id": 1, "role": "admin"}})
 
-    capability, notes = connectors.zendesk.capabilities(sandbox_settings())
+    capability, notes = connectors.zendesk.client.capabilities(sandbox_settings())
 
     assert (capability.tool, capability.name, capability.available) == (
         "zendesk",

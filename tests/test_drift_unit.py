@@ -11,8 +11,8 @@ import pytest
 import responses
 from builders import JIRA, RecordedSleep, sandbox_settings
 
-from connectors.jira import JiraConnector
-from connectors.jira_write import COMMENT_MARKER, JiraWriter, SeenComment, SeenIssue, demand_digest
+from connectors.jira.client import JiraConnector
+from connectors.jira.write import COMMENT_MARKER, JiraWriter, SeenComment, SeenIssue, demand_digest
 from flows.drift import COMMENT_EDITED, COMMENT_GONE, DUPLICATES, FIELDS, LABELS, PROPERTY, drift_of
 
 API = f"{JIRA}/rest/api/3"

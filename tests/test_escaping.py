@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import responses
 
-from connectors import adf
 from connectors.http import ApiClient
-from connectors.jira_comment import render_comment
+from connectors.jira import adf
+from connectors.jira.comment import render_comment
 from connectors.notes import (
     FreshdeskNotes,
     HubSpotNotes,

@@ -398,8 +398,8 @@ def test_intercom_requesters_found_by_search_are_those_read_one_by_one(
     """A conversation's company is its requester's: a full sync used to read every
     requester's contact with its own GET (3,000 requests at scale 100). Pins down a bulk
     lookup (contacts search by id, in pages) that loses, mixes up or misses a contact."""
-    import connectors.intercom
-    from connectors.intercom import IntercomConnector
+    import connectors.intercom.client
+    from connectors.intercom.client import IntercomConnector
 
     settings = Settings.for_sandbox(sandbox_url)
 
@@ -407,12 +407,12 @@ def test_intercom_requesters_found_by_search_are_those_read_one_by_one(
         pages = IntercomConnector(settings).conversations(None)
         return sorted((r.model_dump() for p in pages for r in p.records), key=lambda r: r["id"])
 
-    monkeypatch.setattr(connectors.intercom, "ONE_BY_ONE", 10**6)
+    monkeypatch.setattr(connectors.intercom.client, "ONE_BY_ONE", 10**6)
     one_by_one = feedback()
     requests.delete(f"{sandbox_url}/_sandbox/requests", timeout=30)
-    monkeypatch.setattr(connectors.intercom, "ONE_BY_ONE", 0)
-    monkeypatch.setattr(connectors.intercom, "CONTACTS_PER_SEARCH", 7)
-    monkeypatch.setattr(connectors.intercom, "SEARCH_PAGE", 5)  # ids of a search span pages
+    monkeypatch.setattr(connectors.intercom.client, "ONE_BY_ONE", 0)
+    monkeypatch.setattr(connectors.intercom.client, "CONTACTS_PER_SEARCH", 7)
+    monkeypatch.setattr(connectors.intercom.client, "SEARCH_PAGE", 5)  # ids of a search span pages
     in_bulk = feedback()
 
     routes = requests.get(f"{sandbox_url}/_sandbox/requests", timeout=30).json()["intercom"]
@@ -440,9 +440,9 @@ def test_a_record_changed_or_deleted_mid_read_hides_no_other(
     leaves: every record behind it moves up a place, and page 2 starts one record late.
     Pins down the record that slid over the page boundary being lost for good (it has not
     changed, so no later incremental sync asks for it)."""
-    import connectors.freshdesk
+    import connectors.freshdesk.client
 
-    monkeypatch.setattr(connectors.freshdesk, "PER_PAGE", 5)
+    monkeypatch.setattr(connectors.freshdesk.client, "PER_PAGE", 5)
     settings = Settings.for_sandbox(
         sandbox_url, database_url=f"sqlite:///{tmp_path}/s.db", page_size=5
     )

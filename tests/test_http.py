@@ -11,7 +11,7 @@ import responses
 from builders import ZENDESK, RecordedSleep, sandbox_settings
 
 from connectors.http import ApiClient, ApiError, AuthError, RetryableError, parse_retry_after
-from connectors.zendesk import ZendeskConnector
+from connectors.zendesk.client import ZendeskConnector
 
 SECRET = "zd-Secret-Token-7f3a9c1e5b2d4f6a8c0e"
 URL = f"{ZENDESK}/api/v2/tickets/1.json"

@@ -10,7 +10,7 @@ import responses
 from builders import INTERCOM, RecordedSleep, intercom_company, sandbox_settings
 
 from connectors.http import ApiError
-from connectors.intercom import SCROLL_RESTARTS, IntercomConnector
+from connectors.intercom.client import SCROLL_RESTARTS, IntercomConnector
 
 SCROLL = f"{INTERCOM}/companies/scroll"
 

@@ -10,8 +10,8 @@ import pytest
 from builders import sandbox_settings
 
 from connectors.base import listing_read
-from connectors.hubspot import company_from_raw
-from connectors.salesforce import account_from_raw
+from connectors.hubspot.client import company_from_raw
+from connectors.salesforce.client import account_from_raw
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -12,10 +12,10 @@ import requests
 import responses
 from builders import FRESHDESK, INTERCOM, calls_to, freeze_now, intercom_company, sandbox_settings
 
-import connectors.freshdesk
-import connectors.intercom
-from connectors.freshdesk import FreshdeskConnector
-from connectors.intercom import IntercomConnector
+import connectors.freshdesk.client
+import connectors.intercom.client
+from connectors.freshdesk.client import FreshdeskConnector
+from connectors.intercom.client import IntercomConnector
 from flows.pipeline import pull_source
 from models import Settings
 from store import Store
@@ -45,8 +45,8 @@ def serve_listings(rsps: responses.RequestsMock) -> None:
 
 
 LISTINGS = {
-    "intercom": (IntercomConnector, connectors.intercom, "/companies/scroll"),
-    "freshdesk": (FreshdeskConnector, connectors.freshdesk, "/api/v2/companies"),
+    "intercom": (IntercomConnector, connectors.intercom.client, "/companies/scroll"),
+    "freshdesk": (FreshdeskConnector, connectors.freshdesk.client, "/api/v2/companies"),
 }
 
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.adf import to_text
-from connectors.jira_comment import pipeline, render_comment, trend
+from connectors.jira.adf import to_text
+from connectors.jira.comment import pipeline, render_comment, trend
 from flows.pipeline import run_cycle
 from linking.demand import content_hash
 from models import DemandSummary, Settings

@@ -32,9 +32,9 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import connectors.freshdesk
-import connectors.hubspot
-import connectors.intercom
+import connectors.freshdesk.client
+import connectors.hubspot.client
+import connectors.intercom.client
 import sandbox.freshdesk
 import sandbox.hubspot
 import sandbox.salesforce
@@ -103,11 +103,11 @@ class Paging:
         """The APIs' page sizes and caps, shrunk on both sides of the wire."""
         hubspot_cap = min(self.page_size, 200) * self.hubspot_cap
         return [
-            mock.patch.object(connectors.hubspot, "SEARCH_CAP", hubspot_cap),
+            mock.patch.object(connectors.hubspot.client, "SEARCH_CAP", hubspot_cap),
             mock.patch.object(sandbox.hubspot, "SEARCH_CAP", hubspot_cap),
-            mock.patch.object(connectors.intercom, "SEARCH_PAGE", self.intercom_page),
-            mock.patch.object(connectors.freshdesk, "PER_PAGE", self.freshdesk_page),
-            mock.patch.object(connectors.freshdesk, "PAGE_CAP", self.freshdesk_cap),
+            mock.patch.object(connectors.intercom.client, "SEARCH_PAGE", self.intercom_page),
+            mock.patch.object(connectors.freshdesk.client, "PER_PAGE", self.freshdesk_page),
+            mock.patch.object(connectors.freshdesk.client, "PAGE_CAP", self.freshdesk_cap),
             mock.patch.object(sandbox.freshdesk, "MAX_PAGE", self.freshdesk_cap),
             mock.patch.object(sandbox.salesforce, "BATCH_MIN", 1),
             mock.patch.object(sandbox.salesforce, "BATCH_DEFAULT", self.salesforce_batch),

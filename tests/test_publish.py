@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.jira import JiraConnector
-from connectors.jira_comment import (
+from connectors.jira.client import JiraConnector
+from connectors.jira.comment import (
     MAX_PROPERTY_BYTES,
     fit_property,
     property_bytes,
     render_comment,
 )
-from connectors.jira_write import JiraWriter
+from connectors.jira.write import JiraWriter
 from flows.pipeline import demand, link_all, pull_source, run_cycle
 from flows.publish import Publisher, describe, publish_all
 from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, Settings

@@ -16,7 +16,12 @@ import requests
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from connectors import freshdesk, hubspot, intercom, jira, salesforce, zendesk
+from connectors.freshdesk import client as freshdesk
+from connectors.hubspot import client as hubspot
+from connectors.intercom import client as intercom
+from connectors.jira import client as jira
+from connectors.salesforce import client as salesforce
+from connectors.zendesk import client as zendesk
 from flows.pipeline import pull_source, run_cycle
 from flows.replay import REBUILDERS, replay_dead_letters
 from models import Settings

@@ -416,7 +416,7 @@ def test_pmsync_reads_an_org_without_the_custom_field_and_check_says_so(
 ) -> None:
     """The minimal tenant: the pull leaves Jira_Issue_Keys__c out, every opportunity still
     arrives, and `check` passes the tool while naming the missing feature."""
-    from connectors.salesforce import SalesforceConnector
+    from connectors.salesforce.client import SalesforceConnector
     from flows.check import CAPABILITY_CHECKS, check_salesforce
     from models import Settings
 
@@ -439,7 +439,7 @@ def test_pmsync_reads_an_org_without_the_custom_field_and_check_says_so(
 def test_pmsync_sums_a_multi_currency_org_in_its_corporate_currency(
     tenants: dict[str, SandboxServer],
 ) -> None:
-    from connectors.salesforce import SalesforceConnector
+    from connectors.salesforce.client import SalesforceConnector
     from models import Settings
 
     def deals(tenant: str) -> dict[str, Any]:

@@ -15,12 +15,12 @@ import requests
 import uvicorn
 from pydantic import SecretStr
 
+from connectors.webhook import Hint
 from models import Settings
 from store import Store
 from store.inbox import Inbox
 from tests.conftest import EXPLICIT_ONLY
 from webhooks import create_app, hints
-from webhooks.base import Hint
 
 DEMO = SecretStr("sandbox")
 SECRETS: dict[str, Any] = {

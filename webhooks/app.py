@@ -27,10 +27,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from connectors.webhook import Rejected, SignedRequest, Verifier
 from models import Settings
 from store import Store
 from store.inbox import Inbox
-from webhooks.base import Rejected, SignedRequest, Verifier
 from webhooks.tools import TOOLS, Tool
 
 log = logging.getLogger("pmsync.webhooks")

@@ -36,8 +36,8 @@ from uuid import UUID
 
 from sqlalchemy import func, select
 
-from connectors.hubspot import COMPANY_PROPERTIES, DEAL_PROPERTIES
-from connectors.jira_write import COMMENT_MARKER, PROPERTY_KEY
+from connectors.hubspot.client import COMPANY_PROPERTIES, DEAL_PROPERTIES
+from connectors.jira.write import COMMENT_MARKER, PROPERTY_KEY
 from connectors.lookup import Lookup
 from flows.events import process
 from flows.sync import refuse_secrets
@@ -451,7 +451,7 @@ def _jira_account_ids(settings: Settings) -> set[str]:
     if not settings.jira_url or not settings.jira_api_token:
         return set()
     try:
-        from connectors.jira import JiraConnector
+        from connectors.jira.client import JiraConnector
 
         # One attempt: a dispatcher should start now, not after a minute of back-off.
         once = settings.model_copy(update={"http_max_attempts": 1})

@@ -6,10 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.freshdesk import webhook as freshdesk
+from connectors.hubspot import webhook as hubspot
+from connectors.intercom import webhook as intercom
+from connectors.jira import webhook as jira
+from connectors.salesforce import webhook as salesforce
+from connectors.webhook import Hint, SignedRequest, Verifier
+from connectors.zendesk import webhook as zendesk
 from models import Settings
 from store.inbox import Delivery
-from webhooks import freshdesk, hubspot, intercom, jira, salesforce, zendesk
-from webhooks.base import Hint, SignedRequest, Verifier
 
 
 @dataclass(frozen=True)

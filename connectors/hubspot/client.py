@@ -45,13 +45,13 @@ from connectors.base import (
     parse_time,
 )
 from connectors.http import NONE, ApiClient, Shape
-from connectors.hubspot_features import (
+from connectors.hubspot.features import (
     ISSUE_KEYS_MISSING,
     ISSUE_KEYS_PROPERTY,
     company_currency,
     deal_property_names,
 )
-from connectors.hubspot_records import company_from_raw, deal_from_raw, modified_at
+from connectors.hubspot.records import company_from_raw, deal_from_raw, modified_at
 from models import Settings
 
 DEALS = "hubspot.deals"

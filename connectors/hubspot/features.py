@@ -1,6 +1,6 @@
 """What one HubSpot portal has of the optional parts pmsync uses: the custom deal property
 that names Jira issues, the portal's company currency, and the scopes that closing-the-loop
-notes need. Read once per pull (connectors.hubspot) and probed by `pmsync check`.
+notes need. Read once per pull (connectors.hubspot.client) and probed by `pmsync check`.
 
 - Custom properties differ per portal. The Properties API (`GET /crm/v3/properties/deals`)
   lists those that exist; a property asked for in `properties=` that does not exist is
@@ -88,7 +88,7 @@ def _probe(call: Callable[[], Any]) -> ApiError | None:
 def capabilities(settings: Settings) -> list[Capability]:
     """Each HubSpot feature pmsync uses, available or missing (and what to change), from one
     cheap read each."""
-    from connectors.hubspot import HubSpotConnector
+    from connectors.hubspot.client import HubSpotConnector
 
     api = HubSpotConnector(settings).api
     found = [

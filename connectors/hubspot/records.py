@@ -1,6 +1,6 @@
 """How a HubSpot deal or company answer becomes a record. Every property arrives as a string
 (or null, or "" once a person cleared it); amounts are read in the portal's company
-currency (connectors.hubspot_features)."""
+currency (connectors.hubspot.features)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.base import parse_time, split_keys
-from connectors.hubspot_features import home_amount_source
+from connectors.hubspot.features import home_amount_source
 from models import Account, Deal
 
 

@@ -13,9 +13,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from models import Settings
-from store.inbox import Delivery
-from webhooks.base import (
+from connectors.webhook import (
     Hint,
     Rejected,
     SignedRequest,
@@ -30,6 +28,8 @@ from webhooks.base import (
     secret_bytes,
     unique,
 )
+from models import Settings
+from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_HUBSPOT_CLIENT_SECRET"
 HEADERS = ("x-hubspot-request-timestamp",)

@@ -10,9 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from models import Settings
-from store.inbox import Delivery
-from webhooks.base import (
+from connectors.webhook import (
     Hint,
     Rejected,
     SignedRequest,
@@ -26,6 +24,8 @@ from webhooks.base import (
     same,
     secret_bytes,
 )
+from models import Settings
+from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_INTERCOM_CLIENT_SECRET"
 HEADERS: tuple[str, ...] = ()

@@ -4,8 +4,8 @@ each configured custom field, and the write permissions on each configured proje
 from __future__ import annotations
 
 from connectors.base import Capability
-from connectors.jira import JiraConnector
-from connectors.jira_write import SERVICE_DESK, JiraWriter
+from connectors.jira.client import JiraConnector
+from connectors.jira.write import SERVICE_DESK, JiraWriter
 from models import ConfigError, Settings
 
 # `mypermissions` keys: the two writes pmsync makes, and the two that allow notifyUsers=false.

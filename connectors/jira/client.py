@@ -25,7 +25,6 @@ from typing import Any
 
 from jira import JIRA, JIRAError
 
-from connectors import adf
 from connectors.base import (
     CursorReader,
     DuplicatePageToken,
@@ -46,6 +45,7 @@ from connectors.http import (
     answer_of,
     redact,
 )
+from connectors.jira import adf
 from connectors.remote_links import record_of, remote_link_from_raw, sites, target_url
 from models import Issue, Settings
 

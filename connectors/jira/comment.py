@@ -8,8 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors import adf
-from connectors.jira_write import COMMENT_MARKER
+from connectors.jira import adf
+from connectors.jira.write import COMMENT_MARKER
 from models import DemandSummary
 
 MAX_TABLE_ROWS = 5

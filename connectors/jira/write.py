@@ -25,10 +25,9 @@ from typing import Any
 
 import requests
 
-from connectors import adf
 from connectors.base import MissingFeatures, parse_time
 from connectors.http import ApiError, AuthError
-from connectors.jira import PROPERTY_KEY, JiraConnector
+from connectors.jira.client import PROPERTY_KEY, JiraConnector, adf
 from models import ConfigError
 
 log = logging.getLogger("pmsync.jira")

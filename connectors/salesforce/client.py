@@ -11,7 +11,7 @@ with a SystemModstamp since the last read, from `queryAll`, which also names the
 deleted since then. `403 REQUEST_LIMIT_EXCEEDED` is the org's rolling 24-hour API limit, not
 a rate limit: the run stops with that message instead of retrying.
 
-Before the first query the pull describes Opportunity and Account (connectors.salesforce_schema)
+Before the first query the pull describes Opportunity and Account (connectors.salesforce.schema)
 and selects only the fields the org has and lets the API user read: a missing optional field
 (the custom Jira_Issue_Keys__c in most orgs, a field hidden by field-level security) switches
 off that feature alone, noted in `self.missing`, and the deals still flow. In a
@@ -46,7 +46,7 @@ from connectors.base import (
     split_keys,
 )
 from connectors.http import NONE, ApiClient, ApiError, AuthError, Shape
-from connectors.salesforce_schema import (
+from connectors.salesforce.schema import (
     API,
     CONVERTED_AMOUNT,
     CONVERTED_REVENUE,

@@ -11,10 +11,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from models import Settings
-from store.inbox import Delivery
-from webhooks import shared_secret
-from webhooks.base import (
+from connectors import shared_secret
+from connectors.webhook import (
     Hint,
     SignedRequest,
     Verifier,
@@ -24,6 +22,8 @@ from webhooks.base import (
     secret_bytes,
     unique,
 )
+from models import Settings
+from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_SALESFORCE_WEBHOOK_SECRET"
 HEADERS: tuple[str, ...] = ()

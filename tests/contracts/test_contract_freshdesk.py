@@ -19,7 +19,7 @@ import responses
 from builders import FRESHDESK, RecordedSleep, sandbox_settings
 from shapes import assert_same_shape, body, fixture
 
-from connectors.freshdesk import FreshdeskConnector, capabilities
+from connectors.freshdesk.client import FreshdeskConnector, capabilities
 from connectors.lookup import Lookup
 from models import Account, Feedback
 from sandbox.server import SandboxServer, start_sandbox

@@ -17,8 +17,14 @@ from builders import HUBSPOT, RecordedSleep, sandbox_settings
 from shapes import assert_same_shape, body, fixture
 
 from connectors.http import ApiError, AuthError
-from connectors.hubspot import ARCHIVED_DEALS, COMPANIES, DEALS, HubSpotConnector, deal_from_raw
-from connectors.hubspot_features import capabilities
+from connectors.hubspot.client import (
+    ARCHIVED_DEALS,
+    COMPANIES,
+    DEALS,
+    HubSpotConnector,
+    deal_from_raw,
+)
+from connectors.hubspot.features import capabilities
 from connectors.notes import HubSpotNotes
 from sandbox.server import start_sandbox
 

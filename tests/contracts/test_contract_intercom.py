@@ -20,7 +20,7 @@ import responses
 from builders import INTERCOM, RecordedSleep, sandbox_settings
 from shapes import assert_same_shape, body, fixture
 
-from connectors.intercom import IntercomConnector, capabilities
+from connectors.intercom.client import IntercomConnector, capabilities
 from connectors.lookup import Lookup
 from models import Account, Feedback
 from sandbox.server import SandboxServer, start_sandbox

@@ -17,11 +17,11 @@ import pytest
 import requests
 import responses
 
-from connectors.adf import to_text
 from connectors.http import ApiError
-from connectors.jira import STREAM, JiraConnector, issue_from_raw
-from connectors.jira_capabilities import capabilities
-from connectors.jira_write import JiraWriter
+from connectors.jira.adf import to_text
+from connectors.jira.capabilities import capabilities
+from connectors.jira.client import STREAM, JiraConnector, issue_from_raw
+from connectors.jira.write import JiraWriter
 from models import ConfigError, Issue, Settings, ToolLink
 from sandbox.server import SandboxServer, start_sandbox
 from tests.contracts.shapes import assert_same_shape, body, fixture

@@ -20,9 +20,9 @@ import responses
 from builders import SALESFORCE, RecordedSleep, sandbox_settings
 from shapes import assert_same_shape, body, fixture
 
-import connectors.salesforce
+import connectors.salesforce.client
 from connectors.http import ApiError, AuthError
-from connectors.salesforce import DailyLimitExceeded, SalesforceConnector
+from connectors.salesforce.client import DailyLimitExceeded, SalesforceConnector
 from sandbox.salesforce import REFRESH_TOKEN
 from sandbox.server import SandboxServer, start_sandbox
 
@@ -204,7 +204,9 @@ def test_an_object_the_user_cannot_describe_is_a_missing_capability(org: Org) ->
     recorded = fixture("salesforce", "error_not_found")
     org.errors.append((recorded["status"], recorded["body"]))
 
-    found = connectors.salesforce.capabilities(sandbox_settings(salesforce_client_secret=SECRET))
+    found = connectors.salesforce.client.capabilities(
+        sandbox_settings(salesforce_client_secret=SECRET)
+    )
 
     assert [(c.name, c.available) for c in found] == [("opportunity_read", False)]
 

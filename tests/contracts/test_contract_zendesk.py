@@ -17,7 +17,7 @@ from builders import RecordedSleep, calls_to, query, sandbox_settings, script_re
 from connectors.base import ListingRead
 from connectors.http import ApiError
 from connectors.lookup import Lookup
-from connectors.zendesk import TICKETS, ZendeskConnector
+from connectors.zendesk.client import TICKETS, ZendeskConnector
 from flows.check import explain_failure
 from models import Settings
 from sandbox.server import SandboxServer, start_sandbox

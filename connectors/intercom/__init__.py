@@ -1,0 +1,1 @@
+"""Everything pmsync knows of intercom."""
