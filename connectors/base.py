@@ -374,3 +374,20 @@ class MissingFeatures(dict[str, str]):
 
     def note(self, feature: str, reason: str) -> None:
         self.setdefault(feature, reason)
+
+
+class CheckFailed(Exception):
+    """A check of `pmsync check` that failed; the message says what to fix."""
+
+
+def one_call(api: Any, path: str, params: dict[str, Any], what: str) -> str:
+    """A check of `pmsync check` that one cheap read answers."""
+    api.get_json(path, params=params)
+    return f"{api.base_url}: {what} readable"
+
+
+def configured_site(url: str | None, tool: str) -> str:
+    """A tool's configured address, for rebuilding its records (dead letters) offline."""
+    if not url:
+        raise ValueError(f"{tool} is not configured: its records cannot be rebuilt")
+    return url.rstrip("/")

@@ -26,6 +26,10 @@ from connectors.http import ApiClient
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+# The marker `marker` makes, as found in a note coming back (webhooks' own-write checks).
+NOTE_MARKER = re.compile(r"\[pmsync [A-Za-z][A-Za-z0-9_]*-\d+ [^\]]+\]")
+
+
 def marker(issue_key: str, transition: str) -> str:
     return f"[pmsync {issue_key} {transition}]"
 

@@ -132,3 +132,17 @@ def require_object(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise Rejected("expected a JSON object", status=400)
     return payload
+
+
+def body_text(node: Any) -> str:
+    """The text of a comment or note body: plain text (webhooks use REST v2), HTML as it
+    is, or Atlassian's document format (its text nodes joined)."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict):
+        return str(node.get("text") or "") + "".join(
+            body_text(c) for c in node.get("content") or []
+        )
+    if isinstance(node, list):
+        return "".join(body_text(c) for c in node)
+    return ""

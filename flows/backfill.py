@@ -7,7 +7,7 @@ incremental sync's cursors never move. A window ends with a checkpoint (the `bac
 row's `windows_done`, committed with the removal of the window's cursors), so a killed
 backfill run again with the same parameters resumes at its first unfinished window, and a
 finished one run again reads and writes nothing (`force` starts it over). The lists read in
-full every sync (accounts, Jira links, id sweeps) are read once, in the first window.
+full every sync (accounts, tracker links, id sweeps) are read once, in the first window.
 
 `run_backfill` is the plain function (the `pmsync backfill` command runs it with a progress
 bar); `backfill` is the Prefect flow of the `backfill` deployment, with a progress artifact.
@@ -26,6 +26,7 @@ from uuid import UUID
 
 from prefect import flow
 
+from connectors import registry
 from connectors.base import Connector, Page
 from flows.budgets import install_budgets
 from flows.pipeline import (
@@ -198,7 +199,7 @@ def dry_run_plan(
     connector: Connector, bounds: list[tuple[datetime, datetime]], done: int
 ) -> list[dict[str, Any]]:
     """Each window, whether it is done, and how many records it would read where the tool
-    counts cheaply (one call a window: Jira, HubSpot, Intercom, Salesforce)."""
+    counts cheaply (one call a window, for the tools whose APIs count)."""
     count = getattr(connector, "count", None)
     # Why a window's count is unknown: the tool's own reason (its API has no count), else
     # a count call that answered nothing.
@@ -237,9 +238,10 @@ def run_backfill(
     module's docstring. `relink=False` leaves relinking and publishing to the caller (the
     parts of a backfill split over several workers); `step` wraps each window (as a
     Prefect task)."""
-    if source not in settings.sources:
+    configured = registry.configured(settings)
+    if source not in configured:
         raise ConfigError(
-            f"{source} is not configured (configured: {', '.join(settings.sources) or 'none'})"
+            f"{source} is not configured (configured: {', '.join(configured) or 'none'})"
         )
     started = time.monotonic()
     window_s = int(window.total_seconds())
@@ -292,7 +294,7 @@ def run_backfill(
         if relink:
             with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
                 result.links = step(link_all)(settings, store)
-                if settings.jira_url:
+                if registry.tracker_configured(settings):
                     summaries = step(demand)(settings, store)
                     result.published = step(publish_all)(settings, store, summaries).counts()
     except BaseException as error:

@@ -7,11 +7,11 @@ import logging
 import math
 from collections.abc import Callable
 
+from connectors import registry
 from connectors.http import RateBudget, set_throttle
 from models import Settings
 
 log = logging.getLogger("pmsync.budgets")
-TOOLS = ("jira", "zendesk", "hubspot", "intercom", "freshdesk", "salesforce")
 
 
 def limit_name(tool: str) -> str:
@@ -21,7 +21,7 @@ def limit_name(tool: str) -> str:
 def install_budgets(settings: Settings) -> None:
     """Make every API call of this process wait for its tool's budget."""
     budgets = settings.budgets
-    for tool in TOOLS:
+    for tool in (v.name for v in registry.vendors()):
         rate = budgets.get(tool)
         if settings.rate_budget_scope == "off" or rate is None:
             set_throttle(tool, None)

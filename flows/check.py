@@ -1,7 +1,7 @@
 """`pmsync check`: is the configuration complete, does every configured tool answer, and
 are the store and the Prefect server ready? One cheap call per tool, and each failure says
 exactly what to fix: the URL that does not answer, the credentials refused (and the
-settings that hold them), the permission missing, the Jira custom field that does not
+settings that hold them), the permission missing, the tracker's custom field that does not
 exist (with the names that come close)."""
 
 from __future__ import annotations
@@ -17,32 +17,13 @@ import requests
 from sqlalchemy import create_engine, inspect, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.base import Capability
-from connectors.freshdesk.client import FreshdeskConnector
-from connectors.freshdesk.client import capabilities as freshdesk_capabilities
-from connectors.http import ApiClient, ApiError, AuthError, RetryableError
-from connectors.hubspot.client import HubSpotConnector
-from connectors.hubspot.features import capabilities as hubspot_capabilities
-from connectors.intercom.client import IntercomConnector
-from connectors.intercom.client import capabilities as intercom_capabilities
-from connectors.jira.capabilities import capabilities as jira_capabilities
-from connectors.jira.client import JiraConnector
-from connectors.jira.write import JiraWriter
-from connectors.salesforce.client import SalesforceConnector
-from connectors.salesforce.client import capabilities as salesforce_capabilities
-from connectors.zendesk.client import ZendeskConnector
-from connectors.zendesk.client import capabilities as zendesk_capabilities
+from connectors import registry
+from connectors.base import CheckFailed
+from connectors.http import ApiError, AuthError, RetryableError
 from flows.budgets import limit_name
 from models import ConfigError, Settings
 
-URL_SETTINGS = {
-    "jira": "PMSYNC_JIRA_URL",
-    "zendesk": "PMSYNC_ZENDESK_URL",
-    "intercom": "PMSYNC_INTERCOM_URL",
-    "freshdesk": "PMSYNC_FRESHDESK_URL",
-    "hubspot": "PMSYNC_HUBSPOT_URL",
-    "salesforce": "PMSYNC_SALESFORCE_LOGIN_URL",
-}
+URL_SETTINGS = registry.Table(lambda v: v.url_setting)
 
 
 @dataclass(frozen=True)
@@ -65,9 +46,9 @@ def run_checks(settings: Settings, timeout: float = 10.0) -> list[CheckResult]:
     checks: list[tuple[str, Callable[[], str]]] = [
         ("database", lambda: check_database(settings.database_url))
     ]
-    checks += [(tool, _tool_check(tool, quick)) for tool in settings.sources]
+    checks += [(tool, _tool_check(tool, quick)) for tool in registry.configured(settings)]
     checks.append(("prefect", lambda: check_prefect(settings, timeout)))
-    probes = [tool for tool in settings.sources if tool in CAPABILITY_CHECKS]
+    probes = [tool for tool in registry.configured(settings) if tool in CAPABILITY_CHECKS]
     with ThreadPoolExecutor(max_workers=len(checks) + len(probes)) as pool:
         futures = [(name, pool.submit(_outcome, check)) for name, check in checks]
         features = [(tool, pool.submit(_capabilities, tool, quick)) for tool in probes]
@@ -102,10 +83,6 @@ def _capabilities(tool: str, settings: Settings) -> list[CheckResult]:
 
 def configuration_failure(error: ConfigError) -> CheckResult:
     return CheckResult("configuration", False, str(error))
-
-
-class CheckFailed(Exception):
-    """A check that failed; the message says what to fix."""
 
 
 def _outcome(check: Callable[[], str]) -> tuple[bool, str]:
@@ -151,96 +128,11 @@ def explain_failure(tool: str, error: Exception) -> str:
     return str(error)
 
 
-def check_jira(settings: Settings) -> str:
-    """The field catalogue (credentials, and every configured custom field), then the
-    configured projects."""
-    jira = JiraConnector(settings)
-    names = [
-        name
-        for name in (
-            settings.jira_field_requests,
-            settings.jira_field_revenue,
-            settings.jira_field_pipeline,
-        )
-        if name
-    ]
-    problems = []
-    try:
-        JiraWriter(jira).resolve_fields(names)
-    except ConfigError as error:
-        problems.append(str(error))
-    projects = ", ".join(settings.jira_projects)
-    try:
-        count = (
-            jira.api.request(
-                "POST",
-                "/rest/api/3/search/approximate-count",
-                json={"jql": f"project in ({projects})"},
-            )
-            .json()
-            .get("count")
-        )
-    except ApiError as error:
-        if error.status != 400:
-            raise
-        problems.append(f"PMSYNC_JIRA_PROJECTS: Jira refused the projects: {error}")
-    if problems:
-        raise CheckFailed(" ".join(problems))
-    fields = f"fields {', '.join(repr(n) for n in names)} found" if names else "no fields"
-    hint = " (is PMSYNC_JIRA_PROJECTS right?)" if count == 0 else ""
-    return f"{settings.jira_url}: {fields}; {count} issues in {projects}{hint}"
-
-
-def _one_call(api: ApiClient, path: str, params: dict[str, Any], what: str) -> str:
-    api.get_json(path, params=params)
-    return f"{api.base_url}: {what} readable"
-
-
-TOOL_CHECKS: dict[str, Callable[[Settings], str]] = {
-    "jira": check_jira,
-    "zendesk": lambda s: _one_call(
-        ZendeskConnector(s).api, "/api/v2/organizations.json", {"page[size]": 1}, "organizations"
-    ),
-    "hubspot": lambda s: _one_call(
-        HubSpotConnector(s).api, "/crm/v3/objects/deals", {"limit": 1}, "deals"
-    ),
-    "intercom": lambda s: check_intercom(s),
-    "freshdesk": lambda s: _one_call(
-        FreshdeskConnector(s).api, "/api/v2/companies", {"per_page": 1}, "companies"
-    ),
-    "salesforce": lambda s: check_salesforce(s),
-}
-
+TOOL_CHECKS = registry.Table(lambda v: v.check)
 
 # Each tool's optional features (permissions, custom fields, plan features), probed for
 # `pmsync check`: tool -> a function of the settings listing every such Capability.
-CAPABILITY_CHECKS: dict[str, Callable[[Settings], list[Capability]]] = {
-    "jira": jira_capabilities,
-    "zendesk": zendesk_capabilities,
-    "salesforce": salesforce_capabilities,
-    "hubspot": hubspot_capabilities,
-    "intercom": intercom_capabilities,
-    "freshdesk": freshdesk_capabilities,
-}
-
-
-def check_intercom(settings: Settings) -> str:
-    """One conversation search: what every pull needs (`/me`, for links, is optional)."""
-    api = IntercomConnector(settings).api
-    query = {"field": "updated_at", "operator": ">", "value": 0}
-    api.request(
-        "POST", "/conversations/search", json={"query": query, "pagination": {"per_page": 1}}
-    )
-    return f"{api.base_url}: conversations readable"
-
-
-def check_salesforce(settings: Settings) -> str:
-    """A token (the client credentials), then the pull's own opportunity query on one
-    record (the objects described, only the fields the org has): ok means a pull can read."""
-    connector = SalesforceConnector(settings)
-    connector.authenticate()
-    connector.probe()
-    return f"{connector.site}: token issued, opportunities readable"
+CAPABILITY_CHECKS = registry.Table(lambda v: v.capabilities)
 
 
 # -- the store and Prefect ----------------------------------------------------------------
@@ -315,7 +207,7 @@ def check_prefect(settings: Settings, timeout: float) -> str:
         if settings.rate_budget_scope != "prefect":
             return f"{api}: healthy"
         missing = []
-        for tool in settings.sources:
+        for tool in registry.configured(settings):
             if tool not in settings.budgets:
                 continue  # no budget: no limit to look for
             limit = session.get(f"{api}/v2/concurrency_limits/{limit_name(tool)}", timeout=timeout)
@@ -328,4 +220,4 @@ def check_prefect(settings: Settings, timeout: float) -> str:
             f"{api}: rate limits {', '.join(missing)} do not exist, so every call would fail; "
             "`pmsync serve` creates them (flows.budgets.ensure_prefect_limits)"
         )
-    return f"{api}: healthy; rate limits in place for {', '.join(settings.sources)}"
+    return f"{api}: healthy; rate limits in place for {', '.join(registry.configured(settings))}"

@@ -4,24 +4,12 @@ linked open ticket and open deal gets one internal note, once per record and tra
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from connectors.freshdesk.client import FreshdeskConnector
+from connectors import registry
 from connectors.http import ApiError
-from connectors.hubspot.client import HubSpotConnector
-from connectors.intercom.client import IntercomConnector
-from connectors.notes import (
-    FreshdeskNotes,
-    HubSpotNotes,
-    IntercomNotes,
-    NoteWriter,
-    SalesforceNotes,
-    ZendeskNotes,
-    marker,
-)
-from connectors.salesforce.client import SalesforceConnector
-from connectors.zendesk.client import ZendeskConnector
+from connectors.notes import NoteWriter, marker
 from models import Deal, Feedback, Issue, Link, Settings
 from store import Store
 
@@ -30,13 +18,8 @@ log = logging.getLogger("pmsync.loop")
 # When the issues' states were last saved: issues unchanged since have none to announce.
 SEEN = "loop:seen"
 
-NOTE_WRITERS: dict[str, Callable[[Settings], NoteWriter]] = {
-    "zendesk": lambda s: ZendeskNotes(ZendeskConnector(s).api),
-    "intercom": lambda s: IntercomNotes(IntercomConnector(s).api),
-    "freshdesk": lambda s: FreshdeskNotes(FreshdeskConnector(s).api),
-    "hubspot": lambda s: HubSpotNotes(HubSpotConnector(s).api),
-    "salesforce": lambda s: SalesforceNotes(SalesforceConnector(s)),
-}
+# tool -> its note writer, for every tool that takes notes (support tools and CRMs).
+NOTE_WRITERS: Mapping[str, Callable[[Settings], NoteWriter]] = registry.Table(lambda v: v.notes)
 
 
 def transitions(issue: Issue, before: tuple[str, set[str]] | None) -> list[str]:

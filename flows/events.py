@@ -27,6 +27,7 @@ from typing import Any
 from prefect import flow
 from sqlalchemy import select, tuple_
 
+from connectors import registry
 from connectors.base import Page, convert
 from connectors.lookup import KINDS, InvalidRecord, Lookup
 from connectors.webhook import Hint
@@ -111,13 +112,13 @@ def _stored(store: Store, keys: set[tuple[str, str, str]]) -> dict[tuple[str, st
 
 
 def _issue_id(store: Store, key_or_id: str) -> str | None:
-    """Jira webhooks name an issue by id or key; the store keeps it by id."""
+    """The tracker's webhooks name an issue by id or key; the store keeps it by id."""
     if key_or_id.isdigit():
         return key_or_id
     with store.engine.connect() as conn:
         for row in conn.execute(
             select(records.c.record_id, records.c.payload).where(
-                records.c.source == "jira", records.c.kind == "issue"
+                records.c.source == registry.tracker().name, records.c.kind == "issue"
             )
         ):
             if str(row.payload.get("key", "")).upper() == key_or_id.upper():
@@ -148,7 +149,7 @@ def reread(
     wanted: list[tuple[Hint, str]] = []
     for hint in hints:
         kind = KINDS.get((hint.tool, hint.kind))
-        if hint.tool not in settings.sources or kind is None:
+        if hint.tool not in registry.configured(settings) or kind is None:
             result.ignored.append(f"{hint.tool}/{hint.kind}/{hint.record_id}")
             continue
         wanted.append((hint, kind))
@@ -176,25 +177,24 @@ def reread(
             if before != record.model_dump(mode="json"):
                 found.changed.append(record)
                 result.changed.append(f"{record.source}/{kind}/{record.id}")
-        ticket = record if hint.tool == "zendesk" and hint.kind == "ticket" else None
-        if ticket is not None and _refresh_zendesk_links(store, lookup, hint.record_id):
-            found.links_changed.append(ticket)
+        links = registry.vendor(hint.tool).tool_links
+        holder = record if links and hint.kind == links[0] else None
+        if holder is not None and _refresh_tool_links(store, lookup, hint.tool, hint.record_id):
+            found.links_changed.append(holder)
     return found
 
 
-def _refresh_zendesk_links(store: Store, lookup: Lookup, ticket_id: str) -> bool:
-    """The ticket's links from Zendesk's Jira app, stored as the tool has them now."""
-    listed = lookup.zendesk_links(ticket_id)
+def _refresh_tool_links(store: Store, lookup: Lookup, tool: str, record_id: str) -> bool:
+    """The record's tracker links from its tool, stored as the tool has them now."""
+    listed = lookup.tool_links(tool, record_id)
     if listed is None:
         return False  # the listing was refused: the stored links stay as they are
     now = {link.id: link for link in listed}
-    stored = [
-        link for link in store.load("tool_link", "zendesk") if link.record_id == str(ticket_id)
-    ]
+    stored = [link for link in store.load("tool_link", tool) if link.record_id == str(record_id)]
     gone = [link.id for link in stored if link.id not in now]
     fresh = [link for link in now.values() if link not in stored]
     if gone or fresh:
-        store.save_page(fresh, deleted=("zendesk", "tool_link", gone))
+        store.save_page(fresh, deleted=(tool, "tool_link", gone))
     return bool(gone or fresh)
 
 
@@ -255,7 +255,8 @@ def handle(
         for record_id in ids
     }
     also |= {(r.source, r.id) for r in found.links_changed if isinstance(r, Feedback | Deal)}
-    if relinked or also or issues or found.deleted.get(("jira", "issue")):
+    tracker = registry.tracker().name
+    if relinked or also or issues or found.deleted.get((tracker, "issue")):
         # An issue's change moves the records that link to it, cite it or carry its tags.
         relink_around(settings, store, list(relinked.values()), also)
 
@@ -264,17 +265,17 @@ def handle(
     # A relink over everything (an issue changed) can move links of other records too.
     affected |= _moved(links_before, links_after)
     affected |= {issue.key for issue in issues}
-    affected |= {h.record_id for h in hints if h.tool == "jira" and not h.record_id.isdigit()}
+    affected |= {h.record_id for h in hints if h.tool == tracker and not h.record_id.isdigit()}
     for key in found.before:
         payload = found.before[key]
         if key[1] == "issue" and isinstance(payload, dict) and payload.get("key"):
             affected.add(payload["key"])
-    if settings.jira_url:
+    if registry.tracker_configured(settings):
         summaries = _summaries(settings, store, found, affected, now)
         result.issues = sorted(summaries)
         report = publish_all(settings, store, summaries)
         result.published = report.counts()
-        if settings.close_loop and (issues or found.deleted.get(("jira", "issue"))):
+        if settings.close_loop and (issues or found.deleted.get((tracker, "issue"))):
             close_loop(settings, store)
     result.duration_s = time.monotonic() - started
     log.info("events %s: %s", [e.id for e in events], result.as_dict())

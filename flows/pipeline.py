@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 
+from connectors import registry
 from connectors.base import (
     Connector,
     DuplicatePageToken,
@@ -29,14 +30,8 @@ from connectors.base import (
     cursor_time,
     failure_reason,
 )
-from connectors.freshdesk.client import FreshdeskConnector
 from connectors.http import ApiError, AuthError, NotAnAnswer, RetryableError
-from connectors.hubspot.client import HubSpotConnector
-from connectors.intercom.client import IntercomConnector
-from connectors.jira.client import JiraConnector
 from connectors.lookup import InvalidRecord, Lookup
-from connectors.salesforce.client import SalesforceConnector
-from connectors.zendesk.client import ZendeskConnector
 from flows.budgets import install_budgets
 from flows.close_loop import close_loop
 from flows.publish import publish_all
@@ -71,14 +66,8 @@ def _unwatched(event: str, name: str, count: int) -> None:
     pass
 
 
-CONNECTORS: dict[str, Callable[[Settings], Connector]] = {
-    "jira": JiraConnector,
-    "zendesk": ZendeskConnector,
-    "intercom": IntercomConnector,
-    "freshdesk": FreshdeskConnector,
-    "hubspot": HubSpotConnector,
-    "salesforce": SalesforceConnector,
-}
+# tool -> its connector, for every tool in the registry.
+CONNECTORS: Mapping[str, Callable[[Settings], Connector]] = registry.Table(lambda v: v.connector)
 
 
 @dataclass
@@ -289,7 +278,7 @@ def tool_failure(tool: str, error: Exception) -> str:
 # Tools whose account listing has no change-time filter: it is read in full only now and
 # then (connectors.base.listing_read), and in between an account that pulled feedback
 # names but the store lacks is read by itself, so a new customer counts at once.
-NAMED_ACCOUNTS_READ = {"intercom": "company", "freshdesk": "company"}  # tool -> its name
+NAMED_ACCOUNTS_READ = registry.Table(lambda v: v.named_accounts)  # tool -> its name
 
 
 def accounts_named(records: Iterable[Record]) -> dict[str, set[str]]:
@@ -592,7 +581,7 @@ def crm_revenue(
 ) -> dict[str, Decimal]:
     """Each customer's revenue from its CRM accounts' revenue field, each account once."""
     revenue: dict[str, Decimal] = defaultdict(Decimal)
-    for crm in ("hubspot", "salesforce"):
+    for crm in registry.with_role(registry.CRM):
         for account in store.load("account", source=crm):
             if account.revenue is not None:
                 for customer in directory.for_accounts(crm, [account.id]):
@@ -718,11 +707,11 @@ def run_cycle(
     `sources` limits the pull to some of the configured tools; `progress` hears each page
     and step."""
     tell = progress or _unwatched
-    unknown = set(sources or ()) - set(settings.sources)
+    unknown = set(sources or ()) - set(registry.configured(settings))
     if unknown:
         raise ConfigError(
             f"not configured: {', '.join(sorted(unknown))} (configured: "
-            f"{', '.join(settings.sources) or 'none'})"
+            f"{', '.join(registry.configured(settings)) or 'none'})"
         )
     from flows.incremental import demand_step, link_step, reconcile_due, reconciled
 
@@ -732,7 +721,7 @@ def run_cycle(
     result = SyncResult()
     run_id = store.start_run()
     try:
-        for source in sources or settings.sources:
+        for source in sources or registry.configured(settings):
             try:
                 pulled = step(pull_source)(settings, store, source, full, progress)
             except ToolFailed as failure:
@@ -757,7 +746,8 @@ def run_cycle(
             result.links = step(link_step)(settings, store, everything)
             tell("done", "link", result.links)
             # Issues that failed to pull may be stale or missing: publish after a good pull.
-            if settings.jira_url and "jira" not in result.failed:
+            tracker = registry.tracker().name
+            if registry.tracker_configured(settings) and tracker not in result.failed:
                 pending = store.pending()
                 tell("step", "sum", 0)
                 summaries = step(demand_step)(settings, store, everything)
@@ -771,8 +761,8 @@ def run_cycle(
                 store.clear_pending((pending | set(summaries)) - report.not_written)
                 store.mark_pending(report.not_written)
                 result.published = report.counts()
-                if report.missing:  # write features Jira refused (quiet_edits)
-                    result.missing.setdefault("jira", {}).update(report.missing)
+                if report.missing:  # write features the tracker refused (quiet_edits)
+                    result.missing.setdefault(tracker, {}).update(report.missing)
                 result.moved = movers(report.changes)
                 if settings.close_loop:
                     tell("step", "close-loop", 0)

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors import registry
 from connectors.base import failure_reason
 from connectors.lookup import KINDS, InvalidRecord, Lookup
 from flows.pipeline import EXPECTED_FAILURES
@@ -65,7 +66,7 @@ def refetch_dead_letters(
     for letter in letters:
         tool, kind, record_id = letter["source"], letter["kind"], str(letter["record_id"])
         named = READS.get((tool, kind))
-        if tool not in settings.sources:
+        if tool not in registry.configured(settings):
             report.still_bad[letter["id"]] = f"{tool} is not configured: nothing to read from"
             continue
         if named is None:

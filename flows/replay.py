@@ -2,28 +2,22 @@
 (after a fix to pmsync or a change of configuration), move the ones that now validate into
 the store, keep the others with the reason they fail for now, then relink and publish once.
 
-Builders read a record and, for a few, context the tool sent beside it: Zendesk's
-sideloaded requester, Intercom's requester contact, HubSpot's associated companies,
-Salesforce's instance URL, and the issue a Jira remote link belongs to. Connectors keep
-that context in the letter's payload under `_context` (store.CONTEXT_KEY); everything else
-comes from the settings (the site URLs).
+Builders read a record and, for a few, context the tool sent beside it (a sideloaded
+requester, a requester's contact, a deal's associated companies, an instance URL, the issue
+a tracker's remote link belongs to). Connectors keep that context in the letter's payload
+under `_context` (store.CONTEXT_KEY); everything else comes from the settings (the site
+URLs). Each vendor package lists its rebuilders (`Vendor.rebuilders`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors import registry
 from connectors.base import BUILD_ERRORS, failure_reason
-from connectors.freshdesk import client as freshdesk
-from connectors.hubspot import client as hubspot
-from connectors.intercom import client as intercom
-from connectors.jira import client as jira
-from connectors.remote_links import remote_link_from_raw, sites
-from connectors.salesforce import client as salesforce
-from connectors.zendesk import client as zendesk
 from flows.pipeline import WRITER_LEASE, demand, link_all
 from flows.publish import publish_all
 from models import Record, Settings
@@ -32,78 +26,15 @@ from store.leases import exclusive
 
 log = logging.getLogger("pmsync.replay")
 
-Rebuild = Callable[[dict[str, Any], dict[str, Any], Settings], Record]
-
-
-def _site(url: str | None, tool: str) -> str:
-    if not url:
-        raise ValueError(f"{tool} is not configured: its records cannot be rebuilt")
-    return url.rstrip("/")
-
-
-def _zendesk_ticket(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
-    users = {user.get("id"): user for user in context.get("users") or ()}
-    return zendesk.ticket_from_raw(raw, _site(s.zendesk_url, "zendesk"), users)
-
-
-def _intercom_conversation(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
-    contact = context.get("contact") or {}
-    contacts = {intercom.requester_id(raw) or "": contact} if contact else {}
-    return intercom.conversation_from_raw(raw, context.get("inbox"), contacts)
-
-
-def _hubspot_deal(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
-    companies = {str(raw.get("id")): tuple(context.get("companies") or ())}
-    return hubspot.deal_from_raw(
-        raw, _site(s.hubspot_url, "hubspot"), companies, context.get("currency")
-    )
-
-
-def _salesforce_site(context: dict[str, Any], s: Settings) -> str:
-    # The instance URL the token named when the record was read; the login URL otherwise.
-    return _site(context.get("site") or s.salesforce_login_url, "salesforce")
-
-
-def _plain(tool: str, build: Callable[[dict[str, Any], str], Record]) -> Rebuild:
-    """A builder that needs only the raw record and the tool's site."""
-    return lambda raw, ctx, s: build(raw, _site(getattr(s, f"{tool}_url"), tool))
-
+Rebuild = registry.Rebuild
 
 # (source, kind) -> how to rebuild a stored raw record of it.
-REBUILDERS: dict[tuple[str, str], Rebuild] = {
-    ("jira", "issue"): _plain("jira", jira.issue_from_raw),
-    ("jira", "tool_link"): lambda raw, ctx, s: remote_link_from_raw(
-        raw, ctx["issue_key"], sites(s)
-    ),
-    ("zendesk", "feedback"): _zendesk_ticket,
-    ("zendesk", "account"): _plain("zendesk", zendesk.organization_from_raw),
-    ("zendesk", "tool_link"): _plain("zendesk", zendesk.jira_link_from_raw),
-    ("intercom", "feedback"): _intercom_conversation,
-    ("intercom", "account"): lambda raw, ctx, s: intercom.company_from_raw(raw, ctx.get("pages")),
-    ("freshdesk", "feedback"): _plain("freshdesk", freshdesk.ticket_from_raw),
-    ("freshdesk", "account"): _plain("freshdesk", freshdesk.company_from_raw),
-    ("hubspot", "deal"): _hubspot_deal,
-    ("hubspot", "account"): lambda raw, ctx, s: hubspot.company_from_raw(
-        raw, _site(s.hubspot_url, "hubspot"), s.revenue_field("hubspot")
-    ),
-    ("salesforce", "deal"): lambda raw, ctx, s: salesforce.opportunity_from_raw(
-        raw, _salesforce_site(ctx, s)
-    ),
-    ("salesforce", "account"): lambda raw, ctx, s: salesforce.account_from_raw(
-        raw, _salesforce_site(ctx, s), s.revenue_field("salesforce")
-    ),
-}
-
+REBUILDERS: Mapping[tuple[str, str], Rebuild] = registry.PairTable(lambda v: v.rebuilders)
 
 # Kinds whose builder reads context that decides who the customer is: rebuilt without it,
 # a ticket or deal would count for no customer. A letter kept without it (by an older
 # pmsync, or a path that keeps none) waits for the next sync to read the record again.
-NEEDS_CONTEXT = {
-    ("zendesk", "feedback"),
-    ("intercom", "feedback"),
-    ("hubspot", "deal"),
-    ("jira", "tool_link"),  # the issue whose remote link it is
-}
+NEEDS_CONTEXT = registry.PairTable(lambda v: dict.fromkeys(v.needs_context, True))
 
 
 def rebuild(letter: dict[str, Any], settings: Settings) -> Record:
@@ -217,6 +148,6 @@ def relink_and_publish(settings: Settings, store: Store) -> tuple[int, dict[str,
     """Once records came back from the dead letters: relink everything and publish."""
     with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
         links = link_all(settings, store)
-        if not settings.jira_url:
+        if not registry.tracker_configured(settings):
             return links, None
         return links, publish_all(settings, store, demand(settings, store)).counts()

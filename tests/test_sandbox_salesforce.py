@@ -417,7 +417,8 @@ def test_pmsync_reads_an_org_without_the_custom_field_and_check_says_so(
     """The minimal tenant: the pull leaves Jira_Issue_Keys__c out, every opportunity still
     arrives, and `check` passes the tool while naming the missing feature."""
     from connectors.salesforce.client import SalesforceConnector
-    from flows.check import CAPABILITY_CHECKS, check_salesforce
+    from connectors.salesforce.lookup import check_salesforce
+    from flows.check import CAPABILITY_CHECKS
     from models import Settings
 
     settings = Settings.for_sandbox(tenants["minimal"].url)

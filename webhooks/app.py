@@ -54,7 +54,7 @@ def create_app(
 
     `public_url`: the base URL the vendors call (e.g. `https://hooks.example.com`, under
     which `/webhooks/<tool>` is served), when a proxy in front changes the scheme, host or
-    path prefix. Only HubSpot signs the URL; without it the URL is rebuilt from the request
+    path prefix. Only some tools sign the URL; without it the URL is rebuilt from the request
     (uvicorn honours `X-Forwarded-Proto` from trusted proxies).
     """
     inbox = Inbox(store.engine, clock=clock)

@@ -24,7 +24,6 @@ dispatcher that died holding it.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import Counter
@@ -36,9 +35,9 @@ from uuid import UUID
 
 from sqlalchemy import func, select
 
-from connectors.hubspot.client import COMPANY_PROPERTIES, DEAL_PROPERTIES
-from connectors.jira.write import COMMENT_MARKER, PROPERTY_KEY
+from connectors import registry
 from connectors.lookup import Lookup
+from connectors.registry import OwnWriteContext
 from flows.events import process
 from flows.sync import refuse_secrets
 from models import Settings
@@ -50,136 +49,27 @@ log = logging.getLogger("pmsync.dispatch")
 
 DEPLOYMENT = "handle-events/handle-events"
 REQUEUE_EVERY_S = 30.0
-# The marker connectors.notes puts at the end of every close-the-loop note.
-NOTE_MARKER = re.compile(r"\[pmsync [A-Za-z][A-Za-z0-9_]*-\d+ [^\]]+\]")
-# HubSpot says which property changed: a change to one pmsync never reads moves nothing.
-# (Its modification time alone changes with every edit, so it names nothing read.)
-HUBSPOT_READS = {
-    "deal": set(DEAL_PROPERTIES) - {"hs_lastmodifieddate"},
-    "company": set(COMPANY_PROPERTIES) - {"hs_lastmodifieddate"},
-}
 
 
 # -- pmsync's own writes ---------------------------------------------------------------------
 
 
-def _text(node: Any) -> str:
-    """The text of a comment body: plain text (webhooks use REST v2) or ADF."""
-    if isinstance(node, str):
-        return node
-    if isinstance(node, dict):
-        return str(node.get("text") or "") + "".join(_text(c) for c in node.get("content") or [])
-    if isinstance(node, list):
-        return "".join(_text(c) for c in node)
-    return ""
-
-
-def _get(payload: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(payload, dict):
-            return None
-        payload = payload.get(key)
-    return payload
-
-
 class OwnWrites:
-    """Recognises pmsync's own writes coming back as webhooks:
+    """Recognises pmsync's own writes coming back as webhooks, each tool by its own rule
+    (`Vendor.own_write`): on the tracker, pmsync's fields, labels, comment and property and
+    anything its API user did (`account_ids` names it); on support tools and CRMs, the
+    close-the-loop notes, by the `[pmsync KEY transition]` marker connectors.notes ends
+    each with, and changes to what pmsync never reads."""
 
-    - Jira: changelogs that touch only pmsync's custom fields and threshold labels, the
-      managed comment (its "pmsync demand summary" marker), the `pmsync.demand`
-      property, and anything authored by the API user (its email or account id);
-    - support tools and CRMs: the close-the-loop notes, by the `[pmsync KEY transition]`
-      marker connectors.notes ends each with;
-    - HubSpot property changes pmsync does not read (a note moves `notes_last_updated`).
-    """
-
-    def __init__(self, settings: Settings, jira_account_ids: Iterable[str] = ()) -> None:
-        names = (
-            settings.jira_field_requests,
-            settings.jira_field_revenue,
-            settings.jira_field_pipeline,
-        )
-        self.fields = {name.lower() for name in names if name}
-        self.labels = {label for label, _ in settings.demand_label_rules}
-        self.jira_email = (settings.jira_email or "").lower()
-        self.jira_account_ids = set(jira_account_ids)
+    def __init__(self, settings: Settings, account_ids: Iterable[str] = ()) -> None:
+        self.context = OwnWriteContext(settings, frozenset(account_ids))
 
     def reason(self, event: InboxEvent) -> str | None:
         """Why this event is pmsync's own doing, or None when it is someone else's."""
-        read = getattr(self, f"_{event.tool}", None)
-        return read(event.payload) if read else None
-
-    def _jira(self, payload: Any) -> str | None:
-        user = _get(payload, "user") or _get(payload, "comment", "author") or {}
-        if isinstance(user, dict) and (
-            (self.jira_email and str(user.get("emailAddress", "")).lower() == self.jira_email)
-            or user.get("accountId") in self.jira_account_ids
-        ):
-            return "authored by pmsync's API user"
-        event = str(_get(payload, "webhookEvent") or "")
-        if event.startswith("comment_") and COMMENT_MARKER in _text(
-            _get(payload, "comment", "body")
-        ):
-            return "pmsync's managed comment"
-        if str(_get(payload, "property", "key") or "").startswith(PROPERTY_KEY):
-            return "pmsync's issue property"
-        items = _get(payload, "changelog", "items")
-        managed = isinstance(items, list) and items and all(self._managed(i) for i in items)
-        return "only pmsync's fields and labels changed" if managed else None
-
-    def _managed(self, item: Any) -> bool:
-        if not isinstance(item, dict):
-            return False
-        name = str(item.get("field") or "").lower()
-        if name in self.fields:
-            return True
-        if name == "labels" or item.get("fieldId") == "labels":
-            before = set(str(item.get("fromString") or "").split())
-            after = set(str(item.get("toString") or "").split())
-            return bool(before ^ after) and (before ^ after) <= self.labels
-        return False
-
-    def _zendesk(self, payload: Any) -> str | None:
-        body = _get(payload, "event", "comment", "body")
-        return "pmsync's note" if NOTE_MARKER.search(str(body or "")) else None
-
-    def _hubspot(self, payload: Any) -> str | None:
-        name = str(_get(payload, "propertyName") or "")
-        if name == "hs_note_body" and NOTE_MARKER.search(str(_get(payload, "propertyValue"))):
-            return "pmsync's note"
-        subscription = str(_get(payload, "subscriptionType") or "")
-        kind, _, change = subscription.partition(".")
-        if change == "propertyChange" and kind in HUBSPOT_READS and name not in HUBSPOT_READS[kind]:
-            return f"{kind} property {name} is not one pmsync reads"
-        return None
-
-    def _intercom(self, payload: Any) -> str | None:
-        parts = _get(payload, "data", "item", "conversation_parts", "conversation_parts")
-        notes = isinstance(parts, list) and parts
-        if notes and all(NOTE_MARKER.search(_text(_get(p, "body"))) for p in parts):
-            return "pmsync's note"
-        return None
-
-    def _freshdesk(self, payload: Any) -> str | None:
-        hook = _get(payload, "freshdesk_webhook") or payload
-        # The latest private comment stays in every later delivery: only the delivery of
-        # the note itself is pmsync's.
-        if "note_action" in str(_get(hook, "triggered_event") or "") and NOTE_MARKER.search(
-            str(_get(hook, "ticket_latest_private_comment") or "")
-        ):
-            return "pmsync's note"
-        return None
-
-    def _salesforce(self, payload: Any) -> str | None:
-        items = _get(payload, "new")
-        items = items if isinstance(items, list) else [payload]
-        notes = [
-            item
-            for item in items
-            if isinstance(item, dict)
-            and NOTE_MARKER.search(f"{item.get('Subject') or ''} {item.get('Description') or ''}")
-        ]
-        return "pmsync's note" if items and len(notes) == len(items) else None
+        known = registry.find(event.tool)
+        if known is None or known.own_write is None:
+            return None
+        return known.own_write(event.payload, self.context)
 
 
 # -- running the targeted flow -----------------------------------------------------------------
@@ -199,7 +89,7 @@ class InProcess:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.lookup = Lookup(settings)  # sessions (and Salesforce's token) kept across runs
+        self.lookup = Lookup(settings)  # sessions (and access tokens) kept across runs
 
     def run(self, event_ids: list[int], claim: str) -> None:
         process(self.settings, self.store, event_ids, lookup=self.lookup)
@@ -346,7 +236,7 @@ class Dispatcher:
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.stale_after = stale_after
-        self.own_writes = own_writes or OwnWrites(settings, _jira_account_ids(settings))
+        self.own_writes = own_writes or OwnWrites(settings, _own_account_ids(settings))
         self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -445,21 +335,10 @@ class Dispatcher:
                 self._stop.wait(self.poll_interval)
 
 
-def _jira_account_ids(settings: Settings) -> set[str]:
-    """The API user's Jira account id (webhooks name users by account id; the email is
-    often hidden). Unknown when Jira cannot be asked: the email still recognises it."""
-    if not settings.jira_url or not settings.jira_api_token:
-        return set()
-    try:
-        from connectors.jira.client import JiraConnector
-
-        # One attempt: a dispatcher should start now, not after a minute of back-off.
-        once = settings.model_copy(update={"http_max_attempts": 1})
-        me = JiraConnector(once).api.get_json("/rest/api/3/myself")
-    except Exception as error:
-        log.warning("could not read Jira's /myself (%s): recognising pmsync by email", error)
-        return set()
-    return {str(me["accountId"])} if me.get("accountId") else set()
+def _own_account_ids(settings: Settings) -> set[str]:
+    """Who pmsync's API user is on the tracker, when the tracker says (else by email)."""
+    identity = registry.tracker().own_identity
+    return identity(settings) if identity else set()
 
 
 def choose_runner(

@@ -1,1 +1,67 @@
-"""Everything pmsync knows of hubspot."""
+"""HubSpot, a CRM: deals, companies and their revenue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import configured_site, one_call
+from connectors.hubspot import client, webhook
+from connectors.hubspot.features import capabilities
+from connectors.hubspot.lookup import read_company, read_deal
+from connectors.notes import NOTE_MARKER, HubSpotNotes
+from connectors.registry import CRM, OwnWriteContext, Reader, Vendor, Webhook
+from connectors.webhook import pick
+from models import Record, Settings
+
+# HubSpot says which property changed: a change to one pmsync never reads moves nothing.
+# (Its modification time alone changes with every edit, so it names nothing read.)
+READS = {
+    "deal": set(client.DEAL_PROPERTIES) - {"hs_lastmodifieddate"},
+    "company": set(client.COMPANY_PROPERTIES) - {"hs_lastmodifieddate"},
+}
+
+
+def _deal(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+    companies = {str(raw.get("id")): tuple(context.get("companies") or ())}
+    return client.deal_from_raw(
+        raw, configured_site(s.hubspot_url, "hubspot"), companies, context.get("currency")
+    )
+
+
+def _own_write(payload: Any, context: OwnWriteContext) -> str | None:
+    """The close-the-loop notes, and property changes pmsync does not read (a note moves
+    `notes_last_updated`)."""
+    name = str(pick(payload, "propertyName") or "")
+    if name == "hs_note_body" and NOTE_MARKER.search(str(pick(payload, "propertyValue"))):
+        return "pmsync's note"
+    subscription = str(pick(payload, "subscriptionType") or "")
+    kind, _, change = subscription.partition(".")
+    if change == "propertyChange" and kind in READS and name not in READS[kind]:
+        return f"{kind} property {name} is not one pmsync reads"
+    return None
+
+
+VENDOR = Vendor(
+    name="hubspot",
+    role=CRM,
+    connector=client.HubSpotConnector,
+    configured=lambda s: bool(s.hubspot_url),
+    url_setting="PMSYNC_HUBSPOT_URL",
+    check=lambda s: one_call(
+        client.HubSpotConnector(s).api, "/crm/v3/objects/deals", {"limit": 1}, "deals"
+    ),
+    capabilities=capabilities,
+    lookups={"deal": Reader("deal", read_deal), "company": Reader("account", read_company)},
+    notes=lambda s: HubSpotNotes(client.HubSpotConnector(s).api),
+    webhook=Webhook(
+        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
+    ),
+    own_write=_own_write,
+    rebuilders={
+        "deal": _deal,
+        "account": lambda raw, ctx, s: client.company_from_raw(
+            raw, configured_site(s.hubspot_url, "hubspot"), s.revenue_field("hubspot")
+        ),
+    },
+    needs_context=frozenset({"deal"}),
+)

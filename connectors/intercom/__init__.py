@@ -1,1 +1,52 @@
-"""Everything pmsync knows of intercom."""
+"""Intercom, a support tool: conversations and companies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.intercom import client, webhook
+from connectors.intercom.lookup import check_intercom, read_company, read_conversation
+from connectors.notes import NOTE_MARKER, IntercomNotes
+from connectors.registry import SUPPORT, OwnWriteContext, Reader, Vendor, Webhook
+from connectors.webhook import body_text, pick
+from models import Record, Settings
+
+
+def _conversation(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+    contact = context.get("contact") or {}
+    contacts = {client.requester_id(raw) or "": contact} if contact else {}
+    return client.conversation_from_raw(raw, context.get("inbox"), contacts)
+
+
+def _own_write(payload: Any, context: OwnWriteContext) -> str | None:
+    parts = pick(payload, "data", "item", "conversation_parts", "conversation_parts")
+    notes = isinstance(parts, list) and parts
+    if notes and all(NOTE_MARKER.search(body_text(pick(p, "body"))) for p in parts):
+        return "pmsync's note"
+    return None
+
+
+VENDOR = Vendor(
+    name="intercom",
+    role=SUPPORT,
+    connector=client.IntercomConnector,
+    configured=lambda s: bool(s.intercom_url),
+    url_setting="PMSYNC_INTERCOM_URL",
+    check=check_intercom,
+    capabilities=client.capabilities,
+    lookups={
+        "conversation": Reader("feedback", read_conversation),
+        "company": Reader("account", read_company),
+    },
+    named_accounts="company",
+    notes=lambda s: IntercomNotes(client.IntercomConnector(s).api),
+    webhook=Webhook(
+        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
+    ),
+    own_write=_own_write,
+    rebuilders={
+        "feedback": _conversation,
+        "account": lambda raw, ctx, s: client.company_from_raw(raw, ctx.get("pages")),
+    },
+    needs_context=frozenset({"feedback"}),
+)

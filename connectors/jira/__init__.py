@@ -1,1 +1,42 @@
-"""Everything pmsync knows of jira."""
+"""Jira, the tracker: the issues demand is counted for and published onto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import configured_site
+from connectors.jira import client, webhook
+from connectors.jira.capabilities import capabilities
+from connectors.jira.lookup import account_ids, check_jira, read_issue
+from connectors.jira.own_writes import own_write
+from connectors.registry import TRACKER, Reader, Vendor, Webhook
+from connectors.remote_links import remote_link_from_raw, sites
+from models import Record, Settings
+
+
+def _remote_link(raw: dict[str, Any], context: dict[str, Any], settings: Settings) -> Record:
+    return remote_link_from_raw(raw, context["issue_key"], sites(settings))
+
+
+VENDOR = Vendor(
+    name="jira",
+    role=TRACKER,
+    connector=client.JiraConnector,
+    configured=lambda s: bool(s.jira_url),
+    url_setting="PMSYNC_JIRA_URL",
+    check=check_jira,
+    capabilities=capabilities,
+    lookups={"issue": Reader("issue", read_issue)},
+    webhook=Webhook(
+        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
+    ),
+    own_write=own_write,
+    own_identity=account_ids,
+    rebuilders={
+        "issue": lambda raw, ctx, s: client.issue_from_raw(
+            raw, configured_site(s.jira_url, "jira")
+        ),
+        "tool_link": _remote_link,
+    },
+    needs_context=frozenset({"tool_link"}),  # the issue whose remote link it is
+)

@@ -1,1 +1,56 @@
-"""Everything pmsync knows of salesforce."""
+"""Salesforce, a CRM: opportunities, accounts and their revenue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import configured_site
+from connectors.notes import NOTE_MARKER, SalesforceNotes
+from connectors.registry import CRM, OwnWriteContext, Reader, Vendor, Webhook
+from connectors.salesforce import client, webhook
+from connectors.salesforce.lookup import check_salesforce, read_account, read_opportunity
+from connectors.webhook import pick
+from models import Settings
+
+
+def _site(context: dict[str, Any], s: Settings) -> str:
+    # The instance URL the token named when the record was read; the login URL otherwise.
+    return configured_site(context.get("site") or s.salesforce_login_url, "salesforce")
+
+
+def _own_write(payload: Any, context: OwnWriteContext) -> str | None:
+    items = pick(payload, "new")
+    items = items if isinstance(items, list) else [payload]
+    notes = [
+        item
+        for item in items
+        if isinstance(item, dict)
+        and NOTE_MARKER.search(f"{item.get('Subject') or ''} {item.get('Description') or ''}")
+    ]
+    return "pmsync's note" if items and len(notes) == len(items) else None
+
+
+VENDOR = Vendor(
+    name="salesforce",
+    role=CRM,
+    connector=client.SalesforceConnector,
+    configured=lambda s: bool(s.salesforce_login_url),
+    url_setting="PMSYNC_SALESFORCE_LOGIN_URL",
+    check=check_salesforce,
+    capabilities=client.capabilities,
+    lookups={
+        "opportunity": Reader("deal", read_opportunity),
+        "account": Reader("account", read_account),
+    },
+    notes=lambda s: SalesforceNotes(client.SalesforceConnector(s)),
+    webhook=Webhook(
+        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
+    ),
+    own_write=_own_write,
+    rebuilders={
+        "deal": lambda raw, ctx, s: client.opportunity_from_raw(raw, _site(ctx, s)),
+        "account": lambda raw, ctx, s: client.account_from_raw(
+            raw, _site(ctx, s), s.revenue_field("salesforce")
+        ),
+    },
+)

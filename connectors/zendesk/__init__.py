@@ -1,1 +1,59 @@
-"""Everything pmsync knows of zendesk."""
+"""Zendesk, a support tool: tickets, organizations and the Jira links of its Jira app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import configured_site, one_call
+from connectors.notes import NOTE_MARKER, ZendeskNotes
+from connectors.registry import SUPPORT, OwnWriteContext, Reader, Vendor, Webhook
+from connectors.webhook import pick
+from connectors.zendesk import client, webhook
+from connectors.zendesk.lookup import read_organization, read_ticket
+from models import Record, Settings
+
+
+def _ticket(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+    users = {user.get("id"): user for user in context.get("users") or ()}
+    return client.ticket_from_raw(raw, configured_site(s.zendesk_url, "zendesk"), users)
+
+
+def _own_write(payload: Any, context: OwnWriteContext) -> str | None:
+    body = pick(payload, "event", "comment", "body")
+    return "pmsync's note" if NOTE_MARKER.search(str(body or "")) else None
+
+
+VENDOR = Vendor(
+    name="zendesk",
+    role=SUPPORT,
+    connector=client.ZendeskConnector,
+    configured=lambda s: bool(s.zendesk_url),
+    url_setting="PMSYNC_ZENDESK_URL",
+    check=lambda s: one_call(
+        client.ZendeskConnector(s).api,
+        "/api/v2/organizations.json",
+        {"page[size]": 1},
+        "organizations",
+    ),
+    capabilities=client.capabilities,
+    lookups={
+        "ticket": Reader("feedback", read_ticket),
+        "organization": Reader("account", read_organization),
+    },
+    tool_links=("ticket", lambda connector, ticket_id: connector.ticket_links(ticket_id)),
+    notes=lambda s: ZendeskNotes(client.ZendeskConnector(s).api),
+    webhook=Webhook(
+        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
+    ),
+    own_write=_own_write,
+    rebuilders={
+        "feedback": _ticket,
+        "account": lambda raw, ctx, s: client.organization_from_raw(
+            raw, configured_site(s.zendesk_url, "zendesk")
+        ),
+        "tool_link": lambda raw, ctx, s: client.jira_link_from_raw(
+            raw, configured_site(s.zendesk_url, "zendesk")
+        ),
+    },
+    needs_context=frozenset({"feedback"}),
+)

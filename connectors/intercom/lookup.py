@@ -1,0 +1,34 @@
+"""Intercom's single-record reads and its `pmsync check` call."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from connectors.intercom.client import IntercomConnector, company_from_raw, conversation_from_raw
+from connectors.lookup import path_id
+from models import Settings
+
+
+def read_conversation(
+    connector: IntercomConnector, conversation_id: str, settings: Settings
+) -> Any:
+    raw = connector.api.get_json(f"/conversations/{path_id(conversation_id)}")
+    contacts = connector._contacts_of([raw])
+    inbox = connector.inbox()
+    return raw, partial(conversation_from_raw, inbox=inbox, contacts=contacts)
+
+
+def read_company(connector: IntercomConnector, company_id: str, settings: Settings) -> Any:
+    raw = connector.api.get_json(f"/companies/{path_id(company_id)}")
+    return raw, partial(company_from_raw, pages=connector.company_pages())
+
+
+def check_intercom(settings: Settings) -> str:
+    """One conversation search: what every pull needs (`/me`, for links, is optional)."""
+    api = IntercomConnector(settings).api
+    query = {"field": "updated_at", "operator": ">", "value": 0}
+    api.request(
+        "POST", "/conversations/search", json={"query": query, "pagination": {"per_page": 1}}
+    )
+    return f"{api.base_url}: conversations readable"

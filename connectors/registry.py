@@ -1,0 +1,193 @@
+"""The one list of the tools pmsync knows, and what each vendor package tells the rest.
+
+Each vendor is a package under `connectors/` that exports `VENDOR`, a `Vendor`: the rest of
+pmsync (flows, webhooks) asks this registry, never a vendor by name. Adding a tool is one
+package and one line in `PACKAGES`; tests add one with `register`.
+
+The packages are imported on first use, not when this module is: a vendor package imports
+this module for `Vendor`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+
+from models import Record, Settings, ToolLink
+
+if TYPE_CHECKING:
+    from connectors.base import Capability
+    from connectors.notes import NoteWriter
+    from connectors.webhook import Hint, SignedRequest, Verifier
+    from store.inbox import Delivery
+
+# The vendor packages, in the order a sync pulls them (the tracker first).
+PACKAGES = (
+    "connectors.jira",
+    "connectors.zendesk",
+    "connectors.intercom",
+    "connectors.freshdesk",
+    "connectors.hubspot",
+    "connectors.salesforce",
+)
+
+TRACKER, SUPPORT, CRM = "tracker", "support", "crm"
+
+
+class Reader(NamedTuple):
+    """A single-record read (connectors.lookup): the kind the store keeps the record as,
+    and `read(connector, record_id, settings)` giving (raw, build) or None when gone."""
+
+    kind: str
+    read: Callable[[Any, str, Settings], tuple[Any, Callable[[Any], Record]] | None]
+
+
+# Rebuilding a dead letter (flows.replay): (raw, context kept beside it, settings) -> record.
+Rebuild = Callable[[dict[str, Any], dict[str, Any], Settings], Record]
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """What the receiver needs of a tool that sends webhooks."""
+
+    secret_env: str  # the setting that arms the route; unset, it accepts nothing
+    verifier: Callable[[Settings], Verifier | None]
+    deliveries: Callable[[Any, SignedRequest], list[Delivery]]
+    hints: Callable[[Any], list[Hint]]
+    headers: tuple[str, ...]  # delivery headers kept with each event (never signatures)
+
+
+class OwnWriteContext(NamedTuple):
+    """What recognising pmsync's own writes may use: the settings, and the tracker's ids of
+    pmsync's API user (webhooks name users by account id; the email is often hidden)."""
+
+    settings: Settings
+    account_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    name: str
+    role: str  # TRACKER, SUPPORT or CRM
+    connector: Callable[[Settings], Any]  # a connector.base.Connector
+    configured: Callable[[Settings], bool]  # whether the settings name this tool
+    url_setting: str  # the setting of its address, named in what to fix
+    check: Callable[[Settings], str]  # `pmsync check`: one cheap call, what it found
+    capabilities: Callable[[Settings], list[Capability]] | None = None  # optional features
+    lookups: Mapping[str, Reader] = field(default_factory=dict)  # kind webhooks name -> read
+    # Hints of this kind also re-read the record's tool links (those the tool keeps beside
+    # the record, changed without the record changing): (connector, id) -> links or None.
+    tool_links: tuple[str, Callable[[Any, str], list[ToolLink] | None]] | None = None
+    # The account kind (as lookups name it) read one by one when feedback names an account
+    # the store lacks: for tools whose account listing is read in full only now and then.
+    named_accounts: str | None = None
+    notes: Callable[[Settings], NoteWriter] | None = None  # closing the loop
+    webhook: Webhook | None = None
+    own_write: Callable[[Any, OwnWriteContext], str | None] | None = None
+    own_identity: Callable[[Settings], set[str]] | None = None  # the tracker's API user ids
+    rebuilders: Mapping[str, Rebuild] = field(default_factory=dict)  # stored kind -> rebuild
+    # Stored kinds whose rebuild needs the context the connector keeps beside the raw record.
+    needs_context: frozenset[str] = frozenset()
+
+
+_vendors: dict[str, Vendor] = {}
+_loaded = False
+
+
+def _load() -> dict[str, Vendor]:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        found = {}
+        for package in PACKAGES:
+            vendor: Vendor = importlib.import_module(package).VENDOR
+            found[vendor.name] = vendor
+        # Vendors registered before the first use (tests) come after the built-in ones.
+        _vendors.update({**found, **_vendors})
+    return _vendors
+
+
+def vendors() -> list[Vendor]:
+    return list(_load().values())
+
+
+def vendor(name: str) -> Vendor:
+    try:
+        return _load()[name]
+    except KeyError:
+        raise ValueError(f"unknown tool {name!r} (known: {', '.join(_load())})") from None
+
+
+def find(name: str) -> Vendor | None:
+    return _load().get(name)
+
+
+def register(extra: Vendor) -> Callable[[], None]:
+    """Add a vendor (one that is not in PACKAGES); returns what removes it again."""
+    _load()[extra.name] = extra
+
+    def unregister() -> None:
+        _vendors.pop(extra.name, None)
+
+    return unregister
+
+
+def tracker() -> Vendor:
+    return next(v for v in vendors() if v.role == TRACKER)
+
+
+def with_role(role: str) -> list[str]:
+    return [v.name for v in vendors() if v.role == role]
+
+
+def configured(settings: Settings) -> list[str]:
+    """The configured tools, in the order a sync pulls them."""
+    return [v.name for v in vendors() if v.configured(settings)]
+
+
+def tracker_configured(settings: Settings) -> bool:
+    return tracker().configured(settings)
+
+
+T = TypeVar("T")
+
+
+class Table(Mapping[str, T], Generic[T]):
+    """A live view of one part of every vendor that has it: tool -> that part. Live, so a
+    vendor registered later is in it too."""
+
+    def __init__(self, part: Callable[[Vendor], T | None]) -> None:
+        self._part = part
+
+    def _items(self) -> dict[str, T]:
+        return {v.name: got for v in vendors() if (got := self._part(v)) is not None}
+
+    def __getitem__(self, name: str) -> T:
+        return self._items()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+
+class PairTable(Mapping[tuple[str, str], T], Generic[T]):
+    """A live view of a per-kind part of every vendor: (tool, kind) -> that part."""
+
+    def __init__(self, part: Callable[[Vendor], Mapping[str, T]]) -> None:
+        self._part = part
+
+    def _items(self) -> dict[tuple[str, str], T]:
+        return {(v.name, kind): got for v in vendors() for kind, got in self._part(v).items()}
+
+    def __getitem__(self, key: tuple[str, str]) -> T:
+        return self._items()[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
