@@ -1,0 +1,28 @@
+"""A toy support tool, added through the registry alone: this package and one `register`
+call are all pmsync learns of it (the recipe of README's "Adding a tool")."""
+
+from __future__ import annotations
+
+from connectors.base import configured_site
+from connectors.registry import SUPPORT, Reader, Vendor
+from tests.toy_vendor.client import (
+    ToyConnector,
+    ToySettings,
+    read_ticket,
+    ticket_from_raw,
+)
+
+VENDOR = Vendor(
+    name="toy",
+    role=SUPPORT,
+    connector=ToyConnector,
+    configured=lambda s: bool(ToySettings().url),
+    url_setting="PMSYNC_TOY_URL",
+    check=lambda s: ToyConnector(s).check(),
+    lookups={"ticket": Reader("feedback", read_ticket)},
+    rebuilders={
+        "feedback": lambda raw, ctx, s: ticket_from_raw(
+            raw, configured_site(ToySettings().url, "toy")
+        )
+    },
+)
