@@ -88,6 +88,8 @@ class Vendor:
     own_write: Callable[[Any, OwnWriteContext], str | None] | None = None
     own_identity: Callable[[Settings], set[str]] | None = None  # the tracker's API user ids
     rebuilders: Mapping[str, Rebuild] = field(default_factory=dict)  # stored kind -> rebuild
+    # Its settings that shape links, numbers or what is written: a change reconciles.
+    shaping: frozenset[str] = frozenset()
     # Stored kinds whose rebuild needs the context the connector keeps beside the raw record.
     needs_context: frozenset[str] = frozenset()
 
@@ -145,6 +147,11 @@ def with_role(role: str) -> list[str]:
 def configured(settings: Settings) -> list[str]:
     """The configured tools, in the order a sync pulls them."""
     return [v.name for v in vendors() if v.configured(settings)]
+
+
+def shaping() -> set[str]:
+    """Every vendor's settings that shape links, numbers or what is written."""
+    return {name for v in vendors() for name in v.shaping}
 
 
 def tracker_configured(settings: Settings) -> bool:

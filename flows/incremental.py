@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 from pathlib import Path
 
+from connectors import registry
 from flows.pipeline import (
     LINK_CHUNK,
     account_directory,
@@ -53,12 +54,8 @@ LINKED = "pipeline:linked"
 SUMMED = "pipeline:summed"
 RECONCILED = "pipeline:reconciled"
 SETTINGS = "pipeline:settings"
+# With each tool's own (connectors.registry.Vendor.shaping).
 SHAPING = {
-    "jira_projects",
-    "jira_field_requests",
-    "jira_field_revenue",
-    "jira_field_pipeline",
-    "jira_pipeline_carries",
     "demand_labels",
     "account_map",
     "tag_map",
@@ -67,8 +64,6 @@ SHAPING = {
     "text_suggest_threshold",
     "revenue_window_days",
     "revenue_from",
-    "hubspot_revenue_property",
-    "salesforce_revenue_field",
     "free_mail_domains",
 }
 
@@ -103,7 +98,7 @@ def signatures(settings: Settings, issues: Iterable[Issue]) -> dict[str, str]:
 def settings_fingerprint(settings: Settings) -> str:
     """The settings that shape links, numbers and what is written: when one changes, the
     next sync reconciles."""
-    shaping = settings.model_dump(mode="json", include=SHAPING)
+    shaping = settings.model_dump(mode="json", include=SHAPING | registry.shaping())
     if settings.account_map and Path(settings.account_map).is_file():
         shaping["account_map"] = hashlib.sha256(Path(settings.account_map).read_bytes()).hexdigest()
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()

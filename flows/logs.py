@@ -3,7 +3,7 @@
 - Every `pmsync.*` logger logs at INFO (DEBUG with `PMSYNC_LOG_LEVEL=DEBUG`), whatever the
   console shows: Prefect's API handler is attached to `pmsync` (Prefect's
   `PREFECT_LOGGING_EXTRA_LOGGERS`), so each line a flow run logs is in that run's logs.
-- Each line logged while a tool's step runs names the tool (`zendesk: ...`), also when the
+- Each line logged while a tool's step runs names the tool (`<tool>: ...`), also when the
   code that logs does not know it (the HTTP layer's retries, a store warning).
 - Libraries' request lines (httpx, which Prefect's client uses, urllib3, uvicorn's access
   log) are off unless `PMSYNC_LOG_LEVEL=DEBUG`: 13 lines of `POST .../api/...` a run say

@@ -20,7 +20,7 @@ from store import Store
 
 __all__ = ["as_task", "refuse_secrets", "settings_for", "sync"]
 
-# Task names as ops read them in the UI: the step, and for a pull the tool (`pull-zendesk`).
+# Task names as ops read them in the UI: the step, and for a pull the tool (`pull-<tool>`).
 TASK_NAMES = {
     "pull_source": ("pull", "pull-{source}"),
     "link_step": ("link", "link"),

@@ -57,6 +57,7 @@ VENDOR = Vendor(
         webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
     ),
     own_write=_own_write,
+    shaping=frozenset({"hubspot_revenue_property"}),
     rebuilders={
         "deal": _deal,
         "account": lambda raw, ctx, s: client.company_from_raw(

@@ -32,6 +32,15 @@ VENDOR = Vendor(
     ),
     own_write=own_write,
     own_identity=account_ids,
+    shaping=frozenset(
+        {
+            "jira_projects",
+            "jira_field_requests",
+            "jira_field_revenue",
+            "jira_field_pipeline",
+            "jira_pipeline_carries",
+        }
+    ),
     rebuilders={
         "issue": lambda raw, ctx, s: client.issue_from_raw(
             raw, configured_site(s.jira_url, "jira")

@@ -47,6 +47,7 @@ VENDOR = Vendor(
         webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
     ),
     own_write=_own_write,
+    shaping=frozenset({"salesforce_revenue_field"}),
     rebuilders={
         "deal": lambda raw, ctx, s: client.opportunity_from_raw(raw, _site(ctx, s)),
         "account": lambda raw, ctx, s: client.account_from_raw(
