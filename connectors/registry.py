@@ -11,6 +11,7 @@ this module for `Vendor`.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
@@ -59,6 +60,17 @@ class Webhook:
     headers: tuple[str, ...]  # delivery headers kept with each event (never signatures)
 
 
+class RecordPages(NamedTuple):
+    """Where a tool's web app shows one of its tickets or deals, for reading the tracker's
+    remote links (which name their target by URL only): the path (its first group the
+    record's id), the vendor's own hosts (when no site of its own is configured) and the
+    configured site."""
+
+    path: re.Pattern[str]
+    hosts: tuple[str, ...]
+    site: Callable[[Settings], str | None]
+
+
 class OwnWriteContext(NamedTuple):
     """What recognising pmsync's own writes may use: the settings, and the tracker's ids of
     pmsync's API user (webhooks name users by account id; the email is often hidden)."""
@@ -83,6 +95,7 @@ class Vendor:
     # The account kind (as lookups name it) read one by one when feedback names an account
     # the store lacks: for tools whose account listing is read in full only now and then.
     named_accounts: str | None = None
+    record_pages: RecordPages | None = None  # its records' URLs, which remote links name
     notes: Callable[[Settings], NoteWriter] | None = None  # closing the loop
     webhook: Webhook | None = None
     own_write: Callable[[Any, OwnWriteContext], str | None] | None = None

@@ -26,7 +26,7 @@ import connectors.jira.client
 from connectors.base import DuplicatePageToken
 from connectors.http import AuthError, RetryableError
 from connectors.jira.client import FIELDS, STREAM, SWEEP_PAGE, JiraConnector
-from connectors.remote_links import record_of, sites
+from connectors.jira.remote_links import record_of, sites
 
 SERVER_INFO = f"{JIRA}/rest/api/3/serverInfo"
 FIELD = f"{JIRA}/rest/api/3/field"

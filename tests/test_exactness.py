@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.remote_links import NO_TIME
+from connectors.jira.remote_links import NO_TIME
 from flows.pipeline import pull_source, run_cycle
 from models import Settings
 from sandbox import malformed

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from connectors.base import configured_site, one_call
 from connectors.freshdesk import client, webhook
 from connectors.freshdesk.lookup import read_company, read_ticket
 from connectors.notes import NOTE_MARKER, FreshdeskNotes
-from connectors.registry import SUPPORT, OwnWriteContext, Reader, Vendor, Webhook
+from connectors.registry import SUPPORT, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import pick
 
 
@@ -38,6 +39,11 @@ VENDOR = Vendor(
         "company": Reader("account", read_company),
     },
     named_accounts="company",
+    record_pages=RecordPages(
+        re.compile(r"/(?:a|helpdesk)/tickets/(\d+)(?:[/?#]|$)"),
+        ("freshdesk.com",),
+        lambda s: s.freshdesk_url,
+    ),
     notes=lambda s: FreshdeskNotes(client.FreshdeskConnector(s).api),
     webhook=Webhook(
         webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from connectors.freshdesk.client import FreshdeskConnector, company_from_raw, ticket_from_raw
+from connectors.freshdesk import client
+from connectors.freshdesk.client import FreshdeskConnector
 from connectors.lookup import path_id
 from models import Settings
 
@@ -16,9 +17,9 @@ def read_ticket(connector: FreshdeskConnector, ticket_id: str, settings: Setting
     )
     if raw.get("deleted") or raw.get("spam"):
         return None
-    return raw, partial(ticket_from_raw, site=connector.site)
+    return raw, partial(client.ticket_from_raw, site=connector.site)
 
 
 def read_company(connector: FreshdeskConnector, company_id: str, settings: Settings) -> Any:
     raw = connector.api.get_json(f"/api/v2/companies/{path_id(company_id)}")
-    return raw, partial(company_from_raw, site=connector.site)
+    return raw, partial(client.company_from_raw, site=connector.site)

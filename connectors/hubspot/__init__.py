@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from connectors.base import configured_site, one_call
@@ -9,7 +10,7 @@ from connectors.hubspot import client, webhook
 from connectors.hubspot.features import capabilities
 from connectors.hubspot.lookup import read_company, read_deal
 from connectors.notes import NOTE_MARKER, HubSpotNotes
-from connectors.registry import CRM, OwnWriteContext, Reader, Vendor, Webhook
+from connectors.registry import CRM, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import pick
 from models import Record, Settings
 
@@ -52,6 +53,11 @@ VENDOR = Vendor(
     ),
     capabilities=capabilities,
     lookups={"deal": Reader("deal", read_deal), "company": Reader("account", read_company)},
+    record_pages=RecordPages(
+        re.compile(r"/(?:record/0-3|deal|objects/deals)/(\d+)(?:[/?#]|$)"),
+        ("hubspot.com",),
+        lambda s: s.hubspot_url,
+    ),
     notes=lambda s: HubSpotNotes(client.HubSpotConnector(s).api),
     webhook=Webhook(
         webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from connectors.intercom import client, webhook
 from connectors.intercom.lookup import check_intercom, read_company, read_conversation
 from connectors.notes import NOTE_MARKER, IntercomNotes
-from connectors.registry import SUPPORT, OwnWriteContext, Reader, Vendor, Webhook
+from connectors.registry import SUPPORT, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import body_text, pick
 from models import Record, Settings
 
@@ -39,6 +40,11 @@ VENDOR = Vendor(
         "company": Reader("account", read_company),
     },
     named_accounts="company",
+    record_pages=RecordPages(
+        re.compile(r"/conversations?/(\d+)(?:[/?#]|$)"),
+        ("intercom.com", "intercom.io"),
+        lambda s: s.intercom_url,
+    ),
     notes=lambda s: IntercomNotes(client.IntercomConnector(s).api),
     webhook=Webhook(
         webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS

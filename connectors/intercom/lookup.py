@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from connectors.intercom.client import IntercomConnector, company_from_raw, conversation_from_raw
+from connectors.intercom import client
+from connectors.intercom.client import IntercomConnector
 from connectors.lookup import path_id
 from models import Settings
 
@@ -16,12 +17,12 @@ def read_conversation(
     raw = connector.api.get_json(f"/conversations/{path_id(conversation_id)}")
     contacts = connector._contacts_of([raw])
     inbox = connector.inbox()
-    return raw, partial(conversation_from_raw, inbox=inbox, contacts=contacts)
+    return raw, partial(client.conversation_from_raw, inbox=inbox, contacts=contacts)
 
 
 def read_company(connector: IntercomConnector, company_id: str, settings: Settings) -> Any:
     raw = connector.api.get_json(f"/companies/{path_id(company_id)}")
-    return raw, partial(company_from_raw, pages=connector.company_pages())
+    return raw, partial(client.company_from_raw, pages=connector.company_pages())
 
 
 def check_intercom(settings: Settings) -> str:

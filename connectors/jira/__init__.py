@@ -9,8 +9,8 @@ from connectors.jira import client, webhook
 from connectors.jira.capabilities import capabilities
 from connectors.jira.lookup import account_ids, check_jira, read_issue
 from connectors.jira.own_writes import own_write
+from connectors.jira.remote_links import remote_link_from_raw, sites
 from connectors.registry import TRACKER, Reader, Vendor, Webhook
-from connectors.remote_links import remote_link_from_raw, sites
 from models import Record, Settings
 
 

@@ -7,7 +7,7 @@ Deleted issues simply vanish from search, so every run ends with a sweep of the 
 ids alone (Jira serves up to 5,000 a page when only ids are asked for: one call at ~4,000
 issues); the store drops whatever the sweep did not name.
 
-Remote links (connectors.remote_links) have no search: they are read one issue at a time.
+Remote links (connectors.jira.remote_links) have no search: they are read one issue at a time.
 They are a listing (connectors.base.listing_read): every issue's, after the sweep, now and
 then; in between, those of the issues the search returned, except issues whose last change
 was pmsync's own write (the `written_at` in its property, within a minute), which would
@@ -46,7 +46,7 @@ from connectors.http import (
     redact,
 )
 from connectors.jira import adf
-from connectors.remote_links import record_of, remote_link_from_raw, sites, target_url
+from connectors.jira.remote_links import record_of, remote_link_from_raw, sites, target_url
 from models import Issue, Settings
 
 STREAM = "jira.issues"

@@ -9,30 +9,14 @@ else (a wiki page, a pull request) are not tool links and are left out.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from connectors import registry
+from connectors.registry import RecordPages
 from models import Settings, ToolLink
 
-# The path of a record in each tool's web app, and the id in it.
-RECORD_PATHS = {
-    "zendesk": re.compile(r"/agent/tickets/(\d+)(?:[/?#]|$)"),
-    "freshdesk": re.compile(r"/(?:a|helpdesk)/tickets/(\d+)(?:[/?#]|$)"),
-    "intercom": re.compile(r"/conversations?/(\d+)(?:[/?#]|$)"),
-    "hubspot": re.compile(r"/(?:record/0-3|deal|objects/deals)/(\d+)(?:[/?#]|$)"),
-    # Opportunity ids start with 006; 15 or 18 characters.
-    "salesforce": re.compile(r"/(006[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?)(?:[/?#]|$)"),
-}
-# The vendors' own hosts, where their Jira apps point when no site of theirs is configured.
-VENDOR_HOSTS = {
-    "zendesk": ("zendesk.com",),
-    "freshdesk": ("freshdesk.com",),
-    "intercom": ("intercom.com", "intercom.io"),
-    "hubspot": ("hubspot.com",),
-    "salesforce": ("force.com", "salesforce.com"),
-}
 # Jira keeps no time for a remote link: one constant time keeps an unchanged link's
 # stored payload unchanged, so re-reading it changes nothing.
 NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -40,26 +24,26 @@ NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 def sites(settings: Settings) -> dict[str, str]:
     """Each configured tool's site, without a trailing slash."""
-    configured = {
-        "zendesk": settings.zendesk_url,
-        "freshdesk": settings.freshdesk_url,
-        "intercom": settings.intercom_url,
-        "hubspot": settings.hubspot_url,
-        "salesforce": settings.salesforce_login_url,
-    }
+    configured = {tool: pages.site(settings) for tool, pages in _record_pages().items()}
     return {tool: url.rstrip("/") for tool, url in configured.items() if url}
+
+
+def _record_pages() -> dict[str, RecordPages]:
+    """Each tool's record URLs (connectors.registry.Vendor.record_pages)."""
+    return {v.name: v.record_pages for v in registry.vendors() if v.record_pages is not None}
 
 
 def record_of(url: str, tool_sites: dict[str, str]) -> tuple[str, str] | None:
     """(tool, record id) of the ticket or deal `url` shows, or None."""
+    pages = _record_pages()
     for tool, site in tool_sites.items():
-        if url.startswith(site + "/"):
-            found = RECORD_PATHS[tool].search(url[len(site) :])
+        if url.startswith(site + "/") and tool in pages:
+            found = pages[tool].path.search(url[len(site) :])
             return (tool, found.group(1)) if found else None
     host = (urlsplit(url).hostname or "").lower()
-    for tool, hosts in VENDOR_HOSTS.items():
-        if any(host == h or host.endswith("." + h) for h in hosts):
-            found = RECORD_PATHS[tool].search(urlsplit(url).path)
+    for tool, page in pages.items():
+        if any(host == h or host.endswith("." + h) for h in page.hosts):
+            found = page.path.search(urlsplit(url).path)
             return (tool, found.group(1)) if found else None
     return None
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from connectors.base import configured_site
 from connectors.notes import NOTE_MARKER, SalesforceNotes
-from connectors.registry import CRM, OwnWriteContext, Reader, Vendor, Webhook
+from connectors.registry import CRM, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.salesforce import client, webhook
 from connectors.salesforce.lookup import check_salesforce, read_account, read_opportunity
 from connectors.webhook import pick
@@ -42,6 +43,12 @@ VENDOR = Vendor(
         "opportunity": Reader("deal", read_opportunity),
         "account": Reader("account", read_account),
     },
+    # Opportunity ids start with 006; 15 or 18 characters.
+    record_pages=RecordPages(
+        re.compile(r"/(006[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?)(?:[/?#]|$)"),
+        ("force.com", "salesforce.com"),
+        lambda s: s.salesforce_login_url,
+    ),
     notes=lambda s: SalesforceNotes(client.SalesforceConnector(s)),
     webhook=Webhook(
         webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from connectors.base import configured_site, one_call
 from connectors.notes import NOTE_MARKER, ZendeskNotes
-from connectors.registry import SUPPORT, OwnWriteContext, Reader, Vendor, Webhook
+from connectors.registry import SUPPORT, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import pick
 from connectors.zendesk import client, webhook
 from connectors.zendesk.lookup import read_organization, read_ticket
@@ -41,6 +42,9 @@ VENDOR = Vendor(
         "organization": Reader("account", read_organization),
     },
     tool_links=("ticket", lambda connector, ticket_id: connector.ticket_links(ticket_id)),
+    record_pages=RecordPages(
+        re.compile(r"/agent/tickets/(\d+)(?:[/?#]|$)"), ("zendesk.com",), lambda s: s.zendesk_url
+    ),
     notes=lambda s: ZendeskNotes(client.ZendeskConnector(s).api),
     webhook=Webhook(
         webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS

@@ -7,7 +7,8 @@ from typing import Any
 
 from connectors.http import ApiError
 from connectors.lookup import path_id
-from connectors.zendesk.client import ZendeskConnector, organization_from_raw, ticket_from_raw
+from connectors.zendesk import client
+from connectors.zendesk.client import ZendeskConnector
 from models import Settings
 
 
@@ -27,9 +28,9 @@ def read_ticket(connector: ZendeskConnector, ticket_id: str, settings: Settings)
         except ApiError as error:
             if error.status != 404:
                 raise  # a deleted requester leaves the ticket without an email
-    return raw, partial(ticket_from_raw, site=connector.site, users=users)
+    return raw, partial(client.ticket_from_raw, site=connector.site, users=users)
 
 
 def read_organization(connector: ZendeskConnector, org_id: str, settings: Settings) -> Any:
     body = connector.api.get_json(f"/api/v2/organizations/{path_id(org_id)}.json")
-    return body["organization"], partial(organization_from_raw, site=connector.site)
+    return body["organization"], partial(client.organization_from_raw, site=connector.site)
