@@ -59,16 +59,23 @@ class Webhook:
     hints: Callable[[Any], list[Hint]]
     headers: tuple[str, ...]  # delivery headers kept with each event (never signatures)
 
+    @classmethod
+    def of(cls, module: Any) -> Webhook:
+        """The route a vendor's webhook module describes (SECRET_ENV, verifier,
+        deliveries, hints, HEADERS)."""
+        return cls(
+            module.SECRET_ENV, module.verifier, module.deliveries, module.hints, module.HEADERS
+        )
+
 
 class RecordPages(NamedTuple):
     """Where a tool's web app shows one of its tickets or deals, for reading the tracker's
-    remote links (which name their target by URL only): the path (its first group the
-    record's id), the vendor's own hosts (when no site of its own is configured) and the
-    configured site."""
+    remote links (which name their target by URL only): the path under the configured
+    site (its first group the record's id), and the vendor's own hosts, where the path is
+    looked for when no site of its own is configured."""
 
     path: re.Pattern[str]
     hosts: tuple[str, ...]
-    site: Callable[[Settings], str | None]
 
 
 class OwnWriteContext(NamedTuple):
@@ -84,8 +91,9 @@ class Vendor:
     name: str
     role: str  # TRACKER, SUPPORT or CRM
     connector: Callable[[Settings], Any]  # a connector.base.Connector
-    configured: Callable[[Settings], bool]  # whether the settings name this tool
-    url_setting: str  # the setting of its address, named in what to fix
+    # The setting of its address ("zendesk_url"): set, the tool is configured, and its
+    # environment variable (PMSYNC_ZENDESK_URL) is named in what to fix.
+    url_field: str
     check: Callable[[Settings], str]  # `pmsync check`: one cheap call, what it found
     capabilities: Callable[[Settings], list[Capability]] | None = None  # optional features
     lookups: Mapping[str, Reader] = field(default_factory=dict)  # kind webhooks name -> read
@@ -105,6 +113,17 @@ class Vendor:
     shaping: frozenset[str] = frozenset()
     # Stored kinds whose rebuild needs the context the connector keeps beside the raw record.
     needs_context: frozenset[str] = frozenset()
+    # Whether the tool is configured, for one whose settings are its own (not in Settings).
+    configured_by: Callable[[Settings], bool] | None = None
+
+    def configured(self, settings: Settings) -> bool:
+        if self.configured_by is not None:
+            return self.configured_by(settings)
+        return bool(getattr(settings, self.url_field, None))
+
+    @property
+    def url_setting(self) -> str:
+        return f"PMSYNC_{self.url_field.upper()}"
 
 
 _vendors: dict[str, Vendor] = {}

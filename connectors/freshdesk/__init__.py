@@ -25,11 +25,10 @@ def _own_write(payload: Any, context: OwnWriteContext) -> str | None:
 
 
 VENDOR = Vendor(
-    name="freshdesk",
-    role=SUPPORT,
-    connector=client.FreshdeskConnector,
-    configured=lambda s: bool(s.freshdesk_url),
-    url_setting="PMSYNC_FRESHDESK_URL",
+    "freshdesk",
+    SUPPORT,
+    client.FreshdeskConnector,
+    "freshdesk_url",
     check=lambda s: one_call(
         client.FreshdeskConnector(s).api, "/api/v2/companies", {"per_page": 1}, "companies"
     ),
@@ -40,14 +39,10 @@ VENDOR = Vendor(
     },
     named_accounts="company",
     record_pages=RecordPages(
-        re.compile(r"/(?:a|helpdesk)/tickets/(\d+)(?:[/?#]|$)"),
-        ("freshdesk.com",),
-        lambda s: s.freshdesk_url,
+        re.compile(r"/(?:a|helpdesk)/tickets/(\d+)(?:[/?#]|$)"), ("freshdesk.com",)
     ),
     notes=lambda s: FreshdeskNotes(client.FreshdeskConnector(s).api),
-    webhook=Webhook(
-        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
-    ),
+    webhook=Webhook.of(webhook),
     own_write=_own_write,
     rebuilders={
         "feedback": lambda raw, ctx, s: client.ticket_from_raw(

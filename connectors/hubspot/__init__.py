@@ -43,25 +43,20 @@ def _own_write(payload: Any, context: OwnWriteContext) -> str | None:
 
 
 VENDOR = Vendor(
-    name="hubspot",
-    role=CRM,
-    connector=client.HubSpotConnector,
-    configured=lambda s: bool(s.hubspot_url),
-    url_setting="PMSYNC_HUBSPOT_URL",
+    "hubspot",
+    CRM,
+    client.HubSpotConnector,
+    "hubspot_url",
     check=lambda s: one_call(
         client.HubSpotConnector(s).api, "/crm/v3/objects/deals", {"limit": 1}, "deals"
     ),
     capabilities=capabilities,
     lookups={"deal": Reader("deal", read_deal), "company": Reader("account", read_company)},
     record_pages=RecordPages(
-        re.compile(r"/(?:record/0-3|deal|objects/deals)/(\d+)(?:[/?#]|$)"),
-        ("hubspot.com",),
-        lambda s: s.hubspot_url,
+        re.compile(r"/(?:record/0-3|deal|objects/deals)/(\d+)(?:[/?#]|$)"), ("hubspot.com",)
     ),
     notes=lambda s: HubSpotNotes(client.HubSpotConnector(s).api),
-    webhook=Webhook(
-        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
-    ),
+    webhook=Webhook.of(webhook),
     own_write=_own_write,
     shaping=frozenset({"hubspot_revenue_property"}),
     rebuilders={

@@ -28,11 +28,10 @@ def _own_write(payload: Any, context: OwnWriteContext) -> str | None:
 
 
 VENDOR = Vendor(
-    name="intercom",
-    role=SUPPORT,
-    connector=client.IntercomConnector,
-    configured=lambda s: bool(s.intercom_url),
-    url_setting="PMSYNC_INTERCOM_URL",
+    "intercom",
+    SUPPORT,
+    client.IntercomConnector,
+    "intercom_url",
     check=check_intercom,
     capabilities=client.capabilities,
     lookups={
@@ -41,14 +40,10 @@ VENDOR = Vendor(
     },
     named_accounts="company",
     record_pages=RecordPages(
-        re.compile(r"/conversations?/(\d+)(?:[/?#]|$)"),
-        ("intercom.com", "intercom.io"),
-        lambda s: s.intercom_url,
+        re.compile(r"/conversations?/(\d+)(?:[/?#]|$)"), ("intercom.com", "intercom.io")
     ),
     notes=lambda s: IntercomNotes(client.IntercomConnector(s).api),
-    webhook=Webhook(
-        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
-    ),
+    webhook=Webhook.of(webhook),
     own_write=_own_write,
     rebuilders={
         "feedback": _conversation,

@@ -19,17 +19,14 @@ def _remote_link(raw: dict[str, Any], context: dict[str, Any], settings: Setting
 
 
 VENDOR = Vendor(
-    name="jira",
-    role=TRACKER,
-    connector=client.JiraConnector,
-    configured=lambda s: bool(s.jira_url),
-    url_setting="PMSYNC_JIRA_URL",
+    "jira",
+    TRACKER,
+    client.JiraConnector,
+    "jira_url",
     check=check_jira,
     capabilities=capabilities,
     lookups={"issue": Reader("issue", read_issue)},
-    webhook=Webhook(
-        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
-    ),
+    webhook=Webhook.of(webhook),
     own_write=own_write,
     own_identity=account_ids,
     shaping=frozenset(

@@ -23,6 +23,16 @@ def _permissions(jira: JiraConnector, project: str) -> dict[str, bool]:
     return {key: bool((found.get(key) or {}).get("havePermission")) for key in (*WRITES, *ADMIN)}
 
 
+def field_names(settings: Settings) -> list[str]:
+    """The custom fields pmsync is configured to write."""
+    fields = (
+        settings.jira_field_requests,
+        settings.jira_field_revenue,
+        settings.jira_field_pipeline,
+    )
+    return [name for name in fields if name]
+
+
 def capabilities(settings: Settings) -> list[Capability]:
     """Each optional Jira feature, probed with reads only: permissions per configured
     project, the field catalogue, the projects' types."""
@@ -55,15 +65,7 @@ def capabilities(settings: Settings) -> list[Capability]:
                 "published there; grant them in the project's permission scheme",
             )
         )
-    names = [
-        name
-        for name in (
-            settings.jira_field_requests,
-            settings.jira_field_revenue,
-            settings.jira_field_pipeline,
-        )
-        if name
-    ]
+    names = field_names(settings)
     for name in names:
         try:
             writer.resolve_fields([name])

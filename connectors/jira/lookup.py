@@ -9,6 +9,7 @@ from typing import Any
 from connectors.base import CheckFailed
 from connectors.http import ApiError
 from connectors.jira import client as jira
+from connectors.jira.capabilities import field_names
 from connectors.jira.client import JiraConnector
 from connectors.jira.write import JiraWriter
 from connectors.lookup import path_id
@@ -31,15 +32,7 @@ def check_jira(settings: Settings) -> str:
     """The field catalogue (credentials, and every configured custom field), then the
     configured projects."""
     jira = JiraConnector(settings)
-    names = [
-        name
-        for name in (
-            settings.jira_field_requests,
-            settings.jira_field_revenue,
-            settings.jira_field_pipeline,
-        )
-        if name
-    ]
+    names = field_names(settings)
     problems = []
     try:
         JiraWriter(jira).resolve_fields(names)

@@ -24,7 +24,8 @@ NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 def sites(settings: Settings) -> dict[str, str]:
     """Each configured tool's site, without a trailing slash."""
-    configured = {tool: pages.site(settings) for tool, pages in _record_pages().items()}
+    with_pages = [v for v in registry.vendors() if v.record_pages is not None]
+    configured = {v.name: getattr(settings, v.url_field, None) for v in with_pages}
     return {tool: url.rstrip("/") for tool, url in configured.items() if url}
 
 

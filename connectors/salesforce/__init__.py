@@ -32,11 +32,10 @@ def _own_write(payload: Any, context: OwnWriteContext) -> str | None:
 
 
 VENDOR = Vendor(
-    name="salesforce",
-    role=CRM,
-    connector=client.SalesforceConnector,
-    configured=lambda s: bool(s.salesforce_login_url),
-    url_setting="PMSYNC_SALESFORCE_LOGIN_URL",
+    "salesforce",
+    CRM,
+    client.SalesforceConnector,
+    "salesforce_login_url",
     check=check_salesforce,
     capabilities=client.capabilities,
     lookups={
@@ -47,12 +46,9 @@ VENDOR = Vendor(
     record_pages=RecordPages(
         re.compile(r"/(006[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?)(?:[/?#]|$)"),
         ("force.com", "salesforce.com"),
-        lambda s: s.salesforce_login_url,
     ),
     notes=lambda s: SalesforceNotes(client.SalesforceConnector(s)),
-    webhook=Webhook(
-        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
-    ),
+    webhook=Webhook.of(webhook),
     own_write=_own_write,
     shaping=frozenset({"salesforce_revenue_field"}),
     rebuilders={

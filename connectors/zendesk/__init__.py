@@ -25,11 +25,10 @@ def _own_write(payload: Any, context: OwnWriteContext) -> str | None:
 
 
 VENDOR = Vendor(
-    name="zendesk",
-    role=SUPPORT,
-    connector=client.ZendeskConnector,
-    configured=lambda s: bool(s.zendesk_url),
-    url_setting="PMSYNC_ZENDESK_URL",
+    "zendesk",
+    SUPPORT,
+    client.ZendeskConnector,
+    "zendesk_url",
     check=lambda s: one_call(
         client.ZendeskConnector(s).api,
         "/api/v2/organizations.json",
@@ -42,13 +41,9 @@ VENDOR = Vendor(
         "organization": Reader("account", read_organization),
     },
     tool_links=("ticket", lambda connector, ticket_id: connector.ticket_links(ticket_id)),
-    record_pages=RecordPages(
-        re.compile(r"/agent/tickets/(\d+)(?:[/?#]|$)"), ("zendesk.com",), lambda s: s.zendesk_url
-    ),
+    record_pages=RecordPages(re.compile(r"/agent/tickets/(\d+)(?:[/?#]|$)"), ("zendesk.com",)),
     notes=lambda s: ZendeskNotes(client.ZendeskConnector(s).api),
-    webhook=Webhook(
-        webhook.SECRET_ENV, webhook.verifier, webhook.deliveries, webhook.hints, webhook.HEADERS
-    ),
+    webhook=Webhook.of(webhook),
     own_write=_own_write,
     rebuilders={
         "feedback": _ticket,

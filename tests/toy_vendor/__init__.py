@@ -13,11 +13,11 @@ from tests.toy_vendor.client import (
 )
 
 VENDOR = Vendor(
-    name="toy",
-    role=SUPPORT,
-    connector=ToyConnector,
-    configured=lambda s: bool(ToySettings().url),
-    url_setting="PMSYNC_TOY_URL",
+    "toy",
+    SUPPORT,
+    ToyConnector,
+    "toy_url",  # PMSYNC_TOY_URL, read by its own ToySettings (the core Settings lack it)
+    configured_by=lambda s: bool(ToySettings().url),
     check=lambda s: ToyConnector(s).check(),
     lookups={"ticket": Reader("feedback", read_ticket)},
     rebuilders={

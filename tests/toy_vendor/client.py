@@ -7,7 +7,6 @@ at or after `since`, oldest first; `GET /tickets/<id>` one ticket.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -56,14 +55,10 @@ class ToyConnector:
         )
 
     def pull(
-        self,
-        cursor_for: CursorReader,
-        full: bool = False,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        listings: bool = True,
+        self, cursor_for: CursorReader, full: bool = False, *, since: Any = None, **window: Any
     ) -> Iterator[Page]:
+        """Tickets changed since the cursor (a backfill's `until` and `listings` are moot:
+        the toy has one stream and no listings)."""
         start = None if full else cursor_for(STREAM)
         params = {"since": start or (since.isoformat() if since else "")}
         tickets = self.api.get_json("/tickets", params=params)["tickets"]
