@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
@@ -128,18 +129,22 @@ class Vendor:
 
 _vendors: dict[str, Vendor] = {}
 _loaded = False
+_loading = threading.RLock()  # threads (the dispatcher's, `pmsync check`'s) share one load
 
 
 def _load() -> dict[str, Vendor]:
     global _loaded
-    if not _loaded:
-        _loaded = True
-        found = {}
-        for package in PACKAGES:
-            vendor: Vendor = importlib.import_module(package).VENDOR
-            found[vendor.name] = vendor
-        # Vendors registered before the first use (tests) come after the built-in ones.
-        _vendors.update({**found, **_vendors})
+    if _loaded:
+        return _vendors
+    with _loading:
+        if not _loaded:
+            found = {}
+            for package in PACKAGES:
+                vendor: Vendor = importlib.import_module(package).VENDOR
+                found[vendor.name] = vendor
+            # Vendors registered before the first use (tests) come after the built-in ones.
+            _vendors.update({**found, **_vendors})
+            _loaded = True
     return _vendors
 
 
@@ -159,11 +164,16 @@ def find(name: str) -> Vendor | None:
 
 
 def register(extra: Vendor) -> Callable[[], None]:
-    """Add a vendor (one that is not in PACKAGES); returns what removes it again."""
-    _load()[extra.name] = extra
+    """Add a vendor that is not in PACKAGES (or stand in for one); returns what undoes it."""
+    known = _load()
+    before = known.get(extra.name)
+    known[extra.name] = extra
 
     def unregister() -> None:
-        _vendors.pop(extra.name, None)
+        if before is None:
+            known.pop(extra.name, None)
+        else:
+            known[extra.name] = before
 
     return unregister
 

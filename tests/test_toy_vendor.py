@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,18 @@ def test_a_toy_vendor_syncs_end_to_end_through_the_registry(
     # The next cycle reads from the saved cursor and writes nothing new.
     again = run_cycle(settings, store)
     assert again.published["written"] == 0
+
+
+def test_registering_adds_a_vendor_and_undoing_restores_the_registry() -> None:
+    before = registry.vendors()
+    undo = registry.register(VENDOR)
+    assert registry.find("toy") is VENDOR and registry.vendors()[-1] is VENDOR
+    undo()
+    assert registry.vendors() == before
+
+    built_in = registry.vendor(before[1].name)
+    stand_in = replace(built_in, role=registry.CRM)
+    undo = registry.register(stand_in)
+    assert registry.vendor(built_in.name) is stand_in
+    undo()
+    assert registry.vendor(built_in.name) is built_in
