@@ -57,6 +57,7 @@ from models import (
     ToolLink,
 )
 from store import DeadLetter, Store
+from store.importance import Importances
 from store.leases import exclusive
 
 log = logging.getLogger("pmsync.sync")
@@ -584,6 +585,7 @@ def calculator_for(
         now or datetime.now(UTC),
         settings.revenue_window_days,
         revenue,
+        Importances(store.engine).all(),
     )
 
 

@@ -28,6 +28,7 @@ CSV_COLUMNS = (
     "project",
     "status",
     "requests",
+    "weighted_requests",
     "customers",
     "revenue",
     "open_pipeline",
@@ -160,7 +161,7 @@ def print_table(report: Report, described: str) -> None:
     table.add_column("Key", no_wrap=True, min_width=7)
     table.add_column("Summary", max_width=34, no_wrap=True, overflow="ellipsis")
     table.add_column("Status", max_width=12, no_wrap=True, overflow="ellipsis")
-    for column in ("Requests", "Customers", "Revenue", "Pipeline", "Named", "Trend"):
+    for column in ("Requests", "Importance", "Customers", "Revenue", "Pipeline", "Named", "Trend"):
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for rank, row in enumerate(report.rows, 1):
         d = row.demand
@@ -170,6 +171,7 @@ def print_table(report: Report, described: str) -> None:
             row.summary,
             row.status,
             str(d.requests),
+            str(d.weighted_requests),
             str(d.customers),
             money(d.revenue, d.currency),
             money(d.open_pipeline, d.currency),
