@@ -89,7 +89,7 @@ def suggestions(settings: Settings, store: Store, value: str = "revenue") -> lis
     waiting = [
         x
         for x in store.links(suggested=True)
-        if (x.source, x.record_id, x.issue_key) not in decided
+        if decided.get((x.source, x.record_id, x.issue_key)) in (None, "suggested")
     ]
     # As if they counted: the calculator then holds their feedback, deals and customers.
     counted = [x.model_copy(update={"status": "auto"}) for x in waiting]
