@@ -159,9 +159,10 @@ def print_table(report: Report, described: str) -> None:
     table = Table(title=f"Backlog by demand ({described})", box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", min_width=3)
     table.add_column("Key", no_wrap=True, min_width=7)
-    table.add_column("Summary", max_width=34, no_wrap=True, overflow="ellipsis")
+    table.add_column("Summary", max_width=26, no_wrap=True, overflow="ellipsis")
     table.add_column("Status", max_width=12, no_wrap=True, overflow="ellipsis")
-    for column in ("Requests", "Importance", "Customers", "Revenue", "Pipeline", "Named", "Trend"):
+    # Weighted: the requests each counted as its importance, 1 to 3 (--sort importance).
+    for column in ("Requests", "Weighted", "Customers", "Revenue", "Pipeline", "Named", "Trend"):
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for rank, row in enumerate(report.rows, 1):
         d = row.demand
