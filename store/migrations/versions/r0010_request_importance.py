@@ -1,9 +1,4 @@
-"""Request importance: a person's 1-3 per feedback item (store.schema.request_importance).
-
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-05
-"""
+"""Request importance: a person's 1-3 per feedback item (store.schema.request_importance)."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0010"
 down_revision: str | None = "0009"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:
