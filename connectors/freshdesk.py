@@ -45,6 +45,8 @@ PAGE_CAP = 300  # Freshdesk refuses page 301 of any listing
 PER_PAGE = 100  # its largest page
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUSES = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
+# Freshdesk's priorities 1-4 (Low, Medium, High, Urgent) in the words Feedback keeps.
+PRIORITIES = {1: "low", 2: "normal", 3: "high", 4: "urgent"}
 COMPANIES_MISSING = (
     "companies refused ({status}): no Freshdesk accounts; give the API key's agent a role "
     "that may view companies (Admin > Roles)"
@@ -77,6 +79,7 @@ def ticket_from_raw(raw: dict[str, Any], site: str) -> Feedback:
         account_id=str(company) if company is not None else None,
         created_at=parse_time(raw["created_at"], "created_at") if raw.get("created_at") else None,
         updated_at=parse_time(raw["updated_at"], "updated_at"),
+        priority=PRIORITIES.get(raw.get("priority", 0)),
     )
 
 

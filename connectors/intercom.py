@@ -149,6 +149,8 @@ def conversation_from_raw(
         account_id=str(company) if company is not None else None,
         created_at=parse_time(raw["created_at"], "created_at") if raw.get("created_at") else None,
         updated_at=parse_time(raw["updated_at"], "updated_at"),
+        # Intercom flags a conversation "priority" or "not_priority": the flag is a high one.
+        priority="high" if raw.get("priority") == "priority" else None,
     )
 
 

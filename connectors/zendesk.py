@@ -75,6 +75,7 @@ def ticket_from_raw(raw: dict[str, Any], site: str, users: dict[Any, dict[str, A
         account_id=str(organization) if organization is not None else None,
         created_at=parse_time(raw["created_at"], "created_at") if raw.get("created_at") else None,
         updated_at=parse_time(raw["updated_at"], "updated_at"),
+        priority=str(raw.get("priority") or "").lower() or None,  # low, normal, high, urgent
     )
 
 

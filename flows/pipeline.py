@@ -45,6 +45,7 @@ from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
 from linking.references import deal_links, feedback_links, tag_links
 from linking.text_links import text_linker, text_links
+from linking.themes import proposed_link
 from models import (
     ConfigError,
     Deal,
@@ -57,6 +58,7 @@ from models import (
     ToolLink,
 )
 from store import DeadLetter, Store
+from store.importance import Importances
 from store.leases import exclusive
 
 log = logging.getLogger("pmsync.sync")
@@ -520,7 +522,8 @@ def apply_decisions(
     kinds: dict[tuple[str, str], str],
     known_keys: set[str],
 ) -> list[Link]:
-    """Rejected pairs disappear for good; confirmed pairs link whatever the run found."""
+    """Rejected pairs disappear for good; confirmed pairs link whatever the run found; a
+    pair suggested when an issue was proposed from a theme waits for a person."""
     kept: dict[tuple[str, str, str], Link] = {}
     for link in links:
         pair = (link.source, link.record_id, link.issue_key)
@@ -543,6 +546,13 @@ def apply_decisions(
                 evidence="confirmed by a person",
                 status="confirmed",
             )
+        elif (
+            decision == "suggested"
+            and pair not in kept
+            and kind == "feedback"
+            and key in known_keys
+        ):
+            kept[pair] = proposed_link(source, record_id, key)
     return list(kept.values())
 
 
@@ -584,6 +594,7 @@ def calculator_for(
         now or datetime.now(UTC),
         settings.revenue_window_days,
         revenue,
+        Importances(store.engine).all(),
     )
 
 

@@ -1199,5 +1199,6 @@ def check(sandbox: SandboxOption = None, as_json: JsonOption = False) -> None:
 import pmsync.eval_cmd  # noqa: E402, F401  (registers `pmsync eval` on app)
 import pmsync.eval_themes_cmd  # noqa: E402, F401  (registers `pmsync eval themes`)
 import pmsync.links_cmd  # noqa: E402, F401  (registers `pmsync links review/export/apply`)
+import pmsync.propose_cmd  # noqa: E402, F401  (registers `pmsync themes propose`)
 import pmsync.report_cmd  # noqa: E402, F401  (registers `pmsync report` on app)
 import pmsync.webhooks_cmd  # noqa: E402, F401  (registers `pmsync webhooks` on app)

@@ -20,14 +20,17 @@ from typing import Annotated, Any, TextIO
 import typer
 from rich.table import Table
 
+from linking.importance import importance_of
 from models import Settings
 from models.records import money
 from pmsync.cli import console, err, fail, links_app, settings_or_exit
+from pmsync.importance_cmd import apply_importances, current, read_importances
 from store import Store
 
 VALUES = ("revenue", "customers")
 EXPORT_COLUMNS = (
     "decision",
+    "importance",
     "source",
     "record_id",
     "issue_key",
@@ -68,6 +71,8 @@ class Suggestion:
     issue_summary: str
     issue_url: str
     evidence: str
+    # The request's weight, 1 to 3 (linking.importance); None for a deal.
+    importance: int | None = None
 
     @property
     def record(self) -> str:
@@ -84,7 +89,7 @@ def suggestions(settings: Settings, store: Store, value: str = "revenue") -> lis
     waiting = [
         x
         for x in store.links(suggested=True)
-        if (x.source, x.record_id, x.issue_key) not in decided
+        if decided.get((x.source, x.record_id, x.issue_key)) in (None, "suggested")
     ]
     # As if they counted: the calculator then holds their feedback, deals and customers.
     counted = [x.model_copy(update={"status": "auto"}) for x in waiting]
@@ -100,11 +105,13 @@ def suggestions(settings: Settings, store: Store, value: str = "revenue") -> lis
             customer = calculator.directory.for_feedback(item)
             subject, url = item.subject or item.body[:80], item.url
             key, name = customer.key, customer.name
+            weight: int | None = importance_of(item, calculator.importance)
         elif deal is not None:
             owners = calculator.directory.for_deal(deal)
             subject, url = deal.name, deal.url
             key = owners[0].key if owners else ""
             name = owners[0].name if owners else ""
+            weight = None
         else:
             continue  # the record is gone; the next sync drops the link
         customers_of[link.issue_key].add(key)
@@ -123,6 +130,7 @@ def suggestions(settings: Settings, store: Store, value: str = "revenue") -> lis
                 issue_summary=issue.summary if issue else "",
                 issue_url=issue.url if issue else "",
                 evidence=link.evidence,
+                importance=weight,
             )
         )
     for row in rows:
@@ -295,7 +303,8 @@ def links_apply(
     ],
 ) -> None:
     """Apply the decisions of a CSV (`links export --suggested --csv`, its decision column
-    filled with confirm or reject): every later run keeps them. A file with a bad row
+    filled with confirm or reject, its importance column with 1, 2 or 3 where a request
+    weighs otherwise): every later run keeps them. A file with a bad row
     applies nothing and names the rows."""
     settings = settings_or_exit()
     store = Store(settings.database_url)
@@ -304,14 +313,20 @@ def links_apply(
         (record.source, record.id) for kind in ("feedback", "deal") for record in store.load(kind)
     }
     decided, problems = read_decisions(path, known_issues, known_records)
+    weights, weight_problems = read_importances(path, current(store, store.load("feedback")))
+    problems += weight_problems
     if problems:
         for problem in problems:
             err.print(f"[red]{problem}[/red]")
         fail(f"{len(problems)} rows cannot be applied; nothing was (fix them and run again)")
     for source, record_id, key, decision in decided:
         store.decide(source, record_id, key, decision)
+    if weights:
+        apply_importances(store, dict(weights))
     counts = {d: sum(1 for *_, x in decided if x == d) for d in ("confirmed", "rejected")}
     console.print(
-        f"{counts['confirmed']} confirmed, {counts['rejected']} rejected; no later run will "
-        "change them. Run `pmsync publish` (or wait for the next sync) to update the tickets."
+        f"{counts['confirmed']} confirmed, {counts['rejected']} rejected"
+        + (f", {len(weights)} importances set" if weights else "")
+        + "; no later run will change them. Run `pmsync publish` (or wait for the next sync) "
+        "to update the tickets."
     )

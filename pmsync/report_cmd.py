@@ -28,6 +28,7 @@ CSV_COLUMNS = (
     "project",
     "status",
     "requests",
+    "weighted_requests",
     "customers",
     "revenue",
     "open_pipeline",
@@ -158,9 +159,10 @@ def print_table(report: Report, described: str) -> None:
     table = Table(title=f"Backlog by demand ({described})", box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", min_width=3)
     table.add_column("Key", no_wrap=True, min_width=7)
-    table.add_column("Summary", max_width=34, no_wrap=True, overflow="ellipsis")
+    table.add_column("Summary", max_width=26, no_wrap=True, overflow="ellipsis")
     table.add_column("Status", max_width=12, no_wrap=True, overflow="ellipsis")
-    for column in ("Requests", "Customers", "Revenue", "Pipeline", "Named", "Trend"):
+    # Weighted: the requests each counted as its importance, 1 to 3 (--sort importance).
+    for column in ("Requests", "Weighted", "Customers", "Revenue", "Pipeline", "Named", "Trend"):
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for rank, row in enumerate(report.rows, 1):
         d = row.demand
@@ -170,6 +172,7 @@ def print_table(report: Report, described: str) -> None:
             row.summary,
             row.status,
             str(d.requests),
+            str(d.weighted_requests),
             str(d.customers),
             money(d.revenue, d.currency),
             money(d.open_pipeline, d.currency),

@@ -42,6 +42,9 @@ def themes_of(settings: Settings, store: Store, now: datetime | None = None) -> 
         summary = calculator.summary(THEME_KEY, [links[i] for i in theme.members])
         theme.size, theme.customers = summary.requests, summary.customers
         theme.revenue, theme.quotes = summary.revenue, summary.quotes
+        theme.records = [(items[i].source, items[i].id) for i in theme.members]
+        theme.requests = summary.feedback
+        theme.customer_names = [c.name for c in summary.top_customers]
     themes.sort(key=lambda t: (-t.customers, -t.revenue, -t.size, t.id))
     return themes
 

@@ -32,11 +32,22 @@ def matches(issue: dict[str, Any], query: Query, now: datetime) -> bool:
     for name, negated, values in query.filters:
         if bool(_names(issue, name) & values) == negated:
             return False
+    for fid, op, bound in query.numbers:
+        value = _fields(issue).get(fid)
+        if not isinstance(value, int | float):
+            return False  # an empty field matches no comparison, as in Jira
+        compared = {">=": value >= bound, ">": value > bound, "<=": value <= bound}
+        compared.update({"<": value < bound, "=": value == bound, "!=": value != bound})
+        if not compared[op]:
+            return False
     return True
 
 
 def _names(issue: dict[str, Any], name: str) -> set[str]:
-    """What a status clause may name the issue's status (or its category) by, lower-cased."""
+    """What a status clause may name the issue's status (or its category) by, lower-cased;
+    for `labels`, its labels."""
+    if name == "labels":
+        return {str(label).lower() for label in _fields(issue).get("labels") or ()}
     status = _fields(issue).get("status")
     status = status if isinstance(status, dict) else {}
     if name == "statusCategory":

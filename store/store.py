@@ -697,8 +697,9 @@ class Store:
         return found
 
     def decide(self, source: str, record_id: str, issue_key: str, decision: str) -> None:
-        """Record a person's confirm or reject; a later decision on the pair replaces it."""
-        assert decision in ("confirmed", "rejected")
+        """Record a person's confirm or reject (or a proposal's suggestion); a later decision
+        on the pair replaces it."""
+        assert decision in ("confirmed", "rejected", "suggested")
         row = {
             "source": source,
             "record_id": record_id,
