@@ -21,7 +21,6 @@ from connectors.base import (
     REREADS,
     Capability,
     CursorReader,
-    DuplicatePageToken,
     ListingRead,
     MissingFeatures,
     MovedWhileRead,
@@ -37,6 +36,7 @@ from connectors.base import (
     parse_time,
 )
 from connectors.http import ApiClient, ApiError, AuthError
+from connectors.paging import Request, Stream, link_header, next_link
 from models import Account, Feedback, Settings
 
 TICKETS = "freshdesk.tickets"
@@ -45,6 +45,7 @@ PAGE_CAP = 300  # Freshdesk refuses page 301 of any listing
 PER_PAGE = 100  # its largest page
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUSES = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
+LINKED_PAGES = link_header("freshdesk {path} repeated next link {token}")
 COMPANIES_MISSING = (
     "companies refused ({status}): no Freshdesk accounts; give the API key's agent a role "
     "that may view companies (Admin > Roles)"
@@ -165,10 +166,12 @@ class FreshdeskConnector:
     ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         """A listing's pages, each with whether a `Link: rel="next"` follows it; its
         absence is the only end (a short or empty page is not)."""
-        response = self.api.request("GET", path, params=params)
-        seen: set[str] = set()
-        while True:
-            url = response.links.get("next", {}).get("url")
+
+        def send(request: Request) -> Any:
+            return self.api.request("GET", request.path, params=request.params or None)
+
+        for response in Stream(path, "[]", LINKED_PAGES).pages(send, params):
+            url = next_link(response)
             page = response.json()
             if not isinstance(page, list):
                 # A 200 with an error body (or a proxy's page) is no page: taken as an empty
@@ -176,12 +179,6 @@ class FreshdeskConnector:
                 shown = str(page)[:200]
                 raise ApiError("freshdesk", f"{path} answered without a list: {shown}", status=200)
             yield page, bool(url)
-            if not url:
-                return
-            if url in seen:
-                raise DuplicatePageToken(f"freshdesk {path} repeated next link {url}")
-            seen.add(url)
-            response = self.api.request("GET", url)
 
     def _tickets_since(
         self, since: datetime, until: datetime | None = None, **extra: Any
