@@ -44,7 +44,6 @@ from connectors.base import (
     parse_time,
 )
 from connectors.http import NONE, ApiClient, Shape
-from connectors.paging import CappedSearch, Request, Stream, next_token, param
 from connectors.hubspot_features import (
     ISSUE_KEYS_MISSING,
     ISSUE_KEYS_PROPERTY,
@@ -52,6 +51,7 @@ from connectors.hubspot_features import (
     deal_property_names,
 )
 from connectors.hubspot_records import company_from_raw, deal_from_raw, modified_at
+from connectors.paging import CappedSearch, Request, Stream, next_token, param
 from models import Settings
 
 DEALS = "hubspot.deals"
@@ -80,7 +80,9 @@ COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate"]
 BY_MODIFIED = [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
 BY_ID = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-OBJECT_LIST = next_token("paging.next.after", param("after"), "hubspot {path} repeated after={token}")
+OBJECT_LIST = next_token(
+    "paging.next.after", param("after"), "hubspot {path} repeated after={token}"
+)
 
 
 @dataclass(frozen=True)

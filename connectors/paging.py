@@ -149,9 +149,7 @@ class TokenPaging:
             request = self.put(request, value)
 
 
-def has_more(
-    token: str, put: Put, repeated: str, key: Callable[[Any], Any] = same
-) -> TokenPaging:
+def has_more(token: str, put: Put, repeated: str, key: Callable[[Any], Any] = same) -> TokenPaging:
     """Cursor paging with a flag (Zendesk's `meta.has_more`): false is the end, not a short
     page; true with no cursor, or one read before, cannot go on."""
     return TokenPaging(at(token), put, repeated, more=at("meta.has_more"), key=key)
