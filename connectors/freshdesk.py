@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import (
-    REREADS,
     Capability,
     CursorReader,
     ListingRead,
@@ -36,7 +35,7 @@ from connectors.base import (
     parse_time,
 )
 from connectors.http import ApiClient, ApiError, AuthError
-from connectors.paging import Request, Stream, link_header, next_link
+from connectors.paging import Request, Stream, link_header, next_link, reread_moved
 from models import Account, Feedback, Settings
 
 TICKETS = "freshdesk.tickets"
@@ -152,13 +151,11 @@ class FreshdeskConnector:
                 yield page
         except AuthError as error:
             self.missing.note("deleted_tickets", DELETED_MISSING.format(status=error.status))
-        for _ in range(REREADS):
-            if moved.restart_from is None:
-                return
-            restart, moved = moved.restart_from, MovedWhileRead()
-            yield from self.tickets(None, restart, until, moved)
-        if moved.restart_from is not None:  # still moving: the next run starts there
-            cursor = bookmark(moved.restart_from, datetime.now(UTC))
+        restart = yield from reread_moved(
+            moved, lambda at, moved: self.tickets(None, at, until, moved)
+        )
+        if restart is not None:  # still moving: the next run starts there
+            cursor = bookmark(restart, datetime.now(UTC))
             yield Page("freshdesk", "feedback", TICKETS, cursor=cursor)
 
     def _linked_pages(

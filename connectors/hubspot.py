@@ -31,7 +31,6 @@ from functools import partial
 from typing import Any
 
 from connectors.base import (
-    REREADS,
     CursorReader,
     ListingRead,
     MissingFeatures,
@@ -51,7 +50,7 @@ from connectors.hubspot_features import (
     deal_property_names,
 )
 from connectors.hubspot_records import company_from_raw, deal_from_raw, modified_at
-from connectors.paging import CappedSearch, Request, Stream, next_token, param
+from connectors.paging import CappedSearch, Request, Stream, next_token, param, reread_moved
 from models import Settings
 
 DEALS = "hubspot.deals"
@@ -298,12 +297,11 @@ class HubSpotConnector:
         next run must start if it is still moving, else None."""
         moved = MovedWhileRead()
         yield from self._walk(kind, position, until, moved, page)
-        for _ in range(REREADS):
-            if moved.restart_from is None:
-                return None
-            restart, moved = Position(moved.restart_from), MovedWhileRead()
-            yield from self._walk(kind, restart, until, moved, page)
-        return moved.restart_from
+        return (
+            yield from reread_moved(
+                moved, lambda at, moved: self._walk(kind, Position(at), until, moved, page)
+            )
+        )
 
     def _walk(
         self,

@@ -13,12 +13,14 @@ answers: a consumer that stops reading (an `until` reached) sends nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
-from connectors.base import DuplicatePageToken
+from connectors.base import REREADS, DuplicatePageToken, MovedWhileRead
 
+T = TypeVar("T")
 Answer = Any  # a parsed JSON body, or the response itself where a header pages (`Link`)
 Reader = Callable[[Answer], Any]
 
@@ -301,3 +303,18 @@ class ScrollPaging:
             if not fresh or not answer.get(self.token):
                 raise DuplicatePageToken(self.repeated.format(path=first.path))
             request = replace(request, params={self.token: answer[self.token]})
+
+
+def reread_moved(
+    moved: MovedWhileRead, again: Callable[[datetime, MovedWhileRead], Iterator[T]]
+) -> Generator[T, None, datetime | None]:
+    """After a walk by offsets (HubSpot's search `after`, Freshdesk's page numbers) that
+    `moved` watched: while a record moved under it, which makes the offsets skip another,
+    `again` reads from where the move began, with a new watch, at most REREADS times. What
+    is returned is where the next run must start if the list is still moving, else None."""
+    for _ in range(REREADS):
+        if moved.restart_from is None:
+            return None
+        restart, moved = moved.restart_from, MovedWhileRead()
+        yield from again(restart, moved)
+    return moved.restart_from
