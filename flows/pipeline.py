@@ -1,4 +1,5 @@
-"""One sync cycle as plain functions: pull every source, link, publish.
+"""One sync cycle as plain functions: pull every source page by page, then link, sum and
+publish through services.apply over the sync's scope.
 
 Flows wrap these steps as Prefect tasks; tests call them directly.
 """
@@ -71,7 +72,7 @@ class SyncResult:
     moved: list[dict[str, Any]] = field(default_factory=list)
     # closing-the-loop notes: written, skipped, failed this run, pending for the next runs
     notes: dict[str, int] = field(default_factory=dict)
-    # A reconcile's drift repairs (flows.drift: part -> issues, and "issues"); None when
+    # A reconcile's drift repairs (services.drift: part -> issues, and "issues"); None when
     # the run read nothing back.
     repaired: dict[str, int] | None = None
 
