@@ -7,10 +7,8 @@ Flows wrap these steps as Prefect tasks; tests call them directly.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +32,7 @@ from connectors.lookup import InvalidRecord, Lookup
 from connectors.salesforce import SalesforceConnector
 from connectors.zendesk import ZendeskConnector
 from flows.budgets import install_budgets
+from flows.prefetch import prefetched
 from models import ConfigError, Feedback, Record, Settings
 from services.apply import WRITER_LEASE, Progress, Step, apply, plain, unwatched
 from services.incremental import reconcile_due, reconciled
@@ -298,50 +297,6 @@ def read_named_accounts(
         log.info("%s: %d accounts new to the store read by id", source, len(found))
         stored, dead_letters = stored + len(found), dead_letters + len(dead)
     return stored, dead_letters
-
-
-def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
-    """The same pages, fetched ahead by a thread while the caller stores the last one: the
-    wait for the API overlaps the store's writes. Each page is still stored, with its
-    cursor, before the next is taken, and an error in the fetch is raised here, in order."""
-    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def fetch() -> None:
-        try:
-            for page in pages:
-                if not put(("page", page)):
-                    return
-            put(("end", None))
-        except BaseException as error:  # handed to the caller, raised there
-            put(("error", error))
-        finally:
-            close = getattr(pages, "close", None)
-            if close:
-                close()
-
-    worker = threading.Thread(target=fetch, name="pmsync-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, item = ahead.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
 
 
 def movers(changes: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
