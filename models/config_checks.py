@@ -23,7 +23,7 @@ DATABASE_EXAMPLES = "sqlite:///.pmsync/pmsync.db or postgresql+psycopg://user:pa
 # Jira's default project key format: a capital letter, then capitals, digits or '_'.
 PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]+")
 
-# What a closing-the-loop note is rendered with (flows/close_loop.notify), as samples.
+# What a closing-the-loop note is rendered with (services/close_loop.notify), as samples.
 NOTE_SAMPLE = {
     "key": "ANA-1",
     "summary": "Export to PDF",

@@ -218,27 +218,30 @@ def publish(
 ) -> None:
     """Publish demand from the store to Jira without pulling: relink, summarise, write
     what changed. With --dry-run, print per issue the difference a write would make."""
-    from flows.pipeline import demand, link_all
-    from flows.publish import Publisher, describe, publish_all
+    from services.apply import WRITER_LEASE, apply
+    from services.publish import Publisher, describe
+    from services.scope import Scope
 
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     store = Store(settings.database_url)
-    from flows.pipeline import WRITER_LEASE
     from store.leases import LeaseBusy, exclusive
 
     try:
         settings.require_jira()
         with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
-            link_all(settings, store)
-            summaries = demand(settings, store)
-            if issue and issue not in summaries:
-                fail(f"{issue} has no demand to publish (no links, or not in the store)")
-            report = publish_all(
-                settings, store, summaries, dry_run=dry_run, max_writes=max_writes, only=issue
+            done = apply(
+                store,
+                settings,
+                Scope.everything(),
+                dry_run=dry_run,
+                max_writes=max_writes,
+                only=issue,
             )
     except (ConfigError, LeaseBusy) as error:
         fail(str(error))
+    report = done.report
+    assert report is not None  # Jira is configured
     if as_json:
         print(
             json.dumps(
@@ -591,8 +594,8 @@ def explain(
 ) -> None:
     """How the numbers on one issue add up: every request, customer and deal, with the
     method, evidence and confidence of each link."""
-    from flows.pipeline import calculator_for
     from linking.explain import explain as explain_issue
+    from services.demand import calculator_for
 
     settings = settings_or_exit()
     store = Store(settings.database_url)

@@ -1,7 +1,7 @@
 """Suggestions worth a person's minute: `pmsync links list --suggested` (who asks, what it
 is worth, which issue), `links review` (one at a time in the terminal), `links export
 --suggested --csv` and `links apply FILE.csv` (many at once). Decisions go to the store's
-link_decisions, which every later run obeys (flows.pipeline.apply_decisions)."""
+link_decisions, which every later run obeys (services.links.apply_decisions)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def suggestions(settings: Settings, store: Store, value: str = "revenue") -> lis
     """Every suggestion no person decided yet, most worth deciding first: the asking
     customer's revenue (or, with value="customers", how many customers the suggestions
     would add to the issue) times the confidence."""
-    from flows.pipeline import calculator_for
+    from services.demand import calculator_for
 
     decided = store.decisions()
     waiting = [

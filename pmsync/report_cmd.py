@@ -70,7 +70,7 @@ def gather(
 ) -> Report:
     """The report over the store, with the calculator the publish uses: unfiltered, each
     row's numbers are the ones on the ticket."""
-    from flows.pipeline import account_directory, calculator_for
+    from services.demand import account_directory, calculator_for
 
     now = now or datetime.now(UTC)
     filters = filters or Filters()

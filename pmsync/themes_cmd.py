@@ -29,7 +29,7 @@ def unlinked_feedback(store: Store) -> list[Feedback]:
 
 def themes_of(settings: Settings, store: Store, now: datetime | None = None) -> list[Theme]:
     """The themes, with requests, customers, revenue and quotes counted as on a ticket."""
-    from flows.pipeline import calculator_for
+    from services.demand import calculator_for
 
     items = unlinked_feedback(store)
     themes = cluster([f"{f.subject}\n{f.body}" for f in items])

@@ -538,7 +538,7 @@ class Store:
         signatures: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
         """Make `new` the links of these (source, record_id) owners, in one transaction,
-        and `signatures` what linking read of them (`flows.pipeline.record_signature`);
+        and `signatures` what linking read of them (`services.links.record_signature`);
         an owner without one (gone from the store) loses its signature with its links."""
         rows = [link.model_dump() for link in new]
         signatures = signatures or {}

@@ -18,13 +18,14 @@ from typer.testing import CliRunner
 
 from connectors import freshdesk, intercom, zendesk
 from connectors.jira_comment import comment_basis, numbers_changed, render_comment
-from flows.pipeline import demand, run_cycle
-from flows.publish import publish_all
+from flows.pipeline import run_cycle
 from linking.demand import content_hash
 from linking.importance import from_priority
 from models import DemandSummary, Settings
 from pmsync.cli import app
 from pmsync.report_cmd import gather
+from services.demand import demand
+from services.publish import publish_all
 from store import Store
 from store.schema import publish_ledger, records
 from tests.jira_view import assert_ticket_shows, demand_property

@@ -15,11 +15,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import pmsync.cli
-from flows.incremental import LINKED
 from flows.pipeline import run_cycle
 from models import Settings
 from pmsync.cli import app, status_report
 from pmsync.progress import cycle_progress
+from services.incremental import LINKED
 from store import Store
 from tests.test_tool_failures import closed_port
 
