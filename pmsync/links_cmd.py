@@ -22,7 +22,8 @@ from rich.table import Table
 
 from models import Settings
 from models.records import money
-from pmsync.cli import console, err, fail, links_app, settings_or_exit
+from pmsync.common import console, err, fail, settings_or_exit
+from pmsync.links_list_cmd import links_confirm, links_list, links_reject
 from store import Store
 
 VALUES = ("revenue", "customers")
@@ -52,6 +53,13 @@ DECISIONS = {
     "no": "rejected",
     "n": "rejected",
 }
+
+links_app = typer.Typer(
+    help="Links between feedback or deals and Jira issues.", no_args_is_help=True
+)
+links_app.command("list")(links_list)
+links_app.command("confirm")(links_confirm)
+links_app.command("reject")(links_reject)
 
 
 @dataclass

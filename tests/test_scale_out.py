@@ -33,7 +33,7 @@ from flows.check import run_checks
 from flows.pipeline import demand, link_all, pull_source
 from flows.publish import publish_all
 from models import Settings
-from pmsync.cli import status_report
+from pmsync.status_cmd import status_report
 from store import Store
 from store.schema import records
 from tests.postgres import postgres_schema
