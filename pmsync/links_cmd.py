@@ -1,8 +1,9 @@
 """`pmsync links`: every link pmsync made (`list`), a person's decision on one (`confirm`,
 `reject`, in pmsync.links_decide_cmd), and suggestions worth a person's minute: `links list
---suggested` (who asks, what it is worth, which issue), `links review` (one at a time in the terminal), `links export
---suggested --csv` and `links apply FILE.csv` (many at once). Decisions go to the store's
-link_decisions, which every later run obeys (flows.pipeline.apply_decisions)."""
+--suggested` (who asks, what it is worth, which issue), `links review` (one at a time in
+the terminal), `links export --suggested --csv` and `links apply FILE.csv` (many at once).
+Decisions go to the store's link_decisions, which every later run obeys
+(flows.pipeline.apply_decisions)."""
 
 from __future__ import annotations
 
