@@ -62,11 +62,11 @@ def sort_key(issue: dict[str, Any], order: list[tuple[str, bool]], now: datetime
             key.append(ms if ascending else -ms)
         else:  # a custom number field; empty values sort last ascending (unconfirmed)
             value = _fields(issue).get(name)
-            number = float(value) if isinstance(value, int | float) else None
-            if number is None:
+            amount = float(value) if isinstance(value, int | float) else None
+            if amount is None:
                 key.append([1, 0.0] if ascending else [0, 0.0])
             else:
-                key.append([0, number] if ascending else [1, -number])
+                key.append([0, amount] if ascending else [1, -amount])
     return key
 
 
