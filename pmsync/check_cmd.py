@@ -9,11 +9,7 @@ from rich import box
 from rich.table import Table
 
 from models import ConfigError, Settings, load_settings
-from pmsync.common import (
-    JsonOption,
-    SandboxOption,
-    console,
-)
+from pmsync.common import JsonOption, SandboxOption, console
 
 
 def check(sandbox: SandboxOption = None, as_json: JsonOption = False) -> None:

@@ -10,13 +10,7 @@ import typer
 from rich.table import Table
 
 from models import ConfigError
-from pmsync.common import (
-    JsonOption,
-    SandboxOption,
-    console,
-    fail,
-    settings_or_exit,
-)
+from pmsync.common import JsonOption, SandboxOption, console, fail, settings_or_exit
 from pmsync.status import iso as _iso
 from store import Store
 

@@ -13,11 +13,7 @@ from rich.table import Table
 
 from models import ConfigError
 from models.records import money
-from pmsync.common import (
-    console,
-    fail,
-    settings_or_exit,
-)
+from pmsync.common import console, fail, settings_or_exit
 from pmsync.sync_cmd import run_sync_flow
 from store import Store
 

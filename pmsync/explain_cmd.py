@@ -8,12 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pmsync.common import (
-    JsonOption,
-    console,
-    fail,
-    settings_or_exit,
-)
+from pmsync.common import JsonOption, console, fail, settings_or_exit
 from store import Store
 
 

@@ -6,11 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pmsync.common import (
-    console,
-    fail,
-    settings_or_exit,
-)
+from pmsync.common import console, fail, settings_or_exit
 from store import Store
 
 

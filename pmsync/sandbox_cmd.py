@@ -6,10 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pmsync.common import (
-    fail,
-    url_option,
-)
+from pmsync.common import fail, url_option
 
 
 def sandbox(

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from models import ConfigError
-from pmsync.common import (
-    console,
-    fail,
-    quiet_prefect,
-)
+from pmsync.common import console, fail, quiet_prefect
 
 
 def serve_deployments() -> None:

@@ -11,11 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from pmsync.common import (
-    JsonOption,
-    console,
-    settings_or_exit,
-)
+from pmsync.common import JsonOption, console, settings_or_exit
 from store import Store
 
 

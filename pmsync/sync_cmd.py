@@ -10,14 +10,7 @@ import typer
 from rich.table import Table
 
 from models import ConfigError
-from pmsync.common import (
-    JsonOption,
-    SandboxOption,
-    console,
-    err,
-    fail,
-    settings_or_exit,
-)
+from pmsync.common import JsonOption, SandboxOption, console, err, fail, settings_or_exit
 from store import Store
 
 
