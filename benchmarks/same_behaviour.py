@@ -188,7 +188,7 @@ def jira_state(url: str) -> dict[str, Any]:
     issues: dict[str, Any] = {}
     token = None
     while True:
-        params = {"jql": "project = ANA", "fields": "*all", "maxResults": 100}
+        params: dict[str, str | int] = {"jql": "project = ANA", "fields": "*all", "maxResults": 100}
         if token:
             params["nextPageToken"] = token
         page = requests.get(f"{api}/search/jql", params=params, auth=JIRA_AUTH, timeout=60).json()
@@ -240,7 +240,7 @@ def writes(url: str) -> dict[str, int]:
 def run_world(tree: Path, seed: int, faulty: bool, work: Path) -> dict[str, Any]:
     work.mkdir(parents=True)
     database = work / "pmsync.db"
-    options = FAULTY if faulty else {}
+    options: dict[str, Any] = FAULTY if faulty else {}
     server = SandboxServer(seed=seed, now=NOW, **options).start()
     try:
         codes = sync_until_whole(tree, database, server.url, 4 if faulty else 1)
@@ -254,7 +254,7 @@ def run_world(tree: Path, seed: int, faulty: bool, work: Path) -> dict[str, Any]
         if faulty:  # the last reads and writes must not meet faults the other run did not
             requests.post(f"{server.url}/_sandbox/config", json={"faults": 0.0}, timeout=30)
             codes += sync_until_whole(tree, database, server.url, 1)
-        state = {"store": store_state(database), "jira": jira_state(server.url)}
+        state: dict[str, Any] = {"store": store_state(database), "jira": jira_state(server.url)}
         if not faulty:
             state["writes"] = writes(server.url)
         state["exit codes"] = codes

@@ -186,10 +186,21 @@ def _prefect_croniter() -> ModuleType:
     return module
 
 
-def account_map(path: str) -> str:
-    """The account map read as a sync will read it (linking.accounts.read_account_map)."""
-    from linking.accounts import read_account_map
+def read_account_map(path: Path) -> dict[tuple[str, str], str]:
+    """The manual mapping: CSV rows `source,id,account` (account: a domain or any label)."""
+    mapping: dict[tuple[str, str], str] = {}
+    with path.open(newline="") as handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            if not row or row[0].startswith("#") or row[:3] == ["source", "id", "account"]:
+                continue
+            if len(row) != 3 or not all(cell.strip() for cell in row):
+                raise ValueError(f"{path}:{number}: expected source,id,account, got {row}")
+            mapping[(row[0].strip(), row[1].strip())] = row[2].strip().lower()
+    return mapping
 
+
+def account_map(path: str) -> str:
+    """The account map read as a sync will read it (read_account_map)."""
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"account map file {path} does not exist")

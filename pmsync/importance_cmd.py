@@ -14,7 +14,7 @@ import typer
 
 from linking.importance import HIGHEST, LOWEST, from_priority, importance_of
 from models import Feedback
-from pmsync.cli import console, fail, links_app, settings_or_exit
+from pmsync.common import console, fail, settings_or_exit
 from store import Store
 from store.importance import Importances
 
@@ -67,7 +67,6 @@ def read_importances(path: Path, known: Mapping[Pair, int]) -> tuple[dict[Pair, 
     return changed, problems
 
 
-@links_app.command("importance")
 def links_importance(
     record: Annotated[str, typer.Argument(metavar="SOURCE:ID", help="e.g. zendesk:1234")],
     importance: Annotated[

@@ -1,7 +1,9 @@
-"""Suggestions worth a person's minute: `pmsync links list --suggested` (who asks, what it
-is worth, which issue), `links review` (one at a time in the terminal), `links export
---suggested --csv` and `links apply FILE.csv` (many at once). Decisions go to the store's
-link_decisions, which every later run obeys (services.links.apply_decisions)."""
+"""`pmsync links`: every link pmsync made (`list`), a person's decision on one (`confirm`,
+`reject`, in pmsync.links_decide_cmd), a request's importance (`importance`, in
+pmsync.importance_cmd), and suggestions worth a person's minute: `links list --suggested`
+(who asks, what it is worth, which issue), `links review` (one at a time in the terminal),
+`links export --suggested --csv` and `links apply FILE.csv` (many at once). Decisions go to
+the store's link_decisions, which every later run obeys (services.links.apply_decisions)."""
 
 from __future__ import annotations
 
@@ -23,8 +25,14 @@ from rich.table import Table
 from linking.importance import importance_of
 from models import Settings
 from models.records import money
-from pmsync.cli import console, err, fail, links_app, settings_or_exit
-from pmsync.importance_cmd import apply_importances, current, read_importances
+from pmsync.common import JsonOption, console, err, fail, settings_or_exit
+from pmsync.importance_cmd import (
+    apply_importances,
+    current,
+    links_importance,
+    read_importances,
+)
+from pmsync.links_decide_cmd import links_confirm, links_reject
 from store import Store
 
 VALUES = ("revenue", "customers")
@@ -55,6 +63,68 @@ DECISIONS = {
     "no": "rejected",
     "n": "rejected",
 }
+
+links_app = typer.Typer(
+    help="Links between feedback or deals and Jira issues.", no_args_is_help=True
+)
+
+
+@links_app.command("list")
+def links_list(
+    as_json: JsonOption = False,
+    issue: Annotated[str | None, typer.Option(help="Only links to this issue.")] = None,
+    suggested: Annotated[
+        bool,
+        typer.Option(
+            "--suggested",
+            help="Only suggestions waiting for a person: who asks, what it is worth, which "
+            "issue, most worth deciding first (value x confidence), a page at a time.",
+        ),
+    ] = False,
+    value: Annotated[
+        str, typer.Option(help="With --suggested: rank by revenue or customers.")
+    ] = "revenue",
+    page: Annotated[int, typer.Option(min=1, help="With --suggested: the page.")] = 1,
+    per_page: Annotated[int, typer.Option(min=1, help="With --suggested: rows a page.")] = 20,
+) -> None:
+    """Every link pmsync made (suggestions excluded unless --suggested), with its method
+    and confidence."""
+    settings = settings_or_exit()
+    store = Store(settings.database_url)
+    if suggested and not issue:
+        show_suggestions(settings, store, value, page, per_page, as_json)
+        return
+    links = store.links(issue, suggested=suggested)
+    if as_json:
+        fields = {"source", "record_id", "kind", "issue_key", "method", "confidence"}
+        if suggested:
+            fields |= {"evidence", "status"}
+        print(json.dumps([link.model_dump(include=fields) for link in links]))
+        return
+    table = Table(title=f"{len(links)} {'suggested ' if suggested else ''}links")
+    for column in ("Issue", "Record", "Kind", "Method", "Status", "Confidence", "Evidence"):
+        table.add_column(column, overflow="fold")
+    for link in links:
+        table.add_row(
+            link.issue_key,
+            f"{link.source}:{link.record_id}",
+            link.kind,
+            link.method,
+            link.status,
+            f"{link.confidence:.2f}",
+            link.evidence[:80],
+        )
+    console.print(table)
+    if suggested and links:
+        console.print(
+            "Confirm one with `pmsync links confirm SOURCE:ID KEY`, "
+            "or reject it with `pmsync links reject SOURCE:ID KEY`."
+        )
+
+
+links_app.command("confirm")(links_confirm)
+links_app.command("reject")(links_reject)
+links_app.command("importance")(links_importance)
 
 
 @dataclass

@@ -16,11 +16,10 @@ from connectors import adf
 from linking.themes import Theme
 from models import Settings
 from models.records import money
-from pmsync.cli import SandboxOption, app, console, fail, settings_or_exit
+from pmsync.common import SandboxOption, console, fail, settings_or_exit
 from store import Store
 
 themes_app = typer.Typer(help="Themes of requests that link to no issue.", no_args_is_help=True)
-app.add_typer(themes_app, name="themes")
 LISTED_REQUESTS = 10
 
 

@@ -18,7 +18,7 @@ from rich.table import Table
 from linking.report import SEGMENTS, SORTS, Filters, Report, build_report
 from models import Settings
 from models.records import money
-from pmsync.cli import app, console, err, fail, settings_or_exit
+from pmsync.common import console, err, fail, settings_or_exit
 from store import Store
 
 CSV_COLUMNS = (
@@ -182,7 +182,6 @@ def print_table(report: Report, described: str) -> None:
     console.print(table)
 
 
-@app.command()
 def report(
     sort: Annotated[
         str, typer.Option(help=f"Rank by one of: {', '.join(SORTS)}.", metavar="BY")

@@ -13,7 +13,7 @@ from rich.table import Table
 from linking.themes import MAX_ITEMS, Theme, cluster
 from models import Feedback, Link, Settings
 from models.records import money
-from pmsync.cli import console
+from pmsync.common import console
 from store import Store
 
 THEME_KEY = "(theme)"  # a stand-in issue key: a theme is summed as an issue would be

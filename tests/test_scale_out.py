@@ -32,7 +32,7 @@ from flows.budgets import ensure_prefect_limits
 from flows.check import run_checks
 from flows.pipeline import pull_source
 from models import Settings
-from pmsync.cli import status_report
+from pmsync.status_cmd import status_report
 from services.demand import demand
 from services.links import link_all
 from services.publish import publish_all
