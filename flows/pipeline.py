@@ -5,6 +5,7 @@ Flows wrap these steps as Prefect tasks; tests call them directly.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -361,7 +362,12 @@ def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
             if close:
                 close()
 
-    worker = threading.Thread(target=fetch, name="pmsync-prefetch", daemon=True)
+    # In the caller's context: its lines (retries, waits) name the tool and reach the run's
+    # Prefect logs, which a thread's empty context would drop.
+    run_in_context = contextvars.copy_context().run
+    worker = threading.Thread(
+        target=run_in_context, args=(fetch,), name="pmsync-prefetch", daemon=True
+    )
     worker.start()
     try:
         while True:

@@ -81,12 +81,13 @@ class ToolsFailed(Exception):
 
 
 def failed_message(result: SyncResult) -> str:
-    """`failed: zendesk (why); the other 5 tools' changes were published`, one line."""
+    """`failed: zendesk (why); the others' changes were published`, one line."""
     tools = "; ".join(
         f"{tool} ({(reason.strip().splitlines() or [''])[0]})"
         for tool, reason in result.failed.items()
     )
-    return f"failed: {tools}; the other {len(result.pulled)} tools' changes were published"
+    others = "; the others' changes were published" if result.pulled else ""
+    return f"failed: {tools}{others}"
 
 
 @plain_flow(name="sync", log_prints=True)
