@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Iterator
@@ -39,7 +40,12 @@ def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
             if close:
                 close()
 
-    worker = threading.Thread(target=fetch, name="pmsync-prefetch", daemon=True)
+    # In the caller's context: its lines (retries, waits) name the tool and reach the run's
+    # Prefect logs, which a thread's empty context would drop.
+    run_in_context = contextvars.copy_context().run
+    worker = threading.Thread(
+        target=run_in_context, args=(fetch,), name="pmsync-prefetch", daemon=True
+    )
     worker.start()
     try:
         while True:
