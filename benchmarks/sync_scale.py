@@ -121,7 +121,7 @@ def run_sync(
     else:
         result = run_cycle(settings, store, full=full, step=timed).as_dict()
     wall = time.perf_counter() - started
-    if profiler:
+    if profiler is not None and profile:
         profiler.disable()
         profiler.dump_stats(profile)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

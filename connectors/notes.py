@@ -20,10 +20,13 @@ import re
 from typing import Any, Protocol
 
 from connectors.http import ApiClient
+from connectors.paging import Request, Stream, link_header
 
 # C0 control characters other than tab and newline (and DEL): no one types them, HTML
 # cannot carry them (a NUL becomes U+FFFD) and some APIs refuse them.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A ticket's conversations, paged by `Link: rel="next"`.
+FRESHDESK_NOTES = link_header("freshdesk {path} repeated next link {token}")
 
 
 # The marker `marker` makes, as found in a note coming back (webhooks' own-write checks).
@@ -176,13 +179,14 @@ class FreshdeskNotes:
         self.api = api
 
     def find(self, record_id: str, mark: str) -> str | None:
-        path: str | None = f"/api/v2/tickets/{record_id}/conversations"
-        while path:
-            response = self.api.request("GET", path)
+        def send(request: Request) -> Any:
+            return self.api.request("GET", request.path)
+
+        path = f"/api/v2/tickets/{record_id}/conversations"
+        for response in Stream(path, "[]", FRESHDESK_NOTES).pages(send):
             for note in response.json():
                 if holds(mark, note.get("body_text"), note.get("body")):
                     return str(note["id"])
-            path = response.links.get("next", {}).get("url")
         return None
 
     def add(self, record_id: str, text: str, mark: str) -> str:

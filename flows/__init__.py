@@ -1,1 +1,1 @@
-"""Prefect flows: orchestration only; the steps live in flows.pipeline as plain functions."""
+"""Prefect flows: orchestration only: pull pages, then call services.apply."""

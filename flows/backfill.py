@@ -29,17 +29,11 @@ from prefect import flow
 from connectors import registry
 from connectors.base import Connector, Page
 from flows.budgets import install_budgets
-from flows.pipeline import (
-    CONNECTORS,
-    WRITER_LEASE,
-    Step,
-    demand,
-    link_all,
-    refuse_mass_delete,
-)
-from flows.publish import publish_all
+from flows.pipeline import CONNECTORS, refuse_mass_delete
 from flows.sync import as_task, settings_for
 from models import ConfigError, Settings
+from services.apply import WRITER_LEASE, Step, apply, plain
+from services.scope import Scope
 from store import Store
 from store.leases import exclusive
 
@@ -231,7 +225,7 @@ def run_backfill(
     dry_run: bool = False,
     force: bool = False,
     relink: bool = True,
-    step: Step = lambda fn: fn,
+    step: Step = plain,
     on_progress: Callable[[Progress], None] = lambda progress: None,
 ) -> BackfillResult:
     """Backfill `source` over [since, until) (until: now), `window` at a time; see the
@@ -293,10 +287,9 @@ def run_backfill(
             on_progress(Progress(len(bounds), result.windows_done, result.records))
         if relink:
             with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
-                result.links = step(link_all)(settings, store)
-                if registry.tracker_configured(settings):
-                    summaries = step(demand)(settings, store)
-                    result.published = step(publish_all)(settings, store, summaries).counts()
+                done = apply(store, settings, Scope.everything(), step=step)
+            result.links = done.links
+            result.published = done.report.counts() if done.report else None
     except BaseException as error:
         store.backfill_status(result.id, "failed", f"{type(error).__name__}: {error}"[:500])
         result.duration_s = time.monotonic() - started

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,19 +31,11 @@ from connectors import registry
 from connectors.base import Page, convert
 from connectors.lookup import KINDS, InvalidRecord, Lookup
 from connectors.webhook import Hint
-from flows.close_loop import close_loop
-from flows.incremental import relink_around
-from flows.pipeline import (
-    WRITER_LEASE,
-    account_directory,
-    accounts_named,
-    demand,
-    issues_asked_by,
-    read_named_accounts,
-)
-from flows.publish import publish_all
+from flows.pipeline import accounts_named, read_named_accounts
 from flows.sync import settings_for
-from models import Deal, DemandSummary, Feedback, Issue, Link, Record, Settings
+from models import Record, Settings
+from services.apply import WRITER_LEASE, apply
+from services.scope import Changes, Scope
 from store import DeadLetter, Store
 from store.inbox import DONE, Inbox, InboxEvent
 from store.leases import exclusive
@@ -51,8 +43,6 @@ from store.schema import records
 from webhooks.tools import hints as hints_of
 
 log = logging.getLogger("pmsync.events")
-
-Owner = tuple[str, str]  # (source, record_id) as links name their record
 
 
 @dataclass
@@ -198,21 +188,6 @@ def _refresh_tool_links(store: Store, lookup: Lookup, tool: str, record_id: str)
     return bool(gone or fresh)
 
 
-def _owners_of(hints: list[Hint], reread_: Reread) -> set[Owner]:
-    owners = {(h.tool, h.record_id) for h in hints}
-    owners |= {(r.source, r.id) for r in reread_.changed}
-    return owners
-
-
-def _issues_linked(links: list[Link], owners: set[Owner]) -> set[str]:
-    return {link.issue_key for link in links if (link.source, link.record_id) in owners}
-
-
-def _moved(before: list[Link], after: list[Link]) -> set[str]:
-    """The issues whose counted links differ between the two lists."""
-    return {link.issue_key for link in set(before) ^ set(after) if link.counts}
-
-
 def handle(
     settings: Settings,
     store: Store,
@@ -235,81 +210,33 @@ def handle(
         log.info("events %s: nothing changed", [e.id for e in events])
         return result
 
-    owners = _owners_of(hints, found)
-    links_before = store.links()
-    affected = _issues_linked(links_before, owners)
+    changes = Changes(
+        changed=tuple(found.changed),
+        deleted=dict(found.deleted),
+        links_changed=tuple(found.links_changed),
+        before=found.before,
+        owners=frozenset({(h.tool, h.record_id) for h in hints})
+        | {(r.source, r.id) for r in found.changed},
+        named=frozenset(
+            h.record_id
+            for h in hints
+            if h.tool == registry.tracker().name and not h.record_id.isdigit()
+        ),
+        links_before=tuple(store.links()),  # read before the deletions below drop links
+    )
     store.save_page(found.changed, found.dead)
     for (source, kind), ids in found.deleted.items():
         store.save_page([], deleted=(source, kind, ids))
     result.dead_letters = len(found.dead)
     # A new customer's company, read as a sync reads it.
     result.dead_letters += read_named_accounts(settings, store, accounts_named(found.changed))[1]
-    issues = [r for r in found.changed if isinstance(r, Issue)]
-    relinked = {(r.source, r.id): r for r in found.changed if isinstance(r, Feedback | Deal)}
-    # Gone records, and those whose tool links moved (their fields may not have), are
-    # relinked whatever changed in them.
-    also = {
-        (source, record_id)
-        for (source, kind), ids in found.deleted.items()
-        if kind in ("feedback", "deal")
-        for record_id in ids
-    }
-    also |= {(r.source, r.id) for r in found.links_changed if isinstance(r, Feedback | Deal)}
-    tracker = registry.tracker().name
-    if relinked or also or issues or found.deleted.get((tracker, "issue")):
-        # An issue's change moves the records that link to it, cite it or carry its tags.
-        relink_around(settings, store, list(relinked.values()), also)
-
-    links_after = store.links()
-    affected |= _issues_linked(links_after, owners)
-    # A relink over everything (an issue changed) can move links of other records too.
-    affected |= _moved(links_before, links_after)
-    affected |= {issue.key for issue in issues}
-    affected |= {h.record_id for h in hints if h.tool == tracker and not h.record_id.isdigit()}
-    for key in found.before:
-        payload = found.before[key]
-        if key[1] == "issue" and isinstance(payload, dict) and payload.get("key"):
-            affected.add(payload["key"])
-    if registry.tracker_configured(settings):
-        summaries = _summaries(settings, store, found, affected, now)
-        result.issues = sorted(summaries)
-        report = publish_all(settings, store, summaries)
-        result.published = report.counts()
-        if settings.close_loop and (issues or found.deleted.get((tracker, "issue"))):
-            close_loop(settings, store)
+    done = apply(store, settings, Scope.these(changes), now=now)
+    if done.report is not None:
+        result.issues = sorted(done.issues)
+        result.published = done.report.counts()
     result.duration_s = time.monotonic() - started
     log.info("events %s: %s", [e.id for e in events], result.as_dict())
     return result
-
-
-def _summaries(
-    settings: Settings,
-    store: Store,
-    found: Reread,
-    affected: set[str],
-    now: datetime | None,
-) -> Mapping[str, DemandSummary]:
-    """The demand of the affected issues: those linked to the records before or after,
-    those named, and for a deal, every issue its customers asked for (their deals count
-    on those issues too). A company's change can join or split customers across tools:
-    then every issue is recomputed, and the ledger writes only those that moved."""
-    accounts_moved = any(key[1] == "account" for key in found.before) or any(
-        kind == "account" for _, kind in found.deleted
-    )
-    if accounts_moved:
-        return demand(settings, store, now)
-    # The deal as it is now and as it was (moved between companies, or deleted).
-    deals = [r for r in found.changed if isinstance(r, Deal)]
-    deals += [
-        Deal.model_validate(payload)
-        for (_, kind, _), payload in found.before.items()
-        if kind == "deal" and payload
-    ]
-    directory = account_directory(settings, store)
-    customers = {c.key for deal in deals for c in directory.for_deal(deal)}
-    if customers:
-        affected |= issues_asked_by(store, directory, customers)
-    return demand(settings, store, now, among=affected, directory=directory)
 
 
 def process(

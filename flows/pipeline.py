@@ -1,22 +1,16 @@
-"""One sync cycle as plain functions: pull every source, link, publish.
+"""One sync cycle as plain functions: pull every source page by page, then link, sum and
+publish through services.apply over the sync's scope.
 
 Flows wrap these steps as Prefect tasks; tests call them directly.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import queue
-import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -33,37 +27,15 @@ from connectors.base import (
 from connectors.http import ApiError, AuthError, NotAnAnswer, RetryableError
 from connectors.lookup import InvalidRecord, Lookup
 from flows.budgets import install_budgets
-from flows.close_loop import close_loop
-from flows.publish import publish_all
-from linking.accounts import RULES as ACCOUNT_RULES
-from linking.accounts import AccountDirectory, read_account_map
-from linking.demand import DemandCalculator
-from linking.references import deal_links, feedback_links, tag_links
-from linking.text_links import text_linker, text_links
-from models import (
-    ConfigError,
-    Deal,
-    DemandSummary,
-    Feedback,
-    Issue,
-    Link,
-    Record,
-    Settings,
-    ToolLink,
-)
+from flows.prefetch import prefetched
+from models import ConfigError, Feedback, Record, Settings
+from services.apply import WRITER_LEASE, Progress, Step, apply, plain, unwatched
+from services.incremental import reconcile_due, reconciled
+from services.scope import Scope
 from store import DeadLetter, Store
 from store.leases import exclusive
 
 log = logging.getLogger("pmsync.sync")
-Step = Callable[[Callable[..., Any]], Callable[..., Any]]
-# What a cycle tells whoever watches it (the CLI's progress bars): ("page", tool, records
-# in the page), ("pulled", tool, records), ("failed", tool, 0), ("step", name, 0) when
-# link/sum/publish/close-loop starts and ("done", name, count) when it ends.
-Progress = Callable[[str, str, int], None]
-
-
-def _unwatched(event: str, name: str, count: int) -> None:
-    pass
 
 
 # tool -> its connector, for every tool in the registry.
@@ -88,7 +60,7 @@ class SyncResult:
     moved: list[dict[str, Any]] = field(default_factory=list)
     # closing-the-loop notes: written, skipped, failed this run, pending for the next runs
     notes: dict[str, int] = field(default_factory=dict)
-    # A reconcile's drift repairs (flows.drift: part -> issues, and "issues"); None when
+    # A reconcile's drift repairs (services.drift: part -> issues, and "issues"); None when
     # the run read nothing back.
     repaired: dict[str, int] | None = None
 
@@ -144,7 +116,7 @@ def pull_source(
     cursors = cursors_not_ahead(store, source, datetime.now(UTC), clamped)
     try:
         outcome = _pull_pages(
-            settings, store, source, full, connector, cursors, progress or _unwatched
+            settings, store, source, full, connector, cursors, progress or unwatched
         )
     except EXPECTED_FAILURES as error:
         raise ToolFailed(source, tool_failure(source, error), dict(missing)) from error
@@ -189,7 +161,7 @@ def _pull_pages(
     full: bool,
     connector: Connector,
     cursors: Callable[[str], Any],
-    progress: Progress = _unwatched,
+    progress: Progress = unwatched,
 ) -> PullOutcome:
     stored = dead = 0
     named: set[str] = set()  # the accounts the pulled feedback names
@@ -242,11 +214,6 @@ def refuse_mass_delete(settings: Settings, store: Store, page: Page) -> None:
         f"PMSYNC_MAX_DELETE_SHARE ({settings.max_delete_share:.0%}), so nothing was deleted. "
         "If the tool really lost them, run `pmsync sync --full --allow-mass-delete`"
     )
-
-
-# The store-wide lease of the runs that link and publish (sync, backfill, webhook events,
-# `pmsync publish`, replay): their relinks would collide, and their writes double.
-WRITER_LEASE = "writer"
 
 
 # Failures that end one tool's pull and are explained, not shown as a traceback.
@@ -321,372 +288,6 @@ def read_named_accounts(
     return stored, dead_letters
 
 
-def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
-    """The same pages, fetched ahead by a thread while the caller stores the last one: the
-    wait for the API overlaps the store's writes. Each page is still stored, with its
-    cursor, before the next is taken, and an error in the fetch is raised here, in order."""
-    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def fetch() -> None:
-        try:
-            for page in pages:
-                if not put(("page", page)):
-                    return
-            put(("end", None))
-        except BaseException as error:  # handed to the caller, raised there
-            put(("error", error))
-        finally:
-            close = getattr(pages, "close", None)
-            if close:
-                close()
-
-    worker = threading.Thread(target=fetch, name="pmsync-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, item = ahead.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
-# Records a full relink reads, links and writes at a time: their objects, and the
-# allocator's leftovers between chunks, are what its memory holds beyond the text index.
-LINK_CHUNK = 1000
-
-
-def link_all(settings: Settings, store: Store) -> int:
-    """Recompute every link from the stored records, then apply people's decisions, which
-    no run overrides. Records are read, linked and their links written a chunk at a time:
-    memory holds one chunk's links however many there are. A relink that dies halfway
-    leaves each record's links whole, old or new, and a reconcile that was due stays due.
-    Returns the number of links that count in demand."""
-    issues = store.load("issue")
-    known_keys = {issue.key for issue in issues}
-    targets = settings.tag_targets
-    issues_by_label = open_issues_by_label(issues)
-    by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
-    for tool_link in store.load("tool_link"):
-        by_ticket.setdefault(tool_link.target, []).append(tool_link)
-    text = None
-    if settings.text_matching:
-        text = text_linker(
-            issues, settings.text_auto_threshold, settings.text_suggest_threshold, store
-        )
-    del issues
-    decisions = store.decisions()
-    counted = suggested = 0
-
-    def write(records: list[Feedback] | list[Deal], links: list[Link]) -> None:
-        """A chunk's links, with people's decisions applied, replace its records' links."""
-        nonlocal counted, suggested
-        kinds = {(r.source, r.id): "deal" if isinstance(r, Deal) else "feedback" for r in records}
-        links = apply_decisions(links, decisions, kinds, known_keys)
-        store.replace_links(kinds, links, {(r.source, r.id): record_signature(r) for r in records})
-        counted += sum(1 for link in links if link.counts)
-        suggested += sum(1 for link in links if not link.counts)
-
-    for chunk in store.iter_load("feedback", size=LINK_CHUNK):
-        links: list[Link] = []
-        unnamed = []
-        for item in chunk:
-            found = feedback_links(item, by_ticket.get((item.source, item.id), []), known_keys)
-            explicit = {link.issue_key for link in found}
-            found += [
-                link
-                for link in tag_links(item, targets, issues_by_label)
-                if link.issue_key not in explicit
-            ]
-            links.extend(found)
-            if not found:
-                unnamed.append(item)  # feedback that names an issue needs no guessing
-        if text and unnamed:
-            links += text(unnamed)
-        write(chunk, links)
-    for deals in store.iter_load("deal", size=LINK_CHUNK):
-        links = [
-            link
-            for deal in deals
-            for link in deal_links(deal, known_keys, by_ticket.get((deal.source, deal.id), []))
-        ]
-        write(deals, links)
-    store.drop_orphan_links()
-    log.info("%d links (%d suggested)", counted, suggested)
-    return counted
-
-
-def open_issues_by_label(issues: Iterable[Issue]) -> dict[str, set[str]]:
-    """The keys of the open issues under each label and component (lower case): what a
-    mapped tag links to."""
-    found: dict[str, set[str]] = {}
-    for issue in issues:
-        if issue.status_category != "done":
-            for label in (*issue.labels, *issue.components):
-                found.setdefault(label.lower(), set()).add(issue.key)
-    return found
-
-
-def relink(
-    settings: Settings,
-    store: Store,
-    records: list[Feedback | Deal],
-    gone: Iterable[tuple[str, str]] = (),
-    issues: list[Issue] | None = None,
-) -> int:
-    """`link_all`'s rules for some feedback items and deals only, with `gone` the (source,
-    id) of records deleted since. Which records an issue's change moves is the caller's to
-    say (flows.incremental.relink_around). Text matching runs only for the items that name
-    no issue. `issues`: the stored issues, when the caller has them. Returns the links that
-    count."""
-    issues = store.load("issue") if issues is None else issues
-    known_keys = {issue.key for issue in issues}
-    issues_by_label = open_issues_by_label(issues)
-    owners = {(r.source, r.id) for r in records} | set(gone)
-    by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
-    for tool_link in store.load("tool_link"):
-        if tool_link.target in owners:
-            by_ticket.setdefault(tool_link.target, []).append(tool_link)
-    links: list[Link] = []
-    kinds: dict[tuple[str, str], str] = {}
-    unnamed: list[Feedback] = []
-    for record in records:
-        pair = (record.source, record.id)
-        if isinstance(record, Deal):
-            kinds[pair] = "deal"
-            links.extend(deal_links(record, known_keys, by_ticket.get(pair, [])))
-            continue
-        kinds[pair] = "feedback"
-        found = feedback_links(record, by_ticket.get(pair, []), known_keys)
-        explicit = {link.issue_key for link in found}
-        found += [
-            link
-            for link in tag_links(record, settings.tag_targets, issues_by_label)
-            if link.issue_key not in explicit
-        ]
-        links.extend(found)
-        if not found:
-            unnamed.append(record)
-    if settings.text_matching and unnamed:
-        links += text_links(
-            unnamed, issues, settings.text_auto_threshold, settings.text_suggest_threshold, store
-        )
-    links = apply_decisions(links, store.decisions(), kinds, known_keys)
-    store.replace_links(owners, links, {(r.source, r.id): record_signature(r) for r in records})
-    return sum(1 for link in links if link.counts)
-
-
-def record_signature(record: Feedback | Deal) -> str:
-    """What linking reads of a record: a feedback item's text, tags and creation time (the
-    time prior), a deal's name and issue keys. A record that changed in nothing else (a
-    ticket solved, a deal's amount) links as before; a change to linking that reads more
-    of a record must add it here."""
-    if isinstance(record, Deal):
-        seen: list[Any] = [record.name, list(record.issue_keys)]
-    else:
-        created = record.created_at.isoformat() if record.created_at else None
-        seen = [record.subject, record.body, list(record.tags), created]
-    return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
-
-
-def apply_decisions(
-    links: list[Link],
-    decisions: dict[tuple[str, str, str], str],
-    kinds: dict[tuple[str, str], str],
-    known_keys: set[str],
-) -> list[Link]:
-    """Rejected pairs disappear for good; confirmed pairs link whatever the run found."""
-    kept: dict[tuple[str, str, str], Link] = {}
-    for link in links:
-        pair = (link.source, link.record_id, link.issue_key)
-        decision = decisions.get(pair)
-        if decision == "rejected":
-            continue
-        if decision == "confirmed":
-            link = link.model_copy(update={"status": "confirmed"})
-        kept.setdefault(pair, link)
-    for (source, record_id, key), decision in decisions.items():
-        pair = (source, record_id, key)
-        kind = kinds.get((source, record_id))
-        if decision == "confirmed" and pair not in kept and kind and key in known_keys:
-            kept[pair] = Link(
-                source=source,
-                record_id=record_id,
-                kind="deal" if kind == "deal" else "feedback",
-                issue_key=key,
-                method="confirmed",
-                evidence="confirmed by a person",
-                status="confirmed",
-            )
-    return list(kept.values())
-
-
-def calculator_for(
-    settings: Settings,
-    store: Store,
-    now: datetime | None = None,
-    links: Iterable[Link] | None = None,
-    directory: AccountDirectory | None = None,
-    deal_owners: list[tuple[str, str, list[str]]] | None = None,
-    revenue: dict[str, Decimal] | None = None,
-) -> DemandCalculator:
-    """The demand calculator over the stored records; given `links`, it holds only what
-    the summaries of their issues read: the feedback they name, the deals they name and
-    every deal of the customers who asked. `deal_owners` (`Store.deal_accounts`) and
-    `revenue` (`crm_revenue`) are for callers that build many calculators."""
-    directory = directory or account_directory(settings, store)
-    if links is None:
-        feedback = store.load("feedback")
-        deals = store.load("deal")
-    else:
-        links = list(links)
-        named = {(x.source, x.record_id) for x in links if x.kind == "feedback" and x.counts}
-        feedback = store.load_pairs("feedback", named)
-        asking = {directory.for_feedback(item).key for item in feedback}
-        wanted = {(x.source, x.record_id) for x in links if x.kind == "deal" and x.counts}
-        wanted |= {
-            (source, deal_id)
-            for source, deal_id, accounts in (deal_owners or store.deal_accounts())
-            if any(c.key in asking for c in directory.for_accounts(source, accounts))
-        }
-        deals = store.load_pairs("deal", wanted)
-    if revenue is None and settings.revenue_from == "crm_field":
-        revenue = crm_revenue(settings, store, directory)
-    return DemandCalculator(
-        feedback,
-        deals,
-        directory,
-        now or datetime.now(UTC),
-        settings.revenue_window_days,
-        revenue,
-    )
-
-
-def crm_revenue(
-    settings: Settings, store: Store, directory: AccountDirectory
-) -> dict[str, Decimal]:
-    """Each customer's revenue from its CRM accounts' revenue field, each account once."""
-    revenue: dict[str, Decimal] = defaultdict(Decimal)
-    for crm in registry.with_role(registry.CRM):
-        for account in store.load("account", source=crm):
-            if account.revenue is not None:
-                for customer in directory.for_accounts(crm, [account.id]):
-                    revenue[customer.key] += account.revenue
-    return dict(revenue)
-
-
-def account_directory(settings: Settings, store: Store) -> AccountDirectory:
-    """Who the customers are. Matching every account's name with every other's takes most
-    of a small sync, so the directory is saved with a fingerprint of what it is built from
-    (the accounts' versions, the settings that shape it, the rules) and rebuilt only when
-    that changed."""
-    manual = read_account_map(Path(settings.account_map)) if settings.account_map else {}
-    inputs = [
-        ACCOUNT_RULES,
-        sorted(settings.free_mail_domains),
-        sorted([*pair, label] for pair, label in manual.items()),
-        store.versions("account"),
-    ]
-    fingerprint = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
-    saved = store.derived("account_directory", fingerprint)
-    if saved is not None:
-        return AccountDirectory.from_json(saved, settings.free_mail_domains)
-    directory = AccountDirectory(store.load("account"), settings.free_mail_domains, manual)
-    store.save_derived("account_directory", fingerprint, directory.as_json())
-    return directory
-
-
-SUMMARY_BATCH = 500
-
-
-class Summaries(Mapping[str, DemandSummary]):
-    """Demand summaries of some issues, computed a batch at a time as they are read in key
-    order: a whole store's summaries, and the records behind them, are never in memory
-    together. Read out of order, a batch is computed again."""
-
-    def __init__(
-        self,
-        keys: Iterable[str],
-        compute: Callable[[list[str]], dict[str, DemandSummary]],
-        batch: int | None = None,
-    ) -> None:
-        self._keys = sorted(keys)
-        self._at = {key: at for at, key in enumerate(self._keys)}
-        self._compute = compute
-        self._batch = batch or SUMMARY_BATCH
-        self._held: dict[str, DemandSummary] = {}
-
-    def __getitem__(self, key: str) -> DemandSummary:
-        if key not in self._held:
-            at = self._at[key]
-            self._held = self._compute(self._keys[at : at + self._batch])
-        return self._held[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._at
-
-
-def demand(
-    settings: Settings,
-    store: Store,
-    now: datetime | None = None,
-    among: set[str] | None = None,
-    directory: AccountDirectory | None = None,
-) -> Summaries:
-    """The demand summary of every issue (or of those `among`) that has links that count,
-    or had demand published before (it may have fallen to nothing), a batch of issues at
-    a time. `directory`: the account directory, when the caller has it."""
-    now = now or datetime.now(UTC)
-    directory = directory or account_directory(settings, store)
-    owners = store.deal_accounts()
-    revenue = (
-        crm_revenue(settings, store, directory) if settings.revenue_from == "crm_field" else None
-    )
-    keys = (store.linked_issue_keys() | store.ledger_keys()) & store.issue_keys()
-    if among is not None:
-        keys &= among
-
-    def compute(batch: list[str]) -> dict[str, DemandSummary]:
-        counting = store.links_of(batch, suggested=False)
-        calculator = calculator_for(settings, store, now, counting, directory, owners, revenue)
-        by_issue: dict[str, list[Link]] = {}
-        for link in counting:
-            by_issue.setdefault(link.issue_key, []).append(link)
-        return {key: calculator.summary(key, by_issue.get(key, [])) for key in batch}
-
-    return Summaries(keys, compute)
-
-
-def issues_asked_by(store: Store, directory: AccountDirectory, customers: set[str]) -> set[str]:
-    """The issues these customers asked for: a deal of theirs moves the revenue and
-    pipeline on every one of them. Read from who asked, not from the loaded feedback."""
-    return {
-        key
-        for key, source, record_id, account_id, email, name in store.requesters()
-        if directory.for_requester(source, record_id, account_id, email, name).key in customers
-    }
-
-
 def movers(changes: list[dict[str, Any]], top: int = 10) -> list[dict[str, Any]]:
     """The issues whose demand moved most in this run (`PublishReport.changes`), for the
     run's artifact."""
@@ -699,22 +300,20 @@ def run_cycle(
     settings: Settings,
     store: Store,
     full: bool = False,
-    step: Step = lambda fn: fn,
+    step: Step = plain,
     sources: list[str] | None = None,
     progress: Progress | None = None,
 ) -> SyncResult:
-    """Pull, link, summarise and publish once. `step` wraps each step (as a Prefect task);
-    `sources` limits the pull to some of the configured tools; `progress` hears each page
-    and step."""
-    tell = progress or _unwatched
+    """Pull, then link, summarise and publish once (services.apply). `step` wraps each
+    step (as a Prefect task); `sources` limits the pull to some of the configured tools;
+    `progress` hears each page and step."""
+    tell = progress or unwatched
     unknown = set(sources or ()) - set(registry.configured(settings))
     if unknown:
         raise ConfigError(
             f"not configured: {', '.join(sorted(unknown))} (configured: "
             f"{', '.join(registry.configured(settings)) or 'none'})"
         )
-    from flows.incremental import demand_step, link_step, reconcile_due, reconciled
-
     started = time.monotonic()
     started_at = datetime.now(UTC)
     install_budgets(settings)
@@ -722,54 +321,25 @@ def run_cycle(
     run_id = store.start_run()
     try:
         for source in sources or registry.configured(settings):
-            try:
-                pulled = step(pull_source)(settings, store, source, full, progress)
-            except ToolFailed as failure:
-                tell("failed", source, 0)
-                # One tool's failure is that tool's: the others' changes still go out.
-                log.error("%s", failure)
-                result.failed[source] = str(failure)
-                if failure.missing:
-                    result.missing[source] = failure.missing
-                continue
-            result.pulled[source] = pulled.stored
-            tell("pulled", source, pulled.stored)
-            result.dead_letters += pulled.dead
-            result.clamped.update(pulled.clamped)
-            if pulled.missing:
-                result.missing[source] = pulled.missing
+            pull_into(result, settings, store, source, full, step, progress)
         # One run links and publishes on a store at a time (pulls may overlap: they only
         # upsert): a second sync waits for the first, or stops with who holds the store.
         with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "linking and publishing"):
-            everything = reconcile_due(settings, store, full)
-            tell("step", "link", 0)
-            result.links = step(link_step)(settings, store, everything)
-            tell("done", "link", result.links)
+            scope = Scope.sync_run(reconcile_due(settings, store, full))
             # Issues that failed to pull may be stale or missing: publish after a good pull.
             tracker = registry.tracker().name
-            if registry.tracker_configured(settings) and tracker not in result.failed:
-                pending = store.pending()
-                tell("step", "sum", 0)
-                summaries = step(demand_step)(settings, store, everything)
-                tell("done", "sum", len(summaries))
-                tell("step", "publish", 0)
-                # A reconcile also reads the issues back and repairs what people changed.
-                report = step(publish_all)(settings, store, summaries, repair=everything)
-                result.repaired = report.repaired
-                tell("done", "publish", report.written)
-                # Pending issues with no demand to show (suggestions only) are done with too.
-                store.clear_pending((pending | set(summaries)) - report.not_written)
-                store.mark_pending(report.not_written)
-                result.published = report.counts()
-                if report.missing:  # write features the tracker refused (quiet_edits)
-                    result.missing.setdefault(tracker, {}).update(report.missing)
-                result.moved = movers(report.changes)
-                if settings.close_loop:
-                    tell("step", "close-loop", 0)
-                    result.notes = step(close_loop)(settings, store)
-                    tell("done", "close-loop", result.notes.get("written", 0))
-            if everything and not result.failed:  # a reconcile missing a tool stays due
-                reconciled(settings, store, started_at)
+            publish = tracker not in result.failed
+            done = apply(store, settings, scope, publish=publish, step=step, progress=tell)
+            result.links = done.links or 0
+            if done.report is not None:
+                result.repaired = done.report.repaired
+                result.published = done.report.counts()
+                if done.report.missing:  # write features the tracker refused (quiet_edits)
+                    result.missing.setdefault(tracker, {}).update(done.report.missing)
+                result.moved = movers(done.report.changes)
+                result.notes = done.notes
+            if scope.kind == "everything" and not result.failed:
+                reconciled(settings, store, started_at)  # one missing a tool stays due
     except BaseException:
         result.duration_s = time.monotonic() - started
         store.finish_run(run_id, "failed", result.as_dict())
@@ -778,3 +348,32 @@ def run_cycle(
     clean = not result.published["failed"] and not result.failed
     store.finish_run(run_id, "ok" if clean else "partial", result.as_dict())
     return result
+
+
+def pull_into(
+    result: SyncResult,
+    settings: Settings,
+    store: Store,
+    source: str,
+    full: bool,
+    step: Step,
+    progress: Progress | None,
+) -> None:
+    """One tool's pull, told into the run's result; its failure is that tool's alone."""
+    tell = progress or unwatched
+    try:
+        pulled = step(pull_source)(settings, store, source, full, progress)
+    except ToolFailed as failure:
+        tell("failed", source, 0)
+        # One tool's failure is that tool's: the others' changes still go out.
+        log.error("%s", failure)
+        result.failed[source] = str(failure)
+        if failure.missing:
+            result.missing[source] = failure.missing
+        return
+    result.pulled[source] = pulled.stored
+    tell("pulled", source, pulled.stored)
+    result.dead_letters += pulled.dead
+    result.clamped.update(pulled.clamped)
+    if pulled.missing:
+        result.missing[source] = pulled.missing

@@ -18,9 +18,9 @@ from typing import Any
 
 from connectors import registry
 from connectors.base import BUILD_ERRORS, failure_reason
-from flows.pipeline import WRITER_LEASE, demand, link_all
-from flows.publish import publish_all
 from models import Record, Settings
+from services.apply import WRITER_LEASE, apply
+from services.scope import Scope
 from store import CONTEXT_KEY, Store
 from store.leases import exclusive
 
@@ -147,7 +147,6 @@ def letters_matching(
 def relink_and_publish(settings: Settings, store: Store) -> tuple[int, dict[str, int] | None]:
     """Once records came back from the dead letters: relink everything and publish."""
     with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
-        links = link_all(settings, store)
-        if not registry.tracker_configured(settings):
-            return links, None
-        return links, publish_all(settings, store, demand(settings, store)).counts()
+        done = apply(store, settings, Scope.everything())
+    assert done.links is not None
+    return done.links, done.report.counts() if done.report else None

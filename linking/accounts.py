@@ -10,7 +10,6 @@ customer of their own.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from collections.abc import Iterable
@@ -23,6 +22,9 @@ import rapidfuzz
 from rapidfuzz import fuzz, process
 
 from models import Account, Deal, Feedback
+
+# The map's format is the configuration's: models reads it, for `pmsync check` and syncs.
+from models.config_checks import read_account_map as read_account_map
 
 NAME_MATCH = 92  # token-sort ratio; "Acme Corp" ~ "ACME Corporation" but not "Acme Health"
 NAME_BLOCK = 1000
@@ -46,19 +48,6 @@ class Customer:
 def normal_name(name: str) -> str:
     cleaned = LEGAL.sub(" ", name.lower().replace("&", " and "))
     return " ".join(re.sub(r"[^\w\s]", " ", cleaned).split())
-
-
-def read_account_map(path: Path) -> dict[tuple[str, str], str]:
-    """The manual mapping: CSV rows `source,id,account` (account: a domain or any label)."""
-    mapping: dict[tuple[str, str], str] = {}
-    with path.open(newline="") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or row[0].startswith("#") or row[:3] == ["source", "id", "account"]:
-                continue
-            if len(row) != 3 or not all(cell.strip() for cell in row):
-                raise ValueError(f"{path}:{number}: expected source,id,account, got {row}")
-            mapping[(row[0].strip(), row[1].strip())] = row[2].strip().lower()
-    return mapping
 
 
 class _Groups:

@@ -9,6 +9,8 @@
   name the issue, each deal once; named_pipeline: of those, the deals that name the issue
   (or a person linked to it), the rest being the asking customers' other open deals;
 - weighted_pipeline: the same deals, each amount times its stage probability;
+- weighted_requests: the requests, each counted as its importance (1 to 3: a person's
+  word, else the ticket's priority; linking.importance);
 - by_source: requests per support tool; first/last requested: the earliest and latest
   request's creation time; requests_last_30d / requests_prior_30d: requests created in the
   last 30 days and in the 30 days before.
@@ -20,12 +22,13 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from linking.accounts import AccountDirectory, Customer
+from linking.importance import importance_of
 from models import CustomerDemand, Deal, DemandSummary, Feedback, FeedbackRef, Link, Quote
 from models.records import NamedDeal
 
@@ -99,10 +102,13 @@ class DemandCalculator:
         now: datetime,
         revenue_window_days: int,
         crm_revenue: dict[str, Decimal] | None = None,
+        importance: Mapping[tuple[str, str], int] | None = None,
     ) -> None:
         """`crm_revenue`, when given, is each customer's revenue from its CRM accounts'
-        revenue field: it replaces revenue from closed-won deals."""
+        revenue field: it replaces revenue from closed-won deals. `importance` is what a
+        person set for requests (linking.importance), by (source, id)."""
         self.directory = directory
+        self.importance = importance or {}
         self.crm_revenue = crm_revenue
         self.feedback = {(f.source, f.id): f for f in feedback}
         self.deals = {(d.source, d.id): d for d in deals}
@@ -200,6 +206,7 @@ class DemandCalculator:
         return DemandSummary(
             issue_key=issue_key,
             requests=len(items),
+            weighted_requests=sum(importance_of(item, self.importance) for item in items),
             customers=len(customers),
             revenue=sum((deal_amount(d) for d in revenue.values()), Decimal(0))
             + sum(parts.customer_revenue.values(), Decimal(0)),
@@ -273,5 +280,9 @@ def content_hash(summary: DemandSummary) -> str:
     for name, default in (("currency", None), ("named_pipeline", "0"), ("named_deals", [])):
         if dumped.get(name) == default:
             dumped.pop(name, None)
+    # Weighted requests equal to the requests (every request of importance 1) say nothing
+    # new: left out, so they rewrite no ticket either.
+    if dumped.get("weighted_requests") in (dumped.get("requests"), 0):
+        dumped.pop("weighted_requests", None)
     payload = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()

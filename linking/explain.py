@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from linking.demand import Breakdown, DemandCalculator, deal_amount, weighted_amount
+from linking.importance import importance_of
 from models import Issue, Link
 
 
@@ -48,6 +49,7 @@ def explain(
                 "status": link.status,
                 "confidence": link.confidence,
                 "evidence": link.evidence,
+                "importance": importance_of(item, calculator.importance),
             }
         )
     deals = []
@@ -78,6 +80,7 @@ def explain(
         mode="json",
         include={
             "requests",
+            "weighted_requests",
             "customers",
             "revenue",
             "open_pipeline",
@@ -96,6 +99,8 @@ def explain(
         "numbers": numbers,
         "adds_up": {
             "requests": f"{len(requests)} distinct feedback items linked to {issue.key}",
+            "weighted_requests": f"{summary.weighted_requests}: each request's importance "
+            "(1 to 3: a person's, else its ticket's priority), added up",
             "customers": f"{len(parts.customers)} distinct accounts among their requesters",
             "revenue": _revenue_text(calculator, parts),
             "open_pipeline": _sum_text([deal_amount(d) for _, d in sorted(parts.pipeline.items())])

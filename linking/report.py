@@ -20,7 +20,16 @@ from typing import Any
 from linking.demand import DemandCalculator
 from models import DemandSummary, Issue, Link
 
-SORTS = ("requests", "customers", "revenue", "pipeline", "named", "weighted", "trend")
+SORTS = (
+    "requests",
+    "importance",
+    "customers",
+    "revenue",
+    "pipeline",
+    "named",
+    "weighted",
+    "trend",
+)
 # Revenue bands of a customer (its revenue as the ticket counts it), as Productboard segments
 # by ARR: [low, high) in the company currency.
 SEGMENTS: dict[str, tuple[Decimal, Decimal | None]] = {
@@ -67,6 +76,7 @@ class ReportRow:
         d = self.demand
         values: dict[str, Decimal | int] = {
             "requests": d.requests,
+            "importance": d.weighted_requests,
             "customers": d.customers,
             "revenue": d.revenue,
             "pipeline": d.open_pipeline,
@@ -87,6 +97,7 @@ class ReportRow:
             "status": self.status,
             "url": self.url,
             "requests": d.requests,
+            "weighted_requests": d.weighted_requests,
             "customers": d.customers,
             "revenue": str(d.revenue),
             "open_pipeline": str(d.open_pipeline),

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from linking.text import _STOP_WORDS, _WORD
-from models import Quote
+from models import FeedbackRef, Link, Quote
 
 THRESHOLD = 0.3
 MIN_SIZE = 2
@@ -49,6 +49,11 @@ class Theme:
     customers: int = 0
     revenue: Decimal = Decimal(0)
     quotes: list[Quote] = field(default_factory=list)
+    # Filled as quotes are: every member's (source, id), the latest requests with their
+    # links, and the customers by revenue (what a proposed issue names).
+    records: list[tuple[str, str]] = field(default_factory=list)
+    requests: list[FeedbackRef] = field(default_factory=list)
+    customer_names: list[str] = field(default_factory=list)
 
 
 def tfidf(texts: Sequence[str], max_df: float = MAX_DF) -> tuple[Any, list[str]]:
@@ -184,3 +189,18 @@ def labelled_groups(reports: Path, pairs: Path) -> tuple[list[str], list[str | N
     sizes = Counter(root(i) for i in present if i in parent)
     labels = [root(i) if i in parent and sizes[root(i)] >= 2 else None for i in present]
     return [f"{r['Summary']}\n{r['Description']}" for r in rows], labels
+
+
+def proposed_link(source: str, record_id: str, issue_key: str) -> Link:
+    """A request of a theme, suggested for the issue proposed from it (`pmsync themes
+    propose --create`): it counts nowhere until a person confirms it."""
+    return Link(
+        source=source,
+        record_id=record_id,
+        kind="feedback",
+        issue_key=issue_key,
+        method="text",
+        confidence=0.5,  # a theme's member, not a scored match: an even chance
+        evidence=f"in the theme of unlinked requests {issue_key} was proposed from",
+        status="suggested",
+    )

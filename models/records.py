@@ -66,6 +66,9 @@ class Feedback(Record):
         default=None, description="The tool's own organisation or company id, if any."
     )
     created_at: AwareDatetime | None = None
+    priority: str | None = Field(
+        default=None, description="The tool's priority as low, normal, high or urgent, if any."
+    )
 
     @property
     def text(self) -> str:
@@ -201,6 +204,8 @@ class DemandSummary(BaseModel):
     customers: int
     revenue: Decimal
     open_pipeline: Decimal
+    # The requests each weighed by its importance, 1 to 3 (linking.importance).
+    weighted_requests: int = 0
     weighted_pipeline: Decimal = Decimal(0)
     by_source: dict[str, int] = {}
     first_requested: AwareDatetime | None = None

@@ -13,17 +13,13 @@ from rich.table import Table
 
 # Only constants here: scikit-learn loads when the command runs, not on every `pmsync`.
 from linking.text_calibration import DEFAULT_SUGGEST_THRESHOLD
-from pmsync.cli import app
+from pmsync.common import csv_file
+from pmsync.eval_themes_cmd import THEMES_HELP, themes
 
 TARGET_PRECISION = 0.95  # issue 4; linking.evaluate.TARGET_PRECISION, without its imports
 
 eval_app = typer.Typer(help="Measure pmsync's linking against labelled data.", no_args_is_help=True)
-app.add_typer(eval_app, name="eval")
 err = Console(stderr=True)
-
-
-def _csv(flag: str, help: str) -> typer.models.OptionInfo:
-    return typer.Option(flag, exists=True, dir_okay=False, readable=True, metavar="CSV", help=help)
 
 
 LINKS_HELP = (
@@ -55,10 +51,10 @@ LINKS_HELP = (
 
 @eval_app.command("links", help=LINKS_HELP)
 def links(
-    reports: Annotated[Path, _csv("--reports", "The reports CSV.")],
+    reports: Annotated[Path, csv_file("--reports", "The reports CSV.")],
     pairs: Annotated[
         Path | None,
-        _csv(
+        csv_file(
             "--pairs",
             "The duplicate pairs CSV; without it, the reports CSV is a Jira export and its "
             "duplicate links are the pairs.",
@@ -169,3 +165,6 @@ def links(
         if name not in {"method", "candidates"}:
             table.add_row(name, "n/a" if value is None else str(value))
     Console().print(table)
+
+
+eval_app.command("themes", help=THEMES_HELP)(themes)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pmsync.eval_cmd import _csv, eval_app
+from pmsync.common import csv_file
 
 THEMES_HELP = (
     "How well pmsync groups requests that link to no issue into themes.\n\n"
@@ -25,10 +25,9 @@ THEMES_HELP = (
 )
 
 
-@eval_app.command("themes", help=THEMES_HELP)
 def themes(
-    reports: Annotated[Path, _csv("--reports", "The reports CSV.")],
-    pairs: Annotated[Path, _csv("--pairs", "The duplicate pairs CSV.")],
+    reports: Annotated[Path, csv_file("--reports", "The reports CSV.")],
+    pairs: Annotated[Path, csv_file("--pairs", "The duplicate pairs CSV.")],
     threshold: Annotated[
         list[float] | None,
         typer.Option(help="Similarity threshold(s) to measure (default: the shipped one)."),

@@ -1,7 +1,9 @@
-"""Suggestions worth a person's minute: `pmsync links list --suggested` (who asks, what it
-is worth, which issue), `links review` (one at a time in the terminal), `links export
---suggested --csv` and `links apply FILE.csv` (many at once). Decisions go to the store's
-link_decisions, which every later run obeys (flows.pipeline.apply_decisions)."""
+"""`pmsync links`: every link pmsync made (`list`), a person's decision on one (`confirm`,
+`reject`, in pmsync.links_decide_cmd), a request's importance (`importance`, in
+pmsync.importance_cmd), and suggestions worth a person's minute: `links list --suggested`
+(who asks, what it is worth, which issue), `links review` (one at a time in the terminal),
+`links export --suggested --csv` and `links apply FILE.csv` (many at once). Decisions go to
+the store's link_decisions, which every later run obeys (services.links.apply_decisions)."""
 
 from __future__ import annotations
 
@@ -20,14 +22,23 @@ from typing import Annotated, Any, TextIO
 import typer
 from rich.table import Table
 
+from linking.importance import importance_of
 from models import Settings
 from models.records import money
-from pmsync.cli import console, err, fail, links_app, settings_or_exit
+from pmsync.common import JsonOption, console, err, fail, settings_or_exit
+from pmsync.importance_cmd import (
+    apply_importances,
+    current,
+    links_importance,
+    read_importances,
+)
+from pmsync.links_decide_cmd import links_confirm, links_reject
 from store import Store
 
 VALUES = ("revenue", "customers")
 EXPORT_COLUMNS = (
     "decision",
+    "importance",
     "source",
     "record_id",
     "issue_key",
@@ -53,6 +64,68 @@ DECISIONS = {
     "n": "rejected",
 }
 
+links_app = typer.Typer(
+    help="Links between feedback or deals and Jira issues.", no_args_is_help=True
+)
+
+
+@links_app.command("list")
+def links_list(
+    as_json: JsonOption = False,
+    issue: Annotated[str | None, typer.Option(help="Only links to this issue.")] = None,
+    suggested: Annotated[
+        bool,
+        typer.Option(
+            "--suggested",
+            help="Only suggestions waiting for a person: who asks, what it is worth, which "
+            "issue, most worth deciding first (value x confidence), a page at a time.",
+        ),
+    ] = False,
+    value: Annotated[
+        str, typer.Option(help="With --suggested: rank by revenue or customers.")
+    ] = "revenue",
+    page: Annotated[int, typer.Option(min=1, help="With --suggested: the page.")] = 1,
+    per_page: Annotated[int, typer.Option(min=1, help="With --suggested: rows a page.")] = 20,
+) -> None:
+    """Every link pmsync made (suggestions excluded unless --suggested), with its method
+    and confidence."""
+    settings = settings_or_exit()
+    store = Store(settings.database_url)
+    if suggested and not issue:
+        show_suggestions(settings, store, value, page, per_page, as_json)
+        return
+    links = store.links(issue, suggested=suggested)
+    if as_json:
+        fields = {"source", "record_id", "kind", "issue_key", "method", "confidence"}
+        if suggested:
+            fields |= {"evidence", "status"}
+        print(json.dumps([link.model_dump(include=fields) for link in links]))
+        return
+    table = Table(title=f"{len(links)} {'suggested ' if suggested else ''}links")
+    for column in ("Issue", "Record", "Kind", "Method", "Status", "Confidence", "Evidence"):
+        table.add_column(column, overflow="fold")
+    for link in links:
+        table.add_row(
+            link.issue_key,
+            f"{link.source}:{link.record_id}",
+            link.kind,
+            link.method,
+            link.status,
+            f"{link.confidence:.2f}",
+            link.evidence[:80],
+        )
+    console.print(table)
+    if suggested and links:
+        console.print(
+            "Confirm one with `pmsync links confirm SOURCE:ID KEY`, "
+            "or reject it with `pmsync links reject SOURCE:ID KEY`."
+        )
+
+
+links_app.command("confirm")(links_confirm)
+links_app.command("reject")(links_reject)
+links_app.command("importance")(links_importance)
+
 
 @dataclass
 class Suggestion:
@@ -68,6 +141,8 @@ class Suggestion:
     issue_summary: str
     issue_url: str
     evidence: str
+    # The request's weight, 1 to 3 (linking.importance); None for a deal.
+    importance: int | None = None
 
     @property
     def record(self) -> str:
@@ -78,13 +153,13 @@ def suggestions(settings: Settings, store: Store, value: str = "revenue") -> lis
     """Every suggestion no person decided yet, most worth deciding first: the asking
     customer's revenue (or, with value="customers", how many customers the suggestions
     would add to the issue) times the confidence."""
-    from flows.pipeline import calculator_for
+    from services.demand import calculator_for
 
     decided = store.decisions()
     waiting = [
         x
         for x in store.links(suggested=True)
-        if (x.source, x.record_id, x.issue_key) not in decided
+        if decided.get((x.source, x.record_id, x.issue_key)) in (None, "suggested")
     ]
     # As if they counted: the calculator then holds their feedback, deals and customers.
     counted = [x.model_copy(update={"status": "auto"}) for x in waiting]
@@ -100,11 +175,13 @@ def suggestions(settings: Settings, store: Store, value: str = "revenue") -> lis
             customer = calculator.directory.for_feedback(item)
             subject, url = item.subject or item.body[:80], item.url
             key, name = customer.key, customer.name
+            weight: int | None = importance_of(item, calculator.importance)
         elif deal is not None:
             owners = calculator.directory.for_deal(deal)
             subject, url = deal.name, deal.url
             key = owners[0].key if owners else ""
             name = owners[0].name if owners else ""
+            weight = None
         else:
             continue  # the record is gone; the next sync drops the link
         customers_of[link.issue_key].add(key)
@@ -123,6 +200,7 @@ def suggestions(settings: Settings, store: Store, value: str = "revenue") -> lis
                 issue_summary=issue.summary if issue else "",
                 issue_url=issue.url if issue else "",
                 evidence=link.evidence,
+                importance=weight,
             )
         )
     for row in rows:
@@ -295,7 +373,8 @@ def links_apply(
     ],
 ) -> None:
     """Apply the decisions of a CSV (`links export --suggested --csv`, its decision column
-    filled with confirm or reject): every later run keeps them. A file with a bad row
+    filled with confirm or reject, its importance column with 1, 2 or 3 where a request
+    weighs otherwise): every later run keeps them. A file with a bad row
     applies nothing and names the rows."""
     settings = settings_or_exit()
     store = Store(settings.database_url)
@@ -304,14 +383,20 @@ def links_apply(
         (record.source, record.id) for kind in ("feedback", "deal") for record in store.load(kind)
     }
     decided, problems = read_decisions(path, known_issues, known_records)
+    weights, weight_problems = read_importances(path, current(store, store.load("feedback")))
+    problems += weight_problems
     if problems:
         for problem in problems:
             err.print(f"[red]{problem}[/red]")
         fail(f"{len(problems)} rows cannot be applied; nothing was (fix them and run again)")
     for source, record_id, key, decision in decided:
         store.decide(source, record_id, key, decision)
+    if weights:
+        apply_importances(store, dict(weights))
     counts = {d: sum(1 for *_, x in decided if x == d) for d in ("confirmed", "rejected")}
     console.print(
-        f"{counts['confirmed']} confirmed, {counts['rejected']} rejected; no later run will "
-        "change them. Run `pmsync publish` (or wait for the next sync) to update the tickets."
+        f"{counts['confirmed']} confirmed, {counts['rejected']} rejected"
+        + (f", {len(weights)} importances set" if weights else "")
+        + "; no later run will change them. Run `pmsync publish` (or wait for the next sync) "
+        "to update the tickets."
     )

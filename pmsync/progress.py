@@ -21,7 +21,7 @@ STEPS = {
 
 
 class CycleProgress:
-    """Turns a cycle's events (flows.pipeline.Progress) into rich progress lines."""
+    """Turns a cycle's events (services.apply.Progress) into rich progress lines."""
 
     def __init__(self, bars: Progress) -> None:
         self.bars = bars

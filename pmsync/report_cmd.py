@@ -18,7 +18,7 @@ from rich.table import Table
 from linking.report import SEGMENTS, SORTS, Filters, Report, build_report
 from models import Settings
 from models.records import money
-from pmsync.cli import app, console, err, fail, settings_or_exit
+from pmsync.common import console, err, fail, settings_or_exit
 from store import Store
 
 CSV_COLUMNS = (
@@ -28,6 +28,7 @@ CSV_COLUMNS = (
     "project",
     "status",
     "requests",
+    "weighted_requests",
     "customers",
     "revenue",
     "open_pipeline",
@@ -69,7 +70,7 @@ def gather(
 ) -> Report:
     """The report over the store, with the calculator the publish uses: unfiltered, each
     row's numbers are the ones on the ticket."""
-    from flows.pipeline import account_directory, calculator_for
+    from services.demand import account_directory, calculator_for
 
     now = now or datetime.now(UTC)
     filters = filters or Filters()
@@ -158,9 +159,10 @@ def print_table(report: Report, described: str) -> None:
     table = Table(title=f"Backlog by demand ({described})", box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", min_width=3)
     table.add_column("Key", no_wrap=True, min_width=7)
-    table.add_column("Summary", max_width=34, no_wrap=True, overflow="ellipsis")
+    table.add_column("Summary", max_width=26, no_wrap=True, overflow="ellipsis")
     table.add_column("Status", max_width=12, no_wrap=True, overflow="ellipsis")
-    for column in ("Requests", "Customers", "Revenue", "Pipeline", "Named", "Trend"):
+    # Weighted: the requests each counted as its importance, 1 to 3 (--sort importance).
+    for column in ("Requests", "Weighted", "Customers", "Revenue", "Pipeline", "Named", "Trend"):
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for rank, row in enumerate(report.rows, 1):
         d = row.demand
@@ -170,6 +172,7 @@ def print_table(report: Report, described: str) -> None:
             row.summary,
             row.status,
             str(d.requests),
+            str(d.weighted_requests),
             str(d.customers),
             money(d.revenue, d.currency),
             money(d.open_pipeline, d.currency),
@@ -179,7 +182,6 @@ def print_table(report: Report, described: str) -> None:
     console.print(table)
 
 
-@app.command()
 def report(
     sort: Annotated[
         str, typer.Option(help=f"Rank by one of: {', '.join(SORTS)}.", metavar="BY")

@@ -59,6 +59,7 @@ def ranked_table(report: Report) -> str:
             ("Open pipeline", 1),
             ("Naming the issue", 1),
             ("Weighted", 1),
+            ("Importance", 1),
             ("Trend (30 d)", 1),
         )
     )
@@ -78,6 +79,7 @@ def ranked_table(report: Report) -> str:
             + _cell(_money(d.open_pipeline, d.currency), d.open_pipeline)
             + _cell(_money(row.named_pipeline, d.currency), row.named_pipeline)
             + _cell(_money(d.weighted_pipeline, d.currency), d.weighted_pipeline)
+            + _cell(d.weighted_requests, d.weighted_requests)
             + f'<td class="n {arrow}">{trend:+d} ({d.requests_last_30d} vs '
             f"{d.requests_prior_30d})</td></tr>"
         )

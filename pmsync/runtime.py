@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from deployments.local_server import local_server, prefect_home
 
@@ -61,6 +62,22 @@ def prepare_prefect(url: str) -> None:
     prefect_home()
 
 
+class NoToolFailureReports(logging.Filter):
+    """Drops Prefect's reports of a pull task that raised ToolFailed (with its traceback,
+    then its end) from the console: the command prints one line per failed tool, as it
+    does without a server. The reports stay in the run's Prefect logs (their handler is on
+    Prefect's task-run logger, not on the console's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from flows.pipeline import ToolFailed
+
+        if not record.name.startswith("prefect."):
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        # The task run's end is reported again without the exception: "... ToolFailed: ..."
+        return not isinstance(error, ToolFailed) and "ToolFailed" not in record.getMessage()
+
+
 def run_sync(
     sandbox: str | None, full: bool, allow_mass_delete: bool = False
 ) -> tuple[dict[str, Any], Runs]:
@@ -73,16 +90,28 @@ def run_sync(
 
         return sync_in_process(sandbox, full, allow_mass_delete=allow_mass_delete), runs
     prepare_prefect(runs.url)
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.context import SettingsContext, get_settings_context
 
-    from flows.sync import sync
+    from flows.sync import ToolsFailed, sync
 
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, NoToolFailureReports) for f in handler.filters):
+            handler.addFilter(NoToolFailureReports())
     # No heartbeats for a run in this foreground process: its thread wakes once a second,
     # and the run's end waits for it (0.5 s on average of a one-second cycle). The run
     # ends Cancelled or Crashed on Ctrl-C and SIGTERM without them; only a SIGKILL leaves
-    # it Running. Served and worker runs keep theirs.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        result = sync(sandbox_url=sandbox, full=full, allow_mass_delete=allow_mass_delete)
+    # it Running. Served and worker runs keep theirs. (A copy of the settings with that
+    # one change: `temporary_settings` would read them all again, ~0.1 s.)
+    current = get_settings_context()
+    flows = current.settings.flows.model_copy(update={"heartbeat_frequency": None})
+    settings = current.settings.model_copy(update={"flows": flows})
+    with SettingsContext(profile=current.profile, settings=settings):
+        try:
+            done = sync(sandbox_url=sandbox, full=full, allow_mass_delete=allow_mass_delete)
+            # A Failed state is not returned: the flow raises ToolsFailed instead.
+            result = cast(dict[str, Any], done)
+        except ToolsFailed as partial:  # the run is Failed in Prefect; the CLI says which
+            result = partial.result
     return result, runs
 
 

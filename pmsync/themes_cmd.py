@@ -13,7 +13,7 @@ from rich.table import Table
 from linking.themes import MAX_ITEMS, Theme, cluster
 from models import Feedback, Link, Settings
 from models.records import money
-from pmsync.cli import console
+from pmsync.common import console
 from store import Store
 
 THEME_KEY = "(theme)"  # a stand-in issue key: a theme is summed as an issue would be
@@ -29,7 +29,7 @@ def unlinked_feedback(store: Store) -> list[Feedback]:
 
 def themes_of(settings: Settings, store: Store, now: datetime | None = None) -> list[Theme]:
     """The themes, with requests, customers, revenue and quotes counted as on a ticket."""
-    from flows.pipeline import calculator_for
+    from services.demand import calculator_for
 
     items = unlinked_feedback(store)
     themes = cluster([f"{f.subject}\n{f.body}" for f in items])
@@ -42,6 +42,9 @@ def themes_of(settings: Settings, store: Store, now: datetime | None = None) -> 
         summary = calculator.summary(THEME_KEY, [links[i] for i in theme.members])
         theme.size, theme.customers = summary.requests, summary.customers
         theme.revenue, theme.quotes = summary.revenue, summary.quotes
+        theme.records = [(items[i].source, items[i].id) for i in theme.members]
+        theme.requests = summary.feedback
+        theme.customer_names = [c.name for c in summary.top_customers]
     themes.sort(key=lambda t: (-t.customers, -t.revenue, -t.size, t.id))
     return themes
 

@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-from pmsync.cli import app, console, fail, settings_or_exit, url_option
+from pmsync.common import console, fail, settings_or_exit, url_option
 from store import Store
 
 
-@app.command()
 def webhooks(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8766,

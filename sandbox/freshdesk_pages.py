@@ -38,7 +38,8 @@ def _number(value: str) -> int | None:
 
 
 def ticket_html(ticket: dict[str, Any], requester: dict[str, Any], notes: list[Any]) -> str:
-    status = STATUS_NAMES.get(ticket.get("status"), str(ticket.get("status")))
+    code: Any = ticket.get("status")  # a number, or whatever a malformed ticket holds
+    status = STATUS_NAMES.get(code, str(code))
     who = requester.get("name") or requester.get("email") or requester.get("mobile") or "Unknown"
     parts = [
         f'<h1 id="subject">{escape(str(ticket.get("subject") or "(no subject)"))}</h1>',

@@ -211,7 +211,7 @@ def build(world: World) -> IntercomStore:
     tag_ids: dict[str, str] = {}
     for item in world.of_tool("intercom"):
         author = store.contacts[str(item.requester_id)]
-        tags = [
+        tags: list[dict[str, Any]] = [
             {
                 "type": "tag",
                 "id": tag_ids.setdefault(name, str(7_310_000 + 17 * len(tag_ids))),

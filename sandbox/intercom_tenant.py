@@ -58,10 +58,10 @@ def apply(store: IntercomStore, tenant: Any) -> None:
     for index, conversation in enumerate(ordered):
         source = conversation["source"]
         author = source["author"]
-        contact = store.contacts.get(str(author.get("id")))
-        if contact is not None:  # who wrote, as Intercom shows them now
-            author.update(type=contact["role"], name=contact["name"], email=contact["email"])
-            if contact["role"] == "lead":
+        writer = store.contacts.get(str(author.get("id")))
+        if writer is not None:  # who wrote, as Intercom shows them now
+            author.update(type=writer["role"], name=writer["name"], email=writer["email"])
+            if writer["role"] == "lead":
                 author.pop("email")  # a lead author names no email at all
         if source["type"] == "email" and source.get("subject"):
             source["subject"] = f"<p>{html.escape(source['subject'])}</p>"

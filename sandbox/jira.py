@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.browse import browse
+from sandbox.jira_create import create_issue
 from sandbox.jira_data import (
     API_USER,
     FIELD_NAMES,
@@ -444,6 +445,23 @@ async def remote_links(request: Request, state: SandboxState) -> Response:
     return json_response({"id": link_id, "self": f"{prefix}/{link_id}"}, 200 if same else 201)
 
 
+async def post_issue(request: Request, state: SandboxState) -> Response:
+    ok, body = await read_json(request)
+    if not ok:
+        return _error(400, [INVALID_PAYLOAD])
+    version = _version(request)
+    with state.lock:
+        issue, errors = create_issue(
+            state.jira.issues, state.jira.projects, body, version, state.jira.new_id()
+        )
+        if issue is None:
+            return _error(400, errors=errors)
+        state.jira.history[issue["key"]] = []
+        state.touch("jira", issue["key"])
+    link = f"{_base(request)}/rest/api/{version}/issue/{issue['id']}"
+    return json_response({"id": issue["id"], "key": issue["key"], "self": link}, 201)
+
+
 def routes() -> list[BaseRoute]:
     def add(
         method: str, path: str, handler: Any, guard: Guard = _guard, read: bool = False
@@ -462,6 +480,7 @@ def routes() -> list[BaseRoute]:
         add("POST", f"{api}/search/approximate-count", approximate_count, read=True)
         add("GET", f"{api}/search", removed_search)
         add("POST", f"{api}/search", removed_search, read=True)
+        add("POST", f"{api}/issue", post_issue)
         add("GET", f"{api}/issue/{{key}}", get_issue)
         add("PUT", f"{api}/issue/{{key}}", put_issue)
         add("GET", f"{api}/issue/{{key}}/comment", list_comments)

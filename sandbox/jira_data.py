@@ -395,7 +395,8 @@ def adf_text(node: Any) -> str:
         return node if isinstance(node, str) else ""
     if node.get("type") == "text":
         return str(node.get("text", ""))
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    given = node.get("attrs")
+    attrs = given if isinstance(given, dict) else {}
     if node.get("type") in INLINE_TEXT:
         return str(attrs.get(INLINE_TEXT[str(node.get("type"))]) or "")
     if node.get("type") == "hardBreak":

@@ -32,11 +32,22 @@ def matches(issue: dict[str, Any], query: Query, now: datetime) -> bool:
     for name, negated, values in query.filters:
         if bool(_names(issue, name) & values) == negated:
             return False
+    for fid, op, given in query.numbers:
+        value = _fields(issue).get(fid)
+        if not isinstance(value, int | float):
+            return False  # an empty field matches no comparison, as in Jira
+        compared = {">=": value >= given, ">": value > given, "<=": value <= given}
+        compared.update({"<": value < given, "=": value == given, "!=": value != given})
+        if not compared[op]:
+            return False
     return True
 
 
 def _names(issue: dict[str, Any], name: str) -> set[str]:
-    """What a status clause may name the issue's status (or its category) by, lower-cased."""
+    """What a status clause may name the issue's status (or its category) by, lower-cased;
+    for `labels`, its labels."""
+    if name == "labels":
+        return {str(label).lower() for label in _fields(issue).get("labels") or ()}
     status = _fields(issue).get("status")
     status = status if isinstance(status, dict) else {}
     if name == "statusCategory":
@@ -62,11 +73,11 @@ def sort_key(issue: dict[str, Any], order: list[tuple[str, bool]], now: datetime
             key.append(ms if ascending else -ms)
         else:  # a custom number field; empty values sort last ascending (unconfirmed)
             value = _fields(issue).get(name)
-            number = float(value) if isinstance(value, int | float) else None
-            if number is None:
+            amount = float(value) if isinstance(value, int | float) else None
+            if amount is None:
                 key.append([1, 0.0] if ascending else [0, 0.0])
             else:
-                key.append([0, number] if ascending else [1, -number])
+                key.append([0, amount] if ascending else [1, -amount])
     return key
 
 

@@ -8,7 +8,9 @@ Supported, joined by AND:
   dates in the API user's profile time zone (the sandbox user's is UTC) and relative
   periods from now;
 - `status` and `statusCategory` with =, !=, in, not in: a status by name or id, a category
-  by name, key or id, case-insensitively;
+  by name, key or id, case-insensitively; `labels` the same, by label;
+- a custom number field by its clause names (`"Customer Requests" > 0`, `cf[10050] >= 5`)
+  with =, !=, >, >=, <, <=: an issue whose field is empty matches none;
 then `ORDER BY updated|created|key|status|<custom field> [ASC|DESC], ...`, a custom field
 named by its clause names (`"Customer Revenue"` or `cf[10050]`).
 """
@@ -43,11 +45,12 @@ class Query:
     ranges: list[tuple[str, str, int]] = field(default_factory=list)  # (field, op, epoch ms)
     # (status | statusCategory, negated, lower-cased names, keys or ids)
     filters: list[tuple[str, bool, set[str]]] = field(default_factory=list)
+    numbers: list[tuple[str, str, float]] = field(default_factory=list)  # (field id, op, value)
     order: list[tuple[str, bool]] = field(default_factory=list)  # (field id, ascending)
 
     @property
     def bounded(self) -> bool:
-        return self.projects is not None or bool(self.ranges or self.filters)
+        return self.projects is not None or bool(self.ranges or self.filters or self.numbers)
 
 
 def _tokens(jql: str) -> list[tuple[str, int]]:
@@ -120,7 +123,7 @@ def parse(
     while parser.peek() is not None and not parser.at("order"):
         if query.bounded:
             parser.take("and")
-        _clause(parser, query, clock)
+        _clause(parser, query, clock, sortable or {})
     if parser.peek() is not None:
         parser.take("order")
         parser.take("by")
@@ -150,7 +153,7 @@ def parse(
     return query
 
 
-def _clause(parser: _Parser, query: Query, now: datetime) -> None:
+def _clause(parser: _Parser, query: Query, now: datetime, numbers: Mapping[str, str]) -> None:
     name = parser.take().lower()
     if name == "project":
         operator = parser.take().lower()
@@ -176,7 +179,7 @@ def _clause(parser: _Parser, query: Query, now: datetime) -> None:
                 "period format e.g. '-5d', '4w 2d'"
             )
         query.ranges.append((name, operator, ms))
-    elif name in ("status", "statuscategory"):
+    elif name in ("status", "statuscategory", "labels"):
         operator = parser.take().lower()
         negated = operator in ("!=", "not")
         if operator == "not":
@@ -189,8 +192,20 @@ def _clause(parser: _Parser, query: Query, now: datetime) -> None:
         else:
             parser.i -= 1
             raise parser.fail(f"Expecting one of =, !=, in, not in after {name}")
-        field_name = "status" if name == "status" else "statusCategory"
+        field_name = {"statuscategory": "statusCategory"}.get(name, name)
         query.filters.append((field_name, negated, {v.lower() for v in values}))
+    elif _value(name) in numbers:
+        operator = parser.take()
+        if operator not in (*COMPARISONS, "=", "!="):
+            parser.i -= 1
+            raise parser.fail(f"Expecting one of =, !=, {', '.join(COMPARISONS)}")
+        text = _value(parser.take())
+        try:
+            bound = float(text)
+        except ValueError:
+            parser.i -= 1
+            raise parser.fail(f"Expecting a number for field '{_value(name)}'") from None
+        query.numbers.append((numbers[_value(name)], operator, bound))
     else:
         parser.i -= 1
         raise parser.fail(

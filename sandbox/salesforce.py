@@ -15,7 +15,6 @@ import hmac
 import re
 import secrets
 import time
-from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,11 +22,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from sandbox import malformed, salesforce_bulk, soql
+from sandbox import salesforce_bulk, soql
 from sandbox import salesforce_meta as meta
 from sandbox.salesforce_data import ORG_ID, SCHEMA, USER_ID, QueryCursor, sf_time
+from sandbox.salesforce_query import errors as _errors
+from sandbox.salesforce_query import records_of as _records
+from sandbox.salesforce_query import render as _render
+from sandbox.salesforce_query import select
 from sandbox.state import SandboxState
-from sandbox.timefmt import parse_time, utcnow
+from sandbox.timefmt import utcnow
 from sandbox.web import (
     base_url,
     basic_credentials,
@@ -43,10 +46,6 @@ VERSION = re.compile(r"v(\d{2})\.0")
 LOWEST, HIGHEST = 20, 63
 BATCH_DEFAULT, BATCH_MIN = 2000, 200
 READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}
-
-
-def _errors(status: int, message: str, code: str, **extra: Any) -> Response:
-    return json_response([{"message": message, "errorCode": code, **extra}], status)
 
 
 def _open(request: Request) -> None:
@@ -118,53 +117,6 @@ def _api(handler: Any) -> Any:
     return run
 
 
-def _value(record: dict[str, Any], name: str, kind: str) -> Any:
-    """A field as SOQL compares it; unreadable (injected) values compare as null."""
-    value = record.get(name)
-    if value is None:
-        return None
-    if kind == "datetime":
-        return parse_time(value)
-    if kind == "date":
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            return None
-    if kind in ("double", "currency", "percent"):
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    return value if kind == "boolean" else str(value)
-
-
-def _render(
-    state: SandboxState,
-    record: dict[str, Any],
-    sobject: str,
-    columns: list[soql.Column],
-    version: str,
-) -> dict[str, Any]:
-    rid = record.get("Id")
-    seen = meta.view(record, sobject, state.tenant)
-    shown = {
-        "attributes": {
-            "type": sobject,
-            "url": f"/services/data/{version}/sobjects/{sobject}/{rid}",
-        },
-        **{
-            c.key: meta.converted(seen, c.field, state.tenant) if c.convert else seen.get(c.field)
-            for c in columns
-        },
-    }
-    if sobject != "Opportunity" or record.get("IsDeleted"):
-        return shown
-    return malformed.serve(state, "salesforce", "opportunity", rid, shown)
-
-
-def _records(state: SandboxState, sobject: str) -> dict[str, dict[str, Any]]:
-    if sobject == "CurrencyType":
-        return meta.currency_types(state.tenant)
-    return state.salesforce.records[sobject]
-
-
 def _page(
     state: SandboxState, cursor: QueryCursor, offset: int, version: str, endpoint: str
 ) -> dict[str, Any]:
@@ -191,62 +143,6 @@ def _batch_size(request: Request) -> int:
     """`Sforce-Query-Options: batchSize=N`: a request, not a promise, kept within 200-2000."""
     match = re.search(r"batchSize\s*=\s*(\d+)", request.headers.get("sforce-query-options", ""))
     return min(BATCH_DEFAULT, max(BATCH_MIN, int(match.group(1)))) if match else BATCH_DEFAULT
-
-
-def select(
-    state: SandboxState, text: str, include_deleted: bool
-) -> tuple[soql.Query, list[str]] | Response:
-    """The ids a SOQL query selects, in its order (`queryAll` sees deleted rows), or
-    Salesforce's 400 for a query it refuses."""
-    if not text.strip():
-        return _errors(400, "A query string has to be specified", "MALFORMED_QUERY")
-    schema = meta.schema_for(state.tenant)
-    try:
-        query = soql.parse(text, schema)
-    except soql.SoqlError as exc:
-        return _errors(400, str(exc), exc.code)
-    if any(c.convert for c in query.columns) and not state.tenant.multi_currency:
-        return _errors(
-            400,
-            "convertCurrency() requires that the org has multiple currencies enabled",
-            "MALFORMED_QUERY",
-        )
-    types = schema[query.sobject]
-
-    def read(record: dict[str, Any], name: str) -> Any:
-        return _value(record, name, types[name])
-
-    with state.lock:
-        # Compared as this org shows them (an amount in the deal's own currency).
-        views = {
-            key: meta.view(r, query.sobject, state.tenant)
-            for key, r in _records(state, query.sobject).items()
-        }
-        rows = [
-            r
-            for r in views.values()
-            # `query` never sees deleted rows; `queryAll` sees them with IsDeleted = true.
-            if (include_deleted or not r.get("IsDeleted")) and soql.evaluate(query.where, r, read)
-        ]
-    rows.sort(key=lambda r: str(r.get("Id")))
-    for name, ascending in reversed(query.order):  # nulls first ascending, last descending
-        rows.sort(
-            key=lambda r, n=name: (read(r, n) is not None, read(r, n) or 0),  # type: ignore[misc]
-            reverse=not ascending,
-        )
-    return query, [str(r.get("Id")) for r in rows[: query.limit]]
-
-
-def rendered(
-    state: SandboxState, query: soql.Query, ids: list[str], version: str
-) -> list[dict[str, Any]]:
-    """The selected records as the query's columns show them (`attributes` first)."""
-    records = _records(state, query.sobject)
-    return [
-        _render(state, records[i], query.sobject, query.columns, version)
-        for i in ids
-        if i in records
-    ]
 
 
 def _query(include_deleted: bool) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox import salesforce_query  # the REST query's selection, shared
 from sandbox.salesforce_data import USER_ID
 from sandbox.state import SandboxState
 from sandbox.web import json_response
@@ -55,8 +56,6 @@ def _cell(value: Any) -> str:
 
 
 async def create_job(request: Request, state: SandboxState) -> Response:
-    from sandbox import salesforce  # the REST query's selection, shared
-
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -67,12 +66,12 @@ async def create_job(request: Request, state: SandboxState) -> Response:
     if body.get("contentType", "CSV") != "CSV" or body.get("columnDelimiter", "COMMA") != "COMMA":
         return _errors(400, "Only CSV with a COMMA delimiter is served here", "INVALIDJOB")
     version = request.path_params["version"]
-    selected = salesforce.select(state, str(body.get("query") or ""), operation == "queryAll")
+    selected = salesforce_query.select(state, str(body.get("query") or ""), operation == "queryAll")
     if isinstance(selected, Response):
         return selected
     query, ids = selected
     with state.lock:
-        rows = salesforce.rendered(state, query, ids, version)
+        rows = salesforce_query.rendered(state, query, ids, version)
         jid = state.salesforce.new_id("AsyncApexJob")
         now = _now()
         info = {

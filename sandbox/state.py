@@ -14,9 +14,10 @@ from sandbox import (
     salesforce_data,
     zendesk_data,
 )
+from sandbox.counters import RequestCounters
 from sandbox.tenants import Tenant, tenant_named
-from sandbox.web import RequestCounters
 from sandbox.world import World, generate
+from sandbox.zendesk_messy import add_messy
 
 SETTINGS = {  # name -> (type, lowest allowed, highest allowed)
     "search_lag_s": (float, 0.0, 3600.0),
@@ -64,12 +65,14 @@ class SandboxState:
             self.seed: int = seed
             self.scale: int = scale
             self.world: World = world
-            self.jira = jira_data.build(world, self.tenant)
-            self.zendesk = zendesk_data.build(world, self.tenant)
-            self.hubspot = hubspot_data.build(world, self.tenant)
-            self.intercom = intercom_data.build(world)
-            self.freshdesk = freshdesk_data.build(world)
-            self.salesforce = salesforce_data.build(world)
+            self.jira: jira_data.JiraStore = jira_data.build(world, self.tenant)
+            self.zendesk: zendesk_data.ZendeskStore = zendesk_data.build(world)
+            if self.tenant.messy:  # on the built store: sandbox.zendesk_messy builds on it
+                add_messy(self.zendesk, world.now)
+            self.hubspot: hubspot_data.HubSpotStore = hubspot_data.build(world, self.tenant)
+            self.intercom: intercom_data.IntercomStore = intercom_data.build(world)
+            self.freshdesk: freshdesk_data.FreshdeskStore = freshdesk_data.build(world)
+            self.salesforce: salesforce_data.SalesforceStore = salesforce_data.build(world)
             self._written: dict[tuple[str, str], float] = {}
 
     def settings(self) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 import base64
 import binascii
 import json
-import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,32 +15,6 @@ if TYPE_CHECKING:
 
 Handler = Callable[[Request, "SandboxState"], Awaitable[Response]]
 Guard = Callable[[Request], Response | None]
-TOOLS = ("jira", "zendesk", "hubspot", "intercom", "freshdesk", "salesforce")
-
-
-class RequestCounters:
-    """Requests per tool and per `METHOD /route/{template}`, for tests and benchmarks."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.clear()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._tools: dict[str, dict[str, Any]] = {
-                tool: {"total": 0, "writes": 0, "routes": {}} for tool in TOOLS
-            }
-
-    def hit(self, tool: str, route: str, write: bool) -> None:
-        with self._lock:
-            counts = self._tools.setdefault(tool, {"total": 0, "writes": 0, "routes": {}})
-            counts["total"] += 1
-            counts["writes"] += int(write)
-            counts["routes"][route] = counts["routes"].get(route, 0) + 1
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return json.loads(json.dumps(self._tools))
 
 
 def endpoint(

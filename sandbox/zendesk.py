@@ -235,7 +235,11 @@ async def update_ticket(request: Request, state: SandboxState) -> Response:
                 text,
                 public,
                 now,
-                html_body=markup if isinstance(markup, str) and not note.get("body") else None,
+                html_body=(
+                    markup
+                    if isinstance(markup, str) and isinstance(note, dict) and not note.get("body")
+                    else None
+                ),
             )
             state.zendesk.comments.setdefault(ticket.get("id"), []).append(added)
             events.append(

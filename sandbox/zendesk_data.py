@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.intercom_data import html_text
-from sandbox.tenants import Tenant
 from sandbox.timefmt import order_time, zendesk_time
 from sandbox.world import World
 
@@ -68,8 +67,9 @@ def comment(
     }
 
 
-def build(world: World, tenant: Tenant | None = None) -> ZendeskStore:
-    """The world's Zendesk records; a `messy` tenant adds the edge cases of real accounts."""
+def build(world: World) -> ZendeskStore:
+    """The world's Zendesk records (a `messy` tenant's edge cases are added on top of them
+    by sandbox.zendesk_messy.add_messy)."""
     store = ZendeskStore({}, {}, {}, {}, [])
     org_of = {i: a.zendesk_org_id for i, a in enumerate(world.accounts)}
     for account in world.accounts:
@@ -193,10 +193,6 @@ def build(world: World, tenant: Tenant | None = None) -> ZendeskStore:
                 "updated_at": stamp,
             }
         )
-    if tenant is not None and tenant.messy:
-        from sandbox.zendesk_messy import add_messy  # it builds on this module
-
-        add_messy(store, world.now)
     return store
 
 

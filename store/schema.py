@@ -215,3 +215,14 @@ demand_history = Table(
     Column("open_pipeline", Float, nullable=False),
     Index("ix_demand_history_issue", "issue_key", "published_at"),
 )
+
+# A person's importance of a request (1 to 3, linking.importance), by the feedback item: it
+# outweighs the ticket's priority, and no sync changes it.
+request_importance = Table(
+    "request_importance",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("record_id", String(255), primary_key=True),
+    Column("importance", Integer, nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+)

@@ -538,7 +538,7 @@ class Store:
         signatures: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
         """Make `new` the links of these (source, record_id) owners, in one transaction,
-        and `signatures` what linking read of them (`flows.pipeline.record_signature`);
+        and `signatures` what linking read of them (`services.links.record_signature`);
         an owner without one (gone from the store) loses its signature with its links."""
         rows = [link.model_dump() for link in new]
         signatures = signatures or {}
@@ -697,8 +697,9 @@ class Store:
         return found
 
     def decide(self, source: str, record_id: str, issue_key: str, decision: str) -> None:
-        """Record a person's confirm or reject; a later decision on the pair replaces it."""
-        assert decision in ("confirmed", "rejected")
+        """Record a person's confirm or reject (or a proposal's suggestion); a later decision
+        on the pair replaces it."""
+        assert decision in ("confirmed", "rejected", "suggested")
         row = {
             "source": source,
             "record_id": record_id,

@@ -41,8 +41,11 @@ ACCOUNT_IDS = {
 class Ticket:
     """What the oracle needs of any support tool's ticket: who asked, for which company."""
 
-    def __init__(self, source: str, record_id: Any, email: str | None, company: Any) -> None:
+    def __init__(
+        self, source: str, record_id: Any, email: str | None, company: Any, importance: int = 1
+    ) -> None:
         self.source, self.id = source, str(record_id)
+        self.importance = importance  # from the tool's own priority, as the vendor names it
         self.email = (email or "").lower()
         self.company = None if company is None else str(company)
 
@@ -60,7 +63,8 @@ def zendesk_tickets(url: str) -> Iterator[Ticket]:
         for t in body["tickets"]:
             if t.get("status") != "deleted":
                 email = users.get(t["requester_id"], {}).get("email")
-                yield Ticket("zendesk", t["id"], email, t.get("organization_id"))
+                weight = {"urgent": 3, "high": 2}.get(t.get("priority"), 1)
+                yield Ticket("zendesk", t["id"], email, t.get("organization_id"), weight)
         if body["end_of_stream"]:
             return
         params = {"cursor": body["after_cursor"], "include": "users"}
@@ -83,7 +87,9 @@ def intercom_tickets(url: str) -> Iterator[Ticket]:
             ).json()
             companies = (contact.get("companies") or {}).get("data") or []
             email = author.get("email") or contact.get("email")
-            yield Ticket("intercom", c["id"], email, companies[0]["id"] if companies else None)
+            company = companies[0]["id"] if companies else None
+            weight = 2 if c.get("priority") == "priority" else 1
+            yield Ticket("intercom", c["id"], email, company, weight)
         after = (body["pages"].get("next") or {}).get("starting_after")
         if not after:
             return
@@ -101,7 +107,11 @@ def freshdesk_tickets(url: str) -> Iterator[Ticket]:
         response = requests.get(next_url, params=params, auth=FRESHDESK_AUTH, timeout=30)
         for t in response.json():
             yield Ticket(
-                "freshdesk", t["id"], (t.get("requester") or {}).get("email"), t.get("company_id")
+                "freshdesk",
+                t["id"],
+                (t.get("requester") or {}).get("email"),
+                t.get("company_id"),
+                {4: 3, 3: 2}.get(t.get("priority"), 1),  # Freshdesk: 4 urgent, 3 high
             )
         next_url, params = response.links.get("next", {}).get("url"), None
 
@@ -306,6 +316,7 @@ def expected_demand(
             total = sum((deals[p].amount for p in revenue), Decimal(0))
         expected[key] = {
             "requests": len(feedback_of[key]),
+            "weighted_requests": sum(tickets[t].importance for t in feedback_of[key]),
             "customers": len(customers),
             "revenue": total,
             "open_pipeline": sum((deals[p].amount for p in pipeline), Decimal(0)),

@@ -1,6 +1,7 @@
 """Alerts: with PMSYNC_ALERT_BLOCK naming a notification block, the automations exist on
 the Prefect server, and a failed `sync` run sends the block's notification (here a custom
-webhook block pointed at a local receiver). Pays for a real Prefect server (~20 s)."""
+webhook block pointed at a local receiver), also a real sync in which one tool failed: its
+run ends Failed naming the tool. Pays for a real Prefect server (~20 s)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
+
+import requests
+
+from tests.test_ops_prefect import sandbox_environment, wait_for
+from tests.test_tool_failures import closed_port
 
 ROOT = Path(__file__).parent.parent
 
@@ -42,7 +48,9 @@ print("ran")
 """
 
 
-def test_a_failed_sync_run_notifies_through_the_configured_block(tmp_path: Path) -> None:
+def test_a_failed_sync_run_notifies_through_the_configured_block(
+    tmp_path: Path, sandbox_url: str, store_url: str
+) -> None:
     from deployments.local_server import LocalServer
 
     received: list[dict[str, Any]] = []
@@ -91,6 +99,47 @@ def test_a_failed_sync_run_notifies_through_the_configured_block(tmp_path: Path)
         assert received, "no notification arrived"
         [note] = received
         assert "Failed" in note["text"] and "hubspot: credentials refused" in note["text"]
+
+        # `pmsync sync` with HubSpot unreachable: the other tools' changes are published,
+        # the command says which tool failed and exits 1, and the run is Failed in Prefect
+        # (so the automation fires), its message naming the tool.
+        env.update(sandbox_environment(sandbox_url), PMSYNC_DATABASE_URL=store_url)
+        env["PMSYNC_HUBSPOT_URL"] = f"http://127.0.0.1:{closed_port()}/hubspot"
+        done = subprocess.run(
+            [sys.executable, "-m", "pmsync", "sync", "--json"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert done.returncode == 1, done.stderr[-3000:]
+        assert "failed hubspot" in done.stderr and "PMSYNC_HUBSPOT_URL" in done.stderr
+        assert "Traceback" not in done.stderr
+        result = json.loads(done.stdout)
+        assert set(result["failed"]) == {"hubspot"} and result["pulled"]["zendesk"] > 0
+        assert result["published"]["written"] > 0
+        [run] = requests.post(
+            f"{server.url}/flow_runs/filter",
+            json={"sort": "START_TIME_DESC", "limit": 1},
+            timeout=10,
+        ).json()
+        assert run["state_type"] == "FAILED", run["state"]
+        assert run["state"]["message"].startswith("failed: hubspot (")
+        assert run["state"]["message"].endswith("; the others' changes were published")
+
+        def retries() -> list[str]:
+            # Logged while pages are fetched ahead in another thread: still in the run's logs.
+            found = requests.post(
+                f"{server.url}/logs/filter",
+                json={"logs": {"flow_run_id": {"any_": [run["id"]]}, "level": {"ge_": 30}}},
+                timeout=10,
+            ).json()
+            return [log["message"] for log in found if "retry 1/" in log["message"]]
+
+        assert wait_for("the retries in the run's logs", retries, 30)[0].startswith("hubspot: ")
+        wait_for("the partial failure's notification", lambda: len(received) > 1, 90)
+        assert "Failed" in received[1]["text"] and "failed: hubspot (" in received[1]["text"]
     finally:
         server.stop()
         http.shutdown()

@@ -12,8 +12,8 @@ import responses
 
 from connectors.http import ApiClient, AuthError
 from connectors.notes import HubSpotNotes
-from flows.close_loop import close_loop
 from models import Deal, Feedback, Issue, Link, Settings
+from services.close_loop import close_loop
 from store import Store
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

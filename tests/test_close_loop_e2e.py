@@ -6,9 +6,9 @@ from __future__ import annotations
 import requests
 
 from connectors.notes import marker
-from flows.close_loop import NOTE_WRITERS
 from flows.pipeline import run_cycle
 from models import Settings
+from services.close_loop import NOTE_WRITERS
 from store import Store
 
 

@@ -191,7 +191,7 @@ def test_moved_numbers_rewrite_the_comment_once_per_interval(hours_ago, interval
     from datetime import timedelta
 
     from connectors.jira.comment import comment_basis
-    from flows.publish import Publisher
+    from services.publish import Publisher
 
     now = datetime(2025, 1, 2, tzinfo=UTC)
     shown = comment_basis(_summary())

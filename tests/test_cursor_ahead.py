@@ -11,7 +11,7 @@ import requests
 from connectors.base import clamped_cursor, cursor_time
 from flows.pipeline import run_cycle
 from models import Settings
-from pmsync.cli import status_report
+from pmsync.status_cmd import status_report
 from store import Store
 
 

@@ -13,7 +13,15 @@ from builders import JIRA, RecordedSleep, sandbox_settings
 
 from connectors.jira.client import JiraConnector
 from connectors.jira.write import COMMENT_MARKER, JiraWriter, SeenComment, SeenIssue, demand_digest
-from flows.drift import COMMENT_EDITED, COMMENT_GONE, DUPLICATES, FIELDS, LABELS, PROPERTY, drift_of
+from services.drift import (
+    COMMENT_EDITED,
+    COMMENT_GONE,
+    DUPLICATES,
+    FIELDS,
+    LABELS,
+    PROPERTY,
+    drift_of,
+)
 
 API = f"{JIRA}/rest/api/3"
 ME = "5b10ac8d82e05b22cc7d4ef5"

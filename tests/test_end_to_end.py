@@ -52,13 +52,13 @@ def test_demand_and_publish_by_small_batches_put_the_same_numbers_on_the_tickets
 ) -> None:
     """A large store is summed and published a batch of issues at a time (memory holds a
     batch, not every summary): batches of 3 put exactly the numbers of one big batch."""
-    import flows.pipeline
-    import flows.publish
+    import services.demand
+    import services.publish
 
-    monkeypatch.setattr(flows.pipeline, "SUMMARY_BATCH", 3)
-    monkeypatch.setattr(flows.publish, "PUBLISH_BATCH", 3)
+    monkeypatch.setattr(services.demand, "SUMMARY_BATCH", 3)
+    monkeypatch.setattr(services.publish, "PUBLISH_BATCH", 3)
     computed: list[int] = []
-    compute = flows.pipeline.Summaries.__getitem__
+    compute = services.demand.Summaries.__getitem__
 
     def counting(self, key):  # type: ignore[no-untyped-def]
         held = self._held
@@ -67,7 +67,7 @@ def test_demand_and_publish_by_small_batches_put_the_same_numbers_on_the_tickets
             computed.append(len(self._held))
         return found
 
-    monkeypatch.setattr(flows.pipeline.Summaries, "__getitem__", counting)
+    monkeypatch.setattr(services.demand.Summaries, "__getitem__", counting)
     result = run_cycle(settings, store)
     url = settings.jira_url.removesuffix("/jira")  # type: ignore[union-attr]
     expected = expected_demand(url)

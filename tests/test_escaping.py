@@ -25,8 +25,8 @@ from connectors.notes import (
     ZendeskNotes,
     marker,
 )
-from flows.close_loop import notify
 from models import DemandSummary, Issue, Settings
+from services.close_loop import notify
 from tests.escaping import HOSTILE, assert_shows_exactly
 
 BASE = "https://tool.example"

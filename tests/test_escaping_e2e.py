@@ -9,9 +9,9 @@ from typing import Any
 import requests
 
 from connectors.notes import marker
-from flows.close_loop import NOTE_WRITERS
 from flows.pipeline import run_cycle
 from models import Settings
+from services.close_loop import NOTE_WRITERS
 from store import Store
 from tests.escaping import HOSTILE_SUMMARY, assert_shows_exactly
 from tests.oracle import AUTH

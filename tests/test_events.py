@@ -14,9 +14,10 @@ import pytest
 import requests
 
 from flows.events import handle_events
-from flows.pipeline import relink, run_cycle
+from flows.pipeline import run_cycle
 from models import Settings
 from sandbox.webhooks_out import Delivery, signed_headers
+from services.links import relink
 from store import Store
 from store.inbox import DONE, PENDING, Inbox
 from tests.jira_view import assert_ticket_shows, issue_numbers

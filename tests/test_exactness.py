@@ -308,7 +308,7 @@ def test_full_after_incremental_runs_converges_to_the_same_store(
     assert full.published == {"written": 0, "unchanged": full.published["unchanged"], "failed": 0}
     assert mismatches(incremental, stored(store)) == []
     # Text matches against issues edited since the last reconcile are refreshed by the
-    # next one (flows.incremental); every other link, and every number written, is exact.
+    # next one (services.incremental); every other link, and every number written, is exact.
     links, ledger = links_and_ledger(store)
     assert ledger == incremental_ledger
     assert untexted(links) == untexted(incremental_links)

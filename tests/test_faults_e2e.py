@@ -24,9 +24,10 @@ import requests
 import responses as responses_lib
 
 from connectors.http import ApiClient
-from flows.pipeline import link_all, run_cycle
+from flows.pipeline import run_cycle
 from models import Settings
 from sandbox.server import SandboxServer, start_sandbox
+from services.links import link_all
 from store import Store
 from tests.jira_view import MARKER, managed_comments
 from tests.test_exactness import pull_all

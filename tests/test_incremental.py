@@ -10,10 +10,10 @@ import pytest
 import requests
 
 from connectors.http import ApiError
-from flows.incremental import LINKED, RECONCILED, reconcile_due
 from flows.pipeline import run_cycle
-from flows.publish import Plan, Publisher
 from models import Link, Settings
+from services.incremental import LINKED, RECONCILED, reconcile_due
+from services.publish import Plan, Publisher
 from store import Store
 
 
@@ -144,7 +144,7 @@ def test_a_ticket_solved_keeps_its_links_unrelinked_and_its_issues_are_summed_ag
     it is not linked again (no text index is built for it), yet the issues it counts on
     are summed, since how many open tickets ask can move. A ticket whose words change is
     linked again."""
-    import flows.incremental
+    import services.incremental
 
     run_cycle(settings, store, full=True)
     run_cycle(settings, store)  # pmsync's own edits, read back
@@ -157,7 +157,7 @@ def test_a_ticket_solved_keeps_its_links_unrelinked_and_its_issues_are_summed_ag
     links_before = {x for x in store.links() if x.record_id == solved.record_id}
     relinked: list[tuple[str, str]] = []
     summed: list[str] = []
-    real_relink, real_demand = flows.incremental.relink, flows.incremental.demand
+    real_relink, real_demand = services.incremental.relink, services.incremental.demand
 
     def spy_relink(settings: Settings, store: Store, records: list, *args: Any) -> int:
         relinked.extend((r.source, r.id) for r in records)
@@ -168,8 +168,8 @@ def test_a_ticket_solved_keeps_its_links_unrelinked_and_its_issues_are_summed_ag
         summed.extend(summaries)
         return summaries
 
-    monkeypatch.setattr(flows.incremental, "relink", spy_relink)
-    monkeypatch.setattr(flows.incremental, "demand", spy_demand)
+    monkeypatch.setattr(services.incremental, "relink", spy_relink)
+    monkeypatch.setattr(services.incremental, "demand", spy_demand)
     run_cycle(settings, store)
 
     assert ("zendesk", solved.record_id) not in relinked

@@ -37,6 +37,7 @@ BEFORE_MIGRATIONS = sorted(
         "record_signatures",
         "leases",
         "demand_history",
+        "request_importance",
     }
 )
 

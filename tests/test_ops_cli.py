@@ -19,7 +19,8 @@ from flows.backfill import run_backfill
 from flows.check import run_checks
 from flows.pipeline import run_cycle
 from models import Settings
-from pmsync.cli import app, status_report
+from pmsync.cli import app
+from pmsync.status_cmd import status_report
 from store import Inbox, Store
 from store.inbox import Delivery
 

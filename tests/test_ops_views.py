@@ -14,12 +14,13 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-import pmsync.cli
-from flows.incremental import LINKED
+import pmsync.sync_cmd
 from flows.pipeline import run_cycle
 from models import Settings
-from pmsync.cli import app, status_report
+from pmsync.cli import app
 from pmsync.progress import cycle_progress
+from pmsync.status_cmd import status_report
+from services.incremental import LINKED
 from store import Store
 from tests.test_tool_failures import closed_port
 
@@ -38,7 +39,8 @@ def test_sync_shows_each_tool_then_link_sum_publish_on_a_terminal_only(
     """On a terminal, stderr shows a line per tool with its pages and records, then link,
     sum and publish; with --json stdout is the one JSON object and stderr has no progress."""
     screen = io.StringIO()
-    monkeypatch.setattr(pmsync.cli, "err", Console(file=screen, force_terminal=True, width=120))
+    terminal = Console(file=screen, force_terminal=True, width=120)
+    monkeypatch.setattr(pmsync.sync_cmd, "err", terminal)
     env = {"PMSYNC_DATABASE_URL": store_url}
     shown = runner.invoke(app, ["sync", "--sandbox", sandbox_url], env=env)
     assert shown.exit_code == 0, shown.output

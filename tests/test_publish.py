@@ -19,9 +19,11 @@ from connectors.jira.comment import (
     render_comment,
 )
 from connectors.jira.write import JiraWriter
-from flows.pipeline import demand, link_all, pull_source, run_cycle
-from flows.publish import Publisher, describe, publish_all
+from flows.pipeline import pull_source, run_cycle
 from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, Settings
+from services.demand import demand
+from services.links import link_all
+from services.publish import Publisher, describe, publish_all
 from store import Store
 from tests.conftest import EXPLICIT_ONLY
 from tests.jira_view import FIELDS, demand_property, issue_numbers, managed_comments

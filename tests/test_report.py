@@ -68,6 +68,7 @@ def test_each_sort_ranks_by_its_number(settings: Settings, synced: Store, sort: 
     rows = gather(settings, synced, sort=sort).rows
     value = {
         "requests": lambda r: r.demand.requests,
+        "importance": lambda r: r.demand.weighted_requests,
         "customers": lambda r: r.demand.customers,
         "revenue": lambda r: r.demand.revenue,
         "pipeline": lambda r: r.demand.open_pipeline,

@@ -30,10 +30,12 @@ from sqlalchemy import create_engine, select, text
 from flows.backfill import parse_window, run_backfill
 from flows.budgets import ensure_prefect_limits
 from flows.check import run_checks
-from flows.pipeline import demand, link_all, pull_source
-from flows.publish import publish_all
+from flows.pipeline import pull_source
 from models import Settings
-from pmsync.cli import status_report
+from pmsync.status_cmd import status_report
+from services.demand import demand
+from services.links import link_all
+from services.publish import publish_all
 from store import Store
 from store.schema import records
 from tests.postgres import postgres_schema

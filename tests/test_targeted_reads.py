@@ -7,15 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flows.pipeline import (
-    account_directory,
-    calculator_for,
-    demand,
-    issues_asked_by,
-    link_all,
-    pull_source,
-)
+from flows.pipeline import pull_source
 from models import Settings
+from services.demand import account_directory, calculator_for, demand, issues_asked_by
+from services.links import link_all
 from store import Store
 
 

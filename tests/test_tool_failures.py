@@ -11,10 +11,11 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-import pmsync.cli
+import pmsync.sync_cmd
 from flows.pipeline import run_cycle
 from models import Settings
-from pmsync.cli import app, status_report
+from pmsync.cli import app
+from pmsync.status_cmd import status_report
 from store import Store
 from tests.conftest import EXPLICIT_ONLY
 
@@ -97,7 +98,7 @@ def test_sync_command_exits_1_with_one_line_per_failed_tool(
         )
         return run_cycle(settings, Store(store_url), full=full).as_dict()
 
-    monkeypatch.setattr(pmsync.cli, "run_sync_flow", in_process)
+    monkeypatch.setattr(pmsync.sync_cmd, "run_sync_flow", in_process)
     shown = CliRunner().invoke(app, ["sync", "--sandbox", sandbox_url])
     assert shown.exit_code == 1, shown.output
     assert "failed hubspot" in shown.output and "PMSYNC_HUBSPOT_URL" in shown.output

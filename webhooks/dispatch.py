@@ -11,7 +11,7 @@ of events about one record is claimed together and that record is read back once
    configured and the `handle-events/handle-events` deployment exists
    (`run_deployment(..., idempotency_key=<claim token>, timeout=0)`), else in this
    process, calling the flow's plain core (~0.1 s; a run through `pmsync serve` takes
-   ~1 s, most of it Prefect's poll and start: README, "Webhooks and latency").
+   ~1 s, most of it Prefect's poll and start: docs/performance.md, "Webhook latency").
 
 Events are marked done only when their run succeeded; a failed run puts them back to
 pending with the error (`Inbox.mark_failed`), and the dispatcher waits 1, 2, 4 ... 60 s

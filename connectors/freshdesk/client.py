@@ -18,10 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import (
-    REREADS,
     Capability,
     CursorReader,
-    DuplicatePageToken,
     ListingRead,
     MissingFeatures,
     MovedWhileRead,
@@ -37,6 +35,7 @@ from connectors.base import (
     parse_time,
 )
 from connectors.http import ApiClient, ApiError, AuthError
+from connectors.paging import Request, Stream, link_header, next_link, reread_moved
 from models import Account, Feedback, Settings
 
 TICKETS = "freshdesk.tickets"
@@ -45,6 +44,9 @@ PAGE_CAP = 300  # Freshdesk refuses page 301 of any listing
 PER_PAGE = 100  # its largest page
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUSES = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
+# Freshdesk's priorities 1-4 (Low, Medium, High, Urgent) in the words Feedback keeps.
+PRIORITIES = {1: "low", 2: "normal", 3: "high", 4: "urgent"}
+LINKED_PAGES = link_header("freshdesk {path} repeated next link {token}")
 COMPANIES_MISSING = (
     "companies refused ({status}): no Freshdesk accounts; give the API key's agent a role "
     "that may view companies (Admin > Roles)"
@@ -77,6 +79,7 @@ def ticket_from_raw(raw: dict[str, Any], site: str) -> Feedback:
         account_id=str(company) if company is not None else None,
         created_at=parse_time(raw["created_at"], "created_at") if raw.get("created_at") else None,
         updated_at=parse_time(raw["updated_at"], "updated_at"),
+        priority=PRIORITIES.get(raw.get("priority", 0)),
     )
 
 
@@ -151,13 +154,11 @@ class FreshdeskConnector:
                 yield page
         except AuthError as error:
             self.missing.note("deleted_tickets", DELETED_MISSING.format(status=error.status))
-        for _ in range(REREADS):
-            if moved.restart_from is None:
-                return
-            restart, moved = moved.restart_from, MovedWhileRead()
-            yield from self.tickets(None, restart, until, moved)
-        if moved.restart_from is not None:  # still moving: the next run starts there
-            cursor = bookmark(moved.restart_from, datetime.now(UTC))
+        restart = yield from reread_moved(
+            moved, lambda at, moved: self.tickets(None, at, until, moved)
+        )
+        if restart is not None:  # still moving: the next run starts there
+            cursor = bookmark(restart, datetime.now(UTC))
             yield Page("freshdesk", "feedback", TICKETS, cursor=cursor)
 
     def _linked_pages(
@@ -165,10 +166,12 @@ class FreshdeskConnector:
     ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         """A listing's pages, each with whether a `Link: rel="next"` follows it; its
         absence is the only end (a short or empty page is not)."""
-        response = self.api.request("GET", path, params=params)
-        seen: set[str] = set()
-        while True:
-            url = response.links.get("next", {}).get("url")
+
+        def send(request: Request) -> Any:
+            return self.api.request("GET", request.path, params=request.params or None)
+
+        for response in Stream(path, "[]", LINKED_PAGES).pages(send, params):
+            url = next_link(response)
             page = response.json()
             if not isinstance(page, list):
                 # A 200 with an error body (or a proxy's page) is no page: taken as an empty
@@ -176,12 +179,6 @@ class FreshdeskConnector:
                 shown = str(page)[:200]
                 raise ApiError("freshdesk", f"{path} answered without a list: {shown}", status=200)
             yield page, bool(url)
-            if not url:
-                return
-            if url in seen:
-                raise DuplicatePageToken(f"freshdesk {path} repeated next link {url}")
-            seen.add(url)
-            response = self.api.request("GET", url)
 
     def _tickets_since(
         self, since: datetime, until: datetime | None = None, **extra: Any

@@ -7,8 +7,7 @@ from typing import Any
 
 from connectors.base import configured_site, one_call
 from connectors.hubspot import client, webhook
-from connectors.hubspot.features import capabilities
-from connectors.hubspot.lookup import read_company, read_deal
+from connectors.hubspot.lookup import capabilities, read_company, read_deal
 from connectors.notes import NOTE_MARKER, HubSpotNotes
 from connectors.registry import CRM, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import pick

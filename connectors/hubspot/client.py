@@ -31,9 +31,7 @@ from functools import partial
 from typing import Any
 
 from connectors.base import (
-    REREADS,
     CursorReader,
-    DuplicatePageToken,
     ListingRead,
     MissingFeatures,
     MovedWhileRead,
@@ -52,6 +50,7 @@ from connectors.hubspot.features import (
     deal_property_names,
 )
 from connectors.hubspot.records import company_from_raw, deal_from_raw, modified_at
+from connectors.paging import CappedSearch, Request, Stream, next_token, param, reread_moved
 from models import Settings
 
 DEALS = "hubspot.deals"
@@ -80,6 +79,9 @@ COMPANY_PROPERTIES = ["name", "domain", "hs_lastmodifieddate"]
 BY_MODIFIED = [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
 BY_ID = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+OBJECT_LIST = next_token(
+    "paging.next.after", param("after"), "hubspot {path} repeated after={token}"
+)
 
 
 @dataclass(frozen=True)
@@ -204,18 +206,12 @@ class HubSpotConnector:
 
     def _list(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """A v3 object list: no `paging.next` is HubSpot's end signal, not a short page."""
-        params = {"limit": 100, **params}
-        afters: set[str] = set()
-        while True:
-            body = self.api.get_json(path, RESULTS_PAGE, params=params)
+
+        def send(request: Request) -> Any:
+            return self.api.get_json(request.path, RESULTS_PAGE, params=request.params)
+
+        for body in Stream(path, "results", OBJECT_LIST).pages(send, {"limit": 100, **params}):
             yield body["results"]
-            after = ((body.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                return
-            if after in afters:
-                raise DuplicatePageToken(f"hubspot {path} repeated after={after}")
-            afters.add(after)
-            params["after"] = after
 
     def companies(self, read: ListingRead | None = None, saved: Any = None) -> Iterator[Page]:
         """Every company (the last page names them all, so deleted ones leave the store), or
@@ -301,12 +297,11 @@ class HubSpotConnector:
         next run must start if it is still moving, else None."""
         moved = MovedWhileRead()
         yield from self._walk(kind, position, until, moved, page)
-        for _ in range(REREADS):
-            if moved.restart_from is None:
-                return None
-            restart, moved = Position(moved.restart_from), MovedWhileRead()
-            yield from self._walk(kind, restart, until, moved, page)
-        return moved.restart_from
+        return (
+            yield from reread_moved(
+                moved, lambda at, moved: self._walk(kind, Position(at), until, moved, page)
+            )
+        )
 
     def _walk(
         self,
@@ -372,30 +367,19 @@ class HubSpotConnector:
         the offsets: `moved` hears of it, with the query's lower bound `lower`."""
         limit = min(self.settings.page_size, 200)
         body: dict[str, Any] = {**query, "properties": self.searched[kind], "limit": limit}
-        afters: set[str] = set()
-        received = 0
-        total: int | None = None
-        while True:
-            search = f"/crm/v3/objects/{kind}/search"
-            answer = self.api.request("POST", search, RESULTS_PAGE, json=body).json()
-            results = answer["results"]
-            received += len(results)
-            count = answer.get("total")
-            if isinstance(count, int):
-                if moved and total is not None and count < total:
-                    moved.shrank(lower)
-                total = count
-            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
-            # `after` is the offset of the next page; count ourselves if it is opaque.
-            offset = int(after) if after and str(after).isdigit() else received
-            capped = bool(after) and offset + limit > SEARCH_CAP
-            yield results, capped
-            if not after or capped:
-                return
-            if after in afters:
-                raise DuplicatePageToken(f"hubspot {kind} search repeated after={after}")
-            afters.add(after)
-            body["after"] = after
+        paging = CappedSearch(
+            limit,
+            SEARCH_CAP,
+            f"hubspot {kind} search repeated after={{token}}",
+            shrank=partial(moved.shrank, lower) if moved else None,
+        )
+
+        def send(request: Request) -> Any:
+            return self.api.request("POST", request.path, RESULTS_PAGE, json=request.body).json()
+
+        first = Request(f"/crm/v3/objects/{kind}/search", body=body)
+        for answer, capped in paging.pages(send, first):
+            yield answer["results"], capped
 
     def _deal_page(
         self, results: list[dict[str, Any]], position: Position | None, started: datetime

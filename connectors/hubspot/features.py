@@ -22,7 +22,6 @@ from typing import Any
 
 from connectors.base import Capability
 from connectors.http import ApiClient, ApiError, RetryableError
-from models import Settings
 
 log = logging.getLogger("pmsync.hubspot")
 
@@ -85,12 +84,9 @@ def _probe(call: Callable[[], Any]) -> ApiError | None:
     return None
 
 
-def capabilities(settings: Settings) -> list[Capability]:
+def capabilities_of(api: ApiClient) -> list[Capability]:
     """Each HubSpot feature pmsync uses, available or missing (and what to change), from one
     cheap read each."""
-    from connectors.hubspot.client import HubSpotConnector
-
-    api = HubSpotConnector(settings).api
     found = [
         _read("deals", api, "/crm/v3/objects/deals", "crm.objects.deals.read"),
         _read("companies", api, "/crm/v3/objects/companies", "crm.objects.companies.read"),

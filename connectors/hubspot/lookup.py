@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from connectors.base import Capability
 from connectors.hubspot import client as hubspot
 from connectors.hubspot.client import HubSpotConnector
-from connectors.hubspot.features import company_currency
+from connectors.hubspot.features import capabilities_of, company_currency
 from connectors.lookup import path_id
 from models import Settings
 
@@ -40,3 +41,8 @@ def read_company(connector: HubSpotConnector, company_id: str, settings: Setting
     if raw.get("archived"):
         return None
     return raw, partial(hubspot.company_from_raw, site=connector.site)
+
+
+def capabilities(settings: Settings) -> list[Capability]:
+    """Each HubSpot feature pmsync uses, for `pmsync check` (connectors.hubspot.features)."""
+    return capabilities_of(HubSpotConnector(settings).api)

@@ -35,7 +35,6 @@ from urllib.parse import quote, urlsplit
 from connectors.base import (
     Capability,
     CursorReader,
-    DuplicatePageToken,
     ListingRead,
     MissingFeatures,
     Page,
@@ -48,6 +47,7 @@ from connectors.base import (
     unix_seconds,
 )
 from connectors.http import ApiClient, ApiError, AuthError, RetryableError
+from connectors.paging import Request, ScrollPaging, Stream, body_key, next_token
 from models import Account, Feedback, Settings
 
 log = logging.getLogger("pmsync.intercom")
@@ -149,6 +149,8 @@ def conversation_from_raw(
         account_id=str(company) if company is not None else None,
         created_at=parse_time(raw["created_at"], "created_at") if raw.get("created_at") else None,
         updated_at=parse_time(raw["updated_at"], "updated_at"),
+        # Intercom flags a conversation "priority" or "not_priority": the flag is a high one.
+        priority="high" if raw.get("priority") == "priority" else None,
     )
 
 
@@ -193,8 +195,18 @@ def _updated_between(since: datetime | None, until: datetime | None) -> dict[str
     return {"operator": "AND", "value": rules}
 
 
-def _starting_after(body: dict[str, Any]) -> str | None:
-    return (((body.get("pages") or {}).get("next")) or {}).get("starting_after")
+SEARCH_PAGES = next_token(
+    "pages.next.starting_after",
+    body_key("pagination", "starting_after"),
+    "intercom {path} repeated starting_after {token!r}",
+)
+# In id order, so a company that changes while the run reads cannot shift out of a page.
+COMPANY_SCROLL = Stream(
+    "/companies/scroll",
+    "data",
+    ScrollPaging("data", "intercom companies scroll is not moving on"),
+    COMPANIES,
+)
 
 
 class IntercomConnector:
@@ -272,17 +284,12 @@ class IntercomConnector:
         """A search's pages: only an absent `pages.next` ends it, never a short page. Each
         answer holds its list under `records`; one without it is no answer at all."""
         body: dict[str, Any] = {"query": query, "pagination": {"per_page": SEARCH_PAGE}, **extra}
-        seen: set[str] = set()
-        while True:
-            answer = answer_with(self.api.request("POST", path, json=body).json(), records, path)
-            yield answer
-            after = _starting_after(answer)
-            if not after:
-                return
-            if after in seen:
-                raise DuplicatePageToken(f"intercom {path} repeated starting_after {after!r}")
-            seen.add(after)
-            body["pagination"] = {"per_page": SEARCH_PAGE, "starting_after": after}
+
+        def send(request: Request) -> Any:
+            answer = self.api.request("POST", request.path, json=request.body).json()
+            return answer_with(answer, records, path)
+
+        yield from Stream(path, records, SEARCH_PAGES).pages(send, body=body)
 
     def count(self, since: datetime | None, until: datetime | None) -> int | None:
         """Conversations updated in [since, until): the search's `total_count`."""
@@ -406,34 +413,27 @@ class IntercomConnector:
     def _scroll(self, named: set[str]) -> Generator[Page, None, bool]:
         """One scroll from its start, adding every company id to `named`; False when the
         token may not read companies (the feature is off, nothing is removed)."""
-        seen: set[str] = set()
-        params: dict[str, Any] = {}
-        while True:
-            try:
-                # Once open, only a 429 (which the server did not act on) is retried.
-                retry_only = frozenset({429}) if params else None
-                found = self.api.get_json("/companies/scroll", params=params, retry_only=retry_only)
-                answer = answer_with(found, "data", "/companies/scroll")
-            except AuthError as error:
-                # No companies: no accounts from Intercom, and none removed (no closing page).
-                self.missing.note("companies", COMPANIES_MISSING.format(status=error.status))
-                return False
-            data = answer.get("data") or []
-            if not data:
-                return True
-            page = Page("intercom", "account", COMPANIES)
-            fresh = 0
-            pages = self.company_pages()
-            build = partial(company_from_raw, pages=pages)
-            for raw in data:
-                convert(page, raw, build, context={"pages": pages})
-                fresh += str(raw.get("id")) not in seen
-                seen.add(str(raw.get("id")))
-            named |= seen
-            yield page
-            if not fresh or not answer.get("scroll_param"):
-                raise DuplicatePageToken("intercom companies scroll is not moving on")
-            params = {"scroll_param": answer["scroll_param"]}
+
+        def send(request: Request) -> Any:
+            # Once open, only a 429 (which the server did not act on) is retried.
+            retry_only = frozenset({429}) if request.params else None
+            found = self.api.get_json(request.path, params=request.params, retry_only=retry_only)
+            return answer_with(found, "data", request.path)
+
+        try:
+            for answer in COMPANY_SCROLL.pages(send):
+                page = Page("intercom", "account", COMPANIES)
+                pages = self.company_pages()
+                build = partial(company_from_raw, pages=pages)
+                for raw in answer["data"]:
+                    convert(page, raw, build, context={"pages": pages})
+                    named.add(str(raw.get("id")))
+                yield page
+        except AuthError as error:
+            # No companies: no accounts from Intercom, and none removed (no closing page).
+            self.missing.note("companies", COMPANIES_MISSING.format(status=error.status))
+            return False
+        return True
 
 
 def capabilities(settings: Settings) -> list[Capability]:

@@ -27,7 +27,6 @@ from jira import JIRA, JIRAError
 
 from connectors.base import (
     CursorReader,
-    DuplicatePageToken,
     ListingRead,
     Page,
     bookmark,
@@ -47,6 +46,7 @@ from connectors.http import (
 )
 from connectors.jira import adf
 from connectors.jira.remote_links import record_of, remote_link_from_raw, sites, target_url
+from connectors.paging import Request, Stream, next_token, param
 from models import Issue, Settings
 
 STREAM = "jira.issues"
@@ -71,6 +71,13 @@ FIELDS = [
 # The issue property pmsync writes its demand summary to. The search asks for it, so
 # publishing knows which issues pmsync wrote to before without reading their comments.
 PROPERTY_KEY = "pmsync.demand"
+SEARCH = Stream(
+    "/rest/api/3/search/jql",
+    "issues",
+    next_token(
+        "nextPageToken", param("nextPageToken"), "jira repeated nextPageToken {token:.20}..."
+    ),
+)
 
 
 def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
@@ -214,17 +221,12 @@ class JiraConnector:
     ) -> Iterator[dict[str, Any]]:
         """Every page of one search: an absent nextPageToken is Jira's only end signal
         (isLast is unreliable, and pages may be shorter than asked)."""
-        token: str | None = None
-        seen_tokens: set[str] = set()
-        while True:
-            result = self.search_page(jql, token, fields, max_results, properties)
-            yield result
-            token = result.get("nextPageToken")
-            if not token:
-                return
-            if token in seen_tokens:
-                raise DuplicatePageToken(f"jira repeated nextPageToken {token[:20]}...")
-            seen_tokens.add(token)
+
+        def send(request: Request) -> dict[str, Any]:
+            token = request.params.get("nextPageToken")
+            return self.search_page(jql, token, fields, max_results, properties)
+
+        yield from SEARCH.pages(send)
 
     def pull(
         self,

@@ -80,6 +80,17 @@ def pipeline(summary: DemandSummary) -> str | None:
     return f"Open pipeline {summary.money(summary.open_pipeline)}: " + "; ".join(parts) + "."
 
 
+def importance(summary: DemandSummary) -> str | None:
+    """The requests weighed by importance, only when some request weighs more than 1: the
+    comment of an issue whose requests carry no priority reads as it always did."""
+    if summary.weighted_requests in (0, summary.requests):
+        return None
+    return (
+        f"Weighted by importance: {summary.weighted_requests} (each request 1 to 3, from its "
+        "ticket's priority or a person)."
+    )
+
+
 def _customer_table(summary: DemandSummary) -> list[dict[str, Any]]:
     if not summary.top_customers:
         return []
@@ -126,6 +137,9 @@ def render_comment(
     split = pipeline(summary)
     if split:
         head.append(adf.paragraph(adf.text(split)))
+    weighed = importance(summary)
+    if weighed:
+        head.append(adf.paragraph(adf.text(weighed)))
     tail = [
         adf.paragraph(adf.text(trend(summary))),
         adf.paragraph(adf.text(changes(summary, previous))),
@@ -176,7 +190,7 @@ def fit_property(summary: DemandSummary, **extra: Any) -> dict[str, Any]:
 def comment_basis(summary: DemandSummary) -> dict[str, Any]:
     """What the managed comment shows, kept to decide whether a new summary changes it
     materially (`material_change`) and what its "since the last update" line compares with."""
-    return {
+    basis = {
         "customers": summary.customers,
         "named": [c.name for c in summary.top_customers[:MAX_TABLE_ROWS]],
         "quotes": [[q.source, q.record_id, q.text] for q in summary.quotes],
@@ -184,6 +198,14 @@ def comment_basis(summary: DemandSummary) -> dict[str, Any]:
         "revenue": str(summary.revenue),
         "open_pipeline": str(summary.open_pipeline),
     }
+    if importance(summary):  # kept only when the comment shows it, as `_weighted` reads it
+        basis["weighted"] = summary.weighted_requests
+    return basis
+
+
+def _weighted(shown: dict[str, Any]) -> str:
+    """The weighted requests a comment shows; one without the line shows the requests."""
+    return str(shown.get("weighted", shown.get("requests")))
 
 
 NUMBERS = ("requests", "revenue", "open_pipeline")
@@ -207,4 +229,6 @@ def material_change(shown: dict[str, Any] | None, summary: DemandSummary) -> boo
 def numbers_changed(shown: dict[str, Any] | None, summary: DemandSummary) -> bool:
     """Whether the numbers the comment shows are no longer the summary's."""
     now = comment_basis(summary)
-    return shown is None or any(str(shown.get(k)) != str(now[k]) for k in NUMBERS)
+    if shown is None or _weighted(shown) != _weighted(now):
+        return True
+    return any(str(shown.get(k)) != str(now[k]) for k in NUMBERS)

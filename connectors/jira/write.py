@@ -27,7 +27,9 @@ import requests
 
 from connectors.base import MissingFeatures, parse_time
 from connectors.http import ApiError, AuthError
-from connectors.jira.client import PROPERTY_KEY, JiraConnector, adf
+from connectors.jira import adf
+from connectors.jira.client import PROPERTY_KEY, JiraConnector
+from connectors.paging import OffsetPaging, Request, Stream
 from models import ConfigError
 
 log = logging.getLogger("pmsync.jira")
@@ -42,6 +44,14 @@ QUIET_EDITS_MISSING = (
     "that moves a number mails the issue's watchers. Give the user Administer Projects on "
     "PMSYNC_JIRA_PROJECTS (or Jira admin) to make edits quiet."
 )
+# `isLast` missing is taken for true: a listing that does not say it goes on is not followed.
+PROJECTS = Stream(
+    "/rest/api/3/project/search",
+    "values",
+    OffsetPaging("values", lambda page, _start: bool(page.get("isLast", True))),
+)
+# Jira Cloud pages comments 100 at a time whatever maxResults asks: `total` ends them.
+COMMENTS = OffsetPaging("comments", lambda page, start: start >= page.get("total", 0))
 
 
 class JiraWriter:
@@ -121,20 +131,13 @@ class JiraWriter:
         configured projects, read once (`GET /rest/api/3/project/search`, paged)."""
         if self._project_types is None:
             types: dict[str, str] = {}
-            start = 0
+            params = {"keys": list(self.jira.settings.jira_projects), "startAt": 0}
             try:
-                while True:
-                    page = self.api.get_json(
-                        "/rest/api/3/project/search",
-                        params={"keys": list(self.jira.settings.jira_projects), "startAt": start},
-                    )
+                for page in PROJECTS.pages(self._get, params):
                     values = page.get("values") or []
                     types.update(
                         (str(p["key"]), str(p.get("projectTypeKey") or "")) for p in values
                     )
-                    start += len(values)
-                    if page.get("isLast", True) or not values:
-                        break
             except ApiError as error:
                 log.warning("project types unknown (%s): managed comments are internal", error)
                 types = {}
@@ -150,16 +153,12 @@ class JiraWriter:
     def comments(self, key: str) -> Iterator[dict[str, Any]]:
         """Every comment on the issue, oldest first (Jira Cloud pages them 100 at a time
         whatever maxResults asks)."""
-        start = 0
-        while True:
-            page = self.api.get_json(
-                f"/rest/api/3/issue/{key}/comment", params={"startAt": start, "maxResults": 100}
-            )
-            comments = page.get("comments", [])
-            yield from comments
-            start += len(comments)
-            if not comments or start >= page.get("total", 0):
-                return
+        first = Request(f"/rest/api/3/issue/{key}/comment", {"startAt": 0, "maxResults": 100})
+        for page in COMMENTS.pages(self._get, first):
+            yield from page.get("comments", [])
+
+    def _get(self, request: Request) -> Any:
+        return self.api.get_json(request.path, params=request.params)
 
     def find_managed_comment(self, key: str) -> str | None:
         """The id of the comment pmsync wrote earlier, if one is on the issue (the newest,

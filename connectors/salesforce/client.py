@@ -33,7 +33,6 @@ from typing import Any
 from connectors.base import (
     Capability,
     CursorReader,
-    DuplicatePageToken,
     ListingRead,
     MissingFeatures,
     Page,
@@ -46,6 +45,7 @@ from connectors.base import (
     split_keys,
 )
 from connectors.http import NONE, ApiClient, ApiError, AuthError, Shape
+from connectors.paging import Request, soql_query
 from connectors.salesforce.schema import (
     API,
     CONVERTED_AMOUNT,
@@ -65,6 +65,7 @@ ACCOUNTS = "salesforce.accounts"
 BATCH_SIZE = 2000  # the most a query page holds (Sforce-Query-Options)
 # A query page as documented: `records`, `done` true or false, `nextRecordsUrl` a string.
 QUERY_PAGE = Shape("records", (("done", (bool,)), ("nextRecordsUrl", (str, NONE))))
+QUERY_BATCHES = soql_query("salesforce query cannot move on from {token!r}")
 CREDENTIALS = "PMSYNC_SALESFORCE_CLIENT_ID and PMSYNC_SALESFORCE_CLIENT_SECRET"
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
 
@@ -267,17 +268,13 @@ class SalesforceConnector:
 
     def query(self, statement: str, endpoint: str = "query") -> Iterator[list[dict[str, Any]]]:
         """A SOQL query's batches: follow `nextRecordsUrl` until `done` is true."""
-        answer = self.get(f"{API}/{endpoint}", params={"q": statement}, records=QUERY_PAGE)
-        seen: set[str] = set()
-        while True:
+
+        def send(request: Request) -> Any:
+            return self.get(request.path, params=request.params or None, records=QUERY_PAGE)
+
+        first = Request(f"{API}/{endpoint}", {"q": statement})
+        for answer in QUERY_BATCHES.pages(send, first):
             yield answer["records"]
-            if answer.get("done") is True:
-                return
-            next_url = answer.get("nextRecordsUrl")
-            if not next_url or next_url in seen:
-                raise DuplicatePageToken(f"salesforce query cannot move on from {next_url!r}")
-            seen.add(next_url)
-            answer = self.get(next_url, records=QUERY_PAGE)
 
     # -- the org's schema ---------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ from urllib.parse import parse_qs, urlsplit
 from connectors.base import (
     Capability,
     CursorReader,
-    DuplicatePageToken,
     ListingRead,
     MissingFeatures,
     Page,
@@ -41,6 +40,7 @@ from connectors.base import (
     unix_seconds,
 )
 from connectors.http import NONE, ApiClient, ApiError, Shape
+from connectors.paging import Request, Stream, TimeExport, cursor_export, has_more, param
 from models import Account, Feedback, Settings, ToolLink
 
 TICKETS = "zendesk.tickets"
@@ -56,6 +56,21 @@ CURSOR_PAGING = (("meta.has_more", (bool,)), ("meta.after_cursor", (str, NONE)))
 LINKS_PAGE = Shape("links", CURSOR_PAGING)
 TICKET_EXPORT_PAGE = Shape(
     "tickets", (("end_of_stream", (bool, NONE)), ("after_cursor", (str, NONE)))
+)
+ORGANIZATION_EXPORT_PAGE = Shape(
+    "organizations", (("end_of_stream", (bool, NONE)), ("end_time", (int, NONE)))
+)
+TICKET_EXPORT = Stream(
+    "/api/v2/incremental/tickets/cursor.json",
+    "tickets",
+    cursor_export("zendesk export repeated cursor {token!r}"),
+    TICKETS,
+)
+CHANGED_ORGANIZATIONS = Stream(
+    ORGANIZATION_EXPORT, "organizations", TimeExport("zendesk {path} repeated {token!r}")
+)
+CURSOR_PAGES = has_more(
+    "meta.after_cursor", param("page[after]"), "zendesk {path} repeated cursor {token!r}"
 )
 
 
@@ -75,6 +90,7 @@ def ticket_from_raw(raw: dict[str, Any], site: str, users: dict[Any, dict[str, A
         account_id=str(organization) if organization is not None else None,
         created_at=parse_time(raw["created_at"], "created_at") if raw.get("created_at") else None,
         updated_at=parse_time(raw["updated_at"], "updated_at"),
+        priority=str(raw.get("priority") or "").lower() or None,  # low, normal, high, urgent
     )
 
 
@@ -165,17 +181,16 @@ class ZendeskConnector:
 
     def _changed_organizations(self, read: ListingRead) -> Iterator[Page]:
         assert read.since is not None
-        start = _start_time(read.since)
-        while True:
+        complete_to = datetime.now(UTC)
+
+        def send(request: Request) -> Any:
+            nonlocal complete_to
             # The export leaves out the last minute's changes: everything before is in it.
             complete_to = datetime.now(UTC) - EXPORT_DELAY
-            body = self.api.get_json(
-                ORGANIZATION_EXPORT,
-                Shape(
-                    "organizations", (("end_of_stream", (bool, NONE)), ("end_time", (int, NONE)))
-                ),
-                params={"start_time": start, "per_page": EXPORT_PAGE},
-            )
+            return self.api.get_json(request.path, ORGANIZATION_EXPORT_PAGE, params=request.params)
+
+        params = {"start_time": _start_time(read.since), "per_page": EXPORT_PAGE}
+        for body in CHANGED_ORGANIZATIONS.pages(send, params):
             raws = body.get("organizations") or []
             page = Page("zendesk", "account", ORGANIZATIONS)
             for raw in raws:
@@ -184,14 +199,7 @@ class ZendeskConnector:
             if body.get("end_of_stream"):
                 newest = parse_time(end) if isinstance(end, int) else complete_to
                 page.cursor = read.cursor(max(newest, complete_to))
-                yield page
-                return
             yield page
-            # A full page whose items all share one second would restart at that second
-            # and be served again: following it would loop.
-            if not isinstance(end, int) or end <= start:
-                raise DuplicatePageToken(f"zendesk {ORGANIZATION_EXPORT} repeated {end!r}")
-            start = end
 
     def jira_links(self, read: ListingRead | None = None, saved: Any = None) -> Iterator[Page]:
         """Every link (the last page names them all, so removed ones leave the store), or
@@ -253,20 +261,12 @@ class ZendeskConnector:
         page. `meta.after_cursor` is documented as a URL (`.../jira/links?page[after]=5000`)
         whose `page[after]` is an integer: that number goes back, not the URL. (The records
         sit under `links`, so this list has no `links.next` of the standard cursor paging.)"""
-        seen_cursors: set[int] = set()
-        while True:
-            body = self.api.get_json(LINK_LIST, LINKS_PAGE, params=params)
-            yield body["links"]
-            meta = body.get("meta") or {}
-            if not meta.get("has_more"):
-                return
-            after = _page_after(meta.get("after_cursor"))
-            if after is None or after in seen_cursors:
-                raise DuplicatePageToken(
-                    f"zendesk {LINK_LIST} cannot move on from cursor {meta.get('after_cursor')!r}"
-                )
-            seen_cursors.add(after)
-            params = {**params, "page[after]": after}
+
+        def send(request: Request) -> Any:
+            return self.api.get_json(request.path, LINKS_PAGE, params=request.params)
+
+        for body in JIRA_LINK_LIST.pages(send, params):
+            yield body[JIRA_LINK_LIST.records]
 
     def _cursor_pages(
         self, path: str, key: str, largest: int, after: Any = None
@@ -275,18 +275,12 @@ class ZendeskConnector:
         params: dict[str, Any] = {"page[size]": min(self.settings.page_size * 10, largest)}
         if after is not None:
             params["page[after]"] = after
-        seen_cursors: set[str] = set()
-        while True:
-            body = self.api.get_json(path, Shape(key, CURSOR_PAGING), params=params)
+
+        def send(request: Request) -> Any:
+            return self.api.get_json(request.path, Shape(key, CURSOR_PAGING), params=request.params)
+
+        for body in Stream(path, key, CURSOR_PAGES).pages(send, params):
             yield body[key]
-            meta = body.get("meta") or {}
-            if not meta.get("has_more"):
-                return
-            after = meta.get("after_cursor")
-            if not after or after in seen_cursors:
-                raise DuplicatePageToken(f"zendesk {path} repeated cursor {after!r}")
-            seen_cursors.add(after)
-            params["page[after]"] = after
 
     def tickets(
         self, saved: Any, since: datetime | None = None, until: datetime | None = None
@@ -302,11 +296,11 @@ class ZendeskConnector:
         else:
             params = {"start_time": _start_time(since)}
         params.update({"per_page": min(self.settings.page_size * 10, 1000), "include": "users"})
-        seen_cursors: set[str] = set()
-        while True:
-            body = self.api.get_json(
-                "/api/v2/incremental/tickets/cursor.json", TICKET_EXPORT_PAGE, params=params
-            )
+
+        def send(request: Request) -> Any:
+            return self.api.get_json(request.path, TICKET_EXPORT_PAGE, params=request.params)
+
+        for body in TICKET_EXPORT.pages(send, params):
             users = {user.get("id"): user for user in body.get("users") or ()}
             page = Page("zendesk", "feedback", TICKETS)
             past_until = False
@@ -324,12 +318,8 @@ class ZendeskConnector:
             after = body.get("after_cursor")
             page.cursor = after or saved
             yield page
-            if body.get("end_of_stream") or past_until:
+            if past_until:
                 return
-            if not after or after in seen_cursors:
-                raise DuplicatePageToken(f"zendesk export repeated cursor {after!r}")
-            seen_cursors.add(after)
-            params = {"cursor": after, "per_page": params["per_page"], "include": "users"}
 
 
 def _keyless(raw: dict[str, Any]) -> bool:
@@ -350,6 +340,21 @@ def _page_after(cursor: Any) -> int | None:
         return int(text)
     values = parse_qs(urlsplit(text).query).get("page[after]") or []
     return int(values[0]) if values and values[0].strip().isdigit() else None
+
+
+# The link list's `meta.after_cursor` is documented as a URL whose `page[after]` is an
+# integer: that number goes back, not the URL.
+JIRA_LINK_LIST = Stream(
+    LINK_LIST,
+    "links",
+    has_more(
+        "meta.after_cursor",
+        param("page[after]"),
+        "zendesk {path} cannot move on from cursor {token!r}",
+        key=_page_after,
+    ),
+    JIRA_LINKS,
+)
 
 
 def links_missing_reason(status: int | None) -> str:

@@ -24,7 +24,7 @@ from connectors.hubspot.client import (
     HubSpotConnector,
     deal_from_raw,
 )
-from connectors.hubspot.features import capabilities
+from connectors.hubspot.lookup import capabilities
 from connectors.notes import HubSpotNotes
 from sandbox.server import start_sandbox
 

@@ -18,8 +18,6 @@ from sqlalchemy.schema import SchemaItem
 
 revision = "0001"
 down_revision: str | None = None
-branch_labels: str | None = None
-depends_on: str | None = None
 
 TABLES = [
     "records",

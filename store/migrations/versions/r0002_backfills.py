@@ -1,10 +1,5 @@
 """Backfills: one row per backfill, its parameters and how many windows are done, so a
-killed backfill resumes at its first unfinished window.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-25
-"""
+killed backfill resumes at its first unfinished window."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from alembic import op
 
 revision = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

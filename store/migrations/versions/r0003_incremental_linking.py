@@ -1,10 +1,5 @@
 """Incremental linking: the issues waiting to be republished, and what linking last saw of
-each issue, so a sync relinks only what changed.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-26
-"""
+each issue, so a sync relinks only what changed."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from alembic import op
 
 revision = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,10 +1,5 @@
 """Derived values: data rebuilt from other tables (the account directory), kept with a
-fingerprint of what it was built from so a sync rebuilds it only when that changed.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-26
-"""
+fingerprint of what it was built from so a sync rebuilds it only when that changed."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from alembic import op
 
 revision = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

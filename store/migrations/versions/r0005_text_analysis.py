@@ -1,10 +1,5 @@
 """Text analyses: each open issue's text as text matching analysed it, so an index build
-analyses only the issues whose text changed.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-26
-"""
+analyses only the issues whose text changed."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from alembic import op
 
 revision = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,10 +1,5 @@
 """Record signatures: what linking last read of each feedback item and deal, so an
-incremental sync relinks only the records whose linked fields changed.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-26
-"""
+incremental sync relinks only the records whose linked fields changed."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from alembic import op
 
 revision = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,10 +1,5 @@
 """Inbox fingerprints: a hash of what the vendor signed of each event, unique per tool, so
-a captured body replayed under a new (unsigned) identifier is recognised.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-04
-"""
+a captured body replayed under a new (unsigned) identifier is recognised."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from alembic import op
 
 revision = "0007"
 down_revision: str | None = "0006"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

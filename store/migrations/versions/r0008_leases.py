@@ -1,9 +1,4 @@
-"""Leases: one writer per Jira issue at a time, across processes (store/leases.py).
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-04
-"""
+"""Leases: one writer per Jira issue at a time, across processes (store/leases.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0008"
 down_revision: str | None = "0007"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""Demand history: the numbers each publish put on an issue (store.schema.demand_history).
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-04
-"""
+"""Demand history: the numbers each publish put on an issue (store.schema.demand_history)."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0009"
 down_revision: str | None = "0008"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

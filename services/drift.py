@@ -4,7 +4,7 @@ the ledger recorded them, found by comparing an issue read back from Jira
 
 The ledger's hash alone says only what pmsync meant to write; a person who sets "Customer
 Requests" to 999, edits or deletes the managed comment, or removes the property leaves it
-unchanged. Each reconcile reads the issues back and flows.publish rewrites the parts that
+unchanged. Each reconcile reads the issues back and services.publish rewrites the parts that
 drifted: fields, labels, property and comment, each only when it differs, so a reconcile
 with no drift writes nothing. Duplicated managed comments (two runs that once raced) are
 healed at the same time: one is kept (the ledger's, else the newest), the others deleted.

@@ -10,7 +10,7 @@ the next time its issue is in a publish after the interval (a reconcile reads th
 What the comment shows, and when it was written, rides in the ledger entry (`comment`).
 
 The ledger says what pmsync wrote, not what the issue shows now: a reconcile (`repair`)
-reads every issue back in one search and rewrites what people changed (flows.drift), and
+reads every issue back in one search and rewrites what people changed (services.drift), and
 keeps one managed comment per issue, deleting the extras pmsync wrote."""
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from connectors.jira.comment import (
     render_comment,
 )
 from connectors.jira.write import JiraWriter, SeenIssue
-from flows.drift import COMMENT_PARTS, EDIT_PARTS, FIELDS, Drift, drift_of
 from linking.demand import content_hash
 from models import DemandSummary, Settings
+from services.drift import COMMENT_PARTS, EDIT_PARTS, FIELDS, Drift, drift_of
 from store import LedgerEntry, Store
 from store.leases import Leases, take_waiting
 
@@ -61,7 +61,7 @@ class Plan:
     # Nothing changed since the last write but the comment, left behind for the interval
     # (or what a person changed, in `repair`).
     comment_only: bool = False
-    # What drifted from the ledger (flows.drift), rewritten by this write.
+    # What drifted from the ledger (services.drift), rewritten by this write.
     repair: frozenset[str] = frozenset()
     extra_comments: tuple[str, ...] = ()  # managed comments beyond the one kept: deleted
 
@@ -85,7 +85,7 @@ class PublishReport:
     busy: int = 0  # issues another run was writing: left pending
     # Optional write features Jira refused this run (quiet_edits), feature -> what to change.
     missing: dict[str, str] = field(default_factory=dict)
-    # Drift repaired (flows.drift: part -> issues, and "issues"); None when not read back.
+    # Drift repaired (services.drift: part -> issues, and "issues"); None when not read back.
     repaired: dict[str, int] | None = None
 
     def counts(self) -> dict[str, int]:
@@ -354,9 +354,9 @@ def publish_all(
     repair: bool = False,
 ) -> PublishReport:
     """Write what changed, a batch of issues at a time: `summaries` may compute theirs
-    as they are read (flows.pipeline.Summaries), so no more than a batch is held. With
+    as they are read (services.demand.Summaries), so no more than a batch is held. With
     `repair` (a reconcile), the issues are read back first and what drifted from the
-    ledger is rewritten too (flows.drift)."""
+    ledger is rewritten too (services.drift)."""
     report = PublishReport()
     keys = [key for key in summaries if not only or key == only]
     publisher = Publisher(settings, store, writer)

@@ -17,7 +17,8 @@ halfway leaves nothing behind: the watermarks below move only when their step is
 - Issues to publish: the store marks them pending when their links move or a record they
   count is deleted; this module marks those a changed feedback item, deal or account
   touches. Publishing clears the ones it wrote or found unchanged; a failed one stays.
-- Webhook events (flows.events) relink through `relink_around` by the same rules.
+- Webhook events (a scope of these records, services.apply) relink through `relink_around`
+  by the same rules.
 
 A reconcile relinks every record and sums every issue: on `--full`, on the first run, when
 a setting in SHAPING changes, after a tool link was deleted (its tickets are unknown once it
@@ -36,16 +37,10 @@ from itertools import chain
 from pathlib import Path
 
 from connectors import registry
-from flows.pipeline import (
-    LINK_CHUNK,
-    account_directory,
-    demand,
-    issues_asked_by,
-    link_all,
-    record_signature,
-    relink,
-)
-from models import Deal, DemandSummary, Feedback, Issue, Settings, ToolLink
+from models import Deal, DemandSummary, Feedback, Issue, Link, Settings, ToolLink
+from services.demand import account_directory, demand, issues_asked_by
+from services.links import LINK_CHUNK, link_all, record_signature, relink
+from services.scope import Changes, Owner
 from store import EVERY_ISSUE, RELINK_ALL, Store
 
 log = logging.getLogger("pmsync.sync")
@@ -233,3 +228,66 @@ def demand_changes(
         store.mark_pending(issues_asked_by(store, directory, customers))
     # Only the pending issues' links, and the feedback they name, are read: not every one.
     return demand(settings, store, among=store.pending(), directory=directory)
+
+
+def relink_changes(settings: Settings, store: Store, changes: Changes) -> set[str]:
+    """Relink around records read back one by one (`relink_around`'s rules). Returns the
+    issues they move: those linked to the named records before or after, those whose
+    counted links moved, and the changed or named issues."""
+    issues = [r for r in changes.changed if isinstance(r, Issue)]
+    relinked = {(r.source, r.id): r for r in changes.changed if isinstance(r, Feedback | Deal)}
+    # Gone records, and those whose tool links moved (their fields may not have), are
+    # relinked whatever changed in them.
+    also = {
+        (source, record_id)
+        for (source, kind), ids in changes.deleted.items()
+        if kind in ("feedback", "deal")
+        for record_id in ids
+    }
+    also |= {(r.source, r.id) for r in changes.links_changed if isinstance(r, Feedback | Deal)}
+    if relinked or also or issues or changes.deleted.get((registry.tracker().name, "issue")):
+        # An issue's change moves the records that link to it, cite it or carry its tags.
+        relink_around(settings, store, list(relinked.values()), also)
+    before, after = changes.links_before, store.links()
+    affected = _issues_linked(before, changes.owners) | _issues_linked(after, changes.owners)
+    # A relink over everything (an issue changed) can move links of other records too.
+    affected |= {link.issue_key for link in set(before) ^ set(after) if link.counts}
+    affected |= {issue.key for issue in issues} | changes.named
+    for key, payload in changes.before.items():
+        if key[1] == "issue" and isinstance(payload, dict) and payload.get("key"):
+            affected.add(payload["key"])
+    return affected
+
+
+def _issues_linked(links: Iterable[Link], owners: set[Owner] | frozenset[Owner]) -> set[str]:
+    return {link.issue_key for link in links if (link.source, link.record_id) in owners}
+
+
+def demand_of_changes(
+    settings: Settings,
+    store: Store,
+    changes: Changes,
+    affected: set[str],
+    now: datetime | None = None,
+) -> Mapping[str, DemandSummary]:
+    """The demand of the `affected` issues and, for a deal, of every issue its customers
+    asked for (their deals count on those issues too). A company's change can join or
+    split customers across tools: then every issue is recomputed, and the ledger writes
+    only those that moved."""
+    accounts_moved = any(key[1] == "account" for key in changes.before) or any(
+        kind == "account" for _, kind in changes.deleted
+    )
+    if accounts_moved:
+        return demand(settings, store, now)
+    # The deal as it is now and as it was (moved between companies, or deleted).
+    deals = [r for r in changes.changed if isinstance(r, Deal)]
+    deals += [
+        Deal.model_validate(payload)
+        for (_, kind, _), payload in changes.before.items()
+        if kind == "deal" and payload
+    ]
+    directory = account_directory(settings, store)
+    customers = {c.key for deal in deals for c in directory.for_deal(deal)}
+    if customers:
+        affected |= issues_asked_by(store, directory, customers)
+    return demand(settings, store, now, among=affected, directory=directory)

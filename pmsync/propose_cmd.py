@@ -1,0 +1,143 @@
+"""`pmsync themes propose THEME`: a theme of requests no issue covers, as a proposed Jira
+issue (summary and description: terms, size, customers, revenue, the requests' own words
+with their links); with `--create`, the issue made in Jira and the theme's requests
+suggested for it, waiting for a person in `pmsync links review`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from connectors.jira import adf
+from linking.themes import Theme
+from models import Settings
+from models.records import money
+from pmsync.common import SandboxOption, console, fail, settings_or_exit
+from store import Store
+
+themes_app = typer.Typer(help="Themes of requests that link to no issue.", no_args_is_help=True)
+LISTED_REQUESTS = 10
+
+
+@dataclass
+class Proposal:
+    summary: str
+    lines: list[str]  # the description as text, one paragraph or item a line
+    description: dict[str, Any]  # the same as Atlassian Document Format
+    label: str  # names the theme's requests: the same theme proposes the same issue
+
+
+def propose(theme: Theme, currency: str | None = None) -> Proposal:
+    """The issue a theme would become: what customers ask, in their words, and its worth."""
+    summary = "Customers ask: " + ", ".join(theme.terms[:3])
+    names = ", ".join(theme.customer_names[:5])
+    more = theme.customers - min(len(theme.customer_names), 5)
+    if more > 0:
+        names += f" and {more} more"
+    headline = (
+        f"{theme.size} request{'s' if theme.size != 1 else ''} from {theme.customers} "
+        f"customer{'s' if theme.customers != 1 else ''} ({names}), "
+        f"{money(theme.revenue, currency)} revenue, link to no issue yet."
+    )
+    terms = "Terms that explain the theme: " + ", ".join(theme.terms) + "."
+    quotes = [
+        (f"“{q.text}” ", f"{q.customer}, {q.source} #{q.record_id}", q.url) for q in theme.quotes
+    ]
+    listed = [(f"{r.source} #{r.record_id}: {r.subject}", r.url) for r in theme.requests]
+    listed = listed[:LISTED_REQUESTS]
+    nodes = [adf.paragraph(adf.text(headline, bold=True)), adf.paragraph(adf.text(terms))]
+    lines = [headline, terms]
+    if quotes:
+        nodes.append(adf.paragraph(adf.text("In their words", bold=True)))
+        nodes.append(
+            adf.bullet_list([[adf.text(t), adf.text(who, link=url)] for t, who, url in quotes])
+        )
+        lines += ["In their words:"] + [f"- {t}{who} <{url}>" for t, who, url in quotes]
+    if listed:
+        nodes.append(adf.paragraph(adf.text("Requests", bold=True)))
+        nodes.append(adf.bullet_list([[adf.text(t, link=url or None)] for t, url in listed]))
+        lines += ["Requests:"] + [f"- {t} <{url}>" for t, url in listed]
+    tail = "Proposed by pmsync from a theme of requests no issue covers."
+    nodes.append(adf.paragraph(adf.text(tail)))
+    lines.append(tail)
+    digest = hashlib.sha256(json.dumps(sorted(theme.records)).encode()).hexdigest()[:10]
+    return Proposal(summary, lines, adf.doc(*nodes), f"pmsync-theme-{digest}")
+
+
+def create(settings: Settings, store: Store, theme: Theme, project: str) -> tuple[str, bool]:
+    """The issue made in Jira (or found, made before from the same requests) and the
+    theme's requests suggested for it: (key, made now)."""
+    from connectors.jira.client import JiraConnector
+    from connectors.jira.create import create_issue
+
+    proposal = propose(theme)
+    key, made = create_issue(
+        JiraConnector(settings), project, proposal.summary, proposal.description, proposal.label
+    )
+    for source, record_id in theme.records:
+        store.decide(source, record_id, key, "suggested")
+    return key, made
+
+
+@themes_app.command("propose")
+def themes_propose(
+    theme_id: Annotated[int, typer.Argument(metavar="THEME", help="From `report --unlinked`.")],
+    project: Annotated[
+        str | None, typer.Option(help="The Jira project (default: the first configured).")
+    ] = None,
+    do_create: Annotated[
+        bool,
+        typer.Option("--create", help="Create the issue in Jira and suggest its requests."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    sandbox: SandboxOption = None,
+) -> None:
+    """A theme of requests no issue covers, as a proposed issue: its summary and
+    description. With --create, the issue is created in Jira (once: again finds it) and
+    the theme's requests wait for a person as suggestions (`pmsync links review`) from the
+    next sync, which pulls the new issue."""
+    from pmsync.themes_cmd import themes_of
+
+    settings = settings_or_exit(sandbox)
+    store = Store(settings.database_url)
+    theme = next((t for t in themes_of(settings, store) if t.id == theme_id), None)
+    if theme is None:
+        fail(f"no theme {theme_id}: `pmsync report --unlinked` lists them")
+        return
+    proposal = propose(theme)
+    key, made = None, False
+    if do_create:
+        target = project or next(iter(settings.jira_projects), None)
+        if not settings.jira_url or not target:
+            fail("--create needs Jira (PMSYNC_JIRA_URL) and a project (--project KEY)")
+            return
+        key, made = create(settings, store, theme, target.upper())
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "theme": theme.id,
+                    "summary": proposal.summary,
+                    "description": proposal.lines,
+                    "label": proposal.label,
+                    "requests": [f"{s}:{r}" for s, r in theme.records],
+                    "issue": key,
+                    "created": made,
+                }
+            )
+        )
+        return
+    console.print(f"[bold]{proposal.summary}[/bold]", highlight=False)
+    console.print("\n".join(proposal.lines), highlight=False, soft_wrap=True)
+    if key:
+        said = "Created" if made else "Already created from these requests:"
+        console.print(
+            f"\n{said} {key}; its {len(theme.records)} requests wait as suggestions from the "
+            "next `pmsync sync` (then `pmsync links review`)."
+        )
+    else:
+        console.print(f"\nCreate it with `pmsync themes propose {theme.id} --create`.")
