@@ -1,0 +1,1 @@
+"""Services: link, sum, publish and what a change invalidates, over the store."""
