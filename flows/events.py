@@ -41,7 +41,8 @@ from flows.pipeline import (
 )
 from flows.publish import publish_all
 from flows.sync import settings_for
-from models import Deal, DemandSummary, Feedback, Issue, Link, Record, Settings
+from models import Deal, DemandSummary, Feedback, Issue, Link, Record, RecordKind, Settings
+from services import invalidation
 from store import DeadLetter, Store
 from store.inbox import DONE, Inbox, InboxEvent
 from store.leases import exclusive
@@ -189,12 +190,14 @@ def _refresh_zendesk_links(store: Store, lookup: Lookup, ticket_id: str) -> bool
         return False  # the listing was refused: the stored links stay as they are
     now = {link.id: link for link in listed}
     stored = [
-        link for link in store.load("tool_link", "zendesk") if link.record_id == str(ticket_id)
+        link
+        for link in store.records.load(RecordKind.TOOL_LINK, "zendesk")
+        if link.record_id == str(ticket_id)
     ]
     gone = [link.id for link in stored if link.id not in now]
     fresh = [link for link in now.values() if link not in stored]
     if gone or fresh:
-        store.save_page(fresh, deleted=("zendesk", "tool_link", gone))
+        invalidation.save_page(store, fresh, deleted=("zendesk", "tool_link", gone))
     return bool(gone or fresh)
 
 
@@ -236,11 +239,11 @@ def handle(
         return result
 
     owners = _owners_of(hints, found)
-    links_before = store.links()
+    links_before = store.links.all()
     affected = _issues_linked(links_before, owners)
-    store.save_page(found.changed, found.dead)
+    store.records.save_page(found.changed, found.dead)
     for (source, kind), ids in found.deleted.items():
-        store.save_page([], deleted=(source, kind, ids))
+        invalidation.save_page(store, [], deleted=(source, kind, ids))
     result.dead_letters = len(found.dead)
     # A new customer's company, read as a sync reads it.
     result.dead_letters += read_named_accounts(settings, store, accounts_named(found.changed))[1]
@@ -259,7 +262,7 @@ def handle(
         # An issue's change moves the records that link to it, cite it or carry its tags.
         relink_around(settings, store, list(relinked.values()), also)
 
-    links_after = store.links()
+    links_after = store.links.all()
     affected |= _issues_linked(links_after, owners)
     # A relink over everything (an issue changed) can move links of other records too.
     affected |= _moved(links_before, links_after)
@@ -348,5 +351,5 @@ def handle_events(
     (or the sandbox's); a `database_url` parameter with a password is refused (Prefect
     stores parameters)."""
     settings = settings_for(sandbox_url, database_url)
-    result = process(settings, Store(settings.database_url), event_ids)
+    result = process(settings, Store(settings.database_url, upgrade=True), event_ids)
     return result.as_dict()

@@ -53,9 +53,11 @@ from models import (
     Issue,
     Link,
     Record,
+    RecordKind,
     Settings,
     ToolLink,
 )
+from services import invalidation
 from store import DeadLetter, Store
 from store.leases import exclusive
 
@@ -178,11 +180,11 @@ def cursors_not_ahead(
     newest change the store holds from the tool, and said so in the run and `status`."""
 
     def read(stream: str) -> Any:
-        saved = store.cursor(stream)
+        saved = store.cursors.get(stream)
         at = cursor_time(saved)
         if at is None or at <= started + CLOCK_SKEW:
             return saved
-        newest = store.newest_change(source)
+        newest = store.records.newest_change(source)
         clamped[stream] = (
             f"cursor {at.isoformat()} was ahead of the clock; read again from "
             f"{newest.isoformat() if newest else 'the beginning'}"
@@ -207,16 +209,17 @@ def _pull_pages(
     for page in prefetched(connector.pull(cursors, full=full)):
         if page.complete_ids is not None:
             refuse_mass_delete(settings, store, page)  # before the page's cursor is saved
-        store.save_page(
+        invalidation.save_page(
+            store,
             page.records,
             page.dead,
             page.stream if page.cursor is not None else None,
             page.cursor,
             deleted=(page.source, page.kind, page.deleted_ids),
         )
-        store.resolve_dead_letters(page.source, page.kind, (r.id for r in page.records))
+        store.dead_letters.resolve(page.source, page.kind, (r.id for r in page.records))
         if page.complete_ids is not None:
-            store.prune(page.source, page.kind, page.complete_ids)
+            invalidation.prune(store, page.source, page.kind, page.complete_ids)
         stored += len(page.records)
         dead += len(page.dead)
         progress("page", source, len(page.records) + len(page.dead))
@@ -244,7 +247,7 @@ def refuse_mass_delete(settings: Settings, store: Store, page: Page) -> None:
     up to a share of what is stored: a listing that lost most of its records more likely
     lied (a 200 with an error, a permission change) than the tool lost them."""
     assert page.complete_ids is not None
-    gone, stored = store.prune_count(page.source, page.kind, page.complete_ids)
+    gone, stored = store.records.prune_count(page.source, RecordKind(page.kind), page.complete_ids)
     if settings.allow_mass_delete or gone <= settings.max_delete_share * stored:
         return
     raise MassDeleteRefused(
@@ -311,7 +314,7 @@ def read_named_accounts(
     lookup = Lookup(settings)
     stored = dead_letters = 0
     for source, ids in named.items():
-        missing = sorted(ids - set(store.stored_versions(source, "account", ids)))
+        missing = sorted(ids - set(store.records.stored_versions(source, RecordKind.ACCOUNT, ids)))
         if not missing:
             continue
         found: list[Record] = []
@@ -325,8 +328,8 @@ def read_named_accounts(
                 continue
             if record is not None:
                 found.append(record)
-        store.save_page(found, dead)
-        store.resolve_dead_letters(source, "account", (r.id for r in found))
+        store.records.save_page(found, dead)
+        store.dead_letters.resolve(source, "account", (r.id for r in found))
         log.info("%s: %d accounts new to the store read by id", source, len(found))
         stored, dead_letters = stored + len(found), dead_letters + len(dead)
     return stored, dead_letters
@@ -387,12 +390,12 @@ def link_all(settings: Settings, store: Store) -> int:
     memory holds one chunk's links however many there are. A relink that dies halfway
     leaves each record's links whole, old or new, and a reconcile that was due stays due.
     Returns the number of links that count in demand."""
-    issues = store.load("issue")
+    issues = store.records.load(RecordKind.ISSUE)
     known_keys = {issue.key for issue in issues}
     targets = settings.tag_targets
     issues_by_label = open_issues_by_label(issues)
     by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
-    for tool_link in store.load("tool_link"):
+    for tool_link in store.records.load(RecordKind.TOOL_LINK):
         by_ticket.setdefault(tool_link.target, []).append(tool_link)
     text = None
     if settings.text_matching:
@@ -400,7 +403,7 @@ def link_all(settings: Settings, store: Store) -> int:
             issues, settings.text_auto_threshold, settings.text_suggest_threshold, store
         )
     del issues
-    decisions = store.decisions()
+    decisions = store.links.decisions()
     counted = suggested = 0
 
     def write(records: list[Feedback] | list[Deal], links: list[Link]) -> None:
@@ -408,11 +411,13 @@ def link_all(settings: Settings, store: Store) -> int:
         nonlocal counted, suggested
         kinds = {(r.source, r.id): "deal" if isinstance(r, Deal) else "feedback" for r in records}
         links = apply_decisions(links, decisions, kinds, known_keys)
-        store.replace_links(kinds, links, {(r.source, r.id): record_signature(r) for r in records})
+        invalidation.replace_links(
+            store, kinds, links, {(r.source, r.id): record_signature(r) for r in records}
+        )
         counted += sum(1 for link in links if link.counts)
         suggested += sum(1 for link in links if not link.counts)
 
-    for chunk in store.iter_load("feedback", size=LINK_CHUNK):
+    for chunk in store.records.iter_load(RecordKind.FEEDBACK, size=LINK_CHUNK):
         links: list[Link] = []
         unnamed = []
         for item in chunk:
@@ -429,14 +434,14 @@ def link_all(settings: Settings, store: Store) -> int:
         if text and unnamed:
             links += text(unnamed)
         write(chunk, links)
-    for deals in store.iter_load("deal", size=LINK_CHUNK):
+    for deals in store.records.iter_load(RecordKind.DEAL, size=LINK_CHUNK):
         links = [
             link
             for deal in deals
             for link in deal_links(deal, known_keys, by_ticket.get((deal.source, deal.id), []))
         ]
         write(deals, links)
-    store.drop_orphan_links()
+    invalidation.drop_orphan_links(store)
     log.info("%d links (%d suggested)", counted, suggested)
     return counted
 
@@ -464,12 +469,12 @@ def relink(
     say (flows.incremental.relink_around). Text matching runs only for the items that name
     no issue. `issues`: the stored issues, when the caller has them. Returns the links that
     count."""
-    issues = store.load("issue") if issues is None else issues
+    issues = store.records.load(RecordKind.ISSUE) if issues is None else issues
     known_keys = {issue.key for issue in issues}
     issues_by_label = open_issues_by_label(issues)
     owners = {(r.source, r.id) for r in records} | set(gone)
     by_ticket: dict[tuple[str, str], list[ToolLink]] = {}
-    for tool_link in store.load("tool_link"):
+    for tool_link in store.records.load(RecordKind.TOOL_LINK):
         if tool_link.target in owners:
             by_ticket.setdefault(tool_link.target, []).append(tool_link)
     links: list[Link] = []
@@ -496,8 +501,10 @@ def relink(
         links += text_links(
             unnamed, issues, settings.text_auto_threshold, settings.text_suggest_threshold, store
         )
-    links = apply_decisions(links, store.decisions(), kinds, known_keys)
-    store.replace_links(owners, links, {(r.source, r.id): record_signature(r) for r in records})
+    links = apply_decisions(links, store.links.decisions(), kinds, known_keys)
+    invalidation.replace_links(
+        store, owners, links, {(r.source, r.id): record_signature(r) for r in records}
+    )
     return sum(1 for link in links if link.counts)
 
 
@@ -561,20 +568,20 @@ def calculator_for(
     `revenue` (`crm_revenue`) are for callers that build many calculators."""
     directory = directory or account_directory(settings, store)
     if links is None:
-        feedback = store.load("feedback")
-        deals = store.load("deal")
+        feedback = store.records.load(RecordKind.FEEDBACK)
+        deals = store.records.load(RecordKind.DEAL)
     else:
         links = list(links)
         named = {(x.source, x.record_id) for x in links if x.kind == "feedback" and x.counts}
-        feedback = store.load_pairs("feedback", named)
+        feedback = store.records.load_pairs(RecordKind.FEEDBACK, named)
         asking = {directory.for_feedback(item).key for item in feedback}
         wanted = {(x.source, x.record_id) for x in links if x.kind == "deal" and x.counts}
         wanted |= {
             (source, deal_id)
-            for source, deal_id, accounts in (deal_owners or store.deal_accounts())
+            for source, deal_id, accounts in (deal_owners or store.records.deal_accounts())
             if any(c.key in asking for c in directory.for_accounts(source, accounts))
         }
-        deals = store.load_pairs("deal", wanted)
+        deals = store.records.load_pairs(RecordKind.DEAL, wanted)
     if revenue is None and settings.revenue_from == "crm_field":
         revenue = crm_revenue(settings, store, directory)
     return DemandCalculator(
@@ -593,7 +600,7 @@ def crm_revenue(
     """Each customer's revenue from its CRM accounts' revenue field, each account once."""
     revenue: dict[str, Decimal] = defaultdict(Decimal)
     for crm in ("hubspot", "salesforce"):
-        for account in store.load("account", source=crm):
+        for account in store.records.load(RecordKind.ACCOUNT, source=crm):
             if account.revenue is not None:
                 for customer in directory.for_accounts(crm, [account.id]):
                     revenue[customer.key] += account.revenue
@@ -610,14 +617,16 @@ def account_directory(settings: Settings, store: Store) -> AccountDirectory:
         ACCOUNT_RULES,
         sorted(settings.free_mail_domains),
         sorted([*pair, label] for pair, label in manual.items()),
-        store.versions("account"),
+        store.records.versions(RecordKind.ACCOUNT),
     ]
     fingerprint = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
-    saved = store.derived("account_directory", fingerprint)
+    saved = store.derived.get("account_directory", fingerprint)
     if saved is not None:
         return AccountDirectory.from_json(saved, settings.free_mail_domains)
-    directory = AccountDirectory(store.load("account"), settings.free_mail_domains, manual)
-    store.save_derived("account_directory", fingerprint, directory.as_json())
+    directory = AccountDirectory(
+        store.records.load(RecordKind.ACCOUNT), settings.free_mail_domains, manual
+    )
+    store.derived.save("account_directory", fingerprint, directory.as_json())
     return directory
 
 
@@ -669,16 +678,16 @@ def demand(
     a time. `directory`: the account directory, when the caller has it."""
     now = now or datetime.now(UTC)
     directory = directory or account_directory(settings, store)
-    owners = store.deal_accounts()
+    owners = store.records.deal_accounts()
     revenue = (
         crm_revenue(settings, store, directory) if settings.revenue_from == "crm_field" else None
     )
-    keys = (store.linked_issue_keys() | store.ledger_keys()) & store.issue_keys()
+    keys = (store.links.linked_issue_keys() | store.ledger.keys()) & store.records.issue_keys()
     if among is not None:
         keys &= among
 
     def compute(batch: list[str]) -> dict[str, DemandSummary]:
-        counting = store.links_of(batch, suggested=False)
+        counting = store.links.of_issues(batch, suggested=False)
         calculator = calculator_for(settings, store, now, counting, directory, owners, revenue)
         by_issue: dict[str, list[Link]] = {}
         for link in counting:
@@ -693,7 +702,7 @@ def issues_asked_by(store: Store, directory: AccountDirectory, customers: set[st
     pipeline on every one of them. Read from who asked, not from the loaded feedback."""
     return {
         key
-        for key, source, record_id, account_id, email, name in store.requesters()
+        for key, source, record_id, account_id, email, name in store.links.requesters()
         if directory.for_requester(source, record_id, account_id, email, name).key in customers
     }
 
@@ -730,7 +739,7 @@ def run_cycle(
     started_at = datetime.now(UTC)
     install_budgets(settings)
     result = SyncResult()
-    run_id = store.start_run()
+    run_id = store.runs.start()
     try:
         for source in sources or settings.sources:
             try:
@@ -758,7 +767,7 @@ def run_cycle(
             tell("done", "link", result.links)
             # Issues that failed to pull may be stale or missing: publish after a good pull.
             if settings.jira_url and "jira" not in result.failed:
-                pending = store.pending()
+                pending = store.ledger.pending()
                 tell("step", "sum", 0)
                 summaries = step(demand_step)(settings, store, everything)
                 tell("done", "sum", len(summaries))
@@ -768,8 +777,8 @@ def run_cycle(
                 result.repaired = report.repaired
                 tell("done", "publish", report.written)
                 # Pending issues with no demand to show (suggestions only) are done with too.
-                store.clear_pending((pending | set(summaries)) - report.not_written)
-                store.mark_pending(report.not_written)
+                store.ledger.clear_pending((pending | set(summaries)) - report.not_written)
+                store.ledger.mark_pending(report.not_written)
                 result.published = report.counts()
                 if report.missing:  # write features Jira refused (quiet_edits)
                     result.missing.setdefault("jira", {}).update(report.missing)
@@ -782,9 +791,9 @@ def run_cycle(
                 reconciled(settings, store, started_at)
     except BaseException:
         result.duration_s = time.monotonic() - started
-        store.finish_run(run_id, "failed", result.as_dict())
+        store.runs.finish(run_id, "failed", result.as_dict())
         raise
     result.duration_s = time.monotonic() - started
     clean = not result.published["failed"] and not result.failed
-    store.finish_run(run_id, "ok" if clean else "partial", result.as_dict())
+    store.runs.finish(run_id, "ok" if clean else "partial", result.as_dict())
     return result

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from models import ConfigError, Settings, load_settings
+from models import ConfigError, RecordKind, Settings, load_settings
 from models.records import money
 from store import Store
 
@@ -223,7 +223,7 @@ def publish(
 
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     from flows.pipeline import WRITER_LEASE
     from store.leases import LeaseBusy, exclusive
 
@@ -435,7 +435,7 @@ def demo(
             f"published {result['published']['written']} issues "
             f"in {result['duration_s']}s"
         )
-        top = show_issues(Store(database_url))
+        top = show_issues(Store(database_url, upgrade=True))
         if top:
             console.print(
                 f"\nWhere to look: {server.url}/jira/browse/{top} (the top issue), "
@@ -444,7 +444,7 @@ def demo(
         from pmsync.report_cmd import write_html
 
         report = Path(".pmsync/demo-report.html")
-        write_html(settings_or_exit(server.url), Store(database_url), report)
+        write_html(settings_or_exit(server.url), Store(database_url, upgrade=True), report)
         console.print(
             f"The backlog ranked by demand, with charts: {report.resolve()} (open it in a "
             f"browser). The other commands read this demo's store with "
@@ -466,8 +466,8 @@ def demo(
 
 def show_issues(store: Store) -> str | None:
     """Print the enriched issues, most demand first; return the top issue's key."""
-    ledger = store.ledger()
-    issues = {issue.key: issue for issue in store.load("issue")}
+    ledger = store.ledger.entries()
+    issues = {issue.key: issue for issue in store.records.load(RecordKind.ISSUE)}
     rows = sorted(
         ledger.values(),
         key=lambda e: (-e.summary["requests"], -float(e.summary["revenue"]), e.issue_key),
@@ -513,13 +513,13 @@ def links_list(
     """Every link pmsync made (suggestions excluded unless --suggested), with its method
     and confidence."""
     settings = settings_or_exit()
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     if suggested and not issue:
         from pmsync.links_cmd import show_suggestions
 
         show_suggestions(settings, store, value, page, per_page, as_json)
         return
-    links = store.links(issue, suggested=suggested)
+    links = store.links.all(issue, suggested=suggested)
     if as_json:
         fields = {"source", "record_id", "kind", "issue_key", "method", "confidence"}
         if suggested:
@@ -551,15 +551,15 @@ def _decide(record: str, issue_key: str, decision: str) -> None:
     source, sep, record_id = record.partition(":")
     if not sep or not source or not record_id:
         fail(f"{record!r} is not SOURCE:ID (for example zendesk:1234 or hubspot:987)")
-    store = Store(settings_or_exit().database_url)
-    known = {issue.key for issue in store.load("issue")}
+    store = Store(settings_or_exit().database_url, upgrade=True)
+    known = {issue.key for issue in store.records.load(RecordKind.ISSUE)}
     if issue_key not in known:
         fail(f"{issue_key} is not an issue pmsync has pulled (run `pmsync sync` first?)")
     if not any(
-        r.id == record_id for kind in ("feedback", "deal") for r in store.load(kind, source)
+        r.id == record_id for kind in ("feedback", "deal") for r in store.records.load(kind, source)
     ):
         fail(f"{record} is not a ticket or deal pmsync has pulled")
-    store.decide(source, record_id, issue_key, decision)
+    store.links.decide(source, record_id, issue_key, decision)
     console.print(
         f"{record} -> {issue_key} {decision}; no later run will change that. "
         "Run `pmsync publish` (or wait for the next sync) to update the ticket."
@@ -595,12 +595,14 @@ def explain(
     from linking.explain import explain as explain_issue
 
     settings = settings_or_exit()
-    store = Store(settings.database_url)
-    issue = next((i for i in store.load("issue") if i.key == key.upper()), None)
+    store = Store(settings.database_url, upgrade=True)
+    issue = next((i for i in store.records.load(RecordKind.ISSUE) if i.key == key.upper()), None)
     if issue is None:
         from linking.references import unknown_issue_keys
 
-        unknown = unknown_issue_keys(store.load("deal"), store.issue_keys())
+        unknown = unknown_issue_keys(
+            store.records.load(RecordKind.DEAL), store.records.issue_keys()
+        )
         naming = [
             deal
             for typed, deals in unknown.items()
@@ -618,8 +620,8 @@ def explain(
     report = explain_issue(
         calculator_for(settings, store),
         issue,
-        store.links(key, suggested=False),
-        store.links(key, suggested=True),
+        store.links.all(key, suggested=False),
+        store.links.all(key, suggested=True),
     )
     if as_json:
         print(json.dumps(report))
@@ -738,7 +740,7 @@ def status_report(
     now = now or datetime.now(UTC)
     configured = configured or []
     cursors: dict[str, Any] = {}
-    for stream, (value, saved) in sorted(store.cursors().items()):
+    for stream, (value, saved) in sorted(store.cursors.all().items()):
         if stream.startswith("backfill:"):
             continue  # a backfill window's own cursor: the backfills section shows it
         if stream.startswith("pipeline:") and not internal:
@@ -754,7 +756,7 @@ def status_report(
             "ahead_of_clock": lag is not None and lag < -300,
         }
     dead: dict[str, int] = {}
-    for letter in store.dead_letters():
+    for letter in store.dead_letters.all():
         dead[letter["reason"]] = dead.get(letter["reason"], 0) + 1
     runs = [
         {
@@ -770,7 +772,7 @@ def status_report(
             "outcome": r["outcome"],
             "stats": r["stats"],
         }
-        for r in store.last_runs()
+        for r in store.runs.last()
     ]
     inbox = Inbox(store.engine)
     backfills = [
@@ -784,7 +786,7 @@ def status_report(
             "records": b["records"],
             "error": b["error"],
         }
-        for b in store.backfills(5)
+        for b in store.runs.backfills(5)
     ]
     from linking.references import unknown_issue_keys
 
@@ -801,8 +803,10 @@ def status_report(
         "cursors_clamped": last_sync.get("clamped", {}),
         # The last reconcile's repairs of what people changed of pmsync's writes.
         "drift_repaired": next((r["stats"]["repaired"] for r in runs if _repaired(r)), None),
-        "unknown_issue_keys": unknown_issue_keys(store.load("deal"), store.issue_keys()),
-        "records": store.count_records(),
+        "unknown_issue_keys": unknown_issue_keys(
+            store.records.load(RecordKind.DEAL), store.records.issue_keys()
+        ),
+        "records": store.records.count(),
         "dead_letters": dict(sorted(dead.items(), key=lambda item: -item[1])),
         "runs": runs,
         "inbox": {"backlog": inbox.backlog(), "by_status": inbox.counts()},
@@ -834,7 +838,9 @@ def status(
     server is there to ask."""
     settings = settings_or_exit()
     report = status_report(
-        Store(settings.database_url), configured=list(settings.sources), internal=everything
+        Store(settings.database_url, upgrade=True),
+        configured=list(settings.sources),
+        internal=everything,
     )
     if as_json:
         print(json.dumps(report, default=str))
@@ -961,7 +967,7 @@ def backfill(
         start = parse_moment(since, "--since")
         end = parse_moment(until, "--until") if until else None
         length = parse_window(window)
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, upgrade=True)
         bar = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -1051,7 +1057,7 @@ def deadletters_list(
     as_json: JsonOption = False,
 ) -> None:
     """Unresolved dead letters (the raw payloads are in `show ID`)."""
-    store = Store(settings_or_exit().database_url)
+    store = Store(settings_or_exit().database_url, upgrade=True)
     letters = [
         {
             "id": d["id"],
@@ -1062,7 +1068,7 @@ def deadletters_list(
             "created_at": _iso(d["created_at"]),
             "resolved": d["resolved"],
         }
-        for d in store.dead_letters(include_resolved=include_resolved)
+        for d in store.dead_letters.all(include_resolved=include_resolved)
         if reason is None or reason.lower() in d["reason"].lower()
     ]
     if as_json:
@@ -1088,7 +1094,7 @@ def deadletters_show(
 ) -> None:
     """One dead letter with its raw payload, as JSON (`_context` is pmsync's: what the
     record's builder read besides the record)."""
-    letter = Store(settings_or_exit().database_url).dead_letter(letter_id)
+    letter = Store(settings_or_exit().database_url, upgrade=True).dead_letters.get(letter_id)
     if letter is None:
         fail(f"no dead letter {letter_id} (see `pmsync deadletters list --all`)")
         return
@@ -1113,7 +1119,9 @@ def deadletters_replay(
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        report = replay_dead_letters(settings, Store(settings.database_url), reason, ids)
+        report = replay_dead_letters(
+            settings, Store(settings.database_url, upgrade=True), reason, ids
+        )
     except ConfigError as error:
         fail(str(error))
         return
@@ -1142,7 +1150,9 @@ def deadletters_refetch(
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        report = refetch_dead_letters(settings, Store(settings.database_url), reason, ids)
+        report = refetch_dead_letters(
+            settings, Store(settings.database_url, upgrade=True), reason, ids
+        )
     except ConfigError as error:
         fail(str(error))
         return
@@ -1201,3 +1211,6 @@ import pmsync.eval_themes_cmd  # noqa: E402, F401  (registers `pmsync eval theme
 import pmsync.links_cmd  # noqa: E402, F401  (registers `pmsync links review/export/apply`)
 import pmsync.report_cmd  # noqa: E402, F401  (registers `pmsync report` on app)
 import pmsync.webhooks_cmd  # noqa: E402, F401  (registers `pmsync webhooks` on app)
+from pmsync.db_cmd import db_app  # noqa: E402
+
+app.add_typer(db_app, name="db")

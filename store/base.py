@@ -71,7 +71,9 @@ def by_issue_key(table: Any, keys: Iterable[str] | None) -> list[Any]:
     """Queries for a table's rows of these issues (all rows when None), 500 keys a query."""
     if keys is None:
         return [select(table)]
-    return [select(table).where(table.c.issue_key.in_(chunk)) for chunk in chunks(sorted(set(keys)))]
+    return [
+        select(table).where(table.c.issue_key.in_(chunk)) for chunk in chunks(sorted(set(keys)))
+    ]
 
 
 def by_source(pairs: Iterable[tuple[str, str]], size: int = 500) -> Iterator[tuple[str, list[str]]]:

@@ -104,7 +104,9 @@ class DeadLetters(Repository):
         if not ids:
             return
         with self._begin(conn) as conn:
-            conn.execute(dead_letters.update().where(dead_letters.c.id.in_(ids)).values(resolved=True))
+            conn.execute(
+                dead_letters.update().where(dead_letters.c.id.in_(ids)).values(resolved=True)
+            )
 
 
 def _new_letters(conn: Connection, dead: Sequence[DeadLetter]) -> list[DeadLetter]:

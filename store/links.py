@@ -96,9 +96,7 @@ class Links(Repository):
         with self.engine.connect() as conn:
             return [Link.model_validate(row._asdict()) for row in conn.execute(query)]
 
-    def of_issues(
-        self, issue_keys: Iterable[str], *, suggested: bool | None = None
-    ) -> list[Link]:
+    def of_issues(self, issue_keys: Iterable[str], *, suggested: bool | None = None) -> list[Link]:
         """The links to any of these issues, one issue's in the order `all` gives them
         (a summary's ties, two requests of one minute, keep it); `suggested` as in `all`."""
         found: list[Link] = []

@@ -19,7 +19,9 @@ class BackfillConflict(RuntimeError):
 class Runs(Repository):
     def start(self) -> int:
         with self.engine.begin() as conn:
-            result = conn.execute(runs.insert().values(started_at=now(), outcome="running", stats={}))
+            result = conn.execute(
+                runs.insert().values(started_at=now(), outcome="running", stats={})
+            )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def finish(self, run_id: int, outcome: str, stats: dict[str, Any]) -> None:

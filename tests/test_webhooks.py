@@ -693,7 +693,7 @@ def test_command_serves_the_receiver_on_the_configured_store(
     assert (served["host"], served["port"]) == ("127.0.0.1", 9999)
     with TestClient(served["app"]) as client:
         assert deliver(client, Jira("jira"), sent_at=datetime.now(UTC)).status_code == 202
-    assert len(Inbox(Store(url).engine).events()) == 1
+    assert len(Inbox(Store(url, upgrade=True).engine).events()) == 1
     assert "Receiving webhooks for: jira" in result.output
 
 
