@@ -39,6 +39,9 @@ class Repository:
     def _begin(self, conn: Connection | None) -> AbstractContextManager[Connection]:
         return nullcontext(conn) if conn is not None else self.engine.begin()
 
+    def _read(self, conn: Connection | None) -> AbstractContextManager[Connection]:
+        return nullcontext(conn) if conn is not None else self.engine.connect()
+
 
 def now() -> datetime:
     return datetime.now(UTC)

@@ -227,29 +227,26 @@ class Records(Repository):
                 counts.setdefault(source, {})[kind] = n
         return counts
 
+    def stored_ids(
+        self, source: str, kind: RecordKind, *, conn: Connection | None = None
+    ) -> set[str]:
+        """The ids stored of one source's kind."""
+        query = select(records.c.record_id).where(
+            records.c.source == source, records.c.kind == kind
+        )
+        with self._read(conn) as conn:
+            return set(conn.execute(query).scalars())
+
     def missing(
-        self,
-        source: str,
-        kind: RecordKind,
-        keep_ids: set[str],
-        *,
-        conn: Connection | None = None,
+        self, source: str, kind: RecordKind, keep_ids: set[str], *, conn: Connection | None = None
     ) -> list[str]:
         """The ids stored of one source's kind that are not among `keep_ids`, in order:
         what a stream read in full no longer has."""
-        query = select(records.c.record_id).where(
-            records.c.source == source, records.c.kind == kind
-        )
-        with self._begin(conn) as conn:
-            return sorted(set(conn.execute(query).scalars()) - keep_ids)
+        return sorted(self.stored_ids(source, kind, conn=conn) - keep_ids)
 
     def prune_count(self, source: str, kind: RecordKind, keep_ids: set[str]) -> tuple[int, int]:
         """(records a prune would drop, records stored) of one source's kind."""
-        query = select(records.c.record_id).where(
-            records.c.source == source, records.c.kind == kind
-        )
-        with self.engine.connect() as conn:
-            stored = set(conn.execute(query).scalars())
+        stored = self.stored_ids(source, kind)
         return len(stored - keep_ids), len(stored)
 
     def delete(
