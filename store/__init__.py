@@ -8,7 +8,7 @@ from store.inbox import Inbox as Inbox
 from store.leases import Leases as Leases
 from store.ledger import EVERY_ISSUE, LedgerEntry
 from store.migrations import StoreNotAtHead
-from store.records import Removal, kind_of
+from store.record_rows import Removal, kind_of
 from store.runs import BackfillConflict
 from store.store import Store
 
