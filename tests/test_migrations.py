@@ -16,10 +16,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
+from typer.testing import CliRunner
 
 import store.inbox  # noqa: F401  (its table is part of the metadata compared)
 from models import Issue, RecordKind
-from store import Store
+from pmsync.cli import app
+from store import Store, StoreNotAtHead
 from store.cursors import Cursors
 from store.dead_letters import DeadLetters
 from store.migrations import alembic_config, current_revision, head_revision
@@ -192,3 +194,20 @@ def test_the_migration_command_line_reports_the_revision(database_url: str) -> N
     )
     assert done.returncode == 0, done.stderr
     assert head_revision() in done.stdout
+
+
+def test_a_store_not_at_head_is_not_migrated_by_opening_it(database_url: str) -> None:
+    """Migrations run once when a process starts (`upgrade=True`: a command, a flow) or
+    by `pmsync db upgrade`; any other open only checks, and says what to run."""
+    with pytest.raises(StoreNotAtHead, match="run `pmsync db upgrade`"):
+        Store(database_url)
+    assert revision_of(database_url) is None
+
+    result = CliRunner().invoke(app, ["db", "upgrade", "--database-url", database_url])
+
+    assert result.exit_code == 0, result.output
+    assert head_revision() in result.output
+    store = Store(database_url)
+    assert store.records.count() == {}
+    store.engine.dispose()
+    assert differences(database_url) == []
