@@ -200,14 +200,14 @@ def test_a_store_not_at_head_is_not_migrated_by_opening_it(database_url: str) ->
     """Migrations run once when a process starts (`upgrade=True`: a command, a flow) or
     by `pmsync db upgrade`; any other open only checks, and says what to run."""
     with pytest.raises(StoreNotAtHead, match="run `pmsync db upgrade`"):
-        Store(database_url)
+        Store(database_url, upgrade=False)
     assert revision_of(database_url) is None
 
     result = CliRunner().invoke(app, ["db", "upgrade", "--database-url", database_url])
 
     assert result.exit_code == 0, result.output
     assert head_revision() in result.output
-    store = Store(database_url)
+    store = Store(database_url, upgrade=False)
     assert store.records.count() == {}
     store.engine.dispose()
     assert differences(database_url) == []
