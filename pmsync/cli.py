@@ -556,7 +556,9 @@ def _decide(record: str, issue_key: str, decision: str) -> None:
     if issue_key not in known:
         fail(f"{issue_key} is not an issue pmsync has pulled (run `pmsync sync` first?)")
     if not any(
-        r.id == record_id for kind in ("feedback", "deal") for r in store.records.load(kind, source)
+        r.id == record_id
+        for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
+        for r in store.records.load(kind, source)
     ):
         fail(f"{record} is not a ticket or deal pmsync has pulled")
     store.links.decide(source, record_id, issue_key, decision)

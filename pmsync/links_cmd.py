@@ -302,7 +302,7 @@ def links_apply(
     known_issues = {issue.key for issue in store.records.load(RecordKind.ISSUE)}
     known_records = {
         (record.source, record.id)
-        for kind in ("feedback", "deal")
+        for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
         for record in store.records.load(kind)
     }
     decided, problems = read_decisions(path, known_issues, known_records)

@@ -26,7 +26,9 @@ def test_shipping_an_issue_notifies_every_open_record_once(
 ) -> None:
     run_cycle(settings, store)
     records = {
-        (r.source, r.id): r for kind in ("feedback", "deal") for r in store.records.load(kind)
+        (r.source, r.id): r
+        for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
+        for r in store.records.load(kind)
     }
     # The issue with open linked records in the most tools makes the strongest test.
     by_issue: dict[str, set[tuple[str, str]]] = {}

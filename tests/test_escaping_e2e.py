@@ -79,7 +79,9 @@ def test_a_hostile_summary_reaches_every_tool_as_text(
     requests.post(f"{sandbox_url}/_sandbox/update", json=reopen, timeout=30).raise_for_status()
     run_cycle(settings, store)
     records = {
-        (r.source, r.id): r for kind in ("feedback", "deal") for r in store.records.load(kind)
+        (r.source, r.id): r
+        for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
+        for r in store.records.load(kind)
     }
     by_issue: dict[str, set[tuple[str, str]]] = {}
     for link in store.links.all(suggested=False):

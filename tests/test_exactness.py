@@ -19,7 +19,7 @@ import requests
 
 from connectors.remote_links import NO_TIME
 from flows.pipeline import pull_source, run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from sandbox import malformed
 from sandbox.server import SandboxServer, start_sandbox
 from sandbox.state import SandboxState
@@ -132,7 +132,13 @@ def served(state: SandboxState, projects: tuple[str, ...] = ("ANA",)) -> Snapsho
 def stored(store: Store) -> Snapshot:
     """What pmsync holds, in the same shape."""
     found: Snapshot = {}
-    for kind in ("issue", "feedback", "deal", "account", "tool_link"):
+    for kind in (
+        RecordKind.ISSUE,
+        RecordKind.FEEDBACK,
+        RecordKind.DEAL,
+        RecordKind.ACCOUNT,
+        RecordKind.TOOL_LINK,
+    ):
         for record in store.records.load(kind):
             found.setdefault((record.source, kind), {})[record.id] = record.updated_at
     return found

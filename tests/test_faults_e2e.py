@@ -25,7 +25,7 @@ import responses as responses_lib
 
 from connectors.http import ApiClient
 from flows.pipeline import link_all, run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from sandbox.server import SandboxServer, start_sandbox
 from store import Store
 from tests.jira_view import MARKER, managed_comments
@@ -47,7 +47,13 @@ LIMITS = {  # lowered so that a small world meets them; windows are then shrunk 
 def payloads(store: Store) -> dict[tuple[str, str, str], Any]:
     return {
         (kind, record.source, record.id): record.model_dump(mode="json")
-        for kind in ("issue", "feedback", "deal", "account", "tool_link")
+        for kind in (
+            RecordKind.ISSUE,
+            RecordKind.FEEDBACK,
+            RecordKind.DEAL,
+            RecordKind.ACCOUNT,
+            RecordKind.TOOL_LINK,
+        )
         for record in store.records.load(kind)
     }
 
