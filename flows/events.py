@@ -44,7 +44,7 @@ from flows.sync import settings_for
 from models import Deal, DemandSummary, Feedback, Issue, Link, Record, RecordKind, Settings
 from services import invalidation
 from store import DeadLetter, Store
-from store.inbox import DONE, Inbox, InboxEvent
+from store.inbox import DONE, InboxEvent
 from store.leases import exclusive
 from store.schema import records
 from webhooks.base import Hint
@@ -87,7 +87,7 @@ class EventsResult:
 
 def load_events(store: Store, event_ids: Iterable[int]) -> list[InboxEvent]:
     """The inbox rows of these ids, oldest first, whatever their status."""
-    return Inbox(store.engine).events(ids=event_ids)
+    return store.inbox.events(ids=event_ids)
 
 
 def hints_for(events: Iterable[InboxEvent]) -> list[Hint]:
@@ -323,7 +323,7 @@ def process(
 ) -> EventsResult:
     """`handle`, then the inbox: done after success, pending again (with the error) after a
     failure. Events already done (a run started twice for one batch) are skipped."""
-    inbox_ = Inbox(store.engine)
+    inbox_ = store.inbox
     ids = [e.id for e in load_events(store, event_ids) if e.status != DONE]
     if not ids:
         return EventsResult()

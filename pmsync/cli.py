@@ -737,7 +737,6 @@ def status_report(
     watermarks among the cursors too."""
     from pmsync.runtime import where_runs_go
     from pmsync.status import run_kind, tools_report
-    from store import Inbox
 
     now = now or datetime.now(UTC)
     configured = configured or []
@@ -776,7 +775,7 @@ def status_report(
         }
         for r in store.runs.last()
     ]
-    inbox = Inbox(store.engine)
+    inbox = store.inbox
     backfills = [
         {
             "id": b["id"],

@@ -18,7 +18,7 @@ from flows.pipeline import relink, run_cycle
 from models import RecordKind, Settings
 from sandbox.webhooks_out import Delivery, signed_headers
 from store import Store
-from store.inbox import DONE, PENDING, Inbox
+from store.inbox import DONE, PENDING
 from tests.jira_view import assert_ticket_shows, issue_numbers
 from tests.oracle import expected_demand
 from tests.test_sandbox_webhooks import QUIET, Receiver, configure, hook_settings, webhook_log
@@ -35,7 +35,7 @@ class Live:
         self.settings = settings
         self.store = store
         self.receiver = receiver
-        self.inbox = Inbox(store.engine)
+        self.inbox = store.inbox
         self.dispatcher: Dispatcher | None = None
 
     def start(self, **options: Any) -> Dispatcher:

@@ -183,7 +183,7 @@ def test_a_webhook_for_a_new_customers_conversation_reads_its_company(
     """The event path stores the conversation and its company as a sync would, so the
     issue it asks for counts the right customer within seconds."""
     from flows.events import handle
-    from store.inbox import Delivery, Inbox
+    from store.inbox import Delivery
 
     pull_source(settings, store, "intercom", full=True)
     company = conversation_of_new_company(sandbox_url, settings)
@@ -191,8 +191,8 @@ def test_a_webhook_for_a_new_customers_conversation_reads_its_company(
         "topic": "conversation.user.created",
         "data": {"item": {"type": "conversation", "id": "8880001"}},
     }
-    Inbox(store.engine).add("intercom", [Delivery("d-1", event)])
-    (pending,) = Inbox(store.engine).claim()
+    store.inbox.add("intercom", [Delivery("d-1", event)])
+    (pending,) = store.inbox.claim()
 
     handle(settings, store, [pending.id])
 

@@ -20,7 +20,7 @@ from flows.check import run_checks
 from flows.pipeline import run_cycle
 from models import Settings
 from pmsync.cli import app, status_report
-from store import Inbox, Store
+from store import Store
 from store.inbox import Delivery
 
 runner = CliRunner()
@@ -177,7 +177,7 @@ def test_status_json_shows_lags_runs_dead_letters_inbox_and_schedule(
     ).raise_for_status()
     run_cycle(settings, store)
     run_backfill(settings, store, "hubspot", datetime.now(UTC) - timedelta(days=60), relink=False)
-    Inbox(store.engine).add("jira", [Delivery("d-1", {"issue": {"id": "1"}})])
+    store.inbox.add("jira", [Delivery("d-1", {"issue": {"id": "1"}})])
     env = {"PMSYNC_DATABASE_URL": settings.database_url}
 
     done = runner.invoke(app, ["status", "--json"], env=env)

@@ -15,7 +15,7 @@ from flows.events import process
 from flows.pipeline import SyncResult, run_cycle
 from models import Settings
 from store import Store
-from store.inbox import Delivery, Inbox
+from store.inbox import Delivery
 from tests.conftest import EXPLICIT_ONLY
 from tests.jira_view import assert_ticket_shows, managed_comments
 from tests.oracle import expected_demand
@@ -52,7 +52,7 @@ class Feeder(threading.Thread):
         answer.raise_for_status()
         [change] = answer.json()["changes"]
         tool, payload = payload_for(change)
-        inbox = Inbox(self.store.engine)
+        inbox = self.store.inbox
         inbox.add(tool, [Delivery(f"{tool}-{n}", payload)])
         issue = {"webhookEvent": "jira:issue_updated", "issue": {"key": change["issue_key"]}}
         inbox.add("jira", [Delivery(f"jira-{n}", issue)])

@@ -195,7 +195,7 @@ def test_concurrent_claimers_on_postgres_split_the_backlog(store: Store, store_u
     every event is claimed exactly once (SELECT ... FOR UPDATE SKIP LOCKED)."""
     if store.engine.dialect.name != "postgresql":
         pytest.skip("concurrent claims need PostgreSQL; SQLite claims are tested in turn")
-    box = Inbox(store.engine)
+    box = store.inbox
     box.add("hubspot", deliveries(*range(1, 401)))
     claimed: list[list[int]] = [[] for _ in range(8)]
     errors: list[BaseException] = []
@@ -230,7 +230,7 @@ def test_claim_on_postgres_skips_rows_another_holds(store: Store) -> None:
     at once instead of waiting (lock_timeout would fail it) or taking the held one."""
     if store.engine.dialect.name != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite serialises writers instead")
-    box = Inbox(store.engine)
+    box = store.inbox
     fill(box, 3)
     with store.engine.connect() as holder:
         holder.begin()
@@ -261,7 +261,7 @@ def test_receiver_commits_before_answering(store: Store, store_url: str) -> None
     store.engine.dispose()
 
     after_restart = Store(store_url, upgrade=True)
-    [event] = Inbox(after_restart.engine).events()
+    [event] = after_restart.inbox.events()
     assert (event.tool, event.delivery_id, event.status) == ("jira", "delivery-1", "pending")
     assert event.payload["issue"] == {"id": "10001"}
     after_restart.engine.dispose()
