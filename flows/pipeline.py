@@ -564,7 +564,7 @@ def calculator_for(
 ) -> DemandCalculator:
     """The demand calculator over the stored records; given `links`, it holds only what
     the summaries of their issues read: the feedback they name, the deals they name and
-    every deal of the customers who asked. `deal_owners` (`Store.deal_accounts`) and
+    every deal of the customers who asked. `deal_owners` (`store.records.deal_accounts`) and
     `revenue` (`crm_revenue`) are for callers that build many calculators."""
     directory = directory or account_directory(settings, store)
     if links is None:
