@@ -1119,10 +1119,9 @@ def deadletters_replay(
 
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    store = Store(settings.database_url, upgrade=True)
     try:
-        report = replay_dead_letters(
-            settings, Store(settings.database_url, upgrade=True), reason, ids
-        )
+        report = replay_dead_letters(settings, store, reason, ids)
     except ConfigError as error:
         fail(str(error))
         return
@@ -1150,10 +1149,9 @@ def deadletters_refetch(
 
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    store = Store(settings.database_url, upgrade=True)
     try:
-        report = refetch_dead_letters(
-            settings, Store(settings.database_url, upgrade=True), reason, ids
-        )
+        report = refetch_dead_letters(settings, store, reason, ids)
     except ConfigError as error:
         fail(str(error))
         return

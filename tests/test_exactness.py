@@ -132,13 +132,7 @@ def served(state: SandboxState, projects: tuple[str, ...] = ("ANA",)) -> Snapsho
 def stored(store: Store) -> Snapshot:
     """What pmsync holds, in the same shape."""
     found: Snapshot = {}
-    for kind in (
-        RecordKind.ISSUE,
-        RecordKind.FEEDBACK,
-        RecordKind.DEAL,
-        RecordKind.ACCOUNT,
-        RecordKind.TOOL_LINK,
-    ):
+    for kind in RecordKind:
         for record in store.records.load(kind):
             found.setdefault((record.source, kind), {})[record.id] = record.updated_at
     return found

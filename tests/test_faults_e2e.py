@@ -47,13 +47,7 @@ LIMITS = {  # lowered so that a small world meets them; windows are then shrunk 
 def payloads(store: Store) -> dict[tuple[str, str, str], Any]:
     return {
         (kind, record.source, record.id): record.model_dump(mode="json")
-        for kind in (
-            RecordKind.ISSUE,
-            RecordKind.FEEDBACK,
-            RecordKind.DEAL,
-            RecordKind.ACCOUNT,
-            RecordKind.TOOL_LINK,
-        )
+        for kind in RecordKind
         for record in store.records.load(kind)
     }
 

@@ -4,38 +4,11 @@ same transaction."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from models import Deal, RecordKind, ToolLink
+from models import RecordKind
 from services import invalidation
 from store import EVERY_ISSUE, RELINK_ALL
-from tests.test_store import UPDATED, account, issue, link, ticket
-
-
-def deal(deal_id: str) -> Deal:
-    return Deal(
-        source="hubspot",
-        id=deal_id,
-        url=f"https://app.hubspot.com/deal/{deal_id}",
-        name="Acme renewal",
-        amount=Decimal("1000"),
-        stage="open",
-        is_closed=False,
-        is_won=False,
-        updated_at=UPDATED,
-    )
-
-
-def remote_link(link_id: str, key: str) -> ToolLink:
-    return ToolLink(
-        source="jira",
-        id=link_id,
-        url=f"https://example/{link_id}",
-        record_source="zendesk",
-        record_id="1",
-        issue_key=key,
-        updated_at=UPDATED,
-    )
+from tests.test_close_loop import deal
+from tests.test_store import account, issue, link, ticket, tool_link
 
 
 def test_a_deleted_ticket_takes_its_links_and_marks_their_issues(store):
@@ -53,7 +26,7 @@ def test_a_deleted_ticket_takes_its_links_and_marks_their_issues(store):
 
 
 def test_a_deleted_deal_or_account_marks_every_issue(store):
-    store.records.save_page([deal("7"), account("hubspot", "3")])
+    store.records.save_page([deal("7", closed=False), account("hubspot", "3")])
 
     invalidation.save_page(store, [], deleted=("hubspot", "deal", ["7"]))
     assert store.ledger.pending() == {EVERY_ISSUE}
@@ -74,7 +47,7 @@ def test_deleting_what_is_not_stored_invalidates_nothing(store):
 def test_a_deleted_issue_takes_its_remote_links_and_asks_for_a_relink(store):
     """The tickets a remote link tied to the issue are known only to the link: gone, the
     next sync relinks everything."""
-    store.records.save_page([issue("ANA-1"), remote_link("501", "ANA-1")])
+    store.records.save_page([issue("ANA-1"), tool_link("jira", "501", "ANA-1")])
 
     invalidation.prune(store, "jira", RecordKind.ISSUE, set())
 

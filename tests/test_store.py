@@ -57,6 +57,18 @@ def ticket(ticket_id: str) -> Feedback:
     )
 
 
+def tool_link(source: str, link_id: str, key: str) -> ToolLink:
+    return ToolLink(
+        source=source,
+        id=link_id,
+        url=f"https://example/{link_id}",
+        record_source="zendesk" if source == "jira" else None,
+        record_id="7",
+        issue_key=key,
+        updated_at=UPDATED,
+    )
+
+
 def link(record_id: str, issue_key: str, source: str = "zendesk") -> Link:
     return Link(
         source=source, record_id=record_id, kind="feedback", issue_key=issue_key, method="cited_key"
@@ -171,17 +183,6 @@ def test_prune_drops_what_the_tool_no_longer_has(store):
 def test_a_deleted_issue_takes_its_remote_links_with_it(store):
     """Remote links live in Jira on their issue: between full reads of them, nothing else
     would drop those of an issue the sweep found deleted. A Zendesk Jira link stays."""
-
-    def tool_link(source: str, link_id: str, key: str) -> ToolLink:
-        return ToolLink(
-            source=source,
-            id=link_id,
-            url=f"https://example/{link_id}",
-            record_source="zendesk" if source == "jira" else None,
-            record_id="7",
-            issue_key=key,
-            updated_at=UPDATED,
-        )
 
     store.records.save_page(
         [issue("ANA-1"), issue("ANA-2")]
