@@ -25,7 +25,7 @@ def text_linker(
     candidates = [issue for issue in issues if issue.status_category != "done"]
     if not candidates:
         if store is not None:
-            store.save_text_analyses({}, candidates=())
+            store.derived.save_text_analyses({}, candidates=())
         return lambda feedback: []
     from linking.text import TextMatcher  # numpy and scipy load only when needed
 
@@ -72,10 +72,10 @@ def analyses_of(issues: list[Issue], store: Store) -> list[IssueAnalysis]:
     from linking.text import IssueAnalysis, analyse, text_hash
 
     hashes = {issue.key: text_hash(issue) for issue in issues}
-    kept = store.text_analyses(hashes)
+    kept = store.derived.text_analyses(hashes)
     new = [issue for issue in issues if issue.key not in kept]
     made = dict(zip([issue.key for issue in new], analyse(new), strict=True))
-    store.save_text_analyses({key: (hashes[key], *a) for key, a in made.items()}, hashes)
+    store.derived.save_text_analyses({key: (hashes[key], *a) for key, a in made.items()}, hashes)
     return [made.get(i.key) or IssueAnalysis(*kept[i.key]) for i in issues]
 
 

@@ -79,7 +79,7 @@ def create(settings: Settings, store: Store, theme: Theme, project: str) -> tupl
         JiraConnector(settings), project, proposal.summary, proposal.description, proposal.label
     )
     for source, record_id in theme.records:
-        store.decide(source, record_id, key, "suggested")
+        store.links.decide(source, record_id, key, "suggested")
     return key, made
 
 
@@ -103,7 +103,7 @@ def themes_propose(
     from pmsync.themes_cmd import themes_of
 
     settings = settings_or_exit(sandbox)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     theme = next((t for t in themes_of(settings, store) if t.id == theme_id), None)
     if theme is None:
         fail(f"no theme {theme_id}: `pmsync report --unlinked` lists them")

@@ -70,7 +70,7 @@ def test_unlinked_themes_hold_only_requests_no_issue_counts(
     assert result.exit_code == 0, result.output
     themes = json.loads(result.stdout)["themes"]
     assert themes, "the sandbox world has requests no issue covers"
-    linked = {(x.source, x.record_id) for x in store.links(suggested=False)}
+    linked = {(x.source, x.record_id) for x in store.links.all(suggested=False)}
     for theme in themes:
         assert theme["requests"] >= 2 and 1 <= theme["customers"] <= theme["requests"]
         assert theme["terms"] and theme["quotes"]
