@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from linking.text import _STOP_WORDS, _WORD
+from linking.text_analysis import STOP_WORDS, WORDS
 from models import Quote
 
 THRESHOLD = 0.3
@@ -61,7 +61,7 @@ def tfidf(texts: Sequence[str], max_df: float = MAX_DF) -> tuple[Any, list[str]]
     documents = []
     for text in texts:
         words = [
-            w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and not w[0].isdigit()
+            w for w in WORDS.findall(text.lower()) if w not in STOP_WORDS and not w[0].isdigit()
         ]
         documents.append(
             Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)])

@@ -99,19 +99,19 @@ def links(
         typer.Option(
             metavar="PATH",
             help="Fit the confidence calibration on all of this data and write it as a "
-            "Python module (linking/text_calibration.py is the one pmsync ships). Its "
+            "JSON file (linking/text_calibration.json is the one pmsync ships). Its "
             "automatic threshold is the one measured if the held-out links reached "
             "--target-precision, else 1 (no automatic text links).",
         ),
     ] = None,
 ) -> None:
     from linking.evaluate import (
-        calibration_module,
+        calibration_file,
         evaluate_links,
         fit_calibration,
         shipped_threshold,
     )
-    from linking.text import NO_TIME_PRIOR, TimePrior
+    from linking.text_calibration import NO_TIME_PRIOR, TimePrior
 
     if write_calibration and baseline:
         err.print("[red]error:[/red] --write-calibration fits pmsync's matcher, not the baseline")
@@ -143,7 +143,7 @@ def links(
         calibration = fit_calibration(ranked)
         source = f"--reports {reports.name}" + (f" --pairs {pairs.name}" if pairs else "")
         write_calibration.write_text(
-            calibration_module(
+            calibration_file(
                 calibration,
                 source,
                 shipped_threshold(result),

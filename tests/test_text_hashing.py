@@ -1,4 +1,4 @@
-"""linking.text hashes terms with scikit-learn: the columns and counts must be exactly those
+"""Text matching hashes terms with scikit-learn: the columns and counts must be exactly those
 of scikit-learn's HashingVectorizer, and stay those the store's kept analyses hold, or every
 score moves."""
 
@@ -12,16 +12,16 @@ import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 from sklearn.utils import murmurhash3_32 as sklearn_murmurhash
 
-from linking.text import (
-    _STOP_WORDS,
+from linking.text_analysis import (
     CHAR_FEATURES,
+    STOP_WORDS,
     WORD_FEATURES,
     IssueText,
-    _word_bucket,
     analyse,
     char_grams,
     hashed_counts,
     text_hash,
+    word_bucket,
     word_column,
     word_terms,
 )
@@ -34,8 +34,8 @@ def random_terms(n: int, seed: int) -> list[str]:
     return ["".join(rng.choices(ALPHABET, k=rng.randrange(0, 23))) for _ in range(n)]
 
 
-# Columns the store's kept analyses were written with (linking.text.ANALYSIS_VERSION 1), in the
-# word space and the char space: every tail length (0-3 bytes), multi-byte UTF-8, the empty
+# Columns the store's kept analyses were written with (ANALYSIS_VERSION 1), in the word
+# space and the char space: every tail length (0-3 bytes), multi-byte UTF-8, the empty
 # string. A scikit-learn that hashed otherwise would make every kept analysis wrong.
 KEPT_COLUMNS = {
     "": (0, 0),
@@ -102,9 +102,9 @@ def test_counts_match_hashing_vectorizer_exactly() -> None:
 
 
 def test_stop_words_and_word_buckets_are_scikit_learns() -> None:
-    assert frozenset(ENGLISH_STOP_WORDS) == _STOP_WORDS
+    assert frozenset(ENGLISH_STOP_WORDS) == STOP_WORDS
     for term in ("export", "2.53", "façade"):
-        assert _word_bucket(term) == abs(sklearn_murmurhash(term, seed=0)) % WORD_FEATURES
+        assert word_bucket(term) == abs(sklearn_murmurhash(term, seed=0)) % WORD_FEATURES
 
 
 def test_an_issue_analysed_before_keeps_its_key_and_its_bytes() -> None:
