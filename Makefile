@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy models linking connectors store flows webhooks deployments
+	$(BIN)/mypy models linking connectors store flows webhooks deployments evaluation
 
 pytest: $(STAMP)
 	@mkdir -p $(PREFECT_HOME)  # Prefect makes its home, but not the folders above it

@@ -15,7 +15,7 @@ from rich.table import Table
 from linking.text_calibration import DEFAULT_SUGGEST_THRESHOLD
 from pmsync.cli import app
 
-TARGET_PRECISION = 0.95  # issue 4; linking.evaluate.TARGET_PRECISION, without its imports
+TARGET_PRECISION = 0.95  # issue 4; evaluation.links.TARGET_PRECISION, without its imports
 
 eval_app = typer.Typer(help="Measure pmsync's linking against labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
@@ -105,7 +105,7 @@ def links(
         ),
     ] = None,
 ) -> None:
-    from linking.evaluate import (
+    from evaluation.links import (
         calibration_file,
         evaluate_links,
         fit_calibration,

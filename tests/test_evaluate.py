@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from linking.evaluate import (
-    FeedbackCase,
-    LinkingTask,
+from evaluation.links import (
     PriorRanks,
     Ranked,
     calibration_file,
@@ -24,11 +22,11 @@ from linking.evaluate import (
     held_out,
     rank_all,
     rank_scores,
-    read_task,
     report,
     shipped_threshold,
-    task_scores,
 )
+from evaluation.rankers import task_scores
+from evaluation.tasks import FeedbackCase, LinkingTask, read_task
 from linking.text_analysis import IssueText
 from linking.text_calibration import NO_TIME_PRIOR, Calibration, TimePrior
 from pmsync.cli import app
@@ -398,3 +396,28 @@ def test_the_settings_default_to_the_shipped_thresholds():
     fields = Settings.model_fields
     assert fields["text_auto_threshold"].default == text_calibration.DEFAULT_AUTO_THRESHOLD
     assert fields["text_suggest_threshold"].default == text_calibration.DEFAULT_SUGGEST_THRESHOLD
+
+
+def test_nothing_that_syncs_imports_the_evaluation_tooling():
+    """evaluation/ serves `pmsync eval` and the benchmarks: no module of the packages pmsync
+    runs to sync, serve or take webhooks imports it, even inside a function."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    runtime = ("models", "linking", "connectors", "store", "flows", "webhooks", "deployments")
+    found = []
+    for package in runtime:
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                else:
+                    continue
+                found += [
+                    f"{path.relative_to(root)}: {n}"
+                    for n in names
+                    if n.split(".")[0] == "evaluation"
+                ]
+    assert found == []
