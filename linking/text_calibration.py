@@ -30,8 +30,8 @@ rank gap, per-space and title scores and text length were tried as further featu
 separated no better. In the sandbox every automatic link at 0.95 is a planted one.
 
 The values pmsync ships are data, linking/text_calibration.json (`calibration_json` writes
-it), read once on import. This module loads neither scikit-learn nor SciPy: the command
-line reads the thresholds from it.
+it), read once on import. Importing this module loads neither scikit-learn nor SciPy: the
+command line reads the thresholds from it.
 """
 
 from __future__ import annotations
