@@ -85,6 +85,7 @@ MAX_DEAD_SHARE = 0.25
 class TextMatcher:
     """Candidate issues, indexed for matching free text against them.
 
+    >>> from linking.text_analysis import IssueText
     >>> matcher = TextMatcher([IssueText("ANA-1", "Export dashboards to PDF")])
     >>> matcher.match(["Can I get a PDF export of a dashboard?"])[0][0].key
     'ANA-1'
