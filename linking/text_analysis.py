@@ -61,11 +61,31 @@ def word_column(term: str, n_features: int) -> int:
 
 def hashed_counts(documents: Sequence[Sequence[str]], n_features: int) -> sp.csr_matrix:
     """Each document's term counts by hashed column: what HashingVectorizer (no alternate
-    sign, no norm, float32) makes of the analysed documents, in canonical form."""
-    if not documents:
-        return sp.csr_matrix((0, n_features), dtype=np.float32)
-    hasher = FeatureHasher(n_features, input_type="string", alternate_sign=False, dtype=np.float32)
-    return sp.csr_matrix(hasher.transform(documents))
+    sign, no norm, float32) makes of the analysed documents, in canonical form.
+
+    FeatureHasher hashes each distinct term once, a row each, and the documents are counted
+    from those columns: hashing every occurrence (n-grams repeat) took a fifth longer."""
+    distinct = list(set(chain.from_iterable(documents)))
+    columns: list[int] = []
+    if distinct:
+        hasher = FeatureHasher(
+            n_features, input_type="string", alternate_sign=False, dtype=np.float32
+        )
+        columns = hasher.transform([[term] for term in distinct]).indices.tolist()
+    column = dict(zip(distinct, columns, strict=True))
+    lengths = [len(document) for document in documents]
+    total = sum(lengths)
+    indices = np.fromiter(
+        map(column.__getitem__, chain.from_iterable(documents)), dtype=np.int32, count=total
+    )
+    indptr = np.zeros(len(documents) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    matrix = sp.csr_matrix(
+        (np.ones(total, dtype=np.float32), indices, indptr),
+        shape=(len(documents), n_features),
+    )
+    matrix.sum_duplicates()  # also sorts each row's columns
+    return matrix
 
 
 # -- analysers -------------------------------------------------------------------------------
