@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from models import Feedback, Issue, Link
 
 if TYPE_CHECKING:
-    from linking.text import IssueAnalysis
+    from linking.text_analysis import IssueAnalysis
     from store import Store
 
 
@@ -69,7 +69,7 @@ def text_linker(
 def analyses_of(issues: list[Issue], store: Store) -> list[IssueAnalysis]:
     """Each issue's analysis: the store's where its text is the one analysed, made (and
     kept) for the others. The store forgets the issues not among these (done, deleted)."""
-    from linking.text import IssueAnalysis, analyse, text_hash
+    from linking.text_analysis import IssueAnalysis, analyse, text_hash
 
     hashes = {issue.key: text_hash(issue) for issue in issues}
     kept = store.derived.text_analyses(hashes)

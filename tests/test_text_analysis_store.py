@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-import linking.text
-from linking.text import IssueAnalysis, TextMatcher, analyse, text_hash
+import linking.text_analysis
+from linking.text import TextMatcher
+from linking.text_analysis import IssueAnalysis, analyse, text_hash
 from linking.text_calibration import DEFAULT_SUGGEST_THRESHOLD
 from linking.text_links import analyses_of, text_linker
 from models import Feedback, Issue, Link
@@ -67,7 +68,7 @@ def analysed_keys(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         keys.extend(issue.key for issue in issues)
         return analyse(issues)
 
-    monkeypatch.setattr(linking.text, "analyse", spy)
+    monkeypatch.setattr(linking.text_analysis, "analyse", spy)
     return keys
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from evaluation.themes import labelled_groups, purity_and_coverage
 from flows.pipeline import run_cycle
-from linking.themes import cluster, labelled_groups, purity_and_coverage
+from linking.themes import cluster
 from models import Settings
 from pmsync.cli import app
 from store import Store
