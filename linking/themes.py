@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from linking.text_analysis import STOP_WORDS, WORDS
-from models import FeedbackRef, Link, Quote
+from models import FeedbackRef, Quote
 
 THRESHOLD = 0.3
 MIN_SIZE = 2
@@ -122,18 +122,3 @@ def cluster(
     for number, theme in enumerate(themes, 1):
         theme.id = number
     return themes
-
-
-def proposed_link(source: str, record_id: str, issue_key: str) -> Link:
-    """A request of a theme, suggested for the issue proposed from it (`pmsync themes
-    propose --create`): it counts nowhere until a person confirms it."""
-    return Link(
-        source=source,
-        record_id=record_id,
-        kind="feedback",
-        issue_key=issue_key,
-        method="text",
-        confidence=0.5,  # a theme's member, not a scored match: an even chance
-        evidence=f"in the theme of unlinked requests {issue_key} was proposed from",
-        status="suggested",
-    )

@@ -8,16 +8,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from connectors import adf
-from linking.themes import Theme
 from models import Settings
 from models.records import money
 from pmsync.common import SandboxOption, console, fail, settings_or_exit
 from store import Store
+
+if TYPE_CHECKING:  # building themes loads scikit-learn: only `propose` does it
+    from linking.themes import Theme
 
 themes_app = typer.Typer(help="Themes of requests that link to no issue.", no_args_is_help=True)
 LISTED_REQUESTS = 10

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+from linking.proposals import proposed_link
 from linking.references import deal_links, feedback_links, tag_links
 from linking.text_links import text_linker, text_links
-from linking.themes import proposed_link
 from models import Deal, Feedback, Issue, Link, RecordKind, Settings, ToolLink
 from services import invalidation
 from store import Store
