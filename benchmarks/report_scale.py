@@ -34,7 +34,7 @@ def main() -> None:
         try:
             settings = Settings.for_sandbox(server.url, database_url=url)
             started = time.monotonic()
-            result = run_cycle(settings, Store(url), full=True)
+            result = run_cycle(settings, Store(url, upgrade=True), full=True)
             print(
                 f"scale {args.scale}: synced in {time.monotonic() - started:.1f}s, "
                 f"{result.links} links, {result.published['written']} issues published"

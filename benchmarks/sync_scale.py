@@ -90,7 +90,7 @@ def run_sync(
     from store import Store
 
     settings = Settings.for_sandbox(url, database_url=database)
-    store = Store(database)
+    store = Store(database, upgrade=True)
     steps: dict[str, float] = {}
     peaks: dict[str, float] = {}
     recorder = Recorder()
@@ -117,7 +117,7 @@ def run_sync(
     if pull_only:
         for source in settings.sources:
             timed(pull_source)(settings, store, source, full)
-        result: dict[str, Any] = {"pulled": store.count_records()}
+        result: dict[str, Any] = {"pulled": store.records.count()}
     else:
         result = run_cycle(settings, store, full=full, step=timed).as_dict()
     wall = time.perf_counter() - started

@@ -29,12 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from linking.text import (  # noqa: E402
-    DEFAULT_AUTO_THRESHOLD,
-    DEFAULT_SUGGEST_THRESHOLD,
-    IssueText,
-    TextMatcher,
-)
+from linking.text import TextMatcher  # noqa: E402
+from linking.text_analysis import IssueText  # noqa: E402
+from linking.text_calibration import DEFAULT_AUTO_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD  # noqa: E402
 
 SEAMONKEY = Path(__file__).resolve().parents[2] / "shared/data/linking/seamonkey_reports.csv"
 ISSUES, FEEDBACK, BATCH = 4000, 30_000, 100

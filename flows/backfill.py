@@ -32,6 +32,7 @@ from flows.budgets import install_budgets
 from flows.pipeline import CONNECTORS, refuse_mass_delete
 from flows.sync import as_task, settings_for
 from models import ConfigError, Settings
+from services import invalidation
 from services.apply import WRITER_LEASE, Step, apply, plain
 from services.scope import Scope
 from store import Store
@@ -148,7 +149,7 @@ def backfill_window(
     connector = CONNECTORS[source](settings)
     stored = dead = 0
     pages = connector.pull(
-        lambda stream: store.cursor(prefix + stream),
+        lambda stream: store.cursors.get(prefix + stream),
         since=bounds[0],
         until=bounds[1],
         listings=index == 0,
@@ -160,7 +161,7 @@ def backfill_window(
         stored += len(page.records)
         dead += len(page.dead)
         on_page(len(page.records))
-    store.finish_window(backfill_id, index, stored, dead, prefix)
+    store.runs.finish_window(backfill_id, index, stored, dead, prefix)
     log.info(
         "%s backfill %d: window %d (%s to %s) read %d records, %d dead letters",
         source,
@@ -177,16 +178,17 @@ def backfill_window(
 def save_page(store: Store, page: Page, prefix: str) -> None:
     """A page and its cursor, committed together, the cursor under the window's prefix."""
     stream = prefix + page.stream if page.cursor is not None else None
-    store.save_page(
+    invalidation.save_page(
+        store,
         page.records,
         page.dead,
         stream,
         page.cursor,
         deleted=(page.source, page.kind, page.deleted_ids),
     )
-    store.resolve_dead_letters(page.source, page.kind, (r.id for r in page.records))
+    store.dead_letters.resolve(page.source, page.kind, (r.id for r in page.records))
     if page.complete_ids is not None:
-        store.prune(page.source, page.kind, page.complete_ids)
+        invalidation.prune(store, page.source, page.kind, page.complete_ids)
 
 
 def dry_run_plan(
@@ -239,7 +241,7 @@ def run_backfill(
         )
     started = time.monotonic()
     window_s = int(window.total_seconds())
-    found = None if force else store.find_backfill(source, since, until, window_s)
+    found = None if force else store.runs.find_backfill(source, since, until, window_s)
     end = found["until"] if found else until or datetime.now(UTC).replace(microsecond=0)
     bounds = windows(since, end, window)
     done = found["windows_done"] if found else 0
@@ -263,13 +265,15 @@ def run_backfill(
         result.records, result.dead_letters = found["records"], found["dead_letters"]
         return result
     if found is None:
-        result.id = store.start_backfill(source, since, end, until is None, window_s, len(bounds))
+        result.id = store.runs.start_backfill(
+            source, since, end, until is None, window_s, len(bounds)
+        )
     else:
-        store.backfill_status(found["id"], "running")
+        store.runs.backfill_status(found["id"], "running")
         result.records, result.dead_letters = found["records"], found["dead_letters"]
         log.info("%s backfill %d resumes at window %d", source, found["id"], done + 1)
     assert result.id is not None
-    run_id = store.start_run()
+    run_id = store.runs.start()
     on_progress(Progress(len(bounds), done, result.records))
     try:
         for index in range(done, len(bounds)):
@@ -291,15 +295,15 @@ def run_backfill(
             result.links = done.links
             result.published = done.report.counts() if done.report else None
     except BaseException as error:
-        store.backfill_status(result.id, "failed", f"{type(error).__name__}: {error}"[:500])
+        store.runs.backfill_status(result.id, "failed", f"{type(error).__name__}: {error}"[:500])
         result.duration_s = time.monotonic() - started
-        store.finish_run(run_id, "failed", {"kind": "backfill", **result.as_dict()})
+        store.runs.finish(run_id, "failed", {"kind": "backfill", **result.as_dict()})
         raise
-    store.backfill_status(result.id, "done")
+    store.runs.backfill_status(result.id, "done")
     result.duration_s = time.monotonic() - started
     stats = {k: v for k, v in result.as_dict().items() if k != "windows"}
     failed = (result.published or {}).get("failed")
-    store.finish_run(run_id, "partial" if failed else "ok", {"kind": "backfill", **stats})
+    store.runs.finish(run_id, "partial" if failed else "ok", {"kind": "backfill", **stats})
     return result
 
 
@@ -352,7 +356,7 @@ def backfill(
     from prefect.artifacts import create_table_artifact
 
     settings = settings_for(sandbox_url, database_url)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     artifact = None if dry_run else ProgressArtifact(source)
     result = run_backfill(
         settings,

@@ -33,11 +33,12 @@ from connectors.lookup import KINDS, InvalidRecord, Lookup
 from connectors.webhook import Hint
 from flows.pipeline import accounts_named, read_named_accounts
 from flows.sync import settings_for
-from models import Record, Settings
+from models import Record, RecordKind, Settings
+from services import invalidation
 from services.apply import WRITER_LEASE, apply
 from services.scope import Changes, Scope
 from store import DeadLetter, Store
-from store.inbox import DONE, Inbox, InboxEvent
+from store.inbox import DONE, InboxEvent
 from store.leases import exclusive
 from store.schema import records
 from webhooks.tools import hints as hints_of
@@ -77,7 +78,7 @@ class EventsResult:
 
 def load_events(store: Store, event_ids: Iterable[int]) -> list[InboxEvent]:
     """The inbox rows of these ids, oldest first, whatever their status."""
-    return Inbox(store.engine).events(ids=event_ids)
+    return store.inbox.events(ids=event_ids)
 
 
 def hints_for(events: Iterable[InboxEvent]) -> list[Hint]:
@@ -180,11 +181,15 @@ def _refresh_tool_links(store: Store, lookup: Lookup, tool: str, record_id: str)
     if listed is None:
         return False  # the listing was refused: the stored links stay as they are
     now = {link.id: link for link in listed}
-    stored = [link for link in store.load("tool_link", tool) if link.record_id == str(record_id)]
+    stored = [
+        link
+        for link in store.records.load(RecordKind.TOOL_LINK, tool)
+        if link.record_id == str(record_id)
+    ]
     gone = [link.id for link in stored if link.id not in now]
     fresh = [link for link in now.values() if link not in stored]
     if gone or fresh:
-        store.save_page(fresh, deleted=(tool, "tool_link", gone))
+        invalidation.save_page(store, fresh, deleted=(tool, "tool_link", gone))
     return bool(gone or fresh)
 
 
@@ -222,11 +227,11 @@ def handle(
             for h in hints
             if h.tool == registry.tracker().name and not h.record_id.isdigit()
         ),
-        links_before=tuple(store.links()),  # read before the deletions below drop links
+        links_before=tuple(store.links.all()),  # read before the deletions below drop links
     )
-    store.save_page(found.changed, found.dead)
+    store.records.save_page(found.changed, found.dead)
     for (source, kind), ids in found.deleted.items():
-        store.save_page([], deleted=(source, kind, ids))
+        invalidation.save_page(store, [], deleted=(source, kind, ids))
     result.dead_letters = len(found.dead)
     # A new customer's company, read as a sync reads it.
     result.dead_letters += read_named_accounts(settings, store, accounts_named(found.changed))[1]
@@ -248,7 +253,7 @@ def process(
 ) -> EventsResult:
     """`handle`, then the inbox: done after success, pending again (with the error) after a
     failure. Events already done (a run started twice for one batch) are skipped."""
-    inbox_ = Inbox(store.engine)
+    inbox_ = store.inbox
     ids = [e.id for e in load_events(store, event_ids) if e.status != DONE]
     if not ids:
         return EventsResult()
@@ -276,5 +281,5 @@ def handle_events(
     (or the sandbox's); a `database_url` parameter with a password is refused (Prefect
     stores parameters)."""
     settings = settings_for(sandbox_url, database_url)
-    result = process(settings, Store(settings.database_url), event_ids)
+    result = process(settings, Store(settings.database_url, upgrade=True), event_ids)
     return result.as_dict()

@@ -108,7 +108,7 @@ def sync_in_process(
     settings = settings_for(sandbox_url, database_url, **extra)
     result = run_cycle(
         settings,
-        Store(settings.database_url),
+        Store(settings.database_url, upgrade=True),
         full=full,
         step=naming_the_tool,
         sources=sources,

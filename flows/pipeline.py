@@ -28,7 +28,8 @@ from connectors.http import ApiError, AuthError, NotAnAnswer, RetryableError
 from connectors.lookup import InvalidRecord, Lookup
 from flows.budgets import install_budgets
 from flows.prefetch import prefetched
-from models import ConfigError, Feedback, Record, Settings
+from models import ConfigError, Feedback, Record, RecordKind, Settings
+from services import invalidation
 from services.apply import WRITER_LEASE, Progress, Step, apply, plain, unwatched
 from services.incremental import reconcile_due, reconciled
 from services.scope import Scope
@@ -139,11 +140,11 @@ def cursors_not_ahead(
     newest change the store holds from the tool, and said so in the run and `status`."""
 
     def read(stream: str) -> Any:
-        saved = store.cursor(stream)
+        saved = store.cursors.get(stream)
         at = cursor_time(saved)
         if at is None or at <= started + CLOCK_SKEW:
             return saved
-        newest = store.newest_change(source)
+        newest = store.records.newest_change(source)
         clamped[stream] = (
             f"cursor {at.isoformat()} was ahead of the clock; read again from "
             f"{newest.isoformat() if newest else 'the beginning'}"
@@ -168,16 +169,17 @@ def _pull_pages(
     for page in prefetched(connector.pull(cursors, full=full)):
         if page.complete_ids is not None:
             refuse_mass_delete(settings, store, page)  # before the page's cursor is saved
-        store.save_page(
+        invalidation.save_page(
+            store,
             page.records,
             page.dead,
             page.stream if page.cursor is not None else None,
             page.cursor,
             deleted=(page.source, page.kind, page.deleted_ids),
         )
-        store.resolve_dead_letters(page.source, page.kind, (r.id for r in page.records))
+        store.dead_letters.resolve(page.source, page.kind, (r.id for r in page.records))
         if page.complete_ids is not None:
-            store.prune(page.source, page.kind, page.complete_ids)
+            invalidation.prune(store, page.source, page.kind, page.complete_ids)
         stored += len(page.records)
         dead += len(page.dead)
         progress("page", source, len(page.records) + len(page.dead))
@@ -205,7 +207,7 @@ def refuse_mass_delete(settings: Settings, store: Store, page: Page) -> None:
     up to a share of what is stored: a listing that lost most of its records more likely
     lied (a 200 with an error, a permission change) than the tool lost them."""
     assert page.complete_ids is not None
-    gone, stored = store.prune_count(page.source, page.kind, page.complete_ids)
+    gone, stored = store.records.prune_count(page.source, RecordKind(page.kind), page.complete_ids)
     if settings.allow_mass_delete or gone <= settings.max_delete_share * stored:
         return
     raise MassDeleteRefused(
@@ -267,7 +269,7 @@ def read_named_accounts(
     lookup = Lookup(settings)
     stored = dead_letters = 0
     for source, ids in named.items():
-        missing = sorted(ids - set(store.stored_versions(source, "account", ids)))
+        missing = sorted(ids - set(store.records.stored_versions(source, RecordKind.ACCOUNT, ids)))
         if not missing:
             continue
         found: list[Record] = []
@@ -281,8 +283,8 @@ def read_named_accounts(
                 continue
             if record is not None:
                 found.append(record)
-        store.save_page(found, dead)
-        store.resolve_dead_letters(source, "account", (r.id for r in found))
+        store.records.save_page(found, dead)
+        store.dead_letters.resolve(source, "account", (r.id for r in found))
         log.info("%s: %d accounts new to the store read by id", source, len(found))
         stored, dead_letters = stored + len(found), dead_letters + len(dead)
     return stored, dead_letters
@@ -318,7 +320,7 @@ def run_cycle(
     started_at = datetime.now(UTC)
     install_budgets(settings)
     result = SyncResult()
-    run_id = store.start_run()
+    run_id = store.runs.start()
     try:
         for source in sources or registry.configured(settings):
             pull_into(result, settings, store, source, full, step, progress)
@@ -342,11 +344,11 @@ def run_cycle(
                 reconciled(settings, store, started_at)  # one missing a tool stays due
     except BaseException:
         result.duration_s = time.monotonic() - started
-        store.finish_run(run_id, "failed", result.as_dict())
+        store.runs.finish(run_id, "failed", result.as_dict())
         raise
     result.duration_s = time.monotonic() - started
     clean = not result.published["failed"] and not result.failed
-    store.finish_run(run_id, "ok" if clean else "partial", result.as_dict())
+    store.runs.finish(run_id, "ok" if clean else "partial", result.as_dict())
     return result
 
 

@@ -95,7 +95,7 @@ def refetch_dead_letters(
             fixed[letter["id"]] = found
     # Letters of one record all resolve with it; the record goes in once.
     records = {(r.source, r.id): r for r in fixed.values()}
-    store.revive(list(records.values()), [*fixed, *report.gone])
+    store.records.revive(list(records.values()), [*fixed, *report.gone])
     report.fixed = sorted(fixed)
     by_id = {letter["id"]: letter for letter in letters}
     # A letter that could not be read keeps its reason: a time-out says nothing of the record.
@@ -103,7 +103,7 @@ def refetch_dead_letters(
         k: v for k, v in report.still_bad.items() if k in invalid and v != by_id[k]["reason"]
     }
     if changed:
-        store.update_dead_letter_reasons(changed)
+        store.dead_letters.update_reasons(changed)
     log.info(
         "refetched %d dead letters: %d fixed, %d gone from their tool, %d still fail",
         len(letters),

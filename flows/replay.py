@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors import registry
 from connectors.base import BUILD_ERRORS, failure_reason
-from models import Record, Settings
+from models import Record, RecordKind, Settings
 from services.apply import WRITER_LEASE, apply
 from services.scope import Scope
 from store import CONTEXT_KEY, Store
@@ -100,7 +100,9 @@ def replay_dead_letters(
         letter = letters_by_id[letter_id]
         by_kind.setdefault((letter["source"], letter["kind"]), []).append(letter_id)
     for (source, kind), letter_ids in by_kind.items():
-        stored = store.stored_versions(source, kind, [rebuilt[i].id for i in letter_ids])
+        stored = store.records.stored_versions(
+            source, RecordKind(kind), [rebuilt[i].id for i in letter_ids]
+        )
         latest: dict[str, int] = {}  # record id -> its newest letter among these
         for letter_id in sorted(letter_ids, key=lambda i: (rebuilt[i].updated_at, i)):
             record = rebuilt[letter_id]
@@ -113,12 +115,12 @@ def replay_dead_letters(
                 del fresh[latest[record.id]]
             latest[record.id] = letter_id
             fresh[letter_id] = record
-    store.revive(list(fresh.values()), [*fresh, *report.superseded])
+    store.records.revive(list(fresh.values()), [*fresh, *report.superseded])
     report.moved = sorted(fresh)
     report.superseded.sort()
     changed = {k: v for k, v in report.still_bad.items() if v != letters_by_id[k]["reason"]}
     if changed:
-        store.update_dead_letter_reasons(changed)
+        store.dead_letters.update_reasons(changed)
     log.info(
         "replayed %d dead letters: %d stored, %d superseded, %d still fail",
         len(letters),
@@ -138,7 +140,7 @@ def letters_matching(
     `ids`: what replay and refetch work on."""
     return [
         letter
-        for letter in store.dead_letters()
+        for letter in store.dead_letters.all()
         if (reason is None or reason.lower() in letter["reason"].lower())
         and (ids is None or letter["id"] in ids)
     ]

@@ -109,7 +109,7 @@ def sync(
     for_runs()  # this process's pmsync lines to the run's logs, at INFO, naming the tool
     extra = {"allow_mass_delete": True} if allow_mass_delete else {}
     settings = settings_for(sandbox_url, database_url, **extra)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     result = run_cycle(
         settings, store, full=full, step=as_task, sources=sources, progress=listener()
     )

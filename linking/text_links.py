@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from models import Feedback, Issue, Link
 
 if TYPE_CHECKING:
-    from linking.text import IssueAnalysis
+    from linking.text_analysis import IssueAnalysis
     from store import Store
 
 
@@ -25,7 +25,7 @@ def text_linker(
     candidates = [issue for issue in issues if issue.status_category != "done"]
     if not candidates:
         if store is not None:
-            store.save_text_analyses({}, candidates=())
+            store.derived.save_text_analyses({}, candidates=())
         return lambda feedback: []
     from linking.text import TextMatcher  # numpy and scipy load only when needed
 
@@ -69,13 +69,13 @@ def text_linker(
 def analyses_of(issues: list[Issue], store: Store) -> list[IssueAnalysis]:
     """Each issue's analysis: the store's where its text is the one analysed, made (and
     kept) for the others. The store forgets the issues not among these (done, deleted)."""
-    from linking.text import IssueAnalysis, analyse, text_hash
+    from linking.text_analysis import IssueAnalysis, analyse, text_hash
 
     hashes = {issue.key: text_hash(issue) for issue in issues}
-    kept = store.text_analyses(hashes)
+    kept = store.derived.text_analyses(hashes)
     new = [issue for issue in issues if issue.key not in kept]
     made = dict(zip([issue.key for issue in new], analyse(new), strict=True))
-    store.save_text_analyses({key: (hashes[key], *a) for key, a in made.items()}, hashes)
+    store.derived.save_text_analyses({key: (hashes[key], *a) for key, a in made.items()}, hashes)
     return [made.get(i.key) or IssueAnalysis(*kept[i.key]) for i in issues]
 
 

@@ -10,23 +10,22 @@ highest weights of its centroid; its customers and revenue are counted as on a t
 
 Agglomerative clustering holds a distance matrix (n² floats): beyond `MAX_ITEMS` only the
 most recent items are grouped, which keeps a report under a second at 5,000 items.
-Measured on labelled duplicates with `pmsync eval themes` (purity and coverage).
+Measured on labelled duplicates with `pmsync eval themes` (purity and coverage:
+evaluation.themes).
 """
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from linking.text import _STOP_WORDS, _WORD
-from models import FeedbackRef, Link, Quote
+from linking.text_analysis import STOP_WORDS, WORDS
+from models import FeedbackRef, Quote
 
 THRESHOLD = 0.3
 MIN_SIZE = 2
@@ -59,14 +58,14 @@ class Theme:
 def tfidf(texts: Sequence[str], max_df: float = MAX_DF) -> tuple[Any, list[str]]:
     """Rows of L2-normalised sublinear TF-IDF (smoothed IDF, as scikit-learn's default) over
     word unigrams and bigrams, English stop words and numbers dropped, terms in at least
-    two texts. Written with scipy.sparse: importing scikit-learn takes a second, longer
-    than grouping 5,000 texts."""
+    two texts. Written with scipy.sparse (and scikit-learn's stop words), as measured by
+    `pmsync eval themes`."""
     from scipy.sparse import csr_matrix
 
     documents = []
     for text in texts:
         words = [
-            w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and not w[0].isdigit()
+            w for w in WORDS.findall(text.lower()) if w not in STOP_WORDS and not w[0].isdigit()
         ]
         documents.append(
             Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)])
@@ -123,84 +122,3 @@ def cluster(
     for number, theme in enumerate(themes, 1):
         theme.id = number
     return themes
-
-
-def purity_and_coverage(
-    labels: Sequence[str | None], themes: Sequence[Theme]
-) -> dict[str, float | int]:
-    """How well themes recover labelled groups. `labels[i]` is item i's group (None: an
-    item in no group, a distractor).
-
-    - purity: over the labelled items placed in a theme, the share that sit with the
-      majority group of their theme (distractors in a theme count against it);
-    - coverage: the share of labelled items placed in a theme with another of their group;
-    - themes, pure_themes: how many themes, and how many hold one group only."""
-    in_theme = 0
-    labelled_in_theme = 0
-    with_majority = 0
-    together = 0
-    pure = 0
-    for theme in themes:
-        groups = [labels[i] for i in theme.members]
-        counted = [g for g in groups if g is not None]
-        if not counted:
-            continue
-        majority = max(set(counted), key=counted.count)
-        in_theme += len(groups)
-        labelled_in_theme += len(counted)
-        with_majority += counted.count(majority)
-        pure += len(set(groups)) == 1
-        together += sum(1 for g in counted if counted.count(g) >= 2)
-    labelled = sum(1 for g in labels if g is not None)
-    return {
-        "items": len(labels),
-        "labelled": labelled,
-        "themes": len(themes),
-        "pure_themes": pure,
-        "purity": round(with_majority / in_theme, 3) if in_theme else 0.0,
-        "labelled_purity": round(with_majority / labelled_in_theme, 3) if in_theme else 0.0,
-        "coverage": round(together / labelled, 3) if labelled else 0.0,
-    }
-
-
-def labelled_groups(reports: Path, pairs: Path) -> tuple[list[str], list[str | None]]:
-    """Every report's text (summary and description) and its duplicate group: the
-    connected components of the pairs file (a duplicate of a duplicate is the same
-    problem), named by their smallest id; None for a report in no group of two or more
-    present reports. The format of `shared/data/linking/` (linking.evaluate)."""
-    with reports.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    with pairs.open(newline="", encoding="utf-8") as f:
-        for pair in csv.DictReader(f):
-            one = pair["Issue id"].strip()
-            for other in (o.strip() for o in pair["Duplicate id"].split(",")):
-                if one and other:
-                    a, b = sorted((root(one), root(other)))
-                    parent[b] = a
-    present = [r["Issue id"].strip() for r in rows]
-    sizes = Counter(root(i) for i in present if i in parent)
-    labels = [root(i) if i in parent and sizes[root(i)] >= 2 else None for i in present]
-    return [f"{r['Summary']}\n{r['Description']}" for r in rows], labels
-
-
-def proposed_link(source: str, record_id: str, issue_key: str) -> Link:
-    """A request of a theme, suggested for the issue proposed from it (`pmsync themes
-    propose --create`): it counts nowhere until a person confirms it."""
-    return Link(
-        source=source,
-        record_id=record_id,
-        kind="feedback",
-        issue_key=issue_key,
-        method="text",
-        confidence=0.5,  # a theme's member, not a scored match: an even chance
-        evidence=f"in the theme of unlinked requests {issue_key} was proposed from",
-        status="suggested",
-    )

@@ -11,6 +11,7 @@ from models.records import (
     Link,
     Quote,
     Record,
+    RecordKind,
     ToolLink,
 )
 from models.settings import ConfigError, Settings, load_settings
@@ -27,6 +28,7 @@ __all__ = [
     "Link",
     "Quote",
     "Record",
+    "RecordKind",
     "Settings",
     "ToolLink",
     "load_settings",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -136,7 +137,16 @@ class ToolLink(Record):
         return (self.record_source or self.source, self.record_id)
 
 
-RecordKind = Literal["issue", "feedback", "deal", "account", "tool_link"]
+class RecordKind(StrEnum):
+    """The kinds of record the store keeps; equal to the strings stored (`"issue"`, ...)."""
+
+    ISSUE = "issue"
+    FEEDBACK = "feedback"
+    DEAL = "deal"
+    ACCOUNT = "account"
+    TOOL_LINK = "tool_link"
+
+
 LinkMethod = Literal["cited_key", "tool_link", "deal_field", "tag", "text", "confirmed"]
 # auto links count in demand; suggested ones wait for a person; confirmed ones are a person's.
 LinkStatus = Literal["auto", "suggested", "confirmed"]

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         True, description="Match feedback that names no issue to open issues by its text."
     )
     # The calibrated probability of being right at which a link needs no person: 0.95, the
-    # precision automatic links must keep (linking/text_calibration.py; held out on the
+    # precision automatic links must keep (linking/text_calibration.json; held out on the
     # evaluation set, links above it were all right). 1.0 switches them off.
     text_auto_threshold: float = Field(
         0.95,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from pmsync.check_cmd import check
+from pmsync.db_cmd import db_app
 from pmsync.deadletters_cmd import deadletters_app
 from pmsync.demo_cmd import demo
 from pmsync.eval_cmd import eval_app
@@ -39,3 +40,4 @@ app.add_typer(links_app, name="links")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(eval_app, name="eval")
 app.add_typer(themes_app, name="themes")
+app.add_typer(db_app, name="db")

@@ -30,7 +30,7 @@ def deadletters_list(
     as_json: JsonOption = False,
 ) -> None:
     """Unresolved dead letters (the raw payloads are in `show ID`)."""
-    store = Store(settings_or_exit().database_url)
+    store = Store(settings_or_exit().database_url, upgrade=True)
     letters = [
         {
             "id": d["id"],
@@ -41,7 +41,7 @@ def deadletters_list(
             "created_at": _iso(d["created_at"]),
             "resolved": d["resolved"],
         }
-        for d in store.dead_letters(include_resolved=include_resolved)
+        for d in store.dead_letters.all(include_resolved=include_resolved)
         if reason is None or reason.lower() in d["reason"].lower()
     ]
     if as_json:
@@ -67,7 +67,7 @@ def deadletters_show(
 ) -> None:
     """One dead letter with its raw payload, as JSON (`_context` is pmsync's: what the
     record's builder read besides the record)."""
-    letter = Store(settings_or_exit().database_url).dead_letter(letter_id)
+    letter = Store(settings_or_exit().database_url, upgrade=True).dead_letters.get(letter_id)
     if letter is None:
         fail(f"no dead letter {letter_id} (see `pmsync deadletters list --all`)")
         return
@@ -92,7 +92,9 @@ def deadletters_replay(
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        report = replay_dead_letters(settings, Store(settings.database_url), reason, ids)
+        report = replay_dead_letters(
+            settings, Store(settings.database_url, upgrade=True), reason, ids
+        )
     except ConfigError as error:
         fail(str(error))
         return
@@ -121,7 +123,9 @@ def deadletters_refetch(
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        report = refetch_dead_letters(settings, Store(settings.database_url), reason, ids)
+        report = refetch_dead_letters(
+            settings, Store(settings.database_url, upgrade=True), reason, ids
+        )
     except ConfigError as error:
         fail(str(error))
         return

@@ -11,7 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from models import ConfigError
+from models import ConfigError, RecordKind
 from models.records import money
 from pmsync.common import console, fail, settings_or_exit
 from pmsync.sync_cmd import run_sync_flow
@@ -53,7 +53,7 @@ def demo(
             f"published {result['published']['written']} issues "
             f"in {result['duration_s']}s"
         )
-        top = show_issues(Store(database_url))
+        top = show_issues(Store(database_url, upgrade=True))
         if top:
             console.print(
                 f"\nWhere to look: {server.url}/jira/browse/{top} (the top issue), "
@@ -62,7 +62,7 @@ def demo(
         from pmsync.report_cmd import write_html
 
         report = Path(".pmsync/demo-report.html")
-        write_html(settings_or_exit(server.url), Store(database_url), report)
+        write_html(settings_or_exit(server.url), Store(database_url, upgrade=True), report)
         console.print(
             f"The backlog ranked by demand, with charts: {report.resolve()} (open it in a "
             f"browser). The other commands read this demo's store with "
@@ -84,8 +84,8 @@ def demo(
 
 def show_issues(store: Store) -> str | None:
     """Print the enriched issues, most demand first; return the top issue's key."""
-    ledger = store.ledger()
-    issues = {issue.key: issue for issue in store.load("issue")}
+    ledger = store.ledger.entries()
+    issues = {issue.key: issue for issue in store.records.load(RecordKind.ISSUE)}
     rows = sorted(
         ledger.values(),
         key=lambda e: (-e.summary["requests"], -float(e.summary["revenue"]), e.issue_key),

@@ -16,7 +16,7 @@ from linking.text_calibration import DEFAULT_SUGGEST_THRESHOLD
 from pmsync.common import csv_file
 from pmsync.eval_themes_cmd import THEMES_HELP, themes
 
-TARGET_PRECISION = 0.95  # issue 4; linking.evaluate.TARGET_PRECISION, without its imports
+TARGET_PRECISION = 0.95  # issue 4; evaluation.links.TARGET_PRECISION, without its imports
 
 eval_app = typer.Typer(help="Measure pmsync's linking against labelled data.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -95,19 +95,19 @@ def links(
         typer.Option(
             metavar="PATH",
             help="Fit the confidence calibration on all of this data and write it as a "
-            "Python module (linking/text_calibration.py is the one pmsync ships). Its "
+            "JSON file (linking/text_calibration.json is the one pmsync ships). Its "
             "automatic threshold is the one measured if the held-out links reached "
             "--target-precision, else 1 (no automatic text links).",
         ),
     ] = None,
 ) -> None:
-    from linking.evaluate import (
-        calibration_module,
+    from evaluation.links import (
+        calibration_file,
         evaluate_links,
         fit_calibration,
         shipped_threshold,
     )
-    from linking.text import NO_TIME_PRIOR, TimePrior
+    from linking.text_calibration import NO_TIME_PRIOR, TimePrior
 
     if write_calibration and baseline:
         err.print("[red]error:[/red] --write-calibration fits pmsync's matcher, not the baseline")
@@ -139,7 +139,7 @@ def links(
         calibration = fit_calibration(ranked)
         source = f"--reports {reports.name}" + (f" --pairs {pairs.name}" if pairs else "")
         write_calibration.write_text(
-            calibration_module(
+            calibration_file(
                 calibration,
                 source,
                 shipped_threshold(result),

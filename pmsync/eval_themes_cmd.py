@@ -34,7 +34,8 @@ def themes(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    from linking.themes import THRESHOLD, cluster, labelled_groups, purity_and_coverage
+    from evaluation.themes import labelled_groups, purity_and_coverage
+    from linking.themes import THRESHOLD, cluster
 
     texts, labels = labelled_groups(reports, pairs)
     grouped = [i for i, label in enumerate(labels) if label is not None]

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from models import RecordKind
 from pmsync.common import JsonOption, console, fail, settings_or_exit
 from store import Store
 
@@ -22,12 +23,14 @@ def explain(
     from services.demand import calculator_for
 
     settings = settings_or_exit()
-    store = Store(settings.database_url)
-    issue = next((i for i in store.load("issue") if i.key == key.upper()), None)
+    store = Store(settings.database_url, upgrade=True)
+    issue = next((i for i in store.records.load(RecordKind.ISSUE) if i.key == key.upper()), None)
     if issue is None:
         from linking.references import unknown_issue_keys
 
-        unknown = unknown_issue_keys(store.load("deal"), store.issue_keys())
+        unknown = unknown_issue_keys(
+            store.records.load(RecordKind.DEAL), store.records.issue_keys()
+        )
         naming = [
             deal
             for typed, deals in unknown.items()
@@ -45,8 +48,8 @@ def explain(
     report = explain_issue(
         calculator_for(settings, store),
         issue,
-        store.links(key, suggested=False),
-        store.links(key, suggested=True),
+        store.links.all(key, suggested=False),
+        store.links.all(key, suggested=True),
     )
     if as_json:
         print(json.dumps(report))

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from linking.importance import HIGHEST, LOWEST, from_priority, importance_of
-from models import Feedback
+from models import Feedback, RecordKind
 from pmsync.common import console, fail, settings_or_exit
 from store import Store
 from store.importance import Importances
@@ -37,8 +37,8 @@ def apply_importances(store: Store, choices: Mapping[Pair, int | None]) -> set[s
     """Keep a person's importances (None: forget it) and mark the issues those requests
     count for, so the next publish sums them again; the issues marked."""
     Importances(store.engine).set((s, r, n) for (s, r), n in choices.items())
-    issues = {x.issue_key for x in store.links_of_owners(choices) if x.counts}
-    store.mark_pending(issues)
+    issues = {x.issue_key for x in store.links.of_owners(choices) if x.counts}
+    store.ledger.mark_pending(issues)
     return issues
 
 
@@ -86,8 +86,10 @@ def links_importance(
         fail(f"{record!r} is not SOURCE:ID (for example zendesk:1234)")
     if importance is not None and clear:
         fail("give N or --clear, not both")
-    store = Store(settings_or_exit().database_url)
-    item = next((f for f in store.load("feedback", source) if f.id == record_id), None)
+    store = Store(settings_or_exit().database_url, upgrade=True)
+    item = next(
+        (f for f in store.records.load(RecordKind.FEEDBACK, source) if f.id == record_id), None
+    )
     if item is None:
         fail(f"{record} is not a ticket or conversation pmsync has pulled")
         return

@@ -23,7 +23,7 @@ import typer
 from rich.table import Table
 
 from linking.importance import importance_of
-from models import Settings
+from models import RecordKind, Settings
 from models.records import money
 from pmsync.common import JsonOption, console, err, fail, settings_or_exit
 from pmsync.importance_cmd import (
@@ -90,11 +90,11 @@ def links_list(
     """Every link pmsync made (suggestions excluded unless --suggested), with its method
     and confidence."""
     settings = settings_or_exit()
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     if suggested and not issue:
         show_suggestions(settings, store, value, page, per_page, as_json)
         return
-    links = store.links(issue, suggested=suggested)
+    links = store.links.all(issue, suggested=suggested)
     if as_json:
         fields = {"source", "record_id", "kind", "issue_key", "method", "confidence"}
         if suggested:
@@ -155,16 +155,16 @@ def suggestions(settings: Settings, store: Store, value: str = "revenue") -> lis
     would add to the issue) times the confidence."""
     from services.demand import calculator_for
 
-    decided = store.decisions()
+    decided = store.links.decisions()
     waiting = [
         x
-        for x in store.links(suggested=True)
+        for x in store.links.all(suggested=True)
         if decided.get((x.source, x.record_id, x.issue_key)) in (None, "suggested")
     ]
     # As if they counted: the calculator then holds their feedback, deals and customers.
     counted = [x.model_copy(update={"status": "auto"}) for x in waiting]
     calculator = calculator_for(settings, store, datetime.now(UTC), counted)
-    issues = {issue.key: issue for issue in store.load("issue")}
+    issues = {issue.key: issue for issue in store.records.load(RecordKind.ISSUE)}
     rows = []
     customers_of: dict[str, set[str]] = defaultdict(set)
     for link in waiting:
@@ -268,7 +268,7 @@ def links_review(
     """Walk through the suggestions, most worth deciding first: [c]onfirm, [r]eject,
     [s]kip, [o]pen the ticket in a browser, [q]uit. Each decision is kept at once."""
     settings = settings_or_exit()
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     rows = suggestions(settings, store, value)
     decided = {"confirmed": 0, "rejected": 0}
     for number, row in enumerate(rows, 1):
@@ -290,7 +290,7 @@ def links_review(
             break
         if choice in ("c", "r"):
             decision = "confirmed" if choice == "c" else "rejected"
-            store.decide(row.source, row.record_id, row.issue_key, decision)
+            store.links.decide(row.source, row.record_id, row.issue_key, decision)
             decided[decision] += 1
     console.print(
         f"{decided['confirmed']} confirmed, {decided['rejected']} rejected. Run `pmsync "
@@ -315,7 +315,7 @@ def links_export(
         fail("only --suggested can be exported")
     del as_csv
     settings = settings_or_exit()
-    rows = suggestions(settings, Store(settings.database_url), value)
+    rows = suggestions(settings, Store(settings.database_url, upgrade=True), value)
     with output.open("w", newline="", encoding="utf-8") if output else _stdout() as out:
         write_export(rows, out)
     if output:
@@ -377,20 +377,24 @@ def links_apply(
     weighs otherwise): every later run keeps them. A file with a bad row
     applies nothing and names the rows."""
     settings = settings_or_exit()
-    store = Store(settings.database_url)
-    known_issues = {issue.key for issue in store.load("issue")}
+    store = Store(settings.database_url, upgrade=True)
+    known_issues = {issue.key for issue in store.records.load(RecordKind.ISSUE)}
     known_records = {
-        (record.source, record.id) for kind in ("feedback", "deal") for record in store.load(kind)
+        (record.source, record.id)
+        for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
+        for record in store.records.load(kind)
     }
     decided, problems = read_decisions(path, known_issues, known_records)
-    weights, weight_problems = read_importances(path, current(store, store.load("feedback")))
+    weights, weight_problems = read_importances(
+        path, current(store, store.records.load(RecordKind.FEEDBACK))
+    )
     problems += weight_problems
     if problems:
         for problem in problems:
             err.print(f"[red]{problem}[/red]")
         fail(f"{len(problems)} rows cannot be applied; nothing was (fix them and run again)")
     for source, record_id, key, decision in decided:
-        store.decide(source, record_id, key, decision)
+        store.links.decide(source, record_id, key, decision)
     if weights:
         apply_importances(store, dict(weights))
     counts = {d: sum(1 for *_, x in decided if x == d) for d in ("confirmed", "rejected")}

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from models import RecordKind
 from pmsync.common import console, fail, settings_or_exit
 from store import Store
 
@@ -14,15 +15,17 @@ def _decide(record: str, issue_key: str, decision: str) -> None:
     source, sep, record_id = record.partition(":")
     if not sep or not source or not record_id:
         fail(f"{record!r} is not SOURCE:ID (for example zendesk:1234 or hubspot:987)")
-    store = Store(settings_or_exit().database_url)
-    known = {issue.key for issue in store.load("issue")}
+    store = Store(settings_or_exit().database_url, upgrade=True)
+    known = {issue.key for issue in store.records.load(RecordKind.ISSUE)}
     if issue_key not in known:
         fail(f"{issue_key} is not an issue pmsync has pulled (run `pmsync sync` first?)")
     if not any(
-        r.id == record_id for kind in ("feedback", "deal") for r in store.load(kind, source)
+        r.id == record_id
+        for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
+        for r in store.records.load(kind, source)
     ):
         fail(f"{record} is not a ticket or deal pmsync has pulled")
-    store.decide(source, record_id, issue_key, decision)
+    store.links.decide(source, record_id, issue_key, decision)
     console.print(
         f"{record} -> {issue_key} {decision}; no later run will change that. "
         "Run `pmsync publish` (or wait for the next sync) to update the ticket."

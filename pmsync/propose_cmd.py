@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from models import Settings
 from models.records import money
 from pmsync.common import SandboxOption, console, fail, settings_or_exit
 from store import Store
+
+if TYPE_CHECKING:  # building themes loads scikit-learn: only `propose` does it
+    from linking.themes import Theme
 
 themes_app = typer.Typer(help="Themes of requests that link to no issue.", no_args_is_help=True)
 LISTED_REQUESTS = 10
@@ -79,7 +82,7 @@ def create(settings: Settings, store: Store, theme: Theme, project: str) -> tupl
         JiraConnector(settings), project, proposal.summary, proposal.description, proposal.label
     )
     for source, record_id in theme.records:
-        store.decide(source, record_id, key, "suggested")
+        store.links.decide(source, record_id, key, "suggested")
     return key, made
 
 
@@ -103,7 +106,7 @@ def themes_propose(
     from pmsync.themes_cmd import themes_of
 
     settings = settings_or_exit(sandbox)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     theme = next((t for t in themes_of(settings, store) if t.id == theme_id), None)
     if theme is None:
         fail(f"no theme {theme_id}: `pmsync report --unlinked` lists them")

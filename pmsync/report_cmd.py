@@ -16,7 +16,7 @@ from rich import box
 from rich.table import Table
 
 from linking.report import SEGMENTS, SORTS, Filters, Report, build_report
-from models import Settings
+from models import RecordKind, Settings
 from models.records import money
 from pmsync.common import console, err, fail, settings_or_exit
 from store import Store
@@ -75,13 +75,13 @@ def gather(
     now = now or datetime.now(UTC)
     filters = filters or Filters()
     directory = account_directory(settings, store)
-    keys = (store.linked_issue_keys() | store.ledger_keys()) & store.issue_keys()
-    counting = store.links_of(keys, suggested=False)
+    keys = (store.links.linked_issue_keys() | store.ledger.keys()) & store.records.issue_keys()
+    counting = store.links.of_issues(keys, suggested=False)
     calculator = calculator_for(settings, store, now, counting, directory)
     by_issue: dict[str, list[Any]] = {key: [] for key in keys}
     for link in counting:
         by_issue[link.issue_key].append(link)
-    issues = {issue.key: issue for issue in store.load("issue")}
+    issues = {issue.key: issue for issue in store.records.load(RecordKind.ISSUE)}
     return build_report(calculator, issues, by_issue, filters, sort, limit)
 
 
@@ -103,7 +103,7 @@ def write_html(
     result = gather(settings, store, filters, sort, top, now)
     page = render(
         result,
-        store.demand_history([r.key for r in result.rows[:5]]),
+        store.ledger.demand_history([r.key for r in result.rows[:5]]),
         generated=now,
         described=describe(filters, sort),
         themes=themes_of(settings, store),
@@ -224,7 +224,7 @@ def report(
     if segment is not None and segment not in SEGMENTS:
         fail(f"--segment is one of {', '.join(SEGMENTS)}")
     settings = settings_or_exit()
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     now = datetime.now(UTC)
     filters = Filters(project, status, segment, parse_since(since, now))
     described = describe(filters, sort)

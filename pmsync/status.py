@@ -44,7 +44,7 @@ def run_kind(stats: dict[str, Any], configured: list[str]) -> str:
 def tools_report(store: Store, configured: list[str], now: datetime) -> dict[str, Any]:
     """Per configured tool (and any tool a run pulled): `last_pulled` and `since_pull_s`,
     `newest_record` and `newest_record_age_s`, `last_failure` (reason, at, duration_s)."""
-    runs = store.last_runs(RUNS_LOOKED_AT)  # newest first
+    runs = store.runs.last(RUNS_LOOKED_AT)  # newest first
     tools: dict[str, dict[str, Any]] = {}
     names = list(configured)
     for run in runs:
@@ -54,7 +54,7 @@ def tools_report(store: Store, configured: list[str], now: datetime) -> dict[str
     for tool in names:
         pulled = next((r for r in runs if tool in ((r["stats"] or {}).get("pulled") or {})), None)
         failed = next((r for r in runs if tool in ((r["stats"] or {}).get("failed") or {})), None)
-        newest = store.newest_change(tool)
+        newest = store.records.newest_change(tool)
         last_pulled = pulled["finished_at"] if pulled else None
         tools[tool] = {
             "last_pulled": iso(last_pulled),

@@ -11,6 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from models import RecordKind
 from pmsync.common import JsonOption, console, settings_or_exit
 from store import Store
 
@@ -88,12 +89,11 @@ def status_report(
     watermarks among the cursors too."""
     from pmsync.runtime import where_runs_go
     from pmsync.status import run_kind, tools_report
-    from store import Inbox
 
     now = now or datetime.now(UTC)
     configured = configured or []
     cursors: dict[str, Any] = {}
-    for stream, (value, saved) in sorted(store.cursors().items()):
+    for stream, (value, saved) in sorted(store.cursors.all().items()):
         if stream.startswith("backfill:"):
             continue  # a backfill window's own cursor: the backfills section shows it
         if stream.startswith("pipeline:") and not internal:
@@ -109,7 +109,7 @@ def status_report(
             "ahead_of_clock": lag is not None and lag < -300,
         }
     dead: dict[str, int] = {}
-    for letter in store.dead_letters():
+    for letter in store.dead_letters.all():
         dead[letter["reason"]] = dead.get(letter["reason"], 0) + 1
     runs = [
         {
@@ -125,9 +125,9 @@ def status_report(
             "outcome": r["outcome"],
             "stats": r["stats"],
         }
-        for r in store.last_runs()
+        for r in store.runs.last()
     ]
-    inbox = Inbox(store.engine)
+    inbox = store.inbox
     backfills = [
         {
             "id": b["id"],
@@ -139,7 +139,7 @@ def status_report(
             "records": b["records"],
             "error": b["error"],
         }
-        for b in store.backfills(5)
+        for b in store.runs.backfills(5)
     ]
     from linking.references import unknown_issue_keys
 
@@ -156,8 +156,10 @@ def status_report(
         "cursors_clamped": last_sync.get("clamped", {}),
         # The last reconcile's repairs of what people changed of pmsync's writes.
         "drift_repaired": next((r["stats"]["repaired"] for r in runs if _repaired(r)), None),
-        "unknown_issue_keys": unknown_issue_keys(store.load("deal"), store.issue_keys()),
-        "records": store.count_records(),
+        "unknown_issue_keys": unknown_issue_keys(
+            store.records.load(RecordKind.DEAL), store.records.issue_keys()
+        ),
+        "records": store.records.count(),
         "dead_letters": dict(sorted(dead.items(), key=lambda item: -item[1])),
         "runs": runs,
         "inbox": {"backlog": inbox.backlog(), "by_status": inbox.counts()},
@@ -188,7 +190,9 @@ def status(
     server is there to ask."""
     settings = settings_or_exit()
     report = status_report(
-        Store(settings.database_url), configured=list(settings.sources), internal=everything
+        Store(settings.database_url, upgrade=True),
+        configured=list(settings.sources),
+        internal=everything,
     )
     if as_json:
         print(json.dumps(report, default=str))

@@ -142,7 +142,7 @@ def publish(
 
     settings = settings_or_exit(sandbox)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     from store.leases import LeaseBusy, exclusive
 
     try:
@@ -228,7 +228,7 @@ def backfill(
         start = parse_moment(since, "--since")
         end = parse_moment(until, "--until") if until else None
         length = parse_window(window)
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, upgrade=True)
         bar = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

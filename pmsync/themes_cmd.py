@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from rich.table import Table
 
 from linking.themes import MAX_ITEMS, Theme, cluster
-from models import Feedback, Link, Settings
+from models import Feedback, Link, RecordKind, Settings
 from models.records import money
 from pmsync.common import console
 from store import Store
@@ -21,8 +21,10 @@ THEME_KEY = "(theme)"  # a stand-in issue key: a theme is summed as an issue wou
 
 def unlinked_feedback(store: Store) -> list[Feedback]:
     """Feedback no counting link ties to an issue, most recent first (at most MAX_ITEMS)."""
-    linked = {(x.source, x.record_id) for x in store.links(suggested=False) if x.kind == "feedback"}
-    items = [f for f in store.load("feedback") if (f.source, f.id) not in linked]
+    linked = {
+        (x.source, x.record_id) for x in store.links.all(suggested=False) if x.kind == "feedback"
+    }
+    items = [f for f in store.records.load(RecordKind.FEEDBACK) if (f.source, f.id) not in linked]
     items.sort(key=lambda f: (f.created_at or f.updated_at, f.source, f.id), reverse=True)
     return items[:MAX_ITEMS]
 

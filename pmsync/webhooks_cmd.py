@@ -78,7 +78,7 @@ def webhooks(
     )
     if mode not in ("auto", "prefect", "inprocess"):
         fail("--mode is auto, prefect or inprocess")
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     receiver = create_app(settings, store, public_url=public_url)
     armed = [name for name, tool in TOOLS.items() if tool.verifier(settings)]
     unarmed = [tool.secret_env for name, tool in TOOLS.items() if name not in armed]

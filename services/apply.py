@@ -76,7 +76,7 @@ def apply(
     progress("done", "link", done.links or 0)
     if not (publish and registry.tracker_configured(settings)):
         return done
-    pending = store.pending() if scope.sync else set()
+    pending = store.ledger.pending() if scope.sync else set()
     progress("step", "sum", 0)
     summaries: Mapping[str, DemandSummary]
     if scope.changes is not None:
@@ -99,8 +99,8 @@ def apply(
     progress("done", "publish", done.report.written)
     if scope.sync:
         # Pending issues with no demand to show (suggestions only) are done with too.
-        store.clear_pending((pending | set(summaries)) - done.report.not_written)
-        store.mark_pending(done.report.not_written)
+        store.ledger.clear_pending((pending | set(summaries)) - done.report.not_written)
+        store.ledger.mark_pending(done.report.not_written)
     if settings.close_loop and closes_loop(scope):
         progress("step", "close-loop", 0)
         done.notes = step(close_loop)(settings, store)

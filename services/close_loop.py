@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from connectors import registry
 from connectors.http import ApiError
 from connectors.notes import NoteWriter, marker
-from models import Deal, Feedback, Issue, Link, Settings
+from models import Deal, Feedback, Issue, Link, RecordKind, Settings
 from store import Store
 
 log = logging.getLogger("pmsync.loop")
@@ -47,17 +47,19 @@ def close_loop(
     started = datetime.now(UTC)
     # An issue whose payload has not changed since the last look keeps the state saved then,
     # so it has no transition: only the issues changed since are read (all, the first time).
-    last = store.cursor(SEEN)
+    last = store.cursors.get(SEEN)
     issues = {
         issue.key: issue
-        for issue in store.changed_since("issue", datetime.fromisoformat(last) if last else None)
+        for issue in store.records.changed_since(
+            RecordKind.ISSUE, datetime.fromisoformat(last) if last else None
+        )
     }
-    states = store.issue_states(issues)
+    states = store.loop.issue_states(issues)
     due = [(key, t) for key, issue in issues.items() for t in transitions(issue, states.get(key))]
-    pending = store.loop_pending()
+    pending = store.loop.pending()
     if due or pending:
         links_of: dict[str, list[Link]] = {}
-        for link in store.links_of({key for key, _ in due}):
+        for link in store.links.of_issues({key for key, _ in due}):
             links_of.setdefault(link.issue_key, []).append(link)
         notes = sorted(
             {
@@ -68,14 +70,18 @@ def close_loop(
             | pending
         )
         issues.update(
-            (i.key, i) for i in store.issues_by_key({k for _, _, k, _ in notes} - set(issues))
+            (i.key, i)
+            for i in store.records.issues_by_key({k for _, _, k, _ in notes} - set(issues))
         )
         owners = {(source, record_id) for source, record_id, _, _ in notes}
         records: dict[tuple[str, str], Feedback | Deal] = {
             (r.source, r.id): r
-            for r in [*store.load_pairs("feedback", owners), *store.load_pairs("deal", owners)]
+            for r in [
+                *store.records.load_pairs(RecordKind.FEEDBACK, owners),
+                *store.records.load_pairs(RecordKind.DEAL, owners),
+            ]
         }
-        noted = store.loop_noted()
+        noted = store.loop.noted()
         writers = writers if writers is not None else {}
         moot = []
         for note in notes:
@@ -100,18 +106,18 @@ def close_loop(
                 log.error(
                     "note on %s %s failed, kept for the next run: %s", source, record_id, error
                 )
-                store.record_loop_note(source, record_id, key, transition, None)
+                store.loop.record_note(source, record_id, key, transition, None)
                 continue
-            store.record_loop_note(source, record_id, key, transition, note_id)
+            store.loop.record_note(source, record_id, key, transition, note_id)
             counts["notified"] += 1
-        store.drop_loop_pending(n for n in moot if n in pending)
+        store.loop.drop_pending(n for n in moot if n in pending)
     # Saved last: a run that dies before this sees the same transitions again, and the
     # notes ledger (and the markers) keep them from being written twice.
-    store.save_issue_states(
+    store.loop.save_issue_states(
         {key: (i.status_category, set(i.released_versions)) for key, i in issues.items()}
     )
-    store.set_cursor(SEEN, started.isoformat())
-    counts["pending"] = len(store.loop_pending())
+    store.cursors.set(SEEN, started.isoformat())
+    counts["pending"] = len(store.loop.pending())
     if due or pending:
         log.info("closing the loop on %d transitions: %s", len(due), counts)
     return counts

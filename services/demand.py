@@ -16,7 +16,7 @@ from connectors import registry
 from linking.accounts import RULES as ACCOUNT_RULES
 from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
-from models import DemandSummary, Link, Settings
+from models import DemandSummary, Link, RecordKind, Settings
 from store import Store
 from store.importance import Importances
 
@@ -36,20 +36,20 @@ def calculator_for(
     `revenue` (`crm_revenue`) are for callers that build many calculators."""
     directory = directory or account_directory(settings, store)
     if links is None:
-        feedback = store.load("feedback")
-        deals = store.load("deal")
+        feedback = store.records.load(RecordKind.FEEDBACK)
+        deals = store.records.load(RecordKind.DEAL)
     else:
         links = list(links)
         named = {(x.source, x.record_id) for x in links if x.kind == "feedback" and x.counts}
-        feedback = store.load_pairs("feedback", named)
+        feedback = store.records.load_pairs(RecordKind.FEEDBACK, named)
         asking = {directory.for_feedback(item).key for item in feedback}
         wanted = {(x.source, x.record_id) for x in links if x.kind == "deal" and x.counts}
         wanted |= {
             (source, deal_id)
-            for source, deal_id, accounts in (deal_owners or store.deal_accounts())
+            for source, deal_id, accounts in (deal_owners or store.records.deal_accounts())
             if any(c.key in asking for c in directory.for_accounts(source, accounts))
         }
-        deals = store.load_pairs("deal", wanted)
+        deals = store.records.load_pairs(RecordKind.DEAL, wanted)
     if revenue is None and settings.revenue_from == "crm_field":
         revenue = crm_revenue(settings, store, directory)
     return DemandCalculator(
@@ -69,7 +69,7 @@ def crm_revenue(
     """Each customer's revenue from its CRM accounts' revenue field, each account once."""
     revenue: dict[str, Decimal] = defaultdict(Decimal)
     for crm in registry.with_role(registry.CRM):
-        for account in store.load("account", source=crm):
+        for account in store.records.load(RecordKind.ACCOUNT, source=crm):
             if account.revenue is not None:
                 for customer in directory.for_accounts(crm, [account.id]):
                     revenue[customer.key] += account.revenue
@@ -86,14 +86,16 @@ def account_directory(settings: Settings, store: Store) -> AccountDirectory:
         ACCOUNT_RULES,
         sorted(settings.free_mail_domains),
         sorted([*pair, label] for pair, label in manual.items()),
-        store.versions("account"),
+        store.records.versions(RecordKind.ACCOUNT),
     ]
     fingerprint = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
-    saved = store.derived("account_directory", fingerprint)
+    saved = store.derived.get("account_directory", fingerprint)
     if saved is not None:
         return AccountDirectory.from_json(saved, settings.free_mail_domains)
-    directory = AccountDirectory(store.load("account"), settings.free_mail_domains, manual)
-    store.save_derived("account_directory", fingerprint, directory.as_json())
+    directory = AccountDirectory(
+        store.records.load(RecordKind.ACCOUNT), settings.free_mail_domains, manual
+    )
+    store.derived.save("account_directory", fingerprint, directory.as_json())
     return directory
 
 
@@ -145,16 +147,16 @@ def demand(
     a time. `directory`: the account directory, when the caller has it."""
     now = now or datetime.now(UTC)
     directory = directory or account_directory(settings, store)
-    owners = store.deal_accounts()
+    owners = store.records.deal_accounts()
     revenue = (
         crm_revenue(settings, store, directory) if settings.revenue_from == "crm_field" else None
     )
-    keys = (store.linked_issue_keys() | store.ledger_keys()) & store.issue_keys()
+    keys = (store.links.linked_issue_keys() | store.ledger.keys()) & store.records.issue_keys()
     if among is not None:
         keys &= among
 
     def compute(batch: list[str]) -> dict[str, DemandSummary]:
-        counting = store.links_of(batch, suggested=False)
+        counting = store.links.of_issues(batch, suggested=False)
         calculator = calculator_for(settings, store, now, counting, directory, owners, revenue)
         by_issue: dict[str, list[Link]] = {}
         for link in counting:
@@ -169,6 +171,6 @@ def issues_asked_by(store: Store, directory: AccountDirectory, customers: set[st
     pipeline on every one of them. Read from who asked, not from the loaded feedback."""
     return {
         key
-        for key, source, record_id, account_id, email, name in store.requesters()
+        for key, source, record_id, account_id, email, name in store.links.requesters()
         if directory.for_requester(source, record_id, account_id, email, name).key in customers
     }

@@ -37,7 +37,7 @@ from itertools import chain
 from pathlib import Path
 
 from connectors import registry
-from models import Deal, DemandSummary, Feedback, Issue, Link, Settings, ToolLink
+from models import Deal, DemandSummary, Feedback, Issue, Link, RecordKind, Settings, ToolLink
 from services.demand import account_directory, demand, issues_asked_by
 from services.links import LINK_CHUNK, link_all, record_signature, relink
 from services.scope import Changes, Owner
@@ -68,7 +68,7 @@ def _now() -> datetime:
 
 
 def _mark(store: Store, stream: str) -> datetime | None:
-    value = store.cursor(stream)
+    value = store.cursors.get(stream)
     return datetime.fromisoformat(value) if value else None
 
 
@@ -104,16 +104,18 @@ def reconcile_due(settings: Settings, store: Store, full: bool) -> bool:
     last = _mark(store, RECONCILED)
     if full or last is None or _mark(store, LINKED) is None or _mark(store, SUMMED) is None:
         return True
-    if store.cursor(RELINK_ALL) or store.cursor(SETTINGS) != settings_fingerprint(settings):
+    if store.cursors.get(RELINK_ALL) or store.cursors.get(SETTINGS) != settings_fingerprint(
+        settings
+    ):
         return True
     return _now() - last >= timedelta(hours=settings.reconcile_hours)
 
 
 def reconciled(settings: Settings, store: Store, started: datetime) -> None:
     """A reconcile is done: the next ones are due from when it started."""
-    store.set_cursor(RECONCILED, started.isoformat())
-    store.set_cursor(SETTINGS, settings_fingerprint(settings))
-    store.reset_cursors(RELINK_ALL)
+    store.cursors.set(RECONCILED, started.isoformat())
+    store.cursors.set(SETTINGS, settings_fingerprint(settings))
+    store.cursors.reset(RELINK_ALL)
 
 
 def link_step(settings: Settings, store: Store, everything: bool) -> int:
@@ -122,12 +124,12 @@ def link_step(settings: Settings, store: Store, everything: bool) -> int:
     started = _now()
     if everything:
         link_all(settings, store)
-        issues = chain.from_iterable(store.iter_load("issue", size=LINK_CHUNK))
-        store.save_issue_signatures(signatures(settings, issues))
+        issues = chain.from_iterable(store.records.iter_load(RecordKind.ISSUE, size=LINK_CHUNK))
+        store.links.save_issue_signatures(signatures(settings, issues))
     else:
         link_changes(settings, store, _mark(store, LINKED))
-    store.set_cursor(LINKED, started.isoformat())
-    return store.count_links()
+    store.cursors.set(LINKED, started.isoformat())
+    return store.links.count()
 
 
 def link_changes(settings: Settings, store: Store, since: datetime | None) -> int:
@@ -135,11 +137,11 @@ def link_changes(settings: Settings, store: Store, since: datetime | None) -> in
     changed or a person decided on, and those an issue's change may move. Returns the
     links that count among them."""
     changed: list[Feedback | Deal] = [
-        *store.changed_since("feedback", since),
-        *store.changed_since("deal", since),
+        *store.records.changed_since(RecordKind.FEEDBACK, since),
+        *store.records.changed_since(RecordKind.DEAL, since),
     ]
-    tool_links: list[ToolLink] = store.changed_since("tool_link", since)
-    also = {t.target for t in tool_links} | store.decided_since(since)
+    tool_links: list[ToolLink] = store.records.changed_since(RecordKind.TOOL_LINK, since)
+    also = {t.target for t in tool_links} | store.links.decided_since(since)
     return relink_around(settings, store, changed, also)
 
 
@@ -154,16 +156,16 @@ def relink_around(
     move: the records that link to an issue whose signature moved, cite a new issue's key
     (others link already) or carry a tag mapped to its labels. Marks the issues of changed
     records pending and keeps the issues' signatures for next time."""
-    signed = store.record_signatures((r.source, r.id) for r in changed)
+    signed = store.links.record_signatures((r.source, r.id) for r in changed)
     relinked = [r for r in changed if signed.get((r.source, r.id)) != record_signature(r)]
-    issues = store.load("issue")
+    issues = store.records.load(RecordKind.ISSUE)
     now_seen = signatures(settings, issues)
-    before = store.issue_signatures()
+    before = store.links.issue_signatures()
     moved = {key for key, sig in now_seen.items() if before.get(key) != sig}
     moved |= set(before) - set(now_seen)
     owners = {(r.source, r.id) for r in relinked} | set(also)
     if moved:
-        owners |= {(link.source, link.record_id) for link in store.links_of(moved)}
+        owners |= {(link.source, link.record_id) for link in store.links.of_issues(moved)}
         tags = {
             tag
             for tag, targets in settings.tag_targets.items()
@@ -173,20 +175,23 @@ def relink_around(
         # A record that cites a known issue links to it already (found above); only the
         # keys new to linking can be cited by records that did not link.
         new_keys = set(now_seen) - set(before)
-        owners |= store.mentioning(("feedback", "deal"), new_keys | {f'"{t}"' for t in tags})
+        owners |= store.records.mentioning(
+            (RecordKind.FEEDBACK, RecordKind.DEAL), new_keys | {f'"{t}"' for t in tags}
+        )
     loaded = {(r.source, r.id): r for r in changed}
     wanted = owners - set(loaded)
     records: list[Feedback | Deal] = [
-        *store.load_pairs("feedback", wanted),
-        *store.load_pairs("deal", wanted),
+        *store.records.load_pairs(RecordKind.FEEDBACK, wanted),
+        *store.records.load_pairs(RecordKind.DEAL, wanted),
         *(record for pair, record in loaded.items() if pair in owners),
     ]
     gone = owners - {(r.source, r.id) for r in records}
     counted = relink(settings, store, records, gone, issues) if owners else 0
     # A changed record's numbers (an amount, a quote) move its issues even when its links
-    # did not: those are marked here; links that moved were marked by the store.
-    store.mark_pending(link.issue_key for link in store.links_of_owners(loaded))
-    store.save_issue_signatures(now_seen)
+    # did not: those are marked here; links that moved were marked
+    # with them (services.invalidation).
+    store.ledger.mark_pending(link.issue_key for link in store.links.of_owners(loaded))
+    store.links.save_issue_signatures(now_seen)
     log.info(
         "relinked %d records (%d of %d changed ones changed what links read, %d issues "
         "changed, %d records gone)",
@@ -208,26 +213,28 @@ def demand_step(settings: Settings, store: Store, everything: bool) -> Mapping[s
         summaries = demand(settings, store)
     else:
         summaries = demand_changes(settings, store, _mark(store, SUMMED))
-    store.set_cursor(SUMMED, started.isoformat())
+    store.cursors.set(SUMMED, started.isoformat())
     return summaries
 
 
 def demand_changes(
     settings: Settings, store: Store, since: datetime | None
 ) -> Mapping[str, DemandSummary]:
-    if EVERY_ISSUE in store.pending() or store.changed_since("account", since):
+    if EVERY_ISSUE in store.ledger.pending() or store.records.changed_since(
+        RecordKind.ACCOUNT, since
+    ):
         # Accounts merge and split customers, a deleted deal leaves no trace of whose it
         # was: every issue's numbers may move.
         return demand(settings, store)
-    deals = store.changed_since("deal", since)
-    if not deals and not store.pending():
+    deals = store.records.changed_since(RecordKind.DEAL, since)
+    if not deals and not store.ledger.pending():
         return {}
     directory = account_directory(settings, store)
     customers = {c.key for deal in deals for c in directory.for_deal(deal)}
     if customers:
-        store.mark_pending(issues_asked_by(store, directory, customers))
+        store.ledger.mark_pending(issues_asked_by(store, directory, customers))
     # Only the pending issues' links, and the feedback they name, are read: not every one.
-    return demand(settings, store, among=store.pending(), directory=directory)
+    return demand(settings, store, among=store.ledger.pending(), directory=directory)
 
 
 def relink_changes(settings: Settings, store: Store, changes: Changes) -> set[str]:
@@ -248,7 +255,7 @@ def relink_changes(settings: Settings, store: Store, changes: Changes) -> set[st
     if relinked or also or issues or changes.deleted.get((registry.tracker().name, "issue")):
         # An issue's change moves the records that link to it, cite it or carry its tags.
         relink_around(settings, store, list(relinked.values()), also)
-    before, after = changes.links_before, store.links()
+    before, after = changes.links_before, store.links.all()
     affected = _issues_linked(before, changes.owners) | _issues_linked(after, changes.owners)
     # A relink over everything (an issue changed) can move links of other records too.
     affected |= {link.issue_key for link in set(before) ^ set(after) if link.counts}

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+from linking.proposals import proposed_link
 from linking.references import deal_links, feedback_links, tag_links
 from linking.text_links import text_linker, text_links
-from linking.themes import proposed_link
-from models import Deal, Feedback, Issue, Link, Settings, ToolLink
+from models import Deal, Feedback, Issue, Link, RecordKind, Settings, ToolLink
+from services import invalidation
 from store import Store
 
 log = logging.getLogger("pmsync.sync")
@@ -83,7 +84,7 @@ def write_links(
     kinds = {(r.source, r.id): "deal" if isinstance(r, Deal) else "feedback" for r in records}
     links = apply_decisions(links, decisions, kinds, known_keys)
     signed = {(r.source, r.id): record_signature(r) for r in records}
-    store.replace_links(kinds if owners is None else owners, links, signed)
+    invalidation.replace_links(store, kinds if owners is None else owners, links, signed)
     return links
 
 
@@ -93,19 +94,19 @@ def link_all(settings: Settings, store: Store) -> int:
     memory holds one chunk's links however many there are. A relink that dies halfway
     leaves each record's links whole, old or new, and a reconcile that was due stays due.
     Returns the number of links that count in demand."""
-    issues = store.load("issue")
-    signals = Signals.of(settings, issues, store.load("tool_link"))
+    issues = store.records.load(RecordKind.ISSUE)
+    signals = Signals.of(settings, issues, store.records.load(RecordKind.TOOL_LINK))
     text = None
     if settings.text_matching:
         text = text_linker(
             issues, settings.text_auto_threshold, settings.text_suggest_threshold, store
         )
     del issues
-    decisions = store.decisions()
+    decisions = store.links.decisions()
     counted = suggested = 0
-    feedback = store.iter_load("feedback", size=LINK_CHUNK)
+    feedback = store.records.iter_load(RecordKind.FEEDBACK, size=LINK_CHUNK)
     chunks: Iterable[list[Feedback] | list[Deal]] = chain(
-        feedback, store.iter_load("deal", size=LINK_CHUNK)
+        feedback, store.records.iter_load(RecordKind.DEAL, size=LINK_CHUNK)
     )
     for chunk in chunks:
         links, unnamed = signals.links(chunk)
@@ -114,7 +115,7 @@ def link_all(settings: Settings, store: Store) -> int:
         links = write_links(store, chunk, links, decisions, signals.known_keys)
         counted += sum(1 for link in links if link.counts)
         suggested += sum(1 for link in links if not link.counts)
-    store.drop_orphan_links()
+    invalidation.drop_orphan_links(store)
     log.info("%d links (%d suggested)", counted, suggested)
     return counted
 
@@ -142,16 +143,16 @@ def relink(
     say (services.incremental.relink_around). Text matching runs only for the items that
     name no issue. `issues`: the stored issues, when the caller has them. Returns the links
     that count."""
-    issues = store.load("issue") if issues is None else issues
+    issues = store.records.load(RecordKind.ISSUE) if issues is None else issues
     owners = {(r.source, r.id) for r in records} | set(gone)
-    tool_links = [t for t in store.load("tool_link") if t.target in owners]
+    tool_links = [t for t in store.records.load(RecordKind.TOOL_LINK) if t.target in owners]
     signals = Signals.of(settings, issues, tool_links)
     links, unnamed = signals.links(records)
     if settings.text_matching and unnamed:
         links += text_links(
             unnamed, issues, settings.text_auto_threshold, settings.text_suggest_threshold, store
         )
-    links = write_links(store, records, links, store.decisions(), signals.known_keys, owners)
+    links = write_links(store, records, links, store.links.decisions(), signals.known_keys, owners)
     return sum(1 for link in links if link.counts)
 
 

@@ -156,9 +156,9 @@ class Publisher:
         it (`seen`: the issues read back, with the configured fields' `field_ids`), and
         how many are unchanged."""
         wanted_keys = [key for key in summaries if not only or key == only]
-        ledger = self.store.ledger(wanted_keys)
+        ledger = self.store.ledger.entries(wanted_keys)
         if self._marks is None:  # read once: a publish plans a batch of issues at a time
-            self._marks = self.store.issue_marks()
+            self._marks = self.store.records.issue_marks()
         marks = self._marks
         managed = {label for label, _ in self.settings.demand_label_rules}
         plans, unchanged = [], 0
@@ -328,7 +328,7 @@ class Publisher:
         if shown is not None:
             stamp = shown_at.isoformat() if shown_at else None
             written[COMMENT] = {**shown, "at": stamp}
-        self.store.record_publish(LedgerEntry(key, plan.content_hash, comment_id, written))
+        self.store.ledger.record_publish(LedgerEntry(key, plan.content_hash, comment_id, written))
 
 
 def _basis(shown: dict[str, Any] | None) -> dict[str, Any] | None:

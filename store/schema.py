@@ -187,7 +187,7 @@ derived = Table(
     Column("saved_at", DateTime(timezone=True), nullable=False),
 )
 
-# Each open issue's text as text matching analysed it (linking.text.IssueAnalysis), kept so
+# Each open issue's text as text matching analysed it (linking.text_analysis.IssueAnalysis), kept so
 # that building the index analyses only the issues whose text changed. `text_hash` hashes
 # the text and the analysers' version: a row made from another text or analyser is not read.
 text_analyses = Table(

@@ -37,7 +37,7 @@ def store_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str) -> Store:
-    return Store(store_url)
+    return Store(store_url, upgrade=True)
 
 
 # The oracle (tests/oracle.py) derives demand from the links the sandbox planted, not from

@@ -18,7 +18,7 @@ from connectors.hubspot.client import RESULTS_PAGE
 from connectors.salesforce.client import QUERY_PAGE
 from connectors.zendesk.client import TICKET_EXPORT_PAGE, ZendeskConnector
 from flows.pipeline import run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from sandbox.server import SandboxServer, start_sandbox
 from store import Store
 from tests.conftest import EXPLICIT_ONLY
@@ -106,9 +106,9 @@ def server() -> Any:
 
 
 def snapshot(store: Store) -> tuple[Any, ...]:
-    links = sorted((k.source, k.record_id, k.issue_key) for k in store.links())
-    ledger = {key: entry.content_hash for key, entry in store.ledger().items()}
-    return store.count_records(), links, ledger
+    links = sorted((k.source, k.record_id, k.issue_key) for k in store.links.all())
+    ledger = {key: entry.content_hash for key, entry in store.ledger.entries().items()}
+    return store.records.count(), links, ledger
 
 
 def configure(server: SandboxServer, **settings: Any) -> None:
@@ -123,7 +123,7 @@ def test_every_answer_an_error_shaped_200_deletes_nothing(server: SandboxServer,
     settings = Settings.for_sandbox(
         server.url, database_url=f"sqlite:///{tmp_path / 's.db'}", **EXPLICIT_ONLY
     )
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     run_cycle(settings, store)
     before = snapshot(store)
     configure(server, faults=1.0, fault_kinds=["error_200"])
@@ -144,9 +144,9 @@ def test_a_listing_that_lost_most_records_deletes_nothing_without_allow(
     settings = Settings.for_sandbox(
         server.url, database_url=f"sqlite:///{tmp_path / 's.db'}", **EXPLICIT_ONLY
     )
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     run_cycle(settings, store)
-    issues = [issue.key for issue in store.load("issue")]
+    issues = [issue.key for issue in store.records.load(RecordKind.ISSUE)]
     gone = issues[: len(issues) // 2]
     for key in gone:
         answer = requests.post(
@@ -158,11 +158,11 @@ def test_a_listing_that_lost_most_records_deletes_nothing_without_allow(
     result = run_cycle(settings, store, full=True)
     assert set(result.failed) == {"jira"}
     assert "PMSYNC_MAX_DELETE_SHARE" in result.failed["jira"]
-    assert len(store.load("issue")) == len(issues)
+    assert len(store.records.load(RecordKind.ISSUE)) == len(issues)
 
     allowed = settings.model_copy(update={"allow_mass_delete": True})
     assert run_cycle(allowed, store, full=True).failed == {}
-    assert len(store.load("issue")) == len(issues) - len(gone)
+    assert len(store.records.load(RecordKind.ISSUE)) == len(issues) - len(gone)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from flows.backfill import (
     windows,
 )
 from flows.pipeline import CONNECTORS, pull_source
-from models import ConfigError, Settings
+from models import ConfigError, RecordKind, Settings
 from store import Store
 from tests.jira_view import assert_ticket_shows
 from tests.oracle import expected_demand
@@ -41,7 +41,7 @@ def snapshot(store: Store, source: str | None = None) -> dict[tuple[str, str, st
     return {
         (record.source, kind, record.id): record.model_dump(mode="json")
         for kind in KINDS
-        for record in store.load(kind, source)
+        for record in store.records.load(kind, source)
     }
 
 
@@ -134,7 +134,7 @@ def test_a_backfill_stores_what_a_full_pull_stores(
     twice into different shapes: the backfilled store equals a full pull's."""
     result = run_backfill(settings, store, tool, SINCE, window=MONTH, relink=False)
 
-    full = Store(f"sqlite:///{tmp_path / 'full.db'}")
+    full = Store(f"sqlite:///{tmp_path / 'full.db'}", upgrade=True)
     pull_source(settings, full, tool, full=True)
     assert result.status == "done" and result.windows_done == result.windows_total > 20
     assert snapshot(store) == snapshot(full)
@@ -185,12 +185,12 @@ def test_a_backfill_never_moves_the_incremental_cursors(settings: Settings, stor
     window cursors must go too, or `pmsync status` would show streams nobody syncs."""
     for tool in ("jira", "hubspot"):
         pull_source(settings, store, tool, full=False)
-    before = store.cursors()
+    before = store.cursors.all()
 
     run_backfill(settings, store, "hubspot", SINCE, window=MONTH)
     run_backfill(settings, store, "jira", SINCE, window=MONTH)
 
-    assert store.cursors() == before
+    assert store.cursors.all() == before
 
 
 def test_a_killed_backfill_resumes_at_its_first_unfinished_window(
@@ -220,7 +220,7 @@ def test_a_killed_backfill_resumes_at_its_first_unfinished_window(
             on_progress=kill_in_window_five,
         )
     assert first.windows_run() == [0, 1, 2, 3, 4] and seen["pages"] == 1
-    [stopped] = store.backfills()
+    [stopped] = store.runs.backfills()
     assert (stopped["status"], stopped["windows_done"]) == ("failed", 4)
     assert "KeyboardInterrupt" in stopped["error"]
 
@@ -229,10 +229,10 @@ def test_a_killed_backfill_resumes_at_its_first_unfinished_window(
 
     assert result.id == stopped["id"] and result.status == "done"
     assert second.windows_run() == list(range(4, result.windows_total))
-    full = Store(f"sqlite:///{tmp_path / 'full.db'}")  # the same range, in one window
+    full = Store(f"sqlite:///{tmp_path / 'full.db'}", upgrade=True)  # the same range, in one window
     run_backfill(settings, full, "jira", SINCE, until, timedelta(days=900), relink=False)
     assert snapshot(store) == snapshot(full)
-    assert [s for s in store.cursors() if s.startswith("backfill:")] == []
+    assert [s for s in store.cursors.all() if s.startswith("backfill:")] == []
 
 
 def test_a_finished_backfill_run_again_reads_and_writes_nothing(
@@ -241,7 +241,7 @@ def test_a_finished_backfill_run_again_reads_and_writes_nothing(
     """Admins re-run commands: the second run of a finished backfill must not call the
     tools or Jira, nor touch a stored record; --force redoes it."""
     run_backfill(settings, store, "zendesk", SINCE, window=MONTH)
-    stored = {r.id: r for r in store.load("feedback")}
+    stored = {r.id: r for r in store.records.load(RecordKind.FEEDBACK)}
     synced = store_synced_at(store)
     forget_requests(sandbox_url)
 
@@ -250,7 +250,7 @@ def test_a_finished_backfill_run_again_reads_and_writes_nothing(
     assert again.status == "already done" and again.windows_run == 0
     assert {tool: n["total"] for tool, n in requests_made(sandbox_url).items() if n["total"]} == {}
     assert store_synced_at(store) == synced
-    assert {r.id: r for r in store.load("feedback")} == stored
+    assert {r.id: r for r in store.records.load(RecordKind.FEEDBACK)} == stored
     forced = run_backfill(settings, store, "zendesk", SINCE, window=MONTH, force=True)
     assert forced.status == "done" and forced.windows_run == forced.windows_total
     assert forced.id != again.id
@@ -296,11 +296,11 @@ def test_a_dry_run_shows_the_windows_and_counts_and_writes_nothing(
     forget_requests(sandbox_url)
     plan = run_backfill(settings, store, "jira", SINCE, window=timedelta(days=90), dry_run=True)
 
-    assert plan.status == "dry run" and store.count_records() == {} and store.backfills() == []
+    assert plan.status == "dry run" and store.records.count() == {} and store.runs.backfills() == []
     assert requests_made(sandbox_url)["jira"]["writes"] == 0
     assert len(plan.plan) == plan.windows_total
     done = run_backfill(settings, store, "jira", SINCE, plan.until, timedelta(days=90))
-    assert sum(row["would_read"] for row in plan.plan) == len(store.load("issue"))
+    assert sum(row["would_read"] for row in plan.plan) == len(store.records.load(RecordKind.ISSUE))
     assert done.windows_total == plan.windows_total
 
 
@@ -311,7 +311,7 @@ def test_a_window_checkpoint_refuses_a_second_run_of_the_same_window(
     from store import BackfillConflict
 
     end = datetime(2026, 1, 1, tzinfo=UTC)
-    backfill_id = store.start_backfill("jira", SINCE, end, False, 86400 * 365, 3)
+    backfill_id = store.runs.start_backfill("jira", SINCE, end, False, 86400 * 365, 3)
     bounds = (SINCE, SINCE + timedelta(days=365))
     backfill_window(settings, store, "jira", backfill_id, 0, bounds)
     with pytest.raises(BackfillConflict):

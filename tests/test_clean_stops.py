@@ -89,20 +89,22 @@ def test_a_sync_stopped_mid_pull_leaves_a_store_the_next_sync_completes(
         sync, out = start(["sync", "--sandbox", sandbox.url], tmp_path, PMSYNC_DATABASE_URL=url)
         wait_for(
             "a first page stored",
-            lambda: Path(tmp_path / "stopped.db").exists() and Store(url).cursors(),
+            lambda: (
+                Path(tmp_path / "stopped.db").exists() and Store(url, upgrade=True).cursors.all()
+            ),
         )
         said = stop(sync, out)
         assert sync.returncode == 130 and "stopped" in said, said
-        store = Store(url)
-        assert store.last_runs(1)[0]["outcome"] == "failed"
+        store = Store(url, upgrade=True)
+        assert store.runs.last(1)[0]["outcome"] == "failed"
 
         requests.post(f"{sandbox.url}/_sandbox/config", json={"faults": 0.0}, timeout=10)
         settings = Settings.for_sandbox(sandbox.url, database_url=url)
         run_cycle(settings, store)
         clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
-        clean = Store(clean_url)
+        clean = Store(clean_url, upgrade=True)
         run_cycle(Settings.for_sandbox(sandbox.url, database_url=clean_url), clean)
-        assert store.count_records() == clean.count_records()
+        assert store.records.count() == clean.records.count()
 
 
 def test_demo_serve_stops_on_sigterm_and_on_ctrl_c(tmp_path: Path) -> None:

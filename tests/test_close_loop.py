@@ -13,8 +13,10 @@ import responses
 from connectors.http import ApiClient, AuthError
 from connectors.notes import HubSpotNotes
 from models import Deal, Feedback, Issue, Link, Settings
+from services import invalidation
 from services.close_loop import close_loop
 from store import Store
+from store.loop import Loop
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -73,8 +75,8 @@ def deal(id: str, closed: bool) -> Deal:
 @pytest.fixture
 def world(tmp_path) -> tuple[Settings, Store, dict[str, FakeNotes]]:
     settings = Settings(close_loop=True)
-    store = Store(f"sqlite:///{tmp_path / 'loop.db'}")
-    store.save_page(
+    store = Store(f"sqlite:///{tmp_path / 'loop.db'}", upgrade=True)
+    store.records.save_page(
         [
             issue("indeterminate"),
             ticket("1", "open"),
@@ -83,7 +85,8 @@ def world(tmp_path) -> tuple[Settings, Store, dict[str, FakeNotes]]:
             deal("8", closed=True),
         ]
     )
-    store.replace_links(
+    invalidation.replace_links(
+        store,
         [],
         [
             Link(
@@ -114,7 +117,7 @@ def world(tmp_path) -> tuple[Settings, Store, dict[str, FakeNotes]]:
 def test_first_sight_of_a_done_issue_notifies_nobody(world) -> None:
     """Issues that were done before pmsync looked have no transition to announce."""
     settings, store, writers = world
-    store.save_page([issue("done")])
+    store.records.save_page([issue("done")])
     assert close_loop(settings, store, writers)["notified"] == 0
     assert writers["zendesk"].notes == {} and writers["hubspot"].notes == {}
 
@@ -123,7 +126,7 @@ def test_done_notifies_each_open_ticket_and_deal_once(world) -> None:
     """Open ticket 1 and open deal 7 hear about it once; solved and closed ones do not."""
     settings, store, writers = world
     close_loop(settings, store, writers)
-    store.save_page([issue("done")])
+    store.records.save_page([issue("done")])
     assert close_loop(settings, store, writers)["notified"] == 2
     assert close_loop(settings, store, writers)["notified"] == 0
     assert list(writers["zendesk"].notes) == ["1"] and list(writers["hubspot"].notes) == ["7"]
@@ -134,9 +137,9 @@ def test_done_notifies_each_open_ticket_and_deal_once(world) -> None:
 def test_release_is_its_own_transition(world) -> None:
     """A released fix version is news even for an issue that was already done."""
     settings, store, writers = world
-    store.save_page([issue("done")])
+    store.records.save_page([issue("done")])
     close_loop(settings, store, writers)
-    store.save_page([issue("done", released=("2026.11",))])
+    store.records.save_page([issue("done", released=("2026.11",))])
     assert close_loop(settings, store, writers)["notified"] == 2
     assert "released 2026.11" in writers["zendesk"].notes["1"][0]
 
@@ -145,12 +148,12 @@ def test_crash_after_the_note_leaves_one_note(world, monkeypatch) -> None:
     """A run that wrote the note but died before recording it must not write it again."""
     settings, store, writers = world
     close_loop(settings, store, writers)
-    store.save_page([issue("done")])
+    store.records.save_page([issue("done")])
 
     def crash(*args: object) -> None:
         raise RuntimeError("killed before the notes ledger")
 
-    monkeypatch.setattr(Store, "record_loop_note", crash)
+    monkeypatch.setattr(Loop, "record_note", crash)
     with pytest.raises(RuntimeError):
         close_loop(settings, store, writers)
     monkeypatch.undo()
@@ -188,11 +191,11 @@ def test_a_failed_note_stays_pending_and_lands_once_the_tool_accepts_it(world) -
     refused = RefusedNotes()
     writers["hubspot"] = refused
     close_loop(settings, store, writers)
-    store.save_page([issue("done")])
+    store.records.save_page([issue("done")])
 
     first = close_loop(settings, store, writers)
     assert first == {"notified": 1, "skipped": 2, "failed": 1, "pending": 1}
-    assert store.loop_pending() == {("hubspot", "7", "ANA-1", "done")}
+    assert store.loop.pending() == {("hubspot", "7", "ANA-1", "done")}
     second = close_loop(settings, store, writers)  # still refused: still pending
     assert (second["failed"], second["pending"]) == (1, 1)
 
@@ -200,7 +203,7 @@ def test_a_failed_note_stays_pending_and_lands_once_the_tool_accepts_it(world) -
     third = close_loop(settings, store, writers)
     assert (third["notified"], third["failed"], third["pending"]) == (1, 0, 0)
     assert list(refused.notes) == ["7"] and len(refused.notes["7"]) == 1
-    assert ("hubspot", "7", "ANA-1", "done") in store.loop_noted()
+    assert ("hubspot", "7", "ANA-1", "done") in store.loop.noted()
     assert close_loop(settings, store, writers)["notified"] == 0
     assert len(writers["zendesk"].notes["1"]) == 1  # the ticket heard once, not per retry
 
@@ -209,11 +212,11 @@ def test_a_pending_note_for_a_deal_closed_since_is_dropped(world) -> None:
     settings, store, writers = world
     writers["hubspot"] = RefusedNotes()
     close_loop(settings, store, writers)
-    store.save_page([issue("done")])
+    store.records.save_page([issue("done")])
     close_loop(settings, store, writers)
-    store.save_page([deal("7", closed=True)])
+    store.records.save_page([deal("7", closed=True)])
     assert close_loop(settings, store, writers)["pending"] == 0
-    assert store.loop_pending() == set()
+    assert store.loop.pending() == set()
 
 
 def test_hubspot_notes_are_html_with_the_summary_escaped() -> None:

@@ -7,7 +7,7 @@ import requests
 
 from connectors.notes import marker
 from flows.pipeline import run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from services.close_loop import NOTE_WRITERS
 from store import Store
 
@@ -25,14 +25,18 @@ def test_shipping_an_issue_notifies_every_open_record_once(
     settings: Settings, store: Store, sandbox_url: str
 ) -> None:
     run_cycle(settings, store)
-    records = {(r.source, r.id): r for kind in ("feedback", "deal") for r in store.load(kind)}
+    records = {
+        (r.source, r.id): r
+        for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
+        for r in store.records.load(kind)
+    }
     # The issue with open linked records in the most tools makes the strongest test.
     by_issue: dict[str, set[tuple[str, str]]] = {}
-    for link in store.links(suggested=False):
+    for link in store.links.all(suggested=False):
         record = records.get((link.source, link.record_id))
         if record is not None and record.is_open:
             by_issue.setdefault(link.issue_key, set()).add((link.source, link.record_id))
-    issues = {i.key: i for i in store.load("issue")}
+    issues = {i.key: i for i in store.records.load(RecordKind.ISSUE)}
     key = max(
         (k for k in by_issue if issues[k].status_category != "done"),
         key=lambda k: (len({s for s, _ in by_issue[k]}), len(by_issue[k])),
@@ -42,7 +46,7 @@ def test_shipping_an_issue_notifies_every_open_record_once(
     requests.post(f"{sandbox_url}/_sandbox/update", json=update, timeout=30).raise_for_status()
 
     run_cycle(settings, store)
-    noted = {(s, r) for s, r, k, _ in store.loop_noted() if k == key}
+    noted = {(s, r) for s, r, k, _ in store.loop.noted() if k == key}
     assert noted == open_records
     assert len({source for source, _ in noted}) >= 2, "the test should span several tools"
     mark = marker(key, "done")

@@ -333,7 +333,7 @@ def test_publish_names_a_missing_custom_field_in_one_line(sandbox_url: str, stor
 
     settings = Settings.for_sandbox(sandbox_url, database_url=store_url)
     for source in settings.sources:
-        pull_source(settings, Store(store_url), source, True)
+        pull_source(settings, Store(store_url, upgrade=True), source, True)
     env = {"PMSYNC_DATABASE_URL": store_url, "PMSYNC_JIRA_FIELD_REQUESTS": "Customer Asks"}
     result = runner.invoke(app, ["publish", "--sandbox", sandbox_url], env=env)
     one_error_line(result, "'Customer Asks'")

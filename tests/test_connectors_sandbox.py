@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from flows.pipeline import pull_source
-from models import Settings
+from models import RecordKind, Settings
 from store import Store
 
 # (tool, the sandbox's kind, the store's kind): one of each tool's records to delete.
@@ -21,7 +21,7 @@ DELETABLE = [
 
 
 def stored_ids(store: Store, source: str, kind: str) -> set[str]:
-    return {record.id for record in store.load(kind, source)}
+    return {record.id for record in store.records.load(kind, source)}
 
 
 @pytest.mark.parametrize(("tool", "sandbox_kind", "kind"), DELETABLE, ids=[d[0] for d in DELETABLE])
@@ -35,7 +35,11 @@ def test_a_record_deleted_in_the_tool_leaves_the_store_on_the_next_pull(
     before = stored_ids(store, tool, kind)
     victim = sorted(before)[len(before) // 2]
     # A Jira issue is named by its key in the tool, by its id in the store.
-    name = next(i.key for i in store.load("issue") if i.id == victim) if tool == "jira" else victim
+    name = (
+        next(i.key for i in store.records.load(RecordKind.ISSUE) if i.id == victim)
+        if tool == "jira"
+        else victim
+    )
     requests.post(
         f"{sandbox_url}/_sandbox/delete",
         json={"tool": tool, "kind": sandbox_kind, "id": name},
@@ -55,8 +59,8 @@ def test_an_incremental_pull_after_a_full_one_keeps_the_same_records(
 ) -> None:
     """Nothing changed in the tool: the saved cursors resume exactly, nothing is lost."""
     pull_source(settings, store, tool, full=True)
-    before = store.count_records().get(tool)
+    before = store.records.count().get(tool)
 
     pull_source(settings, store, tool, full=False)
 
-    assert before and store.count_records().get(tool) == before
+    assert before and store.records.count().get(tool) == before

@@ -10,7 +10,7 @@ import requests
 
 from connectors.base import clamped_cursor, cursor_time
 from flows.pipeline import run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from pmsync.status_cmd import status_report
 from store import Store
 
@@ -20,7 +20,7 @@ def test_a_cursor_ahead_of_the_clock_is_moved_back_and_nothing_is_skipped(
 ) -> None:
     run_cycle(settings, store)
     ahead = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-    store.set_cursor("jira.issues", ahead)
+    store.cursors.set("jira.issues", ahead)
     assert status_report(store)["cursors"]["jira.issues"]["lag_s"] == 0
     assert status_report(store)["cursors"]["jira.issues"]["ahead_of_clock"] is True
     requests.post(
@@ -32,7 +32,7 @@ def test_a_cursor_ahead_of_the_clock_is_moved_back_and_nothing_is_skipped(
     result = run_cycle(settings, store)
 
     assert "jira.issues" in result.clamped and "ahead of the clock" in result.clamped["jira.issues"]
-    [issue] = [i for i in store.load("issue") if i.key == "ANA-2"]
+    [issue] = [i for i in store.records.load(RecordKind.ISSUE) if i.key == "ANA-2"]
     assert issue.summary == "Renamed", "the change made after the bad cursor was skipped"
     report = status_report(store)
     assert report["cursors_clamped"] == result.clamped

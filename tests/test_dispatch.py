@@ -255,7 +255,7 @@ def test_events_on_one_record_start_one_run_that_reads_it_once(
     assert report.claimed == 3 and report.coalesced == 1
     [(ids, claim)] = runner.runs
     assert ids == report.started and len(ids) == 3
-    held = Inbox(store.engine).events(status=PROCESSING)
+    held = store.inbox.events(status=PROCESSING)
     assert {e.id for e in held} == set(ids) and {e.claim for e in held} == {claim}
 
 
@@ -268,7 +268,7 @@ def test_echoes_and_events_naming_nothing_are_done_without_a_run(
     report = dispatcher(settings, store, runner).run_once(wait=True)
     assert len(report.dropped) == 1 and len(report.no_hint) == 1
     assert runner.runs == []
-    assert Inbox(store.engine).counts()[DONE] == 2
+    assert store.inbox.counts()[DONE] == 2
 
 
 def test_a_burst_waits_out_the_window_then_goes_together(settings: Settings, store: Store) -> None:
@@ -290,7 +290,7 @@ def test_a_run_that_cannot_start_leaves_its_events_pending_with_the_error(
     add(store, "hubspot", DEAL_STAGE)
     report = dispatcher(settings, store, Recorder(RuntimeError("server down"))).run_once(wait=True)
     assert report.error == "RuntimeError: server down"
-    [pending] = Inbox(store.engine).events(status=PENDING)
+    [pending] = store.inbox.events(status=PENDING)
     assert pending.error == "RuntimeError: server down" and pending.attempts == 1
 
 
@@ -322,7 +322,7 @@ def test_a_failed_in_process_run_puts_its_events_back(
     )
     report = hub.run_once(wait=True)
     assert report.error and "hubspot unreachable" in report.error
-    [pending] = Inbox(store.engine).events(status=PENDING)
+    [pending] = store.inbox.events(status=PENDING)
     assert pending.error == "ConnectionError: hubspot unreachable"
 
 
@@ -369,7 +369,7 @@ def test_a_crashed_prefect_run_puts_its_events_back(
     from prefect.states import Crashed
 
     add(store, "hubspot", DEAL_STAGE)
-    [claimed] = Inbox(store.engine).claim()
+    [claimed] = store.inbox.claim()
     monkeypatch.setattr(prefect.deployments, "run_deployment", lambda *a, **k: FlowRun(id="r1"))
 
     class Client:
@@ -386,7 +386,7 @@ def test_a_crashed_prefect_run_puts_its_events_back(
     runner = ThroughPrefect(store, watch_every=0)
     runner.run([claimed.id], str(claimed.claim))
     runner.watch()
-    [pending] = Inbox(store.engine).events(status=PENDING)
+    [pending] = store.inbox.events(status=PENDING)
     assert pending.error == "flow run r1 Crashed"
     assert runner.launched == {}
 

@@ -49,7 +49,7 @@ def busiest(url: str) -> tuple[str, dict[str, Any]]:
 
 
 def ledger_comment(store: Store, key: str) -> str | None:
-    return store.ledger([key])[key].comment_id
+    return store.ledger.entries([key])[key].comment_id
 
 
 def test_a_second_managed_comment_is_healed_to_one(
@@ -214,7 +214,7 @@ def test_a_sync_that_lost_an_issues_ledger_entry_heals_its_duplicates(
     newer.raise_for_status()
     with store.engine.begin() as conn:
         conn.execute(delete(publish_ledger).where(publish_ledger.c.issue_key == key))
-    store.mark_pending({key})
+    store.ledger.mark_pending({key})
 
     result = run_cycle(settings, store)
 

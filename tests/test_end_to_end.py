@@ -16,9 +16,10 @@ import requests
 from typer.testing import CliRunner
 
 from flows.pipeline import run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from pmsync.cli import app
 from store import Store
+from store.ledger import Ledger
 from tests.conftest import EXPLICIT_ONLY
 from tests.jira_view import assert_ticket_shows, managed_comments
 from tests.oracle import expected_demand
@@ -96,7 +97,7 @@ def test_crash_between_comment_and_ledger_leaves_one_comment(
     def crash(*args: object) -> None:
         raise RuntimeError("killed before the ledger entry")
 
-    monkeypatch.setattr(Store, "record_publish", crash)
+    monkeypatch.setattr(Ledger, "record_publish", crash)
     with pytest.raises(RuntimeError):
         run_cycle(settings, store)
     monkeypatch.undo()
@@ -114,7 +115,7 @@ def test_sync_killed_mid_run_converges(
     script = (
         "import sys; from flows.pipeline import run_cycle; from models import Settings; "
         "from store import Store; s = Settings.for_sandbox(sys.argv[1], "
-        "database_url=sys.argv[2]); run_cycle(s, Store(s.database_url))"
+        "database_url=sys.argv[2]); run_cycle(s, Store(s.database_url, upgrade=True))"
     )
     process = subprocess.Popen(
         [sys.executable, "-c", script, sandbox_url, store_url], cwd=Path(__file__).parent.parent
@@ -128,7 +129,7 @@ def test_sync_killed_mid_run_converges(
     assert jira_writes(sandbox_url) < 2 * len(expected_demand(sandbox_url)), (
         "the kill came after publishing finished; the test proves nothing"
     )
-    run_cycle(settings, Store(store_url))
+    run_cycle(settings, Store(store_url, upgrade=True))
     assert_ticket_shows(sandbox_url, expected_demand(sandbox_url))
 
 
@@ -152,7 +153,7 @@ def test_malformed_ticket_goes_to_dead_letters_and_the_rest_syncs(
     requests.post(f"{sandbox_url}/_sandbox/inject", json=inject, timeout=30).raise_for_status()
     result = run_cycle(settings, store)
     assert result.dead_letters == 1
-    [letter] = store.dead_letters()
+    [letter] = store.dead_letters.all()
     assert letter["record_id"] == "990001" and "updated_at" in letter["reason"]
     assert letter["payload"]["updated_at"] == "not-a-date"
     assert result.published["failed"] == 0 and result.published["written"] > 0
@@ -162,8 +163,8 @@ def test_malformed_ticket_goes_to_dead_letters_and_the_rest_syncs(
     inject["record"] = fixed
     requests.post(f"{sandbox_url}/_sandbox/inject", json=inject, timeout=30).raise_for_status()
     run_cycle(settings, store)
-    assert store.dead_letters() == []
-    assert any(f.id == "990001" for f in store.load("feedback"))
+    assert store.dead_letters.all() == []
+    assert any(f.id == "990001" for f in store.records.load(RecordKind.FEEDBACK))
 
 
 @pytest.mark.skipif(
@@ -175,9 +176,9 @@ def test_sync_on_postgresql(sandbox_url: str) -> None:
     from store.schema import metadata
 
     url = os.environ["PMSYNC_TEST_POSTGRES_URL"]
-    store = Store(url)
+    store = Store(url, upgrade=True)
     metadata.drop_all(store.engine)
-    store = Store(url)
+    store = Store(url, upgrade=True)
     try:
         settings = Settings.for_sandbox(sandbox_url, database_url=url, **EXPLICIT_ONLY)
         run_cycle(settings, store)
@@ -195,7 +196,7 @@ def test_every_planted_explicit_link_is_found_and_text_links_are_precise(
     settings = Settings.for_sandbox(sandbox_url, database_url=store_url)
     run_cycle(settings, store)
     truth = requests.get(f"{sandbox_url}/_sandbox/truth", timeout=30).json()
-    found = {(k.source, k.record_id, k.issue_key): k for k in store.links()}
+    found = {(k.source, k.record_id, k.issue_key): k for k in store.links.all()}
     planted = {(t["source"], t["record_id"], t["issue_key"]) for t in truth["links"]}
     explicit = [t for t in truth["links"] if t["method"] != "text"]
     missing = [t for t in explicit if (t["source"], t["record_id"], t["issue_key"]) not in found]

@@ -10,7 +10,7 @@ import requests
 
 from connectors.notes import marker
 from flows.pipeline import run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from services.close_loop import NOTE_WRITERS
 from store import Store
 from tests.escaping import HOSTILE_SUMMARY, assert_shows_exactly
@@ -64,11 +64,11 @@ def test_a_hostile_summary_reaches_every_tool_as_text(
     run_cycle(settings, store)
     # The seeded world's open Zendesk tickets all ask for done issues: a person reopens a
     # solved one that asks for an open issue, so Zendesk has a note to write too.
-    issues = {i.key: i for i in store.load("issue")}
-    tickets = {r.id: r for r in store.load("feedback") if r.source == "zendesk"}
+    issues = {i.key: i for i in store.records.load(RecordKind.ISSUE)}
+    tickets = {r.id: r for r in store.records.load(RecordKind.FEEDBACK) if r.source == "zendesk"}
     solved = next(
         link.record_id
-        for link in store.links(suggested=False)
+        for link in store.links.all(suggested=False)
         if link.source == "zendesk"
         and link.record_id in tickets
         and not tickets[link.record_id].is_open
@@ -78,13 +78,17 @@ def test_a_hostile_summary_reaches_every_tool_as_text(
     reopen = {"tool": "zendesk", "kind": "ticket", "id": solved, "changes": {"status": "open"}}
     requests.post(f"{sandbox_url}/_sandbox/update", json=reopen, timeout=30).raise_for_status()
     run_cycle(settings, store)
-    records = {(r.source, r.id): r for kind in ("feedback", "deal") for r in store.load(kind)}
+    records = {
+        (r.source, r.id): r
+        for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
+        for r in store.records.load(kind)
+    }
     by_issue: dict[str, set[tuple[str, str]]] = {}
-    for link in store.links(suggested=False):
+    for link in store.links.all(suggested=False):
         record = records.get((link.source, link.record_id))
         if record is not None and record.is_open:
             by_issue.setdefault(link.issue_key, set()).add((link.source, link.record_id))
-    issues = {i.key: i for i in store.load("issue")}
+    issues = {i.key: i for i in store.records.load(RecordKind.ISSUE)}
     # The fewest open issues whose open records span every tool: each gets the summary.
     keys: list[str] = []
     covered: set[str] = set()
@@ -108,7 +112,7 @@ def test_a_hostile_summary_reaches_every_tool_as_text(
         requests.post(f"{sandbox_url}/_sandbox/update", json=update, timeout=30).raise_for_status()
 
     run_cycle(settings, store)
-    closed = {i.key: i for i in store.load("issue") if i.key in keys}
+    closed = {i.key: i for i in store.records.load(RecordKind.ISSUE) if i.key in keys}
     checked: set[str] = set()
     for key, issue in closed.items():
         assert issue.summary == HOSTILE_SUMMARY
@@ -120,7 +124,7 @@ def test_a_hostile_summary_reaches_every_tool_as_text(
             + "\n"
             + mark
         )
-        noted = {(s, r) for s, r, k, _ in store.loop_noted() if k == key}
+        noted = {(s, r) for s, r, k, _ in store.loop.noted() if k == key}
         assert noted == by_issue[key]
         for source, record_id in sorted(noted):
             fields = stored_note(settings, source, record_id, mark)
@@ -172,7 +176,7 @@ def test_a_hostile_quote_reaches_the_jira_comment_as_text(
     auth = AUTH
     quoted = next(
         (key, q)
-        for key in sorted(i.key for i in store.load("issue"))
+        for key in sorted(i.key for i in store.records.load(RecordKind.ISSUE))
         if (prop := _demand_property(sandbox_url, key, auth))
         for q in prop.get("quotes") or []
         if q["source"] == "zendesk"

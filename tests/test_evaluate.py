@@ -13,23 +13,22 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from linking.evaluate import (
-    FeedbackCase,
-    LinkingTask,
+from evaluation.links import (
     PriorRanks,
     Ranked,
-    calibration_module,
+    calibration_file,
     choose_time_prior,
     fit_calibration,
     held_out,
     rank_all,
     rank_scores,
-    read_task,
     report,
     shipped_threshold,
-    task_scores,
 )
-from linking.text import NO_TIME_PRIOR, Calibration, IssueText, TimePrior
+from evaluation.rankers import task_scores
+from evaluation.tasks import FeedbackCase, LinkingTask, read_task
+from linking.text_analysis import IssueText
+from linking.text_calibration import NO_TIME_PRIOR, Calibration, TimePrior
 from pmsync.cli import app
 
 REPORT_COLUMNS = ["Summary", "Issue id", "Status", "Priority", "Resolution", "Created",
@@ -276,9 +275,8 @@ def test_a_candidate_closed_before_the_feedback_is_no_candidate_for_it(tmp_path)
 
 
 def test_the_written_calibration_turns_automatic_links_off_when_no_threshold_qualifies():
-    values: dict[str, object] = {}
-    exec(calibration_module(Calibration(), "--reports r --pairs p", None, 0.1), values)  # noqa: S102
-    assert values["DEFAULT_AUTO_THRESHOLD"] == 1.0
+    values = json.loads(calibration_file(Calibration(), "--reports r --pairs p", None, 0.1))
+    assert values["auto_threshold"] == 1.0
 
 
 REQUIRED_KEYS = {"n", "recall_at_1", "recall_at_5", "mrr", "auto_precision", "auto_coverage"}
@@ -304,18 +302,17 @@ def test_cli_json_prints_one_object_with_the_metrics(data, flags):
 
 
 def test_cli_table_and_calibration_refit(data, tmp_path):
-    """Without --json a table is printed; --write-calibration writes an importable module
-    with non-negative weights."""
+    """Without --json a table is printed; --write-calibration writes a calibration file with
+    non-negative weights."""
     reports, pairs = data
-    target = tmp_path / "calibration.py"
+    target = tmp_path / "calibration.json"
     args = ["eval", "links", "--reports", str(reports), "--pairs", str(pairs)]
     result = CliRunner().invoke(app, [*args, "--write-calibration", str(target)])
     assert result.exit_code == 0, result.output
     assert "recall_at_5" in result.stdout
-    values: dict[str, float] = {}
-    exec(target.read_text(), values)  # noqa: S102 - our own generated file
-    assert values["SCORE_COEF"] >= 0 and values["MARGIN_COEF"] >= 0
-    assert 0 <= values["DEFAULT_SUGGEST_THRESHOLD"] <= values["DEFAULT_AUTO_THRESHOLD"] <= 1
+    values = json.loads(target.read_text())
+    assert values["calibration"]["score_coef"] >= 0 and values["calibration"]["margin_coef"] >= 0
+    assert 0 <= values["suggest_threshold"] <= values["auto_threshold"] <= 1
 
 
 def test_cli_rejects_a_missing_file(tmp_path):
@@ -366,20 +363,61 @@ def test_creation_dates_are_read_and_missing_ones_leave_scores_alone(data, tmp_p
 
 
 def test_the_written_calibration_carries_the_time_prior():
-    values: dict[str, object] = {}
-    module = calibration_module(
+    written = calibration_file(
         Calibration(), "--reports r --pairs p", None, 0.1, time_prior=TimePrior(7, 0.5)
     )
-    exec(module, values)  # noqa: S102
-    assert (values["LATER_GRACE_DAYS"], values["LATER_WEIGHT"]) == (7.0, 0.5)
+    assert json.loads(written)["time_prior"] == {"grace_days": 7.0, "later_weight": 0.5}
+
+
+def test_the_shipped_calibration_is_read_as_written():
+    """linking/text_calibration.json is what --write-calibration writes for the values pmsync
+    reads from it, byte for byte: the reader and the writer agree on the format."""
+    from importlib.resources import files
+
+    from linking import text_calibration
+
+    shipped = files("linking").joinpath("text_calibration.json").read_text(encoding="utf-8")
+    written = calibration_file(
+        text_calibration.Calibration(),
+        "--reports seamonkey_reports.csv --pairs seamonkey_pairs.csv",
+        text_calibration.DEFAULT_AUTO_THRESHOLD,
+        text_calibration.DEFAULT_SUGGEST_THRESHOLD,
+        time_prior=text_calibration.TimePrior(),
+    )
+    assert written == shipped
 
 
 def test_the_settings_default_to_the_shipped_thresholds():
     """PMSYNC_TEXT_AUTO_THRESHOLD and PMSYNC_TEXT_SUGGEST_THRESHOLD default to what
-    linking/text_calibration.py ships (the settings carry literals to stay import-light)."""
+    linking/text_calibration.json ships (the settings carry literals to stay import-light)."""
     from linking import text_calibration
     from models.settings import Settings
 
     fields = Settings.model_fields
     assert fields["text_auto_threshold"].default == text_calibration.DEFAULT_AUTO_THRESHOLD
     assert fields["text_suggest_threshold"].default == text_calibration.DEFAULT_SUGGEST_THRESHOLD
+
+
+def test_nothing_that_syncs_imports_the_evaluation_tooling():
+    """evaluation/ serves `pmsync eval` and the benchmarks: no module of the packages pmsync
+    runs to sync, serve or take webhooks imports it, even inside a function."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    runtime = ("models", "linking", "connectors", "store", "flows", "webhooks", "deployments")
+    found = []
+    for package in runtime:
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                else:
+                    continue
+                found += [
+                    f"{path.relative_to(root)}: {n}"
+                    for n in names
+                    if n.split(".")[0] == "evaluation"
+                ]
+    assert found == []

@@ -15,11 +15,11 @@ import requests
 
 from flows.events import handle_events
 from flows.pipeline import run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from sandbox.webhooks_out import Delivery, signed_headers
 from services.links import relink
 from store import Store
-from store.inbox import DONE, PENDING, Inbox
+from store.inbox import DONE, PENDING
 from tests.jira_view import assert_ticket_shows, issue_numbers
 from tests.oracle import expected_demand
 from tests.test_sandbox_webhooks import QUIET, Receiver, configure, hook_settings, webhook_log
@@ -36,7 +36,7 @@ class Live:
         self.settings = settings
         self.store = store
         self.receiver = receiver
-        self.inbox = Inbox(store.engine)
+        self.inbox = store.inbox
         self.dispatcher: Dispatcher | None = None
 
     def start(self, **options: Any) -> Dispatcher:
@@ -152,8 +152,8 @@ def test_a_forged_webhook_changes_nothing(live: Live) -> None:
     says, so nothing changes and nothing is written."""
     live.start()
     live.settle()
-    deal = next(d for d in live.store.load("deal") if d.source == "hubspot")
-    issue = next(i for i in live.store.load("issue") if i.key == "ANA-1")
+    deal = next(d for d in live.store.records.load(RecordKind.DEAL) if d.source == "hubspot")
+    issue = next(i for i in live.store.records.load(RecordKind.ISSUE) if i.key == "ANA-1")
     writes = live.writes()
     fake = {
         "eventId": 990001,
@@ -174,8 +174,8 @@ def test_a_forged_webhook_changes_nothing(live: Live) -> None:
     assert live.send("zendesk", ghost, "forged-3").status_code == 202
     live.settle()
     assert live.writes() == writes
-    [deal_now] = [d for d in live.store.load("deal") if d.id == deal.id]
-    [issue_now] = [i for i in live.store.load("issue") if i.key == "ANA-1"]
+    [deal_now] = [d for d in live.store.records.load(RecordKind.DEAL) if d.id == deal.id]
+    [issue_now] = [i for i in live.store.records.load(RecordKind.ISSUE) if i.key == "ANA-1"]
     assert deal_now.amount == deal.amount
     assert (issue_now.summary, issue_now.status) == (issue.summary, issue.status)
     assert live.inbox.counts()[PENDING] == 0
@@ -197,7 +197,7 @@ def test_pmsyncs_own_writes_come_back_dropped_and_write_nothing(echoed: Live) ->
     time.sleep(0.3)  # room for an echo loop to show itself
     live.settle()
     assert (live.writes(), dispatcher.stats["dropped"]) == written
-    noted = [n for n in live.store.loop_noted() if n[2] == change["issue_key"]]
+    noted = [n for n in live.store.loop.noted() if n[2] == change["issue_key"]]
     assert len({source for source, *_ in noted}) >= 2, "notes in several tools came back"
     assert dispatcher.stats["runs"] == 1, "the notes' own webhooks were dropped, not handled"
 
@@ -248,7 +248,7 @@ def test_an_event_accepted_before_a_crash_is_processed_on_restart(live: Live) ->
 def test_a_deleted_ticket_leaves_its_issue(live: Live) -> None:
     linked = next(
         link
-        for link in live.store.links(suggested=False)
+        for link in live.store.links.all(suggested=False)
         if link.source == "zendesk" and link.kind == "feedback"
     )
     before = issue_numbers(live.url, linked.issue_key)["requests"]
@@ -281,22 +281,27 @@ def test_relinking_a_few_records_gives_what_relinking_all_gives(
     the scheduled sync's link_all does (named, tagged, text-matched), and leave every
     other record's links alone."""
     run_cycle(settings, store)
-    everything = set(store.links())
-    records = [*store.load("feedback")[::7], *store.load("deal")[::5]]
+    everything = set(store.links.all())
+    records = [
+        *store.records.load(RecordKind.FEEDBACK)[::7],
+        *store.records.load(RecordKind.DEAL)[::5],
+    ]
     owners = {(r.source, r.id) for r in records}
 
     relink(settings, store, records)
-    assert set(store.links()) == everything
+    assert set(store.links.all()) == everything
     mine = [link for link in everything if (link.source, link.record_id) in owners]
     assert any(link.method == "text" for link in mine), "the sample should hold text links"
 
 
 def test_relinking_keeps_peoples_decisions(settings: Settings, store: Store) -> None:
     run_cycle(settings, store)
-    item = store.load("feedback")[0]
-    store.decide(item.source, item.id, "ANA-1", "confirmed")
+    item = store.records.load(RecordKind.FEEDBACK)[0]
+    store.links.decide(item.source, item.id, "ANA-1", "confirmed")
     relink(settings, store, [item])
     mine = [
-        link for link in store.links() if (link.source, link.record_id) == (item.source, item.id)
+        link
+        for link in store.links.all()
+        if (link.source, link.record_id) == (item.source, item.id)
     ]
     assert ("ANA-1", "confirmed") in {(link.issue_key, link.status) for link in mine}

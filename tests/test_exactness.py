@@ -19,7 +19,7 @@ import requests
 
 from connectors.jira.remote_links import NO_TIME
 from flows.pipeline import pull_source, run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from sandbox import malformed
 from sandbox.server import SandboxServer, start_sandbox
 from sandbox.state import SandboxState
@@ -132,8 +132,8 @@ def served(state: SandboxState, projects: tuple[str, ...] = ("ANA",)) -> Snapsho
 def stored(store: Store) -> Snapshot:
     """What pmsync holds, in the same shape."""
     found: Snapshot = {}
-    for kind in ("issue", "feedback", "deal", "account", "tool_link"):
-        for record in store.load(kind):
+    for kind in RecordKind:
+        for record in store.records.load(kind):
             found.setdefault((record.source, kind), {})[record.id] = record.updated_at
     return found
 
@@ -255,9 +255,11 @@ def pull_all(settings: Settings, store: Any, full: bool) -> None:
 def links_and_ledger(store: Store) -> tuple[list[tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
     links = sorted(
         (link.source, link.record_id, link.issue_key, link.method, link.status)
-        for link in store.links()
+        for link in store.links.all()
     )
-    ledger = {key: (entry.content_hash, entry.comment_id) for key, entry in store.ledger().items()}
+    ledger = {
+        key: (entry.content_hash, entry.comment_id) for key, entry in store.ledger.entries().items()
+    }
     return links, ledger
 
 
@@ -280,7 +282,7 @@ def test_full_after_incremental_runs_converges_to_the_same_store(
     that leaves records a cursor skipped, and links or ledger entries that differ by path."""
     server = exact_sandbox
     settings = Settings.for_sandbox(server.url, database_url=f"sqlite:///{tmp_path}/s.db")
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     changes = Changes(server)
     run_cycle(settings, store, full=True)
     for tool in CHANGEABLE:
@@ -340,7 +342,10 @@ def test_changes_hidden_by_search_lag_are_read_by_the_next_sync_within_the_lookb
         exposed = covered.model_copy(
             update={"database_url": f"sqlite:///{tmp_path}/exposed.db", "lookback_minutes": 0}
         )
-        stores = {"covered": Store(covered.database_url), "exposed": Store(exposed.database_url)}
+        stores = {
+            "covered": Store(covered.database_url, upgrade=True),
+            "exposed": Store(exposed.database_url, upgrade=True),
+        }
         for name, settings in (("covered", covered), ("exposed", exposed)):
             for tool in LAGGING:
                 pull_source(settings, stores[name], tool, full=True)
@@ -446,9 +451,9 @@ def test_a_record_changed_or_deleted_mid_read_hides_no_other(
     settings = Settings.for_sandbox(
         sandbox_url, database_url=f"sqlite:///{tmp_path}/s.db", page_size=5
     )
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     changes = Changes(sandbox_server)
-    save_page = store.save_page
+    save_page = store.records.save_page
     first: list[str] = []
 
     def save_then_change(records: Any, *args: Any, **kwargs: Any) -> None:
@@ -461,7 +466,7 @@ def test_a_record_changed_or_deleted_mid_read_hides_no_other(
             else:
                 changes.delete(tool, 0, among=first)
 
-    monkeypatch.setattr(store, "save_page", save_then_change)
+    monkeypatch.setattr(store.records, "save_page", save_then_change)
     pull_source(settings, store, tool, full=True)
 
     assert first and mismatches(served(sandbox_server.state), stored(store), (tool,)) == []

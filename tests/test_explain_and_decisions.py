@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.pipeline import run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from pmsync.cli import app
 from store import Store
 from tests.jira_view import issue_numbers
@@ -59,11 +59,11 @@ def test_reject_and_confirm_outlive_later_runs(
     and hold through the one after."""
     run_cycle(settings, store)
     key, want = max(expected_demand(sandbox_url).items(), key=lambda kv: kv[1]["requests"])
-    victim = next(link for link in store.links(key) if link.kind == "feedback")
+    victim = next(link for link in store.links.all(key) if link.kind == "feedback")
     outsider = next(
         f
-        for f in store.load("feedback")
-        if not any(link.record_id == f.id for link in store.links(key))
+        for f in store.records.load(RecordKind.FEEDBACK)
+        if not any(link.record_id == f.id for link in store.links.all(key))
     )
     env = dict(os.environ, PMSYNC_DATABASE_URL=store_url)
     runner = CliRunner()
@@ -77,7 +77,7 @@ def test_reject_and_confirm_outlive_later_runs(
     assert confirmed.exit_code == 0, confirmed.output
     run_cycle(settings, store, full=full)
     run_cycle(settings, store)
-    pairs = {(link.source, link.record_id) for link in store.links(key)}
+    pairs = {(link.source, link.record_id) for link in store.links.all(key)}
     assert (victim.source, victim.record_id) not in pairs
     assert (outsider.source, outsider.id) in pairs
     assert issue_numbers(sandbox_url, key)["requests"] == want["requests"]  # -1 +1

@@ -25,7 +25,7 @@ import responses as responses_lib
 
 from connectors.http import ApiClient
 from flows.pipeline import run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from sandbox.server import SandboxServer, start_sandbox
 from services.links import link_all
 from store import Store
@@ -48,13 +48,19 @@ LIMITS = {  # lowered so that a small world meets them; windows are then shrunk 
 def payloads(store: Store) -> dict[tuple[str, str, str], Any]:
     return {
         (kind, record.source, record.id): record.model_dump(mode="json")
-        for kind in ("issue", "feedback", "deal", "account", "tool_link")
-        for record in store.load(kind)
+        for kind in (
+            RecordKind.ISSUE,
+            RecordKind.FEEDBACK,
+            RecordKind.DEAL,
+            RecordKind.ACCOUNT,
+            RecordKind.TOOL_LINK,
+        )
+        for record in store.records.load(kind)
     }
 
 
 def links(store: Store) -> set[tuple[str, str, str, str]]:
-    return {(k.source, k.record_id, k.issue_key, k.method) for k in store.links()}
+    return {(k.source, k.record_id, k.issue_key, k.method) for k in store.links.all()}
 
 
 @pytest.fixture
@@ -80,7 +86,7 @@ def test_a_full_sync_through_faults_and_rate_limits_equals_a_fault_free_one(
     baseline_settings = Settings.for_sandbox(
         faulty.url, database_url=f"sqlite:///{tmp_path}/baseline.db", page_size=10
     )
-    baseline = Store(baseline_settings.database_url)
+    baseline = Store(baseline_settings.database_url, upgrade=True)
     pull_all(baseline_settings, baseline, full=True)
     link_all(baseline_settings, baseline)
 
@@ -109,7 +115,7 @@ def test_a_full_sync_through_faults_and_rate_limits_equals_a_fault_free_one(
     settings = baseline_settings.model_copy(
         update={"database_url": f"sqlite:///{tmp_path}/faulty.db", "http_max_attempts": 8}
     )
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     result = run_cycle(settings, store, full=True)
 
     assert result.published["failed"] == 0
@@ -118,7 +124,7 @@ def test_a_full_sync_through_faults_and_rate_limits_equals_a_fault_free_one(
     assert links(store) == links(baseline)
     report = requests.get(f"{faulty.url}/_sandbox/faults", timeout=30).json()
     malformed = {(m["tool"], STORE_KIND[m["kind"]], m["id"]) for m in report["malformed"]}
-    letters = {(d["source"], d["kind"], d["record_id"]) for d in store.dead_letters()}
+    letters = {(d["source"], d["kind"], d["record_id"]) for d in store.dead_letters.all()}
     assert malformed and letters == malformed
     injected = report["injected"]["by_kind"]
     kinds = ("rate_limit", "server_error", "drop", "truncate", "error_200")
@@ -188,12 +194,12 @@ def _drop_writes_and_check(faulty: SandboxServer, database: Path, seed: int) -> 
     settings = Settings.for_sandbox(
         faulty.url, database_url=f"sqlite:///{database}", http_max_attempts=12
     )
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
     first = run_cycle(settings, store, full=True)
     # An issue ships: every open ticket and deal linked to it gets one note.
     shipped = max(
-        {link.issue_key for link in store.links(suggested=False)},
-        key=lambda key: len(store.links(key)),
+        {link.issue_key for link in store.links.all(suggested=False)},
+        key=lambda key: len(store.links.all(key)),
     )
     requests.post(
         f"{faulty.url}/_sandbox/update",
@@ -207,11 +213,11 @@ def _drop_writes_and_check(faulty: SandboxServer, database: Path, seed: int) -> 
     dropped = Counter(
         e["route"].rsplit("/", 1)[-1] for e in events if e["route"].startswith("POST")
     )
-    for key in sorted(store.ledger()):
+    for key in sorted(store.ledger.entries()):
         assert len(managed_comments(faulty.url, key)) == 1, f"{key}: {MARKER} twice"
     notes = notes_on_records(faulty)
     assert notes and all(n == 1 for n in notes.values()), notes
-    assert len(store.loop_noted()) == len(notes)
+    assert len(store.loop.noted()) == len(notes)
     return dropped
 
 

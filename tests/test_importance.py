@@ -125,7 +125,7 @@ def test_a_person_s_importance_counts_and_survives_a_full_resync(
     settings: Settings, store: Store, store_url: str, sandbox_url: str
 ) -> None:
     run_cycle(settings, store)
-    link = next(x for x in store.links(suggested=False) if x.kind == "feedback")
+    link = next(x for x in store.links.all(suggested=False) if x.kind == "feedback")
     record, key = f"{link.source}:{link.record_id}", link.issue_key
     before = demand_property(sandbox_url, key)
     assert before is not None
@@ -133,7 +133,7 @@ def test_a_person_s_importance_counts_and_survives_a_full_resync(
     was = int(shown.split("importance ")[1].split()[0])
     new = 1 if was == 3 else 3
     cli(store_url, "links", "importance", record, str(new))
-    assert key in store.pending()
+    assert key in store.ledger.pending()
     run_cycle(settings, store)
     after = demand_property(sandbox_url, key)
     assert after is not None

@@ -11,7 +11,7 @@ import requests
 
 from connectors.http import ApiError
 from flows.pipeline import run_cycle
-from models import Link, Settings
+from models import Link, RecordKind, Settings
 from services.incremental import LINKED, RECONCILED, reconcile_due
 from services.publish import Plan, Publisher
 from store import Store
@@ -23,15 +23,15 @@ def update(url: str, tool: str, kind: str, record_id: Any, changes: dict[str, An
 
 
 def counted(store: Store) -> set[tuple[str, str, str, str]]:
-    return {(x.source, x.record_id, x.issue_key, x.method) for x in store.links() if x.counts}
+    return {(x.source, x.record_id, x.issue_key, x.method) for x in store.links.all() if x.counts}
 
 
 def published(store: Store) -> dict[str, str]:
-    return {key: entry.content_hash for key, entry in store.ledger().items()}
+    return {key: entry.content_hash for key, entry in store.ledger.entries().items()}
 
 
 def linked_deal(store: Store) -> Link:
-    return next(x for x in store.links() if x.kind == "deal" and x.counts)
+    return next(x for x in store.links.all() if x.kind == "deal" and x.counts)
 
 
 def test_an_incremental_sync_leaves_the_tickets_as_a_reconcile_would(
@@ -41,9 +41,9 @@ def test_an_incremental_sync_leaves_the_tickets_as_a_reconcile_would(
     settings = Settings.for_sandbox(
         sandbox_url, database_url=store_url, tag_map=("roadmap:pmsync-roadmap",)
     )
-    store = Store(store_url)
+    store = Store(store_url, upgrade=True)
     run_cycle(settings, store, full=True)
-    issue = next(i for i in store.load("issue") if i.status_category != "done")
+    issue = next(i for i in store.records.load(RecordKind.ISSUE) if i.status_category != "done")
     deal = linked_deal(store)
     # People at work: tickets opened and closed, issues resolved, deals moved; one issue
     # gets the label the roadmap tag maps to; one linked deal changes its amount.
@@ -57,20 +57,20 @@ def test_an_incremental_sync_leaves_the_tickets_as_a_reconcile_would(
     crm_kind = "deal" if deal.source == "hubspot" else "opportunity"
     amount = {"hubspot": "amount", "salesforce": "Amount"}[deal.source]
     update(sandbox_url, deal.source, crm_kind, deal.record_id, {amount: 123456})
-    reconciled = store.cursor(RECONCILED)
+    reconciled = store.cursors.get(RECONCILED)
     assert not reconcile_due(settings, store, full=False)
 
     result = run_cycle(settings, store)
 
-    assert store.cursor(RECONCILED) == reconciled, "the sync reconciled instead"
+    assert store.cursors.get(RECONCILED) == reconciled, "the sync reconciled instead"
     assert result.published["written"] > 0
-    assert any(x.method == "tag" and x.issue_key == issue.key for x in store.links())
+    assert any(x.method == "tag" and x.issue_key == issue.key for x in store.links.all())
     links, ledger = counted(store), published(store)
     check = run_cycle(settings, store, full=True)
     assert check.published == {"written": 0, "unchanged": len(ledger), "failed": 0}
     assert counted(store) == links
     assert published(store) == ledger
-    assert store.pending() == set()
+    assert store.ledger.pending() == set()
 
 
 def test_a_sync_that_finds_nothing_changed_sums_no_issue_and_writes_nothing(
@@ -78,14 +78,14 @@ def test_a_sync_that_finds_nothing_changed_sums_no_issue_and_writes_nothing(
 ) -> None:
     run_cycle(settings, store, full=True)
     run_cycle(settings, store)  # re-reads the issues pmsync's own publishing edited
-    linked = store.cursor(LINKED)
+    linked = store.cursors.get(LINKED)
 
     result = run_cycle(settings, store)
 
-    assert result.links == store.count_links() > 0
+    assert result.links == store.links.count() > 0
     assert result.published == {"written": 0, "unchanged": 0, "failed": 0}
-    assert store.cursor(LINKED) != linked
-    assert store.pending() == set()
+    assert store.cursors.get(LINKED) != linked
+    assert store.ledger.pending() == set()
 
 
 def test_an_issue_that_failed_to_publish_waits_for_the_next_sync(
@@ -105,10 +105,10 @@ def test_an_issue_that_failed_to_publish_waits_for_the_next_sync(
         failed = run_cycle(settings, store)
 
     assert failed.published["failed"] > 0
-    assert len(store.pending()) == failed.published["failed"]
+    assert len(store.ledger.pending()) == failed.published["failed"]
     retried = run_cycle(settings, store)
     assert retried.published["written"] == failed.published["failed"]
-    assert store.pending() == set()
+    assert store.ledger.pending() == set()
 
 
 def test_a_new_issue_links_the_tickets_that_cited_its_key_before_it_existed(
@@ -116,12 +116,12 @@ def test_a_new_issue_links_the_tickets_that_cited_its_key_before_it_existed(
 ) -> None:
     """Found through the records that mention the key (a text search in the store)."""
     settings = Settings.for_sandbox(sandbox_url, database_url=any_store_url)
-    store = Store(any_store_url)
+    store = Store(any_store_url, upgrade=True)
     run_cycle(settings, store, full=True)
-    ticket = next(f for f in store.load("feedback") if f.source == "zendesk")
+    ticket = next(f for f in store.records.load(RecordKind.FEEDBACK) if f.source == "zendesk")
     update(sandbox_url, "zendesk", "ticket", int(ticket.id), {"subject": "We need ANA-900 soon"})
     run_cycle(settings, store)
-    assert not store.links_of(["ANA-900"]), "a key no issue has yet links nothing"
+    assert not store.links.of_issues(["ANA-900"]), "a key no issue has yet links nothing"
     auth = (settings.jira_email, settings.jira_api_token.get_secret_value())  # type: ignore[union-attr]
     issue = requests.get(f"{settings.jira_url}/rest/api/3/issue/ANA-1", auth=auth, timeout=30)
     issue.raise_for_status()
@@ -132,8 +132,8 @@ def test_a_new_issue_links_the_tickets_that_cited_its_key_before_it_existed(
 
     result = run_cycle(settings, store)
 
-    assert [x.record_id for x in store.links_of(["ANA-900"])] == [ticket.id]
-    assert "ANA-900" in store.ledger()
+    assert [x.record_id for x in store.links.of_issues(["ANA-900"])] == [ticket.id]
+    assert "ANA-900" in store.ledger.entries()
     assert result.published["written"] >= 1
 
 
@@ -148,13 +148,13 @@ def test_a_ticket_solved_keeps_its_links_unrelinked_and_its_issues_are_summed_ag
 
     run_cycle(settings, store, full=True)
     run_cycle(settings, store)  # pmsync's own edits, read back
-    solved = next(x for x in store.links() if x.source == "zendesk" and x.counts)
+    solved = next(x for x in store.links.all() if x.source == "zendesk" and x.counts)
     reworded = next(
-        x for x in store.links() if x.source == "zendesk" and x.record_id != solved.record_id
+        x for x in store.links.all() if x.source == "zendesk" and x.record_id != solved.record_id
     )
     update(sandbox_url, "zendesk", "ticket", int(solved.record_id), {"status": "solved"})
     update(sandbox_url, "zendesk", "ticket", int(reworded.record_id), {"subject": "See ANA-2"})
-    links_before = {x for x in store.links() if x.record_id == solved.record_id}
+    links_before = {x for x in store.links.all() if x.record_id == solved.record_id}
     relinked: list[tuple[str, str]] = []
     summed: list[str] = []
     real_relink, real_demand = services.incremental.relink, services.incremental.demand
@@ -174,6 +174,8 @@ def test_a_ticket_solved_keeps_its_links_unrelinked_and_its_issues_are_summed_ag
 
     assert ("zendesk", solved.record_id) not in relinked
     assert ("zendesk", reworded.record_id) in relinked
-    assert {x for x in store.links() if x.record_id == solved.record_id} == links_before
+    assert {x for x in store.links.all() if x.record_id == solved.record_id} == links_before
     assert solved.issue_key in summed
-    assert any(x.issue_key == "ANA-2" for x in store.links() if x.record_id == reworded.record_id)
+    assert any(
+        x.issue_key == "ANA-2" for x in store.links.all() if x.record_id == reworded.record_id
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from linking.evaluate import _time, read_task
+from evaluation.tasks import _time, read_task
 from pmsync.cli import app
 
 HEADER = [

@@ -16,11 +16,16 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
+from typer.testing import CliRunner
 
 import store.inbox  # noqa: F401  (its table is part of the metadata compared)
-from models import Issue
-from store import Store
+from models import Issue, RecordKind
+from pmsync.cli import app
+from store import Store, StoreNotAtHead
+from store.cursors import Cursors
+from store.dead_letters import DeadLetters
 from store.migrations import alembic_config, current_revision, head_revision
+from store.records import Records
 from store.schema import metadata
 
 ROOT = Path(__file__).parent.parent
@@ -71,7 +76,7 @@ def revision_of(url: str) -> str | None:
 def test_a_new_store_ends_at_head_with_the_declared_tables(database_url: str) -> None:
     """A table or column the code declares but no migration creates fails at the first
     write in production; this catches it in CI, on both databases."""
-    store = Store(database_url)
+    store = Store(database_url, upgrade=True)
     store.engine.dispose()
 
     assert revision_of(database_url) == head_revision()
@@ -98,8 +103,9 @@ def test_a_store_made_before_migrations_is_adopted_with_its_data(
     engine = create_engine(database_url)
     metadata.create_all(engine, tables=[metadata.tables[name] for name in tables])
     engine.dispose()
-    old = Store.__new__(Store)  # the old store's write path, without its constructor
-    old.engine = create_engine(database_url)
+    engine = create_engine(database_url)
+    # The store's write path, without its constructor's check of the revision.
+    old = Records(engine, Cursors(engine), DeadLetters(engine))
     issue = Issue(
         source="jira",
         id="10001",
@@ -111,12 +117,12 @@ def test_a_store_made_before_migrations_is_adopted_with_its_data(
         updated_at=datetime(2024, 5, 1, tzinfo=UTC),
     )
     old.save_page([issue], stream="jira.issues", cursor="2024-05-01T00:00:00+00:00")
-    old.engine.dispose()
+    engine.dispose()
 
-    store = Store(database_url)
+    store = Store(database_url, upgrade=True)
 
-    assert store.load("issue") == [issue]
-    assert store.cursor("jira.issues") == "2024-05-01T00:00:00+00:00"
+    assert store.records.load(RecordKind.ISSUE) == [issue]
+    assert store.cursors.get("jira.issues") == "2024-05-01T00:00:00+00:00"
     store.engine.dispose()
     assert revision_of(database_url) == head_revision()
     assert differences(database_url) == []
@@ -125,27 +131,27 @@ def test_a_store_made_before_migrations_is_adopted_with_its_data(
 def test_a_store_emptied_by_drop_all_is_built_again(database_url: str) -> None:
     """`metadata.drop_all` leaves Alembic's own table behind; the next open must not
     trust that version row and use a store with no tables."""
-    store = Store(database_url)
+    store = Store(database_url, upgrade=True)
     metadata.drop_all(store.engine)
     store.engine.dispose()
 
-    store = Store(database_url)
+    store = Store(database_url, upgrade=True)
 
-    assert store.count_records() == {} and store.backfills() == []
+    assert store.records.count() == {} and store.runs.backfills() == []
     store.engine.dispose()
     assert differences(database_url) == []
 
 
 def test_downgrade_to_nothing_and_back(database_url: str) -> None:
     """Every revision can be undone and redone: a bad release can be rolled back."""
-    store = Store(database_url)
+    store = Store(database_url, upgrade=True)
     with store.engine.connect() as conn:
         command.downgrade(alembic_config(conn), "base")
         conn.commit()
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     store.engine.dispose()
 
-    Store(database_url).engine.dispose()
+    Store(database_url, upgrade=True).engine.dispose()
 
     assert differences(database_url) == []
 
@@ -155,7 +161,7 @@ def test_processes_opening_a_new_store_at_once_all_succeed(database_url: str) ->
     and find it done, instead of failing on tables another just created."""
     script = (
         "import sys; from store import Store; "
-        "s = Store(sys.argv[1]); print(len(s.backfills())); s.engine.dispose()"
+        "s = Store(sys.argv[1], upgrade=True); print(len(s.runs.backfills())); s.engine.dispose()"
     )
     processes = [
         subprocess.Popen(
@@ -177,7 +183,7 @@ def test_processes_opening_a_new_store_at_once_all_succeed(database_url: str) ->
 def test_the_migration_command_line_reports_the_revision(database_url: str) -> None:
     """`python -m store.migrations current` is Alembic's command over pmsync's store
     (PMSYNC_DATABASE_URL), with no alembic.ini to keep in step."""
-    Store(database_url).engine.dispose()
+    Store(database_url, upgrade=True).engine.dispose()
     env = dict(os.environ, PMSYNC_DATABASE_URL=database_url)
     done = subprocess.run(
         [sys.executable, "-m", "store.migrations", "current"],
@@ -189,3 +195,20 @@ def test_the_migration_command_line_reports_the_revision(database_url: str) -> N
     )
     assert done.returncode == 0, done.stderr
     assert head_revision() in done.stdout
+
+
+def test_a_store_not_at_head_is_not_migrated_by_opening_it(database_url: str) -> None:
+    """Migrations run once when a process starts (`upgrade=True`: a command, a flow) or
+    by `pmsync db upgrade`; any other open only checks, and says what to run."""
+    with pytest.raises(StoreNotAtHead, match="run `pmsync db upgrade`"):
+        Store(database_url, upgrade=False)
+    assert revision_of(database_url) is None
+
+    result = CliRunner().invoke(app, ["db", "upgrade", "--database-url", database_url])
+
+    assert result.exit_code == 0, result.output
+    assert head_revision() in result.output
+    store = Store(database_url, upgrade=False)
+    assert store.records.count() == {}
+    store.engine.dispose()
+    assert differences(database_url) == []

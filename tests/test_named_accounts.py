@@ -17,7 +17,7 @@ import connectors.intercom.client
 from connectors.freshdesk.client import FreshdeskConnector
 from connectors.intercom.client import IntercomConnector
 from flows.pipeline import pull_source
-from models import Settings
+from models import RecordKind, Settings
 from store import Store
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -154,7 +154,7 @@ def test_a_company_new_to_the_store_is_read_by_itself_between_full_listings(
     pull_source(settings, store, tool, full=False)
 
     assert company_requests(sandbox_url, tool) == {by_id: 1}, "one read, no listing"
-    (account,) = [a for a in store.load("account", source=tool) if a.id == company]
+    (account,) = [a for a in store.records.load(RecordKind.ACCOUNT, source=tool) if a.id == company]
     assert account.name in {"Brand New Ltd", "Co 777001"}
     requests.delete(f"{sandbox_url}/_sandbox/requests", timeout=30)
     pull_source(settings, store, tool, full=False)  # the same feedback again, inside the lookback
@@ -172,7 +172,7 @@ def test_a_new_company_that_does_not_validate_goes_to_the_dead_letters(
     stored, dead = pulled.stored, pulled.dead
 
     assert dead == 1 and stored >= 1  # the conversation is stored all the same
-    (letter,) = [d for d in store.dead_letters() if d["kind"] == "account"]
+    (letter,) = [d for d in store.dead_letters.all() if d["kind"] == "account"]
     assert (letter["record_id"], letter["payload"]["name"]) == (company, "X")
     assert "updated_at" in letter["reason"]
 
@@ -183,7 +183,7 @@ def test_a_webhook_for_a_new_customers_conversation_reads_its_company(
     """The event path stores the conversation and its company as a sync would, so the
     issue it asks for counts the right customer within seconds."""
     from flows.events import handle
-    from store.inbox import Delivery, Inbox
+    from store.inbox import Delivery
 
     pull_source(settings, store, "intercom", full=True)
     company = conversation_of_new_company(sandbox_url, settings)
@@ -191,12 +191,14 @@ def test_a_webhook_for_a_new_customers_conversation_reads_its_company(
         "topic": "conversation.user.created",
         "data": {"item": {"type": "conversation", "id": "8880001"}},
     }
-    Inbox(store.engine).add("intercom", [Delivery("d-1", event)])
-    (pending,) = Inbox(store.engine).claim()
+    store.inbox.add("intercom", [Delivery("d-1", event)])
+    (pending,) = store.inbox.claim()
 
     handle(settings, store, [pending.id])
 
-    assert [f.account_id for f in store.load("feedback") if f.id == "8880001"] == [company]
-    assert [a.name for a in store.load("account", source="intercom") if a.id == company] == [
-        "Brand New Ltd"
+    assert [f.account_id for f in store.records.load(RecordKind.FEEDBACK) if f.id == "8880001"] == [
+        company
     ]
+    assert [
+        a.name for a in store.records.load(RecordKind.ACCOUNT, source="intercom") if a.id == company
+    ] == ["Brand New Ltd"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from models import ConfigError
+from models import ConfigError, RecordKind
 from tests.postgres import POSTGRES_URL, postgres_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_the_webhook_dispatcher_refuses_to_start_runs_with_a_password(tmp_path: 
     from store import Store
     from webhooks.dispatch import ThroughPrefect
 
-    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}", upgrade=True)
     with pytest.raises(ConfigError, match="PMSYNC_DATABASE_URL"):
         ThroughPrefect(store, parameters={"database_url": WITH_PASSWORD[0]})
 
@@ -154,7 +154,9 @@ def test_a_flow_run_leaves_no_secret_in_prefect(sandbox_url: str, tmp_path: Path
         dump: dict[str, Any] = json.loads(kept)
         from store import Store
 
-        assert Store(database_url).load("issue"), "the run did not use PMSYNC_DATABASE_URL"
+        assert Store(database_url, upgrade=True).records.load(RecordKind.ISSUE), (
+            "the run did not use PMSYNC_DATABASE_URL"
+        )
 
     [run] = dump["flow_runs"]
     assert run["state"]["type"] == "COMPLETED"

@@ -24,14 +24,14 @@ def test_two_syncs_started_together_leave_one_comment_per_issue(
     """Pins down the race where both runs read "no comment yet" from the ledger and both
     posted one (23 to 34 of 38 issues ended with two, for good)."""
     settings = Settings.for_sandbox(sandbox_url, database_url=any_store_url, **EXPLICIT_ONLY)
-    Store(any_store_url)  # the schema, once, before the racers open it
+    Store(any_store_url, upgrade=True)  # the schema, once, before the racers open it
     start = threading.Barrier(2)
     results: list[SyncResult] = []
     errors: list[BaseException] = []
 
     def sync() -> None:
         try:
-            store = Store(any_store_url)
+            store = Store(any_store_url, upgrade=True)
             start.wait()
             results.append(run_cycle(settings, store))
         except BaseException as error:  # reported below, in the test's thread
@@ -47,7 +47,7 @@ def test_two_syncs_started_together_leave_one_comment_per_issue(
     assert sum(r.published["written"] for r in results) >= len(expected)
     for key in expected:
         assert len(managed_comments(sandbox_url, key)) == 1, key
-    run_cycle(settings, Store(any_store_url))
+    run_cycle(settings, Store(any_store_url, upgrade=True))
     assert_ticket_shows(sandbox_url, expected)
 
 

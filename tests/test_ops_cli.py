@@ -21,7 +21,7 @@ from flows.pipeline import run_cycle
 from models import Settings
 from pmsync.cli import app
 from pmsync.status_cmd import status_report
-from store import Inbox, Store
+from store import Store
 from store.inbox import Delivery
 
 runner = CliRunner()
@@ -135,7 +135,7 @@ def test_check_reports_the_database_and_its_schema(tmp_path: Path) -> None:
     from flows.check import check_database
 
     assert "no database yet" in check_database(f"sqlite:///{tmp_path / 'new.db'}")
-    Store(f"sqlite:///{tmp_path / 'pmsync.db'}").engine.dispose()
+    Store(f"sqlite:///{tmp_path / 'pmsync.db'}", upgrade=True).engine.dispose()
     assert "(head)" in check_database(f"sqlite:///{tmp_path / 'pmsync.db'}")
     settings = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     [database, _prefect] = run_checks(settings, timeout=3)
@@ -178,7 +178,7 @@ def test_status_json_shows_lags_runs_dead_letters_inbox_and_schedule(
     ).raise_for_status()
     run_cycle(settings, store)
     run_backfill(settings, store, "hubspot", datetime.now(UTC) - timedelta(days=60), relink=False)
-    Inbox(store.engine).add("jira", [Delivery("d-1", {"issue": {"id": "1"}})])
+    store.inbox.add("jira", [Delivery("d-1", {"issue": {"id": "1"}})])
     env = {"PMSYNC_DATABASE_URL": settings.database_url}
 
     done = runner.invoke(app, ["status", "--json"], env=env)
@@ -224,8 +224,8 @@ def test_status_json_shows_lags_runs_dead_letters_inbox_and_schedule(
 def test_status_lag_is_now_minus_the_cursor_time(store: Store) -> None:
     """A cursor from two hours ago is a sync two hours behind."""
     now = datetime(2026, 5, 1, 12, tzinfo=UTC)
-    store.save_page([], stream="jira.issues", cursor="2026-05-01T10:00:00+00:00")
-    store.save_page(
+    store.records.save_page([], stream="jira.issues", cursor="2026-05-01T10:00:00+00:00")
+    store.records.save_page(
         [], stream="salesforce.opportunities", cursor={"modstamp": "2026-05-01T11:30:00Z"}
     )
     cursors = status_report(store, now)["cursors"]
@@ -248,7 +248,7 @@ def test_backfill_command_runs_resumes_and_says_when_there_is_nothing_to_do(
     dry = runner.invoke(app, [*args, "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
     assert "Would read" in dry.stdout and "Nothing was written" in dry.stdout
-    assert Store(store_url).count_records() == {}
+    assert Store(store_url, upgrade=True).records.count() == {}
 
     first = json.loads(runner.invoke(app, [*args, "--json"], env=env).stdout)
     assert first["status"] == "done" and first["windows_done"] == first["windows_total"] == 24

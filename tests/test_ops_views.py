@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import pmsync.sync_cmd
 from flows.pipeline import run_cycle
-from models import Settings
+from models import RecordKind, Settings
 from pmsync.cli import app
 from pmsync.progress import cycle_progress
 from pmsync.status_cmd import status_report
@@ -88,7 +88,7 @@ def test_status_per_tool_last_pull_newest_record_and_last_failure(
     its reason and duration, the HubSpot-only run is named `sync-hubspot` as its
     deployment is, times have no microseconds, and pipeline:* streams show only with
     --all."""
-    store = Store(store_url)
+    store = Store(store_url, upgrade=True)
     settings = Settings.for_sandbox(sandbox_url, database_url=store_url)
     run_cycle(settings, store)
     broken = settings.model_copy(update={"hubspot_url": f"http://127.0.0.1:{closed_port()}/x"})
@@ -147,9 +147,9 @@ def test_refetch_reads_dead_letters_again_from_their_tools(
             json={"tool": "zendesk", "kind": "ticket", "record": record},
             timeout=30,
         ).raise_for_status()
-    store = Store(store_url)
+    store = Store(store_url, upgrade=True)
     run_cycle(Settings.for_sandbox(sandbox_url, database_url=store_url), store)
-    letters = {d["record_id"]: d for d in store.dead_letters()}
+    letters = {d["record_id"]: d for d in store.dead_letters.all()}
     assert {"990001", "990002", "990003"} <= set(letters)
     admin = f"{sandbox_url}/_sandbox"
     fix = {"tool": "zendesk", "kind": "ticket", "id": 990001, "changes": {}}
@@ -167,8 +167,8 @@ def test_refetch_reads_dead_letters_again_from_their_tools(
     assert report["fixed"] == [letters["990001"]["id"]]
     assert report["gone"] == [letters["990002"]["id"]]
     assert "created_at" in report["still_bad"][str(letters["990003"]["id"])]
-    assert "990001" in {r.id for r in store.load("feedback", "zendesk")}
-    assert {d["record_id"] for d in store.dead_letters()} == {"990003"}
+    assert "990001" in {r.id for r in store.records.load(RecordKind.FEEDBACK, "zendesk")}
+    assert {d["record_id"] for d in store.dead_letters.all()} == {"990003"}
     assert report["published"] is not None
 
 

@@ -140,7 +140,7 @@ class Interleaved:
     def save_page(self, *args: Any, **kwargs: Any) -> None:
         """Save the page; if it holds records of the kind tests change (not accounts or
         links), count it, and make the changes due after it."""
-        self.store.save_page(*args, **kwargs)
+        self.store.records.save_page(*args, **kwargs)
         tool = kwargs["deleted"][0]
         changeable = [r for r in args[0] if isinstance(r, Issue | Feedback | Deal)]
         if not changeable:
@@ -218,7 +218,7 @@ def test_an_incremental_sync_after_a_full_one_holds_exactly_what_the_tools_serve
             lookback_minutes=0,
             http_max_attempts=12,
         )
-        store = Store(config.database_url)
+        store = Store(config.database_url, upgrade=True)
         changes = Changes(world)
 
         def phase(name: str) -> list[Change]:

@@ -52,7 +52,7 @@ def test_a_theme_becomes_an_issue_once_and_its_requests_suggestions(
 
     run_cycle(settings, store)
     suggested = {
-        f"{x.source}:{x.record_id}" for x in store.links(key, suggested=True) if not x.counts
+        f"{x.source}:{x.record_id}" for x in store.links.all(key, suggested=True) if not x.counts
     }
     assert suggested == set(shown["requests"])
     listed = cli(store_url, "links", "list", "--suggested", "--json", "--per-page", "999")

@@ -20,7 +20,7 @@ from connectors.jira.comment import (
 )
 from connectors.jira.write import JiraWriter
 from flows.pipeline import pull_source, run_cycle
-from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, Settings
+from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, RecordKind, Settings
 from services.demand import demand
 from services.links import link_all
 from services.publish import Publisher, describe, publish_all
@@ -103,11 +103,13 @@ def test_a_new_quote_rewrites_the_comment_and_sends_no_fields_when_the_numbers_h
     run_cycle(settings, store)
     key, quote = next(
         (key, quote)
-        for key, entry in store.ledger().items()
+        for key, entry in store.ledger.entries().items()
         for quote in entry.summary["quotes"]
         if quote["source"] == "zendesk"
     )
-    [ticket] = [f for f in store.load("feedback", "zendesk") if f.id == quote["record_id"]]
+    [ticket] = [
+        f for f in store.records.load(RecordKind.FEEDBACK, "zendesk") if f.id == quote["record_id"]
+    ]
     before = routes(sandbox_url)
     change = {"description": f"Reworded: we still need {key} badly."}
     answer = requests.post(
@@ -140,7 +142,7 @@ def test_a_reworded_subject_that_no_comment_shows_leaves_the_comment_alone(
     """Rewording a ticket's subject changes the property (its feedback list) but nothing
     the comment shows: the issue gets one quiet edit and its watchers no comment mail."""
     run_cycle(settings, store)
-    link = next(x for x in store.links(suggested=False) if x.source == "zendesk")
+    link = next(x for x in store.links.all(suggested=False) if x.source == "zendesk")
     before = routes(sandbox_url)
     change = {"subject": "Reworded: we still need this badly"}
     answer = requests.post(
@@ -205,7 +207,7 @@ def test_each_publish_is_one_edit_carrying_the_property_then_the_comment(
     again = top.model_copy(update={"quotes": reworded})
     publish_all(settings, store, {top.issue_key: again}, writer=writer)
 
-    comment_id = store.ledger([top.issue_key])[top.issue_key].comment_id
+    comment_id = store.ledger.entries([top.issue_key])[top.issue_key].comment_id
     [(method, url, edit), (put, comment_url, _)] = sent
     assert (method, url, put, comment_url) == ("PUT", issue, "PUT", f"{issue}/comment/{comment_id}")
     assert list(edit) == ["properties"]
@@ -342,7 +344,7 @@ def test_jira_per_issue_write_limit_is_waited_out(tmp_path) -> None:
     server = start_sandbox(seed=7, rate_limits="real", limits=limits)
     try:
         settings = Settings.for_sandbox(server.url, database_url=f"sqlite:///{tmp_path}/p.db")
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, upgrade=True)
         report = publish_all(settings, store, pulled(settings, store), max_writes=2)
         assert (report.written, report.failed) == (2, 0)
         log = requests.get(f"{server.url}/_sandbox/ratelimits", timeout=30).json()
@@ -372,7 +374,7 @@ def test_a_first_publish_reads_no_comments_and_a_lost_store_adds_none(
     assert comment_reads(sandbox_url) == 0
 
     fresh = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/new.db"})
-    again = run_cycle(fresh, Store(fresh.database_url))
+    again = run_cycle(fresh, Store(fresh.database_url, upgrade=True))
 
     assert again.published["written"] > 0 and comment_reads(sandbox_url) == 0
     for key in expected_demand(sandbox_url):
@@ -380,7 +382,7 @@ def test_a_first_publish_reads_no_comments_and_a_lost_store_adds_none(
 
 
 def _deal_link(store: Store) -> Any:
-    return next(x for x in store.links(suggested=False) if x.source == "hubspot")
+    return next(x for x in store.links.all(suggested=False) if x.source == "hubspot")
 
 
 def _move_deal(url: str, deal_id: str, amount: str) -> None:
@@ -424,7 +426,9 @@ def test_a_sync_that_only_moves_numbers_mails_nobody_and_leaves_the_comment(
     assert routes(sandbox_url).get(comments, 0) > after.get(comments, 0)
     assert len(mail) == sent_before  # numbers catching up: a quiet comment update
     [shown] = managed_comments(sandbox_url, link.issue_key)
-    summary = DemandSummary.model_validate(store.ledger([link.issue_key])[link.issue_key].summary)
+    summary = DemandSummary.model_validate(
+        store.ledger.entries([link.issue_key])[link.issue_key].summary
+    )
     assert summary.headline in shown
 
 
@@ -438,7 +442,7 @@ def test_a_user_who_is_no_admin_gets_loud_edits_and_the_run_says_so(tmp_path: An
         settings = Settings.for_sandbox(
             server.url, database_url=f"sqlite:///{tmp_path}/p.db", **EXPLICIT_ONLY
         )
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, upgrade=True)
         result = run_cycle(settings, store)
         assert result.published["written"] >= 1 and result.published["failed"] == 0
         assert "Administer Projects" in result.missing["jira"]["quiet_edits"]
@@ -466,10 +470,10 @@ def test_service_desk_comments_stay_off_the_customer_portal(tmp_path: Any) -> No
         settings = Settings.for_sandbox(
             server.url, database_url=f"sqlite:///{tmp_path}/p.db", **EXPLICIT_ONLY
         )
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, upgrade=True)
         result = run_cycle(settings, store)
         assert result.published["written"] >= 1
-        for key in store.ledger():
+        for key in store.ledger.entries():
             comments = requests.get(
                 f"{server.url}/jira/rest/api/3/issue/{key}/comment", auth=AUTH, timeout=30
             ).json()["comments"]

@@ -110,4 +110,4 @@ def test_the_readme_s_jql_runs_and_sorts_by_the_fields(
 
 
 def _published(store: Store) -> dict[str, dict]:
-    return {key: entry.summary for key, entry in store.ledger().items()}
+    return {key: entry.summary for key, entry in store.ledger.entries().items()}

@@ -24,7 +24,7 @@ from connectors.salesforce import client as salesforce
 from connectors.zendesk import client as zendesk
 from flows.pipeline import pull_source, run_cycle
 from flows.replay import REBUILDERS, replay_dead_letters
-from models import Settings
+from models import RecordKind, Settings
 from pmsync.cli import app
 from store import CONTEXT_KEY, Store
 from store.schema import dead_letters
@@ -52,7 +52,7 @@ def snapshot(store: Store) -> dict[tuple[str, str, str], Any]:
     return {
         (record.source, kind, record.id): record.model_dump(mode="json")
         for kind in KINDS
-        for record in store.load(kind)
+        for record in store.records.load(kind)
     }
 
 
@@ -96,15 +96,15 @@ def test_after_a_fix_replay_stores_what_a_clean_sync_would_have(
     with no customer, and the demand on the tickets would drop."""
     monkeypatch.setattr(module, name, broken(getattr(module, name), every_other))
     pull_source(settings, store, tool, full=True)
-    letters = store.dead_letters()
+    letters = store.dead_letters.all()
     assert letters and {(d["source"], d["kind"]) for d in letters} == {(tool, kind)}
     monkeypatch.undo()  # the fix ships
 
     report = replay_dead_letters(settings, store, relink=False)
 
     assert sorted(report.moved) == sorted(d["id"] for d in letters)
-    assert report.still_bad == {} and store.dead_letters() == []
-    clean = Store(f"sqlite:///{tmp_path / 'clean.db'}")
+    assert report.still_bad == {} and store.dead_letters.all() == []
+    clean = Store(f"sqlite:///{tmp_path / 'clean.db'}", upgrade=True)
     pull_source(settings, clean, tool, full=True)
     assert snapshot(store) == snapshot(clean)
 
@@ -116,13 +116,13 @@ def test_letters_that_still_fail_stay_with_the_reason_they_fail_now(
     reason, not the one from when the record first failed."""
     monkeypatch.setattr(hubspot, "deal_from_raw", broken(hubspot.deal_from_raw, every_other))
     pull_source(settings, store, "hubspot", full=True)
-    letters = store.dead_letters()
-    store.update_dead_letter_reasons({d["id"]: "amount: the old reason" for d in letters})
+    letters = store.dead_letters.all()
+    store.dead_letters.update_reasons({d["id"]: "amount: the old reason" for d in letters})
 
     report = replay_dead_letters(settings, store, relink=False)
 
     assert report.moved == [] and set(report.still_bad) == {d["id"] for d in letters}
-    assert {d["reason"] for d in store.dead_letters()} == {
+    assert {d["reason"] for d in store.dead_letters.all()} == {
         "ValueError: status: a value this version of pmsync does not know"
     }
 
@@ -134,14 +134,14 @@ def test_a_letter_the_store_has_since_outgrown_is_resolved_without_going_back(
     letter must not put the older version back."""
     monkeypatch.setattr(jira, "issue_from_raw", broken(jira.issue_from_raw, every_other))
     pull_source(settings, store, "jira", full=True)
-    [letter, *_] = store.dead_letters()
+    [letter, *_] = store.dead_letters.all()
     monkeypatch.undo()
     pull_source(settings, store, "jira", full=True)  # the fixed code stores every issue
-    newer = next(i for i in store.load("issue") if i.id == letter["record_id"])
+    newer = next(i for i in store.records.load(RecordKind.ISSUE) if i.id == letter["record_id"])
     later = newer.model_copy(
         update={"summary": "Renamed since", "updated_at": newer.updated_at + timedelta(days=1)}
     )
-    store.save_page([later])
+    store.records.save_page([later])
     with store.engine.begin() as conn:  # the letter is open again, as if never resolved
         conn.execute(
             update(dead_letters).where(dead_letters.c.id == letter["id"]).values(resolved=False)
@@ -150,7 +150,10 @@ def test_a_letter_the_store_has_since_outgrown_is_resolved_without_going_back(
     report = replay_dead_letters(settings, store, ids=[letter["id"]], relink=False)
 
     assert report.superseded == [letter["id"]] and report.moved == []
-    assert next(i for i in store.load("issue") if i.id == letter["record_id"]) == later
+    assert (
+        next(i for i in store.records.load(RecordKind.ISSUE) if i.id == letter["record_id"])
+        == later
+    )
 
 
 def jira_writes(url: str) -> dict[str, int]:
@@ -202,9 +205,9 @@ def test_replay_from_the_command_line_relinks_and_publishes_once(
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
     assert report["moved"] == [listed[0]["id"]] and report["published"]["written"] >= 1
-    stored = next(f for f in store.load("feedback") if f.id == str(ticket["id"]))
+    stored = next(f for f in store.records.load(RecordKind.FEEDBACK) if f.id == str(ticket["id"]))
     assert stored.requester_email  # the sideloaded requester, from the letter's context
-    assert any(link.record_id == str(ticket["id"]) for link in store.links())
+    assert any(link.record_id == str(ticket["id"]) for link in store.links.all())
     after = jira_writes(sandbox_url)
     edits = after.get("PUT /rest/api/3/issue/{key}", 0) - before.get(
         "PUT /rest/api/3/issue/{key}", 0
@@ -229,9 +232,9 @@ def test_a_letter_kept_without_its_customer_context_waits_for_the_next_sync(
         "requester_id": 5,
         "updated_at": "2026-01-01T00:00:00Z",
     }
-    store.save_page([], [DeadLetter("zendesk", "feedback", "77", "old", raw)])
+    store.records.save_page([], [DeadLetter("zendesk", "feedback", "77", "old", raw)])
 
     report = replay_dead_letters(settings, store, relink=False)
 
-    assert report.moved == [] and "_context" in report.still_bad[store.dead_letters()[0]["id"]]
-    assert store.load("feedback") == []
+    assert report.moved == [] and "_context" in report.still_bad[store.dead_letters.all()[0]["id"]]
+    assert store.records.load(RecordKind.FEEDBACK) == []

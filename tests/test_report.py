@@ -133,11 +133,11 @@ def test_the_history_keeps_one_point_per_change(
 ) -> None:
     """Each publish that changed an issue's numbers adds one point; a run that writes
     nothing adds none."""
-    history = synced.demand_history()
+    history = synced.ledger.demand_history()
     assert set(history) == set(expected_demand(sandbox_url))
     assert all(len(points) == 1 for points in history.values())
     run_cycle(settings, synced)
-    assert synced.demand_history() == history
+    assert synced.ledger.demand_history() == history
 
 
 def test_since_reads_days_weeks_months_and_dates() -> None:

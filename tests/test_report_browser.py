@@ -35,7 +35,7 @@ def test_the_report_page_shows_the_tickets_numbers(
     page.write_text(
         render(
             report,
-            store.demand_history(),
+            store.ledger.demand_history(),
             generated=datetime.now(UTC),
             described="test",
             themes=[],

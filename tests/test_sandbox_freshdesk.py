@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import requests
 
+from models import RecordKind
 from sandbox.server import SandboxServer, start_sandbox
 from sandbox.world import generate
 
@@ -215,9 +216,11 @@ def test_every_record_link_pmsync_stores_opens_its_page(tmp_path, tool: str) -> 
         settings = Settings.for_sandbox(
             running.url, database_url=f"sqlite:///{tmp_path / 'pmsync.db'}", sources=[tool]
         )
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, upgrade=True)
         pull_source(settings, store, tool, full=True)
-        records = store.load("feedback", tool) + store.load("account", tool)
+        records = store.records.load(RecordKind.FEEDBACK, tool) + store.records.load(
+            RecordKind.ACCOUNT, tool
+        )
         assert len(records) > 20
         for record in records:
             assert record.url.startswith(f"{running.url}/{tool}/a/"), record.url

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import requests
 
+from models import RecordKind
 from sandbox.server import SandboxServer, start_sandbox
 from sandbox.world import generate
 
@@ -340,15 +341,19 @@ def test_a_conversation_deleted_in_intercom_leaves_the_store(tmp_path) -> None:
         settings = Settings.for_sandbox(
             running.url, database_url=f"sqlite:///{tmp_path / 'pmsync.db'}", sources=["intercom"]
         )
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, upgrade=True)
         pull_source(settings, store, "intercom", full=False)
-        stored = {r.id for r in store.load("feedback", "intercom")}
+        stored = {r.id for r in store.records.load(RecordKind.FEEDBACK, "intercom")}
         gone = sorted(stored)[0]
         assert client.delete(f"/conversations/{gone}").status_code == 200
 
         pull_source(settings, store, "intercom", full=False)
-        assert gone in {r.id for r in store.load("feedback", "intercom")}, "no listing of deletes"
+        assert gone in {r.id for r in store.records.load(RecordKind.FEEDBACK, "intercom")}, (
+            "no listing of deletes"
+        )
         pull_source(settings, store, "intercom", full=True)
 
-        assert {r.id for r in store.load("feedback", "intercom")} == stored - {gone}
+        assert {r.id for r in store.records.load(RecordKind.FEEDBACK, "intercom")} == stored - {
+            gone
+        }
         assert Lookup(settings).fetch("intercom", "conversation", gone) is None

@@ -91,7 +91,7 @@ def hooked(sandbox_url: str, store_url: str, store: Store) -> Iterator[Inbox]:
     receiver = Receiver(hook_settings(sandbox_url, store_url), store)
     configure(sandbox_url, webhook_url=receiver.url, **QUIET)
     requests.delete(f"{sandbox_url}/_sandbox/webhooks", timeout=30)
-    yield Inbox(store.engine)
+    yield store.inbox
     configure(sandbox_url, webhook_url=None, webhook_secrets=dict.fromkeys(SOURCES, "sandbox"))
     webhook_log(sandbox_url)
     receiver.stop()

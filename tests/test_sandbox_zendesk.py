@@ -11,7 +11,7 @@ import requests
 
 from flows.check import run_checks
 from flows.pipeline import pull_source
-from models import Settings
+from models import RecordKind, Settings
 from sandbox.server import start_sandbox
 from sandbox.world import generate
 from store import Store
@@ -314,16 +314,18 @@ def test_an_agents_token_pulls_every_ticket_and_check_names_the_missing_links(
     check` shows the tool as working and the links as a missing capability."""
     url = tenant_client.base.removesuffix("/zendesk")
     settings = Settings.for_sandbox(url, database_url=f"sqlite:///{tmp_path / 'pmsync.db'}")
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
 
     outcome = pull_source(settings, store, "zendesk", full=True)
 
     assert set(outcome.missing) == {"jira_links"}
     assert "admin" in outcome.missing["jira_links"]
     live = [t for t in _export_all(tenant_client, start_time=0)[0] if t["status"] != "deleted"]
-    assert {f.id for f in store.load("feedback", "zendesk")} == {str(t["id"]) for t in live}
-    assert len(store.load("account", "zendesk")) == ORGANIZATIONS
-    assert store.load("tool_link", "zendesk") == []
+    assert {f.id for f in store.records.load(RecordKind.FEEDBACK, "zendesk")} == {
+        str(t["id"]) for t in live
+    }
+    assert len(store.records.load(RecordKind.ACCOUNT, "zendesk")) == ORGANIZATIONS
+    assert store.records.load(RecordKind.TOOL_LINK, "zendesk") == []
     checks = {c.name: c for c in run_checks(settings)}
     assert checks["zendesk"].ok
     links = checks["zendesk jira_links"]

@@ -128,7 +128,7 @@ def store_state(store: Store) -> dict[str, Any]:
         }
     return {
         "records": stored,
-        "links": [link.model_dump() for link in store.links()],
+        "links": [link.model_dump() for link in store.links.all()],
         # When the managed comment was written, and Jira's time for it ("comment"."at",
         # "updated", "since"), is no demand: it differs from run to run.
         "demand": {
@@ -140,7 +140,7 @@ def store_state(store: Store) -> dict[str, Any]:
                     if k not in ("at", "updated", "since")
                 },
             }
-            for key, entry in store.ledger().items()
+            for key, entry in store.ledger.entries().items()
         },
     }
 
@@ -198,7 +198,9 @@ def test_a_backfill_split_over_two_workers_ends_like_one_process(
         settings = Settings.for_sandbox(sandbox.url, database_url=split_url)
         single_settings = Settings.for_sandbox(sandbox.url, database_url=single_url)
         for url_settings in (settings, single_settings):
-            pull_source(url_settings, Store(url_settings.database_url), "jira", full=True)
+            pull_source(
+                url_settings, Store(url_settings.database_url, upgrade=True), "jira", full=True
+            )
         worker_settings = settings.model_copy(
             update={"rate_budget_scope": "prefect", "rate_budgets": (f"hubspot:{BUDGET}",)}
         )
@@ -241,11 +243,11 @@ def test_a_backfill_split_over_two_workers_ends_like_one_process(
 
         # Relink and publish once, after the last part (what `pmsync publish` does).
         requests.post(f"{sandbox.url}/_sandbox/config", json={"rate_limits": "off"}, timeout=10)
-        split = Store(split_url)
+        split = Store(split_url, upgrade=True)
         link_all(settings, split)
         publish_all(settings, split, demand(settings, split))
 
-        single = Store(single_url)
+        single = Store(single_url, upgrade=True)
         result = run_backfill(
             single_settings,
             single,

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from models import Account, Deal, Feedback, Issue, Link, ToolLink
+import store.cursors as cursor_rows
+from models import Account, Deal, Feedback, Issue, Link, RecordKind, ToolLink
+from services import invalidation
 from store import DeadLetter, LedgerEntry, Store
 from store.schema import cursors
 
@@ -16,7 +18,7 @@ UPDATED = datetime(2024, 5, 1, 10, 20, 30, tzinfo=UTC)
 
 @pytest.fixture
 def store(any_store_url):
-    store = Store(any_store_url)
+    store = Store(any_store_url, upgrade=True)
     yield store
     store.engine.dispose()
 
@@ -55,6 +57,18 @@ def ticket(ticket_id: str) -> Feedback:
     )
 
 
+def tool_link(source: str, link_id: str, key: str) -> ToolLink:
+    return ToolLink(
+        source=source,
+        id=link_id,
+        url=f"https://example/{link_id}",
+        record_source="zendesk" if source == "jira" else None,
+        record_id="7",
+        issue_key=key,
+        updated_at=UPDATED,
+    )
+
+
 def link(record_id: str, issue_key: str, source: str = "zendesk") -> Link:
     return Link(
         source=source, record_id=record_id, kind="feedback", issue_key=issue_key, method="cited_key"
@@ -66,24 +80,26 @@ def link(record_id: str, issue_key: str, source: str = "zendesk") -> Link:
 
 def test_a_record_saved_twice_is_replaced_not_duplicated(store):
     """Pages overlap (lookback, inclusive cursors): a second save must replace."""
-    store.save_page([issue(summary="SSO login")])
-    store.save_page([issue(summary="SAML single sign-on")])
+    store.records.save_page([issue(summary="SSO login")])
+    store.records.save_page([issue(summary="SAML single sign-on")])
 
-    assert store.count_records() == {"jira": {"issue": 1}}
-    (stored,) = store.load("issue")
+    assert store.records.count() == {"jira": {"issue": 1}}
+    (stored,) = store.records.load(RecordKind.ISSUE)
     assert stored.summary == "SAML single sign-on"
     assert stored.updated_at == UPDATED
 
 
 def test_records_are_keyed_by_source_kind_and_id(store):
     """Zendesk org 7 and Zendesk ticket 7 and HubSpot company 7 are different records."""
-    store.save_page([account("zendesk", "7"), ticket("7"), account("hubspot", "7")])
+    store.records.save_page([account("zendesk", "7"), ticket("7"), account("hubspot", "7")])
 
-    assert store.count_records() == {
+    assert store.records.count() == {
         "zendesk": {"account": 1, "feedback": 1},
         "hubspot": {"account": 1},
     }
-    assert [a.source for a in store.load("account", source="hubspot")] == ["hubspot"]
+    assert [a.source for a in store.records.load(RecordKind.ACCOUNT, source="hubspot")] == [
+        "hubspot"
+    ]
 
 
 def test_a_deal_round_trips_with_its_amount_and_dates(store):
@@ -101,40 +117,40 @@ def test_a_deal_round_trips_with_its_amount_and_dates(store):
         issue_keys=("ANA-1",),
         updated_at=UPDATED,
     )
-    store.save_page([deal])
+    store.records.save_page([deal])
 
-    assert store.load("deal") == [deal]
+    assert store.records.load(RecordKind.DEAL) == [deal]
 
 
 def test_a_page_and_its_cursor_are_saved_together(store):
-    store.save_page([issue()], stream="jira.issues", cursor="2024-05-01T10:20:30+00:00")
+    store.records.save_page([issue()], stream="jira.issues", cursor="2024-05-01T10:20:30+00:00")
 
-    assert store.cursor("jira.issues") == "2024-05-01T10:20:30+00:00"
-    assert store.cursor("zendesk.tickets") is None
+    assert store.cursors.get("jira.issues") == "2024-05-01T10:20:30+00:00"
+    assert store.cursors.get("zendesk.tickets") is None
 
 
 def test_a_failure_inside_save_page_moves_neither_records_nor_cursor(store, monkeypatch):
     """A crash between storing records and the cursor must not leave half a page: either
     the cursor would skip records, or records would be stored under the old cursor."""
-    store.save_page([issue(summary="before")], stream="jira.issues", cursor="c1")
+    store.records.save_page([issue(summary="before")], stream="jira.issues", cursor="c1")
 
-    real_upsert = Store._upsert
+    real_upsert = cursor_rows.upsert
 
-    def fail_on_cursor(self, conn, table, keys, rows):
+    def fail_on_cursor(conn, table, keys, rows):
         if table is cursors:
             raise RuntimeError("disk full")
-        real_upsert(self, conn, table, keys, rows)
+        real_upsert(conn, table, keys, rows)
 
-    monkeypatch.setattr(Store, "_upsert", fail_on_cursor)
+    monkeypatch.setattr(cursor_rows, "upsert", fail_on_cursor)
     dead = DeadLetter("jira", "issue", "99", "summary: missing", {"id": "99"})
     with pytest.raises(RuntimeError, match="disk full"):
-        store.save_page(
+        store.records.save_page(
             [issue(summary="after"), issue("ANA-2")], dead=[dead], stream="jira.issues", cursor="c2"
         )
 
-    assert [i.summary for i in store.load("issue")] == ["before"]
-    assert store.cursor("jira.issues") == "c1"
-    assert store.dead_letters() == []
+    assert [i.summary for i in store.records.load(RecordKind.ISSUE)] == ["before"]
+    assert store.cursors.get("jira.issues") == "c1"
+    assert store.dead_letters.all() == []
 
 
 def test_a_dead_letter_that_cannot_be_stored_rolls_back_the_page(store):
@@ -142,55 +158,49 @@ def test_a_dead_letter_that_cannot_be_stored_rolls_back_the_page(store):
     unstorable = DeadLetter("jira", "issue", "99", "bad", {"raw": object()})
 
     with pytest.raises(Exception):  # noqa: B017 - the driver's own error type varies
-        store.save_page([issue()], dead=[unstorable], stream="jira.issues", cursor="c1")
+        store.records.save_page([issue()], dead=[unstorable], stream="jira.issues", cursor="c1")
 
-    assert store.count_records() == {}
-    assert store.cursor("jira.issues") is None
+    assert store.records.count() == {}
+    assert store.cursors.get("jira.issues") is None
 
 
 def test_prune_drops_what_the_tool_no_longer_has(store):
     """A company deleted in HubSpot must stop counting as a customer."""
-    store.save_page([account("hubspot", i) for i in ("1", "2", "3")] + [account("zendesk", "2")])
+    store.records.save_page(
+        [account("hubspot", i) for i in ("1", "2", "3")] + [account("zendesk", "2")]
+    )
 
-    removed = store.prune("hubspot", "account", {"1", "3"})
+    removed = invalidation.prune(store, "hubspot", RecordKind.ACCOUNT, {"1", "3"})
 
     assert removed == 1
-    assert sorted(a.id for a in store.load("account", source="hubspot")) == ["1", "3"]
-    assert [a.id for a in store.load("account", source="zendesk")] == ["2"]
+    assert sorted(a.id for a in store.records.load(RecordKind.ACCOUNT, source="hubspot")) == [
+        "1",
+        "3",
+    ]
+    assert [a.id for a in store.records.load(RecordKind.ACCOUNT, source="zendesk")] == ["2"]
 
 
 def test_a_deleted_issue_takes_its_remote_links_with_it(store):
     """Remote links live in Jira on their issue: between full reads of them, nothing else
     would drop those of an issue the sweep found deleted. A Zendesk Jira link stays."""
 
-    def tool_link(source: str, link_id: str, key: str) -> ToolLink:
-        return ToolLink(
-            source=source,
-            id=link_id,
-            url=f"https://example/{link_id}",
-            record_source="zendesk" if source == "jira" else None,
-            record_id="7",
-            issue_key=key,
-            updated_at=UPDATED,
-        )
-
-    store.save_page(
+    store.records.save_page(
         [issue("ANA-1"), issue("ANA-2")]
         + [tool_link("jira", "501", "ANA-1"), tool_link("jira", "502", "ANA-2")]
         + [tool_link("zendesk", "9001", "ANA-1")]
     )
 
-    store.prune("jira", "issue", {"2"})
+    invalidation.prune(store, "jira", RecordKind.ISSUE, {"2"})
 
-    assert [t.id for t in store.load("tool_link", source="jira")] == ["502"]
-    assert [t.id for t in store.load("tool_link", source="zendesk")] == ["9001"]
+    assert [t.id for t in store.records.load(RecordKind.TOOL_LINK, source="jira")] == ["502"]
+    assert [t.id for t in store.records.load(RecordKind.TOOL_LINK, source="zendesk")] == ["9001"]
 
 
 def test_prune_with_nothing_kept_empties_only_that_stream(store):
-    store.save_page([account("hubspot", "1"), ticket("1")])
+    store.records.save_page([account("hubspot", "1"), ticket("1")])
 
-    assert store.prune("hubspot", "account", set()) == 1
-    assert store.count_records() == {"zendesk": {"feedback": 1}}
+    assert invalidation.prune(store, "hubspot", RecordKind.ACCOUNT, set()) == 1
+    assert store.records.count() == {"zendesk": {"feedback": 1}}
 
 
 # -- links -----------------------------------------------------------------------------------
@@ -198,65 +208,71 @@ def test_prune_with_nothing_kept_empties_only_that_stream(store):
 
 def test_replace_links_replaces_only_the_given_owners_links(store):
     """Re-linking one ticket must not drop another ticket's links."""
-    store.replace_links(
+    invalidation.replace_links(
+        store,
         [("zendesk", "1"), ("zendesk", "2")],
         [link("1", "ANA-1"), link("1", "ANA-2"), link("2", "ANA-1")],
     )
 
-    store.replace_links([("zendesk", "1")], [link("1", "ANA-3")])
+    invalidation.replace_links(store, [("zendesk", "1")], [link("1", "ANA-3")])
 
-    assert {(stored.record_id, stored.issue_key) for stored in store.links()} == {
+    assert {(stored.record_id, stored.issue_key) for stored in store.links.all()} == {
         ("1", "ANA-3"),
         ("2", "ANA-1"),
     }
-    assert [stored.record_id for stored in store.links("ANA-1")] == ["2"]
+    assert [stored.record_id for stored in store.links.all("ANA-1")] == ["2"]
 
 
 def test_replace_links_with_nothing_clears_the_owner(store):
-    store.replace_links(
-        [("zendesk", "1"), ("hubspot", "1")], [link("1", "ANA-1"), link("1", "ANA-1", "hubspot")]
+    invalidation.replace_links(
+        store,
+        [("zendesk", "1"), ("hubspot", "1")],
+        [link("1", "ANA-1"), link("1", "ANA-1", "hubspot")],
     )
 
-    store.replace_links([("zendesk", "1")], [])
+    invalidation.replace_links(store, [("zendesk", "1")], [])
 
-    assert [(stored.source, stored.record_id) for stored in store.links()] == [("hubspot", "1")]
+    assert [(stored.source, stored.record_id) for stored in store.links.all()] == [("hubspot", "1")]
 
 
 def test_relinking_chunk_by_chunk_drops_the_links_of_records_no_longer_stored(store):
     """A full relink writes a chunk's links at a time; the links of a record that is gone
     from the store are dropped when it ends, and the issue they counted on is pending."""
-    store.save_page([ticket("1"), ticket("2")], [], None, None)
-    store.replace_links(
-        [("zendesk", "1"), ("zendesk", "9")], [link("1", "ANA-1"), link("9", "ANA-7")]
+    store.records.save_page([ticket("1"), ticket("2")], [], None, None)
+    invalidation.replace_links(
+        store, [("zendesk", "1"), ("zendesk", "9")], [link("1", "ANA-1"), link("9", "ANA-7")]
     )
-    store.clear_pending(store.pending())
+    store.ledger.clear_pending(store.ledger.pending())
 
-    store.replace_links([("zendesk", "1")], [link("1", "ANA-1")])  # unchanged
-    store.replace_links([("zendesk", "2")], [link("2", "ANA-2")])  # new
-    store.drop_orphan_links()
+    invalidation.replace_links(store, [("zendesk", "1")], [link("1", "ANA-1")])  # unchanged
+    invalidation.replace_links(store, [("zendesk", "2")], [link("2", "ANA-2")])  # new
+    invalidation.drop_orphan_links(store)
 
-    assert {(x.record_id, x.issue_key) for x in store.links()} == {("1", "ANA-1"), ("2", "ANA-2")}
-    assert store.pending() == {"ANA-2", "ANA-7"}  # ticket 9 is not stored: its link went
+    assert {(x.record_id, x.issue_key) for x in store.links.all()} == {
+        ("1", "ANA-1"),
+        ("2", "ANA-2"),
+    }
+    assert store.ledger.pending() == {"ANA-2", "ANA-7"}  # ticket 9 is not stored: its link went
 
 
 def test_record_signatures_are_written_with_links_and_leave_with_their_record(store):
     """A record's signature says what its links were made from: one relinked without one
     (it is gone) loses it, and a relink of everything drops those of records not stored."""
-    store.save_page([ticket("1"), ticket("2")], [], None, None)
+    store.records.save_page([ticket("1"), ticket("2")], [], None, None)
     owners = [("zendesk", "1"), ("zendesk", "2"), ("zendesk", "9")]
     signed = {pair: f"sig-{pair[1]}" for pair in owners}
-    store.replace_links(owners, [link("1", "ANA-1")], signed)
-    assert store.record_signatures(owners) == signed
+    invalidation.replace_links(store, owners, [link("1", "ANA-1")], signed)
+    assert store.links.record_signatures(owners) == signed
 
-    store.replace_links([("zendesk", "2")], [], {("zendesk", "2"): "sig-2b"})
-    store.replace_links([("zendesk", "1")], [])  # gone: no signature
-    assert store.record_signatures(owners) == {
+    invalidation.replace_links(store, [("zendesk", "2")], [], {("zendesk", "2"): "sig-2b"})
+    invalidation.replace_links(store, [("zendesk", "1")], [])  # gone: no signature
+    assert store.links.record_signatures(owners) == {
         ("zendesk", "2"): "sig-2b",
         ("zendesk", "9"): "sig-9",
     }
 
-    store.drop_orphan_links()  # ticket 9 is not stored
-    assert store.record_signatures(owners) == {("zendesk", "2"): "sig-2b"}
+    invalidation.drop_orphan_links(store)  # ticket 9 is not stored
+    assert store.links.record_signatures(owners) == {("zendesk", "2"): "sig-2b"}
 
 
 def test_links_round_trip_with_their_evidence(store):
@@ -269,9 +285,9 @@ def test_links_round_trip_with_their_evidence(store):
         confidence=0.9,
         evidence="zendesk Jira link 5",
     )
-    store.replace_links([("zendesk", "1")], [original])
+    invalidation.replace_links(store, [("zendesk", "1")], [original])
 
-    assert store.links() == [original]
+    assert store.links.all() == [original]
 
 
 # -- publish ledger --------------------------------------------------------------------------
@@ -283,23 +299,26 @@ def test_the_publish_ledger_round_trips_and_keeps_one_entry_per_issue(store):
     second = LedgerEntry("ANA-1", "b" * 64, "10042", {"requests": 2, "revenue": "1500"})
     other = LedgerEntry("ANA-2", "c" * 64, "10043", {"requests": 1})
 
-    store.record_publish(first)
-    assert store.ledger() == {"ANA-1": first}
+    store.ledger.record_publish(first)
+    assert store.ledger.entries() == {"ANA-1": first}
 
-    store.record_publish(second)
-    store.record_publish(other)
-    assert store.ledger() == {"ANA-1": second, "ANA-2": other}
+    store.ledger.record_publish(second)
+    store.ledger.record_publish(other)
+    assert store.ledger.entries() == {"ANA-1": second, "ANA-2": other}
     # A publish reads only the entries of the issues it may write.
-    assert store.ledger(["ANA-2", "ANA-9"]) == {"ANA-2": other}
-    assert store.ledger([]) == {}
+    assert store.ledger.entries(["ANA-2", "ANA-9"]) == {"ANA-2": other}
+    assert store.ledger.entries([]) == {}
 
 
 def test_issue_marks_read_labels_and_the_property_flag_without_loading_issues(store):
     """What a publish needs of every issue: its labels (pmsync's own among them) and
     whether pmsync's property was on it when read."""
     written = issue("ANA-1").model_copy(update={"labels": ("demand-high", "ux"), "published": True})
-    store.save_page([written, issue("ANA-2")], [], None, None)
-    assert store.issue_marks() == {"ANA-1": (["demand-high", "ux"], True), "ANA-2": ([], False)}
+    store.records.save_page([written, issue("ANA-2")], [], None, None)
+    assert store.records.issue_marks() == {
+        "ANA-1": (["demand-high", "ux"], True),
+        "ANA-2": ([], False),
+    }
 
 
 # -- dead letters ----------------------------------------------------------------------------
@@ -308,7 +327,7 @@ def test_issue_marks_read_labels_and_the_property_flag_without_loading_issues(st
 def test_dead_letters_keep_the_raw_payload_until_resolved(store):
     """A dead letter is replayable only if its raw payload and reason survive intact."""
     raw = {"id": 2, "updated_at": "05/01/2024", "custom_fields": [{"id": 1, "value": None}]}
-    store.save_page(
+    store.records.save_page(
         [],
         dead=[
             DeadLetter("zendesk", "feedback", "2", "ValueError: bad date", raw),
@@ -317,29 +336,29 @@ def test_dead_letters_keep_the_raw_payload_until_resolved(store):
         ],
     )
 
-    letters = store.dead_letters()
+    letters = store.dead_letters.all()
     assert [(d["source"], d["record_id"], d["reason"], d["payload"]) for d in letters] == [
         ("zendesk", "2", "ValueError: bad date", raw),
         ("zendesk", None, "missing field 'id'", {"subject": "?"}),
         ("hubspot", "2", "amount is not a number", {"id": "2"}),
     ]
 
-    store.resolve_dead_letters("zendesk", "feedback", ["2"])
+    store.dead_letters.resolve("zendesk", "feedback", ["2"])
 
-    assert [(d["source"], d["record_id"]) for d in store.dead_letters()] == [
+    assert [(d["source"], d["record_id"]) for d in store.dead_letters.all()] == [
         ("zendesk", None),
         ("hubspot", "2"),
     ]
-    resolved = [d for d in store.dead_letters(include_resolved=True) if d["resolved"]]
+    resolved = [d for d in store.dead_letters.all(include_resolved=True) if d["resolved"]]
     assert [(d["source"], d["record_id"]) for d in resolved] == [("zendesk", "2")]
 
 
 def test_resolving_no_ids_changes_nothing(store):
-    store.save_page([], dead=[DeadLetter("zendesk", "feedback", "2", "bad", {})])
+    store.records.save_page([], dead=[DeadLetter("zendesk", "feedback", "2", "bad", {})])
 
-    store.resolve_dead_letters("zendesk", "feedback", [])
+    store.dead_letters.resolve("zendesk", "feedback", [])
 
-    assert len(store.dead_letters()) == 1
+    assert len(store.dead_letters.all()) == 1
 
 
 def test_a_new_sqlite_store_writes_ahead_and_a_busy_one_still_opens(tmp_path, monkeypatch):
@@ -349,10 +368,10 @@ def test_a_new_sqlite_store_writes_ahead_and_a_busy_one_still_opens(tmp_path, mo
     gets it still opens the store, in the rollback journal."""
     import sqlite3
 
-    import store.store as module
+    import store.base as module
 
     url = f"sqlite:///{tmp_path}/wal.db"
-    Store(url).engine.dispose()
+    Store(url, upgrade=True).engine.dispose()
     with sqlite3.connect(tmp_path / "wal.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

@@ -22,7 +22,7 @@ from tests.jira_view import issue_numbers
 @pytest.fixture
 def synced(settings: Settings, store: Store) -> Store:
     run_cycle(settings, store)
-    assert store.links(suggested=True), "text matches below the threshold are suggestions"
+    assert store.links.all(suggested=True), "text matches below the threshold are suggestions"
     return store
 
 
@@ -41,7 +41,7 @@ def test_suggestions_say_who_asks_what_it_is_worth_and_come_most_valuable_first(
     synced: Store, store_url: str
 ) -> None:
     first = listed(store_url, "--per-page", "5")
-    assert first["total"] == len(synced.links(suggested=True))
+    assert first["total"] == len(synced.links.all(suggested=True))
     rows = first["suggestions"]
     assert len(rows) == min(5, first["total"])
     for row in rows:
@@ -64,7 +64,7 @@ def test_review_confirms_rejects_and_skips_in_order(synced: Store, store_url: st
     assert len(rows) == 3
     run(store_url, "review", input="c\nr\ns\nq\n")
     pair = lambda r: (r["source"], r["record_id"], r["issue_key"])  # noqa: E731
-    assert synced.decisions() == {pair(rows[0]): "confirmed", pair(rows[1]): "rejected"}
+    assert synced.links.decisions() == {pair(rows[0]): "confirmed", pair(rows[1]): "rejected"}
     left = listed(store_url, "--per-page", "1000")["suggestions"]
     assert pair(rows[2]) in {pair(r) for r in left}
     assert not {pair(rows[0]), pair(rows[1])} & {pair(r) for r in left}
@@ -95,7 +95,7 @@ def test_decisions_from_a_csv_survive_a_full_resync(
     def status(row: dict) -> set[str]:
         return {
             x.status
-            for x in synced.links(row["issue_key"])
+            for x in synced.links.all(row["issue_key"])
             if (x.source, x.record_id) == (row["source"], row["record_id"])
         }
 
@@ -107,7 +107,7 @@ def test_decisions_from_a_csv_survive_a_full_resync(
 def test_a_csv_with_a_bad_row_applies_nothing(
     synced: Store, store_url: str, tmp_path: Path
 ) -> None:
-    link = synced.links(suggested=True)[0]
+    link = synced.links.all(suggested=True)[0]
     path = tmp_path / "bad.csv"
     path.write_text(
         "decision,source,record_id,issue_key\n"
@@ -119,4 +119,4 @@ def test_a_csv_with_a_bad_row_applies_nothing(
     result = CliRunner().invoke(app, ["links", "apply", str(path)], env=env)
     assert result.exit_code == 2
     assert "line 3" in result.output and "line 4" in result.output
-    assert synced.decisions() == {}
+    assert synced.links.decisions() == {}

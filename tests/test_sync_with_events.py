@@ -15,7 +15,7 @@ from flows.events import process
 from flows.pipeline import SyncResult, run_cycle
 from models import Settings
 from store import Store
-from store.inbox import Delivery, Inbox
+from store.inbox import Delivery
 from tests.conftest import EXPLICIT_ONLY
 from tests.jira_view import assert_ticket_shows, managed_comments
 from tests.oracle import expected_demand
@@ -38,7 +38,7 @@ class Feeder(threading.Thread):
         super().__init__(name="webhook-feeder", daemon=True)
         self.url = url
         self.settings = settings
-        self.store = Store(store_url)
+        self.store = Store(store_url, upgrade=True)
         self.stop = threading.Event()
         self.processed = 0
         self.errors: list[BaseException] = []
@@ -52,7 +52,7 @@ class Feeder(threading.Thread):
         answer.raise_for_status()
         [change] = answer.json()["changes"]
         tool, payload = payload_for(change)
-        inbox = Inbox(self.store.engine)
+        inbox = self.store.inbox
         inbox.add(tool, [Delivery(f"{tool}-{n}", payload)])
         issue = {"webhookEvent": "jira:issue_updated", "issue": {"key": change["issue_key"]}}
         inbox.add("jira", [Delivery(f"jira-{n}", issue)])
@@ -80,13 +80,13 @@ def test_a_sync_while_events_stream_in_leaves_one_comment_per_issue(
     """Pins down a sync and event handling both writing an issue: both see "no comment
     yet" and both post one. The events start before the sync and go on after it."""
     settings = Settings.for_sandbox(sandbox_url, database_url=any_store_url, **EXPLICIT_ONLY)
-    Store(any_store_url)  # the schema, once, before the two writers open it
+    Store(any_store_url, upgrade=True)  # the schema, once, before the two writers open it
     feeder = Feeder(sandbox_url, settings, any_store_url)
     feeder.start()
     results: list[SyncResult] = []
     try:
         time.sleep(0.3)  # the first events are being handled as the sync starts
-        results.append(run_cycle(settings, Store(any_store_url)))
+        results.append(run_cycle(settings, Store(any_store_url, upgrade=True)))
     finally:
         feeder.stop.set()
         feeder.join(120)

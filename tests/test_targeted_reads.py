@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flows.pipeline import pull_source
-from models import Settings
+from models import RecordKind, Settings
 from services.demand import account_directory, calculator_for, demand, issues_asked_by
 from services.links import link_all
 from store import Store
@@ -21,14 +21,16 @@ def test_targeted_reads_give_what_loading_everything_gives(
     summaries of a few issues (`demand`, whose calculators hold only their records) to
     those of a calculator holding every record, on SQLite and PostgreSQL."""
     settings = Settings.for_sandbox(sandbox_url, database_url=any_store_url)
-    store = Store(any_store_url)
+    store = Store(any_store_url, upgrade=True)
     for source in settings.sources:
         pull_source(settings, store, source, full=True)
     link_all(settings, store)
-    counting = store.links(suggested=False)
+    counting = store.links.all(suggested=False)
     directory = account_directory(settings, store)
-    feedback = {(f.source, f.id): f for f in store.load("feedback")}
-    customers = {c.key for deal in store.load("deal")[::7] for c in directory.for_deal(deal)}
+    feedback = {(f.source, f.id): f for f in store.records.load(RecordKind.FEEDBACK)}
+    customers = {
+        c.key for deal in store.records.load(RecordKind.DEAL)[::7] for c in directory.for_deal(deal)
+    }
     assert customers
 
     asked = {
@@ -47,21 +49,21 @@ def test_targeted_reads_give_what_loading_everything_gives(
         key: whole.summary(key, [x for x in counting if x.issue_key == key])
         for key in sorted(wanted)
     }
-    some = store.links_of(wanted, suggested=False)
+    some = store.links.of_issues(wanted, suggested=False)
     assert [x for x in counting if x.issue_key in wanted] == sorted(
         some, key=lambda x: (x.issue_key, x.source, x.record_id)
     )
     calculator = calculator_for(settings, store, now, some, directory)
-    assert len(calculator.deals) < len(store.load("deal"))
+    assert len(calculator.deals) < len(store.records.load(RecordKind.DEAL))
     assert dict(demand(settings, store, now, among=wanted)) == everything
 
 
 def test_issue_signatures_keep_what_was_saved_last(any_store_url: str) -> None:
     """Saving writes only the rows that differ, yet reads back exactly the last dict saved:
     moved ones replaced, gone ones deleted, new ones added."""
-    store = Store(any_store_url)
-    store.save_issue_signatures({"A-1": "a", "A-2": "b", "A-3": "c"})
-    store.save_issue_signatures({"A-1": "a", "A-2": "B", "A-4": "d"})
-    assert store.issue_signatures() == {"A-1": "a", "A-2": "B", "A-4": "d"}
-    store.save_issue_signatures({})
-    assert store.issue_signatures() == {}
+    store = Store(any_store_url, upgrade=True)
+    store.links.save_issue_signatures({"A-1": "a", "A-2": "b", "A-3": "c"})
+    store.links.save_issue_signatures({"A-1": "a", "A-2": "B", "A-4": "d"})
+    assert store.links.issue_signatures() == {"A-1": "a", "A-2": "B", "A-4": "d"}
+    store.links.save_issue_signatures({})
+    assert store.links.issue_signatures() == {}

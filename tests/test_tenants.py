@@ -30,7 +30,7 @@ def test_every_tenant_profile_shows_the_oracles_numbers(tenant: SandboxServer, t
     settings = Settings.for_sandbox(
         tenant.url, database_url=f"sqlite:///{tmp_path / 's.db'}", **EXPLICIT_ONLY
     )
-    result = run_cycle(settings, Store(settings.database_url))
+    result = run_cycle(settings, Store(settings.database_url, upgrade=True))
     assert result.failed == {}
     assert all(result.pulled[tool] > 0 for tool in settings.sources), result.pulled
     expected = expected_demand(tenant.url)
@@ -45,7 +45,7 @@ def test_a_minimal_tenant_names_each_missing_feature_in_the_run_and_in_check(tmp
     change, and stops nothing."""
     with start_sandbox(seed=7, tenant="minimal") as server:
         settings = Settings.for_sandbox(server.url, database_url=f"sqlite:///{tmp_path / 's.db'}")
-        result = run_cycle(settings, Store(settings.database_url))
+        result = run_cycle(settings, Store(settings.database_url, upgrade=True))
         checks = {c.name: c for c in run_checks(settings)}
     assert result.failed == {}
     missing = {(tool, feature) for tool, features in result.missing.items() for feature in features}
@@ -80,7 +80,7 @@ def test_a_multi_currency_tenant_names_the_company_currency(tmp_path: Path) -> N
         settings = Settings.for_sandbox(
             server.url, database_url=f"sqlite:///{tmp_path / 's.db'}", **EXPLICIT_ONLY
         )
-        run_cycle(settings, Store(settings.database_url))
+        run_cycle(settings, Store(settings.database_url, upgrade=True))
         expected = expected_demand(server.url)
         key = max(expected, key=lambda k: expected[k]["open_pipeline"])  # one with deals
         [comment] = managed_comments(server.url, key)

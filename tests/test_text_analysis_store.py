@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-import linking.text
-from linking.text import IssueAnalysis, TextMatcher, analyse, text_hash
+import linking.text_analysis
+from linking.text import TextMatcher
+from linking.text_analysis import IssueAnalysis, analyse, text_hash
 from linking.text_calibration import DEFAULT_SUGGEST_THRESHOLD
 from linking.text_links import analyses_of, text_linker
 from models import Feedback, Issue, Link
@@ -67,7 +68,7 @@ def analysed_keys(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         keys.extend(issue.key for issue in issues)
         return analyse(issues)
 
-    monkeypatch.setattr(linking.text, "analyse", spy)
+    monkeypatch.setattr(linking.text_analysis, "analyse", spy)
     return keys
 
 
@@ -79,7 +80,7 @@ def test_links_from_kept_analyses_are_those_from_the_texts(
     issues, feedback = sandbox_records()
     expected = links_of(issues, feedback, None)
     assert {link.status for link in expected} == {"auto", "suggested"}
-    store = Store(any_store_url)
+    store = Store(any_store_url, upgrade=True)
     analysed = analysed_keys(monkeypatch)
 
     assert links_of(issues, feedback, store) == expected
@@ -125,25 +126,25 @@ def test_an_edited_issue_is_analysed_again_and_a_closed_or_deleted_one_forgotten
     assert analysed == [edited.key]
     open_now = {i.key: text_hash(i) for i in issues if i.status_category != "done"}
     gone = {closed.key: text_hash(closed), deleted.key: text_hash(deleted)}
-    kept = store.text_analyses({**open_now, **gone})
+    kept = store.derived.text_analyses({**open_now, **gone})
     assert set(kept) == set(open_now)
 
 
 def test_analyses_round_trip_through_the_store(any_store_url: str) -> None:
     """What is read back is the bytes saved, as bytes (PostgreSQL's driver must not hand
     back a memoryview), and only for the text it was saved with."""
-    store = Store(any_store_url)
+    store = Store(any_store_url, upgrade=True)
     issues, _ = sandbox_records()
     made = dict(zip([i.key for i in issues], analyse(issues), strict=True))
     hashes = {issue.key: text_hash(issue) for issue in issues}
-    store.save_text_analyses({key: (hashes[key], *a) for key, a in made.items()}, hashes)
+    store.derived.save_text_analyses({key: (hashes[key], *a) for key, a in made.items()}, hashes)
 
     moved = issues[0].key
-    kept = store.text_analyses({**hashes, moved: text_hash(issues[1])})
+    kept = store.derived.text_analyses({**hashes, moved: text_hash(issues[1])})
     assert set(kept) == set(hashes) - {moved}
     for key, analysis in kept.items():
         assert [type(field) for field in analysis] == [bytes, bytes, bytes, str]
         assert IssueAnalysis(*analysis) == made[key]
 
-    store.save_text_analyses({}, candidates=[moved])
-    assert set(store.text_analyses(hashes)) == {moved}
+    store.derived.save_text_analyses({}, candidates=[moved])
+    assert set(store.derived.text_analyses(hashes)) == {moved}

@@ -8,17 +8,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from linking.text import (
-    NO_TIME_PRIOR,
-    Calibration,
-    IssueText,
-    TextMatch,
-    TextMatcher,
-    TimePrior,
-    decide,
-    title_of,
-    word_terms,
-)
+from linking.text import TextMatcher
+from linking.text_analysis import IssueText, title_of, word_terms
+from linking.text_calibration import NO_TIME_PRIOR, Calibration, TextMatch, TimePrior, decide
 
 ISSUES = [
     IssueText(
@@ -400,6 +392,7 @@ def test_scores_do_not_depend_on_how_texts_are_chunked(monkeypatch):
     """Scores are made a chunk of texts, a few rows of a product and a few rows of the time
     lag at a time: any sizes of those give the same float32 scores, bit for bit."""
     import linking.text as text
+    import linking.text_calibration as calibration
 
     texts = [t for t, _ in PARAPHRASES] * 4 + ["", "PDF"]
     created = [WRITTEN + timedelta(days=n % 11 - 5) for n in range(len(texts))]
@@ -410,7 +403,7 @@ def test_scores_do_not_depend_on_how_texts_are_chunked(monkeypatch):
     matched = matcher.match(texts, k=4, created=created)
     monkeypatch.setattr(text, "MATCH_CELLS", 1)
     monkeypatch.setattr(text, "PRODUCT_CELLS", 1)
-    monkeypatch.setattr(text, "LAG_CELLS", 1)
+    monkeypatch.setattr(calibration, "LAG_CELLS", 1)
     assert matcher.match(texts, k=4, created=created) == matched
     rows = [matcher.scores([t], [c]) for t, c in zip(texts, created, strict=True)]
     assert all(row_keys == keys for row_keys, _ in rows)
@@ -418,9 +411,9 @@ def test_scores_do_not_depend_on_how_texts_are_chunked(monkeypatch):
 
 
 def test_the_time_prior_weighs_in_place_as_it_does_a_copy(monkeypatch):
-    import linking.text as text
+    import linking.text_calibration as calibration
 
-    monkeypatch.setattr(text, "LAG_CELLS", 5)
+    monkeypatch.setattr(calibration, "LAG_CELLS", 5)
     rng = np.random.default_rng(3)
     day = 86_400.0
     issues = rng.uniform(0, 30 * day, 12)
@@ -436,12 +429,12 @@ def test_the_time_prior_weighs_in_place_as_it_does_a_copy(monkeypatch):
 
 
 def test_a_bucket_set_places_buckets_as_a_sorted_search_would():
-    from linking.text import _BucketSet
+    from linking.text_spaces import BucketSet
 
     rng = np.random.default_rng(5)
     for n_features, members in [(64, []), (100, [0, 99]), (1 << 12, rng.choice(1 << 12, 700))]:
         members = np.unique(np.asarray(members, dtype=np.int64))
-        found = _BucketSet(members, n_features)
+        found = BucketSet(members, n_features)
         buckets = np.arange(n_features, dtype=np.int32)
         expected = np.where(
             np.isin(buckets, members), np.searchsorted(members, buckets), len(members)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from evaluation.themes import labelled_groups, purity_and_coverage
 from flows.pipeline import run_cycle
-from linking.themes import cluster, labelled_groups, purity_and_coverage
+from linking.themes import cluster
 from models import Settings
 from pmsync.cli import app
 from store import Store
@@ -70,7 +71,7 @@ def test_unlinked_themes_hold_only_requests_no_issue_counts(
     assert result.exit_code == 0, result.output
     themes = json.loads(result.stdout)["themes"]
     assert themes, "the sandbox world has requests no issue covers"
-    linked = {(x.source, x.record_id) for x in store.links(suggested=False)}
+    linked = {(x.source, x.record_id) for x in store.links.all(suggested=False)}
     for theme in themes:
         assert theme["requests"] >= 2 and 1 <= theme["customers"] <= theme["requests"]
         assert theme["terms"] and theme["quotes"]

@@ -37,7 +37,7 @@ def published_numbers(store: Store) -> dict[str, tuple[Any, ...]]:
     times move; the numbers may not)."""
     return {
         key: tuple(str(entry.summary[name]) for name in NUMBERS)
-        for key, entry in store.ledger().items()
+        for key, entry in store.ledger.entries().items()
     }
 
 
@@ -58,7 +58,7 @@ def test_one_tool_down_the_others_reach_jira(
 ) -> None:
     """With Zendesk down, every other tool's demand reaches the tickets exactly as it would
     if Zendesk were not configured at all, and the run says which tool failed and why."""
-    down = Store(f"sqlite:///{tmp_path / 'down.db'}")
+    down = Store(f"sqlite:///{tmp_path / 'down.db'}", upgrade=True)
     settings = Settings.for_sandbox(
         sandbox_url,
         database_url=str(down.engine.url),
@@ -71,12 +71,12 @@ def test_one_tool_down_the_others_reach_jira(
     assert names in result.failed["zendesk"]
     assert set(result.pulled) == {"jira", "intercom", "freshdesk", "hubspot", "salesforce"}
     assert result.published["written"] > 0 and result.published["failed"] == 0
-    assert all(down.cursor(stream) is None for stream in ZENDESK_STREAMS)
-    assert down.last_runs(1)[0]["outcome"] == "partial"
+    assert all(down.cursors.get(stream) is None for stream in ZENDESK_STREAMS)
+    assert down.runs.last(1)[0]["outcome"] == "partial"
     assert status_report(down)["failed_tools"] == result.failed  # `pmsync status` says so
 
     reset(sandbox_url)
-    without = Store(f"sqlite:///{tmp_path / 'without.db'}")
+    without = Store(f"sqlite:///{tmp_path / 'without.db'}", upgrade=True)
     alone = Settings.for_sandbox(
         sandbox_url, database_url=str(without.engine.url), **EXPLICIT_ONLY, zendesk_url=None
     )
@@ -96,7 +96,7 @@ def test_sync_command_exits_1_with_one_line_per_failed_tool(
             database_url=store_url,
             hubspot_url=f"http://127.0.0.1:{closed_port()}/hubspot",
         )
-        return run_cycle(settings, Store(store_url), full=full).as_dict()
+        return run_cycle(settings, Store(store_url, upgrade=True), full=full).as_dict()
 
     monkeypatch.setattr(pmsync.sync_cmd, "run_sync_flow", in_process)
     shown = CliRunner().invoke(app, ["sync", "--sandbox", sandbox_url])

@@ -18,7 +18,7 @@ import pytest
 from connectors import registry
 from connectors.lookup import Lookup
 from flows.pipeline import run_cycle
-from models import Feedback, Settings
+from models import Feedback, RecordKind, Settings
 from store import Store
 from tests.conftest import EXPLICIT_ONLY
 from tests.jira_view import demand_property, issue_numbers, managed_comments
@@ -115,18 +115,20 @@ def test_a_toy_vendor_syncs_end_to_end_through_the_registry(
 ) -> None:
     settings = tracker_and_toy
     assert registry.configured(settings) == ["jira", "toy"]
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, upgrade=True)
 
     result = run_cycle(settings, store)
 
     assert result.failed == {} and result.dead_letters == 0
     assert result.pulled["toy"] == len(TICKETS)
-    stored = {f.id: f for f in store.load("feedback", "toy")}
+    stored = {f.id: f for f in store.records.load(RecordKind.FEEDBACK, "toy")}
     assert set(stored) == {"1", "2", "3"}
     assert all(isinstance(f, Feedback) for f in stored.values())
-    linked = {(link.source, link.record_id) for link in store.links() if link.issue_key == "ANA-2"}
+    linked = {
+        (link.source, link.record_id) for link in store.links.all() if link.issue_key == "ANA-2"
+    }
     assert linked >= {("toy", "1"), ("toy", "2")}
-    assert not any(link.record_id == "3" for link in store.links() if link.source == "toy")
+    assert not any(link.record_id == "3" for link in store.links.all() if link.source == "toy")
 
     # The demand reached the Jira issue: two requests from two customers, shown once.
     assert issue_numbers(sandbox_url, "ANA-2")["requests"] == 2

@@ -234,7 +234,7 @@ def client(store: Store, store_url: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def inbox(store: Store) -> Inbox:
-    return Inbox(store.engine)
+    return store.inbox
 
 
 def body_of(vendor: Vendor, n: int = 1, attempt: int = 0) -> bytes:
@@ -408,7 +408,7 @@ def test_tool_without_secret_accepts_nothing(
         response = deliver(client, vendor, secret="")
     assert response.status_code == 401
     assert response.json() == {"error": "not configured"}
-    assert Inbox(store.engine).events() == []
+    assert store.inbox.events() == []
     assert f"tool={vendor.name} status=401 reason=not configured" in caplog.text
 
 
@@ -426,7 +426,7 @@ def test_hubspot_behind_a_proxy_uses_the_public_url(store: Store, store_url: str
         assert internal.status_code == 401
         public_signed = deliver(client, vendor, n=2, signed_url=f"{public}/webhooks/hubspot")
         assert public_signed.status_code == 202
-    assert [e.payload["eventId"] for e in Inbox(store.engine).events()] == [1002]
+    assert [e.payload["eventId"] for e in store.inbox.events()] == [1002]
 
 
 def test_hubspot_signature_covers_the_query_string(client: TestClient, inbox: Inbox) -> None:
@@ -693,7 +693,7 @@ def test_command_serves_the_receiver_on_the_configured_store(
     assert (served["host"], served["port"]) == ("127.0.0.1", 9999)
     with TestClient(served["app"]) as client:
         assert deliver(client, Jira("jira"), sent_at=datetime.now(UTC)).status_code == 202
-    assert len(Inbox(Store(url).engine).events()) == 1
+    assert len(Store(url, upgrade=True).inbox.events()) == 1
     assert "Receiving webhooks for: jira" in result.output
 
 

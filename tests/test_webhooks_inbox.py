@@ -54,7 +54,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
-    store = Store(store_url)
+    store = Store(store_url, upgrade=True)
     yield store
     store.engine.dispose()
 
@@ -154,7 +154,7 @@ def test_stuck_processing_returns_to_pending(store: Store, store_url: str, clock
     fill(dead_worker, 2)
     assert len(dead_worker.claim()) == 2
 
-    restarted = Inbox(Store(store_url).engine, clock=clock)
+    restarted = Inbox(Store(store_url, upgrade=True).engine, clock=clock)
     clock.now += timedelta(minutes=9)
     assert restarted.claim() == []  # still within the timeout: the worker may be alive
     clock.now += timedelta(minutes=2)
@@ -179,7 +179,7 @@ def test_requeue_stale_gives_up_on_an_event_that_keeps_killing_workers(
 def test_two_claimers_never_get_the_same_row(store: Store, store_url: str, clock: Clock) -> None:
     """Two workers with their own engines, claiming in turn, split the backlog exactly."""
     first = Inbox(store.engine, clock=clock)
-    second_store = Store(store_url)
+    second_store = Store(store_url, upgrade=True)
     second = Inbox(second_store.engine, clock=clock)
     fill(first, 25)
     seen: list[int] = []
@@ -195,14 +195,14 @@ def test_concurrent_claimers_on_postgres_split_the_backlog(store: Store, store_u
     every event is claimed exactly once (SELECT ... FOR UPDATE SKIP LOCKED)."""
     if store.engine.dialect.name != "postgresql":
         pytest.skip("concurrent claims need PostgreSQL; SQLite claims are tested in turn")
-    box = Inbox(store.engine)
+    box = store.inbox
     box.add("hubspot", deliveries(*range(1, 401)))
     claimed: list[list[int]] = [[] for _ in range(8)]
     errors: list[BaseException] = []
     start = threading.Barrier(8)
 
     def worker(slot: int) -> None:
-        engine = Store(store_url).engine
+        engine = Store(store_url, upgrade=True).engine
         try:
             mine = Inbox(engine)
             start.wait()
@@ -230,7 +230,7 @@ def test_claim_on_postgres_skips_rows_another_holds(store: Store) -> None:
     at once instead of waiting (lock_timeout would fail it) or taking the held one."""
     if store.engine.dialect.name != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite serialises writers instead")
-    box = Inbox(store.engine)
+    box = store.inbox
     fill(box, 3)
     with store.engine.connect() as holder:
         holder.begin()
@@ -260,8 +260,8 @@ def test_receiver_commits_before_answering(store: Store, store_url: str) -> None
         assert client.post("/webhooks/jira", content=body, headers=headers).status_code == 202
     store.engine.dispose()
 
-    after_restart = Store(store_url)
-    [event] = Inbox(after_restart.engine).events()
+    after_restart = Store(store_url, upgrade=True)
+    [event] = after_restart.inbox.events()
     assert (event.tool, event.delivery_id, event.status) == ("jira", "delivery-1", "pending")
     assert event.payload["issue"] == {"id": "10001"}
     after_restart.engine.dispose()

@@ -168,11 +168,11 @@ def _fail_claimed(store: Store, launched: _Launched, error: str) -> None:
     """Back to pending, those of the batch still held under its claim."""
     held = [
         e.id
-        for e in Inbox(store.engine).events(status=PROCESSING)
+        for e in store.inbox.events(status=PROCESSING)
         if e.claim == launched.claim and e.id in set(launched.event_ids)
     ]
     if held:
-        Inbox(store.engine).mark_failed(held, error)
+        store.inbox.mark_failed(held, error)
         log.warning("events %s back to pending: %s", held, error)
 
 

@@ -1,4 +1,6 @@
-"""The store's schema history: Alembic migrations, run by `Store(url)` on every open.
+"""The store's schema history: Alembic migrations, run once when a process starts (the
+`pmsync` command, a flow's entry point: `Store(url, upgrade=True)`) or by `pmsync db
+upgrade`; any other `Store(url)` only checks that the database is at head.
 
 Every change to the tables in `store.schema.metadata` (and `store.inbox`) comes with a
 revision under `versions/`; `tests/test_migrations.py` fails when the two disagree. Make
@@ -51,6 +53,25 @@ def head_revision() -> str:
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at; None when it has never been migrated."""
     return MigrationContext.configure(connection).get_current_revision()
+
+
+class StoreNotAtHead(RuntimeError):
+    """The database is not at the schema this pmsync reads and writes."""
+
+
+def require_head(engine: Engine) -> None:
+    """Fail, saying what to run, unless the database is at head (one query)."""
+    head = head_revision()
+    with engine.connect() as conn:
+        current = current_revision(conn)
+        if current == head and inspect(conn).has_table("records"):
+            return
+    shown = engine.url.render_as_string(hide_password=True)
+    state = f"at revision {current}" if current else "not created yet (or made before migrations)"
+    raise StoreNotAtHead(
+        f"the store {shown} is {state}, not at {head}: run `pmsync db upgrade` "
+        "(PMSYNC_DATABASE_URL names the store)"
+    )
 
 
 def upgrade_to_head(engine: Engine) -> None:
