@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from connectors.jira import adf
-from linking.themes import Theme
 from models import Settings
 from models.records import money
 from pmsync.common import SandboxOption, console, fail, settings_or_exit
