@@ -81,7 +81,7 @@ class ToolsFailed(Exception):
 
 
 def failed_message(result: SyncResult) -> str:
-    """`failed: zendesk (why); the others' changes were published`, one line."""
+    """`failed: <tool> (why); the others' changes were published`, one line."""
     tools = "; ".join(
         f"{tool} ({(reason.strip().splitlines() or [''])[0]})"
         for tool, reason in result.failed.items()

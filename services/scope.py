@@ -31,7 +31,7 @@ class Changes:
 class Scope:
     kind: Literal["everything", "changed", "records"]
     # A sync's scope: it moves the sync's watermarks and pending issues, a reconcile
-    # repairs what drifted in Jira, and the loop is closed.
+    # repairs what drifted on the tracker, and the loop is closed.
     sync: bool = False
     changes: Changes | None = None
 
