@@ -37,16 +37,6 @@ MAX_TOP_CUSTOMERS = 10
 MAX_QUOTES = 3
 MAX_NAMED_DEALS = 5
 QUOTE_CHARS = 160
-# HubSpot's default pipeline probabilities, for deals whose tool sends none.
-STAGE_PROBABILITY = {
-    "appointmentscheduled": 0.2,
-    "qualifiedtobuy": 0.4,
-    "presentationscheduled": 0.6,
-    "decisionmakerboughtin": 0.8,
-    "contractsent": 0.9,
-    "closedwon": 1.0,
-    "closedlost": 0.0,
-}
 GREETING = re.compile(
     r"^(hi|hello|hey|dear|good (morning|afternoon|evening))\b[^\n,.!]{0,40}[,.!]\s*", re.I
 )
@@ -57,9 +47,8 @@ def deal_amount(deal: Deal) -> Decimal:
 
 
 def weighted_amount(deal: Deal) -> Decimal:
-    probability = deal.probability
-    if probability is None:
-        probability = STAGE_PROBABILITY.get(deal.stage, 0.0)
+    # A CRM that knows no probability for the deal's stage counts none of it.
+    probability = deal.probability if deal.probability is not None else 0.0
     return (deal_amount(deal) * Decimal(str(probability))).quantize(Decimal("0.01"))
 
 

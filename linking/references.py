@@ -40,9 +40,9 @@ def _tool_links(
     links: dict[str, Link] = {}
     for tool_link in tool_links:
         if tool_link.issue_key in known_keys:
-            where = (
-                "Jira remote link" if tool_link.source == "jira" else f"{record.source} Jira link"
-            )
+            # Kept by the tracker (a remote link), or by the record's own tool.
+            kept_by_tracker = tool_link.source != record.source
+            where = "Jira remote link" if kept_by_tracker else f"{record.source} Jira link"
             links.setdefault(
                 tool_link.issue_key,
                 Link(

@@ -26,7 +26,7 @@ from builders import (
 import connectors.hubspot.client
 from connectors.base import DuplicatePageToken, ListingRead, parse_time
 from connectors.hubspot.client import ARCHIVED_DEALS, DEAL_PROPERTIES, DEALS, HubSpotConnector
-from models import Settings
+from models import Deal, Settings
 from sandbox.world import generate
 
 SEARCH = f"{HUBSPOT}/crm/v3/objects/deals/search"
@@ -945,3 +945,22 @@ def test_a_minimal_portal_pulls_every_deal_without_the_custom_property() -> None
     assert len(deals) == sum(d.crm == "hubspot" for d in generate(7).deals)
     assert set(hub.missing) == {"deal_issue_keys"}
     assert all(d.issue_keys == () and d.currency == "USD" for d in deals)
+
+
+def test_a_deal_without_its_stages_probability_takes_the_default_pipelines() -> None:
+    """HubSpot's default pipeline weighs its stages (qualifiedtobuy 40%); a deal that
+    comes without `hs_deal_stage_probability` is weighed so, and a custom pipeline's stage
+    (which HubSpot's defaults do not name) is not weighed at all."""
+    from connectors.hubspot.records import deal_from_raw
+
+    def deal(stage: str, probability: str | None = None) -> Deal:
+        props = {"dealname": "D", "amount": "100", "dealstage": stage}
+        props |= {"hs_lastmodifieddate": "2026-01-01T00:00:00Z"}
+        if probability is not None:
+            props["hs_deal_stage_probability"] = probability
+        raw = {"id": "1", "properties": props, "updatedAt": "2026-01-01T00:00:00Z"}
+        return deal_from_raw(raw, "https://api.hubapi.com", {})
+
+    assert deal("qualifiedtobuy").probability == 0.4
+    assert deal("qualifiedtobuy", "0.7").probability == 0.7
+    assert deal("our-own-stage").probability is None

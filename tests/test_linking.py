@@ -102,6 +102,9 @@ def deal(
         name=f"Deal {deal_id}",
         amount=Decimal(amount) if amount is not None else None,
         stage="closedwon" if won else "closedlost" if lost else "qualifiedtobuy",
+        # What HubSpot's connector gives a deal without its stage's probability: the
+        # default pipeline's (connectors.hubspot.records), 40% for qualifiedtobuy.
+        probability=1.0 if won else 0.0 if lost else 0.4,
         is_closed=won or lost,
         is_won=won,
         close_date=NOW - timedelta(days=closed_days_ago) if closed_days_ago is not None else None,

@@ -55,7 +55,7 @@ def deal_from_raw(
         close_date=parse_time(props["closedate"], "closedate") if props.get("closedate") else None,
         account_ids=companies.get(str(raw["id"]), ()),
         issue_keys=split_keys(props.get("jira_issue_keys")),
-        probability=_probability(props.get("hs_deal_stage_probability")),
+        probability=_probability(props.get("hs_deal_stage_probability"), stage),
         updated_at=parse_time(
             props.get("hs_lastmodifieddate") or raw["updatedAt"], "hs_lastmodifieddate"
         ),
@@ -69,10 +69,23 @@ def _home_amount(props: dict[str, Any], source: str) -> Decimal | None:
     return own if source == "amount" else _amount(props.get(source))
 
 
-def _probability(value: Any) -> float | None:
-    """HubSpot sends the stage's probability as a string between 0 and 1."""
+# HubSpot's default pipeline probabilities, for deals that come without their stage's.
+STAGE_PROBABILITY = {
+    "appointmentscheduled": 0.2,
+    "qualifiedtobuy": 0.4,
+    "presentationscheduled": 0.6,
+    "decisionmakerboughtin": 0.8,
+    "contractsent": 0.9,
+    "closedwon": 1.0,
+    "closedlost": 0.0,
+}
+
+
+def _probability(value: Any, stage: str | None) -> float | None:
+    """HubSpot sends the stage's probability as a string between 0 and 1; without one, the
+    default pipeline's for its stage (None for a stage of a custom pipeline)."""
     if value in (None, ""):
-        return None
+        return STAGE_PROBABILITY.get(stage or "")
     try:
         return min(1.0, max(0.0, float(value)))
     except ValueError:

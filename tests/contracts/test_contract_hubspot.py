@@ -110,7 +110,9 @@ def test_a_pull_reads_every_stream_of_the_recorded_answers(rsps: responses.Reque
     assert not eur.is_closed and not eur.is_won
     assert eur.url.endswith("/crm/v3/objects/deals/512")
     # The blank amount, the nulls and the non-ASCII name of a real portal's deal.
-    assert blank.amount is None and blank.close_date is None and blank.probability is None
+    assert blank.amount is None and blank.close_date is None
+    # No stage probability sent: the default pipeline's for its stage (qualifiedtobuy).
+    assert blank.probability == pytest.approx(0.4)
     assert blank.name == "Ørsted – 拡張 ☕" and blank.account_ids == ()
     assert [d for p in pages[ARCHIVED_DEALS] for d in p.deleted_ids] == ["512", "514"]
 
@@ -167,7 +169,9 @@ def test_the_recorded_deal_reads_its_home_amount_and_flags() -> None:
     deal = deal_from_raw(body(VENDOR, "deal_created"), "https://h", {}, home_currency="USD")
     assert (deal.amount, deal.currency) == (Decimal("1500.00"), "USD")
     assert deal.name == "Nexus Deal" and deal.stage == "contractsent"
-    assert not deal.is_closed and deal.probability is None
+    assert not deal.is_closed
+    # Its stage's probability is not sent: the default pipeline's for contractsent.
+    assert deal.probability == pytest.approx(0.9)
     assert deal.close_date == datetime(2023, 12, 7, 16, 50, 6, 678000, tzinfo=UTC)
 
 
