@@ -392,9 +392,9 @@ class ApiClient:
         return retrying(attempt)
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = min(self.backoff_max, self.backoff_base * 2 ** (state.attempt_number - 1))
+        backoff: float = min(self.backoff_max, self.backoff_base * 2 ** (state.attempt_number - 1))
         error = state.outcome.exception() if state.outcome else None
-        asked = getattr(error, "retry_after", None)
+        asked: float | None = getattr(error, "retry_after", None)
         return max(backoff, asked) if asked is not None else backoff
 
     def _log_retry(self, state: RetryCallState) -> None:

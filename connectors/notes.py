@@ -224,10 +224,11 @@ class SalesforceNotes:
             "Description": text,
             "Status": "Completed",
         }
-        return self.connector.api.write_once(
+        written: str = self.connector.api.write_once(
             "POST",
             "/services/data/v60.0/sobjects/Task",
             created=lambda response: str(response.json()["id"]),
             find_existing=lambda: self.find(record_id, mark),
             json=task,
         )
+        return written

@@ -127,7 +127,8 @@ class Space:
 
     def idf(self, buckets: np.ndarray) -> np.ndarray:
         """The IDF of each bucket (float32)."""
-        return self.idf_values[self.idf_buckets.find(buckets)]
+        found: np.ndarray = self.idf_values[self.idf_buckets.find(buckets)]
+        return found
 
     def idf_of(self, bucket: int) -> float:
         return float(self.idf_values[self.idf_buckets.place(bucket)])

@@ -123,7 +123,7 @@ class Runs(Repository):
 
 
 def _backfill_row(row: Any) -> dict[str, Any]:
-    found = row._asdict()
+    found: dict[str, Any] = row._asdict()
     for name in ("since", "until", "started_at", "updated_at", "finished_at"):
         found[name] = aware(found[name])
     return found

@@ -49,7 +49,11 @@ from connectors.hubspot.features import (
     company_currency,
     deal_property_names,
 )
-from connectors.hubspot.records import company_from_raw, deal_from_raw, modified_at
+
+# The builders are looked up here (lookups, dead-letter rebuilds), so a patched one is used.
+from connectors.hubspot.records import company_from_raw as company_from_raw
+from connectors.hubspot.records import deal_from_raw as deal_from_raw
+from connectors.hubspot.records import modified_at
 from connectors.paging import CappedSearch, Request, Stream, next_token, param, reread_moved
 from models import Settings
 

@@ -206,7 +206,7 @@ class JiraConnector:
             # "no issues": the sweep would take every issue for deleted.
             return found if found is None else answer_of("jira", what, found, "issues")
 
-        result = self.jira_call(what, page)
+        result: dict[str, Any] | None = self.jira_call(what, page)
         if result is None:
             # The package pages /search/jql only for Cloud; elsewhere it quietly gives None.
             raise ApiError(

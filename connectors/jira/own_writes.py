@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.jira.write import COMMENT_MARKER, PROPERTY_KEY
+from connectors.jira.client import PROPERTY_KEY
+from connectors.jira.write import COMMENT_MARKER
 from connectors.registry import OwnWriteContext
 from connectors.webhook import body_text, pick
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from connectors.salesforce import client as salesforce
 from connectors.salesforce.client import SalesforceConnector
+from connectors.salesforce.schema import API
 from models import Settings
 
 
@@ -21,7 +22,7 @@ def read_opportunity(connector: SalesforceConnector, sf_id: str, settings: Setti
 def read_account(connector: SalesforceConnector, sf_id: str, settings: Settings) -> Any:
     if not salesforce.RECORD_ID.match(sf_id):
         return None  # not an id Salesforce could have made: nothing to read
-    raw = connector.get(f"{salesforce.API}/sobjects/Account/{sf_id}")
+    raw = connector.get(f"{API}/sobjects/Account/{sf_id}")
     if raw.get("IsDeleted"):
         return None
     return raw, partial(salesforce.account_from_raw, site=connector.site)
