@@ -124,6 +124,20 @@ def _run(
     return code, out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
 
 
+@dataclass
+class Executable:
+    """A connector's command in its work folder: each step (discover, read) runs it with the
+    same environment, within one deadline, and leaves its output in `work`."""
+
+    binary: str
+    env: dict[str, str]
+    deadline: Deadline
+    work: Path
+
+    def run(self, args: list[str], step: str) -> tuple[int, str, str]:
+        return _run([self.binary, *args], self.env, self.deadline, self.work, step)
+
+
 def _messages(stdout: str) -> list[dict[str, Any]]:
     messages = []
     for line in stdout.splitlines():
@@ -169,10 +183,8 @@ def run_connector(
     (work / "config.json").write_text(json.dumps(connector.config))
     try:
         with trusting(venv, Path(env["SSL_CERT_FILE"])):
-            if connector.framework == "singer":
-                _singer(connector, binary, full_env, deadline, work, result)
-            else:
-                _airbyte(connector, binary, full_env, deadline, work, result)
+            read = _singer if connector.framework == "singer" else _airbyte
+            read(connector, Executable(binary, full_env, deadline, work), result)
     except subprocess.TimeoutExpired:
         result.error = f"timed out after {timeout_s:.0f} s"
     result.seconds = time.monotonic() - started
@@ -187,18 +199,9 @@ def _count(result: RunResult, stream: str, record: Any) -> None:
             result.streams[stream].ids.add(key)
 
 
-def _singer(
-    connector: Connector,
-    binary: str,
-    env: dict[str, str],
-    deadline: Deadline,
-    work: Path,
-    result: RunResult,
-) -> None:
-    config = str(work / "config.json")
-    code, out, err = _run(
-        [binary, "--config", config, "--discover"], env, deadline, work, "discover"
-    )
+def _singer(connector: Connector, executable: Executable, result: RunResult) -> None:
+    config, work = str(executable.work / "config.json"), executable.work
+    code, out, err = executable.run(["--config", config, "--discover"], "discover")
     if code != 0:
         result.error = f"discover exited {code}: {_last_error(err)}"
         return
@@ -216,8 +219,8 @@ def _singer(
         stream["selected"] = wanted  # the older taps read it here
     (work / "catalog.json").write_text(json.dumps(catalog))
     path = str(work / "catalog.json")
-    argv = [binary, "--config", config, "--catalog", path, "--properties", path]
-    code, out, err = _run(argv, env, deadline, work, "read")
+    argv = ["--config", config, "--catalog", path, "--properties", path]
+    code, out, err = executable.run(argv, "read")
     current = ""
     for message in _messages(out):
         if message.get("type") == "SCHEMA":
@@ -236,16 +239,9 @@ def _singer(
                     stream.error = "not reached: the tap stopped"
 
 
-def _airbyte(
-    connector: Connector,
-    binary: str,
-    env: dict[str, str],
-    deadline: Deadline,
-    work: Path,
-    result: RunResult,
-) -> None:
-    config = str(work / "config.json")
-    code, out, err = _run([binary, "discover", "--config", config], env, deadline, work, "discover")
+def _airbyte(connector: Connector, executable: Executable, result: RunResult) -> None:
+    config, work = str(executable.work / "config.json"), executable.work
+    code, out, err = executable.run(["discover", "--config", config], "discover")
     catalogs = [m["catalog"] for m in _messages(out) if m.get("type") == "CATALOG"]
     if not catalogs:
         traces = [_trace_text(m) for m in _messages(out) if m.get("type") == "TRACE"]
@@ -272,8 +268,8 @@ def _airbyte(
             }
         )
     (work / "catalog.json").write_text(json.dumps({"streams": configured}))
-    argv = [binary, "read", "--config", config, "--catalog", str(work / "catalog.json")]
-    code, out, err = _run(argv, env, deadline, work, "read")
+    argv = ["read", "--config", config, "--catalog", str(work / "catalog.json")]
+    code, out, err = executable.run(argv, "read")
     for message in _messages(out):
         kind = message.get("type")
         if kind == "RECORD":

@@ -20,7 +20,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -62,18 +62,7 @@ class EventsResult:
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "events": self.events,
-            "hints": self.hints,
-            "reread": self.reread,
-            "changed": self.changed,
-            "deleted": self.deleted,
-            "ignored": self.ignored,
-            "dead_letters": self.dead_letters,
-            "issues": self.issues,
-            "published": self.published,
-            "duration_s": round(self.duration_s, 3),
-        }
+        return asdict(self) | {"duration_s": round(self.duration_s, 3)}
 
 
 def load_events(store: Store, event_ids: Iterable[int]) -> list[InboxEvent]:

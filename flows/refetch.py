@@ -11,7 +11,7 @@ now. Then relink and publish once, as `deadletters replay` does.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from connectors import registry
@@ -37,13 +37,8 @@ class RefetchReport:
     published: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "fixed": self.fixed,
-            "gone": self.gone,
-            "still_bad": {str(k): v for k, v in self.still_bad.items()},
-            "links": self.links,
-            "published": self.published,
-        }
+        # JSON keys are strings: a letter id in `still_bad` is written "12".
+        return asdict(self) | {"still_bad": {str(k): v for k, v in self.still_bad.items()}}
 
 
 def refetch_dead_letters(

@@ -24,12 +24,13 @@ __all__ = ["ToolsFailed", "as_task", "refuse_secrets", "settings_for", "sync"]
 
 # Task names as ops read them in the UI: the step, and for a pull the tool (`pull-<tool>`).
 TASK_NAMES = {
-    "pull_source": ("pull", "pull-{source}"),
-    "link_step": ("link", "link"),
-    "demand_step": ("sum", "sum"),
-    "publish_all": ("publish", "publish"),
-    "close_loop": ("close-loop", "close-loop"),
+    "pull_source": "pull",
+    "link_step": "link",
+    "demand_step": "sum",
+    "publish_all": "publish",
+    "close_loop": "close-loop",
 }
+RUN_NAMES = {"pull_source": "pull-{source}"}  # the other steps' runs take the task's name
 
 
 P = ParamSpec("P")
@@ -65,7 +66,8 @@ def plain_flow(**options: Any) -> Callable[[Callable[P, R]], Flow[P, R]]:
 @functools.cache  # one task per step for the process's life, not one per step and cycle
 def as_task(fn: Callable[..., Any]) -> Callable[..., Any]:
     # No caching: inputs hold the store and settings, and every cycle must really run.
-    name, run_name = TASK_NAMES.get(fn.__name__, (fn.__name__.replace("_", "-"),) * 2)
+    name = TASK_NAMES.get(fn.__name__, fn.__name__.replace("_", "-"))
+    run_name = RUN_NAMES.get(fn.__name__, name)
     named = task(name=name, task_run_name=run_name, cache_policy=NO_CACHE, retries=0)
     return named(naming_the_tool(fn) if fn.__name__ == "pull_source" else fn)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from models import Deal, Feedback, Link, ToolLink
+from models.records import LinkMethod
 
 # A Jira key is PROJECT-NUMBER; "UTF-8" or "COVID-19" match the shape, so a candidate only
 # counts when it names an issue that exists.
@@ -43,18 +44,30 @@ def _tool_links(
             # Kept by the tracker (a remote link), or by the record's own tool.
             kept_by_tracker = tool_link.source != record.source
             where = "Jira remote link" if kept_by_tracker else f"{record.source} Jira link"
-            links.setdefault(
-                tool_link.issue_key,
-                Link(
-                    source=record.source,
-                    record_id=record.id,
-                    kind=kind,
-                    issue_key=tool_link.issue_key,
-                    method="tool_link",
-                    evidence=f"{where} {tool_link.id}",
-                ),
-            )
+            _keep(links, record, kind, tool_link.issue_key, "tool_link", f"{where} {tool_link.id}")
     return links
+
+
+def _keep(
+    links: dict[str, Link],
+    record: Feedback | Deal,
+    kind: Literal["feedback", "deal"],
+    key: str,
+    method: LinkMethod,
+    evidence: str,
+) -> None:
+    """Add a link to `key` unless an earlier, stronger reason already links it."""
+    links.setdefault(
+        key,
+        Link(
+            source=record.source,
+            record_id=record.id,
+            kind=kind,
+            issue_key=key,
+            method=method,
+            evidence=evidence,
+        ),
+    )
 
 
 def feedback_links(
@@ -63,17 +76,7 @@ def feedback_links(
     """Links of one feedback item: its Jira links first, then keys it cites."""
     links = _tool_links(item, "feedback", tool_links, known_keys)
     for key in cited_keys(item.text, known_keys):
-        links.setdefault(
-            key,
-            Link(
-                source=item.source,
-                record_id=item.id,
-                kind="feedback",
-                issue_key=key,
-                method="cited_key",
-                evidence=_evidence(item.text, key),
-            ),
-        )
+        _keep(links, item, "feedback", key, "cited_key", _evidence(item.text, key))
     return list(links.values())
 
 
@@ -81,34 +84,15 @@ def deal_links(deal: Deal, known_keys: set[str], tool_links: Iterable[ToolLink] 
     """Links of one deal: the issues its fields name, its Jira links (remote links on the
     issue pointing at it), then keys cited in its name."""
     links: dict[str, Link] = {}
+    field_evidence = f"jira_issue_keys: {', '.join(deal.issue_keys)}"
     for typed in deal.issue_keys:
         key = typed.upper()  # Jira's keys are upper case; people type "ana-12" too
         if key in known_keys:
-            links.setdefault(
-                key,
-                Link(
-                    source=deal.source,
-                    record_id=deal.id,
-                    kind="deal",
-                    issue_key=key,
-                    method="deal_field",
-                    evidence=f"jira_issue_keys: {', '.join(deal.issue_keys)}",
-                ),
-            )
+            _keep(links, deal, "deal", key, "deal_field", field_evidence)
     for key, link in _tool_links(deal, "deal", tool_links, known_keys).items():
         links.setdefault(key, link)
     for key in cited_keys(deal.name, known_keys):
-        links.setdefault(
-            key,
-            Link(
-                source=deal.source,
-                record_id=deal.id,
-                kind="deal",
-                issue_key=key,
-                method="cited_key",
-                evidence=_evidence(deal.name, key),
-            ),
-        )
+        _keep(links, deal, "deal", key, "cited_key", _evidence(deal.name, key))
     return list(links.values())
 
 

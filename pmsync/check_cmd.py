@@ -6,10 +6,9 @@ import json
 
 import typer
 from rich import box
-from rich.table import Table
 
 from models import ConfigError, Settings, load_settings
-from pmsync.common import JsonOption, SandboxOption, console
+from pmsync.common import JsonOption, SandboxOption, console, folded_table
 
 
 def check(sandbox: SandboxOption = None, as_json: JsonOption = False) -> None:
@@ -28,9 +27,7 @@ def check(sandbox: SandboxOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         print(json.dumps({"ok": ok, "checks": [result.as_dict() for result in results]}))
     else:
-        table = Table(title="pmsync check", box=box.SIMPLE_HEAD)
-        for column in ("Check", "Result", "Detail"):
-            table.add_column(column, overflow="fold")
+        table = folded_table("pmsync check", ("Check", "Result", "Detail"), box=box.SIMPLE_HEAD)
         for result in results:
             mark = "[green]ok[/green]" if result.ok else "[red]fail[/red]"
             if result.missing:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from models import ConfigError, Settings, load_settings
 
@@ -56,6 +57,19 @@ SandboxOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def folded_table(title: str, columns: Iterable[str], **options: Any) -> Table:
+    """A table whose long cells wrap inside their column rather than being cut."""
+    table = Table(title=title, **options)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def fraction_option(help: str, low: float = 0, high: float = 1) -> typer.models.OptionInfo:
+    """An option taking a share or a confidence; `--help` prints the bounds as given."""
+    return typer.Option(min=low, max=high, help=help)
 
 
 def csv_file(flag: str, help: str) -> typer.models.OptionInfo:

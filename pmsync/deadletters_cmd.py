@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from models import ConfigError
-from pmsync.common import JsonOption, SandboxOption, console, fail, settings_or_exit
+from models import ConfigError, Settings
+from pmsync.common import JsonOption, SandboxOption, console, fail, folded_table, settings_or_exit
 from pmsync.status import iso as _iso
 from store import Store
 
@@ -20,6 +20,9 @@ deadletters_app = typer.Typer(
 ReasonOption = Annotated[
     str | None,
     typer.Option("--reason", metavar="R", help="Only letters whose reason contains R."),
+]
+IdsOption = Annotated[
+    list[int] | None, typer.Option("--id", metavar="ID", help="Only this letter (repeatable).")
 ]
 
 
@@ -47,9 +50,9 @@ def deadletters_list(
     if as_json:
         print(json.dumps(letters))
         return
-    table = Table(title=f"{len(letters)} dead letters")
-    for column in ("Id", "Record", "Kind", "Reason", "Since"):
-        table.add_column(column, overflow="fold")
+    table = folded_table(
+        f"{len(letters)} dead letters", ("Id", "Record", "Kind", "Reason", "Since")
+    )
     for d in letters:
         table.add_row(
             str(d["id"]),
@@ -78,9 +81,7 @@ def deadletters_show(
 @deadletters_app.command("replay")
 def deadletters_replay(
     reason: ReasonOption = None,
-    ids: Annotated[
-        list[int] | None, typer.Option("--id", metavar="ID", help="Only this letter (repeatable).")
-    ] = None,
+    ids: IdsOption = None,
     sandbox: SandboxOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -89,15 +90,7 @@ def deadletters_replay(
     reason they fail now; then relink and publish once."""
     from flows.replay import replay_dead_letters
 
-    settings = settings_or_exit(sandbox)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        report = replay_dead_letters(
-            settings, Store(settings.database_url, upgrade=True), reason, ids
-        )
-    except ConfigError as error:
-        fail(str(error))
-        return
+    report = _on_letters(replay_dead_letters, sandbox, reason, ids)
     headline = (
         f"{len(report.moved)} records stored, {len(report.superseded)} already newer in the "
         f"store, {len(report.still_bad)} still fail"
@@ -108,9 +101,7 @@ def deadletters_replay(
 @deadletters_app.command("refetch")
 def deadletters_refetch(
     reason: ReasonOption = None,
-    ids: Annotated[
-        list[int] | None, typer.Option("--id", metavar="ID", help="Only this letter (repeatable).")
-    ] = None,
+    ids: IdsOption = None,
     sandbox: SandboxOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -120,20 +111,28 @@ def deadletters_refetch(
     and publish once."""
     from flows.refetch import refetch_dead_letters
 
-    settings = settings_or_exit(sandbox)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        report = refetch_dead_letters(
-            settings, Store(settings.database_url, upgrade=True), reason, ids
-        )
-    except ConfigError as error:
-        fail(str(error))
-        return
+    report = _on_letters(refetch_dead_letters, sandbox, reason, ids)
     headline = (
         f"{len(report.fixed)} records stored, {len(report.gone)} gone from their tool, "
         f"{len(report.still_bad)} still fail"
     )
     _show_letters_done(report, headline, as_json)
+
+
+def _on_letters(
+    run: Callable[[Settings, Store, str | None, list[int] | None], Any],
+    sandbox: str | None,
+    reason: str | None,
+    ids: list[int] | None,
+) -> Any:
+    """Run a replay or refetch over the chosen letters; a configuration error exits."""
+    settings = settings_or_exit(sandbox)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(settings, Store(settings.database_url, upgrade=True), reason, ids)
+    except ConfigError as error:
+        fail(str(error))
+        raise  # fail() exits; this line only tells type checkers so
 
 
 def _show_letters_done(report: Any, headline: str, as_json: bool) -> None:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 # Only constants here: scikit-learn loads when the command runs, not on every `pmsync`.
 from linking.text_calibration import DEFAULT_SUGGEST_THRESHOLD
-from pmsync.common import csv_file
+from pmsync.common import csv_file, fraction_option
 from pmsync.eval_themes_cmd import THEMES_HELP, themes
 
 TARGET_PRECISION = 0.95  # issue 4; evaluation.links.TARGET_PRECISION, without its imports
@@ -66,22 +66,16 @@ def links(
     ] = False,
     auto_threshold: Annotated[
         float | None,
-        typer.Option(
-            min=0,
-            max=1,
-            help="Confidence that makes a link automatic; by default --target-precision.",
-        ),
+        fraction_option("Confidence that makes a link automatic; by default --target-precision."),
     ] = None,
     target_precision: Annotated[
         float,
-        typer.Option(
-            min=0,
-            max=1,
-            help="Precision automatic links must reach; also the default automatic threshold.",
+        fraction_option(
+            "Precision automatic links must reach; also the default automatic threshold."
         ),
     ] = TARGET_PRECISION,
     suggest_threshold: Annotated[
-        float, typer.Option(min=0, max=1, help="Confidence that makes a suggestion.")
+        float, fraction_option("Confidence that makes a suggestion.")
     ] = DEFAULT_SUGGEST_THRESHOLD,
     time_prior: Annotated[
         bool,

@@ -6,10 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from models import RecordKind
-from pmsync.common import JsonOption, console, fail, settings_or_exit
+from pmsync.common import JsonOption, console, fail, folded_table, settings_or_exit
 from store import Store
 
 
@@ -58,9 +57,7 @@ def explain(
     console.print(report["headline"])
     for name, text in report["adds_up"].items():
         console.print(f"  {name}: {text}", highlight=False)
-    table = Table(title="Requests")
-    for column in ("Record", "Customer", "Method", "Confidence", "Evidence"):
-        table.add_column(column, overflow="fold")
+    table = folded_table("Requests", ("Record", "Customer", "Method", "Confidence", "Evidence"))
     for r in report["requests"]:
         table.add_row(
             f"{r['source']}:{r['record_id']}",
@@ -70,9 +67,9 @@ def explain(
             r["evidence"][:70],
         )
     console.print(table)
-    deals = Table(title="Deals that count")
-    for column in ("Deal", "Name", "Amount", "Stage", "Counts in", "Why"):
-        deals.add_column(column, overflow="fold")
+    deals = folded_table(
+        "Deals that count", ("Deal", "Name", "Amount", "Stage", "Counts in", "Why")
+    )
     for d in report["deals"]:
         deals.add_row(
             f"{d['source']}:{d['id']}",

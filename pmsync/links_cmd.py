@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from rich.table import Table
 
 from linking.importance import importance_of
 from models import RecordKind, Settings
 from models.records import money
-from pmsync.common import JsonOption, console, err, fail, settings_or_exit
+from pmsync.common import JsonOption, console, err, fail, folded_table, settings_or_exit
 from pmsync.importance_cmd import (
     apply_importances,
     current,
@@ -101,9 +100,10 @@ def links_list(
             fields |= {"evidence", "status"}
         print(json.dumps([link.model_dump(include=fields) for link in links]))
         return
-    table = Table(title=f"{len(links)} {'suggested ' if suggested else ''}links")
-    for column in ("Issue", "Record", "Kind", "Method", "Status", "Confidence", "Evidence"):
-        table.add_column(column, overflow="fold")
+    table = folded_table(
+        f"{len(links)} {'suggested ' if suggested else ''}links",
+        ("Issue", "Record", "Kind", "Method", "Status", "Confidence", "Evidence"),
+    )
     for link in links:
         table.add_row(
             link.issue_key,
@@ -231,9 +231,10 @@ def show_suggestions(
             )
         )
         return
-    table = Table(title=f"{len(rows)} suggestions by {value} x confidence, page {page} of {pages}")
-    for column in ("Record", "Subject", "Customer", "Revenue", "Issue", "Conf.", "Score"):
-        table.add_column(column, overflow="fold")
+    table = folded_table(
+        f"{len(rows)} suggestions by {value} x confidence, page {page} of {pages}",
+        ("Record", "Subject", "Customer", "Revenue", "Issue", "Conf.", "Score"),
+    )
     for row in shown:
         table.add_row(
             f"{row.record}\n[link={row.url}]{row.url}[/link]",

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pmsync.common import fail, url_option
+from pmsync.common import fail, fraction_option, url_option
 
 
 def sandbox(
@@ -30,18 +30,16 @@ def sandbox(
     ] = "off",
     faults: Annotated[
         float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share of API requests that fail: 429s, 5xx, slow answers, dropped connections.",
+        fraction_option(
+            "Share of API requests that fail: 429s, 5xx, slow answers, dropped connections.",
+            0.0,
+            1.0,
         ),
     ] = 0.0,
     malformed: Annotated[
         float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share of records served with a broken field (listed at /_sandbox/faults).",
+        fraction_option(
+            "Share of records served with a broken field (listed at /_sandbox/faults).", 0.0, 1.0
         ),
     ] = 0.0,
     search_lag: Annotated[

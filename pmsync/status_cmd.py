@@ -12,7 +12,7 @@ from rich import box
 from rich.table import Table
 
 from models import RecordKind
-from pmsync.common import JsonOption, console, settings_or_exit
+from pmsync.common import JsonOption, console, folded_table, settings_or_exit
 from store import Store
 
 
@@ -197,9 +197,9 @@ def status(
     if as_json:
         print(json.dumps(report, default=str))
         return
-    tools = Table(title="Tools", box=box.SIMPLE_HEAD)
-    for column in ("Tool", "Last pulled", "Newest record", "Last failure"):
-        tools.add_column(column, overflow="fold")
+    tools = folded_table(
+        "Tools", ("Tool", "Last pulled", "Newest record", "Last failure"), box=box.SIMPLE_HEAD
+    )
     for tool, facts in report["tools"].items():
         failure = facts["last_failure"]
         tools.add_row(

@@ -8,12 +8,10 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from rich.table import Table
-
 from linking.themes import MAX_ITEMS, Theme, cluster
 from models import Feedback, Link, RecordKind, Settings
 from models.records import money
-from pmsync.common import console
+from pmsync.common import console, folded_table
 from store import Store
 
 THEME_KEY = "(theme)"  # a stand-in issue key: a theme is summed as an issue would be
@@ -77,9 +75,10 @@ def show_themes(settings: Settings, store: Store, as_json: bool, as_csv: bool) -
                 {**row, "quotes": " | ".join(f"{q['text']} <{q['url']}>" for q in quotes)}
             )
         return
-    table = Table(title=f"{len(themes)} themes among requests that link to no issue")
-    for column in ("Theme", "Terms", "Requests", "Customers", "Revenue", "Example"):
-        table.add_column(column, overflow="fold")
+    table = folded_table(
+        f"{len(themes)} themes among requests that link to no issue",
+        ("Theme", "Terms", "Requests", "Customers", "Revenue", "Example"),
+    )
     for t in themes:
         quote = t.quotes[0] if t.quotes else None
         table.add_row(
