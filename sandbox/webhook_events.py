@@ -35,6 +35,8 @@ from sandbox.jira_data import (
 from sandbox.webhooks_out import Delivery, new_delivery_id
 
 API, PERSON = "api", "person"
+# A record as it was before a change or is after it; None before a create, after a delete.
+Version = dict[str, Any] | None
 JIRA_PERSON = person("Dana Whitfield")
 # Jira's changelog names system fields by their lower-case id; custom fields by name.
 CUSTOM_NAMES = {**NUMBER_FIELDS, **{k: v[0] for k, v in OTHER_CUSTOM_FIELDS.items()}}
@@ -126,8 +128,8 @@ def remote_link_logged(link: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def jira_issue(
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    before: Version,
+    after: Version,
     actor: str,
     base: str,
     logged: tuple[dict[str, Any], ...] = (),

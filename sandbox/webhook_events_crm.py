@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from sandbox.salesforce_data import USER_ID
-from sandbox.webhook_events import API, now_ms
+from sandbox.webhook_events import API, Version, now_ms
 from sandbox.webhooks_out import Delivery
 
 HUBSPOT_PORTAL, HUBSPOT_APP = 62515, 1160452
@@ -39,9 +39,7 @@ def _hubspot_event(subscription: str, object_id: Any, actor: str, **extra: Any) 
     }
 
 
-def hubspot_object(
-    kind: str, before: dict[str, Any] | None, after: dict[str, Any] | None, actor: str
-) -> list[Delivery]:
+def hubspot_object(kind: str, before: Version, after: Version, actor: str) -> list[Delivery]:
     """`kind` is HubSpot's singular object name: deal, company, contact."""
     record = after or before
     if record is None:
@@ -117,9 +115,7 @@ def _sobject(sobject: str, record: dict[str, Any], actor: str) -> dict[str, Any]
     }
 
 
-def salesforce_record(
-    sobject: str, before: dict[str, Any] | None, after: dict[str, Any] | None, actor: str
-) -> list[Delivery]:
+def salesforce_record(sobject: str, before: Version, after: Version, actor: str) -> list[Delivery]:
     record = after or before
     if record is None:
         return []

@@ -8,7 +8,7 @@ from typing import Any
 
 from sandbox.freshdesk_data import API_AGENT_ID
 from sandbox.intercom_data import APP_ID
-from sandbox.webhook_events import API, change_kind, now_iso
+from sandbox.webhook_events import API, Version, change_kind, now_iso
 from sandbox.webhooks_out import Delivery, new_delivery_id
 from sandbox.zendesk_data import API_USER_ID
 
@@ -41,9 +41,7 @@ def _zendesk_detail(ticket: dict[str, Any], actor_id: Any) -> dict[str, Any]:
     return detail
 
 
-def _zendesk_events(
-    before: dict[str, Any] | None, after: dict[str, Any]
-) -> list[tuple[str, dict[str, Any]]]:
+def _zendesk_events(before: Version, after: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if before is None:
         return [("ticket.created", {})]
     if after.get("status") == "deleted" and before.get("status") != "deleted":
@@ -96,8 +94,8 @@ def _zendesk_event(
 
 
 def zendesk_ticket(
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    before: Version,
+    after: Version,
     new_comments: list[dict[str, Any]],
     actor: str,
     agent_id: Any,
@@ -140,9 +138,7 @@ def zendesk_ticket(
     return deliveries
 
 
-def zendesk_other(
-    kind: str, before: dict[str, Any] | None, after: dict[str, Any] | None, actor: str
-) -> list[Delivery]:
+def zendesk_other(kind: str, before: Version, after: Version, actor: str) -> list[Delivery]:
     """Organisations and users: one `*.custom_field_changed`-style event for any change."""
     record = after or before
     if record is None:
@@ -156,7 +152,7 @@ def zendesk_other(
 # -- Intercom ------------------------------------------------------------------------------
 
 
-def _intercom_topic(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+def _intercom_topic(before: Version, after: Version) -> str:
     if before is None:
         return "conversation.user.created"
     if after is None:
@@ -189,8 +185,8 @@ def _intercom_body(topic: str, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def intercom_conversation(
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    before: Version,
+    after: Version,
     new_parts: list[dict[str, Any]],
     actor: str,
 ) -> list[Delivery]:
@@ -214,9 +210,7 @@ def intercom_conversation(
     return [Delivery("intercom", topic, body["id"], body, record, actor)]
 
 
-def intercom_other(
-    kind: str, before: dict[str, Any] | None, after: dict[str, Any] | None, actor: str
-) -> list[Delivery]:
+def intercom_other(kind: str, before: Version, after: Version, actor: str) -> list[Delivery]:
     record = after or before
     if record is None:
         return []
@@ -230,9 +224,7 @@ def intercom_other(
 # -- Freshdesk -----------------------------------------------------------------------------
 
 
-def _freshdesk_event(
-    before: dict[str, Any] | None, after: dict[str, Any] | None, notes: list[dict[str, Any]]
-) -> str:
+def _freshdesk_event(before: Version, after: Version, notes: list[dict[str, Any]]) -> str:
     if notes:
         private = notes[-1].get("private", True)
         return f"{{note_action:{'private' if private else 'public'}_note_added}}"
@@ -250,8 +242,8 @@ def _freshdesk_event(
 
 
 def freshdesk_ticket(
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    before: Version,
+    after: Version,
     notes: list[dict[str, Any]],
     actor: str,
     requester_email: str | None = None,
