@@ -140,44 +140,24 @@ def build(world: World) -> ZendeskStore:
     for t in world.of_tool("zendesk"):
         org = None if t.account is None else org_of[t.account]
         category = "feature_request" if "feature_request" in t.tags else t.tags[0]
-        store.tickets[t.id] = {
-            "id": t.id,
-            "external_id": None,
-            "via": {"channel": t.channel, "source": {"from": {}, "to": {}, "rel": None}},
-            "created_at": zendesk_time(t.created),
-            "updated_at": zendesk_time(t.updated),
-            "generated_timestamp": int(t.updated.timestamp()),
-            "type": t.type,
-            "subject": t.subject,
-            "raw_subject": t.subject,
-            "description": t.description,
-            "priority": t.priority,
-            "status": t.status,
-            "recipient": None,
-            "requester_id": t.requester_id,
-            "submitter_id": t.requester_id,
-            "assignee_id": t.assignee_id,
-            "organization_id": org,
-            "group_id": GROUP_ID,
-            "collaborator_ids": [],
-            "follower_ids": [],
-            "email_cc_ids": [],
-            "forum_topic_id": None,
-            "problem_id": None,
-            "has_incidents": False,
-            "is_public": True,
-            "due_at": None,
-            "tags": list(t.tags),
-            "custom_fields": [{"id": CATEGORY_FIELD, "value": category}],
-            "fields": [{"id": CATEGORY_FIELD, "value": category}],
-            "satisfaction_rating": None,
-            "sharing_agreement_ids": [],
-            "followup_ids": [],
-            "brand_id": BRAND_ID,
-            "allow_channelback": False,
-            "allow_attachments": True,
-            "from_messaging_channel": False,
-        }
+        store.tickets[t.id] = ticket_record(
+            t.id,
+            t.requester_id,
+            t.channel,
+            t.created,
+            t.updated,
+            type=t.type,
+            subject=t.subject,
+            raw_subject=t.subject,
+            description=t.description,
+            priority=t.priority,
+            status=t.status,
+            assignee_id=t.assignee_id,
+            organization_id=org,
+            tags=list(t.tags),
+            custom_fields=[{"id": CATEGORY_FIELD, "value": category}],
+            fields=[{"id": CATEGORY_FIELD, "value": category}],
+        )
         store.comments[t.id] = [
             comment(store.new_id(), int(t.requester_id), t.description, True, t.created, t.channel)
         ]
@@ -194,6 +174,51 @@ def build(world: World) -> ZendeskStore:
             }
         )
     return store
+
+
+def ticket_record(
+    tid: int, requester: Any, channel: str, created: datetime, updated: datetime, **fields: Any
+) -> dict[str, Any]:
+    """A ticket with every key a recorded Zendesk ticket has; `fields` set the others."""
+    return {
+        "id": tid,
+        "external_id": None,
+        "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+        "created_at": zendesk_time(created),
+        "updated_at": zendesk_time(updated),
+        "generated_timestamp": int(updated.timestamp()),
+        "type": None,
+        "subject": None,
+        "raw_subject": None,
+        "description": None,
+        "priority": None,
+        "status": "open",
+        "recipient": None,
+        "requester_id": requester,
+        "submitter_id": requester,
+        "assignee_id": None,
+        "organization_id": None,
+        "group_id": GROUP_ID,
+        "collaborator_ids": [],
+        "follower_ids": [],
+        "email_cc_ids": [],
+        "forum_topic_id": None,
+        "problem_id": None,
+        "has_incidents": False,
+        "is_public": True,
+        "due_at": None,
+        "tags": [],
+        "custom_fields": [{"id": CATEGORY_FIELD, "value": None}],
+        "fields": [{"id": CATEGORY_FIELD, "value": None}],
+        "satisfaction_rating": None,
+        "sharing_agreement_ids": [],
+        "followup_ids": [],
+        "brand_id": BRAND_ID,
+        "allow_channelback": False,
+        "allow_attachments": True,
+        "from_messaging_channel": False,
+        **fields,
+    }
 
 
 def export_position(ticket: dict[str, Any], now: datetime) -> tuple[int, int]:

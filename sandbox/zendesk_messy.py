@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.timefmt import zendesk_time
-from sandbox.zendesk_data import BRAND_ID, CATEGORY_FIELD, GROUP_ID, ZendeskStore, comment
+from sandbox.zendesk_data import ZendeskStore, comment, ticket_record
 
 FIRST_USER, FIRST_TICKET = 381_700_000_001, 990_001
 LONG_PARAGRAPH = (
@@ -71,43 +71,7 @@ def _user(uid: int, name: str, email: str | None, phone: str | None, at: datetim
 
 
 def _ticket(tid: int, requester: int, channel: str, at: datetime, **fields: Any) -> dict:
-    stamp = zendesk_time(at)
-    return {
-        "id": tid,
-        "external_id": None,
-        "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
-        "created_at": stamp,
-        "updated_at": stamp,
-        "generated_timestamp": int(at.timestamp()),
-        "type": None,
-        "priority": None,
-        "status": "open",
-        "recipient": None,
-        "requester_id": requester,
-        "submitter_id": requester,
-        "assignee_id": None,
-        "organization_id": None,
-        "group_id": GROUP_ID,
-        "collaborator_ids": [],
-        "follower_ids": [],
-        "email_cc_ids": [],
-        "forum_topic_id": None,
-        "problem_id": None,
-        "has_incidents": False,
-        "is_public": True,
-        "due_at": None,
-        "tags": [],
-        "custom_fields": [{"id": CATEGORY_FIELD, "value": None}],
-        "fields": [{"id": CATEGORY_FIELD, "value": None}],
-        "satisfaction_rating": None,
-        "sharing_agreement_ids": [],
-        "followup_ids": [],
-        "brand_id": BRAND_ID,
-        "allow_channelback": False,
-        "allow_attachments": True,
-        "from_messaging_channel": False,
-        **fields,
-    }
+    return ticket_record(tid, requester, channel, at, at, **fields)
 
 
 def add_messy(store: ZendeskStore, now: datetime) -> None:
