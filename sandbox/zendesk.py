@@ -282,6 +282,19 @@ async def ticket_comments(request: Request, state: SandboxState) -> Response:
     )
 
 
+def _links_after(
+    state: SandboxState, after: int, ticket: str | None, issue: str | None
+) -> list[dict[str, Any]]:
+    """The Jira links past id `after`, by id, of one ticket or one issue when asked."""
+    return [
+        dict(link)
+        for link in sorted(state.zendesk.jira_links, key=lambda x: x["id"])
+        if link["id"] > after
+        and (ticket is None or str(link["ticket_id"]) == ticket)
+        and (issue is None or str(link["issue_id"]) == issue)
+    ]
+
+
 async def jira_links(request: Request, state: SandboxState) -> Response:
     """The Jira integration's links, ordered by id: "Allowed for Admins", so an agent's
     token gets 403 here (and nowhere else). Paged by `page[size]` (1000 by default) and
@@ -297,13 +310,7 @@ async def jira_links(request: Request, state: SandboxState) -> Response:
     except ValueError:
         return _error(400, "InvalidPaginationParameter", "page[after] must be an integer")
     with state.lock:
-        links = [
-            dict(link)
-            for link in sorted(state.zendesk.jira_links, key=lambda x: x["id"])
-            if link["id"] > after
-            and (ticket is None or str(link["ticket_id"]) == ticket)
-            and (issue is None or str(link["issue_id"]) == issue)
-        ]
+        links = _links_after(state, after, ticket, issue)
     # The documented link carries `ticket_id` as a string ("5000"), like `issue_id`.
     page = [{**link, "ticket_id": str(link["ticket_id"])} for link in links[:size]]
     cursor = f"{base_url(request)}{LINK_LIST}?page[after]={page[-1]['id']}" if page else None
@@ -325,13 +332,7 @@ async def deprecated_jira_links(request: Request, state: SandboxState) -> Respon
     except ValueError:
         return _error(400, "InvalidPaginationParameter", "since_id and limit must be integers")
     with state.lock:
-        links = [
-            dict(link)
-            for link in sorted(state.zendesk.jira_links, key=lambda x: x["id"])
-            if link["id"] > since
-            and (ticket is None or str(link["ticket_id"]) == ticket)
-            and (issue is None or str(link["issue_id"]) == issue)
-        ]
+        links = _links_after(state, since, ticket, issue)
     return json_response({"links": links[:limit]})
 
 

@@ -163,12 +163,7 @@ async def export_tickets(request: Request, state: SandboxState, show: Shown) -> 
                 with_url(u, base, "users") for uid, u in state.zendesk.users.items() if uid in users
             ]
         if "organizations" in include:
-            orgs = {t.get("organization_id") for t in tickets}
-            loaded["organizations"] = [
-                with_url(o, base, "organizations")
-                for oid, o in state.zendesk.organizations.items()
-                if oid in orgs
-            ]
+            loaded["organizations"] = _organizations_of(state, tickets, base)
         return loaded
 
     return _cursor_export(request, state, TICKET_EXPORT, "tickets", records, sideloads)
@@ -190,15 +185,22 @@ async def export_users(request: Request, state: SandboxState) -> Response:
         if "identities" in include:
             loaded["identities"] = [_email_identity(u, base) for u in users if u.get("email")]
         if "organizations" in include:
-            orgs = {u.get("organization_id") for u in users}
-            loaded["organizations"] = [
-                with_url(o, base, "organizations")
-                for oid, o in state.zendesk.organizations.items()
-                if oid in orgs
-            ]
+            loaded["organizations"] = _organizations_of(state, users, base)
         return loaded
 
     return _cursor_export(request, state, USER_EXPORT, "users", records, sideloads)
+
+
+def _organizations_of(
+    state: SandboxState, records: list[dict[str, Any]], base: str
+) -> list[dict[str, Any]]:
+    """The organizations the records belong to, as `include=organizations` sideloads them."""
+    orgs = {r.get("organization_id") for r in records}
+    return [
+        with_url(o, base, "organizations")
+        for oid, o in state.zendesk.organizations.items()
+        if oid in orgs
+    ]
 
 
 def _email_identity(user: dict[str, Any], base: str) -> dict[str, Any]:
