@@ -13,6 +13,7 @@ import html
 from typing import Any
 
 from sandbox.intercom_data import IntercomStore
+from sandbox.tenants import messy_once
 
 BOT = {"type": "bot", "id": "815309", "name": "Operator", "email": "operator+sbx7acme@intercom.io"}
 NAMES = (
@@ -39,10 +40,7 @@ def _lead(contact: dict[str, Any], name: str | None) -> None:
 
 def apply(store: IntercomStore, tenant: Any) -> None:
     """Change the store as the tenant's workspace would hold it; once per store."""
-    if store.tenant_applied:
-        return
-    store.tenant_applied = True
-    if not getattr(tenant, "messy", False):
+    if not messy_once(store, tenant):
         return
     contacts = sorted(store.contacts.values(), key=lambda c: str(c["id"]))
     leads = {str(c["id"]) for c in contacts[::4]}
