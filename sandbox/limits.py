@@ -207,6 +207,31 @@ class Verdict:
     applies: tuple[str, ...] = ()  # names of the policies the request counts against
 
 
+def _blocked(
+    tool: str,
+    policy: Policy,
+    reset_at: float,
+    wait: float,
+    primary: tuple[int, int],
+    applies: tuple[str, ...],
+    forced: bool = False,
+) -> Verdict:
+    """A refusal: the policy hit, none of it remaining, and when a retry would pass."""
+    return Verdict(
+        tool,
+        policy,
+        blocked=True,
+        limit=policy.limit,
+        remaining=0,
+        reset_at=reset_at,
+        wait=wait,
+        forced=forced,
+        primary_limit=primary[0],
+        primary_remaining=primary[1],
+        applies=applies,
+    )
+
+
 def retry_after_seconds(wait: float) -> int:
     """Retry-After is whole seconds: round up so that honouring it is always enough."""
     return max(1, math.ceil(wait - 1e-9))
@@ -284,18 +309,8 @@ class Limiter:
             applies = tuple(p.name for p, _ in applicable)
             if spent:
                 free_at, policy, bucket = max(spent, key=lambda x: x[0])
-                return Verdict(
-                    tool,
-                    policy,
-                    blocked=True,
-                    limit=policy.limit,
-                    remaining=0,
-                    reset_at=max(free_at, bucket.reset_at(now)),
-                    wait=free_at - now,
-                    primary_limit=primary[0],
-                    primary_remaining=primary[1],
-                    applies=applies,
-                )
+                reset_at = max(free_at, bucket.reset_at(now))
+                return _blocked(tool, policy, reset_at, free_at - now, primary, applies)
             return Verdict(
                 tool,
                 first,
@@ -311,15 +326,5 @@ class Limiter:
         """An injected 429 that tells the same story a spent window would."""
         policies = [p for p in self.table[tool] if p.scope(method, path) is not None]
         policy = policies[0] if policies else self.table[tool][0]
-        return Verdict(
-            tool,
-            policy,
-            blocked=True,
-            limit=policy.limit,
-            remaining=0,
-            reset_at=now + wait,
-            wait=wait,
-            forced=True,
-            primary_limit=policy.limit,
-            applies=tuple(p.name for p in policies),
-        )
+        applies = tuple(p.name for p in policies)
+        return _blocked(tool, policy, now + wait, wait, (policy.limit, 0), applies, forced=True)
