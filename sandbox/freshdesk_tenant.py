@@ -10,16 +10,9 @@ a ticket counts for stays what the world planted.
 from typing import Any
 
 from sandbox.freshdesk_data import FreshdeskStore
+from sandbox.tenants import MESSY_NAMES as NAMES
 from sandbox.tenants import messy_once
 
-NAMES = (
-    "Zoë Ångström",
-    "Jürgen Groß",
-    "Søren Kierkegård",
-    "Łucja Wądołowska",
-    "李雷",
-    "Сергей Ильич",
-)
 FOOTER = (
     "\n\n-- \nCe message et ses pièces jointes sont confidentiels et destinés exclusivement à "
     "leurs destinataires. " + "Si vous avez reçu ce message par erreur, merci de le détruire. " * 12

@@ -13,17 +13,10 @@ import html
 from typing import Any
 
 from sandbox.intercom_data import IntercomStore
+from sandbox.tenants import MESSY_NAMES as NAMES
 from sandbox.tenants import messy_once
 
 BOT = {"type": "bot", "id": "815309", "name": "Operator", "email": "operator+sbx7acme@intercom.io"}
-NAMES = (
-    "Zoë Ångström",
-    "Jürgen Groß",
-    "Søren Kierkegård",
-    "Łucja Wądołowska",
-    "李雷",
-    "Сергей Ильич",
-)
 # A signature and disclaimer as mail clients append them: long, and no demand in it.
 DISCLAIMER = (
     "<p>--<br>Envoyé depuis mon téléphone. Ce message et ses pièces jointes sont "

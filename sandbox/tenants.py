@@ -76,6 +76,17 @@ def tenant_named(name: str) -> Tenant:
         ) from None
 
 
+# Names beyond ASCII that a messy tenant's people carry.
+MESSY_NAMES = (
+    "Zoë Ångström",
+    "Jürgen Groß",
+    "Søren Kierkegård",
+    "Łucja Wądołowska",
+    "李雷",
+    "Сергей Ильич",
+)
+
+
 def messy_once(store: Any, tenant: Any) -> bool:
     """Whether to give a store its messy tenant's variations now: once per store (its
     `tenant_applied` flag is set here), and only for a messy tenant."""
