@@ -286,14 +286,12 @@ def routes() -> list[BaseRoute]:
         add("PUT", f"{api}/issue/{{key}}", put_issue)
         add("GET", f"{api}/issue/{{key}}/comment", list_comments)
         add("POST", f"{api}/issue/{{key}}/comment", add_comment)
-        add("GET", f"{api}/issue/{{key}}/comment/{{id}}", comment)
-        add("PUT", f"{api}/issue/{{key}}/comment/{{id}}", comment)
-        add("DELETE", f"{api}/issue/{{key}}/comment/{{id}}", comment)
         add("GET", f"{api}/issue/{{key}}/properties", properties)
         for method in ("GET", "PUT", "DELETE"):
+            add(method, f"{api}/issue/{{key}}/comment/{{id}}", comment)
             add(method, f"{api}/issue/{{key}}/properties/{{propertyKey}}", issue_property)
-        add("GET", f"{api}/issue/{{key}}/remotelink", remote_links)
-        add("POST", f"{api}/issue/{{key}}/remotelink", remote_links)
+        for method in ("GET", "POST"):
+            add(method, f"{api}/issue/{{key}}/remotelink", remote_links)
         add("GET", f"{api}/project/search", project_search)
         add("GET", f"{api}/project", projects)
         add("GET", f"{api}/project/{{key}}", projects)
