@@ -97,46 +97,7 @@ def build(world: World) -> ZendeskStore:
     ]
     people.append((API_USER_ID, "Demo Integration", "demo@example.com", None, "admin", world.now))
     for pid, name, email, org, role, created in people:
-        store.users[pid] = {
-            "id": pid,
-            "name": name,
-            "email": email,
-            "created_at": zendesk_time(created),
-            "updated_at": zendesk_time(created),
-            "time_zone": "London",
-            "iana_time_zone": "Europe/London",
-            "phone": None,
-            "locale": "en-US",
-            "locale_id": 1,
-            "organization_id": org,
-            "role": role,
-            "verified": True,
-            "active": True,
-            "suspended": False,
-            "external_id": None,
-            "tags": [],
-            "user_fields": {},
-            "details": "",
-            "notes": "",
-            "shared": False,
-            # The rest of a recorded user's keys (zenpy's and Airbyte's recordings).
-            "alias": "",
-            "photo": None,
-            "shared_phone_number": None,
-            "shared_agent": False,
-            "last_login_at": None,
-            "two_factor_auth_enabled": None,
-            "signature": None,
-            "custom_role_id": None,
-            "role_type": None,
-            "moderator": role == "admin",
-            "ticket_restriction": None if role == "admin" else "requested",
-            "only_private_comments": False,
-            "restricted_agent": role != "admin",
-            "chat_only": False,
-            "default_group_id": None,
-            "report_csv": False,
-        }
+        store.users[pid] = user_record(pid, name, email, role, created, organization_id=org)
     for t in world.of_tool("zendesk"):
         org = None if t.account is None else org_of[t.account]
         category = "feature_request" if "feature_request" in t.tags else t.tags[0]
@@ -174,6 +135,53 @@ def build(world: World) -> ZendeskStore:
             }
         )
     return store
+
+
+def user_record(
+    uid: int, name: str, email: str | None, role: str, created: datetime, **fields: Any
+) -> dict[str, Any]:
+    """A user with every key a recorded Zendesk user has; `fields` set the others."""
+    return {
+        "id": uid,
+        "name": name,
+        "email": email,
+        "created_at": zendesk_time(created),
+        "updated_at": zendesk_time(created),
+        "time_zone": "London",
+        "iana_time_zone": "Europe/London",
+        "phone": None,
+        "locale": "en-US",
+        "locale_id": 1,
+        "organization_id": None,
+        "role": role,
+        "verified": True,
+        "active": True,
+        "suspended": False,
+        "external_id": None,
+        "tags": [],
+        "user_fields": {},
+        "details": "",
+        "notes": "",
+        "shared": False,
+        # The rest of a recorded user's keys (zenpy's and Airbyte's recordings).
+        "alias": "",
+        "photo": None,
+        "shared_phone_number": None,
+        "shared_agent": False,
+        "last_login_at": None,
+        "two_factor_auth_enabled": None,
+        "signature": None,
+        "custom_role_id": None,
+        "role_type": None,
+        "moderator": role == "admin",
+        "ticket_restriction": None if role == "admin" else "requested",
+        "only_private_comments": False,
+        "restricted_agent": role != "admin",
+        "chat_only": False,
+        "default_group_id": None,
+        "report_csv": False,
+        **fields,
+    }
 
 
 def ticket_record(
