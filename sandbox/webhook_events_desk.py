@@ -145,7 +145,9 @@ def zendesk_other(kind: str, before: Version, after: Version, actor: str) -> lis
         return []
     change = change_kind(before, after)
     event = {"created": "created", "deleted": "deleted"}.get(change, "custom_field_changed")
-    detail = {k: record.get(k) for k in ("id", "name", "email", "updated_at") if k in record}
+    detail: dict[str, Any] = {
+        k: record.get(k) for k in ("id", "name", "email", "updated_at") if k in record
+    }
     return _zendesk_event(f"{kind}:{record.get('id')}", f"{kind}.{event}", detail, {}, actor)
 
 
