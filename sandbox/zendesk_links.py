@@ -19,28 +19,31 @@ FORBIDDEN = {
 }
 
 
-def _links_after(
-    state: SandboxState, after: int, ticket: str | None, issue: str | None
-) -> list[dict[str, Any]]:
-    """The Jira links past id `after`, by id, of one ticket or one issue when asked."""
-    return [
-        dict(link)
-        for link in sorted(state.zendesk.jira_links, key=lambda x: x["id"])
-        if link["id"] > after
-        and (ticket is None or str(link["ticket_id"]) == ticket)
-        and (issue is None or str(link["issue_id"]) == issue)
-    ]
-
-
-def _link_paging(
-    params: Any, size_name: str, after_name: str, problem: str
-) -> tuple[int, int] | Response:
-    """A link list's page size (1 to 1000, 1000 by default) and the id it starts after."""
+def _links(
+    state: SandboxState,
+    params: Any,
+    paging: tuple[str, str, str],
+    ticket: str | None,
+    issue: str | None,
+) -> tuple[int, list[dict[str, Any]]] | Response:
+    """A link list's page size (1 to 1000, 1000 by default) and the links, by id, past the
+    one it starts after, of one ticket or one issue when asked. `paging`: the size's and
+    the start's parameter names, and what to say when either is not an integer."""
+    size_name, after_name, problem = paging
     try:
         size = min(1000, max(1, int(params.get(size_name, 1000))))
-        return size, int(params.get(after_name, 0))
+        after = int(params.get(after_name, 0))
     except ValueError:
         return _error(400, "InvalidPaginationParameter", problem)
+    with state.lock:
+        links = [
+            dict(link)
+            for link in sorted(state.zendesk.jira_links, key=lambda x: x["id"])
+            if link["id"] > after
+            and (ticket is None or str(link["ticket_id"]) == ticket)
+            and (issue is None or str(link["issue_id"]) == issue)
+        ]
+    return size, links
 
 
 async def jira_links(request: Request, state: SandboxState) -> Response:
@@ -52,12 +55,11 @@ async def jira_links(request: Request, state: SandboxState) -> Response:
     params = request.query_params
     ticket = params.get("filter[ticket_id]") or params.get("ticket_id")
     issue = params.get("filter[issue_id]") or params.get("issue_id")
-    paging = _link_paging(params, "page[size]", "page[after]", "page[after] must be an integer")
-    if isinstance(paging, Response):
-        return paging
-    size, after = paging
-    with state.lock:
-        links = _links_after(state, after, ticket, issue)
+    paging = ("page[size]", "page[after]", "page[after] must be an integer")
+    found = _links(state, params, paging, ticket, issue)
+    if isinstance(found, Response):
+        return found
+    size, links = found
     # The documented link carries `ticket_id` as a string ("5000"), like `issue_id`.
     page = [{**link, "ticket_id": str(link["ticket_id"])} for link in links[:size]]
     cursor = f"{base_url(request)}{LINK_LIST}?page[after]={page[-1]['id']}" if page else None
@@ -73,10 +75,9 @@ async def deprecated_jira_links(request: Request, state: SandboxState) -> Respon
         return json_response(FORBIDDEN, 403)
     params = request.query_params
     ticket, issue = params.get("ticket_id"), params.get("issue_id")
-    paging = _link_paging(params, "limit", "since_id", "since_id and limit must be integers")
-    if isinstance(paging, Response):
-        return paging
-    limit, since = paging
-    with state.lock:
-        links = _links_after(state, since, ticket, issue)
+    paging = ("limit", "since_id", "since_id and limit must be integers")
+    found = _links(state, params, paging, ticket, issue)
+    if isinstance(found, Response):
+        return found
+    limit, links = found
     return json_response({"links": links[:limit]})
