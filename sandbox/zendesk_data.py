@@ -29,6 +29,10 @@ class ZendeskStore:
         return self.next_id
 
 
+# The world's ticket fields a Zendesk ticket carries under the same name, as they are.
+TICKET_AS_IS = ("type", "subject", "description", "priority", "status", "assignee_id")
+
+
 def record_key(value: Any) -> Any:
     """Ids are integers in Zendesk; injected records may carry anything."""
     if isinstance(value, str) and value.isdigit():
@@ -101,23 +105,19 @@ def build(world: World) -> ZendeskStore:
     for t in world.of_tool("zendesk"):
         org = None if t.account is None else org_of[t.account]
         category = "feature_request" if "feature_request" in t.tags else t.tags[0]
+        same = {name: getattr(t, name) for name in TICKET_AS_IS}
         store.tickets[t.id] = ticket_record(
             t.id,
             t.requester_id,
             t.channel,
             t.created,
             t.updated,
-            type=t.type,
-            subject=t.subject,
             raw_subject=t.subject,
-            description=t.description,
-            priority=t.priority,
-            status=t.status,
-            assignee_id=t.assignee_id,
             organization_id=org,
             tags=list(t.tags),
             custom_fields=[{"id": CATEGORY_FIELD, "value": category}],
             fields=[{"id": CATEGORY_FIELD, "value": category}],
+            **same,
         )
         store.comments[t.id] = [
             comment(store.new_id(), int(t.requester_id), t.description, True, t.created, t.channel)
