@@ -116,6 +116,16 @@ def _salesforce(sobject: str) -> Kind:
     )
 
 
+def _flat(
+    records: Callable[["SandboxState"], Records],
+    key: Callable[[Any], Any],
+    fmt: Callable[[datetime], Any],
+    delete: Callable[["SandboxState", Any, datetime], None] | None = None,
+) -> Kind:
+    """A record kept flat under its `id`, whose update moves `updated_at` (in `fmt`)."""
+    return Kind(records, "id", key, _top("updated_at", fmt=fmt), str, None, delete)
+
+
 KINDS: dict[tuple[str, str], Kind] = {
     ("jira", "issue"): Kind(
         lambda s: s.jira.issues,
@@ -129,48 +139,20 @@ KINDS: dict[tuple[str, str], Kind] = {
     ("zendesk", "ticket"): Kind(
         lambda s: s.zendesk.tickets, "id", record_key, _zendesk_stamp, str, None, _zendesk_delete
     ),
-    ("zendesk", "user"): Kind(
-        lambda s: s.zendesk.users, "id", record_key, _top("updated_at", fmt=zendesk_time), str
-    ),
-    ("zendesk", "organization"): Kind(
-        lambda s: s.zendesk.organizations,
-        "id",
-        record_key,
-        _top("updated_at", fmt=zendesk_time),
-        str,
-    ),
+    ("zendesk", "user"): _flat(lambda s: s.zendesk.users, record_key, zendesk_time),
+    ("zendesk", "organization"): _flat(lambda s: s.zendesk.organizations, record_key, zendesk_time),
     ("hubspot", "deal"): _hubspot("deals"),
     ("hubspot", "company"): _hubspot("companies"),
-    ("intercom", "conversation"): Kind(
-        lambda s: s.intercom.conversations,
-        "id",
-        str,
-        _top("updated_at", fmt=unix),
-        str,
-        None,
-        _intercom_delete,
+    ("intercom", "conversation"): _flat(
+        lambda s: s.intercom.conversations, str, unix, _intercom_delete
     ),
-    ("intercom", "company"): Kind(
-        lambda s: s.intercom.companies, "id", str, _top("updated_at", fmt=unix), str
+    ("intercom", "company"): _flat(lambda s: s.intercom.companies, str, unix),
+    ("intercom", "contact"): _flat(lambda s: s.intercom.contacts, str, unix),
+    ("freshdesk", "ticket"): _flat(
+        lambda s: s.freshdesk.tickets, record_key, fd_time, _freshdesk_delete
     ),
-    ("intercom", "contact"): Kind(
-        lambda s: s.intercom.contacts, "id", str, _top("updated_at", fmt=unix), str
-    ),
-    ("freshdesk", "ticket"): Kind(
-        lambda s: s.freshdesk.tickets,
-        "id",
-        record_key,
-        _top("updated_at", fmt=fd_time),
-        str,
-        None,
-        _freshdesk_delete,
-    ),
-    ("freshdesk", "company"): Kind(
-        lambda s: s.freshdesk.companies, "id", record_key, _top("updated_at", fmt=fd_time), str
-    ),
-    ("freshdesk", "contact"): Kind(
-        lambda s: s.freshdesk.contacts, "id", record_key, _top("updated_at", fmt=fd_time), str
-    ),
+    ("freshdesk", "company"): _flat(lambda s: s.freshdesk.companies, record_key, fd_time),
+    ("freshdesk", "contact"): _flat(lambda s: s.freshdesk.contacts, record_key, fd_time),
     ("salesforce", "opportunity"): _salesforce("Opportunity"),
     ("salesforce", "account"): _salesforce("Account"),
     ("salesforce", "task"): _salesforce("Task"),

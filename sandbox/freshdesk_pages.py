@@ -10,27 +10,22 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox import freshdesk_tenant
+from sandbox.agent_html import agent_page, agent_style
 from sandbox.state import SandboxState
 
-STYLE = """
-body { font: 14px/1.5 -apple-system, "Segoe UI", Roboto, sans-serif; color: #12344d;
-       margin: 0; background: #f5f7f9; }
-header.bar { background: #12344d; color: #fff; padding: 10px 24px; }
-main { max-width: 860px; margin: 0 auto; padding: 16px 24px; background: #fff; }
-.meta { color: #647a8e; }
-.note { border-top: 1px solid #ebeff3; padding: 8px 0; background: #fef1e1; }
-"""
+STYLE = agent_style(
+    "#12344d",
+    "#f5f7f9",
+    "#12344d",
+    "#647a8e",
+    ".note { border-top: 1px solid #ebeff3; padding: 8px 0; background: #fef1e1; }\n",
+)
 STATUS_NAMES = {2: "Open", 3: "Pending", 4: "Resolved", 5: "Closed"}  # as agents see them
 
 
 def _page(title: str, content: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
-        f" : Freshdesk</title><style>{STYLE}</style></head><body>"
-        f'<header class="bar">Acme Analytics · Support</header><main>{content}</main>'
-        "</body></html>",
-        status,
-    )
+    header = "Acme Analytics · Support"
+    return HTMLResponse(agent_page(title, " : Freshdesk", header, content, STYLE), status)
 
 
 def _number(value: str) -> int | None:

@@ -10,15 +10,9 @@ a ticket counts for stays what the world planted.
 from typing import Any
 
 from sandbox.freshdesk_data import FreshdeskStore
+from sandbox.tenants import MESSY_NAMES as NAMES
+from sandbox.tenants import messy_once
 
-NAMES = (
-    "Zoë Ångström",
-    "Jürgen Groß",
-    "Søren Kierkegård",
-    "Łucja Wądołowska",
-    "李雷",
-    "Сергей Ильич",
-)
 FOOTER = (
     "\n\n-- \nCe message et ses pièces jointes sont confidentiels et destinés exclusivement à "
     "leurs destinataires. " + "Si vous avez reçu ce message par erreur, merci de le détruire. " * 12
@@ -27,10 +21,7 @@ FOOTER = (
 
 def apply(store: FreshdeskStore, tenant: Any) -> None:
     """Change the store as the tenant's helpdesk would hold it; once per store."""
-    if store.tenant_applied:
-        return
-    store.tenant_applied = True
-    if not getattr(tenant, "messy", False):
+    if not messy_once(store, tenant):
         return
     contacts = sorted(store.contacts.values(), key=lambda c: int(c["id"]))
     for index, contact in enumerate(contacts):

@@ -64,6 +64,10 @@ def error(status: int, message: str, category: str, **extra: Any) -> Response:
     return json_response(body, status)
 
 
+def invalid(message: str) -> Response:
+    return error(400, message, "VALIDATION_ERROR")
+
+
 def missing_scopes(*scopes: str) -> Response:
     """What an app without a scope gets, on every endpoint that needs it."""
     return error(

@@ -12,28 +12,24 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox import intercom_tenant
+from sandbox.agent_html import agent_page, agent_style
 from sandbox.intercom_data import APP_ID
 from sandbox.state import SandboxState
 
 TAGS = re.compile(r"<[^>]+>")
 
-STYLE = """
-body { font: 14px/1.5 -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
-       margin: 0; background: #f5f5f5; }
-header.bar { background: #1f8ded; color: #fff; padding: 10px 24px; }
-main { max-width: 860px; margin: 0 auto; padding: 16px 24px; background: #fff; }
-.meta { color: #737373; }
-.part { border-top: 1px solid #e6e6e6; padding: 8px 0; }
-.part.note { background: #fef7e0; }
-"""
+STYLE = agent_style(
+    "#1a1a1a",
+    "#f5f5f5",
+    "#1f8ded",
+    "#737373",
+    ".part { border-top: 1px solid #e6e6e6; padding: 8px 0; }\n"
+    ".part.note { background: #fef7e0; }\n",
+)
 
 
 def _page(title: str, content: str) -> HTMLResponse:
-    return HTMLResponse(
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
-        f" | Intercom</title><style>{STYLE}</style></head><body>"
-        f'<header class="bar">Acme Analytics · Inbox</header><main>{content}</main></body></html>'
-    )
+    return HTMLResponse(agent_page(title, " | Intercom", "Acme Analytics · Inbox", content, STYLE))
 
 
 def _missing(what: str) -> HTMLResponse:

@@ -13,16 +13,10 @@ import html
 from typing import Any
 
 from sandbox.intercom_data import IntercomStore
+from sandbox.tenants import MESSY_NAMES as NAMES
+from sandbox.tenants import messy_once
 
 BOT = {"type": "bot", "id": "815309", "name": "Operator", "email": "operator+sbx7acme@intercom.io"}
-NAMES = (
-    "Zoë Ångström",
-    "Jürgen Groß",
-    "Søren Kierkegård",
-    "Łucja Wądołowska",
-    "李雷",
-    "Сергей Ильич",
-)
 # A signature and disclaimer as mail clients append them: long, and no demand in it.
 DISCLAIMER = (
     "<p>--<br>Envoyé depuis mon téléphone. Ce message et ses pièces jointes sont "
@@ -39,10 +33,7 @@ def _lead(contact: dict[str, Any], name: str | None) -> None:
 
 def apply(store: IntercomStore, tenant: Any) -> None:
     """Change the store as the tenant's workspace would hold it; once per store."""
-    if store.tenant_applied:
-        return
-    store.tenant_applied = True
-    if not getattr(tenant, "messy", False):
+    if not messy_once(store, tenant):
         return
     contacts = sorted(store.contacts.values(), key=lambda c: str(c["id"]))
     leads = {str(c["id"]) for c in contacts[::4]}

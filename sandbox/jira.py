@@ -1,7 +1,5 @@
 """Jira Cloud REST API v2 and v3, mounted under /jira (the site's context path)."""
 
-import json
-import re
 from typing import Any
 
 from starlette.requests import Request
@@ -9,33 +7,28 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.browse import browse
+from sandbox.jira_comments import add_comment, comment, list_comments
 from sandbox.jira_create import create_issue
 from sandbox.jira_data import (
     API_USER,
     FIELD_NAMES,
     SORTABLE_FIELDS,
-    adf,
     field_catalogue,
-    render_comment,
     render_issue,
-    render_remote_link,
     selection,
 )
 from sandbox.jira_edit import (
     INVALID_PAYLOAD,
-    comment_error,
-    comment_properties,
     edit_issue,
-    new_comment,
-    property_error,
-    value_bytes,
 )
 from sandbox.jira_expand import expand
 from sandbox.jira_expand import wanted as expand_options
 from sandbox.jira_fields import user_ref
+from sandbox.jira_issue_parts import issue_property, properties, remote_links
 from sandbox.jira_projects import my_permissions, not_found, project_search, projects
 from sandbox.jira_search import TokenError, matches, project_of
 from sandbox.jira_search import search as run_search
+from sandbox.jira_web import NO_ISSUE, api_version, error
 from sandbox.jql import JqlError, parse
 from sandbox.state import SandboxState
 from sandbox.timefmt import jira_time, utcnow
@@ -47,7 +40,6 @@ from sandbox.web import (
     json_response,
     query_list,
     read_json,
-    site_url,
 )
 
 EMAIL, API_TOKEN = "demo@example.com", "sandbox"
@@ -68,22 +60,15 @@ REMOVED = (
     "API. A full migration guideline is available at "
     "https://developer.atlassian.com/changelog/#CHANGE-2046"
 )
-NO_ISSUE = "Issue does not exist or you do not have permission to see it."
 NOT_ADMIN = (
     "To discard the user notification either admin or project admin permissions are required."
 )
 
 
-def _error(
-    status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
-) -> Response:
-    return json_response({"errorMessages": messages or [], "errors": errors or {}}, status)
-
-
 def _guard(request: Request) -> Response | None:
     if basic_credentials(request) == (EMAIL, API_TOKEN):
         return None
-    return _error(
+    return error(
         401, ["You are not authenticated. Authentication required to perform this operation."]
     )
 
@@ -92,13 +77,22 @@ def _open(request: Request) -> None:
     return None  # serverInfo can be read anonymously on Jira Cloud
 
 
-def _version(request: Request) -> str:
-    match = re.search(r"/rest/api/(\d)/", request.url.path)
-    return match.group(1) if match else "3"
-
-
 def _base(request: Request) -> str:
     return base_url(request)
+
+
+def _shown(
+    state: SandboxState,
+    issue: dict[str, Any],
+    version: str,
+    base: str,
+    chosen: tuple[bool, set[str], set[str]],
+    options: set[str],
+) -> dict[str, Any]:
+    """An issue as the API shows it: rendered, with the expansions asked for."""
+    key = str(issue.get("key"))
+    rendered = render_issue(issue, state.jira.comments.get(key, []), version, base, chosen)
+    return expand(issue, rendered, options, FIELD_NAMES, state.jira.history.get(key, []))
 
 
 async def server_info(request: Request, state: SandboxState) -> Response:
@@ -125,7 +119,7 @@ async def server_info(request: Request, state: SandboxState) -> Response:
 async def myself(request: Request, state: SandboxState) -> Response:
     return json_response(
         {
-            **user_ref(API_USER, _base(request), _version(request)),
+            **user_ref(API_USER, _base(request), api_version(request)),
             "key": "",  # gone for privacy (GDPR): Jira Cloud serves them empty
             "name": "",
             "groups": {"size": 1, "items": []},
@@ -139,14 +133,14 @@ async def fields(request: Request, state: SandboxState) -> Response:
 
 
 async def removed_search(request: Request, state: SandboxState) -> Response:
-    return _error(410, [REMOVED])
+    return error(410, [REMOVED])
 
 
 async def search(request: Request, state: SandboxState) -> Response:
     if request.method == "POST":
         ok, params = await read_json(request)
         if not ok or not isinstance(params, dict) or set(params) - SEARCH_KEYS:
-            return _error(400, [INVALID_PAYLOAD])
+            return error(400, [INVALID_PAYLOAD])
         wanted = params.get("fields") or []
         wanted = wanted.split(",") if isinstance(wanted, str) else [str(f) for f in wanted]
         props = params.get("properties") or []
@@ -157,50 +151,37 @@ async def search(request: Request, state: SandboxState) -> Response:
     props = [p.strip() for p in props if p.strip()]
     options = expand_options(params.get("expand"))
     if len(props) > 5:
-        return _error(400, ["At most 5 issue properties can be requested."])
+        return error(400, ["At most 5 issue properties can be requested."])
     jql = str(params.get("jql") or "")
     chosen = selection([f.strip() for f in wanted if f.strip()], "id")
     try:
         query = parse(jql, utcnow(), SORTABLE_FIELDS)
         limit = int(params["maxResults"]) if params.get("maxResults") is not None else 50
     except JqlError as exc:
-        return _error(400, [str(exc)])
+        return error(400, [str(exc)])
     except (TypeError, ValueError):
-        return _error(400, ["The value of maxResults must be an integer."])
+        return error(400, ["The value of maxResults must be an integer."])
     if limit < 1:
-        return _error(400, ["The value of maxResults must be greater than 0."])
+        return error(400, ["The value of maxResults must be greater than 0."])
     # Jira serves up to 5000 issues a page for id/key alone, else at most 100. The Key
     # field's id is `issuekey` (the `jira` package turns "id" and "key" into it through
     # the field catalogue's clause names): asking for it is asking for the key alone.
     limit = min(limit, 5000 if not chosen[0] and chosen[1] <= {"id", "key", "issuekey"} else 100)
-    version, base = _version(request), _base(request)
+    version, base = api_version(request), _base(request)
     with state.lock:
         # Search is eventually consistent: issues written in the last `search_lag_s`
         # seconds are not in the index yet (a direct GET sees them at once).
         issues = [i for i in state.jira.issues.values() if state.indexed("jira", i.get("key"))]
         missing = sorted((query.projects or set()) - {project_of(i) for i in issues})
         if missing:
-            return _error(
-                400, [f"The value '{missing[0]}' does not exist for the field 'project'."]
-            )
+            return error(400, [f"The value '{missing[0]}' does not exist for the field 'project'."])
         try:
             page, token = run_search(
                 issues, query, jql, params.get("nextPageToken"), limit, utcnow()
             )
         except TokenError:
-            return _error(400, ["The provided next page token is invalid or expired."])
-        rendered = [
-            expand(
-                i,
-                render_issue(
-                    i, state.jira.comments.get(str(i.get("key")), []), version, base, chosen
-                ),
-                options,
-                FIELD_NAMES,
-                state.jira.history.get(str(i.get("key")), []),
-            )
-            for i in page
-        ]
+            return error(400, ["The provided next page token is invalid or expired."])
+        rendered = [_shown(state, i, version, base, chosen, options) for i in page]
         if props:  # Jira adds the asked-for entity properties the issue has
             for raw, issue in zip(rendered, page, strict=True):
                 have = state.jira.properties.get(str(issue.get("key")), {})
@@ -214,11 +195,11 @@ async def search(request: Request, state: SandboxState) -> Response:
 async def approximate_count(request: Request, state: SandboxState) -> Response:
     ok, params = await read_json(request)
     if not ok or not isinstance(params, dict):
-        return _error(400, [INVALID_PAYLOAD])
+        return error(400, [INVALID_PAYLOAD])
     try:
         query = parse(str(params.get("jql") or ""), utcnow(), SORTABLE_FIELDS)
     except JqlError as exc:
-        return _error(400, [str(exc)])
+        return error(400, [str(exc)])
     with state.lock:
         count = sum(
             matches(i, query, utcnow())
@@ -230,21 +211,14 @@ async def approximate_count(request: Request, state: SandboxState) -> Response:
 
 async def get_issue(request: Request, state: SandboxState) -> Response:
     chosen = selection(query_list(request, "fields"), "*all")
+    version, base = api_version(request), _base(request)
     with state.lock:
         issue = state.jira.find(request.path_params["key"])
         if issue is None:
-            return _error(404, [NO_ISSUE])
-        key = str(issue.get("key"))
-        body = expand(
-            issue,
-            render_issue(
-                issue, state.jira.comments.get(key, []), _version(request), _base(request), chosen
-            ),
-            expand_options(request.query_params.get("expand")),
-            FIELD_NAMES,
-            state.jira.history.get(key, []),
-        )
-        props = state.jira.properties.get(key, {})
+            return error(404, [NO_ISSUE])
+        options = expand_options(request.query_params.get("expand"))
+        body = _shown(state, issue, version, base, chosen, options)
+        props = state.jira.properties.get(str(issue.get("key")), {})
         wanted = query_list(request, "properties")
         if wanted:
             body["properties"] = {k: v for k, v in props.items() if "*all" in wanted or k in wanted}
@@ -257,205 +231,32 @@ async def put_issue(request: Request, state: SandboxState) -> Response:
     with state.lock:
         issue = state.jira.find(request.path_params["key"])
         if issue is None:
-            return _error(404, [NO_ISSUE])
+            return error(404, [NO_ISSUE])
         if quiet and not state.tenant.jira_admin:
             # Discarding the watchers' mail needs Administer Jira or Administer Projects.
-            return _error(403, [NOT_ADMIN])
+            return error(403, [NOT_ADMIN])
         try:
             errors = edit_issue(
-                state.jira, issue, body if ok else None, _version(request), utcnow(), quiet
+                state.jira, issue, body if ok else None, api_version(request), utcnow(), quiet
             )
         except ValueError as exc:
-            return _error(400, [str(exc)])
+            return error(400, [str(exc)])
         if not errors:
             state.touch("jira", issue.get("key"))
-    return _error(400, errors=errors) if errors else Response(status_code=204)
-
-
-async def list_comments(request: Request, state: SandboxState) -> Response:
-    try:
-        start = max(0, int(request.query_params.get("startAt", 0)))
-        # (unconfirmed) Jira Cloud's documented default page is 5000 comments.
-        limit = min(5000, max(1, int(request.query_params.get("maxResults", 5000))))
-    except ValueError:
-        return _error(400, ["startAt and maxResults must be integers."])
-    with state.lock:
-        issue = state.jira.find(request.path_params["key"])
-        if issue is None:
-            return _error(404, [NO_ISSUE])
-        comments = list(state.jira.comments.get(str(issue.get("key")), []))
-    if request.query_params.get("orderBy") == "-created":
-        comments.reverse()
-    with_properties = "properties" in expand_options(request.query_params.get("expand"))
-    page = [
-        render_comment(c, str(issue.get("id")), _version(request), _base(request), with_properties)
-        for c in comments[start : start + limit]
-    ]
-    return json_response(
-        {"startAt": start, "maxResults": limit, "total": len(comments), "comments": page}
-    )
-
-
-async def add_comment(request: Request, state: SandboxState) -> Response:
-    ok, body = await read_json(request)
-    text = body.get("body") if ok and isinstance(body, dict) else None
-    version = _version(request)
-    with state.lock:
-        issue = state.jira.find(request.path_params["key"])
-        if issue is None:
-            return _error(404, [NO_ISSUE])
-        error = comment_error(text, version)
-        if error:
-            return _error(400, errors={"comment": error})
-        try:
-            props = comment_properties(body.get("properties"))
-        except ValueError as exc:
-            return _error(400, [str(exc)])
-        now = utcnow()
-        comment = new_comment(state.jira, text, version, now, props)
-        state.jira.comments.setdefault(str(issue.get("key")), []).append(comment)
-        issue.setdefault("fields", {})["updated"] = jira_time(now)
-        state.jira.mail.append((str(issue.get("key")), "comment_created"))
-        state.touch("jira", issue.get("key"))
-    return json_response(
-        render_comment(comment, str(issue.get("id")), version, _base(request)), 201
-    )
-
-
-async def comment(request: Request, state: SandboxState) -> Response:
-    version = _version(request)
-    ok, body = await read_json(request) if request.method == "PUT" else (True, {})
-    with state.lock:
-        issue = state.jira.find(request.path_params["key"])
-        if issue is None:
-            return _error(404, [NO_ISSUE])
-        comments = state.jira.comments.get(str(issue.get("key")), [])
-        found = next((c for c in comments if c["id"] == request.path_params["id"]), None)
-        if found is None:
-            return _error(404, [f"Can not find a comment for the id: {request.path_params['id']}."])
-        if request.method == "DELETE":  # documented: 204, no body
-            comments.remove(found)
-            issue.setdefault("fields", {})["updated"] = jira_time(utcnow())
-            state.touch("jira", issue.get("key"))
-            return Response(status_code=204)
-        if request.method == "PUT":
-            text = body.get("body") if ok and isinstance(body, dict) else None
-            error = comment_error(text, version)
-            if error:
-                return _error(400, errors={"comment": error})
-            try:
-                props = comment_properties(body.get("properties"))
-            except ValueError as exc:
-                return _error(400, [str(exc)])
-            now = jira_time(utcnow())
-            found.update(body=adf(str(text)) if version == "2" else text, updated=now)
-            if props:
-                found["properties"] = {**(found.get("properties") or {}), **props}
-            issue.setdefault("fields", {})["updated"] = now
-            if request.query_params.get("notifyUsers", "true").lower() != "false":
-                state.jira.mail.append((str(issue.get("key")), "comment_updated"))
-            state.touch("jira", issue.get("key"))
-        rendered = render_comment(found, str(issue.get("id")), version, _base(request))
-    return json_response(rendered)
-
-
-async def properties(request: Request, state: SandboxState) -> Response:
-    with state.lock:
-        issue = state.jira.find(request.path_params["key"])
-        if issue is None:
-            return _error(404, [NO_ISSUE])
-        keys = list(state.jira.properties.get(str(issue.get("key")), {}))
-    prefix = f"{_base(request)}/rest/api/{_version(request)}/issue/{issue.get('id')}/properties"
-    return json_response({"keys": [{"self": f"{prefix}/{k}", "key": k} for k in keys]})
-
-
-async def issue_property(request: Request, state: SandboxState) -> Response:
-    name = request.path_params["propertyKey"]
-    raw = await request.body() if request.method == "PUT" else b""
-    with state.lock:
-        issue = state.jira.find(request.path_params["key"])
-        if issue is None:
-            return _error(404, [NO_ISSUE])
-        props = state.jira.properties.setdefault(str(issue.get("key")), {})
-        if request.method == "GET":
-            if name not in props:
-                return _error(404, [f"The property with key '{name}' does not exist."])
-            return json_response({"key": name, "value": props[name]})
-        if request.method == "DELETE":
-            return Response(status_code=204 if props.pop(name, None) is not None else 404)
-        try:
-            value = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            return _error(400, ["The property value must be valid JSON."])
-        error = property_error(name, value_bytes(value) if raw.strip() else 0)
-        if error:
-            return _error(400, [error])
-        created = name not in props
-        props[name] = value
-    return Response(status_code=201 if created else 200)
-
-
-async def remote_links(request: Request, state: SandboxState) -> Response:
-    ok, body = await read_json(request) if request.method == "POST" else (True, None)
-    payload: dict[str, Any] = body if ok and isinstance(body, dict) else {}
-    with state.lock:
-        issue = state.jira.find(request.path_params["key"])
-        if issue is None:
-            return _error(404, [NO_ISSUE])
-        key = str(issue.get("key"))
-        links = state.jira.remote_links.setdefault(key, [])
-        prefix = f"{_base(request)}/rest/api/{_version(request)}/issue/{issue.get('id')}/remotelink"
-        if request.method == "GET":
-            wanted = request.query_params.get("globalId")
-            site = site_url(request)
-            return json_response(
-                [
-                    {"self": f"{prefix}/{link['id']}", **render_remote_link(link, site)}
-                    for link in links
-                    if wanted is None or link.get("globalId") == wanted
-                ]
-            )
-        target = payload.get("object")
-        if not isinstance(target, dict) or not target.get("url") or not target.get("title"):
-            return _error(400, errors={"object": "'object' with 'url' and 'title' is required."})
-        record = {
-            k: v
-            for k, v in payload.items()
-            if k in ("globalId", "application", "relationship", "object")
-        }
-        # Posting an existing globalId again updates that link instead of adding one.
-        same = next(
-            (
-                x
-                for x in links
-                if payload.get("globalId") and x.get("globalId") == payload.get("globalId")
-            ),
-            None,
-        )
-        changed = same is None or any(same.get(k) != v for k, v in record.items())
-        if same:
-            same.update(record)
-        else:
-            record["id"] = int(state.jira.new_id())
-            links.append(record)
-        if changed:  # Jira logs a remote link in the issue's history: `updated` moves
-            issue.setdefault("fields", {})["updated"] = jira_time(utcnow())
-            state.touch("jira", key)
-        link_id = int((same or record)["id"])
-    return json_response({"id": link_id, "self": f"{prefix}/{link_id}"}, 200 if same else 201)
+    return error(400, errors=errors) if errors else Response(status_code=204)
 
 
 async def post_issue(request: Request, state: SandboxState) -> Response:
     ok, body = await read_json(request)
     if not ok:
-        return _error(400, [INVALID_PAYLOAD])
-    version = _version(request)
+        return error(400, [INVALID_PAYLOAD])
+    version = api_version(request)
     with state.lock:
         issue, errors = create_issue(
             state.jira.issues, state.jira.projects, body, version, state.jira.new_id()
         )
         if issue is None:
-            return _error(400, errors=errors)
+            return error(400, errors=errors)
         state.jira.history[issue["key"]] = []
         state.touch("jira", issue["key"])
     link = f"{_base(request)}/rest/api/{version}/issue/{issue['id']}"
@@ -485,14 +286,12 @@ def routes() -> list[BaseRoute]:
         add("PUT", f"{api}/issue/{{key}}", put_issue)
         add("GET", f"{api}/issue/{{key}}/comment", list_comments)
         add("POST", f"{api}/issue/{{key}}/comment", add_comment)
-        add("GET", f"{api}/issue/{{key}}/comment/{{id}}", comment)
-        add("PUT", f"{api}/issue/{{key}}/comment/{{id}}", comment)
-        add("DELETE", f"{api}/issue/{{key}}/comment/{{id}}", comment)
         add("GET", f"{api}/issue/{{key}}/properties", properties)
         for method in ("GET", "PUT", "DELETE"):
+            add(method, f"{api}/issue/{{key}}/comment/{{id}}", comment)
             add(method, f"{api}/issue/{{key}}/properties/{{propertyKey}}", issue_property)
-        add("GET", f"{api}/issue/{{key}}/remotelink", remote_links)
-        add("POST", f"{api}/issue/{{key}}/remotelink", remote_links)
+        for method in ("GET", "POST"):
+            add(method, f"{api}/issue/{{key}}/remotelink", remote_links)
         add("GET", f"{api}/project/search", project_search)
         add("GET", f"{api}/project", projects)
         add("GET", f"{api}/project/{{key}}", projects)

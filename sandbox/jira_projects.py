@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sandbox.jira_fields import avatars
+from sandbox.jira_web import error
 from sandbox.state import SandboxState
 from sandbox.web import base_url, json_response, query_list
 
@@ -23,10 +24,6 @@ PERMISSIONS = {
     "SYSTEM_ADMIN": ("44", "Administer Jira", "GLOBAL"),
 }
 ADMIN_ONLY = {"ADMINISTER", "ADMINISTER_PROJECTS", "SYSTEM_ADMIN"}
-
-
-def _error(status: int, messages: list[str]) -> Response:
-    return json_response({"errorMessages": messages, "errors": {}}, status)
 
 
 def project_body(project: dict[str, Any], base: str) -> dict[str, Any]:
@@ -52,12 +49,12 @@ async def project_search(request: Request, state: SandboxState) -> Response:
         start = max(0, int(params.get("startAt", 0)))
         limit = min(100, max(1, int(params.get("maxResults", 50))))
     except ValueError:
-        return _error(400, ["startAt and maxResults must be integers."])
+        return error(400, ["startAt and maxResults must be integers."])
     keys = {k.upper() for k in query_list(request, "keys")}
     types = set(query_list(request, "typeKey"))
     unknown = types - set(PROJECT_TYPES)
     if unknown:
-        return _error(400, [f"Invalid project type key: {sorted(unknown)[0]}"])
+        return error(400, [f"Invalid project type key: {sorted(unknown)[0]}"])
     text = (params.get("query") or "").lower()
     with state.lock:
         projects = sorted(state.jira.projects.values(), key=lambda p: str(p["key"]))
@@ -96,7 +93,7 @@ async def projects(request: Request, state: SandboxState) -> Response:
         return json_response([project_body(p, base) for p in found])
     match = next((p for p in found if wanted.upper() in (p["key"], str(p["id"]))), None)
     if match is None:
-        return _error(404, [f"No project could be found with key '{wanted}'."])
+        return error(404, [f"No project could be found with key '{wanted}'."])
     return json_response(project_body(match, base))
 
 
@@ -106,14 +103,14 @@ async def my_permissions(request: Request, state: SandboxState) -> Response:
     administration permissions."""
     asked = query_list(request, "permissions")
     if not asked:
-        return _error(400, ["The 'permissions' query parameter is required."])
+        return error(400, ["The 'permissions' query parameter is required."])
     unknown = [p for p in asked if p not in PERMISSIONS]
     if unknown:
-        return _error(400, [f"Unrecognized permission keys: {', '.join(unknown)}"])
+        return error(400, [f"Unrecognized permission keys: {', '.join(unknown)}"])
     project = request.query_params.get("projectKey")
     with state.lock:
         if project and project.upper() not in state.jira.projects:
-            return _error(404, [f"No project could be found with key '{project}'."])
+            return error(404, [f"No project could be found with key '{project}'."])
         admin = state.tenant.jira_admin
     return json_response(
         {
@@ -136,7 +133,7 @@ async def not_found(request: Request) -> Response:
     """Jira answers a path it does not serve with its JSON error, not plain text."""
     root = request.scope.get("root_path", "")
     path = request.url.path.removeprefix(root) if root else request.url.path
-    return _error(404, [f"null for uri: {base_url(request)}{path}"])
+    return error(404, [f"null for uri: {base_url(request)}{path}"])
 
 
 def _version(request: Request) -> str:

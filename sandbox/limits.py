@@ -1,5 +1,5 @@
 """Each tool's documented rate limits as data, the windows that count requests against
-them, the answers the vendors give when one is hit, and the log of every 429 sent.
+them; `limit_answers` says what the vendors answer and `throttle_log` logs each 429.
 
 Sources: ../shared/docs/api-notes.md and the vendors' rate-limit pages. Where a number or
 a body is not documented, it is marked (unconfirmed) and chosen to be plausible.
@@ -11,11 +11,9 @@ import json
 import math
 import re
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 TOOLS = ("jira", "zendesk", "hubspot", "intercom", "freshdesk", "salesforce")
@@ -209,6 +207,31 @@ class Verdict:
     applies: tuple[str, ...] = ()  # names of the policies the request counts against
 
 
+def _blocked(
+    tool: str,
+    policy: Policy,
+    reset_at: float,
+    wait: float,
+    primary: tuple[int, int],
+    applies: tuple[str, ...],
+    forced: bool = False,
+) -> Verdict:
+    """A refusal: the policy hit, none of it remaining, and when a retry would pass."""
+    return Verdict(
+        tool,
+        policy,
+        blocked=True,
+        limit=policy.limit,
+        remaining=0,
+        reset_at=reset_at,
+        wait=wait,
+        forced=forced,
+        primary_limit=primary[0],
+        primary_remaining=primary[1],
+        applies=applies,
+    )
+
+
 def retry_after_seconds(wait: float) -> int:
     """Retry-After is whole seconds: round up so that honouring it is always enough."""
     return max(1, math.ceil(wait - 1e-9))
@@ -286,18 +309,8 @@ class Limiter:
             applies = tuple(p.name for p, _ in applicable)
             if spent:
                 free_at, policy, bucket = max(spent, key=lambda x: x[0])
-                return Verdict(
-                    tool,
-                    policy,
-                    blocked=True,
-                    limit=policy.limit,
-                    remaining=0,
-                    reset_at=max(free_at, bucket.reset_at(now)),
-                    wait=free_at - now,
-                    primary_limit=primary[0],
-                    primary_remaining=primary[1],
-                    applies=applies,
-                )
+                reset_at = max(free_at, bucket.reset_at(now))
+                return _blocked(tool, policy, reset_at, free_at - now, primary, applies)
             return Verdict(
                 tool,
                 first,
@@ -313,254 +326,5 @@ class Limiter:
         """An injected 429 that tells the same story a spent window would."""
         policies = [p for p in self.table[tool] if p.scope(method, path) is not None]
         policy = policies[0] if policies else self.table[tool][0]
-        return Verdict(
-            tool,
-            policy,
-            blocked=True,
-            limit=policy.limit,
-            remaining=0,
-            reset_at=now + wait,
-            wait=wait,
-            forced=True,
-            primary_limit=policy.limit,
-            applies=tuple(p.name for p in policies),
-        )
-
-
-# --- What each vendor answers ---------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    content_type: str = "application/json"
-    retry_after: float | None = None  # the wait the client was told, for the 429 log
-
-
-def _json(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _jira_reset(at: float) -> str:
-    # Documented as ISO 8601 `yyyy-MM-ddTHH:mmZ`: rounded up to the minute so that it is
-    # never earlier than the real reset.
-    minute = math.ceil(at / 60) * 60
-    return datetime.fromtimestamp(minute, UTC).strftime("%Y-%m-%dT%H:%MZ")
-
-
-def _window_name(seconds: float) -> str:
-    return f"{int(seconds)}_seconds" if seconds == int(seconds) else f"{seconds:g}_seconds"
-
-
-def info_headers(verdict: Verdict, now: float) -> list[tuple[str, str]]:
-    """The rate-limit headers a vendor puts on a normal response."""
-    policy = verdict.policy
-    if policy is None:
-        return []
-    tool, limit, remaining = verdict.tool, verdict.limit, verdict.remaining
-    if tool == "jira":
-        headers = [("X-RateLimit-Limit", str(limit)), ("X-RateLimit-Remaining", str(remaining))]
-        if remaining < 0.2 * limit:
-            headers.append(("X-RateLimit-NearLimit", "true"))
-        return headers
-    if tool == "zendesk":
-        return [("X-Rate-Limit", str(limit)), ("X-Rate-Limit-Remaining", str(remaining))]
-    if tool == "hubspot":
-        if "search" in verdict.applies:
-            # Search responses do not carry the standard rate-limit headers (unconfirmed).
-            return []
-        return [
-            ("X-HubSpot-RateLimit-Max", str(limit)),
-            ("X-HubSpot-RateLimit-Remaining", str(remaining)),
-            ("X-HubSpot-RateLimit-Interval-Milliseconds", str(round(policy.window * 1000))),
-        ]
-    if tool == "intercom":
-        return [
-            ("X-RateLimit-Limit", str(limit)),
-            ("X-RateLimit-Remaining", str(remaining)),
-            ("X-RateLimit-Reset", str(math.ceil(verdict.reset_at))),
-        ]
-    if tool == "freshdesk":
-        return [
-            ("X-RateLimit-Total", str(limit)),
-            ("X-RateLimit-Remaining", str(remaining)),
-            ("X-RateLimit-Used-CurrentRequest", "1"),
-        ]
-    return []
-
-
-def throttled(verdict: Verdict, now: float) -> Answer:
-    """The vendor's 429 for a request over its limit."""
-    body: Any
-    policy = verdict.policy
-    assert policy is not None
-    tool, limit = verdict.tool, verdict.limit
-    seconds = retry_after_seconds(verdict.wait)
-    retry = ("Retry-After", str(seconds))
-    if tool == "jira":
-        reason = "jira-per-issue-on-write" if policy.name.startswith("per_issue") else None
-        headers = [
-            retry,
-            ("X-RateLimit-Limit", str(limit)),
-            ("X-RateLimit-Remaining", "0"),
-            ("X-RateLimit-Reset", _jira_reset(now + seconds)),
-            ("X-RateLimit-NearLimit", "true"),
-            ("RateLimit-Reason", reason or "jira-burst-based"),
-        ]
-        body = {"errorMessages": ["Rate limit exceeded."], "errors": {}}  # (unconfirmed)
-        return Answer(429, headers, _json(body), retry_after=seconds)
-    if tool == "zendesk":
-        # The account-wide headers, as on every response, even when the export limit is
-        # the one hit.
-        headers = [
-            retry,
-            ("X-Rate-Limit", str(verdict.primary_limit)),
-            ("X-Rate-Limit-Remaining", str(verdict.primary_remaining)),
-        ]
-        text = b"Number of allowed API requests per minute exceeded"
-        return Answer(429, headers, text, "text/plain; charset=utf-8", retry_after=seconds)
-    if tool == "hubspot":
-        if policy.name == "search":
-            body = {
-                "status": "error",
-                "message": "You have reached your secondly limit.",
-                "errorType": "RATE_LIMIT",
-                "correlationId": str(uuid.uuid4()),
-                "policyName": "SECONDLY",
-                "requestId": str(uuid.uuid4()),
-            }
-            return Answer(429, [retry], _json(body), retry_after=seconds)
-        headers = [
-            retry,
-            ("X-HubSpot-RateLimit-Max", str(limit)),
-            ("X-HubSpot-RateLimit-Remaining", "0"),
-            ("X-HubSpot-RateLimit-Interval-Milliseconds", str(round(policy.window * 1000))),
-        ]
-        body = {
-            "status": "error",
-            "message": "You have reached your ten_secondly_rolling limit.",
-            "errorType": "RATE_LIMIT",
-            "correlationId": str(uuid.uuid4()),
-            "policyName": "TEN_SECONDLY_ROLLING",
-            "requestId": str(uuid.uuid4()),
-            "groupName": "publicapi:private-app-api-calls-ten-secondly:sandbox",
-        }
-        return Answer(429, headers, _json(body), retry_after=seconds)
-    if tool == "intercom":
-        # No Retry-After: the client is told when the window resets, in unix seconds.
-        reset = math.ceil(max(verdict.reset_at, now + verdict.wait))
-        headers = [
-            ("X-RateLimit-Limit", str(limit)),
-            ("X-RateLimit-Remaining", "0"),
-            ("X-RateLimit-Reset", str(reset)),
-        ]
-        body = {
-            "type": "error.list",
-            "request_id": uuid.uuid4().hex,
-            "errors": [
-                {
-                    "code": "rate_limit_exceeded",
-                    "message": f"Exceeded rate limit of {limit} in {_window_name(policy.window)}",
-                }
-            ],
-        }
-        return Answer(429, headers, _json(body), retry_after=reset - now)
-    if tool == "freshdesk":
-        headers = [
-            retry,
-            ("X-RateLimit-Total", str(limit)),
-            ("X-RateLimit-Remaining", "0"),
-            ("X-RateLimit-Used-CurrentRequest", "1"),
-        ]
-        body = {"message": "You have exceeded the limit of requests per minute"}  # (unconfirmed)
-        return Answer(429, headers, _json(body), retry_after=seconds)
-    raise ValueError(f"{tool} has no rate limit of its own here")
-
-
-# --- The 429 log ----------------------------------------------------------------------
-
-
-@dataclass
-class Throttle:
-    tool: str
-    route: str
-    time: float
-    retry_after: float
-    reason: str
-    next_request: float | None = None
-
-    @property
-    def waited(self) -> float | None:
-        return None if self.next_request is None else self.next_request - self.time
-
-    @property
-    def violated(self) -> bool:
-        waited = self.waited
-        return waited is not None and waited < self.retry_after
-
-    def as_dict(self) -> dict[str, Any]:
-        waited = self.waited
-        return {
-            "tool": self.tool,
-            "route": self.route,
-            "time": self.time,
-            "retry_after": self.retry_after,
-            "reason": self.reason,
-            "next_request": self.next_request,
-            "waited": None if waited is None else round(waited, 4),
-        }
-
-
-class ThrottleLog:
-    """Every 429 sent, and for each the arrival of the next request to the same tool: a
-    violation is a request that came before the wait the client was told had passed."""
-
-    KEEP = 10_000
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.clear()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._log: deque[Throttle] = deque(maxlen=self.KEEP)
-            self._violations: deque[Throttle] = deque(maxlen=self.KEEP)
-            self._pending: dict[str, list[Throttle]] = {}
-            self._count = 0
-            self._by_tool: dict[str, int] = {}
-
-    def arrival(self, tool: str, now: float) -> None:
-        with self._lock:
-            for entry in self._pending.pop(tool, []):
-                entry.next_request = now
-                if entry.violated:
-                    self._violations.append(entry)
-
-    def record(self, tool: str, route: str, now: float, retry_after: float, reason: str) -> None:
-        entry = Throttle(tool, route, now, retry_after, reason)
-        with self._lock:
-            self._log.append(entry)
-            self._pending.setdefault(tool, []).append(entry)
-            self._count += 1
-            self._by_tool[tool] = self._by_tool.get(tool, 0) + 1
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "throttled": self._count,
-                "by_tool": dict(self._by_tool),
-                "violations": [
-                    {
-                        "tool": v.tool,
-                        "route": v.route,
-                        "retry_after": v.retry_after,
-                        "waited": round(v.waited or 0.0, 4),
-                        "reason": v.reason,
-                    }
-                    for v in self._violations
-                ],
-                "pending": sum(len(p) for p in self._pending.values()),
-                "log": [entry.as_dict() for entry in self._log],
-            }
+        applies = tuple(p.name for p in policies)
+        return _blocked(tool, policy, now + wait, wait, (policy.limit, 0), applies, forced=True)

@@ -74,3 +74,23 @@ def tenant_named(name: str) -> Tenant:
         raise ValueError(
             f"unknown tenant profile {name!r}; expected one of {', '.join(TENANTS)}"
         ) from None
+
+
+# Names beyond ASCII that a messy tenant's people carry.
+MESSY_NAMES = (
+    "Zoë Ångström",
+    "Jürgen Groß",
+    "Søren Kierkegård",
+    "Łucja Wądołowska",
+    "李雷",
+    "Сергей Ильич",
+)
+
+
+def messy_once(store: Any, tenant: Any) -> bool:
+    """Whether to give a store its messy tenant's variations now: once per store (its
+    `tenant_applied` flag is set here), and only for a messy tenant."""
+    if store.tenant_applied:
+        return False
+    store.tenant_applied = True
+    return bool(getattr(tenant, "messy", False))

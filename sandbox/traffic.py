@@ -20,16 +20,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.faults import Fault, FaultInjector, FaultKinds, error_200, server_error
-from sandbox.limits import (
-    TOOLS,
-    Answer,
-    Limiter,
-    LimitOverrides,
-    ThrottleLog,
-    Verdict,
-    info_headers,
-    throttled,
-)
+from sandbox.limit_answers import Answer, info_headers, throttled
+from sandbox.limits import TOOLS, Limiter, LimitOverrides, Verdict
+from sandbox.throttle_log import ThrottleLog
 from sandbox.web import json_response, read_json
 
 

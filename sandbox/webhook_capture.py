@@ -22,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox import salesforce_meta
 from sandbox import webhook_events as events
+from sandbox import webhook_events_crm as crm_events
+from sandbox import webhook_events_desk as desk_events
 from sandbox.admin_records import KINDS
 from sandbox.webhook_events import API, PERSON
 from sandbox.webhooks_out import Delivery, Webhooks
@@ -64,19 +66,19 @@ def record_changed(
     if tool == "jira" and kind == "issue":
         return events.jira_issue(before, after, actor, f"{base}/jira")
     if tool == "zendesk" and kind == "ticket":
-        return events.zendesk_ticket(before, after, comments, actor, _agent(state, "zendesk"))
+        return desk_events.zendesk_ticket(before, after, comments, actor, _agent(state, "zendesk"))
     if tool == "zendesk":
-        return events.zendesk_other(kind, before, after, actor)
+        return desk_events.zendesk_other(kind, before, after, actor)
     if tool == "hubspot" and kind in ("deal", "company", "contact"):
-        return events.hubspot_object(kind, before, after, actor)
+        return crm_events.hubspot_object(kind, before, after, actor)
     if tool == "intercom" and kind == "conversation":
-        return events.intercom_conversation(before, after, comments, actor)
+        return desk_events.intercom_conversation(before, after, comments, actor)
     if tool == "intercom":
-        return events.intercom_other(kind, before, after, actor)
+        return desk_events.intercom_other(kind, before, after, actor)
     if tool == "freshdesk" and kind == "ticket":
         ticket = after or before or {}
         contact = state.freshdesk.contacts.get(ticket.get("requester_id")) or {}
-        return events.freshdesk_ticket(before, after, comments, actor, contact.get("email"))
+        return desk_events.freshdesk_ticket(before, after, comments, actor, contact.get("email"))
     if tool == "salesforce":
         sobject = {"opportunity": "Opportunity", "account": "Account", "task": "Task"}.get(kind)
         if not sobject:
@@ -85,7 +87,7 @@ def record_changed(
         shown = [
             salesforce_meta.view(r, sobject, state.tenant) if r else r for r in (before, after)
         ]
-        return events.salesforce_record(sobject, shown[0], shown[1], actor)
+        return crm_events.salesforce_record(sobject, shown[0], shown[1], actor)
     return []  # Freshdesk companies and contacts: automations are about tickets
 
 
@@ -182,23 +184,31 @@ def _int(value: str) -> Any:
     return int(value) if value.isdigit() else value
 
 
+def _thread_before(records: dict[Any, Any], children: dict[Any, list[Any]], key: Any) -> Snapshot:
+    """A record that a route appends children to (comments, parts, notes): the record, and
+    how many children it had, so that the change can tell the ones the route added."""
+    return {"record": _copy(records.get(key)), "count": len(children.get(key, []))}
+
+
+def _thread_after(
+    records: dict[Any, Any], children: dict[Any, list[Any]], key: Any, was: Snapshot
+) -> tuple[Any, Any, list[Any]]:
+    """The record before, after, and the children added since `_thread_before`."""
+    return was["record"], _copy(records.get(key)), _copy(children.get(key, [])[was["count"] :])
+
+
 def _zendesk_before(state: SandboxState, params: dict[str, str], body: Any) -> Snapshot:
-    tid = _int(params["id"])
-    return {
-        "ticket": _copy(state.zendesk.tickets.get(tid)),
-        "comments": len(state.zendesk.comments.get(tid, [])),
-    }
+    return _thread_before(state.zendesk.tickets, state.zendesk.comments, _int(params["id"]))
 
 
 def _zendesk_after(
     state: SandboxState, params: dict[str, str], body: Any, answer: Any, was: Snapshot, base: str
 ) -> list[Delivery]:
-    tid = _int(params["id"])
-    added = _copy(state.zendesk.comments.get(tid, [])[was["comments"] :])
-    after = _copy(state.zendesk.tickets.get(tid))
-    if after == was["ticket"] and not added:
+    desk, tid = state.zendesk, _int(params["id"])
+    before, after, added = _thread_after(desk.tickets, desk.comments, tid, was)
+    if after == before and not added:
         return []
-    return events.zendesk_ticket(was["ticket"], after, added, API, None)
+    return desk_events.zendesk_ticket(before, after, added, API, None)
 
 
 def _hubspot_note_after(
@@ -217,49 +227,40 @@ def _hubspot_note_after(
             if target is not None:
                 targets.append((singular, target_id, _copy(target)))
                 break
-    return events.hubspot_note(_copy(note), targets, API)
+    return crm_events.hubspot_note(_copy(note), targets, API)
 
 
 def _intercom_before(state: SandboxState, params: dict[str, str], body: Any) -> Snapshot:
-    cid = params["id"]
-    return {
-        "conversation": _copy(state.intercom.conversations.get(cid)),
-        "parts": len(state.intercom.parts.get(cid, [])),
-    }
+    return _thread_before(state.intercom.conversations, state.intercom.parts, params["id"])
 
 
 def _intercom_after(
     state: SandboxState, params: dict[str, str], body: Any, answer: Any, was: Snapshot, base: str
 ) -> list[Delivery]:
-    cid = params["id"]
-    added = _copy(state.intercom.parts.get(cid, [])[was["parts"] :])
-    after = _copy(state.intercom.conversations.get(cid))
-    return events.intercom_conversation(was["conversation"], after, added, API)
+    desk = state.intercom
+    before, after, added = _thread_after(desk.conversations, desk.parts, params["id"], was)
+    return desk_events.intercom_conversation(before, after, added, API)
 
 
 def _freshdesk_before(state: SandboxState, params: dict[str, str], body: Any) -> Snapshot:
-    tid = _int(params["id"])
-    return {
-        "ticket": _copy(state.freshdesk.tickets.get(tid)),
-        "notes": len(state.freshdesk.conversations.get(tid, [])),
-    }
+    desk = state.freshdesk
+    return _thread_before(desk.tickets, desk.conversations, _int(params["id"]))
 
 
 def _freshdesk_after(
     state: SandboxState, params: dict[str, str], body: Any, answer: Any, was: Snapshot, base: str
 ) -> list[Delivery]:
-    tid = _int(params["id"])
-    added = _copy(state.freshdesk.conversations.get(tid, [])[was["notes"] :])
-    after = _copy(state.freshdesk.tickets.get(tid))
-    contact = state.freshdesk.contacts.get((after or {}).get("requester_id")) or {}
-    return events.freshdesk_ticket(was["ticket"], after, added, API, contact.get("email"))
+    desk, tid = state.freshdesk, _int(params["id"])
+    before, after, added = _thread_after(desk.tickets, desk.conversations, tid, was)
+    contact = desk.contacts.get((after or {}).get("requester_id")) or {}
+    return desk_events.freshdesk_ticket(before, after, added, API, contact.get("email"))
 
 
 def _salesforce_task_after(
     state: SandboxState, params: dict[str, str], body: Any, answer: Any, was: Snapshot, base: str
 ) -> list[Delivery]:
     task = state.salesforce.records["Task"].get(str((answer or {}).get("id")))
-    return events.salesforce_record("Task", None, _copy(task), API) if task else []
+    return crm_events.salesforce_record("Task", None, _copy(task), API) if task else []
 
 
 def _admin_target(body: Any) -> tuple[str, str, Any] | None:

@@ -44,17 +44,11 @@ from sandbox.zendesk_exports import (
 )
 from sandbox.zendesk_exports import error as _error
 from sandbox.zendesk_exports import with_url as _with_url
+from sandbox.zendesk_links import LINK_LIST, deprecated_jira_links, jira_links
 
 USER, TOKEN = "demo@example.com/token", "sandbox"
 OAUTH_TOKEN = "sandbox"  # an OAuth access token, sent as `Authorization: Bearer sandbox`
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
-LINK_LIST = "/api/v2/jira/links"
-# Zendesk's answer to a token whose role may not do this (an agent on an admins' endpoint).
-FORBIDDEN = {
-    "error": "Forbidden",
-    "description": "You do not have access to this page. Please contact the account owner of "
-    "this help desk for further help.",
-}
 
 
 def _not_found() -> Response:
@@ -280,59 +274,6 @@ async def ticket_comments(request: Request, state: SandboxState) -> Response:
     return json_response(
         {"comments": comments, "next_page": None, "previous_page": None, "count": len(comments)}
     )
-
-
-async def jira_links(request: Request, state: SandboxState) -> Response:
-    """The Jira integration's links, ordered by id: "Allowed for Admins", so an agent's
-    token gets 403 here (and nowhere else). Paged by `page[size]` (1000 by default) and
-    `page[after]`, an integer; `meta.after_cursor` is the next page's URL, as documented."""
-    if not state.tenant.zendesk_admin:
-        return json_response(FORBIDDEN, 403)
-    params = request.query_params
-    ticket = params.get("filter[ticket_id]") or params.get("ticket_id")
-    issue = params.get("filter[issue_id]") or params.get("issue_id")
-    try:
-        size = min(1000, max(1, int(params.get("page[size]", 1000))))
-        after = int(params.get("page[after]", 0))
-    except ValueError:
-        return _error(400, "InvalidPaginationParameter", "page[after] must be an integer")
-    with state.lock:
-        links = [
-            dict(link)
-            for link in sorted(state.zendesk.jira_links, key=lambda x: x["id"])
-            if link["id"] > after
-            and (ticket is None or str(link["ticket_id"]) == ticket)
-            and (issue is None or str(link["issue_id"]) == issue)
-        ]
-    # The documented link carries `ticket_id` as a string ("5000"), like `issue_id`.
-    page = [{**link, "ticket_id": str(link["ticket_id"])} for link in links[:size]]
-    cursor = f"{base_url(request)}{LINK_LIST}?page[after]={page[-1]['id']}" if page else None
-    return json_response(
-        {"links": page, "meta": {"has_more": len(links) > size, "after_cursor": cursor}}
-    )
-
-
-async def deprecated_jira_links(request: Request, state: SandboxState) -> Response:
-    """The deprecated link list (`/api/services/jira/links`, which zenpy reads): `since_id`
-    and `limit` (1000 by default) instead of the cursor, and no `meta`."""
-    if not state.tenant.zendesk_admin:
-        return json_response(FORBIDDEN, 403)
-    params = request.query_params
-    ticket, issue = params.get("ticket_id"), params.get("issue_id")
-    try:
-        limit = min(1000, max(1, int(params.get("limit", 1000))))
-        since = int(params.get("since_id", 0))
-    except ValueError:
-        return _error(400, "InvalidPaginationParameter", "since_id and limit must be integers")
-    with state.lock:
-        links = [
-            dict(link)
-            for link in sorted(state.zendesk.jira_links, key=lambda x: x["id"])
-            if link["id"] > since
-            and (ticket is None or str(link["ticket_id"]) == ticket)
-            and (issue is None or str(link["issue_id"]) == issue)
-        ]
-    return json_response({"links": links[:limit]})
 
 
 async def account_settings(request: Request, state: SandboxState) -> Response:

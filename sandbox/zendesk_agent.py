@@ -9,26 +9,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from sandbox.agent_html import agent_page, agent_style
 from sandbox.state import SandboxState
 
-STYLE = """
-body { font: 14px/1.5 -apple-system, "Segoe UI", Roboto, sans-serif; color: #2f3941;
-       margin: 0; background: #f8f9f9; }
-header.bar { background: #03363d; color: #fff; padding: 10px 24px; }
-main { max-width: 960px; margin: 0 auto; padding: 16px 24px; background: #fff; }
-.meta { color: #68737d; }
-.comment { border-top: 1px solid #e9ebed; padding: 8px 0; white-space: pre-wrap; }
-.comment.internal { background: #fff6e5; }
-.tag { background: #e9ebed; border-radius: 3px; padding: 0 4px; margin-right: 4px; }
-"""
+STYLE = agent_style(
+    "#2f3941",
+    "#f8f9f9",
+    "#03363d",
+    "#68737d",
+    ".comment { border-top: 1px solid #e9ebed; padding: 8px 0; white-space: pre-wrap; }\n"
+    ".comment.internal { background: #fff6e5; }\n"
+    ".tag { background: #e9ebed; border-radius: 3px; padding: 0 4px; margin-right: 4px; }\n",
+    width=960,
+)
 
 
 def _page(title: str, body: str) -> str:
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
-        f"</title><style>{STYLE}</style></head><body>"
-        f'<header class="bar">Zendesk Support</header><main>{body}</main></body></html>'
-    )
+    return agent_page(title, "", "Zendesk Support", body, STYLE)
 
 
 def _missing(what: str) -> Response:

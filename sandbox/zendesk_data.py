@@ -29,6 +29,10 @@ class ZendeskStore:
         return self.next_id
 
 
+# The world's ticket fields a Zendesk ticket carries under the same name, as they are.
+TICKET_AS_IS = ("type", "subject", "description", "priority", "status", "assignee_id")
+
+
 def record_key(value: Any) -> Any:
     """Ids are integers in Zendesk; injected records may carry anything."""
     if isinstance(value, str) and value.isdigit():
@@ -97,87 +101,24 @@ def build(world: World) -> ZendeskStore:
     ]
     people.append((API_USER_ID, "Demo Integration", "demo@example.com", None, "admin", world.now))
     for pid, name, email, org, role, created in people:
-        store.users[pid] = {
-            "id": pid,
-            "name": name,
-            "email": email,
-            "created_at": zendesk_time(created),
-            "updated_at": zendesk_time(created),
-            "time_zone": "London",
-            "iana_time_zone": "Europe/London",
-            "phone": None,
-            "locale": "en-US",
-            "locale_id": 1,
-            "organization_id": org,
-            "role": role,
-            "verified": True,
-            "active": True,
-            "suspended": False,
-            "external_id": None,
-            "tags": [],
-            "user_fields": {},
-            "details": "",
-            "notes": "",
-            "shared": False,
-            # The rest of a recorded user's keys (zenpy's and Airbyte's recordings).
-            "alias": "",
-            "photo": None,
-            "shared_phone_number": None,
-            "shared_agent": False,
-            "last_login_at": None,
-            "two_factor_auth_enabled": None,
-            "signature": None,
-            "custom_role_id": None,
-            "role_type": None,
-            "moderator": role == "admin",
-            "ticket_restriction": None if role == "admin" else "requested",
-            "only_private_comments": False,
-            "restricted_agent": role != "admin",
-            "chat_only": False,
-            "default_group_id": None,
-            "report_csv": False,
-        }
+        store.users[pid] = user_record(pid, name, email, role, created, organization_id=org)
     for t in world.of_tool("zendesk"):
         org = None if t.account is None else org_of[t.account]
         category = "feature_request" if "feature_request" in t.tags else t.tags[0]
-        store.tickets[t.id] = {
-            "id": t.id,
-            "external_id": None,
-            "via": {"channel": t.channel, "source": {"from": {}, "to": {}, "rel": None}},
-            "created_at": zendesk_time(t.created),
-            "updated_at": zendesk_time(t.updated),
-            "generated_timestamp": int(t.updated.timestamp()),
-            "type": t.type,
-            "subject": t.subject,
-            "raw_subject": t.subject,
-            "description": t.description,
-            "priority": t.priority,
-            "status": t.status,
-            "recipient": None,
-            "requester_id": t.requester_id,
-            "submitter_id": t.requester_id,
-            "assignee_id": t.assignee_id,
-            "organization_id": org,
-            "group_id": GROUP_ID,
-            "collaborator_ids": [],
-            "follower_ids": [],
-            "email_cc_ids": [],
-            "forum_topic_id": None,
-            "problem_id": None,
-            "has_incidents": False,
-            "is_public": True,
-            "due_at": None,
-            "tags": list(t.tags),
-            "custom_fields": [{"id": CATEGORY_FIELD, "value": category}],
-            "fields": [{"id": CATEGORY_FIELD, "value": category}],
-            "satisfaction_rating": None,
-            "sharing_agreement_ids": [],
-            "followup_ids": [],
-            "brand_id": BRAND_ID,
-            "allow_channelback": False,
-            "allow_attachments": True,
-            "from_messaging_channel": False,
-        }
+        same = {name: getattr(t, name) for name in TICKET_AS_IS}
+        store.tickets[t.id] = ticket_record(
+            t.id,
+            t.requester_id,
+            t.channel,
+            t.created,
+            t.updated,
+            raw_subject=t.subject,
+            organization_id=org,
+            tags=list(t.tags),
+            custom_fields=[{"id": CATEGORY_FIELD, "value": category}],
+            fields=[{"id": CATEGORY_FIELD, "value": category}],
+            **same,
+        )
         store.comments[t.id] = [
             comment(store.new_id(), int(t.requester_id), t.description, True, t.created, t.channel)
         ]
@@ -194,6 +135,98 @@ def build(world: World) -> ZendeskStore:
             }
         )
     return store
+
+
+def user_record(
+    uid: int, name: str, email: str | None, role: str, created: datetime, **fields: Any
+) -> dict[str, Any]:
+    """A user with every key a recorded Zendesk user has; `fields` set the others."""
+    return {
+        "id": uid,
+        "name": name,
+        "email": email,
+        "created_at": zendesk_time(created),
+        "updated_at": zendesk_time(created),
+        "time_zone": "London",
+        "iana_time_zone": "Europe/London",
+        "phone": None,
+        "locale": "en-US",
+        "locale_id": 1,
+        "organization_id": None,
+        "role": role,
+        "verified": True,
+        "active": True,
+        "suspended": False,
+        "external_id": None,
+        "tags": [],
+        "user_fields": {},
+        "details": "",
+        "notes": "",
+        "shared": False,
+        # The rest of a recorded user's keys (zenpy's and Airbyte's recordings).
+        "alias": "",
+        "photo": None,
+        "shared_phone_number": None,
+        "shared_agent": False,
+        "last_login_at": None,
+        "two_factor_auth_enabled": None,
+        "signature": None,
+        "custom_role_id": None,
+        "role_type": None,
+        "moderator": role == "admin",
+        "ticket_restriction": None if role == "admin" else "requested",
+        "only_private_comments": False,
+        "restricted_agent": role != "admin",
+        "chat_only": False,
+        "default_group_id": None,
+        "report_csv": False,
+        **fields,
+    }
+
+
+def ticket_record(
+    tid: int, requester: Any, channel: str, created: datetime, updated: datetime, **fields: Any
+) -> dict[str, Any]:
+    """A ticket with every key a recorded Zendesk ticket has; `fields` set the others."""
+    return {
+        "id": tid,
+        "external_id": None,
+        "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+        "created_at": zendesk_time(created),
+        "updated_at": zendesk_time(updated),
+        "generated_timestamp": int(updated.timestamp()),
+        "type": None,
+        "subject": None,
+        "raw_subject": None,
+        "description": None,
+        "priority": None,
+        "status": "open",
+        "recipient": None,
+        "requester_id": requester,
+        "submitter_id": requester,
+        "assignee_id": None,
+        "organization_id": None,
+        "group_id": GROUP_ID,
+        "collaborator_ids": [],
+        "follower_ids": [],
+        "email_cc_ids": [],
+        "forum_topic_id": None,
+        "problem_id": None,
+        "has_incidents": False,
+        "is_public": True,
+        "due_at": None,
+        "tags": [],
+        "custom_fields": [{"id": CATEGORY_FIELD, "value": None}],
+        "fields": [{"id": CATEGORY_FIELD, "value": None}],
+        "satisfaction_rating": None,
+        "sharing_agreement_ids": [],
+        "followup_ids": [],
+        "brand_id": BRAND_ID,
+        "allow_channelback": False,
+        "allow_attachments": True,
+        "from_messaging_channel": False,
+        **fields,
+    }
 
 
 def export_position(ticket: dict[str, Any], now: datetime) -> tuple[int, int]:

@@ -163,12 +163,7 @@ async def export_tickets(request: Request, state: SandboxState, show: Shown) -> 
                 with_url(u, base, "users") for uid, u in state.zendesk.users.items() if uid in users
             ]
         if "organizations" in include:
-            orgs = {t.get("organization_id") for t in tickets}
-            loaded["organizations"] = [
-                with_url(o, base, "organizations")
-                for oid, o in state.zendesk.organizations.items()
-                if oid in orgs
-            ]
+            loaded["organizations"] = _organizations_of(state, tickets, base)
         return loaded
 
     return _cursor_export(request, state, TICKET_EXPORT, "tickets", records, sideloads)
@@ -190,15 +185,22 @@ async def export_users(request: Request, state: SandboxState) -> Response:
         if "identities" in include:
             loaded["identities"] = [_email_identity(u, base) for u in users if u.get("email")]
         if "organizations" in include:
-            orgs = {u.get("organization_id") for u in users}
-            loaded["organizations"] = [
-                with_url(o, base, "organizations")
-                for oid, o in state.zendesk.organizations.items()
-                if oid in orgs
-            ]
+            loaded["organizations"] = _organizations_of(state, users, base)
         return loaded
 
     return _cursor_export(request, state, USER_EXPORT, "users", records, sideloads)
+
+
+def _organizations_of(
+    state: SandboxState, records: list[dict[str, Any]], base: str
+) -> list[dict[str, Any]]:
+    """The organizations the records belong to, as `include=organizations` sideloads them."""
+    orgs = {r.get("organization_id") for r in records}
+    return [
+        with_url(o, base, "organizations")
+        for oid, o in state.zendesk.organizations.items()
+        if oid in orgs
+    ]
 
 
 def _email_identity(user: dict[str, Any], base: str) -> dict[str, Any]:
@@ -219,15 +221,10 @@ def _email_identity(user: dict[str, Any], base: str) -> dict[str, Any]:
     }
 
 
-def _time_export(
-    request: Request, state: SandboxState, path: str, kind: str, store: dict[Any, dict[str, Any]]
-) -> Response:
-    """Records changed at or after start_time, oldest first; each page's `end_time` is its
-    newest change, the next page's start (so rows at that second come again);
-    `end_of_stream` marks the last page."""
-    params, now, base = request.query_params, utcnow(), base_url(request)
+def _time_window(request: Request, now: datetime) -> tuple[int, int] | Response:
+    """A time-based export's start_time and per_page, or Zendesk's refusal of them."""
     try:
-        start = epoch(params["start_time"])
+        start = epoch(request.query_params["start_time"])
         per_page = _per_page(request)
     except KeyError:
         return error(400, "InvalidPaginationParameter", "start_time is required")
@@ -235,6 +232,20 @@ def _time_export(
         return error(400, "InvalidPaginationParameter", "Invalid start_time or per_page")
     if start > now.timestamp() - 60:
         return _too_recent()
+    return start, per_page
+
+
+def _time_export(
+    request: Request, state: SandboxState, path: str, kind: str, store: dict[Any, dict[str, Any]]
+) -> Response:
+    """Records changed at or after start_time, oldest first; each page's `end_time` is its
+    newest change, the next page's start (so rows at that second come again);
+    `end_of_stream` marks the last page."""
+    now, base = utcnow(), base_url(request)
+    window = _time_window(request, now)
+    if isinstance(window, Response):
+        return window
+    start, per_page = window
     newest = now.timestamp() - state.zendesk_export_delay_s
     with state.lock:
         ordered = sorted(
@@ -305,15 +316,10 @@ async def export_ticket_events(request: Request, state: SandboxState) -> Respons
     oldest first; `include=comment_events` adds each comment as a child event. Paging as
     the other time-based exports (`end_time`, `next_page`, `count`, `end_of_stream`)."""
     params, now, base = request.query_params, utcnow(), base_url(request)
-    try:
-        start = epoch(params["start_time"])
-        per_page = _per_page(request)
-    except KeyError:
-        return error(400, "InvalidPaginationParameter", "start_time is required")
-    except ValueError:
-        return error(400, "InvalidPaginationParameter", "Invalid start_time or per_page")
-    if start > now.timestamp() - 60:
-        return _too_recent()
+    window = _time_window(request, now)
+    if isinstance(window, Response):
+        return window
+    start, per_page = window
     with_comment = "comment_events" in params.get("include", "").split(",")
     newest = now.timestamp() - state.zendesk_export_delay_s
     with state.lock:

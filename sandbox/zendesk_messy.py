@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.timefmt import zendesk_time
-from sandbox.zendesk_data import BRAND_ID, CATEGORY_FIELD, GROUP_ID, ZendeskStore, comment
+from sandbox.zendesk_data import ZendeskStore, comment, ticket_record, user_record
 
 FIRST_USER, FIRST_TICKET = 381_700_000_001, 990_001
 LONG_PARAGRAPH = (
@@ -28,86 +28,26 @@ PEOPLE: tuple[tuple[str, str | None, str | None], ...] = (
 
 
 def _user(uid: int, name: str, email: str | None, phone: str | None, at: datetime) -> dict:
-    stamp = zendesk_time(at)
-    return {
-        "id": uid,
-        "name": name,
-        "email": email,
-        "created_at": stamp,
-        "updated_at": stamp,
-        "time_zone": "Copenhagen",
-        "iana_time_zone": "Europe/Copenhagen",
-        "phone": phone,
-        "shared_phone_number": None,
-        "photo": None,
-        "locale": "da",
-        "locale_id": 1000,
-        "organization_id": None,
-        "role": "end-user",
-        "verified": email is not None,
-        "active": True,
-        "suspended": False,
-        "external_id": None,
-        "alias": None,
-        "tags": [],
-        "user_fields": {},
-        "details": None,
-        "notes": None,
-        "shared": False,
-        "shared_agent": False,
-        "last_login_at": None,
-        "two_factor_auth_enabled": None,
-        "signature": None,
-        "custom_role_id": None,
-        "role_type": None,
-        "moderator": False,
-        "ticket_restriction": "requested",
-        "only_private_comments": False,
-        "restricted_agent": True,
-        "chat_only": False,
-        "default_group_id": None,
-        "report_csv": False,
-    }
+    return user_record(
+        uid,
+        name,
+        email,
+        "end-user",
+        at,
+        time_zone="Copenhagen",
+        iana_time_zone="Europe/Copenhagen",
+        phone=phone,
+        locale="da",
+        locale_id=1000,
+        verified=email is not None,
+        alias=None,
+        details=None,
+        notes=None,
+    )
 
 
 def _ticket(tid: int, requester: int, channel: str, at: datetime, **fields: Any) -> dict:
-    stamp = zendesk_time(at)
-    return {
-        "id": tid,
-        "external_id": None,
-        "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
-        "created_at": stamp,
-        "updated_at": stamp,
-        "generated_timestamp": int(at.timestamp()),
-        "type": None,
-        "priority": None,
-        "status": "open",
-        "recipient": None,
-        "requester_id": requester,
-        "submitter_id": requester,
-        "assignee_id": None,
-        "organization_id": None,
-        "group_id": GROUP_ID,
-        "collaborator_ids": [],
-        "follower_ids": [],
-        "email_cc_ids": [],
-        "forum_topic_id": None,
-        "problem_id": None,
-        "has_incidents": False,
-        "is_public": True,
-        "due_at": None,
-        "tags": [],
-        "custom_fields": [{"id": CATEGORY_FIELD, "value": None}],
-        "fields": [{"id": CATEGORY_FIELD, "value": None}],
-        "satisfaction_rating": None,
-        "sharing_agreement_ids": [],
-        "followup_ids": [],
-        "brand_id": BRAND_ID,
-        "allow_channelback": False,
-        "allow_attachments": True,
-        "from_messaging_channel": False,
-        **fields,
-    }
+    return ticket_record(tid, requester, channel, at, at, **fields)
 
 
 def add_messy(store: ZendeskStore, now: datetime) -> None:
