@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -39,14 +39,20 @@ class Page:
     complete_ids: set[str] | None = None
 
 
-class Connector(Protocol):
-    """Every connector's `pull`: pages of records changed since each stream's cursor.
+class Window(NamedTuple):
+    """A pull bounded for backfills: `since` is where a stream with no cursor starts
+    (instead of its beginning), `until` an exclusive upper bound on the records' change
+    time, and `listings=False` skips what is read in full every run (accounts, the tools'
+    Jira links, id sweeps, archived-record lists)."""
 
-    The keywords bound a pull to a window, for backfills: `since` is where a stream with
-    no cursor starts (instead of its beginning), `until` an exclusive upper bound on the
-    records' change time, and `listings=False` skips what is read in full every run
-    (accounts, the tools' Jira links, id sweeps, archived-record lists).
-    """
+    since: datetime | None = None
+    until: datetime | None = None
+    listings: bool = True
+
+
+class Connector:
+    """Every connector's `pull`: pages of records changed since each stream's cursor,
+    within a `Window`. A connector says how it reads in `read`."""
 
     tool: str
 
@@ -58,7 +64,11 @@ class Connector(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         listings: bool = True,
-    ) -> Iterator[Page]: ...
+    ) -> Iterator[Page]:
+        return self.read(cursor_for, full, Window(since, until, listings))
+
+    def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
+        raise NotImplementedError
 
 
 class DuplicatePageToken(RuntimeError):

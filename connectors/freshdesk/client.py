@@ -19,12 +19,14 @@ from typing import Any
 
 from connectors.base import (
     Capability,
+    Connector,
     CursorReader,
     ListingRead,
     MissingFeatures,
     MovedWhileRead,
     Page,
     SeenAtNewest,
+    Window,
     before,
     bookmark,
     convert,
@@ -102,7 +104,7 @@ def _updated_at(raw: dict[str, Any]) -> datetime | None:
         return None
 
 
-class FreshdeskConnector:
+class FreshdeskConnector(Connector):
     tool = "freshdesk"
     # Why a backfill's dry run cannot say how many records a window holds.
     no_count = (
@@ -127,15 +129,8 @@ class FreshdeskConnector:
         )
         self.missing = MissingFeatures()
 
-    def pull(
-        self,
-        cursor_for: CursorReader,
-        full: bool = False,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        listings: bool = True,
-    ) -> Iterator[Page]:
+    def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
+        since, until, listings = window
         saved = None if full else cursor_for(TICKETS)
         start = since or EPOCH
         if saved:

@@ -31,12 +31,14 @@ from functools import partial
 from typing import Any
 
 from connectors.base import (
+    Connector,
     CursorReader,
     ListingRead,
     MissingFeatures,
     MovedWhileRead,
     Page,
     SeenAtNewest,
+    Window,
     convert,
     epoch_ms,
     listing_read,
@@ -150,7 +152,7 @@ def _after(results: list[dict[str, Any]], ties: Position | None) -> Position | N
     return Position(modified[-1]) if modified else None
 
 
-class HubSpotConnector:
+class HubSpotConnector(Connector):
     tool = "hubspot"
 
     def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -187,15 +189,8 @@ class HubSpotConnector:
             self.searched["deals"] = DEAL_PROPERTIES
         self.home_currency = company_currency(self.api)
 
-    def pull(
-        self,
-        cursor_for: CursorReader,
-        full: bool = False,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        listings: bool = True,
-    ) -> Iterator[Page]:
+    def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
+        since, until, listings = window
         self.read_portal()
         if listings:
             saved = cursor_for(COMPANIES)

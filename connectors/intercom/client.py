@@ -34,10 +34,12 @@ from urllib.parse import quote, urlsplit
 
 from connectors.base import (
     Capability,
+    Connector,
     CursorReader,
     ListingRead,
     MissingFeatures,
     Page,
+    Window,
     bookmark,
     convert,
     domain_of,
@@ -209,7 +211,7 @@ COMPANY_SCROLL = Stream(
 )
 
 
-class IntercomConnector:
+class IntercomConnector(Connector):
     tool = "intercom"
 
     def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -231,15 +233,8 @@ class IntercomConnector:
             sleep=sleep,
         )
 
-    def pull(
-        self,
-        cursor_for: CursorReader,
-        full: bool = False,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        listings: bool = True,
-    ) -> Iterator[Page]:
+    def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
+        since, until, listings = window
         if listings:
             read = listing_read(cursor_for(COMPANIES), full, datetime.now(UTC), self.settings)
             if read.full:

@@ -26,9 +26,11 @@ from typing import Any
 from jira import JIRA, JIRAError
 
 from connectors.base import (
+    Connector,
     CursorReader,
     ListingRead,
     Page,
+    Window,
     bookmark,
     convert,
     epoch_ms,
@@ -105,7 +107,7 @@ def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
     )
 
 
-class JiraConnector:
+class JiraConnector(Connector):
     tool = "jira"
 
     def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -228,15 +230,8 @@ class JiraConnector:
 
         yield from SEARCH.pages(send)
 
-    def pull(
-        self,
-        cursor_for: CursorReader,
-        full: bool = False,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        listings: bool = True,
-    ) -> Iterator[Page]:
+    def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
+        since, until, listings = window
         if not listings:
             yield from self.issues(None if full else cursor_for(STREAM), since, until)
             return

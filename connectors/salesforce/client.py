@@ -32,10 +32,12 @@ from typing import Any
 
 from connectors.base import (
     Capability,
+    Connector,
     CursorReader,
     ListingRead,
     MissingFeatures,
     Page,
+    Window,
     calendar_date,
     convert,
     domain_of,
@@ -173,7 +175,7 @@ def soql(fields: list[str], table: str, where: str = "", order: str = "") -> str
     )
 
 
-class SalesforceConnector:
+class SalesforceConnector(Connector):
     tool = "salesforce"
 
     def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -319,15 +321,8 @@ class SalesforceConnector:
 
     # -- streams -----------------------------------------------------------------------------
 
-    def pull(
-        self,
-        cursor_for: CursorReader,
-        full: bool = False,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        listings: bool = True,
-    ) -> Iterator[Page]:
+    def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
+        since, until, listings = window
         self.authenticate()  # once per run
         self.describe()  # once per run: the queries name only fields the org has
         saved = None if full else Position.read(cursor_for(OPPORTUNITIES))

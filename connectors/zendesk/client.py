@@ -29,10 +29,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from connectors.base import (
     Capability,
+    Connector,
     CursorReader,
     ListingRead,
     MissingFeatures,
     Page,
+    Window,
     before,
     convert,
     listing_read,
@@ -117,7 +119,7 @@ def jira_link_from_raw(raw: dict[str, Any], site: str) -> ToolLink:
     )
 
 
-class ZendeskConnector:
+class ZendeskConnector(Connector):
     tool = "zendesk"
     # Why a backfill's dry run cannot say how many records a window holds.
     no_count = (
@@ -143,15 +145,8 @@ class ZendeskConnector:
             sleep=sleep,
         )
 
-    def pull(
-        self,
-        cursor_for: CursorReader,
-        full: bool = False,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        listings: bool = True,
-    ) -> Iterator[Page]:
+    def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
+        since, until, listings = window
         if listings:
             started = datetime.now(UTC)
             for stream, read_listing in (
