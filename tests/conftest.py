@@ -22,6 +22,15 @@ def sandbox_server() -> Iterator[object]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[object]:
+    """A sandbox of the module's own (seed 7), for tests that change its settings or data."""
+    from sandbox.server import start_sandbox
+
+    with start_sandbox(seed=7) as running:
+        yield running
+
+
 @pytest.fixture
 def sandbox_url(sandbox_server: object) -> str:
     """The running sandbox, reset to its seeded world and zeroed counters."""

@@ -25,12 +25,6 @@ class Recorder(logging.Handler):
         self.records.append(record)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=7) as running:
-        yield running
-
-
 @pytest.fixture
 def faulty(server: SandboxServer) -> Iterator[Any]:
     """Returns a function that sets the fault settings; faults are off again afterwards."""

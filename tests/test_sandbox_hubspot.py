@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import ToolSession
 
 from sandbox.server import start_sandbox
 from sandbox.world import generate
@@ -16,16 +17,9 @@ DEALS = sum(d.crm == "hubspot" for d in WORLD.deals)  # the rest live in Salesfo
 COMPANIES = sum(a.crm == "hubspot" for a in WORLD.accounts)
 
 
-class Client(requests.Session):
+class Client(ToolSession):
     def __init__(self, base: str) -> None:
-        super().__init__()
-        self.base = base
-        self.headers["Authorization"] = "Bearer sandbox"
-
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        return super().request(method, f"{self.base}{url!s}", *args, **kwargs)
+        super().__init__(base, {"Authorization": "Bearer sandbox"})
 
 
 @pytest.fixture

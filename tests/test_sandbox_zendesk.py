@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import ToolSession
 
 from flows.check import run_checks
 from flows.pipeline import pull_source
@@ -24,15 +25,9 @@ AUTH = ("demo@example.com/token", "sandbox")
 EXPORT = "/api/v2/incremental/tickets/cursor.json"
 
 
-class Client(requests.Session):
+class Client(ToolSession):
     def __init__(self, base: str) -> None:
-        super().__init__()
-        self.base, self.auth = base, AUTH
-
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        return super().request(method, f"{self.base}{url!s}", *args, **kwargs)
+        super().__init__(base, auth=AUTH)
 
 
 @pytest.fixture

@@ -1,0 +1,34 @@
+"""Helpers for tests that talk to a running sandbox over HTTP, as a vendor's client would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class ToolSession(requests.Session):
+    """A session on one tool's base URL: each request names only the path after it."""
+
+    def __init__(self, base: str, headers: dict[str, str] | None = None, auth: Any = None) -> None:
+        super().__init__()
+        self.base, self.auth = base, auth
+        self.headers.update(headers or {})
+
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        return super().request(method, f"{self.base}{url!s}", *args, **kwargs)
+
+
+def salesforce_token(sandbox_url: str, timeout: float | None = None) -> requests.Response:
+    """The sandbox's answer to the demo org's client-credentials login."""
+    return requests.post(
+        f"{sandbox_url}/salesforce/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "demo@example.com",
+            "client_secret": "sandbox",
+        },
+        timeout=timeout,
+    )
