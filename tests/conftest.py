@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import responses
 
 from models import Settings
 from store import Store
@@ -37,6 +38,14 @@ def sandbox_url(sandbox_server: object) -> str:
     url: str = sandbox_server.url  # type: ignore[attr-defined]
     requests.post(f"{url}/_sandbox/reset", json={"seed": 7}, timeout=30).raise_for_status()
     return url
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    """Mocked HTTP that does not insist every answer is asked for (modules that do insist
+    define their own)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 @pytest.fixture

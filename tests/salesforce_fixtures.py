@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-import responses
 from builders import (
     SALESFORCE,
     RecordedSleep,
@@ -29,12 +28,6 @@ DESCRIBES = re.compile(rf"{re.escape(SALESFORCE)}/services/data/v60\.0/sobjects/
 SECRET = "sf-Secret-8c0e7f3a9c1e5b2d4f6a"
 RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 STAMP = "2024-05-01T10:20:30.000+0000"
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,6 @@ from salesforce_fixtures import (  # noqa: F401  (fixtures)
     opportunities,
     org,
     query_calls,
-    rsps,
     run_start,
     soql_of,
     tokens,

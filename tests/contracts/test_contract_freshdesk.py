@@ -36,12 +36,6 @@ def answer(name: str) -> tuple[int, dict[str, str], str]:
 
 
 @pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def recorded(rsps: responses.RequestsMock) -> responses.RequestsMock:
     """The ticket listing in two pages (the first with `Link: rel="next"`, the second
     without), the deleted listing, companies in two pages."""

@@ -48,12 +48,6 @@ def replies(*names: str) -> Any:
     return reply
 
 
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def serve_portal(rsps: responses.RequestsMock) -> None:
     """Every route a pull reads, answered with the fixtures."""
     rsps.add_callback("GET", f"{HUBSPOT}/crm/v3/properties/deals", replies("properties_deals"))

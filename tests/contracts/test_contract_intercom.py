@@ -44,12 +44,6 @@ def answer(name: str) -> tuple[int, dict[str, str], str]:
 
 
 @pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def recorded(rsps: responses.RequestsMock) -> responses.RequestsMock:
     """Every route the connector reads, answered with the recorded and documented bodies:
     the search in two pages (only the second lacks `pages.next`), contacts by id, the scroll
