@@ -1,6 +1,6 @@
 """HubSpot: deals through the search API, and archived deals as deletes."""
 
-# ruff: noqa: F811  (tests take the fixtures imported from hubspot_fixtures)
+# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from builders import (
-    body,
     calls_to,
     freeze_now,
     hubspot_deal,
@@ -17,17 +16,7 @@ from builders import (
     query,
     script,
 )
-from hubspot_fixtures import (  # noqa: F401  (fixtures)
-    COMPANIES,
-    DEALS_LIST,
-    SEARCH,
-    companies_of,
-    connector,
-    deal_ids,
-    ms,
-    rsps,
-    search_filters,
-)
+from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
 
 import connectors.hubspot.client
 from connectors.base import DuplicatePageToken

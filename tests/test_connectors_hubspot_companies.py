@@ -1,6 +1,6 @@
 """HubSpot: companies as accounts, read in full and between full reads by search."""
 
-# ruff: noqa: F811  (tests take the fixtures imported from hubspot_fixtures)
+# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 from builders import (
-    HUBSPOT,
-    body,
     calls_to,
     freeze_now,
     hubspot_company,
@@ -17,18 +15,7 @@ from builders import (
     query,
     script,
 )
-from hubspot_fixtures import (
-    COMPANIES,
-    DEALS_LIST,
-    SEARCH,
-    T1,
-    T2,
-    T3,
-    connector,
-    later,
-    rsps,  # noqa: F401  (fixtures)
-    ties,
-)
+from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
 
 import connectors.hubspot.client
 from connectors.base import DuplicatePageToken, ListingRead, parse_time

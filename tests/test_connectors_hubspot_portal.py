@@ -1,6 +1,6 @@
 """HubSpot: the portal's optional properties, the company currency and capabilities."""
 
-# ruff: noqa: F811  (tests take the fixtures imported from hubspot_fixtures)
+# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ from decimal import Decimal
 
 import pytest
 from builders import (
-    HUBSPOT,
-    body,
     calls_to,
     hubspot_deal,
     hubspot_page,
     script,
 )
-from hubspot_fixtures import SEARCH, companies_of, connector, rsps  # noqa: F401  (fixtures)
+from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
 
 from connectors.hubspot.client import DEALS, HubSpotConnector
 from models import Deal, Settings

@@ -1,6 +1,6 @@
 """HubSpot: the deals search's 10,000 cap, passed by a (timestamp, id) position."""
 
-# ruff: noqa: F811  (tests take the fixtures imported from hubspot_fixtures)
+# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
 
 from __future__ import annotations
 
@@ -8,26 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 from builders import (
-    RecordedSleep,
-    body,
     calls_to,
     freeze_now,
     hubspot_deal,
     hubspot_page,
     script,
 )
-from hubspot_fixtures import (  # noqa: F401  (fixtures)
-    SEARCH,
-    T1,
-    T2,
-    T3,
-    companies_of,
-    connector,
-    deal_ids,
-    later,
-    rsps,
-    ties,
-)
+from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
 
 import connectors.hubspot.client
 from connectors.hubspot.client import HubSpotConnector

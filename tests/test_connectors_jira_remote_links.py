@@ -1,6 +1,6 @@
 """Jira remote links: the tools' Jira apps' links to tickets and deals, read after the sweep."""
 
-# ruff: noqa: F811  (tests take the fixtures imported from jira_fixtures)
+# ruff: noqa: F405  (names from jira_fixtures, shared by its topic's test files)
 
 from __future__ import annotations
 
@@ -10,15 +10,10 @@ import pytest
 import responses
 from builders import (
     FRESHDESK,
-    JIRA,
     ZENDESK,
-    RecordedSleep,
-    calls_to,
     jira_issue,
-    jira_page,
-    sandbox_settings,
 )
-from jira_fixtures import NO_REMOTE_LINKS, RUN_START, pull, rsps, run_start, script_search, sleep  # noqa: F401  (fixtures)
+from jira_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
 
 from connectors.jira.client import STREAM, JiraConnector
 from connectors.jira.remote_links import record_of, sites

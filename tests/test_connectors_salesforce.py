@@ -1,7 +1,7 @@
 """Salesforce: OAuth client credentials, the daily request limit, SOQL with a
 (SystemModstamp, Id) cursor followed through `nextRecordsUrl`, and deleted records via queryAll."""
 
-# ruff: noqa: F811  (tests take the fixtures imported from salesforce_fixtures)
+# ruff: noqa: F405  (names from salesforce_fixtures, shared by its topic's test files)
 
 from __future__ import annotations
 
@@ -10,31 +10,12 @@ from urllib.parse import parse_qs
 
 import pytest
 from builders import (
-    SALESFORCE,
-    RecordedSleep,
     script_replies,
     sf_account,
-    sf_id,
     sf_opportunity,
     soql_page,
 )
-from salesforce_fixtures import (  # noqa: F401  (fixtures)
-    OPP,
-    QUERIES,
-    RUN_START,
-    SECRET,
-    STAMP,
-    TOKEN_URL,
-    connector,
-    ids,
-    ok,
-    opportunities,
-    org,
-    query_calls,
-    run_start,
-    soql_of,
-    tokens,
-)
+from salesforce_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
 
 from connectors.base import DuplicatePageToken
 from connectors.http import AuthError

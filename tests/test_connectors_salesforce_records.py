@@ -1,6 +1,6 @@
 """Salesforce: what opportunities and accounts become, and accounts between full reads."""
 
-# ruff: noqa: F811  (tests take the fixtures imported from salesforce_fixtures)
+# ruff: noqa: F405  (names from salesforce_fixtures, shared by its topic's test files)
 
 from __future__ import annotations
 
@@ -9,28 +9,12 @@ from decimal import Decimal
 
 import pytest
 from builders import (
-    SALESFORCE,
-    query,
     script_replies,
     sf_account,
-    sf_id,
     sf_opportunity,
     soql_page,
 )
-from salesforce_fixtures import (  # noqa: F401  (fixtures)
-    OPP,
-    QUERIES,
-    RUN_START,
-    connector,
-    ids,
-    ok,
-    opportunities,
-    org,
-    query_calls,
-    run_start,
-    soql_of,
-    tokens,
-)
+from salesforce_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
 
 import connectors.salesforce.client
 from connectors.base import DuplicatePageToken

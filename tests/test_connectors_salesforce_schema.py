@@ -1,35 +1,19 @@
 """Salesforce: the org's schema (describe): only fields it has are selected, the rest noted
 missing, amounts converted in a multi-currency org."""
 
-# ruff: noqa: F811  (tests take the fixtures imported from salesforce_fixtures)
+# ruff: noqa: F405  (names from salesforce_fixtures, shared by its topic's test files)
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from builders import (
-    sandbox_settings,
     script_replies,
     sf_account,
-    sf_id,
     sf_opportunity,
     soql_page,
 )
-from salesforce_fixtures import (  # noqa: F401  (fixtures)
-    DESCRIBES,
-    OPP,
-    QUERIES,
-    SECRET,
-    connector,
-    ids,
-    ok,
-    opportunities,
-    org,
-    query_calls,
-    run_start,
-    soql_of,
-    tokens,
-)
+from salesforce_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
 
 import connectors.salesforce.client
 

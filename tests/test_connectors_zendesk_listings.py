@@ -1,7 +1,7 @@
 """Zendesk: organisations and Jira links by cursor pagination, and listings between full
 reads (the organisation export)."""
 
-# ruff: noqa: F811  (tests take the fixtures imported from zendesk_fixtures)
+# ruff: noqa: F405  (names from zendesk_fixtures, shared by its topic's test files)
 
 from __future__ import annotations
 
@@ -9,27 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from builders import (
-    ZENDESK,
-    RecordedSleep,
     calls_to,
     cursor_page,
     export_page,
     freeze_now,
     query,
-    sandbox_settings,
     script,
 )
-from zendesk_fixtures import (  # noqa: F401  (fixtures)
-    EXPORT,
-    JIRA_LINKS,
-    ORGANIZATION_EXPORT,
-    ORGANIZATIONS,
-    jira_link,
-    organization,
-    organization_export,
-    rsps,
-    zendesk,
-)
+from zendesk_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
 
 import connectors.zendesk.client
 from connectors.base import DuplicatePageToken, ListingRead
