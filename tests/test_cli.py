@@ -6,9 +6,9 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
+from processes import run_python
 from typer.testing import CliRunner
 
 from models import Settings
@@ -18,14 +18,7 @@ ROOT = Path(__file__).parent.parent
 
 
 def pmsync(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pmsync", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_python("-m", "pmsync", *args, env=env, timeout=300)
 
 
 def test_sync_json_twice_without_a_prefect_server(
