@@ -95,6 +95,22 @@ def routes(url: str) -> dict[str, int]:
     return requests.get(f"{url}/_sandbox/requests", timeout=30).json()["jira"]["routes"]
 
 
+def edit_ticket_then_sync(
+    settings: Settings, store: Store, sandbox_url: str, ticket_id: int | str, change: dict[str, str]
+) -> tuple[Any, dict[str, int], dict[str, int]]:
+    """Change one Zendesk ticket in the sandbox and run a cycle: the cycle's result, and the
+    sandbox's Jira routes counted before and after."""
+    before = routes(sandbox_url)
+    answer = requests.post(
+        f"{sandbox_url}/_sandbox/update",
+        json={"tool": "zendesk", "kind": "ticket", "id": ticket_id, "changes": change},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    again = run_cycle(settings, store)
+    return again, before, routes(sandbox_url)
+
+
 def test_a_new_quote_rewrites_the_comment_and_sends_no_fields_when_the_numbers_hold(
     settings: Settings, store: Store, sandbox_url: str
 ) -> None:
@@ -110,18 +126,11 @@ def test_a_new_quote_rewrites_the_comment_and_sends_no_fields_when_the_numbers_h
     [ticket] = [
         f for f in store.records.load(RecordKind.FEEDBACK, "zendesk") if f.id == quote["record_id"]
     ]
-    before = routes(sandbox_url)
     change = {"description": f"Reworded: we still need {key} badly."}
-    answer = requests.post(
-        f"{sandbox_url}/_sandbox/update",
-        json={"tool": "zendesk", "kind": "ticket", "id": int(ticket.id), "changes": change},
-        timeout=30,
+    again, before, after = edit_ticket_then_sync(
+        settings, store, sandbox_url, int(ticket.id), change
     )
-    answer.raise_for_status()
 
-    again = run_cycle(settings, store)
-
-    after = routes(sandbox_url)
     assert again.published["written"] >= 1
     edits = "PUT /rest/api/3/issue/{key}"
     comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
@@ -143,18 +152,11 @@ def test_a_reworded_subject_that_no_comment_shows_leaves_the_comment_alone(
     the comment shows: the issue gets one quiet edit and its watchers no comment mail."""
     run_cycle(settings, store)
     link = next(x for x in store.links.all(suggested=False) if x.source == "zendesk")
-    before = routes(sandbox_url)
     change = {"subject": "Reworded: we still need this badly"}
-    answer = requests.post(
-        f"{sandbox_url}/_sandbox/update",
-        json={"tool": "zendesk", "kind": "ticket", "id": link.record_id, "changes": change},
-        timeout=30,
+    again, before, after = edit_ticket_then_sync(
+        settings, store, sandbox_url, link.record_id, change
     )
-    answer.raise_for_status()
 
-    again = run_cycle(settings, store)
-
-    after = routes(sandbox_url)
     assert again.published["written"] >= 1
     edits = "PUT /rest/api/3/issue/{key}"
     comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
