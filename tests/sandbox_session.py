@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import requests
 
@@ -19,6 +21,20 @@ class ToolSession(requests.Session):
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         return super().request(method, f"{self.base}{url!s}", *args, **kwargs)
+
+
+Session = TypeVar("Session", bound=ToolSession)
+
+
+@contextmanager
+def sandbox_session(
+    session: Callable[[str], Session], tool: str, **options: Any
+) -> Iterator[Session]:
+    """A sandbox of its own (seed 7, with these options) and a session on one of its tools."""
+    from sandbox.server import start_sandbox
+
+    with start_sandbox(seed=7, **options) as server, session(f"{server.url}/{tool}") as opened:
+        yield opened
 
 
 def salesforce_token(sandbox_url: str, timeout: float | None = None) -> requests.Response:

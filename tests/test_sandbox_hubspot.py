@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_session import ToolSession
+from sandbox_session import ToolSession, sandbox_session
 
-from sandbox.server import start_sandbox
 from sandbox.world import generate
 
 WORLD = generate(7)
@@ -24,7 +23,7 @@ class Client(ToolSession):
 
 @pytest.fixture
 def client() -> Iterator[Client]:
-    with start_sandbox(seed=7) as server, Client(server.url + "/hubspot") as session:
+    with sandbox_session(Client, "hubspot") as session:
         yield session
 
 
@@ -219,10 +218,7 @@ def test_company_search_finds_what_changed_since_a_time_oldest_first(client: Cli
 
 @pytest.fixture
 def tenant_client(request: pytest.FixtureRequest) -> Iterator[Client]:
-    with (
-        start_sandbox(seed=7, tenant=request.param) as server,
-        Client(server.url + "/hubspot") as session,
-    ):
+    with sandbox_session(Client, "hubspot", tenant=request.param) as session:
         yield session
 
 
