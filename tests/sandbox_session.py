@@ -37,6 +37,16 @@ def sandbox_session(
         yield opened
 
 
+@contextmanager
+def configured_sandbox(seed: int, **config: Any) -> Iterator[Any]:
+    """A sandbox of its own with these `/_sandbox/config` settings."""
+    from sandbox.server import start_sandbox
+
+    with start_sandbox(seed=seed) as server:
+        requests.post(f"{server.url}/_sandbox/config", json=config, timeout=30).raise_for_status()
+        yield server
+
+
 def salesforce_token(sandbox_url: str, timeout: float | None = None) -> requests.Response:
     """The sandbox's answer to the demo org's client-credentials login."""
     return requests.post(

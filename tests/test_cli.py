@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from models import Settings
 from pmsync.cli import app
+from tests.oracle import EVERY_TOOL
 
 ROOT = Path(__file__).parent.parent
 
@@ -45,14 +46,7 @@ def test_sync_json_twice_without_a_prefect_server(
         "duration_s",
     }
     assert result["failed"] == {} and result["missing"] == {}
-    assert set(result["pulled"]) == {
-        "jira",
-        "zendesk",
-        "intercom",
-        "freshdesk",
-        "hubspot",
-        "salesforce",
-    }
+    assert set(result["pulled"]) == EVERY_TOOL
     assert result["published"]["written"] > 0 and result["published"]["failed"] == 0
 
     second = json.loads(pmsync("sync", "--sandbox", sandbox_url, "--json", env=env).stdout)
