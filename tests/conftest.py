@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import responses
 
 from models import Settings
 from store import Store
@@ -22,12 +23,29 @@ def sandbox_server() -> Iterator[object]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[object]:
+    """A sandbox of the module's own (seed 7), for tests that change its settings or data."""
+    from sandbox.server import start_sandbox
+
+    with start_sandbox(seed=7) as running:
+        yield running
+
+
 @pytest.fixture
 def sandbox_url(sandbox_server: object) -> str:
     """The running sandbox, reset to its seeded world and zeroed counters."""
     url: str = sandbox_server.url  # type: ignore[attr-defined]
     requests.post(f"{url}/_sandbox/reset", json={"seed": 7}, timeout=30).raise_for_status()
     return url
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    """Mocked HTTP that does not insist every answer is asked for (modules that do insist
+    define their own)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 @pytest.fixture

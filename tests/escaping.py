@@ -5,6 +5,20 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from typing import Any
 
+# The node types a note body may hold: text, headings, tables and lists, nothing more.
+ADF_NODES = {
+    "doc",
+    "heading",
+    "paragraph",
+    "text",
+    "table",
+    "tableRow",
+    "tableHeader",
+    "tableCell",
+    "bulletList",
+    "listItem",
+}
+
 # What people type into issue summaries, customer names and quotes, that a careless writer
 # turns into markup, a link, a broken page or a different text.
 HOSTILE = [

@@ -28,6 +28,7 @@ FREE_MAIL = {
     "gmx.com",
     "mail.com",
 }
+EVERY_TOOL = {"jira", "zendesk", "intercom", "freshdesk", "hubspot", "salesforce"}
 EXPLICIT = {"cited_key", "zendesk_jira_link", "deal_field", "jira_remote_link"}
 ACCOUNT_IDS = {
     "zendesk": "zendesk_organization_id",

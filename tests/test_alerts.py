@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from processes import run_python
 
 from tests.test_ops_prefect import sandbox_environment, wait_for
 from tests.test_tool_failures import closed_port
@@ -85,12 +84,13 @@ def test_a_failed_sync_run_notifies_through_the_configured_block(
             PYTHONPATH=str(ROOT),
             PREFECT_LOGGING_LEVEL="WARNING",
         )
-        done = subprocess.run(
-            [sys.executable, "-c", SCRIPT, f"http://127.0.0.1:{http.server_port}/hook"],
+        done = run_python(
+            "-c",
+            SCRIPT,
+            f"http://127.0.0.1:{http.server_port}/hook",
             env=env,
-            capture_output=True,
-            text=True,
             timeout=240,
+            cwd=None,
         )
         assert done.returncode == 0 and "ran" in done.stdout, done.stderr[-3000:]
         deadline = time.monotonic() + 90
@@ -105,14 +105,7 @@ def test_a_failed_sync_run_notifies_through_the_configured_block(
         # (so the automation fires), its message naming the tool.
         env.update(sandbox_environment(sandbox_url), PMSYNC_DATABASE_URL=store_url)
         env["PMSYNC_HUBSPOT_URL"] = f"http://127.0.0.1:{closed_port()}/hubspot"
-        done = subprocess.run(
-            [sys.executable, "-m", "pmsync", "sync", "--json"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
+        done = run_python("-m", "pmsync", "sync", "--json", env=env, timeout=240)
         assert done.returncode == 1, done.stderr[-3000:]
         assert "failed hubspot" in done.stderr and "PMSYNC_HUBSPOT_URL" in done.stderr
         assert "Traceback" not in done.stderr

@@ -5,15 +5,13 @@ relink and publish at the end."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from processes import prefect_env, run_python
 
 from flows.backfill import (
     backfill_window,
@@ -28,7 +26,6 @@ from store import Store
 from tests.jira_view import assert_ticket_shows
 from tests.oracle import expected_demand
 
-ROOT = Path(__file__).parent.parent
 TOOLS = ["jira", "zendesk", "intercom", "freshdesk", "hubspot", "salesforce"]
 KINDS = ("issue", "feedback", "deal", "account", "tool_link")
 # The seeded world's oldest record is from late 2023; its newest are from today.
@@ -339,22 +336,9 @@ def test_the_backfill_flow_leaves_a_progress_artifact(sandbox_url: str, tmp_path
         "key=ArtifactFilterKey(any_=['backfill-hubspot']))); "
         "print(json.dumps({'result': r, 'progress': [x.data for x in a]}))"
     )
-    env = dict(
-        os.environ,
-        PREFECT_HOME=str(tmp_path / "prefect"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_LOGGING_LEVEL="WARNING",
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
-    )
-    env.pop("PREFECT_API_URL", None)
-    (tmp_path / "prefect").mkdir()
-    done = subprocess.run(
-        [sys.executable, "-c", script, sandbox_url, f"sqlite:///{tmp_path / 'flow.db'}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    env = prefect_env(tmp_path / "prefect", "WARNING")
+    done = run_python(
+        "-c", script, sandbox_url, f"sqlite:///{tmp_path / 'flow.db'}", env=env, timeout=240
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])

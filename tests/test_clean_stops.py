@@ -11,10 +11,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+import processes
 import requests
 
 from flows.pipeline import run_cycle
@@ -38,13 +38,7 @@ def start(args: list[str], tmp_path: Path, **env: str) -> tuple[subprocess.Popen
 
 
 def wait_for(what: str, check: Any, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return processes.wait_for(what, check, timeout, interval=0.2)
 
 
 def stop(process: subprocess.Popen[str], out: Path, how: int = signal.SIGTERM) -> str:

@@ -6,26 +6,20 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
+from processes import run_python
 from typer.testing import CliRunner
 
 from models import Settings
 from pmsync.cli import app
+from tests.oracle import EVERY_TOOL
 
 ROOT = Path(__file__).parent.parent
 
 
 def pmsync(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pmsync", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_python("-m", "pmsync", *args, env=env, timeout=300)
 
 
 def test_sync_json_twice_without_a_prefect_server(
@@ -52,14 +46,7 @@ def test_sync_json_twice_without_a_prefect_server(
         "duration_s",
     }
     assert result["failed"] == {} and result["missing"] == {}
-    assert set(result["pulled"]) == {
-        "jira",
-        "zendesk",
-        "intercom",
-        "freshdesk",
-        "hubspot",
-        "salesforce",
-    }
+    assert set(result["pulled"]) == EVERY_TOOL
     assert result["published"]["written"] > 0 and result["published"]["failed"] == 0
 
     second = json.loads(pmsync("sync", "--sandbox", sandbox_url, "--json", env=env).stdout)

@@ -21,21 +21,27 @@ def writes(url: str) -> dict[str, int]:
     return found
 
 
-def test_shipping_an_issue_notifies_every_open_record_once(
-    settings: Settings, store: Store, sandbox_url: str
-) -> None:
-    run_cycle(settings, store)
+def open_records_by_issue(store: Store) -> dict[str, set[tuple[str, str]]]:
+    """Each issue's linked (not suggested) open tickets and deals, as (source, id)."""
     records = {
         (r.source, r.id): r
         for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
         for r in store.records.load(kind)
     }
-    # The issue with open linked records in the most tools makes the strongest test.
     by_issue: dict[str, set[tuple[str, str]]] = {}
     for link in store.links.all(suggested=False):
         record = records.get((link.source, link.record_id))
         if record is not None and record.is_open:
             by_issue.setdefault(link.issue_key, set()).add((link.source, link.record_id))
+    return by_issue
+
+
+def test_shipping_an_issue_notifies_every_open_record_once(
+    settings: Settings, store: Store, sandbox_url: str
+) -> None:
+    run_cycle(settings, store)
+    # The issue with open linked records in the most tools makes the strongest test.
+    by_issue = open_records_by_issue(store)
     issues = {i.key: i for i in store.records.load(RecordKind.ISSUE)}
     key = max(
         (k for k in by_issue if issues[k].status_category != "done"),

@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from processes import run_python
 from typer.testing import CliRunner
 
 from models import ConfigError, Settings, load_settings
@@ -349,13 +348,16 @@ def test_sync_through_prefect_names_a_missing_custom_field_without_tracebacks(
         PMSYNC_JIRA_FIELD_REQUESTS="Customer Asks",
         PYTHONPATH=str(ROOT),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "pmsync", "sync", "--sandbox", sandbox_url, "--json"],
-        cwd=tmp_path,
+    done = run_python(
+        "-m",
+        "pmsync",
+        "sync",
+        "--sandbox",
+        sandbox_url,
+        "--json",
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
+        cwd=tmp_path,
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "ConfigError" not in done.stderr, done.stderr

@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-import responses
 from builders import (
     FRESHDESK,
     RecordedSleep,
@@ -30,12 +29,6 @@ TICKETS_URL = f"{FRESHDESK}/api/v2/tickets"
 COMPANIES_URL = f"{FRESHDESK}/api/v2/companies"
 RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture(autouse=True)

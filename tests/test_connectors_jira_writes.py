@@ -9,18 +9,11 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-import responses
 from builders import JIRA, RecordedSleep, query, sandbox_settings
 
 from connectors.http import AuthError
 from connectors.jira.client import JiraConnector
 from connectors.jira.write import JiraWriter
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def _paragraph(*nodes: dict) -> dict:

@@ -26,6 +26,8 @@ from services.drift import (
 API = f"{JIRA}/rest/api/3"
 ME = "5b10ac8d82e05b22cc7d4ef5"
 WRITTEN = {"issue_key": "ANA-1", "requests": 3, "revenue": "1200.50"}
+# pmsync's one managed comment on the issue: marked, and written by the API user.
+OURS = SeenComment("10", "2025-01-01T10:00:00.000+0000", "2025-01-01T10:00:00.000+0000", True, True)
 
 
 @pytest.fixture
@@ -117,11 +119,7 @@ def seen_issue(**changes: Any) -> SeenIssue:
         "fields": {"customfield_10050": 3.0, "customfield_10051": 1200.5},
         "labels": ["backend", "demand-medium"],
         "demand": demand_digest({**WRITTEN, "written_at": "2025-02-01T00:00:00+00:00"}),
-        "comments": [
-            SeenComment(
-                "10", "2025-01-01T10:00:00.000+0000", "2025-01-01T10:00:00.000+0000", True, True
-            )
-        ],
+        "comments": [OURS],
     }
     return SeenIssue(**{**base, **changes})
 
@@ -197,13 +195,7 @@ def drift(seen: SeenIssue, updated: Any = "2025-01-01T10:00:00.000+0000") -> fro
         pytest.param(
             {
                 "comments": [
-                    SeenComment(
-                        "10",
-                        "2025-01-01T10:00:00.000+0000",
-                        "2025-01-01T10:00:00.000+0000",
-                        True,
-                        True,
-                    ),
+                    OURS,
                     SeenComment(
                         "11",
                         "2025-01-02T10:00:00.000+0000",
@@ -219,13 +211,7 @@ def drift(seen: SeenIssue, updated: Any = "2025-01-01T10:00:00.000+0000") -> fro
         pytest.param(
             {
                 "comments": [
-                    SeenComment(
-                        "10",
-                        "2025-01-01T10:00:00.000+0000",
-                        "2025-01-01T10:00:00.000+0000",
-                        True,
-                        True,
-                    ),
+                    OURS,
                     SeenComment(
                         "12",
                         "2025-01-02T10:00:00.000+0000",

@@ -22,7 +22,7 @@ from store import Store
 from store.ledger import Ledger
 from tests.conftest import EXPLICIT_ONLY
 from tests.jira_view import assert_ticket_shows, managed_comments
-from tests.oracle import expected_demand
+from tests.oracle import EVERY_TOOL, expected_demand
 
 
 def jira_writes(url: str) -> int:
@@ -36,14 +36,7 @@ def test_sync_puts_the_right_demand_on_every_linked_issue(settings: Settings, st
     expected = expected_demand(settings.jira_url.removesuffix("/jira"))  # type: ignore[union-attr]
     assert len(expected) >= 10, "the seeded world should link many issues"
     assert result.published == {"written": len(expected), "unchanged": 0, "failed": 0}
-    assert set(result.pulled) == {
-        "jira",
-        "zendesk",
-        "intercom",
-        "freshdesk",
-        "hubspot",
-        "salesforce",
-    }
+    assert set(result.pulled) == EVERY_TOOL
     assert result.pulled["jira"] >= 35 and result.dead_letters == 0
     assert_ticket_shows(settings.jira_url.removesuffix("/jira"), expected)  # type: ignore[union-attr]
 

@@ -27,7 +27,7 @@ from connectors.notes import (
 )
 from models import DemandSummary, Issue, Settings
 from services.close_loop import notify
-from tests.escaping import HOSTILE, assert_shows_exactly
+from tests.escaping import ADF_NODES, HOSTILE, assert_shows_exactly
 
 BASE = "https://tool.example"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -270,18 +270,7 @@ def test_the_jira_comment_carries_hostile_names_and_quotes_as_text(hostile: str)
     assert hostile in texts, "the customer's name, unchanged, in its table cell"
     assert f"“{hostile}” " in texts, "the quote, unchanged"
     kinds = {n.get("type") for n in _all_nodes(body)}
-    assert kinds <= {
-        "doc",
-        "heading",
-        "paragraph",
-        "text",
-        "table",
-        "tableRow",
-        "tableHeader",
-        "tableCell",
-        "bulletList",
-        "listItem",
-    }
+    assert kinds <= ADF_NODES
     links = [
         m["attrs"]["href"]
         for n in text_nodes(body)

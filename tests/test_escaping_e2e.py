@@ -13,9 +13,9 @@ from flows.pipeline import run_cycle
 from models import RecordKind, Settings
 from services.close_loop import NOTE_WRITERS
 from store import Store
-from tests.escaping import HOSTILE_SUMMARY, assert_shows_exactly
+from tests.escaping import ADF_NODES, HOSTILE_SUMMARY, assert_shows_exactly
 from tests.oracle import AUTH
-from tests.test_close_loop_e2e import writes
+from tests.test_close_loop_e2e import open_records_by_issue, writes
 
 
 def stored_note(
@@ -78,16 +78,7 @@ def test_a_hostile_summary_reaches_every_tool_as_text(
     reopen = {"tool": "zendesk", "kind": "ticket", "id": solved, "changes": {"status": "open"}}
     requests.post(f"{sandbox_url}/_sandbox/update", json=reopen, timeout=30).raise_for_status()
     run_cycle(settings, store)
-    records = {
-        (r.source, r.id): r
-        for kind in (RecordKind.FEEDBACK, RecordKind.DEAL)
-        for r in store.records.load(kind)
-    }
-    by_issue: dict[str, set[tuple[str, str]]] = {}
-    for link in store.links.all(suggested=False):
-        record = records.get((link.source, link.record_id))
-        if record is not None and record.is_open:
-            by_issue.setdefault(link.issue_key, set()).add((link.source, link.record_id))
+    by_issue = open_records_by_issue(store)
     issues = {i.key: i for i in store.records.load(RecordKind.ISSUE)}
     # The fewest open issues whose open records span every tool: each gets the summary.
     keys: list[str] = []
@@ -146,18 +137,6 @@ HOSTILE_QUOTE = (
     "<script>alert(1)</script></p> &amp; \"dq\" 'sq' javascript:alert(2) "
     "[x](javascript:alert(3)) **md** Ünïcødé 東京 😀"
 )
-ADF_NODES = {
-    "doc",
-    "heading",
-    "paragraph",
-    "text",
-    "table",
-    "tableRow",
-    "tableHeader",
-    "tableCell",
-    "bulletList",
-    "listItem",
-}
 
 
 def _nodes(node: Any) -> list[dict[str, Any]]:

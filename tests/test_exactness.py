@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import configured_sandbox
 
 from connectors.jira.remote_links import NO_TIME
 from flows.pipeline import pull_source, run_cycle
@@ -265,10 +266,7 @@ def links_and_ledger(store: Store) -> tuple[list[tuple[Any, ...]], dict[str, tup
 
 @pytest.fixture
 def exact_sandbox() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=11) as server:
-        requests.post(
-            f"{server.url}/_sandbox/config", json={"zendesk_export_delay_s": 1}, timeout=30
-        ).raise_for_status()
+    with configured_sandbox(11, zendesk_export_delay_s=1) as server:
         yield server
 
 

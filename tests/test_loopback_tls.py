@@ -24,7 +24,7 @@ from benchmarks.loopback_tls import (  # noqa: E402
     mount_for,
     wildcards,
 )
-from sandbox.server import SandboxServer, start_sandbox  # noqa: E402
+from sandbox.server import SandboxServer  # noqa: E402
 
 VENDOR_NAMES = ("sandbox.zendesk.com", "api.hubapi.com")
 
@@ -39,12 +39,6 @@ def resolve_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
         return real("127.0.0.1" if host in VENDOR_NAMES else host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=7) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from processes import run_python
 from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner
 
@@ -185,14 +186,7 @@ def test_the_migration_command_line_reports_the_revision(database_url: str) -> N
     (PMSYNC_DATABASE_URL), with no alembic.ini to keep in step."""
     Store(database_url, upgrade=True).engine.dispose()
     env = dict(os.environ, PMSYNC_DATABASE_URL=database_url)
-    done = subprocess.run(
-        [sys.executable, "-m", "store.migrations", "current"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python("-m", "store.migrations", "current", env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert head_revision() in done.stdout
 

@@ -6,18 +6,15 @@ The flows read the store's URL and the tools' credentials from the environment, 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import prefect_env, run_python
 
 from models import ConfigError, RecordKind
 from tests.postgres import POSTGRES_URL, postgres_schema
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "S3cr3tPW-4417"
 WITH_PASSWORD = [
     f"postgresql+psycopg://pmsync:{PASSWORD}@db.internal:5432/pmsync",
@@ -128,27 +125,15 @@ def test_a_flow_run_leaves_no_secret_in_prefect(sandbox_url: str, tmp_path: Path
         ]
     }
     with _store_url(tmp_path) as (database_url, password):
-        env = dict(
-            os.environ,
+        env = prefect_env(
+            tmp_path / "prefect",
+            "INFO",
             **secrets,
             PMSYNC_DATABASE_URL=database_url,
-            PREFECT_HOME=str(tmp_path / "prefect"),
-            PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            PREFECT_LOGGING_LEVEL="INFO",
             # pmsync's own log lines go to Prefect too, as an operator would have them.
             PREFECT_LOGGING_EXTRA_LOGGERS="pmsync",
-            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
         )
-        env.pop("PREFECT_API_URL", None)
-        (tmp_path / "prefect").mkdir()
-        done = subprocess.run(
-            [sys.executable, "-c", SCAN, sandbox_url],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = run_python("-c", SCAN, sandbox_url, env=env, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         kept = done.stdout.strip().splitlines()[-1]
         dump: dict[str, Any] = json.loads(kept)

@@ -11,11 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+import processes
 import requests
+from processes import run_python
 
 from models import Settings
 
@@ -39,13 +40,7 @@ def sandbox_environment(url: str) -> dict[str, str]:
 
 
 def wait_for(what: str, check: Any, timeout: float = 240.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    return processes.wait_for(what, check, timeout, interval=0.5)
 
 
 def test_a_served_run_logs_to_prefect_and_serve_stops_cleanly(
@@ -132,14 +127,7 @@ def test_a_served_run_logs_to_prefect_and_serve_stops_cleanly(
 
         # A CLI sync while serve runs goes to the same server, its lines too.
         def pmsync(*args: str) -> str:
-            done = subprocess.run(
-                [sys.executable, "-m", "pmsync", *args],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
+            done = run_python("-m", "pmsync", *args, env=env, timeout=180)
             assert done.returncode == 0, done.stderr
             return done.stdout
 

@@ -31,6 +31,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from sandbox_session import configured_sandbox
 
 import connectors.freshdesk.client
 import connectors.hubspot.client
@@ -40,7 +41,7 @@ import sandbox.hubspot
 import sandbox.salesforce
 from connectors.http import ApiClient
 from models import Deal, Feedback, Issue, Settings
-from sandbox.server import SandboxServer, start_sandbox
+from sandbox.server import SandboxServer
 from store import Store
 from tests.test_exactness import (
     CHANGEABLE,
@@ -163,10 +164,7 @@ class Interleaved:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=1) as server:
-        requests.post(
-            f"{server.url}/_sandbox/config", json={"zendesk_export_delay_s": 1}, timeout=30
-        ).raise_for_status()
+    with configured_sandbox(1, zendesk_export_delay_s=1) as server:
         yield server
 
 

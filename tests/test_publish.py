@@ -4,6 +4,8 @@ what a dry run, a write cap, labels and switched-off fields do."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -95,6 +97,22 @@ def routes(url: str) -> dict[str, int]:
     return requests.get(f"{url}/_sandbox/requests", timeout=30).json()["jira"]["routes"]
 
 
+def edit_ticket_then_sync(
+    settings: Settings, store: Store, sandbox_url: str, ticket_id: int | str, change: dict[str, str]
+) -> tuple[Any, dict[str, int], dict[str, int]]:
+    """Change one Zendesk ticket in the sandbox and run a cycle: the cycle's result, and the
+    sandbox's Jira routes counted before and after."""
+    before = routes(sandbox_url)
+    answer = requests.post(
+        f"{sandbox_url}/_sandbox/update",
+        json={"tool": "zendesk", "kind": "ticket", "id": ticket_id, "changes": change},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    again = run_cycle(settings, store)
+    return again, before, routes(sandbox_url)
+
+
 def test_a_new_quote_rewrites_the_comment_and_sends_no_fields_when_the_numbers_hold(
     settings: Settings, store: Store, sandbox_url: str
 ) -> None:
@@ -110,18 +128,11 @@ def test_a_new_quote_rewrites_the_comment_and_sends_no_fields_when_the_numbers_h
     [ticket] = [
         f for f in store.records.load(RecordKind.FEEDBACK, "zendesk") if f.id == quote["record_id"]
     ]
-    before = routes(sandbox_url)
     change = {"description": f"Reworded: we still need {key} badly."}
-    answer = requests.post(
-        f"{sandbox_url}/_sandbox/update",
-        json={"tool": "zendesk", "kind": "ticket", "id": int(ticket.id), "changes": change},
-        timeout=30,
+    again, before, after = edit_ticket_then_sync(
+        settings, store, sandbox_url, int(ticket.id), change
     )
-    answer.raise_for_status()
 
-    again = run_cycle(settings, store)
-
-    after = routes(sandbox_url)
     assert again.published["written"] >= 1
     edits = "PUT /rest/api/3/issue/{key}"
     comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
@@ -143,18 +154,11 @@ def test_a_reworded_subject_that_no_comment_shows_leaves_the_comment_alone(
     the comment shows: the issue gets one quiet edit and its watchers no comment mail."""
     run_cycle(settings, store)
     link = next(x for x in store.links.all(suggested=False) if x.source == "zendesk")
-    before = routes(sandbox_url)
     change = {"subject": "Reworded: we still need this badly"}
-    answer = requests.post(
-        f"{sandbox_url}/_sandbox/update",
-        json={"tool": "zendesk", "kind": "ticket", "id": link.record_id, "changes": change},
-        timeout=30,
+    again, before, after = edit_ticket_then_sync(
+        settings, store, sandbox_url, link.record_id, change
     )
-    answer.raise_for_status()
 
-    again = run_cycle(settings, store)
-
-    after = routes(sandbox_url)
     assert again.published["written"] >= 1
     edits = "PUT /rest/api/3/issue/{key}"
     comments = "PUT /rest/api/3/issue/{key}/comment/{id}"
@@ -432,18 +436,24 @@ def test_a_sync_that_only_moves_numbers_mails_nobody_and_leaves_the_comment(
     assert summary.headline in shown
 
 
-def test_a_user_who_is_no_admin_gets_loud_edits_and_the_run_says_so(tmp_path: Any) -> None:
-    """On a tenant whose Jira user is no admin, notifyUsers=false is refused once; the
-    edits land with Jira's default and the run summary names quiet_edits as missing."""
+@contextmanager
+def synced_tenant(tenant: str, tmp_path: Any) -> Iterator[tuple[Any, Settings, Store, Any]]:
+    """A sandbox of its own with the given tenant, after one cycle: the server, the settings,
+    the store and the cycle's result."""
     from sandbox.server import start_sandbox
 
-    server = start_sandbox(seed=7, tenant="minimal")
-    try:
+    with start_sandbox(seed=7, tenant=tenant) as server:
         settings = Settings.for_sandbox(
             server.url, database_url=f"sqlite:///{tmp_path}/p.db", **EXPLICIT_ONLY
         )
         store = Store(settings.database_url, upgrade=True)
-        result = run_cycle(settings, store)
+        yield server, settings, store, run_cycle(settings, store)
+
+
+def test_a_user_who_is_no_admin_gets_loud_edits_and_the_run_says_so(tmp_path: Any) -> None:
+    """On a tenant whose Jira user is no admin, notifyUsers=false is refused once; the
+    edits land with Jira's default and the run summary names quiet_edits as missing."""
+    with synced_tenant("minimal", tmp_path) as (server, settings, store, result):
         assert result.published["written"] >= 1 and result.published["failed"] == 0
         assert "Administer Projects" in result.missing["jira"]["quiet_edits"]
         assert result.as_dict()["missing"]["jira"]["quiet_edits"]
@@ -456,27 +466,15 @@ def test_a_user_who_is_no_admin_gets_loud_edits_and_the_run_says_so(tmp_path: An
         assert quiet.ok and quiet.missing and "Administer Projects" in quiet.detail
         assert not checks["jira write ANA"].missing
         assert not checks["jira field 'Customer Requests'"].missing
-    finally:
-        server.stop()
 
 
 def test_service_desk_comments_stay_off_the_customer_portal(tmp_path: Any) -> None:
     """On a Jira Service Management project (the messy tenant's) every managed comment
     carries sd.public.comment internal: customer names and quotes never reach the portal."""
-    from sandbox.server import start_sandbox
-
-    server = start_sandbox(seed=7, tenant="messy")
-    try:
-        settings = Settings.for_sandbox(
-            server.url, database_url=f"sqlite:///{tmp_path}/p.db", **EXPLICIT_ONLY
-        )
-        store = Store(settings.database_url, upgrade=True)
-        result = run_cycle(settings, store)
+    with synced_tenant("messy", tmp_path) as (server, settings, store, result):
         assert result.published["written"] >= 1
         for key in store.ledger.entries():
             comments = requests.get(
                 f"{server.url}/jira/rest/api/3/issue/{key}/comment", auth=AUTH, timeout=30
             ).json()["comments"]
             assert comments and all(c["jsdPublic"] is False for c in comments)
-    finally:
-        server.stop()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import salesforce_token
 
 from sandbox.server import SandboxServer, start_sandbox
 
@@ -202,14 +203,7 @@ def streams(server: SandboxServer) -> dict[tuple[str, str], dict[str, dict[str, 
         headers=BEARER,
         params={"limit": 100, "properties": "amount,hs_lastmodifieddate"},
     ).json()
-    token = requests.post(
-        f"{url}/salesforce/services/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "demo@example.com",
-            "client_secret": "sandbox",
-        },
-    ).json()["access_token"]
+    token = salesforce_token(url).json()["access_token"]
     salesforce = requests.get(
         f"{url}/salesforce/services/data/v60.0/query",
         headers={"Authorization": f"Bearer {token}"},

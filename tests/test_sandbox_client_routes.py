@@ -4,7 +4,6 @@ HubSpot's legacy Properties, Companies v2, Deals v1 and Engagements v1 APIs and 
 properties of standard objects without records, Salesforce's refresh-token grant with a
 connector's own refresh token."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,12 +14,6 @@ from sandbox.server import SandboxServer, start_sandbox
 
 ZENDESK_AUTH = ("demo@example.com/token", "sandbox")
 BEARER = {"Authorization": "Bearer sandbox"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=7) as running:
-        yield running
 
 
 def _get(server: SandboxServer, path: str, **kwargs: Any) -> requests.Response:

@@ -87,7 +87,11 @@ class Reroute(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def test_simple_salesforce_logs_in_queries_and_creates_a_task(server: SandboxServer) -> None:
+def logged_in_salesforce(
+    server: SandboxServer,
+) -> tuple[simple_salesforce.Salesforce, requests.Session]:
+    """simple_salesforce logged in by client credentials, and its session rerouted to the
+    sandbox."""
     session = requests.Session()
     session.mount("https://", Reroute(server.url))
     client = simple_salesforce.Salesforce(
@@ -97,6 +101,11 @@ def test_simple_salesforce_logs_in_queries_and_creates_a_task(server: SandboxSer
         session=session,
         version="60.0",
     )
+    return client, session
+
+
+def test_simple_salesforce_logs_in_queries_and_creates_a_task(server: SandboxServer) -> None:
+    client, session = logged_in_salesforce(server)
     batch = {"headers": {"Sforce-Query-Options": "batchSize=200"}}
     query = "SELECT Id, Amount, SystemModstamp FROM Opportunity ORDER BY SystemModstamp, Id"
     records = client.query_all(query, **batch)["records"]
@@ -120,15 +129,7 @@ def test_simple_salesforce_logs_in_queries_and_creates_a_task(server: SandboxSer
 
 def test_simple_salesforce_describes_the_org_and_reads_its_limits(server: SandboxServer) -> None:
     """What a client does before it queries: the objects, their fields, the API usage."""
-    session = requests.Session()
-    session.mount("https://", Reroute(server.url))
-    client = simple_salesforce.Salesforce(
-        consumer_key="demo@example.com",
-        consumer_secret="sandbox",
-        domain="sandbox",
-        session=session,
-        version="60.0",
-    )
+    client, _ = logged_in_salesforce(server)
     objects = {o["name"]: o for o in client.describe()["sobjects"]}
     assert objects["Opportunity"]["keyPrefix"] == "006" and objects["Opportunity"]["queryable"]
     fields = {f["name"]: f for f in client.Opportunity.describe()["fields"]}

@@ -8,23 +8,16 @@ contacts, companies and each ticket's conversations.
 `<domain>.freshdesk.com`, so a transport adapter on its session sends those URLs to the
 plain-HTTP sandbox mount; paths and bodies are untouched."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from sandbox.server import SandboxServer, start_sandbox
+from sandbox.server import SandboxServer
 
 intercom = pytest.importorskip("intercom", reason="python-intercom is a dev extra")
 freshdesk_api = pytest.importorskip("freshdesk.v2.api", reason="python-freshdesk is a dev extra")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=7) as running:
-        yield running
 
 
 def _searched(search: Any, query: dict[str, Any]) -> list[Any]:

@@ -25,12 +25,6 @@ class Recorder(logging.Handler):
         self.records.append(record)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=7) as running:
-        yield running
-
-
 @pytest.fixture
 def faulty(server: SandboxServer) -> Iterator[Any]:
     """Returns a function that sets the fault settings; faults are off again afterwards."""
@@ -53,6 +47,16 @@ def faulty(server: SandboxServer) -> Iterator[Any]:
 def injected(url: str) -> dict[str, Any]:
     answer: dict[str, Any] = requests.get(f"{url}/_sandbox/faults/injected").json()
     return answer
+
+
+def put_summary(url: str, text: str, timeout: float | None = None) -> requests.Response:
+    """A client's edit of ANA-1's summary."""
+    return requests.put(
+        f"{url}/jira/rest/api/3/issue/ANA-1",
+        auth=JIRA,
+        json={"fields": {"summary": text}},
+        timeout=timeout,
+    )
 
 
 def summary(url: str, key: str = "ANA-1") -> str:
@@ -131,12 +135,7 @@ def test_dropped_connection(faulty: Any, uvicorn_errors: list[logging.LogRecord]
         requests.get(f"{url}/jira/rest/api/3/myself", auth=JIRA, timeout=10)
     # A write met by a drop before its handler changed nothing.
     with pytest.raises(requests.ConnectionError):
-        requests.put(
-            f"{url}/jira/rest/api/3/issue/ANA-1",
-            auth=JIRA,
-            json={"fields": {"summary": "never written"}},
-            timeout=10,
-        )
+        put_summary(url, "never written", timeout=10)
     faulty(faults=0.0)
     assert summary(url) != "never written"
     assert uvicorn_errors == []
@@ -147,9 +146,7 @@ def test_truncated_response(faulty: Any, uvicorn_errors: list[logging.LogRecord]
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         requests.get(f"{url}/jira/rest/api/3/search/jql", auth=JIRA, timeout=10)
     # Truncation applies to reads only: a write meets no fault of this kind.
-    put = requests.put(
-        f"{url}/jira/rest/api/3/issue/ANA-1", auth=JIRA, json={"fields": {"summary": "kept"}}
-    )
+    put = put_summary(url, "kept")
     assert put.status_code == 204
     assert injected(url)["by_kind"]["truncate"] == 1
     assert uvicorn_errors == []
@@ -160,12 +157,7 @@ def test_drop_after_write_applies_the_write(
 ) -> None:
     url = faulty(faults=1.0, fault_kinds=["drop_after_write"])
     with pytest.raises(requests.ConnectionError):
-        requests.put(
-            f"{url}/jira/rest/api/3/issue/ANA-1",
-            auth=JIRA,
-            json={"fields": {"summary": "written, unanswered"}},
-            timeout=10,
-        )
+        put_summary(url, "written, unanswered", timeout=10)
     assert summary(url) == "written, unanswered"  # reads are not eligible for this kind
     assert injected(url)["by_kind"] == {
         "rate_limit": 0,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import ToolSession, sandbox_session
 
-from sandbox.server import start_sandbox
 from sandbox.world import generate
 
 WORLD = generate(7)
@@ -16,21 +16,14 @@ DEALS = sum(d.crm == "hubspot" for d in WORLD.deals)  # the rest live in Salesfo
 COMPANIES = sum(a.crm == "hubspot" for a in WORLD.accounts)
 
 
-class Client(requests.Session):
+class Client(ToolSession):
     def __init__(self, base: str) -> None:
-        super().__init__()
-        self.base = base
-        self.headers["Authorization"] = "Bearer sandbox"
-
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        return super().request(method, f"{self.base}{url!s}", *args, **kwargs)
+        super().__init__(base, {"Authorization": "Bearer sandbox"})
 
 
 @pytest.fixture
 def client() -> Iterator[Client]:
-    with start_sandbox(seed=7) as server, Client(server.url + "/hubspot") as session:
+    with sandbox_session(Client, "hubspot") as session:
         yield session
 
 
@@ -225,10 +218,7 @@ def test_company_search_finds_what_changed_since_a_time_oldest_first(client: Cli
 
 @pytest.fixture
 def tenant_client(request: pytest.FixtureRequest) -> Iterator[Client]:
-    with (
-        start_sandbox(seed=7, tenant=request.param) as server,
-        Client(server.url + "/hubspot") as session,
-    ):
+    with sandbox_session(Client, "hubspot", tenant=request.param) as session:
         yield session
 
 

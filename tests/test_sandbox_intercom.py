@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import ToolSession
 
 from models import RecordKind
 from sandbox.server import SandboxServer, start_sandbox
@@ -14,16 +15,9 @@ from sandbox.world import generate
 CONVERSATIONS = len(generate(7).of_tool("intercom"))
 
 
-class Client(requests.Session):
+class Client(ToolSession):
     def __init__(self, base: str) -> None:
-        super().__init__()
-        self.base = base
-        self.headers.update({"Authorization": "Bearer sandbox", "Intercom-Version": "2.11"})
-
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        return super().request(method, f"{self.base}{url!s}", *args, **kwargs)
+        super().__init__(base, {"Authorization": "Bearer sandbox", "Intercom-Version": "2.11"})
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,13 +17,6 @@ ADF = {
     "version": 1,
     "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Shipped!"}]}],
 }
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    running = start_sandbox(seed=7)
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import salesforce_token
 
 from sandbox.server import SandboxServer, start_sandbox
 
@@ -16,12 +17,6 @@ ZENDESK = ("demo@example.com/token", "sandbox")
 HUBSPOT = {"Authorization": "Bearer sandbox"}
 INTERCOM = {"Authorization": "Bearer sandbox", "Intercom-Version": "2.11"}
 FRESHDESK = ("sandbox", "X")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=7) as running:
-        yield running
 
 
 @pytest.fixture
@@ -202,14 +197,7 @@ def test_salesforce_daily_limit_is_the_emulators(limited: Any) -> None:
     url = limited({})
     with pytest.raises(AssertionError):
         limited({"salesforce": {"daily": 1}})
-    token = requests.post(
-        f"{url}/salesforce/services/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "demo@example.com",
-            "client_secret": "sandbox",
-        },
-    )
+    token = salesforce_token(url)
     if token.status_code != 200:
         pytest.skip(f"salesforce emulator not ready: {token.status_code}")
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}

@@ -5,7 +5,6 @@ drawn without disturbing anything else the seed makes; a new link moves the issu
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,13 +20,6 @@ AUTH = ("demo@example.com", "sandbox")
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 MOUNTS = {tool: f"/{tool}/" for tool in (*SUPPORT_TOOLS, *CRMS)}
 WORLD_FIELDS = ("issues", "accounts", "people", "feedback", "jira_links", "deals")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    running = start_sandbox(seed=7)
-    yield running
-    running.stop()
 
 
 def served_links(url: str) -> dict[str, list[dict[str, Any]]]:

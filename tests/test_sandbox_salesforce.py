@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import salesforce_token
 
 from sandbox import salesforce as salesforce_sandbox
 from sandbox.server import SandboxServer, start_sandbox
@@ -26,14 +27,7 @@ def server() -> Iterator[SandboxServer]:
 @pytest.fixture
 def api(server: SandboxServer) -> Iterator[requests.Session]:
     requests.post(f"{server.url}/_sandbox/reset", json={"seed": 7}).raise_for_status()
-    token = requests.post(
-        f"{server.url}/salesforce/services/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "demo@example.com",
-            "client_secret": "sandbox",
-        },
-    ).json()
+    token = salesforce_token(server.url).json()
     assert token["token_type"] == "Bearer" and token["instance_url"].endswith("/salesforce")
     with requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {token['access_token']}"
@@ -246,14 +240,7 @@ def test_accounts_changed_or_deleted_since_a_time(
 
 def session_on(server: SandboxServer) -> tuple[str, dict[str, str]]:
     """(the instance URL, the Authorization header) of a fresh client-credentials session."""
-    token = requests.post(
-        f"{server.url}/salesforce/services/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "demo@example.com",
-            "client_secret": "sandbox",
-        },
-    ).json()
+    token = salesforce_token(server.url).json()
     return token["instance_url"], {"Authorization": f"Bearer {token['access_token']}"}
 
 

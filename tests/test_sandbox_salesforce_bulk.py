@@ -9,28 +9,15 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import salesforce_token
 
-from sandbox.server import SandboxServer, start_sandbox
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=7) as running:
-        yield running
+from sandbox.server import SandboxServer
 
 
 @pytest.fixture(scope="module")
 def api(server: SandboxServer) -> Iterator[tuple[str, dict[str, str]]]:
     root = f"{server.url}/salesforce"
-    token = requests.post(
-        f"{root}/services/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "demo@example.com",
-            "client_secret": "sandbox",
-        },
-        timeout=10,
-    ).json()["access_token"]
+    token = salesforce_token(server.url, timeout=10).json()["access_token"]
     yield f"{root}/services/data/v62.0/jobs/query", {"Authorization": f"Bearer {token}"}
 
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox_session import ToolSession, sandbox_session
 
 from flows.check import run_checks
 from flows.pipeline import pull_source
 from models import RecordKind, Settings
-from sandbox.server import start_sandbox
 from sandbox.world import generate
 from store import Store
 
@@ -24,20 +24,14 @@ AUTH = ("demo@example.com/token", "sandbox")
 EXPORT = "/api/v2/incremental/tickets/cursor.json"
 
 
-class Client(requests.Session):
+class Client(ToolSession):
     def __init__(self, base: str) -> None:
-        super().__init__()
-        self.base, self.auth = base, AUTH
-
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        return super().request(method, f"{self.base}{url!s}", *args, **kwargs)
+        super().__init__(base, auth=AUTH)
 
 
 @pytest.fixture
 def client() -> Iterator[Client]:
-    with start_sandbox(seed=7) as server, Client(server.url + "/zendesk") as session:
+    with sandbox_session(Client, "zendesk") as session:
         yield session
 
 
@@ -187,10 +181,7 @@ def test_the_organization_export_pages_by_end_time_until_end_of_stream(client: C
 
 @pytest.fixture
 def tenant_client(request: pytest.FixtureRequest) -> Iterator[Client]:
-    with (
-        start_sandbox(seed=7, tenant=request.param) as server,
-        Client(server.url + "/zendesk") as session,
-    ):
+    with sandbox_session(Client, "zendesk", tenant=request.param) as session:
         yield session
 
 

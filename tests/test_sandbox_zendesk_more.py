@@ -4,22 +4,15 @@ account without macros or ratings, a ticket's audits, and search."""
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from sandbox.server import SandboxServer, start_sandbox
+from sandbox.server import SandboxServer
 from sandbox.zendesk_data import CATEGORY_FIELD, GROUP_ID
 
 AUTH = ("demo@example.com/token", "sandbox")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with start_sandbox(seed=7) as running:
-        yield running
 
 
 def _every(server: SandboxServer, path: str, key: str, size: int = 3) -> list[dict[str, Any]]:

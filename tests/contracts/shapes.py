@@ -80,3 +80,10 @@ def shape_problems(
 def assert_same_shape(recorded: Any, served: Any, where: str = "$") -> None:
     problems = shape_problems(recorded, served, where)
     assert not problems, "the sandbox's answer differs from the vendor's:\n" + "\n".join(problems)
+
+
+def recorded_answer(vendor: str, name: str) -> tuple[int, dict[str, str], str]:
+    """A fixture as a `responses` callback's reply: status (200 unless recorded), headers, body."""
+    found = fixture(vendor, name)
+    headers = {"Content-Type": "application/json", **found.get("headers", {})}
+    return found.get("status", 200), headers, json.dumps(found["body"])

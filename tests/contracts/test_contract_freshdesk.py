@@ -8,7 +8,6 @@ asserted field by field.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 import requests
 import responses
 from builders import FRESHDESK, RecordedSleep, sandbox_settings
-from shapes import assert_same_shape, body, fixture
+from shapes import assert_same_shape, body, fixture, recorded_answer
 
 from connectors.freshdesk.client import FreshdeskConnector, capabilities
 from connectors.lookup import Lookup
@@ -30,15 +29,7 @@ SINCE = datetime(2016, 5, 1, tzinfo=UTC)
 
 
 def answer(name: str) -> tuple[int, dict[str, str], str]:
-    found = fixture("freshdesk", name)
-    headers = {"Content-Type": "application/json", **found.get("headers", {})}
-    return found["status"], headers, json.dumps(found["body"])
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+    return recorded_answer("freshdesk", name)
 
 
 @pytest.fixture

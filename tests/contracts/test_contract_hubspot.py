@@ -14,7 +14,7 @@ import pytest
 import requests
 import responses
 from builders import HUBSPOT, RecordedSleep, sandbox_settings
-from shapes import assert_same_shape, body, fixture
+from shapes import assert_same_shape, body, recorded_answer
 
 from connectors.http import ApiError, AuthError
 from connectors.hubspot.client import (
@@ -32,10 +32,7 @@ VENDOR = "hubspot"
 
 
 def answer(name: str) -> tuple[int, dict[str, str], str]:
-    """A fixture as a `responses` callback's reply: status, headers, body."""
-    found = fixture(VENDOR, name)
-    headers = {"Content-Type": "application/json", **found.get("headers", {})}
-    return found.get("status", 200), headers, json.dumps(found["body"])
+    return recorded_answer(VENDOR, name)
 
 
 def replies(*names: str) -> Any:
@@ -46,12 +43,6 @@ def replies(*names: str) -> Any:
         return answer(queue.pop(0) if len(queue) > 1 else queue[0])
 
     return reply
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def serve_portal(rsps: responses.RequestsMock) -> None:

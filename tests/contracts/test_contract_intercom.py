@@ -18,7 +18,7 @@ import pytest
 import requests
 import responses
 from builders import INTERCOM, RecordedSleep, sandbox_settings
-from shapes import assert_same_shape, body, fixture
+from shapes import assert_same_shape, body, fixture, recorded_answer
 
 from connectors.intercom.client import IntercomConnector, capabilities
 from connectors.lookup import Lookup
@@ -38,15 +38,7 @@ def at(stamp: int) -> datetime:
 
 
 def answer(name: str) -> tuple[int, dict[str, str], str]:
-    found = fixture("intercom", name)
-    headers = {"Content-Type": "application/json", **found.get("headers", {})}
-    return found["status"], headers, json.dumps(found["body"])
-
-
-@pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+    return recorded_answer("intercom", name)
 
 
 @pytest.fixture
