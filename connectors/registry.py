@@ -240,3 +240,11 @@ class PairTable(Mapping[tuple[str, str], T], Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items())
+
+
+def hints(tool: str, payload: Any) -> list[Hint]:
+    """The records a stored delivery says changed, for the dispatcher to re-read from the
+    tool's API. Never raises on odd payloads: what cannot be read gives no hint (the
+    scheduled sync is the safety net)."""
+    known = find(tool)
+    return known.webhook.hints(payload) if known and known.webhook else []

@@ -10,8 +10,9 @@ stops there: no relink, no publish, no write.
 adds the inbox bookkeeping (done after success, back to pending with the error after a
 failure), and `handle_events` is the Prefect flow a served deployment runs.
 
-The vendors' payload readers (`webhooks.tools.hints`) live beside the receiver that
-stores the payloads; this is the one place a flow reads them.
+The vendors' payload readers (each vendor's webhook module, through
+`connectors.registry.hints`) say what a stored delivery changed; this is the one place a
+flow reads them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy import select, tuple_
 from connectors import registry
 from connectors.base import Page, convert
 from connectors.lookup import KINDS, InvalidRecord, Lookup
+from connectors.registry import hints as hints_of
 from connectors.webhook import Hint
 from flows.pipeline import accounts_named, read_named_accounts
 from flows.sync import settings_for
@@ -41,7 +43,6 @@ from store import DeadLetter, Store
 from store.inbox import DONE, InboxEvent
 from store.leases import exclusive
 from store.schema import records
-from webhooks.tools import hints as hints_of
 
 log = logging.getLogger("pmsync.events")
 

@@ -20,7 +20,24 @@ PACKAGES = (
     "sandbox",
     "pmsync",
     "benchmarks",
+    "evaluation",
 )
+# The floors of docs/architecture.md: a package imports only packages on its floor or
+# below. The sandbox stands apart: it imports nothing of pmsync, and only the command
+# that serves it and the benchmarks import it.
+FLOOR = {
+    "models": 1,
+    "store": 2,
+    "linking": 2,
+    "connectors": 2,
+    "services": 2,
+    "flows": 3,
+    "evaluation": 3,
+    "webhooks": 4,
+    "deployments": 4,
+    "pmsync": 5,
+    "benchmarks": 6,
+}
 
 
 def module_files() -> dict[str, Path]:
@@ -92,6 +109,22 @@ def test_no_module_imports_itself_around_a_loop() -> None:
     modules = module_files()
     graph = {name: imports(name, path, modules) for name, path in modules.items()}
     assert cycles(graph) == []
+
+
+def test_each_package_imports_only_its_floor_and_below() -> None:
+    modules = module_files()
+    wrong = []
+    for name, path in modules.items():
+        here = name.split(".")[0]
+        for target in imports(name, path, modules):
+            there = target.split(".")[0]
+            if here == there:
+                continue
+            if here == "sandbox" or (there == "sandbox" and here not in ("pmsync", "benchmarks")):
+                wrong.append(f"{name} -> {target}")
+            elif there != "sandbox" and FLOOR[there] > FLOOR[here]:
+                wrong.append(f"{name} -> {target}")
+    assert wrong == []
 
 
 def test_the_check_finds_a_loop() -> None:
