@@ -1,5 +1,5 @@
-"""Who a customer is, across tools: the same company in Zendesk, Intercom, Freshdesk,
-HubSpot and Salesforce is one account.
+"""Who a customer is, across tools: the same company in every support tool and CRM is one
+account.
 
 Accounts are joined when they share a company domain (free-mail domains never count), when
 their names match closely (rapidfuzz, after dropping legal suffixes; names differing in a

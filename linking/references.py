@@ -1,4 +1,5 @@
-"""Explicit references: issue keys cited in text or fields, and the tools' own Jira links."""
+"""Explicit references: issue keys cited in text or fields, and the links the tools'
+tracker integrations keep."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Literal
 from models import Deal, Feedback, Link, ToolLink
 from models.records import LinkMethod
 
-# A Jira key is PROJECT-NUMBER; "UTF-8" or "COVID-19" match the shape, so a candidate only
+# An issue key is PROJECT-NUMBER; "UTF-8" or "COVID-19" match the shape, so a candidate only
 # counts when it names an issue that exists.
 KEY_PATTERN = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[1-9][0-9]*)(?![A-Za-z0-9_-])")
 
@@ -36,8 +37,8 @@ def _tool_links(
     tool_links: Iterable[ToolLink],
     known_keys: set[str],
 ) -> dict[str, Link]:
-    """Links the tools' Jira integrations keep: the support tool's own (a Zendesk Jira
-    link) or a remote link on the Jira issue pointing at the record."""
+    """Links the tools' tracker integrations keep: the support tool's own (kept with the
+    ticket) or a remote link on the tracker's issue pointing at the record."""
     links: dict[str, Link] = {}
     for tool_link in tool_links:
         if tool_link.issue_key in known_keys:
@@ -73,7 +74,7 @@ def _keep(
 def feedback_links(
     item: Feedback, tool_links: Iterable[ToolLink], known_keys: set[str]
 ) -> list[Link]:
-    """Links of one feedback item: its Jira links first, then keys it cites."""
+    """Links of one feedback item: its tool links first, then keys it cites."""
     links = _tool_links(item, "feedback", tool_links, known_keys)
     for key in cited_keys(item.text, known_keys):
         _keep(links, item, "feedback", key, "cited_key", _evidence(item.text, key))
@@ -81,12 +82,12 @@ def feedback_links(
 
 
 def deal_links(deal: Deal, known_keys: set[str], tool_links: Iterable[ToolLink] = ()) -> list[Link]:
-    """Links of one deal: the issues its fields name, its Jira links (remote links on the
+    """Links of one deal: the issues its fields name, its tool links (remote links on the
     issue pointing at it), then keys cited in its name."""
     links: dict[str, Link] = {}
     field_evidence = f"jira_issue_keys: {', '.join(deal.issue_keys)}"
     for typed in deal.issue_keys:
-        key = typed.upper()  # Jira's keys are upper case; people type "ana-12" too
+        key = typed.upper()  # keys are upper case; people type "ana-12" too
         if key in known_keys:
             _keep(links, deal, "deal", key, "deal_field", field_evidence)
     for key, link in _tool_links(deal, "deal", tool_links, known_keys).items():
@@ -111,7 +112,7 @@ def unknown_issue_keys(deals: Iterable[Deal], known_keys: set[str]) -> dict[str,
 def tag_links(
     item: Feedback, targets: dict[str, set[str]], issues_by_label: dict[str, set[str]]
 ) -> list[Link]:
-    """Links from the configured tag mapping: a tag that names a Jira label or component.
+    """Links from the configured tag mapping: a tag that names a tracker label or component.
 
     One open issue with that label is a link; several are suggestions for a person, since
     a tag says which area, not which issue."""

@@ -10,7 +10,7 @@ numbers are chosen by `pmsync eval links` from a grid, each item ranked with the
 on the other items: on SeaMonkey (3 of 45 right answers filed after their duplicate), 84 of
 85 folds choose 0 days and half the score, and held out recall@1 goes from 0.711 to 0.800,
 recall@5 from 0.844 to 0.889 and MRR from 0.777 to 0.844. A product manager who files the
-Jira issue a few days after the tickets gets it ranked at half weight: where a team works
+issue a few days after the tickets gets it ranked at half weight: where a team works
 that way, `--write-calibration` on its own data or a longer grace in text_calibration.json
 says so. Excluding later issues outright loses the right answers filed later. Recency of
 earlier issues was tried too, in the score and as a calibration feature: it helps the

@@ -19,8 +19,8 @@ CONTEXT_KEY = "_context"
 class DeadLetter:
     """A record that failed validation: kept raw, with the reason, for a later replay.
 
-    `context` is what else the connector's builder read besides the raw record (Zendesk's
-    sideloaded requester, HubSpot's associated companies, ...): it is stored in the
+    `context` is what else the connector's builder read besides the raw record (a ticket's
+    sideloaded requester, a deal's associated companies, ...): it is stored in the
     payload under `_context`, so a replay can rebuild the record without the tool."""
 
     source: str

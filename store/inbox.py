@@ -60,7 +60,7 @@ inbox = Table(
     Column("processed_at", DateTime(timezone=True)),
     Column("error", Text),
     # A hash of what the vendor signed of the event: a replayed body is the same event
-    # whatever unsigned identifier it carries (Jira's identifier header is not signed).
+    # whatever unsigned identifier it carries (a tool's identifier header may be unsigned).
     # Null where the signed content does not tell two events apart (author-written bodies).
     Column("fingerprint", String(80)),
     UniqueConstraint("tool", "delivery_id", name="uq_inbox_tool_delivery"),

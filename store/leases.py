@@ -1,4 +1,4 @@
-"""Leases: one writer per Jira issue at a time, across processes and machines.
+"""Leases: one writer per tracker issue at a time, across processes and machines.
 
 A scheduled sync, a manual one, a backfill and webhook-triggered runs may all want to
 write the same issue. Prefect's deployment concurrency limits cover runs of one deployment

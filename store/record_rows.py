@@ -106,7 +106,7 @@ def delete_records(
 
 
 def _delete_remote_links(conn: Connection, source: str, issue_ids: list[str]) -> list[Removal]:
-    """An issue's remote links live in Jira with the issue: when it goes, they go."""
+    """An issue's remote links live in the tracker with the issue: when it goes, they go."""
     keys = {
         payload.get("key")
         for payload in conn.execute(

@@ -232,7 +232,7 @@ class Records(Repository):
         conn: Connection | None = None,
     ) -> list[Removal]:
         """Records gone from their tool leave the store with their links, and an issue
-        with its remote links (they live in Jira on the issue). Returns what went, those
+        with its remote links (they live in the tracker with the issue). Returns what went, those
         remote links included, for the caller to invalidate what it must."""
         with self._begin(conn) as conn:
             return delete_records(conn, source, RecordKind(kind), list(ids))

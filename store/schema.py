@@ -66,7 +66,7 @@ cursors = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-# What was last written to each Jira issue, so unchanged demand writes nothing.
+# What was last written to each issue in the tracker, so unchanged demand writes nothing.
 publish_ledger = Table(
     "publish_ledger",
     metadata,

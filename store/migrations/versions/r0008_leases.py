@@ -1,4 +1,4 @@
-"""Leases: one writer per Jira issue at a time, across processes (store/leases.py)."""
+"""Leases: one writer per tracker issue at a time, across processes (store/leases.py)."""
 
 from __future__ import annotations
 
