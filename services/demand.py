@@ -29,11 +29,12 @@ def calculator_for(
     directory: AccountDirectory | None = None,
     deal_owners: list[tuple[str, str, list[str]]] | None = None,
     revenue: dict[str, Decimal] | None = None,
+    importances: dict[tuple[str, str], int] | None = None,
 ) -> DemandCalculator:
     """The demand calculator over the stored records; given `links`, it holds only what
     the summaries of their issues read: the feedback they name, the deals they name and
-    every deal of the customers who asked. `deal_owners` (`Store.deal_accounts`) and
-    `revenue` (`crm_revenue`) are for callers that build many calculators."""
+    every deal of the customers who asked. `deal_owners` (`Store.deal_accounts`), `revenue`
+    (`crm_revenue`) and `importances` (people's) are for callers that build many."""
     directory = directory or account_directory(settings, store)
     if links is None:
         feedback = store.records.load(RecordKind.FEEDBACK)
@@ -59,7 +60,7 @@ def calculator_for(
         now or datetime.now(UTC),
         settings.revenue_window_days,
         revenue,
-        Importances(store.engine).all(),
+        Importances(store.engine).all() if importances is None else importances,
     )
 
 
@@ -151,13 +152,16 @@ def demand(
     revenue = (
         crm_revenue(settings, store, directory) if settings.revenue_from == "crm_field" else None
     )
+    importances = Importances(store.engine).all()
     keys = (store.links.linked_issue_keys() | store.ledger.keys()) & store.records.issue_keys()
     if among is not None:
         keys &= among
 
     def compute(batch: list[str]) -> dict[str, DemandSummary]:
         counting = store.links.of_issues(batch, suggested=False)
-        calculator = calculator_for(settings, store, now, counting, directory, owners, revenue)
+        calculator = calculator_for(
+            settings, store, now, counting, directory, owners, revenue, importances
+        )
         by_issue: dict[str, list[Link]] = {}
         for link in counting:
             by_issue.setdefault(link.issue_key, []).append(link)
