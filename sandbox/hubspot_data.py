@@ -209,10 +209,7 @@ def build(world: World, tenant: Tenant | None = None) -> HubSpotStore:
         store.currencies = DEAL_CURRENCIES
     if not tenant.hubspot_issue_keys_property:
         store.schema["deals"].discard("jira_issue_keys")
-    for account in world.accounts:
-        if account.hubspot_company_id is None:
-            continue
-        cid = account.hubspot_company_id
+    for cid, account in world.customers_in(lambda a: a.hubspot_company_id):
         store.objects["companies"][cid] = record(
             cid,
             {
