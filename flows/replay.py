@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from connectors import registry
@@ -57,21 +57,45 @@ def rebuild(letter: dict[str, Any], settings: Settings) -> Record:
 
 
 @dataclass
-class ReplayReport:
-    moved: list[int] = field(default_factory=list)  # letters whose record is now stored
-    superseded: list[int] = field(default_factory=list)  # the store already holds newer
-    still_bad: dict[int, str] = field(default_factory=dict)  # letter id -> reason now
+class LettersReport:
+    """What a replay and a refetch both report, after what each found."""
+
+    still_bad: dict[int, str] = field(default_factory=dict)  # letter id -> why it fails now
     links: int | None = None
     published: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "moved": self.moved,
-            "superseded": self.superseded,
+        # JSON keys are strings: a letter id in `still_bad` is written "12".
+        shared = {
             "still_bad": {str(k): v for k, v in self.still_bad.items()},
             "links": self.links,
             "published": self.published,
         }
+        return {k: v for k, v in asdict(self).items() if k not in shared} | shared
+
+    @property
+    def stored(self) -> list[int]:
+        """The letters whose record is now in the store."""
+        raise NotImplementedError
+
+    def headline(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class ReplayReport(LettersReport):
+    moved: list[int] = field(default_factory=list)  # letters whose record is now stored
+    superseded: list[int] = field(default_factory=list)  # the store already holds newer
+
+    @property
+    def stored(self) -> list[int]:
+        return self.moved
+
+    def headline(self) -> str:
+        return (
+            f"{len(self.moved)} records stored, {len(self.superseded)} already newer in the "
+            f"store, {len(self.still_bad)} still fail"
+        )
 
 
 def replay_dead_letters(
@@ -119,18 +143,26 @@ def replay_dead_letters(
     report.moved = sorted(fresh)
     report.superseded.sort()
     changed = {k: v for k, v in report.still_bad.items() if v != letters_by_id[k]["reason"]}
+    conclude(settings, store, report, f"replayed {len(letters)} dead letters", changed, relink)
+    return report
+
+
+def conclude(
+    settings: Settings,
+    store: Store,
+    report: LettersReport,
+    done: str,
+    changed: dict[int, str],
+    relink: bool,
+) -> None:
+    """How a replay or refetch ends: the letters still failing keep the reason they fail
+    with now (`changed`, where it differs), and once records came back from the letters,
+    everything is relinked and published once."""
     if changed:
         store.dead_letters.update_reasons(changed)
-    log.info(
-        "replayed %d dead letters: %d stored, %d superseded, %d still fail",
-        len(letters),
-        len(report.moved),
-        len(report.superseded),
-        len(report.still_bad),
-    )
-    if relink and report.moved:
+    log.info("%s: %s", done, report.headline())
+    if relink and report.stored:
         report.links, report.published = relink_and_publish(settings, store)
-    return report
 
 
 def letters_matching(

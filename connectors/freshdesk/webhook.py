@@ -10,7 +10,6 @@ such as the update time, in the template).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from connectors import shared_secret
@@ -19,9 +18,9 @@ from connectors.webhook import (
     SignedRequest,
     Verifier,
     delivery_id,
+    keyed,
     pick,
     record_id,
-    secret_bytes,
     unique,
 )
 from models import Settings
@@ -33,8 +32,7 @@ HEADERS: tuple[str, ...] = ()
 
 
 def verifier(settings: Settings) -> Verifier | None:
-    secret = secret_bytes(settings.freshdesk_webhook_secret)
-    return partial(shared_secret.verify, secret, SECRET_HEADER) if secret else None
+    return keyed(settings.freshdesk_webhook_secret, shared_secret.verify, SECRET_HEADER)
 
 
 def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:
