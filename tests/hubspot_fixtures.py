@@ -30,9 +30,10 @@ def ms(text: str) -> str:
 
 
 @pytest.fixture
-def rsps():
+def hubspot_mock():
     """Answers nothing but the portal: every deal property exists and the account names no
-    company currency (tests that say otherwise replace these, `portal`)."""
+    company currency (tests that say otherwise replace these, `portal`). The HubSpot test
+    modules take it as their `rsps`."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         names = [{"name": n} for n in connectors.hubspot.client.DEAL_PROPERTIES]
         mock.add("GET", f"{HUBSPOT}/crm/v3/properties/deals", json={"results": names})

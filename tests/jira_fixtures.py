@@ -36,9 +36,9 @@ def sleep() -> RecordedSleep:
 
 
 @pytest.fixture
-def rsps():
+def jira_mock():
     """A Jira Cloud site: the `jira` package checks serverInfo first and reads the field
-    catalogue to translate field names."""
+    catalogue to translate field names. The Jira test modules take it as their `rsps`."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(
             SERVER_INFO,
@@ -60,8 +60,9 @@ def rsps():
         yield mock
 
 
-@pytest.fixture(autouse=True)
-def run_start(monkeypatch):
+@pytest.fixture
+def jira_run_start(monkeypatch):
+    """The Jira test modules use it for every test (`pytestmark`)."""
     freeze_now(monkeypatch, connectors.jira.client, RUN_START)
 
 

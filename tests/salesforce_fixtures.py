@@ -30,8 +30,9 @@ RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 STAMP = "2024-05-01T10:20:30.000+0000"
 
 
-@pytest.fixture(autouse=True)
-def run_start(monkeypatch):
+@pytest.fixture
+def salesforce_run_start(monkeypatch):
+    """The Salesforce test modules use it for every test (`pytestmark`)."""
     freeze_now(monkeypatch, connectors.salesforce.client, RUN_START)
 
 

@@ -1,13 +1,13 @@
 """HubSpot: companies as accounts, read in full and between full reads by search."""
 
-# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
 from builders import (
+    HUBSPOT,
+    body,
     calls_to,
     freeze_now,
     hubspot_company,
@@ -15,10 +15,16 @@ from builders import (
     query,
     script,
 )
-from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from hubspot_fixtures import COMPANIES, DEALS_LIST, SEARCH, T1, T2, T3, connector, later, ties
 
 import connectors.hubspot.client
 from connectors.base import DuplicatePageToken, ListingRead, parse_time
+
+
+@pytest.fixture
+def rsps(hubspot_mock):
+    return hubspot_mock
+
 
 # -- companies -------------------------------------------------------------------------------
 

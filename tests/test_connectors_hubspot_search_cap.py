@@ -1,24 +1,30 @@
 """HubSpot: the deals search's 10,000 cap, passed by a (timestamp, id) position."""
 
-# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
 from builders import (
+    RecordedSleep,
+    body,
     calls_to,
     freeze_now,
     hubspot_deal,
     hubspot_page,
     script,
 )
-from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from hubspot_fixtures import SEARCH, T1, T2, T3, connector, deal_ids, later, ties
 
 import connectors.hubspot.client
 from connectors.hubspot.client import HubSpotConnector
 from models import Settings
+
+
+@pytest.fixture
+def rsps(hubspot_mock):
+    return hubspot_mock
+
 
 # -- the 10,000 search cap: a (timestamp, id) position ---------------------------------------
 
