@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
 from builders import (
     JIRA,
+    RUN_START,
     RecordedSleep,
     calls_to,
     freeze_now,
@@ -26,7 +26,6 @@ from connectors.jira.client import STREAM, JiraConnector
 SERVER_INFO = f"{JIRA}/rest/api/3/serverInfo"
 FIELD = f"{JIRA}/rest/api/3/field"
 SEARCH = f"{JIRA}/rest/api/3/search/jql"
-RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NO_REMOTE_LINKS = re.compile(r".*/remotelink$")
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import responses
 from builders import (
+    RUN_START,
     RecordedSleep,
     calls_to,
     jira_issue,
@@ -16,7 +17,6 @@ from builders import (
     sandbox_settings,
 )
 from jira_fixtures import (
-    RUN_START,
     SEARCH,
     SERVER_INFO,
     issue_pages,

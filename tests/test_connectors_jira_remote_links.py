@@ -9,6 +9,7 @@ import responses
 from builders import (
     FRESHDESK,
     JIRA,
+    RUN_START,
     ZENDESK,
     RecordedSleep,
     calls_to,
@@ -16,7 +17,7 @@ from builders import (
     jira_page,
     sandbox_settings,
 )
-from jira_fixtures import NO_REMOTE_LINKS, RUN_START, pull, script_search
+from jira_fixtures import NO_REMOTE_LINKS, pull, script_search
 
 from connectors.jira.client import STREAM, JiraConnector
 from connectors.jira.remote_links import record_of, sites

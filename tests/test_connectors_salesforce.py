@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from builders import (
+    RUN_START,
     SALESFORCE,
     RecordedSleep,
     script_replies,
@@ -19,7 +20,6 @@ from builders import (
 from salesforce_fixtures import (
     OPP,
     QUERIES,
-    RUN_START,
     SECRET,
     STAMP,
     TOKEN_URL,

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from builders import (
+    RUN_START,
     SALESFORCE,
     query,
     script_replies,
@@ -18,7 +19,6 @@ from builders import (
 from salesforce_fixtures import (
     OPP,
     QUERIES,
-    RUN_START,
     connector,
     ids,
     ok,
