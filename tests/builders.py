@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import responses
 
 from models import Settings
+from models.records import CustomerDemand, DemandSummary
 
 SANDBOX = "http://sandbox.test"
 JIRA = f"{SANDBOX}/jira"
@@ -420,3 +422,36 @@ def soql_page(records: Iterable[dict[str, Any]], next_url: str | None = None) ->
     if next_url:
         page["nextRecordsUrl"] = next_url
     return page
+
+
+# -- what pmsync publishes -------------------------------------------------------------------
+
+
+def demand_summary(
+    customers: int,
+    *,
+    account: str = "domain:c{i}.com",
+    name: str = "Customer {i}",
+    each_revenue: int = 1000,
+    each_pipeline: int = 0,
+    **fields: Any,
+) -> DemandSummary:
+    """ANA-1's demand from `customers` customers of one request each (`account` and `name`
+    take the customer's number as {i}); the totals add them up unless `fields` say otherwise."""
+    totals = {
+        "requests": customers,
+        "customers": customers,
+        "revenue": Decimal(customers * each_revenue),
+        "open_pipeline": Decimal(customers * each_pipeline),
+    }
+    top = [
+        CustomerDemand(
+            account=account.format(i=i),
+            name=name.format(i=i),
+            requests=1,
+            revenue=Decimal(each_revenue),
+            open_pipeline=Decimal(each_pipeline),
+        )
+        for i in range(customers)
+    ]
+    return DemandSummary(issue_key="ANA-1", top_customers=top, **(totals | fields))
