@@ -13,6 +13,7 @@ from builders import (
     RecordedSleep,
     associations,
     body,
+    hubspot_page,
     sandbox_settings,
 )
 
@@ -90,3 +91,24 @@ def ties(when: str, after_id: str | None = None) -> dict:
 
 def filter_(name: str, operator: str, value: str) -> dict:
     return {"propertyName": name, "operator": operator, "value": value}
+
+
+# HubSpot's (string) order of six records that share T1.
+SAME_TIMESTAMP = ["1", "10", "11", "2", "3", "9"]
+
+
+def ties_past_the_cap(record) -> list[dict]:
+    """A search's answers for the SAME_TIMESTAMP records (`record(id)` builds one at T1),
+    read with a cap of 4 and pages of 2."""
+    return [
+        hubspot_page([record("1"), record("10")], after="2"),
+        hubspot_page([record("11"), record("2")], after="4"),  # capped at T1
+        hubspot_page([record("1"), record("10")], after="2"),  # ties at T1 from the start
+        hubspot_page([record("11"), record("2")], after="4"),  # capped again inside T1
+        hubspot_page([record("3"), record("9")]),  # ties at T1 after "2"
+        hubspot_page([]),  # after T1: nothing
+    ]
+
+
+# The queries of the walk above after its first two (which differ only by `after`).
+TIES_QUERIES = [ties(T1), ties(T1), ties(T1, "2"), later("GT", T1)]
