@@ -1,23 +1,29 @@
 """HubSpot: the portal's optional properties, the company currency and capabilities."""
 
-# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
 from builders import (
+    HUBSPOT,
+    body,
     calls_to,
     hubspot_deal,
     hubspot_page,
     script,
 )
-from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from hubspot_fixtures import SEARCH, connector
 
 from connectors.hubspot.client import DEALS, HubSpotConnector
 from models import Deal, Settings
 from sandbox.world import generate
+
+
+@pytest.fixture
+def rsps(hubspot_mock):
+    return hubspot_mock
+
 
 # -- the portal: optional properties, the company currency, capabilities ------------------------
 

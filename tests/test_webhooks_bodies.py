@@ -2,8 +2,6 @@
 routes and health, logs without bodies or secrets, the command, replays and numbers no
 store takes."""
 
-# ruff: noqa: F405  (names from webhook_senders, shared by its topic's test files)
-
 from __future__ import annotations
 
 import json
@@ -15,7 +13,24 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
-from webhook_senders import *  # noqa: F403  (the fixtures and helpers these tests share)
+from webhook_senders import (
+    MARKER,
+    NOW,
+    SALESFORCE_HEADER,
+    SECRETS,
+    TIMESTAMPED,
+    VENDORS,
+    Freshdesk,
+    HubSpot,
+    Intercom,
+    Jira,
+    Salesforce,
+    Vendor,
+    Zendesk,
+    body_of,
+    deliver,
+    post,
+)
 
 from store import Inbox, Store
 from webhooks import TOOLS
