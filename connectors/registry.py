@@ -22,6 +22,7 @@ from models import Record, Settings, ToolLink
 if TYPE_CHECKING:
     from connectors.base import Capability
     from connectors.notes import NoteWriter
+    from connectors.tracker import Publishing
     from connectors.webhook import Hint, SignedRequest, Verifier
     from store.inbox import Delivery
 
@@ -106,6 +107,8 @@ class Vendor:
     named_accounts: str | None = None
     record_pages: RecordPages | None = None  # its records' URLs, which remote links name
     notes: Callable[[Settings], NoteWriter] | None = None  # closing the loop
+    # The tracker's: what publishing writes on its issues, and how (connectors.tracker).
+    publishing: Callable[[Settings], Publishing] | None = None
     webhook: Webhook | None = None
     own_write: Callable[[Any, OwnWriteContext], str | None] | None = None
     own_identity: Callable[[Settings], set[str]] | None = None  # the tracker's API user ids
@@ -116,11 +119,19 @@ class Vendor:
     needs_context: frozenset[str] = frozenset()
     # Whether the tool is configured, for one whose settings are its own (not in Settings).
     configured_by: Callable[[Settings], bool] | None = None
+    # Its name as people read it in texts pmsync stores ("Jira"); the name when unset.
+    title: str | None = None
+    # A CRM's: its deals' field of issue keys, as link evidence names it.
+    deal_keys_field: str | None = None
 
     def configured(self, settings: Settings) -> bool:
         if self.configured_by is not None:
             return self.configured_by(settings)
         return bool(getattr(settings, self.url_field, None))
+
+    @property
+    def shown_as(self) -> str:
+        return self.title or self.name
 
     @property
     def url_setting(self) -> str:
