@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from models import Record, Settings, ToolLink
 
@@ -209,48 +209,6 @@ def shaping() -> set[str]:
 
 def tracker_configured(settings: Settings) -> bool:
     return tracker().configured(settings)
-
-
-T = TypeVar("T")
-
-
-class Table(Mapping[str, T], Generic[T]):
-    """A live view of one part of every vendor that has it: tool -> that part. Live, so a
-    vendor registered later is in it too."""
-
-    def __init__(self, part: Callable[[Vendor], T | None]) -> None:
-        self._part = part
-
-    def _items(self) -> dict[str, T]:
-        return {v.name: got for v in vendors() if (got := self._part(v)) is not None}
-
-    def __getitem__(self, name: str) -> T:
-        return self._items()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items())
-
-    def __len__(self) -> int:
-        return len(self._items())
-
-
-class PairTable(Mapping[tuple[str, str], T], Generic[T]):
-    """A live view of a per-kind part of every vendor: (tool, kind) -> that part."""
-
-    def __init__(self, part: Callable[[Vendor], Mapping[str, T]]) -> None:
-        self._part = part
-
-    def _items(self) -> dict[tuple[str, str], T]:
-        return {(v.name, kind): got for v in vendors() for kind, got in self._part(v).items()}
-
-    def __getitem__(self, key: tuple[str, str]) -> T:
-        return self._items()[key]
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items())
-
-    def __len__(self) -> int:
-        return len(self._items())
 
 
 def hints(tool: str, payload: Any) -> list[Hint]:
