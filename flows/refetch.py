@@ -14,14 +14,11 @@ from dataclasses import dataclass, field
 
 from connectors import registry
 from connectors.base import failure_reason
-from connectors.lookup import KINDS, InvalidRecord, Lookup
+from connectors.lookup import InvalidRecord, Lookup, read_kind
 from flows.pipeline import EXPECTED_FAILURES
 from flows.replay import LettersReport, conclude, letters_matching
 from models import Record, Settings
 from store import Store
-
-# (tool, kind the store keeps) -> the kind a single-record read takes.
-READS = {(tool, stored): named for (tool, named), stored in KINDS.items()}
 
 
 @dataclass
@@ -59,7 +56,7 @@ def refetch_dead_letters(
     served_invalid: set[tuple[str, str, str]] = set()
     for letter in letters:
         tool, kind, record_id = letter["source"], letter["kind"], str(letter["record_id"])
-        named = READS.get((tool, kind))
+        named = read_kind(tool, kind)
         if tool not in registry.configured(settings):
             report.still_bad[letter["id"]] = f"{tool} is not configured: nothing to read from"
             continue

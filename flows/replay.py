@@ -12,7 +12,6 @@ URLs). Each vendor package lists its rebuilders (`Vendor.rebuilders`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,27 +25,20 @@ from store.leases import exclusive
 
 log = logging.getLogger("pmsync.replay")
 
-Rebuild = registry.Rebuild
-
-# (source, kind) -> how to rebuild a stored raw record of it.
-REBUILDERS: Mapping[tuple[str, str], Rebuild] = registry.PairTable(lambda v: v.rebuilders)
-
-# Kinds whose builder reads context that decides who the customer is: rebuilt without it,
-# a ticket or deal would count for no customer. A letter kept without it (by an older
-# pmsync, or a path that keeps none) waits for the next sync to read the record again.
-NEEDS_CONTEXT = registry.PairTable(lambda v: dict.fromkeys(v.needs_context, True))
-
 
 def rebuild(letter: dict[str, Any], settings: Settings) -> Record:
     """The record a dead letter holds, built again; raises what the builder raises."""
     payload = letter["payload"]
-    kind = (letter["source"], letter["kind"])
-    builder = REBUILDERS.get(kind)
-    if builder is None:
+    vendor = registry.find(letter["source"])
+    builder = vendor.rebuilders.get(letter["kind"]) if vendor else None
+    if vendor is None or builder is None:
         raise ValueError(f"no builder for {letter['source']} {letter['kind']} records")
     if not isinstance(payload, dict):
         raise TypeError(f"the stored payload is a {type(payload).__name__}, not a record")
-    if kind in NEEDS_CONTEXT and CONTEXT_KEY not in payload:
+    # Kinds whose builder reads context that decides who the customer is: rebuilt without
+    # it, a ticket or deal would count for no customer. A letter kept without it (by an
+    # older pmsync, or a path that keeps none) waits for the next sync to read it again.
+    if letter["kind"] in vendor.needs_context and CONTEXT_KEY not in payload:
         raise ValueError(
             f"kept without {CONTEXT_KEY} (the requester or companies its customer comes "
             "from): the next sync that reads this record stores it, or `pmsync sync --full`"

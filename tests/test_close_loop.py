@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from connectors.http import ApiClient, AuthError
-from connectors.notes import HubSpotNotes
+from connectors.hubspot.notes import HubSpotNotes
 from models import Deal, Feedback, Issue, Link, Settings
 from services import invalidation
 from services.close_loop import close_loop

@@ -124,11 +124,11 @@ def test_check_names_each_missing_hubspot_capability(tenant: str, missing: set[s
     """Against the sandbox over HTTP: a portal without the custom property and an app
     without the notes scopes show as missing features with what to change, never as a
     failed tool."""
-    from flows.check import CAPABILITY_CHECKS
+    from connectors import registry
     from sandbox.server import start_sandbox
 
     with start_sandbox(seed=7, tenant=tenant) as server:
-        found = CAPABILITY_CHECKS["hubspot"](Settings.for_sandbox(server.url))
+        found = registry.vendor("hubspot").capabilities(Settings.for_sandbox(server.url))
     assert {c.name for c in found if not c.available} == missing
     details = {c.name: c.detail for c in found}
     assert "USD" in details["company_currency"]

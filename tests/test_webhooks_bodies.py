@@ -32,8 +32,8 @@ from webhook_senders import (
     post,
 )
 
+from connectors import registry
 from store import Inbox, Store
-from webhooks import TOOLS
 from webhooks.app import MAX_BODY
 
 # -- shared-secret tools --------------------------------------------------------------------
@@ -226,8 +226,9 @@ def test_command_help_names_every_secret() -> None:
 
     result = CliRunner().invoke(app, ["webhooks", "--help"], terminal_width=200)
     assert result.exit_code == 0
-    for tool in TOOLS.values():
-        assert tool.secret_env in result.output
+    for vendor in registry.vendors():
+        if vendor.webhook:
+            assert vendor.webhook.secret_env in result.output
     assert "PMSYNC_SALESFORCE_WEBHOOK_HEADER" in result.output
     assert "--public-url" in result.output
 
