@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 import requests
 import responses
+from prefect.logging.configuration import ensure_logging_setup
 
 from models import Settings
 from store import Store
 from tests.postgres import POSTGRES_URL, postgres_schema
+
+# Prefect's console log handler writes to the stderr it found when Prefect was set up
+# (on first import). Set up first inside a CliRunner invocation, it would keep that invocation's
+# stream and write to it once closed, so later tests' output would carry its logging
+# errors: its logging is set up here, while the stream is the session's.
+ensure_logging_setup()
 
 # The fixtures that a topic's test files share live beside its helpers; registering the modules
 # here makes those fixtures known by name to every test (each module's own helpers are
