@@ -18,6 +18,7 @@ from tests.postgres import POSTGRES_URL, postgres_schema
 # imported by name where they are used).
 pytest_plugins = [
     "hubspot_fixtures",
+    "intercom_fixtures",
     "jira_fixtures",
     "salesforce_fixtures",
     "webhook_senders",

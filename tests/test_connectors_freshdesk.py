@@ -22,8 +22,7 @@ from builders import (
 )
 
 import connectors.freshdesk.client
-from connectors.base import DuplicatePageToken
-from connectors.freshdesk.client import TICKETS, FreshdeskConnector, PageCapError
+from connectors.freshdesk.client import FreshdeskConnector, PageCapError
 from connectors.http import ApiError
 
 TICKETS_URL = f"{FRESHDESK}/api/v2/tickets"
@@ -95,80 +94,8 @@ def test_a_full_pull_lists_from_the_epoch(rsps):
     ]
 
 
-@pytest.mark.parametrize(
-    ("pages", "expected_ids"),
-    [
-        pytest.param([[1, 2]], ["1", "2"], id="no-link-ends"),
-        pytest.param([[]], [], id="nothing"),
-        pytest.param([[], [3]], ["3"], id="empty-page-with-link"),
-        pytest.param([[1], [2], []], ["1", "2"], id="short-pages-with-link"),
-    ],
-)
-def test_only_the_absence_of_a_next_link_ends_the_listing(rsps, pages, expected_ids):
-    """Freshdesk's next page is named only by `Link: <...>; rel="next"`: a short or empty
-    page is not the end, and the link is followed exactly as given."""
-    script_replies(
-        rsps, "GET", TICKETS_URL, listing(*[[freshdesk_ticket(i) for i in p] for p in pages])
-    )
-
-    result = list(connector().tickets(None, EPOCH))
-
-    assert ids(result) == expected_ids
-    requested = [c.request.url for c in calls_to(rsps, "/api/v2/tickets")]
-    assert requested[1:] == [page_url(n) for n in range(2, len(pages) + 1)]
-
-
-def test_a_repeated_next_link_raises(rsps):
-    """Following the same link again would read the same page forever."""
-    script_replies(
-        rsps,
-        "GET",
-        TICKETS_URL,
-        [
-            (200, next_link(page_url(2)), [freshdesk_ticket(1)]),
-            (200, next_link(page_url(2)), [freshdesk_ticket(2)]),
-        ],
-    )
-
-    with pytest.raises(DuplicatePageToken):
-        list(connector().tickets(None, EPOCH))
-
-    assert len(calls_to(rsps, "/api/v2/tickets")) == 2
-
-
-@pytest.mark.parametrize(
-    ("saved", "updates", "expected"),
-    [
-        pytest.param(
-            None,
-            [["2024-05-01T09:00:00Z", "2024-05-01T10:00:00Z"]],
-            ["2024-05-01T10:00:00+00:00"],
-            id="newest-seen",
-        ),
-        pytest.param(
-            None, [["2024-05-01T13:00:00Z"]], [RUN_START.isoformat()], id="capped-at-run-start"
-        ),
-        pytest.param(
-            "2024-05-01T08:00:00+00:00", [[], []], ["2024-05-01T08:00:00+00:00"] * 2, id="empty"
-        ),
-        pytest.param(None, [[]], [None], id="empty-first-run-saves-nothing"),
-    ],
-)
-def test_each_page_carries_the_newest_update_capped_at_run_start(rsps, saved, updates, expected):
-    """The cursor is committed with each page; it never moves past the run's start."""
-    number, pages = 0, []
-    for second in updates:
-        tickets = []
-        for updated in second:
-            number += 1
-            tickets.append(freshdesk_ticket(number, updated))
-        pages.append(tickets)
-    script_replies(rsps, "GET", TICKETS_URL, listing(*pages))
-
-    result = list(connector().tickets(saved, EPOCH))
-
-    assert [page.cursor for page in result] == expected
-    assert all(page.stream == TICKETS for page in result)
+# Only the absence of a next link ends the listing, a repeated link raises, and each page
+# carries the newest update capped at the run's start: test_cursor_pages.py.
 
 
 # -- the 300-page cap ------------------------------------------------------------------------
