@@ -1,5 +1,5 @@
-"""What the Intercom connector tests share: a mocked workspace that answers `GET /me`, and
-the contacts it knows."""
+"""What the Intercom connector tests share: a mocked workspace that answers `GET /me`, the
+contacts it knows, the conversation search's URL, and a connector."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import responses
-from builders import INTERCOM
+from builders import INTERCOM, RecordedSleep, sandbox_settings
+
+from connectors.intercom.client import IntercomConnector
 
 APP = "abc1def2"  # the workspace's id_code, as `GET /me` names it
+SEARCH = f"{INTERCOM}/conversations/search"
 
 
 @pytest.fixture
@@ -38,3 +41,7 @@ def contacts(rsps) -> dict[str, dict]:
 
     rsps.add_callback("GET", re.compile(rf"{re.escape(INTERCOM)}/contacts/[^/]+"), callback=reply)
     return table
+
+
+def connector(**settings) -> IntercomConnector:
+    return IntercomConnector(sandbox_settings(**settings), sleep=RecordedSleep())

@@ -5,46 +5,31 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
 
 import pytest
 from builders import (
     FRESHDESK,
     RUN_START,
-    RecordedSleep,
     calls_to,
     freeze_now,
     freshdesk_ticket,
     next_link,
     query,
-    sandbox_settings,
+    record_ids,
     script_replies,
 )
+from freshdesk_fixtures import EPOCH, TICKETS_URL, connector, page_url
 
 import connectors.freshdesk.client
-from connectors.freshdesk.client import FreshdeskConnector, PageCapError
+from connectors.freshdesk.client import PageCapError
 from connectors.http import ApiError
 
-TICKETS_URL = f"{FRESHDESK}/api/v2/tickets"
 COMPANIES_URL = f"{FRESHDESK}/api/v2/companies"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
 def run_start(monkeypatch):
     freeze_now(monkeypatch, connectors.freshdesk.client, RUN_START)
-
-
-def connector(**settings) -> FreshdeskConnector:
-    return FreshdeskConnector(sandbox_settings(**settings), sleep=RecordedSleep())
-
-
-def ids(pages) -> list[str]:
-    return [item.id for page in pages for item in page.records]
-
-
-def page_url(n: int, since: str = "x") -> str:
-    return f"{TICKETS_URL}?updated_since={since}&page={n}"
 
 
 def listing(*pages: list[dict], start: int = 1) -> list[tuple[int, dict, list]]:
@@ -129,7 +114,7 @@ def test_at_the_page_cap_the_listing_restarts_at_the_newest_update_without_dupli
 
     result = list(connector().tickets(None, EPOCH))
 
-    assert ids(result) == ["1", "2", "3", "4", "5"]
+    assert record_ids(result) == ["1", "2", "3", "4", "5"]
     requests = calls_to(rsps, "/api/v2/tickets")
     assert query(requests[2])["updated_since"] == [T2]
     assert "page" not in query(requests[2])
@@ -145,7 +130,7 @@ def test_a_listing_that_ends_on_the_cap_page_does_not_restart(rsps, small_cap):
 
     result = list(connector().tickets(None, EPOCH))
 
-    assert ids(result) == ["1", "2"]
+    assert record_ids(result) == ["1", "2"]
     assert len(calls_to(rsps, "/api/v2/tickets")) == 2
 
 
@@ -219,7 +204,7 @@ def test_a_malformed_ticket_goes_to_dead_letters(rsps):
 
     (page,) = list(connector().tickets(None, EPOCH))
 
-    assert ids([page]) == ["1"]
+    assert record_ids([page]) == ["1"]
     (dead,) = page.dead
     assert (dead.source, dead.kind, dead.record_id, dead.payload) == (
         "freshdesk",
@@ -276,7 +261,7 @@ def test_a_deleted_or_spam_ticket_in_the_ordinary_listing_is_a_delete(rsps):
 
     (page,) = list(connector().tickets(None, EPOCH))
 
-    assert ids([page]) == ["1"]
+    assert record_ids([page]) == ["1"]
     assert page.deleted_ids == ["2", "3"]
 
 
@@ -326,7 +311,7 @@ def test_a_refused_deleted_listing_leaves_tickets_flowing(rsps):
 
     pages = list(reader.pull(lambda stream: None, listings=False))
 
-    assert ids(pages) == ["7"]
+    assert record_ids(pages) == ["7"]
     assert (
         list(reader.missing) == ["deleted_tickets"] and "403" in reader.missing["deleted_tickets"]
     )

@@ -11,9 +11,10 @@ from builders import (
     hubspot_deal,
     hubspot_page,
     query,
+    record_ids,
     script,
 )
-from hubspot_fixtures import COMPANIES, DEALS_LIST, SEARCH, connector, deal_ids, ms, search_filters
+from hubspot_fixtures import COMPANIES, DEALS_LIST, SEARCH, connector, ms, search_filters
 
 from connectors.hubspot.client import ARCHIVED_DEALS, DEAL_PROPERTIES, DEALS
 
@@ -109,7 +110,7 @@ def test_a_non_number_amount_is_a_dead_letter(rsps, companies_of, amount, home):
 
     (page,) = list(connector().deals(None))
 
-    assert deal_ids([page]) == ["1"]
+    assert record_ids([page]) == ["1"]
     (dead,) = page.dead
     assert (dead.source, dead.kind, dead.record_id) == ("hubspot", "deal", "2")
     assert amount in dead.reason

@@ -10,7 +10,6 @@ import pytest
 from builders import (
     INTERCOM,
     RUN_START,
-    RecordedSleep,
     body,
     calls_to,
     freeze_now,
@@ -19,18 +18,17 @@ from builders import (
     intercom_conversation,
     intercom_page,
     query,
-    sandbox_settings,
+    record_ids,
     script,
     unix,
 )
-from intercom_fixtures import APP
+from intercom_fixtures import APP, SEARCH, connector
 
 import connectors.intercom.client
 from connectors.base import DuplicatePageToken
 from connectors.http import ApiError
-from connectors.intercom.client import VERSION, IntercomConnector
+from connectors.intercom.client import VERSION
 
-SEARCH = f"{INTERCOM}/conversations/search"
 SCROLL = f"{INTERCOM}/companies/scroll"
 INBOX = f"{INTERCOM}/a/inbox/{APP}/inbox/conversation"  # a non-Intercom host serves the app
 
@@ -43,14 +41,6 @@ def rsps(intercom_mock):
 @pytest.fixture(autouse=True)
 def run_start(monkeypatch):
     freeze_now(monkeypatch, connectors.intercom.client, RUN_START)
-
-
-def connector(**settings) -> IntercomConnector:
-    return IntercomConnector(sandbox_settings(**settings), sleep=RecordedSleep())
-
-
-def ids(pages) -> list[str]:
-    return [item.id for page in pages for item in page.records]
 
 
 def updated_after(call) -> int:
@@ -115,7 +105,7 @@ def test_a_conversation_read_twice_in_one_run_is_kept_once(rsps, contacts):
 
     pages = list(connector().conversations(None))
 
-    assert ids(pages) == ["1", "2", "2"]
+    assert record_ids(pages) == ["1", "2", "2"]
     assert pages[1].records[0].updated_at == datetime(2024, 5, 1, 11, tzinfo=UTC)
 
 
@@ -242,7 +232,7 @@ def test_a_malformed_conversation_goes_to_dead_letters(rsps, contacts, updated_a
 
     (page,) = list(connector().conversations(None))
 
-    assert ids([page]) == ["1"]
+    assert record_ids([page]) == ["1"]
     (dead,) = page.dead
     assert (dead.source, dead.kind, dead.record_id, dead.payload) == (
         "intercom",

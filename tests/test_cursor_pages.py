@@ -6,17 +6,17 @@ its own tests (test_connectors_zendesk.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
+import freshdesk_fixtures as freshdesk
+import hubspot_fixtures as hubspot
+import intercom_fixtures as intercom
+import jira_fixtures as jira
 import pytest
 import responses
 from builders import (
-    FRESHDESK,
-    INTERCOM,
     RUN_START,
-    RecordedSleep,
     body,
     calls_to,
     freeze_now,
@@ -29,27 +29,20 @@ from builders import (
     jira_page,
     next_link,
     query,
-    sandbox_settings,
+    record_ids,
     script,
     script_replies,
 )
-from hubspot_fixtures import SEARCH as HUBSPOT_SEARCH
-from hubspot_fixtures import connector as hubspot_connector
-from jira_fixtures import issue_pages, pull, script_search, searches
 
 import connectors.freshdesk.client
 import connectors.hubspot.client
 import connectors.intercom.client
 import connectors.jira.client
 from connectors.base import DuplicatePageToken
-from connectors.freshdesk.client import TICKETS, FreshdeskConnector
+from connectors.freshdesk.client import TICKETS
 from connectors.hubspot.client import DEALS
-from connectors.intercom.client import CONVERSATIONS, IntercomConnector
+from connectors.intercom.client import CONVERSATIONS
 from connectors.jira.client import STREAM
-
-FRESHDESK_TICKETS = f"{FRESHDESK}/api/v2/tickets"
-INTERCOM_SEARCH = f"{INTERCOM}/conversations/search"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Vendor:
@@ -88,7 +81,7 @@ class Vendor:
         return token
 
     def ids(self, pages: list) -> list[str]:
-        return [record.id for page in pages for record in page.records]
+        return record_ids(pages)
 
     def record_id(self, number: int) -> str:
         return str(number)
@@ -117,18 +110,17 @@ class Freshdesk(Vendor):
         return (200, next_link(self.follows(token) if token else None), records)
 
     def serve(self, rsps, answers):
-        script_replies(rsps, "GET", FRESHDESK_TICKETS, answers)
+        script_replies(rsps, "GET", freshdesk.TICKETS_URL, answers)
 
     def read(self, saved):
-        connector = FreshdeskConnector(sandbox_settings(), sleep=RecordedSleep())
-        return list(connector.tickets(saved, EPOCH))
+        return list(freshdesk.connector().tickets(saved, freshdesk.EPOCH))
 
     def sent(self, rsps):
         # The next page is named only by the `Link` header, followed exactly as given.
         return [None] + [call.request.url for call in calls_to(rsps, self.path)[1:]]
 
     def follows(self, token):
-        return f"{FRESHDESK_TICKETS}?updated_since=x&page={token}"
+        return freshdesk.page_url(token)
 
 
 class Intercom(Vendor):
@@ -142,11 +134,10 @@ class Intercom(Vendor):
         return intercom_page(records, token)
 
     def serve(self, rsps, answers):
-        script(rsps, "POST", INTERCOM_SEARCH, answers)
+        script(rsps, "POST", intercom.SEARCH, answers)
 
     def read(self, saved):
-        connector = IntercomConnector(sandbox_settings(), sleep=RecordedSleep())
-        return list(connector.conversations(saved))
+        return list(intercom.connector().conversations(saved))
 
     def sent(self, rsps):
         return [
@@ -168,13 +159,13 @@ class Jira(Vendor):
         return jira_page(records, token=token, **extra)
 
     def serve(self, rsps, answers):
-        script_search(rsps, answers)
+        jira.script_search(rsps, answers)
 
     def read(self, saved):
-        return pull(cursor=saved)
+        return jira.pull(cursor=saved)
 
     def sent(self, rsps):
-        return [query(call).get("nextPageToken", [None])[0] for call in searches(rsps)]
+        return [query(call).get("nextPageToken", [None])[0] for call in jira.searches(rsps)]
 
     def ids(self, pages):
         return [issue.key for page in pages for issue in page.records]
@@ -183,7 +174,7 @@ class Jira(Vendor):
         return f"ANA-{number}"
 
     def listed(self, pages):
-        return issue_pages(pages)
+        return jira.issue_pages(pages)
 
 
 class HubSpot(Vendor):
@@ -200,10 +191,10 @@ class HubSpot(Vendor):
         return hubspot_page(records, after=token)
 
     def serve(self, rsps, answers):
-        script(rsps, "POST", HUBSPOT_SEARCH, answers)
+        script(rsps, "POST", hubspot.SEARCH, answers)
 
     def read(self, saved):
-        return list(hubspot_connector().deals(saved))
+        return list(hubspot.connector().deals(saved))
 
     def sent(self, rsps):
         return [body(call).get("after") for call in calls_to(rsps, self.path)]
