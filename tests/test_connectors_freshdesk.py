@@ -197,22 +197,7 @@ def test_a_ticket_becomes_feedback_with_its_requester_and_company(rsps):
     assert two.account_id is None
 
 
-def test_a_malformed_ticket_goes_to_dead_letters(rsps):
-    """One unreadable ticket must neither stop the listing nor be lost."""
-    bad = freshdesk_ticket(2, updated_at="2024-05-01T10:20:30")
-    script_replies(rsps, "GET", TICKETS_URL, listing([freshdesk_ticket(1), bad]))
-
-    (page,) = list(connector().tickets(None, EPOCH))
-
-    assert record_ids([page]) == ["1"]
-    (dead,) = page.dead
-    assert (dead.source, dead.kind, dead.record_id, dead.payload) == (
-        "freshdesk",
-        "feedback",
-        "2",
-        bad,
-    )
-    assert "time zone" in dead.reason
+# A malformed ticket goes to dead letters: test_cursor_pages.py.
 
 
 # -- deletes ---------------------------------------------------------------------------------

@@ -222,24 +222,7 @@ def test_contacts_the_token_may_not_read_switch_off_requester_companies_only(rsp
     assert "403" in pulled.missing["requester_companies"]
 
 
-@pytest.mark.parametrize("updated_at", ["yesterday", None])
-def test_a_malformed_conversation_goes_to_dead_letters(rsps, contacts, updated_at):
-    """One unreadable conversation must neither stop the search nor be lost."""
-    bad = intercom_conversation(2, company_id="co1")
-    bad["updated_at"] = updated_at
-    good = intercom_conversation(1, company_id="co1")
-    script(rsps, "POST", SEARCH, [intercom_page([good, bad])])
-
-    (page,) = list(connector().conversations(None))
-
-    assert record_ids([page]) == ["1"]
-    (dead,) = page.dead
-    assert (dead.source, dead.kind, dead.record_id, dead.payload) == (
-        "intercom",
-        "feedback",
-        "2",
-        bad,
-    )
+# A malformed conversation goes to dead letters: test_cursor_pages.py.
 
 
 # -- companies -------------------------------------------------------------------------------

@@ -78,27 +78,7 @@ def test_an_updated_time_with_an_offset_is_read_as_utc(rsps):
     assert [page.cursor for page in issue_pages(pages)] == ["2024-05-01T12:00:00+00:00"]
 
 
-@pytest.mark.parametrize(
-    ("broken", "reason"),
-    [
-        pytest.param({"updated": "yesterday"}, "yesterday", id="bad-updated"),
-        pytest.param({"updated": "2024-05-01T10:20:30"}, "time zone", id="naive-updated"),
-        pytest.param({"summary": None}, "summary", id="null-summary"),
-    ],
-)
-def test_a_malformed_issue_goes_to_dead_letters_and_the_page_is_kept(rsps, broken, reason):
-    """One bad issue must neither stop the sync nor vanish: it is kept raw, with why."""
-    bad = jira_issue(2)
-    bad["fields"].update(broken)
-    script_search(rsps, [jira_page([jira_issue(1), bad, jira_issue(3)])])
-
-    (page,) = issue_pages(pull())
-
-    assert [issue.key for issue in page.records] == ["ANA-1", "ANA-3"]
-    (dead,) = page.dead
-    assert (dead.source, dead.kind, dead.record_id) == ("jira", "issue", bad["id"])
-    assert reason in dead.reason
-    assert dead.payload == bad
+# A malformed issue goes to dead letters and the page is kept: test_cursor_pages.py.
 
 
 def test_an_issue_without_a_summary_goes_to_dead_letters(rsps):

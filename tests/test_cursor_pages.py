@@ -94,6 +94,16 @@ class Vendor:
         """The pages of the listing itself (a pull may end with pages of another kind)."""
         return pages
 
+    kind = "feedback"  # what a dead letter of the listing is
+
+    def spoil(self, record: dict, change: dict) -> None:
+        """Write `change` over the record's fields, as the vendor nests them."""
+        record.update(change)
+
+    def raw_id(self, number: int) -> str:
+        """The id a record's dead letter keeps: the raw record's own."""
+        return str(number)
+
 
 class Freshdesk(Vendor):
     name, client, path, stream = (
@@ -176,6 +186,14 @@ class Jira(Vendor):
     def listed(self, pages):
         return jira.issue_pages(pages)
 
+    kind = "issue"
+
+    def spoil(self, record, change):
+        record["fields"].update(change)
+
+    def raw_id(self, number):
+        return str(10000 + number)
+
 
 class HubSpot(Vendor):
     name, client, path, stream = "hubspot", connectors.hubspot.client, "/deals/search", DEALS
@@ -204,7 +222,8 @@ class HubSpot(Vendor):
         return None if when is None else {"modified": when, "after_id": None}
 
 
-VENDORS = [Freshdesk(), Intercom(), Jira(), HubSpot()]
+FRESHDESK, INTERCOM, JIRA, HUBSPOT = Freshdesk(), Intercom(), Jira(), HubSpot()
+VENDORS = [FRESHDESK, INTERCOM, JIRA, HUBSPOT]
 
 
 def each_vendor(*cases, only: str | None = None) -> list:
@@ -292,6 +311,39 @@ def test_the_same_next_page_twice_raises(rsps, vendor):
         vendor.read(None)
 
     assert len(calls_to(rsps, vendor.path)) == 2
+
+
+# -- a malformed record is a dead letter ------------------------------------------------------
+
+MALFORMED = [
+    pytest.param(FRESHDESK, {"updated_at": "2024-05-01T10:20:30"}, "time zone", id="freshdesk"),
+    pytest.param(INTERCOM, {"updated_at": "yesterday"}, "", id="intercom-yesterday"),
+    pytest.param(INTERCOM, {"updated_at": None}, "", id="intercom-None"),
+    pytest.param(JIRA, {"updated": "yesterday"}, "yesterday", id="jira-bad-updated"),
+    pytest.param(JIRA, {"updated": "2024-05-01T10:20:30"}, "time zone", id="jira-naive-updated"),
+    pytest.param(JIRA, {"summary": None}, "summary", id="jira-null-summary"),
+]
+
+
+@pytest.mark.parametrize(("vendor", "change", "reason"), MALFORMED)
+def test_a_malformed_record_goes_to_dead_letters_and_the_page_is_kept(rsps, vendor, change, reason):
+    """One unreadable record must neither stop the listing nor vanish: it is kept raw,
+    with why."""
+    good, bad, later = (vendor.record(n, T0) for n in (1, 2, 3))
+    vendor.spoil(bad, change)
+    vendor.serve(rsps, [vendor.page([good, bad, later], None)])
+
+    (page,) = vendor.listed(vendor.read(None))
+
+    assert vendor.ids([page]) == [vendor.record_id(1), vendor.record_id(3)]
+    (dead,) = page.dead
+    assert (dead.source, dead.kind, dead.record_id, dead.payload) == (
+        vendor.name,
+        vendor.kind,
+        vendor.raw_id(2),
+        bad,
+    )
+    assert reason in dead.reason
 
 
 # -- the cursor each page carries ------------------------------------------------------------
