@@ -56,6 +56,7 @@ class Vendor:
     path: str  # the path every request of the listing goes to
     stream: str
     not_asked: frozenset[str] = frozenset()  # cases that are not this vendor's rule
+    kind = "feedback"  # what a dead letter of the listing is
 
     def record(self, number: int, updated: str) -> dict:
         """A record updated at `updated`, a UTC time written `2024-05-01T09:00:00Z`."""
@@ -94,8 +95,6 @@ class Vendor:
         """The pages of the listing itself (a pull may end with pages of another kind)."""
         return pages
 
-    kind = "feedback"  # what a dead letter of the listing is
-
     def spoil(self, record: dict, change: dict) -> None:
         """Write `change` over the record's fields, as the vendor nests them."""
         record.update(change)
@@ -106,12 +105,8 @@ class Vendor:
 
 
 class Freshdesk(Vendor):
-    name, client, path, stream = (
-        "freshdesk",
-        connectors.freshdesk.client,
-        "/api/v2/tickets",
-        TICKETS,
-    )
+    name, client, stream = "freshdesk", connectors.freshdesk.client, TICKETS
+    path = "/api/v2/tickets"
 
     def record(self, number, updated):
         return freshdesk_ticket(number, updated)
@@ -159,7 +154,7 @@ class Jira(Vendor):
     # Every request to the search path counts: the id-only sweep that ends a pull goes
     # there too, and a pull that failed must not sweep (and so prune).
     name, client, path, stream = "jira", connectors.jira.client, "/search/jql", STREAM
-    mock = "jira_mock"
+    mock, kind = "jira_mock", "issue"
 
     def record(self, number, updated):
         # Jira writes `2024-05-01T09:00:00.000+0000`.
@@ -178,15 +173,13 @@ class Jira(Vendor):
         return [query(call).get("nextPageToken", [None])[0] for call in jira.searches(rsps)]
 
     def ids(self, pages):
-        return [issue.key for page in pages for issue in page.records]
+        return jira.keys(pages)
 
     def record_id(self, number):
         return f"ANA-{number}"
 
     def listed(self, pages):
         return jira.issue_pages(pages)
-
-    kind = "issue"
 
     def spoil(self, record, change):
         record["fields"].update(change)
@@ -255,6 +248,9 @@ def what_reading_needs(request, vendor, rsps):
         request.getfixturevalue(name)
 
 
+T0 = "2024-05-01T10:20:30Z"
+
+
 def answers(vendor: Vendor, pages: list[tuple]) -> list:
     """One answer a page of (records, next token[, what else the answer says]); a record is
     a number (updated at T0) or (number, updated)."""
@@ -267,8 +263,6 @@ def answers(vendor: Vendor, pages: list[tuple]) -> list:
         for records, token, *extra in pages
     ]
 
-
-T0 = "2024-05-01T10:20:30Z"
 
 # -- only the absence of a next page ends the listing ----------------------------------------
 
