@@ -108,6 +108,11 @@ def calls_to(rsps: responses.RequestsMock, path: str) -> list[Any]:
     return [c for c in rsps.calls if urlsplit(c.request.url).path.endswith(path)]
 
 
+def record_ids(pages: Iterable[Any]) -> list[str]:
+    """The ids of the records a connector read, page after page."""
+    return [record.id for page in pages for record in page.records]
+
+
 # -- Jira ------------------------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ ensure_logging_setup()
 # imported by name where they are used).
 pytest_plugins = [
     "hubspot_fixtures",
+    "intercom_fixtures",
     "jira_fixtures",
     "salesforce_fixtures",
     "webhook_senders",

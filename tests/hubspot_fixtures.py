@@ -61,10 +61,6 @@ def connector(**settings) -> HubSpotConnector:
     return HubSpotConnector(sandbox_settings(**settings), sleep=RecordedSleep())
 
 
-def deal_ids(pages) -> list[str]:
-    return [deal.id for page in pages for deal in page.records]
-
-
 def search_filters(call) -> list[dict]:
     return [f for group in body(call).get("filterGroups", []) for f in group["filters"]]
 

@@ -1,5 +1,6 @@
 """An independent oracle: the demand each issue should show, computed by the test from the
-sandbox's own API answers and its planted truth, without any of pmsync's code."""
+sandbox's own API answers and its planted truth, without any of pmsync's code (it shares
+only an input: the default free-mail domains of pmsync's settings)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,15 @@ from typing import Any
 
 import requests
 
+from models import Settings
+
 AUTH = ("demo@example.com", "sandbox")
 ZENDESK_AUTH = ("demo@example.com/token", "sandbox")
 FRESHDESK_AUTH = ("sandbox", "X")
 HUBSPOT = {"Authorization": "Bearer sandbox"}
 INTERCOM = {"Authorization": "Bearer sandbox", "Intercom-Version": "2.11"}
-FREE_MAIL = {
-    "gmail.com",
-    "yahoo.com",
-    "hotmail.com",
-    "outlook.com",
-    "icloud.com",
-    "aol.com",
-    "proton.me",
-    "protonmail.com",
-    "gmx.com",
-    "mail.com",
-}
+# An input, not a computation: the free-mail domains pmsync is configured with by default.
+FREE_MAIL = set(Settings.model_fields["free_mail_domains"].default)
 EVERY_TOOL = {"jira", "zendesk", "intercom", "freshdesk", "hubspot", "salesforce"}
 EXPLICIT = {"cited_key", "zendesk_jira_link", "deal_field", "jira_remote_link"}
 ACCOUNT_IDS = {

@@ -119,8 +119,4 @@ def ok(body, headers=None) -> tuple[int, dict, object]:
     return 200, headers or {}, body
 
 
-def ids(pages) -> list[str]:
-    return [r.id for page in pages for r in page.records]
-
-
 OPP = [sf_id("006", n) for n in range(10)]  # the opportunities' ids, by number

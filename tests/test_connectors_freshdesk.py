@@ -5,47 +5,31 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
 
 import pytest
 from builders import (
     FRESHDESK,
     RUN_START,
-    RecordedSleep,
     calls_to,
     freeze_now,
     freshdesk_ticket,
     next_link,
     query,
-    sandbox_settings,
+    record_ids,
     script_replies,
 )
+from freshdesk_fixtures import EPOCH, TICKETS_URL, connector, page_url
 
 import connectors.freshdesk.client
-from connectors.base import DuplicatePageToken
-from connectors.freshdesk.client import TICKETS, FreshdeskConnector, PageCapError
+from connectors.freshdesk.client import PageCapError
 from connectors.http import ApiError
 
-TICKETS_URL = f"{FRESHDESK}/api/v2/tickets"
 COMPANIES_URL = f"{FRESHDESK}/api/v2/companies"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
 def run_start(monkeypatch):
     freeze_now(monkeypatch, connectors.freshdesk.client, RUN_START)
-
-
-def connector(**settings) -> FreshdeskConnector:
-    return FreshdeskConnector(sandbox_settings(**settings), sleep=RecordedSleep())
-
-
-def ids(pages) -> list[str]:
-    return [item.id for page in pages for item in page.records]
-
-
-def page_url(n: int, since: str = "x") -> str:
-    return f"{TICKETS_URL}?updated_since={since}&page={n}"
 
 
 def listing(*pages: list[dict], start: int = 1) -> list[tuple[int, dict, list]]:
@@ -95,80 +79,8 @@ def test_a_full_pull_lists_from_the_epoch(rsps):
     ]
 
 
-@pytest.mark.parametrize(
-    ("pages", "expected_ids"),
-    [
-        pytest.param([[1, 2]], ["1", "2"], id="no-link-ends"),
-        pytest.param([[]], [], id="nothing"),
-        pytest.param([[], [3]], ["3"], id="empty-page-with-link"),
-        pytest.param([[1], [2], []], ["1", "2"], id="short-pages-with-link"),
-    ],
-)
-def test_only_the_absence_of_a_next_link_ends_the_listing(rsps, pages, expected_ids):
-    """Freshdesk's next page is named only by `Link: <...>; rel="next"`: a short or empty
-    page is not the end, and the link is followed exactly as given."""
-    script_replies(
-        rsps, "GET", TICKETS_URL, listing(*[[freshdesk_ticket(i) for i in p] for p in pages])
-    )
-
-    result = list(connector().tickets(None, EPOCH))
-
-    assert ids(result) == expected_ids
-    requested = [c.request.url for c in calls_to(rsps, "/api/v2/tickets")]
-    assert requested[1:] == [page_url(n) for n in range(2, len(pages) + 1)]
-
-
-def test_a_repeated_next_link_raises(rsps):
-    """Following the same link again would read the same page forever."""
-    script_replies(
-        rsps,
-        "GET",
-        TICKETS_URL,
-        [
-            (200, next_link(page_url(2)), [freshdesk_ticket(1)]),
-            (200, next_link(page_url(2)), [freshdesk_ticket(2)]),
-        ],
-    )
-
-    with pytest.raises(DuplicatePageToken):
-        list(connector().tickets(None, EPOCH))
-
-    assert len(calls_to(rsps, "/api/v2/tickets")) == 2
-
-
-@pytest.mark.parametrize(
-    ("saved", "updates", "expected"),
-    [
-        pytest.param(
-            None,
-            [["2024-05-01T09:00:00Z", "2024-05-01T10:00:00Z"]],
-            ["2024-05-01T10:00:00+00:00"],
-            id="newest-seen",
-        ),
-        pytest.param(
-            None, [["2024-05-01T13:00:00Z"]], [RUN_START.isoformat()], id="capped-at-run-start"
-        ),
-        pytest.param(
-            "2024-05-01T08:00:00+00:00", [[], []], ["2024-05-01T08:00:00+00:00"] * 2, id="empty"
-        ),
-        pytest.param(None, [[]], [None], id="empty-first-run-saves-nothing"),
-    ],
-)
-def test_each_page_carries_the_newest_update_capped_at_run_start(rsps, saved, updates, expected):
-    """The cursor is committed with each page; it never moves past the run's start."""
-    number, pages = 0, []
-    for second in updates:
-        tickets = []
-        for updated in second:
-            number += 1
-            tickets.append(freshdesk_ticket(number, updated))
-        pages.append(tickets)
-    script_replies(rsps, "GET", TICKETS_URL, listing(*pages))
-
-    result = list(connector().tickets(saved, EPOCH))
-
-    assert [page.cursor for page in result] == expected
-    assert all(page.stream == TICKETS for page in result)
+# Only the absence of a next link ends the listing, a repeated link raises, and each page
+# carries the newest update capped at the run's start: test_cursor_pages.py.
 
 
 # -- the 300-page cap ------------------------------------------------------------------------
@@ -202,7 +114,7 @@ def test_at_the_page_cap_the_listing_restarts_at_the_newest_update_without_dupli
 
     result = list(connector().tickets(None, EPOCH))
 
-    assert ids(result) == ["1", "2", "3", "4", "5"]
+    assert record_ids(result) == ["1", "2", "3", "4", "5"]
     requests = calls_to(rsps, "/api/v2/tickets")
     assert query(requests[2])["updated_since"] == [T2]
     assert "page" not in query(requests[2])
@@ -218,7 +130,7 @@ def test_a_listing_that_ends_on_the_cap_page_does_not_restart(rsps, small_cap):
 
     result = list(connector().tickets(None, EPOCH))
 
-    assert ids(result) == ["1", "2"]
+    assert record_ids(result) == ["1", "2"]
     assert len(calls_to(rsps, "/api/v2/tickets")) == 2
 
 
@@ -285,22 +197,7 @@ def test_a_ticket_becomes_feedback_with_its_requester_and_company(rsps):
     assert two.account_id is None
 
 
-def test_a_malformed_ticket_goes_to_dead_letters(rsps):
-    """One unreadable ticket must neither stop the listing nor be lost."""
-    bad = freshdesk_ticket(2, updated_at="2024-05-01T10:20:30")
-    script_replies(rsps, "GET", TICKETS_URL, listing([freshdesk_ticket(1), bad]))
-
-    (page,) = list(connector().tickets(None, EPOCH))
-
-    assert ids([page]) == ["1"]
-    (dead,) = page.dead
-    assert (dead.source, dead.kind, dead.record_id, dead.payload) == (
-        "freshdesk",
-        "feedback",
-        "2",
-        bad,
-    )
-    assert "time zone" in dead.reason
+# A malformed ticket goes to dead letters: test_cursor_pages.py.
 
 
 # -- deletes ---------------------------------------------------------------------------------
@@ -349,7 +246,7 @@ def test_a_deleted_or_spam_ticket_in_the_ordinary_listing_is_a_delete(rsps):
 
     (page,) = list(connector().tickets(None, EPOCH))
 
-    assert ids([page]) == ["1"]
+    assert record_ids([page]) == ["1"]
     assert page.deleted_ids == ["2", "3"]
 
 
@@ -399,7 +296,7 @@ def test_a_refused_deleted_listing_leaves_tickets_flowing(rsps):
 
     pages = list(reader.pull(lambda stream: None, listings=False))
 
-    assert ids(pages) == ["7"]
+    assert record_ids(pages) == ["7"]
     assert (
         list(reader.missing) == ["deleted_tickets"] and "403" in reader.missing["deleted_tickets"]
     )

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from builders import (
     body,
     calls_to,
-    freeze_now,
     hubspot_deal,
     hubspot_page,
     query,
+    record_ids,
     script,
 )
-from hubspot_fixtures import COMPANIES, DEALS_LIST, SEARCH, connector, deal_ids, ms, search_filters
+from hubspot_fixtures import COMPANIES, DEALS_LIST, SEARCH, connector, ms, search_filters
 
-import connectors.hubspot.client
-from connectors.base import DuplicatePageToken
 from connectors.hubspot.client import ARCHIVED_DEALS, DEAL_PROPERTIES, DEALS
 
 
@@ -60,94 +57,8 @@ def test_without_a_cursor_every_deal_is_searched(rsps, companies_of):
     assert "filterGroups" not in body(search)
 
 
-@pytest.mark.parametrize(
-    ("answers", "expected_ids"),
-    [
-        pytest.param([hubspot_page([hubspot_deal(1)])], ["1"], id="no-paging-ends"),
-        pytest.param([hubspot_page([])], [], id="nothing"),
-        pytest.param(
-            [hubspot_page([], after="2"), hubspot_page([hubspot_deal(3)])],
-            ["3"],
-            id="empty-page-with-next",
-        ),
-        pytest.param(
-            [
-                hubspot_page([hubspot_deal(1)], after="1"),
-                hubspot_page([hubspot_deal(2)], after="2"),
-                hubspot_page([]),
-            ],
-            ["1", "2"],
-            id="short-pages-with-next",
-        ),
-    ],
-)
-def test_only_an_absent_paging_next_ends_the_search(rsps, companies_of, answers, expected_ids):
-    """A short page is not the end; `paging.next.after` is sent back as `after`."""
-    script(rsps, "POST", SEARCH, answers)
-
-    pages = list(connector().deals(None))
-
-    assert deal_ids(pages) == expected_ids
-    searches = calls_to(rsps, "/deals/search")
-    assert [body(s).get("after") for s in searches] == [None] + [
-        a["paging"]["next"]["after"] for a in answers[:-1]
-    ]
-
-
-def test_the_same_after_twice_raises(rsps, companies_of):
-    script(
-        rsps,
-        "POST",
-        SEARCH,
-        [hubspot_page([hubspot_deal(1)], after="1"), hubspot_page([hubspot_deal(2)], after="1")],
-    )
-
-    with pytest.raises(DuplicatePageToken):
-        list(connector().deals(None))
-
-
-def test_each_page_saves_the_newest_modification_as_cursor(rsps, companies_of):
-    """The cursor is readable JSON with both parts; a page ending at a timestamp resumes
-    at it inclusively (deals sharing it may go on to the next page)."""
-    script(
-        rsps,
-        "POST",
-        SEARCH,
-        [
-            hubspot_page(
-                [hubspot_deal(1, "2024-05-01T09:00:00Z"), hubspot_deal(2, "2024-05-01T10:00:00Z")],
-                after="2",
-            ),
-            hubspot_page([]),
-        ],
-    )
-
-    pages = list(connector().deals(None))
-
-    expected = {"modified": "2024-05-01T10:00:00+00:00", "after_id": None}
-    assert [page.cursor for page in pages] == [expected, expected]
-    assert all(page.stream == DEALS for page in pages)
-
-
-def test_the_cursor_never_passes_the_runs_start(rsps, companies_of, monkeypatch):
-    """A deal modified after the run started may have neighbours not yet indexed: the
-    saved position stops at the run's start and re-reads all of that moment."""
-    freeze_now(monkeypatch, connectors.hubspot.client, datetime(2024, 5, 1, 10, 30, tzinfo=UTC))
-    script(rsps, "POST", SEARCH, [hubspot_page([hubspot_deal(1, "2024-05-01T11:00:00Z")])])
-
-    (page,) = list(connector().deals(None))
-
-    assert page.cursor == {"modified": "2024-05-01T10:30:00+00:00", "after_id": None}
-
-
-def test_an_empty_search_keeps_the_saved_position(rsps, companies_of):
-    """Nothing changed: the next run must resume exactly where this one started."""
-    script(rsps, "POST", SEARCH, [hubspot_page([])])
-    saved = {"modified": "2024-05-01T10:00:00+00:00", "after_id": None}
-
-    (page,) = list(connector().deals(saved))
-
-    assert page.cursor == saved
+# Only an absent `paging.next` ends the search, a repeated `after` raises, and each page
+# saves the newest modification, never past the run's start: test_cursor_pages.py.
 
 
 def test_associations_map_deals_to_their_companies(rsps, companies_of):
@@ -199,7 +110,7 @@ def test_a_non_number_amount_is_a_dead_letter(rsps, companies_of, amount, home):
 
     (page,) = list(connector().deals(None))
 
-    assert deal_ids([page]) == ["1"]
+    assert record_ids([page]) == ["1"]
     (dead,) = page.dead
     assert (dead.source, dead.kind, dead.record_id) == ("hubspot", "deal", "2")
     assert amount in dead.reason

@@ -13,6 +13,7 @@ from builders import (
     hubspot_company,
     hubspot_page,
     query,
+    record_ids,
     script,
 )
 from hubspot_fixtures import (
@@ -161,7 +162,7 @@ def test_between_full_reads_only_changed_companies_are_searched(rsps, monkeypatc
     assert body(search)["limit"] == 200
     assert body(search)["properties"] == ["name", "domain", "hs_lastmodifieddate"]
     assert calls_to(rsps, "/objects/companies") == []
-    assert [a.id for p in pages for a in p.records] == ["3", "4"]
+    assert record_ids(pages) == ["3", "4"]
     assert all(p.complete_ids is None for p in pages)
     assert [p.cursor for p in pages[:-1]] == [None]
     # The index lags: the next read starts from the newest change seen, not the run's start.
@@ -202,10 +203,6 @@ def test_companies_are_read_in_full_again(rsps, monkeypatch, saved, full):
     assert pages[-1].cursor == {"since": NOW.isoformat(), "full_at": NOW.isoformat()}
 
 
-def changed_companies(pages) -> list[str]:
-    return [a.id for p in pages for a in p.records]
-
-
 def read_changed(since: str, **settings) -> list:
     saved = listing_cursor(since)
     read = ListingRead(parse_time(since), parse_time(LAST_FULL))
@@ -232,7 +229,7 @@ def test_only_an_absent_paging_next_ends_the_company_search(rsps, answers, expec
 
     pages = read_changed("2024-05-01T08:00:00+00:00")
 
-    assert changed_companies(pages) == expected
+    assert record_ids(pages) == expected
     assert [body(c).get("after") for c in calls_to(rsps, "/companies/search")] == [
         None,
         answers[0]["paging"]["next"]["after"],
@@ -263,7 +260,7 @@ def test_more_changed_companies_on_one_timestamp_than_the_cap_are_each_read_once
 
     pages = read_changed("2024-05-01T08:00:00+00:00", page_size=2)
 
-    assert changed_companies(pages) == SAME_TIMESTAMP
+    assert record_ids(pages) == SAME_TIMESTAMP
     assert company_queries(rsps)[2:] == TIES_QUERIES
     assert all(p.cursor is None for p in pages[:-1])
     assert pages[-1].cursor == listing_cursor("2024-05-01T09:00:00+00:00")
@@ -287,7 +284,7 @@ def test_a_company_that_changes_while_the_search_pages_is_read_again_from_its_ol
 
     pages = read_changed("2024-05-01T08:00:00+00:00")
 
-    assert "4" in changed_companies(pages)
+    assert "4" in record_ids(pages)
     assert company_queries(rsps)[2] == later("GTE", T1)
     assert all(p.cursor is None for p in pages[:-1])
     assert pages[-1].cursor == listing_cursor("2024-05-01T11:00:00+00:00")

@@ -12,6 +12,7 @@ from builders import (
     freeze_now,
     hubspot_deal,
     hubspot_page,
+    record_ids,
     script,
 )
 from hubspot_fixtures import (
@@ -22,7 +23,6 @@ from hubspot_fixtures import (
     T3,
     TIES_QUERIES,
     connector,
-    deal_ids,
     later,
     ties,
     ties_past_the_cap,
@@ -80,7 +80,7 @@ def test_at_the_cap_the_search_finishes_the_last_timestamp_by_id_then_moves_past
 
     pages = list(small_cap.deals(None))
 
-    assert deal_ids(pages) == ["1", "2", "3", "4", "6", "5"]
+    assert record_ids(pages) == ["1", "2", "3", "4", "6", "5"]
     assert queries(rsps) == [
         {"sorts": later("GT", T1)["sorts"]},
         {"sorts": later("GT", T1)["sorts"]},
@@ -114,7 +114,7 @@ def test_more_deals_on_one_timestamp_than_the_cap_are_read_once_each_without_loo
 
     pages = list(small_cap.deals(None))
 
-    assert deal_ids(pages) == SAME_TIMESTAMP
+    assert record_ids(pages) == SAME_TIMESTAMP
     assert queries(rsps)[2:] == TIES_QUERIES
     assert pages[-1].cursor == {"modified": "2024-05-01T09:00:00+00:00", "after_id": "9"}
 
@@ -128,7 +128,7 @@ def test_a_saved_position_inside_a_timestamp_resumes_after_its_id(rsps, companie
     pages = list(connector().deals(saved))
 
     assert queries(rsps) == [ties(T1, "65"), later("GT", T1)]
-    assert deal_ids(pages) == ["7"]
+    assert record_ids(pages) == ["7"]
     assert pages[-1].cursor == {"modified": "2024-05-01T09:00:00+00:00", "after_id": "7"}
 
 
@@ -189,7 +189,7 @@ def test_the_compound_cursor_against_the_sandbox_many_deals_on_one_timestamp(
 
     pages = list(hubspot.deals(saved))
 
-    read = deal_ids(pages)
+    read = record_ids(pages)
     assert sorted(read) == sorted(planted)
     assert len(read) == len(set(read))
     assert pages[-1].cursor == {"modified": "2030-01-01T00:00:00+00:00", "after_id": "95"}

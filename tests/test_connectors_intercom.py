@@ -3,17 +3,13 @@ requesters' companies through contacts, and companies as accounts."""
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
-import responses
 from builders import (
     INTERCOM,
     RUN_START,
-    RecordedSleep,
     body,
     calls_to,
     freeze_now,
@@ -22,59 +18,29 @@ from builders import (
     intercom_conversation,
     intercom_page,
     query,
-    sandbox_settings,
+    record_ids,
     script,
     unix,
 )
+from intercom_fixtures import APP, SEARCH, connector
 
 import connectors.intercom.client
 from connectors.base import DuplicatePageToken
 from connectors.http import ApiError
-from connectors.intercom.client import CONVERSATIONS, VERSION, IntercomConnector
+from connectors.intercom.client import VERSION
 
-SEARCH = f"{INTERCOM}/conversations/search"
 SCROLL = f"{INTERCOM}/companies/scroll"
-
-
-APP = "abc1def2"  # the workspace's id_code, as `GET /me` names it
 INBOX = f"{INTERCOM}/a/inbox/{APP}/inbox/conversation"  # a non-Intercom host serves the app
 
 
 @pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        me = {"type": "admin", "id": "1", "app": {"type": "app", "id_code": APP}}
-        mock.add("GET", f"{INTERCOM}/me", json=me)
-        yield mock
+def rsps(intercom_mock):
+    return intercom_mock
 
 
 @pytest.fixture(autouse=True)
 def run_start(monkeypatch):
     freeze_now(monkeypatch, connectors.intercom.client, RUN_START)
-
-
-@pytest.fixture
-def contacts(rsps) -> dict[str, dict]:
-    """`GET /contacts/{id}` answers for the contacts named here, 404 for any other."""
-    table: dict[str, dict] = {}
-
-    def reply(request):
-        wanted = urlsplit(request.url).path.rsplit("/", 1)[-1]
-        if wanted not in table:
-            error = {"type": "error.list", "errors": [{"code": "not_found"}]}
-            return 404, {"Content-Type": "application/json"}, json.dumps(error)
-        return 200, {"Content-Type": "application/json"}, json.dumps(table[wanted])
-
-    rsps.add_callback("GET", re.compile(rf"{re.escape(INTERCOM)}/contacts/[^/]+"), callback=reply)
-    return table
-
-
-def connector(**settings) -> IntercomConnector:
-    return IntercomConnector(sandbox_settings(**settings), sleep=RecordedSleep())
-
-
-def ids(pages) -> list[str]:
-    return [item.id for page in pages for item in page.records]
 
 
 def updated_after(call) -> int:
@@ -113,57 +79,8 @@ def test_without_a_cursor_every_conversation_is_searched(rsps, contacts):
     assert updated_after(search) == 0
 
 
-@pytest.mark.parametrize(
-    ("answers", "expected_ids"),
-    [
-        pytest.param([intercom_page([intercom_conversation(1)])], ["1"], id="no-next-ends"),
-        pytest.param([intercom_page([])], [], id="nothing"),
-        pytest.param(
-            [intercom_page([], "p1"), intercom_page([intercom_conversation(2)])],
-            ["2"],
-            id="empty-page-with-next",
-        ),
-        pytest.param(
-            [
-                intercom_page([intercom_conversation(1)], "p1"),
-                intercom_page([intercom_conversation(2)], "p2"),
-                intercom_page([]),
-            ],
-            ["1", "2"],
-            id="short-pages-with-next",
-        ),
-    ],
-)
-def test_only_an_absent_pages_next_ends_the_search(rsps, contacts, answers, expected_ids):
-    """Intercom returns short and even empty pages mid-search: stopping on them loses
-    conversations. `pages.next.starting_after` goes back as `pagination.starting_after`."""
-    script(rsps, "POST", SEARCH, answers)
-
-    pages = list(connector().conversations(None))
-
-    assert ids(pages) == expected_ids
-    sent = [
-        body(c)["pagination"].get("starting_after") for c in calls_to(rsps, "/conversations/search")
-    ]
-    assert sent == [None] + [a["pages"]["next"]["starting_after"] for a in answers[:-1]]
-
-
-def test_the_same_starting_after_twice_raises(rsps, contacts):
-    """Following a repeated cursor would read the same page forever."""
-    script(
-        rsps,
-        "POST",
-        SEARCH,
-        [
-            intercom_page([intercom_conversation(1)], "p1"),
-            intercom_page([intercom_conversation(2)], "p1"),
-        ],
-    )
-
-    with pytest.raises(DuplicatePageToken):
-        list(connector().conversations(None))
-
-    assert len(calls_to(rsps, "/conversations/search")) == 2
+# Only an absent `pages.next` ends the search and a repeated one raises:
+# test_cursor_pages.py, with the cursor each page carries.
 
 
 def test_a_conversation_read_twice_in_one_run_is_kept_once(rsps, contacts):
@@ -188,56 +105,8 @@ def test_a_conversation_read_twice_in_one_run_is_kept_once(rsps, contacts):
 
     pages = list(connector().conversations(None))
 
-    assert ids(pages) == ["1", "2", "2"]
+    assert record_ids(pages) == ["1", "2", "2"]
     assert pages[1].records[0].updated_at == datetime(2024, 5, 1, 11, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("saved", "updates", "expected"),
-    [
-        pytest.param(
-            None,
-            [["2024-05-01T09:00:00Z", "2024-05-01T10:00:00Z"]],
-            ["2024-05-01T10:00:00+00:00"],
-            id="newest-seen",
-        ),
-        pytest.param(
-            None,
-            [["2024-05-01T11:00:00Z", "2024-05-01T13:00:00Z"]],
-            [RUN_START.isoformat()],
-            id="capped-at-run-start",
-        ),
-        pytest.param(
-            "2024-05-01T08:00:00+00:00", [[]], ["2024-05-01T08:00:00+00:00"], id="empty-keeps-saved"
-        ),
-        pytest.param(None, [[]], [None], id="empty-first-run-saves-nothing"),
-        pytest.param(
-            None,
-            [["2024-05-01T10:00:00Z"] * 3, ["2024-05-01T10:00:00Z"] * 2],
-            ["2024-05-01T10:00:00+00:00"] * 2,
-            id="many-on-one-second",
-        ),
-    ],
-)
-def test_each_page_carries_the_newest_update_seen_capped_at_run_start(
-    rsps, contacts, saved, updates, expected
-):
-    """A bookmark past the run's start skips changes not yet indexed. Many conversations
-    on one second keep the bookmark at that second, and the next run asks `> second - 1`,
-    so none of them is skipped."""
-    answers, number = [], 0
-    for index, second in enumerate(updates):
-        items = []
-        for updated in second:
-            number += 1
-            items.append(intercom_conversation(number, updated))
-        answers.append(intercom_page(items, f"p{index}" if index < len(updates) - 1 else None))
-    script(rsps, "POST", SEARCH, answers)
-
-    pages = list(connector().conversations(saved))
-
-    assert [page.cursor for page in pages] == expected
-    assert all(page.stream == CONVERSATIONS for page in pages)
 
 
 # -- what a conversation becomes -------------------------------------------------------------
@@ -353,24 +222,7 @@ def test_contacts_the_token_may_not_read_switch_off_requester_companies_only(rsp
     assert "403" in pulled.missing["requester_companies"]
 
 
-@pytest.mark.parametrize("updated_at", ["yesterday", None])
-def test_a_malformed_conversation_goes_to_dead_letters(rsps, contacts, updated_at):
-    """One unreadable conversation must neither stop the search nor be lost."""
-    bad = intercom_conversation(2, company_id="co1")
-    bad["updated_at"] = updated_at
-    good = intercom_conversation(1, company_id="co1")
-    script(rsps, "POST", SEARCH, [intercom_page([good, bad])])
-
-    (page,) = list(connector().conversations(None))
-
-    assert ids([page]) == ["1"]
-    (dead,) = page.dead
-    assert (dead.source, dead.kind, dead.record_id, dead.payload) == (
-        "intercom",
-        "feedback",
-        "2",
-        bad,
-    )
+# A malformed conversation goes to dead letters: test_cursor_pages.py.
 
 
 # -- companies -------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from builders import INTERCOM, intercom_contact, intercom_conversation, intercom
 import connectors.intercom.client
 from connectors.http import ApiError
 
-# The base suite's fixtures and helpers: the mocked API (with `/me`), contacts, the run start.
-rsps, contacts, run_start = base.rsps, base.contacts, base.run_start
+# The base suite's fixtures and helpers: the mocked API (with `/me`) and the run start.
+rsps, run_start = base.rsps, base.run_start
 INBOX, RUN_START, SEARCH, connector = base.INBOX, base.RUN_START, base.SEARCH, base.connector
 
 # -- what a person reads: subjects, customers and links ------------------------------------

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 import responses
 from builders import (
-    RUN_START,
     RecordedSleep,
     calls_to,
     jira_issue,
@@ -39,63 +38,8 @@ def rsps(jira_mock):
     return jira_mock
 
 
-@pytest.mark.parametrize(
-    ("answers", "expected_keys"),
-    [
-        pytest.param(
-            [jira_page([jira_issue(1)], isLast=False)], ["ANA-1"], id="no-token-isLast-false"
-        ),
-        pytest.param(
-            [jira_page([jira_issue(1), jira_issue(2)])], ["ANA-1", "ANA-2"], id="no-token-no-isLast"
-        ),
-        pytest.param([jira_page([])], [], id="nothing-at-all"),
-        pytest.param(
-            [jira_page([], token="t1"), jira_page([jira_issue(3)])],
-            ["ANA-3"],
-            id="empty-page-with-token",
-        ),
-        pytest.param(
-            [jira_page([jira_issue(1)], token="t1", isLast=True), jira_page([jira_issue(2)])],
-            ["ANA-1", "ANA-2"],
-            id="token-wins-over-isLast",
-        ),
-        pytest.param(
-            [
-                jira_page([jira_issue(1)], token="t1"),
-                jira_page([jira_issue(2)], token="t2"),
-                jira_page([jira_issue(3)]),
-            ],
-            ["ANA-1", "ANA-2", "ANA-3"],
-            id="short-pages-with-tokens",
-        ),
-    ],
-)
-def test_only_an_absent_next_page_token_ends_the_search(rsps, answers, expected_keys):
-    """Jira returns fewer issues than asked and an unreliable isLast: stopping on either
-    loses issues; stopping never loops. Each token is sent back on the next request."""
-    script_search(rsps, answers)
-
-    pages = pull()
-
-    assert keys(pages) == expected_keys
-    calls = searches(rsps)
-    assert len(calls) == len(answers)
-    sent_tokens = [query(call).get("nextPageToken") for call in calls]
-    expected_tokens = [None] + [[a["nextPageToken"]] for a in answers[:-1]]
-    assert sent_tokens == expected_tokens
-
-
-def test_the_same_token_twice_raises(rsps):
-    """Following a repeated token would read the same page forever."""
-    script_search(
-        rsps, [jira_page([jira_issue(1)], token="t1"), jira_page([jira_issue(2)], token="t1")]
-    )
-
-    with pytest.raises(DuplicatePageToken):
-        pull()
-
-    assert len(searches(rsps)) == 2
-    assert sweeps(rsps) == [], "a failed pull must not sweep (and so prune)"
+# Only an absent nextPageToken ends the search (whatever isLast says), a repeated token
+# raises, and each page carries the newest update seen: test_cursor_pages.py.
 
 
 def test_jql_uses_epoch_ms_with_the_lookback_and_asks_only_for_the_fields_used(rsps):
@@ -125,88 +69,16 @@ def test_a_full_pull_has_no_time_filter(rsps):
     assert "updated" not in query(search)["jql"][0].split("ORDER BY")[0]
 
 
-@pytest.mark.parametrize(
-    ("saved", "updates", "expected"),
-    [
-        pytest.param(
-            None,
-            [["2024-05-01T09:00:00.000+0000", "2024-05-01T10:00:00.000+0000"]],
-            ["2024-05-01T10:00:00+00:00"],
-            id="newest-seen",
-        ),
-        pytest.param(
-            None,
-            [["2024-05-01T10:00:00.000+0000"], ["2024-05-01T09:30:00.000+0000"]],
-            ["2024-05-01T10:00:00+00:00", "2024-05-01T10:00:00+00:00"],
-            id="never-moves-back",
-        ),
-        pytest.param(
-            None,
-            [["2024-05-01T11:00:00.000+0000", "2024-05-01T13:00:00.000+0000"]],
-            [RUN_START.isoformat()],
-            id="capped-at-run-start",
-        ),
-        pytest.param(
-            None,
-            [["2024-05-01T14:00:00.000+0200"]],
-            ["2024-05-01T12:00:00+00:00"],
-            id="offset-read-as-utc",
-        ),
-        pytest.param(
-            "2024-05-01T08:00:00+00:00", [[]], ["2024-05-01T08:00:00+00:00"], id="empty-keeps-saved"
-        ),
-        pytest.param(None, [[]], [None], id="empty-first-run-saves-nothing"),
-        pytest.param(
-            None,
-            [["2024-05-01T10:00:00.000+0000"] * 3, ["2024-05-01T10:00:00.000+0000"] * 2],
-            ["2024-05-01T10:00:00+00:00"] * 2,
-            id="many-on-one-timestamp",
-        ),
-    ],
-)
-def test_each_page_carries_the_newest_update_seen_capped_at_run_start(
-    rsps, saved, updates, expected
-):
-    """A bookmark past the run's start skips changes not yet indexed; one that moves back
-    re-reads; one taken from the wrong zone skips hours. Issues sharing one timestamp keep
-    the bookmark on it: the next run's `updated >=` reads them again rather than skip one."""
-    answers = []
-    number = 0
-    for index, page_updates in enumerate(updates):
-        issues = []
-        for updated in page_updates:
-            number += 1
-            issues.append(jira_issue(number, updated=updated))
-        token = f"t{index}" if index < len(updates) - 1 else None
-        answers.append(jira_page(issues, token=token))
-    script_search(rsps, answers)
+def test_an_updated_time_with_an_offset_is_read_as_utc(rsps):
+    """A bookmark taken from the wrong zone skips hours."""
+    script_search(rsps, [jira_page([jira_issue(1, updated="2024-05-01T14:00:00.000+0200")])])
 
-    pages = pull(cursor=saved)
+    pages = pull()
 
-    assert [page.cursor for page in issue_pages(pages)] == expected
+    assert [page.cursor for page in issue_pages(pages)] == ["2024-05-01T12:00:00+00:00"]
 
 
-@pytest.mark.parametrize(
-    ("broken", "reason"),
-    [
-        pytest.param({"updated": "yesterday"}, "yesterday", id="bad-updated"),
-        pytest.param({"updated": "2024-05-01T10:20:30"}, "time zone", id="naive-updated"),
-        pytest.param({"summary": None}, "summary", id="null-summary"),
-    ],
-)
-def test_a_malformed_issue_goes_to_dead_letters_and_the_page_is_kept(rsps, broken, reason):
-    """One bad issue must neither stop the sync nor vanish: it is kept raw, with why."""
-    bad = jira_issue(2)
-    bad["fields"].update(broken)
-    script_search(rsps, [jira_page([jira_issue(1), bad, jira_issue(3)])])
-
-    (page,) = issue_pages(pull())
-
-    assert [issue.key for issue in page.records] == ["ANA-1", "ANA-3"]
-    (dead,) = page.dead
-    assert (dead.source, dead.kind, dead.record_id) == ("jira", "issue", bad["id"])
-    assert reason in dead.reason
-    assert dead.payload == bad
+# A malformed issue goes to dead letters and the page is kept: test_cursor_pages.py.
 
 
 def test_an_issue_without_a_summary_goes_to_dead_letters(rsps):

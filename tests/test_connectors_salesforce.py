@@ -11,6 +11,7 @@ from builders import (
     RUN_START,
     SALESFORCE,
     RecordedSleep,
+    record_ids,
     script_replies,
     sf_account,
     sf_id,
@@ -24,7 +25,6 @@ from salesforce_fixtures import (
     STAMP,
     TOKEN_URL,
     connector,
-    ids,
     ok,
     opportunities,
     query_calls,
@@ -70,7 +70,7 @@ def test_the_token_is_fetched_once_per_run_with_the_secret_only_in_the_body(rsps
     }
     assert all(SECRET not in c.request.url for c in rsps.calls)
     assert all(c.request.headers["Authorization"] == "Bearer tok1" for c in query_calls(rsps))
-    assert ids(pages) == [sf_id("001", 1), OPP[1], OPP[2]]
+    assert record_ids(pages) == [sf_id("001", 1), OPP[1], OPP[2]]
 
 
 def test_an_expired_session_fetches_a_new_token_once_and_retries(rsps, tokens):
@@ -85,7 +85,7 @@ def test_an_expired_session_fetches_a_new_token_once_and_retries(rsps, tokens):
         "Bearer tok1",
         "Bearer tok2",
     ]
-    assert ids(pages) == [OPP[1]]
+    assert record_ids(pages) == [OPP[1]]
 
 
 def test_a_session_refused_again_after_renewal_fails_instead_of_looping(rsps, tokens):
@@ -232,7 +232,7 @@ def test_only_done_true_ends_a_query(rsps, tokens, answers, expected):
 
     pages = opportunities(connector())
 
-    assert ids(pages) == expected
+    assert record_ids(pages) == expected
     urls = [c.request.url for c in query_calls(rsps)]
     assert urls[1:] == [f"{SALESFORCE}{a['nextRecordsUrl']}" for a in answers[:-1]]
 

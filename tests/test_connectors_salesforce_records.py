@@ -10,6 +10,7 @@ from builders import (
     RUN_START,
     SALESFORCE,
     query,
+    record_ids,
     script_replies,
     sf_account,
     sf_id,
@@ -20,7 +21,6 @@ from salesforce_fixtures import (
     OPP,
     QUERIES,
     connector,
-    ids,
     ok,
     opportunities,
     query_calls,
@@ -90,7 +90,7 @@ def test_a_malformed_opportunity_goes_to_dead_letters(rsps, tokens):
 
     (page,) = opportunities(connector())
 
-    assert ids([page]) == [OPP[1]]
+    assert record_ids([page]) == [OPP[1]]
     (dead,) = page.dead
     assert (dead.source, dead.kind, dead.record_id, dead.payload) == (
         "salesforce",
@@ -183,7 +183,7 @@ def test_between_full_reads_only_changed_and_deleted_accounts_are_queried(rsps, 
     ]
     assert "/services/data/v60.0/queryAll?" in query_calls(rsps)[0].request.url
     changed, last = pages
-    assert ids([changed]) == [ACCOUNT[3]]
+    assert record_ids([changed]) == [ACCOUNT[3]]
     assert changed.deleted_ids == [ACCOUNT[4]]
     assert all(p.complete_ids is None for p in pages)
     assert changed.cursor is None
@@ -241,7 +241,7 @@ def test_only_done_ends_the_changed_accounts(rsps, tokens, answers, expected):
 
     pages = changed_accounts(connector())
 
-    assert ids(pages) == expected
+    assert record_ids(pages) == expected
     assert [c.request.url.split("?")[0].split("/v60.0/")[1] for c in query_calls(rsps)] == [
         "queryAll",
         *[a["nextRecordsUrl"].split("/v60.0/")[1] for a in answers[:-1]],

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from builders import (
+    record_ids,
     sandbox_settings,
     script_replies,
     sf_account,
@@ -20,7 +21,6 @@ from salesforce_fixtures import (
     QUERIES,
     SECRET,
     connector,
-    ids,
     ok,
     opportunities,
     query_calls,
@@ -56,7 +56,7 @@ def test_an_org_without_the_issue_keys_field_reads_its_deals_without_it(rsps, to
     opportunity_query = soql_of(query_calls(rsps)[1])
     assert "Jira_Issue_Keys__c" not in opportunity_query
     assert opportunity_query.startswith("SELECT Id, Name, Amount, StageName")
-    assert ids(pages) == [sf_id("001", 1), OPP[1]]
+    assert record_ids(pages) == [sf_id("001", 1), OPP[1]]
     assert list(sf.missing) == ["opportunity_issue_keys"]
     assert (
         "create the custom field Jira_Issue_Keys__c on Opportunity"

@@ -9,6 +9,7 @@ from builders import (
     cursor_page,
     export_page,
     query,
+    record_ids,
     script,
     zendesk_ticket,
 )
@@ -18,7 +19,6 @@ from zendesk_fixtures import (
     ORGANIZATION_EXPORT,
     ORGANIZATIONS,
     organization_export,
-    ticket_ids,
 )
 
 from connectors.base import DuplicatePageToken
@@ -73,7 +73,7 @@ def test_only_end_of_stream_ends_the_export(rsps, zendesk, answers, expected_ids
 
     pages = list(zendesk.tickets(None))
 
-    assert ticket_ids(pages) == expected_ids
+    assert record_ids(pages) == expected_ids
     assert [page.cursor for page in pages] == expected_cursors
     requests = calls_to(rsps, "/cursor.json")
     assert len(requests) == len(answers)

@@ -32,10 +32,6 @@ def zendesk() -> ZendeskConnector:
     return ZendeskConnector(sandbox_settings(), sleep=RecordedSleep())
 
 
-def ticket_ids(pages) -> list[str]:
-    return [ticket.id for page in pages for ticket in page.records]
-
-
 def organization(org_id: int, *domains: str) -> dict:
     return {
         "id": org_id,
