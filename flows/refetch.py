@@ -17,9 +17,10 @@ from typing import Any
 from connectors import registry
 from connectors.base import failure_reason
 from connectors.lookup import KINDS, InvalidRecord, Lookup
+from connectors.settings import Settings
 from flows.pipeline import EXPECTED_FAILURES
 from flows.replay import letters_matching, relink_and_publish
-from models import Record, Settings
+from models import Record
 from store import Store
 
 log = logging.getLogger("pmsync.replay")

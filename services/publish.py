@@ -36,8 +36,9 @@ from connectors.jira.comment import (
     render_comment,
 )
 from connectors.jira.write import JiraWriter, SeenIssue
+from connectors.settings import Settings
 from linking.demand import content_hash
-from models import DemandSummary, Settings
+from models import DemandSummary
 from services.drift import COMMENT_PARTS, EDIT_PARTS, FIELDS, Drift, drift_of
 from store import LedgerEntry, Store
 from store.leases import Leases, take_waiting

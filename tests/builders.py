@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
-from models import Settings
+from connectors.settings import Settings
 
 SANDBOX = "http://sandbox.test"
 JIRA = f"{SANDBOX}/jira"

@@ -9,7 +9,7 @@ import pytest
 import requests
 import responses
 
-from models import Settings
+from connectors.settings import Settings
 from store import Store
 from tests.postgres import POSTGRES_URL, postgres_schema
 

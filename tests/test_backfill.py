@@ -13,6 +13,7 @@ import pytest
 import requests
 from processes import prefect_env, run_python
 
+from connectors.settings import Settings
 from flows.backfill import (
     backfill_window,
     parse_moment,
@@ -21,7 +22,7 @@ from flows.backfill import (
     windows,
 )
 from flows.pipeline import CONNECTORS, pull_source
-from models import ConfigError, RecordKind, Settings
+from models import ConfigError, RecordKind
 from store import Store
 from tests.jira_view import assert_ticket_shows
 from tests.oracle import expected_demand

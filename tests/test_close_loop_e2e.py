@@ -6,8 +6,9 @@ from __future__ import annotations
 import requests
 
 from connectors.notes import marker
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from services.close_loop import NOTE_WRITERS
 from store import Store
 

@@ -18,7 +18,7 @@ from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these te
 
 import connectors.hubspot.client
 from connectors.hubspot.client import HubSpotConnector
-from models import Settings
+from connectors.settings import Settings
 
 # -- the 10,000 search cap: a (timestamp, id) position ---------------------------------------
 

@@ -25,7 +25,8 @@ from connectors.notes import (
     ZendeskNotes,
     marker,
 )
-from models import DemandSummary, Issue, Settings
+from connectors.settings import Settings
+from models import DemandSummary, Issue
 from services.close_loop import notify
 from tests.escaping import ADF_NODES, HOSTILE, assert_shows_exactly
 

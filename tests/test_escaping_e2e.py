@@ -9,8 +9,9 @@ from typing import Any
 import requests
 
 from connectors.notes import marker
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from services.close_loop import NOTE_WRITERS
 from store import Store
 from tests.escaping import ADF_NODES, HOSTILE_SUMMARY, assert_shows_exactly

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from connectors import registry
 from connectors.jira.client import JiraConnector
 from connectors.jira.comment import (
     MAX_PROPERTY_BYTES,
@@ -21,8 +22,9 @@ from connectors.jira.comment import (
     render_comment,
 )
 from connectors.jira.write import JiraWriter
+from connectors.settings import Settings
 from flows.pipeline import pull_source, run_cycle
-from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, RecordKind, Settings
+from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, RecordKind
 from services.demand import demand
 from services.links import link_all
 from services.publish import Publisher, describe, publish_all
@@ -37,7 +39,7 @@ def jira_writes(url: str) -> int:
 
 
 def pulled(settings: Settings, store: Store) -> dict[str, DemandSummary]:
-    for source in settings.sources:
+    for source in registry.configured(settings):
         pull_source(settings, store, source, full=False)
     link_all(settings, store)
     return demand(settings, store)

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from models import Settings
+from connectors.settings import Settings
 from store import Inbox, Store
 from webhooks import create_app
 

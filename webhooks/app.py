@@ -27,8 +27,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from connectors.settings import Settings
 from connectors.webhook import Rejected, SignedRequest, Verifier
-from models import Settings
 from store import Store
 from store.inbox import Inbox
 from webhooks.tools import TOOLS, Tool

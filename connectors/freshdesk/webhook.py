@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from connectors import shared_secret
+from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.webhook import (
     Hint,
     SignedRequest,
@@ -24,7 +25,6 @@ from connectors.webhook import (
     secret_bytes,
     unique,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_FRESHDESK_WEBHOOK_SECRET"
@@ -32,7 +32,7 @@ SECRET_HEADER = "X-Pmsync-Secret"
 HEADERS: tuple[str, ...] = ()
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: FreshdeskSettings) -> Verifier | None:
     secret = secret_bytes(settings.freshdesk_webhook_secret)
     return partial(shared_secret.verify, secret, SECRET_HEADER) if secret else None
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.webhook import (
     Hint,
     Rejected,
@@ -28,7 +29,6 @@ from connectors.webhook import (
     secret_bytes,
     unique,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_HUBSPOT_CLIENT_SECRET"
@@ -55,7 +55,7 @@ OBJECT_TYPES = {"0-1": "contact", "0-2": "company", "0-3": "deal"}
 KINDS = frozenset(OBJECT_TYPES.values())
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: HubSpotSettings) -> Verifier | None:
     secret = secret_bytes(settings.hubspot_client_secret)
     return partial(verify, secret) if secret else None
 

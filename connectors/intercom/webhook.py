@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from connectors.intercom.settings import IntercomSettings
 from connectors.webhook import (
     Hint,
     Rejected,
@@ -24,7 +25,6 @@ from connectors.webhook import (
     same,
     secret_bytes,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_INTERCOM_CLIENT_SECRET"
@@ -40,7 +40,7 @@ KINDS = {
 }
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: IntercomSettings) -> Verifier | None:
     secret = secret_bytes(settings.intercom_client_secret)
     return partial(verify, secret) if secret else None
 

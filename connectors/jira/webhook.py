@@ -13,6 +13,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from connectors.jira.settings import JiraSettings
 from connectors.webhook import (
     Hint,
     Rejected,
@@ -28,14 +29,13 @@ from connectors.webhook import (
     secret_bytes,
     unique,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_JIRA_WEBHOOK_SECRET"
 HEADERS = ("x-atlassian-webhook-identifier", "x-atlassian-webhook-retry")
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: JiraSettings) -> Verifier | None:
     secret = secret_bytes(settings.jira_webhook_secret)
     return partial(verify, secret) if secret else None
 

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from connectors import shared_secret
+from connectors.salesforce.settings import SalesforceSettings
 from connectors.webhook import (
     Hint,
     SignedRequest,
@@ -22,7 +23,6 @@ from connectors.webhook import (
     secret_bytes,
     unique,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_SALESFORCE_WEBHOOK_SECRET"
@@ -33,7 +33,7 @@ KINDS = {"opportunity": "opportunity", "account": "account"}
 PREFIXES = {"006": "opportunity", "001": "account"}
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: SalesforceSettings) -> Verifier | None:
     secret = secret_bytes(settings.salesforce_webhook_secret)
     header = settings.salesforce_webhook_header
     return partial(shared_secret.verify, secret, header) if secret else None

@@ -29,7 +29,7 @@ from connectors.webhook import (
     secret_bytes,
     unique,
 )
-from models import Settings
+from connectors.zendesk.settings import ZendeskSettings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_ZENDESK_WEBHOOK_SECRET"
@@ -43,7 +43,7 @@ HEADERS = (
 SUBJECT = re.compile(r"^zen:(ticket|organization|user):(\d+)$")
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: ZendeskSettings) -> Verifier | None:
     secret = secret_bytes(settings.zendesk_webhook_secret)
     return partial(verify, secret) if secret else None
 
