@@ -22,6 +22,8 @@ DEMO_EMAIL = "demo@example.com"
 DEMO_SECRET = "sandbox"
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+# The name of a CRM's property or field: it ends up in the CRM's queries.
+FieldName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 
 
 class ConfigError(ValueError):
@@ -40,19 +42,24 @@ class ToolPart:
     # A further check once every tool's credentials are there; raises ConfigError.
     more: Callable[[Any], None] | None = None
 
+    def address_check(self) -> Any:
+        """The validator of its address setting, for the tool's settings class: an http(s)
+        URL (each message gives the example), kept without its trailing slash."""
+        example = self.example
+
+        def check(cls: type, value: str | None) -> str | None:
+            if value is None:
+                return value
+            return config_checks.http_url(value, example).rstrip("/")
+
+        return field_validator(self.url_field)(classmethod(check))
+
 
 def split_commas(value: object) -> object:
     """A comma separated environment value as a tuple of its non-blank parts."""
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
-
-
-def tool_url(value: str | None, example: str) -> str | None:
-    """A tool's address, checked, without its trailing slash."""
-    if value is None:
-        return value
-    return config_checks.http_url(value, example).rstrip("/")
 
 
 # What a sandbox run sets of the core settings.

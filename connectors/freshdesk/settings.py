@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
-from models.settings import DEMO_SECRET, CoreSettings, ToolPart, tool_url
-
-
-class FreshdeskSettings(CoreSettings):
-    freshdesk_url: str | None = Field(None, description="https://yourdomain.freshdesk.com")
-    freshdesk_api_key: SecretStr | None = Field(None, description="Freshdesk API key.")
-    freshdesk_webhook_secret: SecretStr | None = Field(
-        None, description="Shared secret Freshdesk automations send in a header."
-    )
-
-    @field_validator("freshdesk_url")
-    @classmethod
-    def _freshdesk_url(cls, value: str | None) -> str | None:
-        return tool_url(value, FRESHDESK.example)
-
+from models.settings import DEMO_SECRET, CoreSettings, ToolPart
 
 FRESHDESK = ToolPart(
     "freshdesk",
@@ -30,3 +16,13 @@ FRESHDESK = ToolPart(
         "freshdesk_api_key": SecretStr(DEMO_SECRET),
     },
 )
+
+
+class FreshdeskSettings(CoreSettings):
+    freshdesk_url: str | None = Field(None, description="https://yourdomain.freshdesk.com")
+    freshdesk_api_key: SecretStr | None = Field(None, description="Freshdesk API key.")
+    freshdesk_webhook_secret: SecretStr | None = Field(
+        None, description="Shared secret Freshdesk automations send in a header."
+    )
+
+    _freshdesk_url = FRESHDESK.address_check()

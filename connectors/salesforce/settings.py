@@ -4,11 +4,22 @@ shared secret and header, and the Account field revenue may come from."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 
-from models.settings import DEMO_EMAIL, DEMO_SECRET, CoreSettings, ToolPart, tool_url
+from models.settings import DEMO_EMAIL, DEMO_SECRET, CoreSettings, FieldName, ToolPart
+
+SALESFORCE = ToolPart(
+    "salesforce",
+    "salesforce_login_url",
+    "https://yourdomain.my.salesforce.com",
+    ("salesforce_client_id", "salesforce_client_secret"),
+    lambda base: {
+        "salesforce_login_url": f"{base}/salesforce",
+        "salesforce_client_id": DEMO_EMAIL,
+        "salesforce_client_secret": SecretStr(DEMO_SECRET),
+    },
+)
 
 
 class SalesforceSettings(CoreSettings):
@@ -25,14 +36,11 @@ class SalesforceSettings(CoreSettings):
     salesforce_webhook_header: str = Field(
         "X-Pmsync-Secret", description="Header that carries the Salesforce shared secret."
     )
-    salesforce_revenue_field: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")] = Field(
+    salesforce_revenue_field: FieldName = Field(
         "AnnualRevenue", description="With revenue_from=crm_field: the Salesforce Account field."
     )
 
-    @field_validator("salesforce_login_url")
-    @classmethod
-    def _salesforce_url(cls, value: str | None) -> str | None:
-        return tool_url(value, SALESFORCE.example)
+    _salesforce_url = SALESFORCE.address_check()
 
     @field_validator("salesforce_webhook_header")
     @classmethod
@@ -46,16 +54,3 @@ class SalesforceSettings(CoreSettings):
         """The Account field a customer's revenue comes from, or None when it comes from
         deals."""
         return self.salesforce_revenue_field if self.revenue_from == "crm_field" else None
-
-
-SALESFORCE = ToolPart(
-    "salesforce",
-    "salesforce_login_url",
-    "https://yourdomain.my.salesforce.com",
-    ("salesforce_client_id", "salesforce_client_secret"),
-    lambda base: {
-        "salesforce_login_url": f"{base}/salesforce",
-        "salesforce_client_id": DEMO_EMAIL,
-        "salesforce_client_secret": SecretStr(DEMO_SECRET),
-    },
-)

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
-from models.settings import DEMO_EMAIL, DEMO_SECRET, CoreSettings, ToolPart, tool_url
-
-
-class ZendeskSettings(CoreSettings):
-    zendesk_url: str | None = Field(None, description="https://yoursubdomain.zendesk.com")
-    zendesk_email: str | None = Field(None, description="Email of the Zendesk API user.")
-    zendesk_api_token: SecretStr | None = Field(None, description="Zendesk API token.")
-    zendesk_webhook_secret: SecretStr | None = Field(
-        None, description="Zendesk webhook signing secret."
-    )
-
-    @field_validator("zendesk_url")
-    @classmethod
-    def _zendesk_url(cls, value: str | None) -> str | None:
-        return tool_url(value, ZENDESK.example)
-
+from models.settings import DEMO_EMAIL, DEMO_SECRET, CoreSettings, ToolPart
 
 ZENDESK = ToolPart(
     "zendesk",
@@ -32,3 +17,14 @@ ZENDESK = ToolPart(
         "zendesk_api_token": SecretStr(DEMO_SECRET),
     },
 )
+
+
+class ZendeskSettings(CoreSettings):
+    zendesk_url: str | None = Field(None, description="https://yoursubdomain.zendesk.com")
+    zendesk_email: str | None = Field(None, description="Email of the Zendesk API user.")
+    zendesk_api_token: SecretStr | None = Field(None, description="Zendesk API token.")
+    zendesk_webhook_secret: SecretStr | None = Field(
+        None, description="Zendesk webhook signing secret."
+    )
+
+    _zendesk_url = ZENDESK.address_check()
