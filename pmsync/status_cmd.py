@@ -192,7 +192,7 @@ def status(
     settings = settings_or_exit()
     report = status_report(
         Store(settings.database_url, upgrade=True),
-        configured=list(registry.configured(settings)),
+        configured=registry.configured(settings),
         internal=everything,
     )
     if as_json:
