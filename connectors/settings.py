@@ -2,9 +2,9 @@
 environment (PMSYNC_*) and .env.
 
 Each tool's part is its vendor package's `settings.py`: its fields, their checks, the
-credentials its address needs and its values against the sandbox. Adding a tool with
-settings of its own is one more base here (or a model of its own that its `Vendor` reads
-through `configured_by`)."""
+credentials its address needs and its values against the sandbox. A new tool's settings
+are one more base of `Settings` and one more entry of `PARTS` (or a model of its own that
+its `Vendor` reads through `configured_by`)."""
 
 from __future__ import annotations
 
