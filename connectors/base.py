@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Self, cast
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -125,6 +125,43 @@ def clamped_cursor(value: Any, to: datetime | None) -> Any:
                 return moved
         return value
     return to.isoformat()
+
+
+@dataclass(frozen=True)
+class TimeAndId:
+    """Where a stream read in (change time, id) order resumes: every record changed after
+    `at`, and those changed exactly then whose id comes after `after_id` (all of them when
+    it is None), so that any number of records sharing one time are neither skipped nor
+    read forever. Saved as readable JSON under the tool's own `keys` (see CURSOR_TIMES)."""
+
+    at: datetime
+    after_id: str | None = None
+
+    keys: ClassVar[tuple[str, str]]  # the saved cursor's names for `at` and `after_id`
+    name: ClassVar[str]  # what an unreadable cursor is called in its error
+
+    @classmethod
+    def read(cls, saved: Any) -> Self | None:
+        if not saved:
+            return None
+        if isinstance(saved, str):  # the cursor of earlier versions: a bare timestamp
+            return cls(parse_time(saved, cls.name))
+        at, after_id = cls.keys
+        checked = cls.checked_id(saved.get(after_id))
+        return cls(parse_time(saved[at], cls.name), checked)
+
+    @classmethod
+    def checked_id(cls, value: Any) -> str | None:
+        """The saved id, refused (ValueError) where the tool's queries could not take it."""
+        return cast("str | None", value)
+
+    def saved(self, started: datetime) -> dict[str, Any]:
+        """As stored, never past the run's start: later changes may not be in the tool's
+        index yet, so a position past it re-reads all of that moment."""
+        at, after_id = self.keys
+        if self.at > started:
+            return {at: started.isoformat(), after_id: None}
+        return {at: self.at.isoformat(), after_id: self.after_id}
 
 
 def epoch_ms(moment: datetime) -> int:

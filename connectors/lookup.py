@@ -20,8 +20,23 @@ from models import Record, ToolLink
 if TYPE_CHECKING:
     from connectors.settings import Settings
 
-# (tool, kind as webhooks name it) -> the kind the store keeps it as.
-KINDS = registry.PairTable(lambda v: {kind: reader.kind for kind, reader in v.lookups.items()})
+
+def stored_kind(tool: str, named: str) -> str | None:
+    """The kind the store keeps a record of `tool` as, given the kind webhooks name it by;
+    None when the tool has no single-record read of that kind."""
+    known = registry.find(tool)
+    reader = known.lookups.get(named) if known else None
+    return reader.kind if reader else None
+
+
+def read_kind(tool: str, stored: str) -> str | None:
+    """The kind a single-record read of `tool` takes for a record the store keeps as
+    `stored`; None when it has none."""
+    known = registry.find(tool)
+    named = (
+        [kind for kind, reader in known.lookups.items() if reader.kind == stored] if known else []
+    )
+    return named[-1] if named else None
 
 
 class InvalidRecord(ValueError):

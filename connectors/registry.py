@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from models import Record, ToolLink
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from connectors.base import Capability
     from connectors.notes import NoteWriter
     from connectors.settings import Settings
+    from connectors.tracker import Publishing
     from connectors.webhook import Hint, SignedRequest, Verifier
     from store.inbox import Delivery
 
@@ -109,6 +110,8 @@ class Vendor:
     named_accounts: str | None = None
     record_pages: RecordPages | None = None  # its records' URLs, which remote links name
     notes: Callable[[Settings], NoteWriter] | None = None  # closing the loop
+    # The tracker's: what publishing writes on its issues, and how (connectors.tracker).
+    publishing: Callable[[Settings], Publishing] | None = None
     webhook: Webhook | None = None
     own_write: Callable[[Any, OwnWriteContext], str | None] | None = None
     own_identity: Callable[[Settings], set[str]] | None = None  # the tracker's API user ids
@@ -120,11 +123,19 @@ class Vendor:
     # Whether the tool is configured, for one whose settings are its own (not a part of
     # connectors.settings.Settings).
     configured_by: Callable[[Settings], bool] | None = None
+    # Its name as people read it in texts pmsync stores ("Jira"); the name when unset.
+    title: str | None = None
+    # A CRM's: its deals' field of issue keys, as link evidence names it.
+    deal_keys_field: str | None = None
 
     def configured(self, settings: Settings) -> bool:
         if self.configured_by is not None:
             return self.configured_by(settings)
         return bool(getattr(settings, self.url_field, None))
+
+    @property
+    def shown_as(self) -> str:
+        return self.title or self.name
 
     @property
     def url_setting(self) -> str:
@@ -202,48 +213,6 @@ def shaping() -> set[str]:
 
 def tracker_configured(settings: Settings) -> bool:
     return tracker().configured(settings)
-
-
-T = TypeVar("T")
-
-
-class Table(Mapping[str, T], Generic[T]):
-    """A live view of one part of every vendor that has it: tool -> that part. Live, so a
-    vendor registered later is in it too."""
-
-    def __init__(self, part: Callable[[Vendor], T | None]) -> None:
-        self._part = part
-
-    def _items(self) -> dict[str, T]:
-        return {v.name: got for v in vendors() if (got := self._part(v)) is not None}
-
-    def __getitem__(self, name: str) -> T:
-        return self._items()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items())
-
-    def __len__(self) -> int:
-        return len(self._items())
-
-
-class PairTable(Mapping[tuple[str, str], T], Generic[T]):
-    """A live view of a per-kind part of every vendor: (tool, kind) -> that part."""
-
-    def __init__(self, part: Callable[[Vendor], Mapping[str, T]]) -> None:
-        self._part = part
-
-    def _items(self) -> dict[tuple[str, str], T]:
-        return {(v.name, kind): got for v in vendors() for kind, got in self._part(v).items()}
-
-    def __getitem__(self, key: tuple[str, str]) -> T:
-        return self._items()[key]
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items())
-
-    def __len__(self) -> int:
-        return len(self._items())
 
 
 def hints(tool: str, payload: Any) -> list[Hint]:

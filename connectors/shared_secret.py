@@ -7,12 +7,8 @@ There is no timestamp; the dedupe is all that stops a replay.
 
 from __future__ import annotations
 
-from connectors.webhook import Rejected, SignedRequest, same
+from connectors.webhook import SignedRequest, require_signature, signature
 
 
 def verify(secret: bytes, header: str, request: SignedRequest) -> None:
-    provided = request.header(header)
-    if not provided:
-        raise Rejected("missing signature")
-    if not same(secret, provided.encode("latin-1", "replace")):
-        raise Rejected("bad signature")
+    require_signature(secret, signature(request, header).encode("latin-1", "replace"))

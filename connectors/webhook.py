@@ -9,9 +9,12 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple
 
 from pydantic import SecretStr
+
+from store.inbox import Delivery
 
 # HubSpot documents five minutes for its timestamp; the same window serves Zendesk's.
 MAX_AGE = timedelta(minutes=5)
@@ -60,6 +63,13 @@ def secret_bytes(secret: SecretStr | None) -> bytes | None:
     return secret.get_secret_value().encode("utf-8")
 
 
+def keyed(secret: SecretStr | None, verify: Callable[..., None], *args: Any) -> Verifier | None:
+    """`verify(secret, *args, request)` with the configured secret, or None when it is unset
+    or empty (the tool accepts nothing)."""
+    key = secret_bytes(secret)
+    return partial(verify, key, *args) if key else None
+
+
 def same(expected: str | bytes, provided: str | bytes) -> bool:
     """Constant-time comparison; bytes on both sides, since `compare_digest` refuses
     non-ASCII str and a header may carry anything."""
@@ -76,6 +86,36 @@ def hmac_hex(secret: bytes, message: bytes, digest: str = "sha256") -> str:
 
 def hmac_base64(secret: bytes, message: bytes) -> str:
     return base64.b64encode(hmac.new(secret, message, hashlib.sha256).digest()).decode("ascii")
+
+
+def signature(request: SignedRequest, header: str) -> str:
+    """The signature a delivery carries in `header`; a delivery without one is refused."""
+    provided = request.header(header)
+    if not provided:
+        raise Rejected("missing signature")
+    return provided
+
+
+def require_signature(expected: str | bytes, provided: str | bytes) -> None:
+    if not same(expected, provided):
+        raise Rejected("bad signature")
+
+
+def signed_timestamp(request: SignedRequest, header: str, parse: Callable[[str], datetime]) -> str:
+    """The timestamp a signature covers, from `header` as the tool wrote it; refused when
+    missing, unreadable (`parse` raises `Rejected`) or outside the window."""
+    timestamp = request.header(header)
+    if not timestamp:
+        raise Rejected("missing timestamp")
+    require_fresh(parse(timestamp), request.now)
+    return timestamp
+
+
+def verify_hub_signature(secret: bytes, digest: str, request: SignedRequest) -> None:
+    """`X-Hub-Signature: <digest>=<hex HMAC(secret, raw body)>`, the scheme GitHub's
+    webhooks made common; it carries no timestamp, so the dedupe stops a replay."""
+    provided = signature(request, "x-hub-signature")
+    require_signature(f"{digest}={hmac_hex(secret, request.body, digest)}", provided)
 
 
 def require_fresh(sent_at: datetime, now: datetime) -> None:
@@ -132,6 +172,15 @@ def require_object(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise Rejected("expected a JSON object", status=400)
     return payload
+
+
+def signed_object(payload: Any, key: Any, request: SignedRequest, *signed: bytes) -> list[Delivery]:
+    """A delivery that is one JSON object: deduplicated on the tool's `key` for it (the
+    body's hash without one) and on a hash of what the signature covers, the raw body unless
+    `signed` names more."""
+    require_object(payload)
+    covered = fingerprint(*signed) if signed else fingerprint(request.body)
+    return [Delivery(delivery_id(key, request.body), payload, fingerprint=covered)]
 
 
 def body_text(node: Any) -> str:

@@ -30,7 +30,7 @@ from connectors import registry
 from connectors.base import Connector, Page
 from connectors.settings import Settings
 from flows.budgets import install_budgets
-from flows.pipeline import CONNECTORS, refuse_mass_delete
+from flows.pipeline import refuse_mass_delete
 from flows.sync import as_task, settings_for
 from models import ConfigError
 from services import invalidation
@@ -147,7 +147,7 @@ def backfill_window(
 
     Returns (records stored, dead letters)."""
     prefix = cursor_prefix(backfill_id, index)
-    connector = CONNECTORS[source](settings)
+    connector = registry.vendor(source).connector(settings)
     stored = dead = 0
     pages = connector.pull(
         lambda stream: store.cursors.get(prefix + stream),
@@ -258,7 +258,7 @@ def run_backfill(
     )
     install_budgets(settings)
     if dry_run:
-        result.plan = dry_run_plan(CONNECTORS[source](settings), bounds, done)
+        result.plan = dry_run_plan(registry.vendor(source).connector(settings), bounds, done)
         result.duration_s = time.monotonic() - started
         return result
     if found and found["status"] == "done":

@@ -24,8 +24,6 @@ from connectors.settings import Settings
 from flows.budgets import limit_name
 from models import ConfigError
 
-URL_SETTINGS = registry.Table(lambda v: v.url_setting)
-
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -49,7 +47,8 @@ def run_checks(settings: Settings, timeout: float = 10.0) -> list[CheckResult]:
     ]
     checks += [(tool, _tool_check(tool, quick)) for tool in registry.configured(settings)]
     checks.append(("prefect", lambda: check_prefect(settings, timeout)))
-    probes = [tool for tool in registry.configured(settings) if tool in CAPABILITY_CHECKS]
+    # Each tool's optional features (permissions, custom fields, plan features).
+    probes = [t for t in registry.configured(settings) if registry.vendor(t).capabilities]
     with ThreadPoolExecutor(max_workers=len(checks) + len(probes)) as pool:
         futures = [(name, pool.submit(_outcome, check)) for name, check in checks]
         features = [(tool, pool.submit(_capabilities, tool, quick)) for tool in probes]
@@ -67,8 +66,9 @@ def run_checks(settings: Settings, timeout: float = 10.0) -> list[CheckResult]:
 def _capabilities(tool: str, settings: Settings) -> list[CheckResult]:
     """Each optional feature of a tool, available or missing (with what to change). A probe
     that fails outright is reported as such, never as the tool failing."""
+    probe = registry.vendor(tool).capabilities
     try:
-        found = CAPABILITY_CHECKS[tool](settings)
+        found = probe(settings) if probe else []
     except (ApiError, requests.RequestException, ValueError) as error:
         return [CheckResult(f"{tool} features", True, f"not probed: {error}", missing=True)]
     return [
@@ -101,7 +101,7 @@ def _outcome(check: Callable[[], str]) -> tuple[bool, str]:
 def _tool_check(tool: str, settings: Settings) -> Callable[[], str]:
     def check() -> str:
         try:
-            return TOOL_CHECKS[tool](settings)
+            return registry.vendor(tool).check(settings)
         except (ApiError, requests.RequestException, ValueError) as error:
             raise CheckFailed(explain_failure(tool, error)) from None
 
@@ -110,7 +110,7 @@ def _tool_check(tool: str, settings: Settings) -> Callable[[], str]:
 
 def explain_failure(tool: str, error: Exception) -> str:
     """What a failed call means for the person fixing the configuration."""
-    where = URL_SETTINGS[tool]
+    where = registry.vendor(tool).url_setting
     if isinstance(error, RetryableError) and error.status is None:
         return f"unreachable: {error} (check {where})"
     if isinstance(error, AuthError):
@@ -127,13 +127,6 @@ def explain_failure(tool: str, error: Exception) -> str:
     if isinstance(error, ValueError) and not isinstance(error, ConfigError):
         return f"the answer is not the tool's API (not JSON): check {where}"
     return str(error)
-
-
-TOOL_CHECKS = registry.Table(lambda v: v.check)
-
-# Each tool's optional features (permissions, custom fields, plan features), probed for
-# `pmsync check`: tool -> a function of the settings listing every such Capability.
-CAPABILITY_CHECKS = registry.Table(lambda v: v.capabilities)
 
 
 # -- the store and Prefect ----------------------------------------------------------------

@@ -30,7 +30,7 @@ from sqlalchemy import select, tuple_
 
 from connectors import registry
 from connectors.base import Page, convert
-from connectors.lookup import KINDS, InvalidRecord, Lookup
+from connectors.lookup import InvalidRecord, Lookup, stored_kind
 from connectors.registry import hints as hints_of
 from connectors.settings import Settings
 from connectors.webhook import Hint
@@ -130,7 +130,7 @@ def reread(
     found = Reread()
     wanted: list[tuple[Hint, str]] = []
     for hint in hints:
-        kind = KINDS.get((hint.tool, hint.kind))
+        kind = stored_kind(hint.tool, hint.kind)
         if hint.tool not in registry.configured(settings) or kind is None:
             result.ignored.append(f"{hint.tool}/{hint.kind}/{hint.record_id}")
             continue

@@ -40,10 +40,6 @@ from store.leases import exclusive
 log = logging.getLogger("pmsync.sync")
 
 
-# tool -> its connector, for every tool in the registry.
-CONNECTORS: Mapping[str, Callable[[Settings], Connector]] = registry.Table(lambda v: v.connector)
-
-
 @dataclass
 class SyncResult:
     pulled: dict[str, int] = field(default_factory=dict)
@@ -112,7 +108,7 @@ def pull_source(
     """Pull one tool page by page; each page is committed with its cursor. An expected
     failure (the tool unreachable, credentials refused, a refused request) is raised as
     ToolFailed with what to fix."""
-    connector = CONNECTORS[source](settings)
+    connector = registry.vendor(source).connector(settings)
     missing: dict[str, str] = getattr(connector, "missing", {})
     clamped: dict[str, str] = {}
     cursors = cursors_not_ahead(store, source, datetime.now(UTC), clamped)
@@ -231,12 +227,11 @@ EXPECTED_FAILURES = (
 
 def tool_failure(tool: str, error: Exception) -> str:
     """One line on a failed pull: what went wrong and the setting to look at."""
-    from flows.check import URL_SETTINGS
-
     if isinstance(error, NotAnAnswer):
         return f"{error}: no answer the API documents; the next run tries again"
     if isinstance(error, RetryableError) and error.status is None:
-        return f"{error}: unreachable; check {URL_SETTINGS.get(tool, 'its URL')}"
+        vendor = registry.find(tool)
+        return f"{error}: unreachable; check {vendor.url_setting if vendor else 'its URL'}"
     if isinstance(error, AuthError):
         return str(error)  # it names the credential settings
     if isinstance(error, RetryableError):
@@ -247,15 +242,18 @@ def tool_failure(tool: str, error: Exception) -> str:
 
 # Tools whose account listing has no change-time filter: it is read in full only now and
 # then (connectors.base.listing_read), and in between an account that pulled feedback
-# names but the store lacks is read by itself, so a new customer counts at once.
-NAMED_ACCOUNTS_READ = registry.Table(lambda v: v.named_accounts)  # tool -> its name
+# names but the store lacks is read by itself, so a new customer counts at once: the
+# account kind its lookups name (Vendor.named_accounts), None for the other tools.
+def named_accounts_kind(tool: str) -> str | None:
+    vendor = registry.find(tool)
+    return vendor.named_accounts if vendor else None
 
 
 def accounts_named(records: Iterable[Record]) -> dict[str, set[str]]:
     """The accounts these records' feedback names, by tool, for the tools above."""
     named: dict[str, set[str]] = {}
     for r in records:
-        if isinstance(r, Feedback) and r.source in NAMED_ACCOUNTS_READ and r.account_id:
+        if isinstance(r, Feedback) and named_accounts_kind(r.source) and r.account_id:
             named.setdefault(r.source, set()).add(r.account_id)
     return named
 
@@ -270,6 +268,9 @@ def read_named_accounts(
     lookup = Lookup(settings)
     stored = dead_letters = 0
     for source, ids in named.items():
+        kind = named_accounts_kind(source)
+        if kind is None:  # a tool whose accounts are all read with its listing
+            continue
         missing = sorted(ids - set(store.records.stored_versions(source, RecordKind.ACCOUNT, ids)))
         if not missing:
             continue
@@ -277,7 +278,7 @@ def read_named_accounts(
         dead: list[DeadLetter] = []
         for account_id in missing:
             try:
-                record = lookup.fetch(source, NAMED_ACCOUNTS_READ[source], account_id)
+                record = lookup.fetch(source, kind, account_id)
             except InvalidRecord as error:
                 reason = failure_reason(error.error)
                 dead.append(DeadLetter(source, "account", account_id, reason, error.raw))

@@ -10,36 +10,32 @@ now. Then relink and publish once, as `deadletters replay` does.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from connectors import registry
 from connectors.base import failure_reason
-from connectors.lookup import KINDS, InvalidRecord, Lookup
+from connectors.lookup import InvalidRecord, Lookup, read_kind
 from connectors.settings import Settings
 from flows.pipeline import EXPECTED_FAILURES
-from flows.replay import letters_matching, relink_and_publish
+from flows.replay import LettersReport, conclude, letters_matching
 from models import Record
 from store import Store
 
-log = logging.getLogger("pmsync.replay")
-
-# (tool, kind the store keeps) -> the kind a single-record read takes.
-READS = {(tool, stored): named for (tool, named), stored in KINDS.items()}
-
 
 @dataclass
-class RefetchReport:
+class RefetchReport(LettersReport):
     fixed: list[int] = field(default_factory=list)  # letters whose record is now stored
     gone: list[int] = field(default_factory=list)  # the tool no longer has the record
-    still_bad: dict[int, str] = field(default_factory=dict)  # letter id -> why, now
-    links: int | None = None
-    published: dict[str, int] | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        # JSON keys are strings: a letter id in `still_bad` is written "12".
-        return asdict(self) | {"still_bad": {str(k): v for k, v in self.still_bad.items()}}
+    @property
+    def stored(self) -> list[int]:
+        return self.fixed
+
+    def headline(self) -> str:
+        return (
+            f"{len(self.fixed)} records stored, {len(self.gone)} gone from their tool, "
+            f"{len(self.still_bad)} still fail"
+        )
 
 
 def refetch_dead_letters(
@@ -61,7 +57,7 @@ def refetch_dead_letters(
     served_invalid: set[tuple[str, str, str]] = set()
     for letter in letters:
         tool, kind, record_id = letter["source"], letter["kind"], str(letter["record_id"])
-        named = READS.get((tool, kind))
+        named = read_kind(tool, kind)
         if tool not in registry.configured(settings):
             report.still_bad[letter["id"]] = f"{tool} is not configured: nothing to read from"
             continue
@@ -98,15 +94,5 @@ def refetch_dead_letters(
     changed = {
         k: v for k, v in report.still_bad.items() if k in invalid and v != by_id[k]["reason"]
     }
-    if changed:
-        store.dead_letters.update_reasons(changed)
-    log.info(
-        "refetched %d dead letters: %d fixed, %d gone from their tool, %d still fail",
-        len(letters),
-        len(report.fixed),
-        len(report.gone),
-        len(report.still_bad),
-    )
-    if relink and report.fixed:
-        report.links, report.published = relink_and_publish(settings, store)
+    conclude(settings, store, report, f"refetched {len(letters)} dead letters", changed, relink)
     return report

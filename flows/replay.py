@@ -12,8 +12,7 @@ URLs). Each vendor package lists its rebuilders (`Vendor.rebuilders`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from connectors import registry
@@ -27,27 +26,20 @@ from store.leases import exclusive
 
 log = logging.getLogger("pmsync.replay")
 
-Rebuild = registry.Rebuild
-
-# (source, kind) -> how to rebuild a stored raw record of it.
-REBUILDERS: Mapping[tuple[str, str], Rebuild] = registry.PairTable(lambda v: v.rebuilders)
-
-# Kinds whose builder reads context that decides who the customer is: rebuilt without it,
-# a ticket or deal would count for no customer. A letter kept without it (by an older
-# pmsync, or a path that keeps none) waits for the next sync to read the record again.
-NEEDS_CONTEXT = registry.PairTable(lambda v: dict.fromkeys(v.needs_context, True))
-
 
 def rebuild(letter: dict[str, Any], settings: Settings) -> Record:
     """The record a dead letter holds, built again; raises what the builder raises."""
     payload = letter["payload"]
-    kind = (letter["source"], letter["kind"])
-    builder = REBUILDERS.get(kind)
-    if builder is None:
+    vendor = registry.find(letter["source"])
+    builder = vendor.rebuilders.get(letter["kind"]) if vendor else None
+    if vendor is None or builder is None:
         raise ValueError(f"no builder for {letter['source']} {letter['kind']} records")
     if not isinstance(payload, dict):
         raise TypeError(f"the stored payload is a {type(payload).__name__}, not a record")
-    if kind in NEEDS_CONTEXT and CONTEXT_KEY not in payload:
+    # Kinds whose builder reads context that decides who the customer is: rebuilt without
+    # it, a ticket or deal would count for no customer. A letter kept without it (by an
+    # older pmsync, or a path that keeps none) waits for the next sync to read it again.
+    if letter["kind"] in vendor.needs_context and CONTEXT_KEY not in payload:
         raise ValueError(
             f"kept without {CONTEXT_KEY} (the requester or companies its customer comes "
             "from): the next sync that reads this record stores it, or `pmsync sync --full`"
@@ -58,21 +50,45 @@ def rebuild(letter: dict[str, Any], settings: Settings) -> Record:
 
 
 @dataclass
-class ReplayReport:
-    moved: list[int] = field(default_factory=list)  # letters whose record is now stored
-    superseded: list[int] = field(default_factory=list)  # the store already holds newer
-    still_bad: dict[int, str] = field(default_factory=dict)  # letter id -> reason now
+class LettersReport:
+    """What a replay and a refetch both report, after what each found."""
+
+    still_bad: dict[int, str] = field(default_factory=dict)  # letter id -> why it fails now
     links: int | None = None
     published: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "moved": self.moved,
-            "superseded": self.superseded,
+        # JSON keys are strings: a letter id in `still_bad` is written "12".
+        shared = {
             "still_bad": {str(k): v for k, v in self.still_bad.items()},
             "links": self.links,
             "published": self.published,
         }
+        return {k: v for k, v in asdict(self).items() if k not in shared} | shared
+
+    @property
+    def stored(self) -> list[int]:
+        """The letters whose record is now in the store."""
+        raise NotImplementedError
+
+    def headline(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class ReplayReport(LettersReport):
+    moved: list[int] = field(default_factory=list)  # letters whose record is now stored
+    superseded: list[int] = field(default_factory=list)  # the store already holds newer
+
+    @property
+    def stored(self) -> list[int]:
+        return self.moved
+
+    def headline(self) -> str:
+        return (
+            f"{len(self.moved)} records stored, {len(self.superseded)} already newer in the "
+            f"store, {len(self.still_bad)} still fail"
+        )
 
 
 def replay_dead_letters(
@@ -120,18 +136,26 @@ def replay_dead_letters(
     report.moved = sorted(fresh)
     report.superseded.sort()
     changed = {k: v for k, v in report.still_bad.items() if v != letters_by_id[k]["reason"]}
+    conclude(settings, store, report, f"replayed {len(letters)} dead letters", changed, relink)
+    return report
+
+
+def conclude(
+    settings: Settings,
+    store: Store,
+    report: LettersReport,
+    done: str,
+    changed: dict[int, str],
+    relink: bool,
+) -> None:
+    """How a replay or refetch ends: the letters still failing keep the reason they fail
+    with now (`changed`, where it differs), and once records came back from the letters,
+    everything is relinked and published once."""
     if changed:
         store.dead_letters.update_reasons(changed)
-    log.info(
-        "replayed %d dead letters: %d stored, %d superseded, %d still fail",
-        len(letters),
-        len(report.moved),
-        len(report.superseded),
-        len(report.still_bad),
-    )
-    if relink and report.moved:
+    log.info("%s: %s", done, report.headline())
+    if relink and report.stored:
         report.links, report.published = relink_and_publish(settings, store)
-    return report
 
 
 def letters_matching(

@@ -4,7 +4,8 @@ tracker integrations keep."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from models import Deal, Feedback, Link, ToolLink
@@ -13,6 +14,19 @@ from models.records import LinkMethod
 # An issue key is PROJECT-NUMBER; "UTF-8" or "COVID-19" match the shape, so a candidate only
 # counts when it names an issue that exists.
 KEY_PATTERN = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]+-[1-9][0-9]*)(?![A-Za-z0-9_-])")
+
+
+@dataclass(frozen=True)
+class Words:
+    """How link evidence names the tools, as people read it (the registry's, passed in by
+    the services: linking names no tool): the tracker's title, and each CRM's field of
+    issue keys on its deals."""
+
+    tracker: str
+    deal_fields: Mapping[str, str] = field(default_factory=dict)  # CRM -> the field's name
+
+    def deal_field(self, source: str) -> str:
+        return self.deal_fields.get(source, "issue_keys")
 
 
 def cited_keys(text: str, known_keys: set[str]) -> list[str]:
@@ -36,6 +50,7 @@ def _tool_links(
     kind: Literal["feedback", "deal"],
     tool_links: Iterable[ToolLink],
     known_keys: set[str],
+    words: Words,
 ) -> dict[str, Link]:
     """Links the tools' tracker integrations keep: the support tool's own (kept with the
     ticket) or a remote link on the tracker's issue pointing at the record."""
@@ -44,7 +59,10 @@ def _tool_links(
         if tool_link.issue_key in known_keys:
             # Kept by the tracker (a remote link), or by the record's own tool.
             kept_by_tracker = tool_link.source != record.source
-            where = "Jira remote link" if kept_by_tracker else f"{record.source} Jira link"
+            tracker = words.tracker
+            where = (
+                f"{tracker} remote link" if kept_by_tracker else f"{record.source} {tracker} link"
+            )
             _keep(links, record, kind, tool_link.issue_key, "tool_link", f"{where} {tool_link.id}")
     return links
 
@@ -72,25 +90,27 @@ def _keep(
 
 
 def feedback_links(
-    item: Feedback, tool_links: Iterable[ToolLink], known_keys: set[str]
+    item: Feedback, tool_links: Iterable[ToolLink], known_keys: set[str], *, words: Words
 ) -> list[Link]:
     """Links of one feedback item: its tool links first, then keys it cites."""
-    links = _tool_links(item, "feedback", tool_links, known_keys)
+    links = _tool_links(item, "feedback", tool_links, known_keys, words)
     for key in cited_keys(item.text, known_keys):
         _keep(links, item, "feedback", key, "cited_key", _evidence(item.text, key))
     return list(links.values())
 
 
-def deal_links(deal: Deal, known_keys: set[str], tool_links: Iterable[ToolLink] = ()) -> list[Link]:
+def deal_links(
+    deal: Deal, known_keys: set[str], tool_links: Iterable[ToolLink] = (), *, words: Words
+) -> list[Link]:
     """Links of one deal: the issues its fields name, its tool links (remote links on the
     issue pointing at it), then keys cited in its name."""
     links: dict[str, Link] = {}
-    field_evidence = f"jira_issue_keys: {', '.join(deal.issue_keys)}"
+    field_evidence = f"{words.deal_field(deal.source)}: {', '.join(deal.issue_keys)}"
     for typed in deal.issue_keys:
         key = typed.upper()  # keys are upper case; people type "ana-12" too
         if key in known_keys:
             _keep(links, deal, "deal", key, "deal_field", field_evidence)
-    for key, link in _tool_links(deal, "deal", tool_links, known_keys).items():
+    for key, link in _tool_links(deal, "deal", tool_links, known_keys, words).items():
         links.setdefault(key, link)
     for key in cited_keys(deal.name, known_keys):
         _keep(links, deal, "deal", key, "cited_key", _evidence(deal.name, key))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,9 @@ from models import ConfigError
 from pmsync.common import JsonOption, SandboxOption, console, fail, folded_table, settings_or_exit
 from pmsync.status import iso as _iso
 from store import Store
+
+if TYPE_CHECKING:
+    from flows.replay import LettersReport
 
 deadletters_app = typer.Typer(
     help="Records that failed validation: list, show, replay, refetch.", no_args_is_help=True
@@ -91,12 +94,7 @@ def deadletters_replay(
     reason they fail now; then relink and publish once."""
     from flows.replay import replay_dead_letters
 
-    report = _on_letters(replay_dead_letters, sandbox, reason, ids)
-    headline = (
-        f"{len(report.moved)} records stored, {len(report.superseded)} already newer in the "
-        f"store, {len(report.still_bad)} still fail"
-    )
-    _show_letters_done(report, headline, as_json)
+    _show_letters_done(_on_letters(replay_dead_letters, sandbox, reason, ids), as_json)
 
 
 @deadletters_app.command("refetch")
@@ -112,12 +110,7 @@ def deadletters_refetch(
     and publish once."""
     from flows.refetch import refetch_dead_letters
 
-    report = _on_letters(refetch_dead_letters, sandbox, reason, ids)
-    headline = (
-        f"{len(report.fixed)} records stored, {len(report.gone)} gone from their tool, "
-        f"{len(report.still_bad)} still fail"
-    )
-    _show_letters_done(report, headline, as_json)
+    _show_letters_done(_on_letters(refetch_dead_letters, sandbox, reason, ids), as_json)
 
 
 def _on_letters(
@@ -136,13 +129,13 @@ def _on_letters(
         raise  # fail() exits; this line only tells type checkers so
 
 
-def _show_letters_done(report: Any, headline: str, as_json: bool) -> None:
+def _show_letters_done(report: LettersReport, as_json: bool) -> None:
     """What a replay or refetch did: the JSON, or the headline, the letters still failing
     and what was relinked and published."""
     if as_json:
         print(json.dumps(report.as_dict()))
         return
-    console.print(headline, highlight=False)
+    console.print(report.headline(), highlight=False)
     for letter_id, why in report.still_bad.items():
         console.print(f"  {letter_id}: {why[:110]}", highlight=False)
     if report.published is not None:

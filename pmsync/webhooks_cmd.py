@@ -70,7 +70,8 @@ def webhooks(
     """
     import uvicorn
 
-    from webhooks import TOOLS, create_app
+    from connectors import registry
+    from webhooks import create_app
 
     settings = settings_or_exit()
     logging.basicConfig(
@@ -80,8 +81,9 @@ def webhooks(
         fail("--mode is auto, prefect or inprocess")
     store = Store(settings.database_url, upgrade=True)
     receiver = create_app(settings, store, public_url=public_url)
-    armed = [name for name, tool in TOOLS.items() if tool.verifier(settings)]
-    unarmed = [tool.secret_env for name, tool in TOOLS.items() if name not in armed]
+    routes = [(v.name, v.webhook) for v in registry.vendors() if v.webhook]
+    armed = [name for name, tool in routes if tool.verifier(settings)]
+    unarmed = [tool.secret_env for name, tool in routes if name not in armed]
     console.print(f"Receiving webhooks for: {', '.join(armed) or 'no tool'}")
     if unarmed:
         console.print(f"Not armed (set to accept): {', '.join(unarmed)}")

@@ -2,15 +2,14 @@
 /_sandbox."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from sandbox import admin, freshdesk, hubspot, intercom, jira, salesforce, traffic, zendesk
-from sandbox.faults import FaultKinds
-from sandbox.limits import LimitOverrides
 from sandbox.state import SandboxState
+from sandbox.traffic import TrafficOptions
 from sandbox.webhook_capture import ChangeCapture
 from sandbox.webhooks_out import Webhooks
 
@@ -19,24 +18,18 @@ def create_app(
     seed: int = 7,
     *,
     now: datetime | None = None,
-    rate_limits: str = "off",
-    limits_scale: float = 1.0,
-    limits: LimitOverrides | None = None,
-    faults: float = 0.0,
-    fault_seed: int = 0,
-    fault_kinds: FaultKinds | None = None,
-    fault_max_delay: float = 1.5,
-    fault_retry_after: int = 1,
     scale: int = 1,
     search_lag_s: float = 0.0,
     malformed_rate: float = 0.0,
     webhook_url: str | None = None,
     webhooks: dict[str, Any] | None = None,
     tenant: str = "full",
+    **traffic_options: Unpack[TrafficOptions],
 ) -> Starlette:
-    """`rate_limits` "real" enforces each tool's documented limits (sandbox.limits; shrink
-    their windows with `limits_scale`, override them with `limits`); `faults` is the share
-    of API requests that meet an injected fault (sandbox.faults), drawn from `fault_seed`.
+    """`traffic_options` (sandbox.traffic.TrafficOptions): `rate_limits` "real" enforces
+    each tool's documented limits (sandbox.limits; shrink their windows with `limits_scale`,
+    override them with `limits`); `faults` is the share of API requests that meet an
+    injected fault (sandbox.faults), drawn from `fault_seed`.
     `scale` multiplies the seeded world; `search_lag_s` delays what search endpoints see of
     writes; `malformed_rate` serves that share of feedback and deal records broken.
     `webhook_url`: where every data change is sent as the tool's signed webhook
@@ -70,15 +63,5 @@ def create_app(
         malformed_rate=malformed_rate,
         tenant=tenant,
     )
-    traffic.install(
-        app,
-        rate_limits=rate_limits,
-        limits_scale=limits_scale,
-        limits=limits,
-        faults=faults,
-        fault_seed=fault_seed,
-        fault_kinds=fault_kinds,
-        fault_max_delay=fault_max_delay,
-        fault_retry_after=fault_retry_after,
-    )
+    traffic.install(app, **traffic_options)
     return app

@@ -81,22 +81,16 @@ class Fault:
 
 
 class FaultInjector:
-    def __init__(
-        self,
-        rate: float = 0.0,
-        seed: int = 0,
-        kinds: FaultKinds | None = None,
-        max_delay: float = 1.5,
-        retry_after: int = 1,
-    ) -> None:
+    def __init__(self) -> None:
+        """No faults until `configure` sets a rate."""
         self._lock = threading.Lock()
-        self.configure(rate, seed, kinds, max_delay, retry_after)
+        self.configure()
         self.clear()
 
     def configure(
         self,
-        rate: float,
-        seed: int,
+        rate: float = 0.0,
+        seed: int = 0,
         kinds: FaultKinds | None = None,
         max_delay: float = 1.5,
         retry_after: int = 1,

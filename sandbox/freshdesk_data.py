@@ -63,11 +63,9 @@ def _contact(p: Any, company: int | None) -> dict[str, Any]:
 def build(world: World) -> FreshdeskStore:
     store = FreshdeskStore({}, {}, {})
     company_of = {i: a.freshdesk_company_id for i, a in enumerate(world.accounts)}
-    for account in world.accounts:
-        if account.freshdesk_company_id is None:
-            continue
-        store.companies[account.freshdesk_company_id] = {
-            "id": account.freshdesk_company_id,
+    for company_id, account in world.customers_in(lambda a: a.freshdesk_company_id):
+        store.companies[company_id] = {
+            "id": company_id,
             "name": account.name,
             "description": None,
             "note": None,

@@ -185,6 +185,20 @@ def home_amount(props: dict[str, Any], home: str) -> str | None:
 # distinct: two companies sharing a name would be one customer to anyone.
 MESSY_DEAL_SUFFIXES = (" – Øresund 拡張 ☕", " : renouvellement « Q3 »")
 MESSY_COMPANY_SUFFIXES = (" Müller & Söhne", " 株式会社")
+# (every, remainder, values): the n-th record with n % every == remainder gets the values.
+# HubSpot returns a property nobody filled as null, and one cleared by a person as "".
+Blanks = tuple[tuple[int, int, dict[str, Any]], ...]
+MESSY_BLANKS: dict[str, Blanks] = {
+    "deals": (
+        (5, 1, {"amount": None}),
+        (6, 2, {"closedate": "", "hs_deal_stage_probability": None}),
+        (4, 0, {"pipeline": ""}),
+    ),
+    "companies": (
+        (3, 1, {"annualrevenue": None}),
+        (5, 2, {"industry": "", "website": None}),
+    ),
+}
 
 
 def build(world: World, tenant: Tenant | None = None) -> HubSpotStore:
@@ -195,10 +209,7 @@ def build(world: World, tenant: Tenant | None = None) -> HubSpotStore:
         store.currencies = DEAL_CURRENCIES
     if not tenant.hubspot_issue_keys_property:
         store.schema["deals"].discard("jira_issue_keys")
-    for account in world.accounts:
-        if account.hubspot_company_id is None:
-            continue
-        cid = account.hubspot_company_id
+    for cid, account in world.customers_in(lambda a: a.hubspot_company_id):
         store.objects["companies"][cid] = record(
             cid,
             {
@@ -246,28 +257,23 @@ def build(world: World, tenant: Tenant | None = None) -> HubSpotStore:
 
 def _messy(store: HubSpotStore) -> None:
     """What real portals hold: blank and null properties, deals without an amount or a close
-    date, names beyond ASCII (HubSpot returns a property nobody filled as null, and one
-    cleared by a person as "")."""
+    date, names beyond ASCII."""
     for n, deal in enumerate(store.objects["deals"].values()):
-        props = deal["properties"]
-        if n % 5 == 1:
-            props["amount"] = None
-        if n % 6 == 2:
-            props["closedate"] = ""
-            props["hs_deal_stage_probability"] = None
+        props = _blanked(deal["properties"], n, MESSY_BLANKS["deals"])
         if n % 7 == 3:
             props["dealname"] = f"{props['dealname']}{MESSY_DEAL_SUFFIXES[n % 2]}"
-        if n % 4 == 0:
-            props["pipeline"] = ""
     for n, company in enumerate(store.objects["companies"].values()):
-        props = company["properties"]
-        if n % 3 == 1:
-            props["annualrevenue"] = None
-        if n % 5 == 2:
-            props["industry"] = ""
-            props["website"] = None
+        props = _blanked(company["properties"], n, MESSY_BLANKS["companies"])
         if n % 4 == 3:
             props["name"] = f"{props['name']}{MESSY_COMPANY_SUFFIXES[(n // 4) % 2]}"
+
+
+def _blanked(props: dict[str, Any], n: int, blanks: Blanks) -> dict[str, Any]:
+    """`props` of the n-th record, with the blanks of every rule whose n-th record it is."""
+    for every, remainder, values in blanks:
+        if n % every == remainder:
+            props.update(values)
+    return props
 
 
 def properties_of(obj: dict[str, Any]) -> dict[str, Any]:

@@ -240,17 +240,13 @@ def retry_after_seconds(wait: float) -> int:
 class Limiter:
     """Counts each tool's requests in its policies' windows; `mode` "off" counts nothing."""
 
-    def __init__(
-        self,
-        mode: str = "off",
-        scale: float = 1.0,
-        overrides: LimitOverrides | None = None,
-    ) -> None:
+    def __init__(self) -> None:
+        """Off until `configure` says otherwise."""
         self._lock = threading.Lock()
-        self.configure(mode, scale, overrides)
+        self.configure()
 
     def configure(
-        self, mode: str, scale: float = 1.0, overrides: LimitOverrides | None = None
+        self, mode: str = "off", scale: float = 1.0, overrides: LimitOverrides | None = None
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"rate_limits must be one of {MODES}, not {mode!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -28,15 +28,7 @@ class Throttle:
 
     def as_dict(self) -> dict[str, Any]:
         waited = self.waited
-        return {
-            "tool": self.tool,
-            "route": self.route,
-            "time": self.time,
-            "retry_after": self.retry_after,
-            "reason": self.reason,
-            "next_request": self.next_request,
-            "waited": None if waited is None else round(waited, 4),
-        }
+        return {**asdict(self), "waited": None if waited is None else round(waited, 4)}
 
 
 class ThrottleLog:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +30,23 @@ class DroppedConnection(Exception):
     """Raised to break a response off where the server's transport cannot be reached."""
 
 
+class TrafficOptions(TypedDict, total=False):
+    """The middleware's settings: keywords of create_app (their defaults are Traffic's),
+    and what POST /_sandbox/config changes at runtime."""
+
+    rate_limits: str
+    limits_scale: float
+    limits: LimitOverrides | None
+    faults: float
+    fault_seed: int
+    fault_kinds: FaultKinds | None
+    fault_max_delay: float
+    fault_retry_after: int
+
+
+CONFIG_KEYS = tuple(TrafficOptions.__annotations__)
+
+
 class Traffic:
     """The rate limiter, the 429 log and the fault injector of one sandbox app."""
 
@@ -46,11 +63,11 @@ class Traffic:
         fault_retry_after: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.limiter = Limiter(rate_limits, limits_scale, limits)
+        self.limiter = Limiter()
+        self.limiter.configure(rate_limits, limits_scale, limits)
         self.throttles = ThrottleLog()
-        self.faults = FaultInjector(
-            faults, fault_seed, fault_kinds, fault_max_delay, fault_retry_after
-        )
+        self.faults = FaultInjector()
+        self.faults.configure(faults, fault_seed, fault_kinds, fault_max_delay, fault_retry_after)
         self.clock = clock
 
     def config(self) -> dict[str, Any]:
@@ -63,7 +80,7 @@ class Traffic:
         }
 
 
-def install(app: Starlette, **options: Any) -> Traffic:
+def install(app: Starlette, **options: Unpack[TrafficOptions]) -> Traffic:
     """Put the traffic middleware in front of `app`'s whole middleware stack."""
     traffic = Traffic(**options)
     app.state.traffic = traffic
@@ -266,18 +283,6 @@ def _traffic(request: Request) -> Traffic:
     return traffic
 
 
-CONFIG_KEYS = (
-    "rate_limits",
-    "limits_scale",
-    "limits",
-    "faults",
-    "fault_seed",
-    "fault_kinds",
-    "fault_max_delay",
-    "fault_retry_after",
-)
-
-
 async def config(request: Request) -> Response:
     """GET the rate-limit and fault settings; POST some of them to change them at runtime.
     Changing a limit setting starts every window afresh; setting `fault_seed` restarts the
@@ -308,8 +313,8 @@ async def config(request: Request) -> Response:
             int(body.get("fault_retry_after", faults.retry_after)),
         )
         # Validate everything before applying anything.
-        Limiter(*limit_args)
-        FaultInjector(*fault_args)
+        Limiter().configure(*limit_args)
+        FaultInjector().configure(*fault_args)
     except (TypeError, ValueError, AttributeError) as exc:
         return json_response({"error": str(exc)}, 400)
     if {"rate_limits", "limits_scale", "limits"} & set(body):

@@ -2,13 +2,17 @@
 every part of the generator shares."""
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 PROJECT = "ANA"
 DAY = 86400
 SUPPORT_TOOLS = ("zendesk", "intercom", "freshdesk")
 CRMS = ("hubspot", "salesforce")
+
+Id = TypeVar("Id", int, str)
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,10 @@ class World:
 
     def of_tool(self, tool: str) -> list[Feedback]:
         return [f for f in self.feedback if f.tool == tool]
+
+    def customers_in(self, id_in_tool: Callable[[Account], Id | None]) -> list[tuple[Id, Account]]:
+        """The accounts one tool holds, with their id there (`id_in_tool` is None elsewhere)."""
+        return [(i, a) for a in self.accounts if (i := id_in_tool(a)) is not None]
 
 
 def ago(rng: random.Random, now: datetime, lo_days: float, hi_days: float) -> datetime:

@@ -76,11 +76,9 @@ def build(world: World) -> ZendeskStore:
     by sandbox.zendesk_messy.add_messy)."""
     store = ZendeskStore({}, {}, {}, {}, [])
     org_of = {i: a.zendesk_org_id for i, a in enumerate(world.accounts)}
-    for account in world.accounts:
-        if account.zendesk_org_id is None:
-            continue
-        store.organizations[account.zendesk_org_id] = {
-            "id": account.zendesk_org_id,
+    for org_id, account in world.customers_in(lambda a: a.zendesk_org_id):
+        store.organizations[org_id] = {
+            "id": org_id,
             "name": account.name,
             "shared_tickets": False,
             "shared_comments": False,

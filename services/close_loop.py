@@ -4,7 +4,6 @@ linked open ticket and open deal gets one internal note, once per record and tra
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from connectors import registry
@@ -18,9 +17,6 @@ log = logging.getLogger("pmsync.loop")
 
 # When the issues' states were last saved: issues unchanged since have none to announce.
 SEEN = "loop:seen"
-
-# tool -> its note writer, for every tool that takes notes (support tools and CRMs).
-NOTE_WRITERS: Mapping[str, Callable[[Settings], NoteWriter]] = registry.Table(lambda v: v.notes)
 
 
 def transitions(issue: Issue, before: tuple[str, set[str]] | None) -> list[str]:
@@ -125,9 +121,11 @@ def close_loop(
 
 
 def _writer(settings: Settings, source: str, cache: dict[str, NoteWriter]) -> NoteWriter | None:
-    if source not in NOTE_WRITERS:
+    """The tool's note writer (its vendor's `notes`: support tools and CRMs), made once."""
+    vendor = registry.find(source)
+    if vendor is None or vendor.notes is None:
         return None
-    cache[source] = NOTE_WRITERS[source](settings)
+    cache[source] = vendor.notes(settings)
     return cache[source]
 
 

@@ -1,6 +1,6 @@
-"""Drift: what a person (or a lost race) changed of pmsync's writes on a Jira issue since
-the ledger recorded them, found by comparing an issue read back from Jira
-(connectors.jira.write.SeenIssue) with its ledger entry.
+"""Drift: what a person (or a lost race) changed of pmsync's writes on a tracker issue since
+the ledger recorded them, found by comparing an issue read back from the tracker
+(connectors.tracker.SeenIssue) with its ledger entry.
 
 The ledger's hash alone says only what pmsync meant to write; a person who sets "Customer
 Requests" to 999, edits or deletes the managed comment, or removes the property leaves it
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import parse_time
-from connectors.jira.write import SeenComment, SeenIssue, demand_digest
+from connectors.tracker import SeenComment, SeenIssue, demand_digest
 
 FIELDS = "fields"
 LABELS = "labels"
@@ -33,7 +33,7 @@ class Drift:
     """What to repair on one issue."""
 
     parts: frozenset[str] = frozenset()
-    labels: tuple[str, ...] | None = None  # the labels Jira holds now, when read back
+    labels: tuple[str, ...] | None = None  # the labels the issue holds now, when read back
     comment_id: str | None = None  # the managed comment to keep writing to
     extra_comments: tuple[str, ...] = field(default=())  # duplicates to delete
 
@@ -46,8 +46,8 @@ def _same_number(seen: Any, written: int | float) -> bool:
 
 
 def _same_time(seen: str, recorded: Any) -> bool:
-    """Whether the comment's `updated` read back is the one Jira answered pmsync's write
-    with; unknown (an entry older than this record) counts as the same."""
+    """Whether the comment's `updated` read back is the one the tracker answered pmsync's
+    write with; unknown (an entry older than this record) counts as the same."""
     if not recorded:
         return True
     try:
@@ -79,10 +79,10 @@ def drift_of(
     """The drift of one issue read back (`seen`) from what the ledger says was written:
     `written` the property's content (None: no ledger entry), `fields` the field values
     by id and `labels` the demand labels, `ledger_comment` the managed comment's id and
-    `comment_updated` Jira's `updated` for it after pmsync's last write."""
+    `comment_updated` the tracker's `updated` for it after pmsync's last write."""
     parts: set[str] = set()
     marked = [c for c in seen.comments if c.marked]
-    # pmsync's own, when Jira said who pmsync is: a person's comment quoting the marker
+    # pmsync's own, when the tracker said who pmsync is: a person's comment quoting the marker
     # is neither kept as the managed one nor deleted.
     managed = [c for c in marked if c.mine] or marked
     ours = next((c for c in seen.comments if c.id == ledger_comment), None)

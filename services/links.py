@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+from connectors import registry
 from connectors.settings import Settings
 from linking.proposals import proposed_link
-from linking.references import deal_links, feedback_links, tag_links
+from linking.references import Words, deal_links, feedback_links, tag_links
 from linking.text_links import text_linker, text_links
 from models import Deal, Feedback, Issue, Link, RecordKind, ToolLink
 from services import invalidation
@@ -39,6 +40,7 @@ class Signals:
     issues_by_label: dict[str, set[str]]
     by_ticket: dict[Owner, list[ToolLink]]
     tag_targets: dict[str, set[str]]
+    words: Words
 
     @classmethod
     def of(cls, settings: Settings, issues: list[Issue], tool_links: Iterable[ToolLink]) -> Signals:
@@ -46,7 +48,9 @@ class Signals:
         for tool_link in tool_links:
             by_ticket.setdefault(tool_link.target, []).append(tool_link)
         keys = {issue.key for issue in issues}
-        return cls(keys, open_issues_by_label(issues), by_ticket, settings.tag_targets)
+        return cls(
+            keys, open_issues_by_label(issues), by_ticket, settings.tag_targets, evidence_words()
+        )
 
     def links(self, records: Iterable[Feedback | Deal]) -> tuple[list[Link], list[Feedback]]:
         """The records' links from their own signals, in the records' order, and the
@@ -56,9 +60,9 @@ class Signals:
         for record in records:
             tools = self.by_ticket.get((record.source, record.id), [])
             if isinstance(record, Deal):
-                links.extend(deal_links(record, self.known_keys, tools))
+                links.extend(deal_links(record, self.known_keys, tools, words=self.words))
                 continue
-            found = feedback_links(record, tools, self.known_keys)
+            found = feedback_links(record, tools, self.known_keys, words=self.words)
             explicit = {link.issue_key for link in found}
             found += [
                 link
@@ -69,6 +73,12 @@ class Signals:
             if not found:
                 unnamed.append(record)
         return links, unnamed
+
+
+def evidence_words() -> Words:
+    """How link evidence names the tracker and the CRMs' issue-key fields: the registry's."""
+    fields = {v.name: v.deal_keys_field for v in registry.vendors() if v.deal_keys_field}
+    return Words(registry.tracker().shown_as, fields)
 
 
 def write_links(

@@ -1,10 +1,12 @@
-"""Publishing demand onto Jira: custom fields, labels and the issue property in one edit,
-then the one managed comment; written only when the content changed (the publish ledger's
-hash), and healed when a run died between a write and its ledger entry.
+"""Publishing demand onto the tracker: custom fields, labels and the issue property in one
+edit, then the one managed comment; written only when the content changed (the publish
+ledger's hash), and healed when a run died between a write and its ledger entry. What is
+written where is the tracker's (its vendor's `publishing`, connectors.tracker); when it is
+written is decided here.
 
 The comment mails every watcher each time it is rewritten, so it follows the numbers less
 eagerly than the fields and the property do: it is rewritten at once for a material change
-(connectors.jira.comment.material_change: new customers, other quotes), and for numbers
+(the tracker's `material_change`: new customers, other quotes), and for numbers
 alone at most once per PMSYNC_COMMENT_MIN_INTERVAL_HOURS. A comment left behind catches up
 the next time its issue is in a publish after the interval (a reconcile reads them all).
 What the comment shows, and when it was written, rides in the ledger entry (`comment`).
@@ -21,22 +23,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
+from connectors import registry
 from connectors.base import DuplicatePageToken
 from connectors.http import ApiError
-from connectors.jira.client import JiraConnector
-from connectors.jira.comment import (
-    comment_basis,
-    fit_property,
-    material_change,
-    numbers_changed,
-    property_bytes,
-    render_comment,
-)
-from connectors.jira.write import JiraWriter, SeenIssue
 from connectors.settings import Settings
+from connectors.tracker import Publishing, SeenIssue, TrackerWriter
 from linking.demand import content_hash
 from models import DemandSummary
 from services.drift import COMMENT_PARTS, EDIT_PARTS, FIELDS, Drift, drift_of
@@ -84,7 +77,7 @@ class PublishReport:
     # Issues not written this run (failed or over --max-writes): they stay pending.
     not_written: set[str] = field(default_factory=set)
     busy: int = 0  # issues another run was writing: left pending
-    # Optional write features Jira refused this run (quiet_edits), feature -> what to change.
+    # Optional write features the tracker refused this run (quiet_edits), feature -> what to change.
     missing: dict[str, str] = field(default_factory=dict)
     # Drift repaired (services.drift: part -> issues, and "issues"); None when not read back.
     repaired: dict[str, int] | None = None
@@ -93,51 +86,50 @@ class PublishReport:
         return {"written": self.written, "unchanged": self.unchanged, "failed": self.failed}
 
 
-def _number(value: Decimal | int) -> int | float:
-    return value if isinstance(value, int) else float(value)
-
-
 COMMENT = "comment"  # the ledger entry's record of what the managed comment shows
 
 
-def comment_shown(previous: dict[str, Any] | None) -> tuple[dict[str, Any] | None, datetime | None]:
-    """What the managed comment shows (connectors.jira.comment.comment_basis) and when it
-    was written, from the ledger entry; entries older than this record take the comment
-    for the summary they hold, written long ago."""
-    if previous is None:
-        return None, None
-    shown = previous.get(COMMENT)
-    if isinstance(shown, dict):
-        at = shown.get("at")
-        return shown, datetime.fromisoformat(at) if isinstance(at, str) else None
-    return comment_basis(DemandSummary.model_validate(previous)), None
+def publishing(settings: Settings) -> Publishing:
+    """What the tracker writes where, from its vendor."""
+    tracker = registry.tracker()
+    if tracker.publishing is None:
+        raise ValueError(f"the tracker {tracker.name!r} has no publishing")
+    return tracker.publishing(settings)
 
 
 class Publisher:
-    def __init__(self, settings: Settings, store: Store, writer: JiraWriter | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, writer: TrackerWriter | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.tracker = publishing(settings)
         self._writer = writer
         self._marks: dict[str, tuple[list[str], bool]] | None = None
 
     @property
-    def writer(self) -> JiraWriter:
+    def writer(self) -> TrackerWriter:
         if self._writer is None:
-            self._writer = JiraWriter(JiraConnector(self.settings))
+            self._writer = self.tracker.writer()
         return self._writer
 
     def field_values(self, summary: DemandSummary) -> dict[str, int | float]:
         """Configured fields by name -> value; a field whose name is empty is switched off."""
-        values = {
-            self.settings.jira_field_requests: summary.requests,
-            self.settings.jira_field_revenue: _number(summary.revenue),
-            self.settings.jira_field_pipeline: _number(
-                summary.named_pipeline
-                if self.settings.jira_pipeline_carries == "named"
-                else summary.open_pipeline
-            ),
-        }
-        return {name: value for name, value in values.items() if name}
+        return self.tracker.field_values(summary)
+
+    def comment_shown(
+        self, previous: dict[str, Any] | None
+    ) -> tuple[dict[str, Any] | None, datetime | None]:
+        """What the managed comment shows (the tracker's `comment_basis`) and when it was
+        written, from the ledger entry; entries older than this record take the comment
+        for the summary they hold, written long ago."""
+        if previous is None:
+            return None, None
+        shown = previous.get(COMMENT)
+        if isinstance(shown, dict):
+            at = shown.get("at")
+            return shown, datetime.fromisoformat(at) if isinstance(at, str) else None
+        return self.tracker.comment_basis(DemandSummary.model_validate(previous)), None
 
     def wanted_labels(self, summary: DemandSummary) -> set[str]:
         """The highest threshold label the issue has reached, if any."""
@@ -204,8 +196,8 @@ class Publisher:
     def drift(
         self, key: str, entry: LedgerEntry | None, seen: SeenIssue, field_ids: dict[str, str]
     ) -> Drift | None:
-        """What drifted on the issue from its ledger entry (None: not known). Jira's
-        search is eventually consistent, so drift found in a search answer is confirmed on
+        """What drifted on the issue from its ledger entry (None: not known). The tracker's
+        search may be eventually consistent, so drift found in a search answer is confirmed on
         the issue itself before anything is rewritten or deleted."""
         found = self._drift(entry, seen, field_ids)
         if not found.parts:
@@ -238,22 +230,17 @@ class Publisher:
 
     def field_names(self) -> list[str]:
         """The configured fields' names (an empty name switches its field off)."""
-        names = [
-            self.settings.jira_field_requests,
-            self.settings.jira_field_revenue,
-            self.settings.jira_field_pipeline,
-        ]
-        return [name for name in names if name]
+        return self.tracker.field_names()
 
     def comment_due(
         self, previous: dict[str, Any] | None, summary: DemandSummary, now: datetime | None = None
     ) -> bool:
         """Whether the managed comment is rewritten for this summary: at once for a
         material change, for numbers alone once the interval since the last rewrite is over."""
-        shown, at = comment_shown(previous)
-        if material_change(shown, summary):
+        shown, at = self.comment_shown(previous)
+        if self.tracker.material_change(shown, summary):
             return True
-        if not numbers_changed(shown, summary):
+        if not self.tracker.numbers_changed(shown, summary):
             return False
         interval = timedelta(hours=self.settings.comment_min_interval_hours)
         return at is None or (now or datetime.now(UTC)) - at >= interval
@@ -277,8 +264,8 @@ class Publisher:
         for extra in plan.extra_comments:  # heal: one managed comment per issue
             self.writer.delete_comment(key, extra)
         # When this issue's writes began: the next search sees it in the property and takes
-        # the issue's `updated` for pmsync's own change (connectors.jira.client reads no remote
-        # links for it).
+        # the issue's `updated` for pmsync's own change (the tracker's connector reads no
+        # remote links for it).
         started = datetime.now(UTC)
         written = dict(plan.previous or {})
         if not plan.comment_only or plan.repair & EDIT_PARTS:
@@ -292,7 +279,7 @@ class Publisher:
                 fields = {field_ids[name]: value for name, value in plan.fields.items()}
             # The property goes before the comment: an issue without it has no managed
             # comment, so only issues written to before are searched for one.
-            payload = fit_property(plan.summary, written_at=started.isoformat())
+            payload = self.tracker.fit_property(plan.summary, written_at=started.isoformat())
             self.writer.edit_issue(
                 key,
                 fields,
@@ -303,7 +290,7 @@ class Publisher:
             # The ledger keeps what was written, not when (a re-run must compare equal).
             written = {k: v for k, v in payload.items() if k != "written_at"}
         comment_id = plan.comment_id
-        shown, shown_at = comment_shown(plan.previous)
+        shown, shown_at = self.comment_shown(plan.previous)
         restore = bool(plan.repair & COMMENT_PARTS)
         if restore or self.comment_due(plan.previous, plan.summary, started):
             if comment_id is None and plan.written_before:
@@ -312,19 +299,19 @@ class Publisher:
             # "Since the last update" compares with what the comment showed; a comment
             # restored with the numbers it showed keeps the comparison it made.
             since = _basis(shown)
-            if restore and not numbers_changed(shown, plan.summary):
+            if restore and not self.tracker.numbers_changed(shown, plan.summary):
                 kept = (shown or {}).get("since")
                 since = _basis(kept) if isinstance(kept, dict) else since
-            body = render_comment(plan.summary, since, now)
+            body = self.tracker.render_comment(plan.summary, since, now)
             # Numbers catching up (or a restore) tell nobody anything new: no mail.
-            quiet = not material_change(shown, plan.summary)
+            quiet = not self.tracker.material_change(shown, plan.summary)
             try:
                 comment_id = self.writer.write_comment(key, body, comment_id, quiet)
             except ApiError as error:
                 if error.status != 404 or comment_id is None:
                     raise
                 comment_id = self.writer.write_comment(key, body, None)  # deleted by a person
-            shown, shown_at = comment_basis(plan.summary), now
+            shown, shown_at = self.tracker.comment_basis(plan.summary), now
             shown = {**shown, "since": since, "updated": self.writer.updated.get(comment_id)}
         if shown is not None:
             stamp = shown_at.isoformat() if shown_at else None
@@ -333,8 +320,8 @@ class Publisher:
 
 
 def _basis(shown: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What a comment showed (connectors.jira.comment.comment_basis) without the ledger's
-    own notes (when, Jira's `updated`, what it compared with)."""
+    """What a comment showed (the tracker's `comment_basis`) without the ledger's own notes
+    (when, the tracker's `updated`, what it compared with)."""
     if shown is None:
         return None
     return {k: v for k, v in shown.items() if k not in ("at", "updated", "since")}
@@ -351,7 +338,7 @@ def publish_all(
     dry_run: bool = False,
     max_writes: int | None = None,
     only: str | None = None,
-    writer: JiraWriter | None = None,
+    writer: TrackerWriter | None = None,
     repair: bool = False,
 ) -> PublishReport:
     """Write what changed, a batch of issues at a time: `summaries` may compute theirs
@@ -492,6 +479,6 @@ def describe(plan: Plan, publisher: Publisher) -> list[str]:
         lines.append(f"        -> {plan.summary.headline}")
     else:
         lines.append("  comment: numbers unchanged; the requests or customers listed changed")
-    size = property_bytes(fit_property(plan.summary))
+    size = publisher.tracker.property_bytes(publisher.tracker.fit_property(plan.summary))
     lines.append(f"  property pmsync.demand: {size} bytes")
     return lines

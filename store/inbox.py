@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Engine,
     Index,
     Integer,
@@ -31,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from store.schema import metadata
+from store.schema import metadata, moment, numbered_id
 
 PENDING, PROCESSING, DONE, FAILED = "pending", "processing", "done", "failed"
 STATUSES = (PENDING, PROCESSING, DONE, FAILED)
@@ -43,12 +42,12 @@ MAX_ATTEMPTS = 5
 inbox = Table(
     "inbox",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    numbered_id(),
     Column("tool", String(32), nullable=False),
     # The vendor's delivery id (or a hash of the body where the vendor sends none): a
     # re-delivery hits the unique constraint and stores nothing new.
     Column("delivery_id", String(255), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    moment("received_at"),
     Column("payload", JSON, nullable=False),
     # The vendor's delivery headers worth keeping (ids, retry counts, timestamps); never
     # signatures or shared secrets.
@@ -56,8 +55,8 @@ inbox = Table(
     Column("status", String(16), nullable=False, default=PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     Column("claim", String(36)),
-    Column("claimed_at", DateTime(timezone=True)),
-    Column("processed_at", DateTime(timezone=True)),
+    moment("claimed_at", nullable=True),
+    moment("processed_at", nullable=True),
     Column("error", Text),
     # A hash of what the vendor signed of the event: a replayed body is the same event
     # whatever unsigned identifier it carries (a tool's identifier header may be unsigned).

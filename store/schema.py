@@ -2,6 +2,8 @@
 backfills, pending issues, issue and record signatures, derived values and text analyses.
 Every change here comes with a migration under store/migrations/versions."""
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -19,26 +21,57 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+# The columns many tables share, each with the one type it has everywhere.
+def source(**options: Any) -> Column[Any]:
+    """Which tool a record comes from ("zendesk", "hubspot", ...)."""
+    return Column("source", String(32), **options)
+
+
+def record_id(**options: Any) -> Column[Any]:
+    """A record's id in its tool."""
+    return Column("record_id", String(255), **options)
+
+
+def record_key() -> tuple[Column[Any], Column[Any]]:
+    """The key of what is kept per record: (source, record_id)."""
+    return source(primary_key=True), record_id(primary_key=True)
+
+
+def issue_key(**options: Any) -> Column[Any]:
+    """A tracker issue's key ("ANA-12")."""
+    return Column("issue_key", String(64), **options)
+
+
+def moment(name: str, *, nullable: bool = False) -> Column[Any]:
+    """A point in time, always with its time zone."""
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+def numbered_id() -> Column[Any]:
+    """A key the database numbers itself."""
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
 # Every record of every tool, upserted by (source, kind, record_id); payload is the model.
 # synced_at is when the payload last changed: a record read again unchanged keeps it.
 records = Table(
     "records",
     metadata,
-    Column("source", String(32), primary_key=True),
+    source(primary_key=True),
     Column("kind", String(16), primary_key=True),
-    Column("record_id", String(255), primary_key=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    record_id(primary_key=True),
+    moment("updated_at"),
     Column("payload", JSON, nullable=False),
-    Column("synced_at", DateTime(timezone=True), nullable=False),
+    moment("synced_at"),
     Index("ix_records_kind_synced", "kind", "synced_at"),
 )
 
 links = Table(
     "links",
     metadata,
-    Column("source", String(32), primary_key=True),
-    Column("record_id", String(255), primary_key=True),
-    Column("issue_key", String(64), primary_key=True),
+    *record_key(),
+    issue_key(primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("method", String(32), nullable=False),
     Column("confidence", Float, nullable=False),
@@ -50,11 +83,10 @@ links = Table(
 link_decisions = Table(
     "link_decisions",
     metadata,
-    Column("source", String(32), primary_key=True),
-    Column("record_id", String(255), primary_key=True),
-    Column("issue_key", String(64), primary_key=True),
+    *record_key(),
+    issue_key(primary_key=True),
     Column("decision", String(16), nullable=False),
-    Column("decided_at", DateTime(timezone=True), nullable=False),
+    moment("decided_at"),
 )
 
 # One row per stream: the resume point, committed with the page it follows.
@@ -63,39 +95,39 @@ cursors = Table(
     metadata,
     Column("stream", String(64), primary_key=True),
     Column("value", JSON, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    moment("updated_at"),
 )
 
 # What was last written to each issue in the tracker, so unchanged demand writes nothing.
 publish_ledger = Table(
     "publish_ledger",
     metadata,
-    Column("issue_key", String(64), primary_key=True),
+    issue_key(primary_key=True),
     Column("content_hash", String(64), nullable=False),
     Column("comment_id", String(64)),
     Column("summary", JSON, nullable=False),
-    Column("written_at", DateTime(timezone=True), nullable=False),
+    moment("written_at"),
 )
 
 dead_letters = Table(
     "dead_letters",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source", String(32), nullable=False),
+    numbered_id(),
+    source(nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("record_id", String(255)),
+    record_id(),
     Column("reason", Text, nullable=False),
     Column("payload", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    moment("created_at"),
     Column("resolved", Boolean, nullable=False, default=False),
 )
 
 runs = Table(
     "runs",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
+    numbered_id(),
+    moment("started_at"),
+    moment("finished_at", nullable=True),
     Column("outcome", String(16), nullable=False),
     Column("stats", JSON, nullable=False),
 )
@@ -104,22 +136,21 @@ runs = Table(
 issue_states = Table(
     "issue_states",
     metadata,
-    Column("issue_key", String(64), primary_key=True),
+    issue_key(primary_key=True),
     Column("status_category", String(32), nullable=False),
     Column("released_versions", JSON, nullable=False),
-    Column("seen_at", DateTime(timezone=True), nullable=False),
+    moment("seen_at"),
 )
 
 # Notes pmsync left on tickets and deals when an issue they asked for shipped: once each.
 loop_notes = Table(
     "loop_notes",
     metadata,
-    Column("source", String(32), primary_key=True),
-    Column("record_id", String(255), primary_key=True),
-    Column("issue_key", String(64), primary_key=True),
+    *record_key(),
+    issue_key(primary_key=True),
     Column("transition", String(128), primary_key=True),
     Column("note_id", String(255)),
-    Column("written_at", DateTime(timezone=True), nullable=False),
+    moment("written_at"),
 )
 
 # One row per backfill: its parameters and its checkpoint. Windows are done in order, so
@@ -128,10 +159,10 @@ loop_notes = Table(
 backfills = Table(
     "backfills",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source", String(32), nullable=False),
-    Column("since", DateTime(timezone=True), nullable=False),
-    Column("until", DateTime(timezone=True), nullable=False),
+    numbered_id(),
+    source(nullable=False),
+    moment("since"),
+    moment("until"),
     Column("open_ended", Boolean, nullable=False),
     Column("window_seconds", Integer, nullable=False),
     Column("windows_total", Integer, nullable=False),
@@ -139,9 +170,9 @@ backfills = Table(
     Column("status", String(16), nullable=False),
     Column("records", Integer, nullable=False),
     Column("dead_letters", Integer, nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
+    moment("started_at"),
+    moment("updated_at"),
+    moment("finished_at", nullable=True),
     Column("error", Text),
     Index("ix_backfills_source_since", "source", "since"),
 )
@@ -151,8 +182,8 @@ backfills = Table(
 pending_issues = Table(
     "pending_issues",
     metadata,
-    Column("issue_key", String(64), primary_key=True),
-    Column("marked_at", DateTime(timezone=True), nullable=False),
+    issue_key(primary_key=True),
+    moment("marked_at"),
 )
 
 # What linking last saw of each issue (a hash of the key, labels, components, open or done,
@@ -160,7 +191,7 @@ pending_issues = Table(
 issue_signatures = Table(
     "issue_signatures",
     metadata,
-    Column("issue_key", String(64), primary_key=True),
+    issue_key(primary_key=True),
     Column("signature", String(64), nullable=False),
 )
 
@@ -170,8 +201,7 @@ issue_signatures = Table(
 record_signatures = Table(
     "record_signatures",
     metadata,
-    Column("source", String(32), primary_key=True),
-    Column("record_id", String(255), primary_key=True),
+    *record_key(),
     Column("signature", String(64), nullable=False),
 )
 
@@ -184,7 +214,7 @@ derived = Table(
     Column("name", String(64), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
     Column("value", JSON, nullable=False),
-    Column("saved_at", DateTime(timezone=True), nullable=False),
+    moment("saved_at"),
 )
 
 # Each open issue's text as text matching analysed it (linking.text_analysis.IssueAnalysis), kept so
@@ -193,7 +223,7 @@ derived = Table(
 text_analyses = Table(
     "text_analyses",
     metadata,
-    Column("issue_key", String(64), primary_key=True),
+    issue_key(primary_key=True),
     Column("text_hash", String(64), nullable=False),
     Column("row_sizes", LargeBinary, nullable=False),
     Column("buckets", LargeBinary, nullable=False),
@@ -206,9 +236,9 @@ text_analyses = Table(
 demand_history = Table(
     "demand_history",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("issue_key", String(64), nullable=False),
-    Column("published_at", DateTime(timezone=True), nullable=False),
+    numbered_id(),
+    issue_key(nullable=False),
+    moment("published_at"),
     Column("requests", Integer, nullable=False),
     Column("customers", Integer, nullable=False),
     Column("revenue", Float, nullable=False),
@@ -221,8 +251,7 @@ demand_history = Table(
 request_importance = Table(
     "request_importance",
     metadata,
-    Column("source", String(32), primary_key=True),
-    Column("record_id", String(255), primary_key=True),
+    *record_key(),
     Column("importance", Integer, nullable=False),
-    Column("set_at", DateTime(timezone=True), nullable=False),
+    moment("set_at"),
 )

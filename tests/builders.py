@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import responses
 
 from connectors.settings import Settings
+from models.records import CustomerDemand, DemandSummary
 
 SANDBOX = "http://sandbox.test"
 JIRA = f"{SANDBOX}/jira"
@@ -24,6 +26,8 @@ HUBSPOT = f"{SANDBOX}/hubspot"
 INTERCOM = f"{SANDBOX}/intercom"
 FRESHDESK = f"{SANDBOX}/freshdesk"
 SALESFORCE = f"{SANDBOX}/salesforce"  # the login URL, and the instance its token names
+# When a connector test's run starts (`freeze_now`): cursors never move past it.
+RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NEW_TOOLS: dict[str, Any] = {
     "intercom_url": INTERCOM,
     "intercom_access_token": "sandbox",
@@ -365,42 +369,50 @@ def sf_id(prefix: str, number: int) -> str:
     return f"{prefix}{number:012d}AAA"
 
 
-def sf_opportunity(
-    number: int, modstamp: str = "2024-05-01T10:20:30.000+0000", **fields: Any
-) -> dict[str, Any]:
-    record_id = sf_id("006", number)
+def sf_record(sobject: str, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A record as a query answers it: its type and URL under `attributes`, then its fields."""
     return {
         "attributes": {
-            "type": "Opportunity",
-            "url": f"/services/data/v60.0/sobjects/Opportunity/{record_id}",
+            "type": sobject,
+            "url": f"/services/data/v60.0/sobjects/{sobject}/{record_id}",
         },
         "Id": record_id,
-        "Name": f"Opportunity {number}",
-        "Amount": 15000.0,
-        "StageName": "Prospecting",
-        "Probability": 10.0,
-        "CloseDate": "2024-06-30",
-        "AccountId": sf_id("001", 1),
-        "IsClosed": False,
-        "IsWon": False,
-        "Jira_Issue_Keys__c": None,
-        "SystemModstamp": modstamp,
         **fields,
     }
 
 
-def sf_account(number: int, website: str | None = "https://www.acme.com") -> dict[str, Any]:
-    record_id = sf_id("001", number)
-    return {
-        "attributes": {
-            "type": "Account",
-            "url": f"/services/data/v60.0/sobjects/Account/{record_id}",
+def sf_opportunity(
+    number: int, modstamp: str = "2024-05-01T10:20:30.000+0000", **fields: Any
+) -> dict[str, Any]:
+    return sf_record(
+        "Opportunity",
+        sf_id("006", number),
+        {
+            "Name": f"Opportunity {number}",
+            "Amount": 15000.0,
+            "StageName": "Prospecting",
+            "Probability": 10.0,
+            "CloseDate": "2024-06-30",
+            "AccountId": sf_id("001", 1),
+            "IsClosed": False,
+            "IsWon": False,
+            "Jira_Issue_Keys__c": None,
+            "SystemModstamp": modstamp,
+            **fields,
         },
-        "Id": record_id,
-        "Name": f"Account {number}",
-        "Website": website,
-        "SystemModstamp": "2024-05-01T10:20:30.000+0000",
-    }
+    )
+
+
+def sf_account(number: int, website: str | None = "https://www.acme.com") -> dict[str, Any]:
+    return sf_record(
+        "Account",
+        sf_id("001", number),
+        {
+            "Name": f"Account {number}",
+            "Website": website,
+            "SystemModstamp": "2024-05-01T10:20:30.000+0000",
+        },
+    )
 
 
 def soql_page(records: Iterable[dict[str, Any]], next_url: str | None = None) -> dict[str, Any]:
@@ -410,3 +422,36 @@ def soql_page(records: Iterable[dict[str, Any]], next_url: str | None = None) ->
     if next_url:
         page["nextRecordsUrl"] = next_url
     return page
+
+
+# -- what pmsync publishes -------------------------------------------------------------------
+
+
+def demand_summary(
+    customers: int,
+    *,
+    account: str = "domain:c{i}.com",
+    name: str = "Customer {i}",
+    each_revenue: int = 1000,
+    each_pipeline: int = 0,
+    **fields: Any,
+) -> DemandSummary:
+    """ANA-1's demand from `customers` customers of one request each (`account` and `name`
+    take the customer's number as {i}); the totals add them up unless `fields` say otherwise."""
+    totals = {
+        "requests": customers,
+        "customers": customers,
+        "revenue": Decimal(customers * each_revenue),
+        "open_pipeline": Decimal(customers * each_pipeline),
+    }
+    top = [
+        CustomerDemand(
+            account=account.format(i=i),
+            name=name.format(i=i),
+            requests=1,
+            revenue=Decimal(each_revenue),
+            open_pipeline=Decimal(each_pipeline),
+        )
+        for i in range(customers)
+    ]
+    return DemandSummary(issue_key="ANA-1", top_customers=top, **(totals | fields))

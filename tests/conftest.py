@@ -13,6 +13,17 @@ from connectors.settings import Settings
 from store import Store
 from tests.postgres import POSTGRES_URL, postgres_schema
 
+# The fixtures that a topic's test files share live beside its helpers; registering the modules
+# here makes those fixtures known by name to every test (each module's own helpers are
+# imported by name where they are used).
+pytest_plugins = [
+    "hubspot_fixtures",
+    "jira_fixtures",
+    "salesforce_fixtures",
+    "webhook_senders",
+    "zendesk_fixtures",
+]
+
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[object]:

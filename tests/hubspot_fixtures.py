@@ -13,6 +13,7 @@ from builders import (
     RecordedSleep,
     associations,
     body,
+    hubspot_page,
     sandbox_settings,
 )
 
@@ -30,9 +31,10 @@ def ms(text: str) -> str:
 
 
 @pytest.fixture
-def rsps():
+def hubspot_mock():
     """Answers nothing but the portal: every deal property exists and the account names no
-    company currency (tests that say otherwise replace these, `portal`)."""
+    company currency (tests that say otherwise replace these, `portal`). The HubSpot test
+    modules take it as their `rsps`."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         names = [{"name": n} for n in connectors.hubspot.client.DEAL_PROPERTIES]
         mock.add("GET", f"{HUBSPOT}/crm/v3/properties/deals", json={"results": names})
@@ -89,3 +91,24 @@ def ties(when: str, after_id: str | None = None) -> dict:
 
 def filter_(name: str, operator: str, value: str) -> dict:
     return {"propertyName": name, "operator": operator, "value": value}
+
+
+# HubSpot's (string) order of six records that share T1.
+SAME_TIMESTAMP = ["1", "10", "11", "2", "3", "9"]
+
+
+def ties_past_the_cap(record) -> list[dict]:
+    """A search's answers for the SAME_TIMESTAMP records (`record(id)` builds one at T1),
+    read with a cap of 4 and pages of 2."""
+    return [
+        hubspot_page([record("1"), record("10")], after="2"),
+        hubspot_page([record("11"), record("2")], after="4"),  # capped at T1
+        hubspot_page([record("1"), record("10")], after="2"),  # ties at T1 from the start
+        hubspot_page([record("11"), record("2")], after="4"),  # capped again inside T1
+        hubspot_page([record("3"), record("9")]),  # ties at T1 after "2"
+        hubspot_page([]),  # after T1: nothing
+    ]
+
+
+# The queries of the walk above after its first two (which differ only by `after`).
+TIES_QUERIES = [ties(T1), ties(T1), ties(T1, "2"), later("GT", T1)]

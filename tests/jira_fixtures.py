@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
 from builders import (
     JIRA,
+    RUN_START,
     RecordedSleep,
     calls_to,
     freeze_now,
@@ -26,7 +26,6 @@ from connectors.jira.client import STREAM, JiraConnector
 SERVER_INFO = f"{JIRA}/rest/api/3/serverInfo"
 FIELD = f"{JIRA}/rest/api/3/field"
 SEARCH = f"{JIRA}/rest/api/3/search/jql"
-RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NO_REMOTE_LINKS = re.compile(r".*/remotelink$")
 
 
@@ -36,9 +35,9 @@ def sleep() -> RecordedSleep:
 
 
 @pytest.fixture
-def rsps():
+def jira_mock():
     """A Jira Cloud site: the `jira` package checks serverInfo first and reads the field
-    catalogue to translate field names."""
+    catalogue to translate field names. The Jira test modules take it as their `rsps`."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(
             SERVER_INFO,
@@ -60,8 +59,9 @@ def rsps():
         yield mock
 
 
-@pytest.fixture(autouse=True)
-def run_start(monkeypatch):
+@pytest.fixture
+def jira_run_start(monkeypatch):
+    """The Jira test modules use it for every test (`pytestmark`)."""
     freeze_now(monkeypatch, connectors.jira.client, RUN_START)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 
 import pytest
 from builders import (
+    RUN_START,
     SALESFORCE,
     RecordedSleep,
     freeze_now,
@@ -26,12 +26,12 @@ TOKEN_URL = f"{SALESFORCE}/services/oauth2/token"
 QUERIES = re.compile(rf"{re.escape(SALESFORCE)}/services/data/v60\.0/query.*")
 DESCRIBES = re.compile(rf"{re.escape(SALESFORCE)}/services/data/v60\.0/sobjects/(\w+)/describe")
 SECRET = "sf-Secret-8c0e7f3a9c1e5b2d4f6a"
-RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 STAMP = "2024-05-01T10:20:30.000+0000"
 
 
-@pytest.fixture(autouse=True)
-def run_start(monkeypatch):
+@pytest.fixture
+def salesforce_run_start(monkeypatch):
+    """The Salesforce test modules use it for every test (`pytestmark`)."""
     freeze_now(monkeypatch, connectors.salesforce.client, RUN_START)
 
 

@@ -13,6 +13,7 @@ import pytest
 import requests
 from processes import prefect_env, run_python
 
+from connectors import registry
 from connectors.settings import Settings
 from flows.backfill import (
     backfill_window,
@@ -21,7 +22,7 @@ from flows.backfill import (
     run_backfill,
     windows,
 )
-from flows.pipeline import CONNECTORS, pull_source
+from flows.pipeline import pull_source
 from models import ConfigError, RecordKind
 from store import Store
 from tests.jira_view import assert_ticket_shows
@@ -157,15 +158,17 @@ def test_each_window_reads_only_records_changed_inside_it(settings: Settings, to
     kind = WINDOWED[tool]
     full = [
         record
-        for page in CONNECTORS[tool](settings).pull(lambda stream: None)
+        for page in registry.vendor(tool).connector(settings).pull(lambda stream: None)
         if page.kind == kind
         for record in page.records
     ]
     times = sorted(record.updated_at for record in full)
     start, end = times[len(times) // 4], times[3 * len(times) // 4]
 
-    pages = CONNECTORS[tool](settings).pull(
-        lambda stream: None, since=start, until=end, listings=False
+    pages = (
+        registry.vendor(tool)
+        .connector(settings)
+        .pull(lambda stream: None, since=start, until=end, listings=False)
     )
     read = [record for page in pages for record in page.records]
 

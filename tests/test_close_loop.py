@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from connectors.http import ApiClient, AuthError
-from connectors.notes import HubSpotNotes
+from connectors.hubspot.notes import HubSpotNotes
 from connectors.settings import Settings
 from models import Deal, Feedback, Issue, Link
 from services import invalidation

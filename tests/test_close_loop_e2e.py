@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import requests
 
+from connectors import registry
 from connectors.notes import marker
 from connectors.settings import Settings
 from flows.pipeline import run_cycle
 from models import RecordKind
-from services.close_loop import NOTE_WRITERS
 from store import Store
 
 
@@ -58,7 +58,7 @@ def test_shipping_an_issue_notifies_every_open_record_once(
     assert len({source for source, _ in noted}) >= 2, "the test should span several tools"
     mark = marker(key, "done")
     for source, record_id in noted:  # the notes are in the tools, not only in pmsync's ledger
-        assert NOTE_WRITERS[source](settings).find(record_id, mark), (source, record_id)
+        assert registry.vendor(source).notes(settings).find(record_id, mark), (source, record_id)
 
     before = writes(sandbox_url)
     again = run_cycle(settings, store)

@@ -238,6 +238,14 @@ BAD_ENVIRONMENTS = {
 }
 
 
+def bad_environment(monkeypatch: pytest.MonkeyPatch, case: str) -> str:
+    """Sets the variables of one of BAD_ENVIRONMENTS; returns the setting its error names."""
+    variables, setting = BAD_ENVIRONMENTS[case]
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return setting
+
+
 def one_error_line(result: object, setting: str) -> None:
     assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
     assert isinstance(result.exception, SystemExit)  # type: ignore[attr-defined]
@@ -253,9 +261,7 @@ def one_error_line(result: object, setting: str) -> None:
 def test_every_command_stops_at_start_with_one_line(
     monkeypatch: pytest.MonkeyPatch, case: str, command: list[str]
 ) -> None:
-    variables, setting = BAD_ENVIRONMENTS[case]
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
+    setting = bad_environment(monkeypatch, case)
     one_error_line(runner.invoke(app, command), setting)
 
 
@@ -264,9 +270,7 @@ def test_the_sandbox_option_keeps_the_environment_checked(
     monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     """--sandbox sets the tools and credentials; every other setting is still checked."""
-    variables, setting = BAD_ENVIRONMENTS[case]
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
+    setting = bad_environment(monkeypatch, case)
     one_error_line(runner.invoke(app, ["sync", "--sandbox", "http://127.0.0.1:1"]), setting)
 
 
@@ -282,9 +286,7 @@ def test_serve_stops_on_a_bad_cron_at_start(monkeypatch: pytest.MonkeyPatch) -> 
 def test_check_reports_the_same_line_in_its_configuration_row(
     monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    variables, setting = BAD_ENVIRONMENTS[case]
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
+    setting = bad_environment(monkeypatch, case)
     stopped = runner.invoke(app, ["status"])
     done = runner.invoke(app, ["check", "--json"])
     assert done.exit_code == 1 and SECRET not in done.stdout
@@ -413,9 +415,7 @@ def test_the_salesforce_header_must_be_a_header_name(header: str) -> None:
 def test_demo_checks_the_environment_before_starting_anything(
     monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    variables, setting = BAD_ENVIRONMENTS[case]
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
+    setting = bad_environment(monkeypatch, case)
     one_error_line(runner.invoke(app, ["demo"]), setting)
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from builders import (
     FRESHDESK,
+    RUN_START,
     RecordedSleep,
     calls_to,
     freeze_now,
@@ -27,7 +28,6 @@ from connectors.http import ApiError
 
 TICKETS_URL = f"{FRESHDESK}/api/v2/tickets"
 COMPANIES_URL = f"{FRESHDESK}/api/v2/companies"
-RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

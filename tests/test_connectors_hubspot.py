@@ -1,7 +1,5 @@
 """HubSpot: deals through the search API, and archived deals as deletes."""
 
-# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -9,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from builders import (
+    body,
     calls_to,
     freeze_now,
     hubspot_deal,
@@ -16,11 +15,17 @@ from builders import (
     query,
     script,
 )
-from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from hubspot_fixtures import COMPANIES, DEALS_LIST, SEARCH, connector, deal_ids, ms, search_filters
 
 import connectors.hubspot.client
 from connectors.base import DuplicatePageToken
 from connectors.hubspot.client import ARCHIVED_DEALS, DEAL_PROPERTIES, DEALS
+
+
+@pytest.fixture
+def rsps(hubspot_mock):
+    return hubspot_mock
+
 
 # -- the deals search ------------------------------------------------------------------------
 

@@ -1,13 +1,13 @@
 """HubSpot: companies as accounts, read in full and between full reads by search."""
 
-# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
 from builders import (
+    HUBSPOT,
+    body,
     calls_to,
     freeze_now,
     hubspot_company,
@@ -15,10 +15,28 @@ from builders import (
     query,
     script,
 )
-from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from hubspot_fixtures import (
+    COMPANIES,
+    DEALS_LIST,
+    SAME_TIMESTAMP,
+    SEARCH,
+    T1,
+    T2,
+    T3,
+    TIES_QUERIES,
+    connector,
+    later,
+    ties_past_the_cap,
+)
 
 import connectors.hubspot.client
 from connectors.base import DuplicatePageToken, ListingRead, parse_time
+
+
+@pytest.fixture
+def rsps(hubspot_mock):
+    return hubspot_mock
+
 
 # -- companies -------------------------------------------------------------------------------
 
@@ -241,30 +259,12 @@ def test_more_changed_companies_on_one_timestamp_than_the_cap_are_each_read_once
     ties go on by id (as a string, never id + 1), and the listing's cursor still waits for
     the last page."""
     monkeypatch.setattr(connectors.hubspot.client, "SEARCH_CAP", 4)
-    company = lambda i: company_at(int(i), T1)  # noqa: E731
-    script(
-        rsps,
-        "POST",
-        COMPANY_SEARCH,
-        [
-            hubspot_page([company("1"), company("10")], after="2"),
-            hubspot_page([company("11"), company("2")], after="4"),  # capped at T1
-            hubspot_page([company("1"), company("10")], after="2"),  # ties at T1
-            hubspot_page([company("11"), company("2")], after="4"),  # capped inside T1
-            hubspot_page([company("3"), company("9")]),  # ties at T1 after "2"
-            hubspot_page([]),  # after T1: nothing
-        ],
-    )
+    script(rsps, "POST", COMPANY_SEARCH, ties_past_the_cap(lambda i: company_at(int(i), T1)))
 
     pages = read_changed("2024-05-01T08:00:00+00:00", page_size=2)
 
-    assert changed_companies(pages) == ["1", "10", "11", "2", "3", "9"]
-    assert company_queries(rsps)[2:] == [
-        ties(T1),
-        ties(T1),
-        ties(T1, "2"),
-        later("GT", T1),
-    ]
+    assert changed_companies(pages) == SAME_TIMESTAMP
+    assert company_queries(rsps)[2:] == TIES_QUERIES
     assert all(p.cursor is None for p in pages[:-1])
     assert pages[-1].cursor == listing_cursor("2024-05-01T09:00:00+00:00")
 

@@ -1,24 +1,30 @@
 """HubSpot: the portal's optional properties, the company currency and capabilities."""
 
-# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
 from builders import (
+    HUBSPOT,
+    body,
     calls_to,
     hubspot_deal,
     hubspot_page,
     script,
 )
-from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from hubspot_fixtures import SEARCH, connector
 
 from connectors.hubspot.client import DEALS, HubSpotConnector
 from connectors.settings import Settings
 from models import Deal
 from sandbox.world import generate
+
+
+@pytest.fixture
+def rsps(hubspot_mock):
+    return hubspot_mock
+
 
 # -- the portal: optional properties, the company currency, capabilities ------------------------
 
@@ -119,11 +125,11 @@ def test_check_names_each_missing_hubspot_capability(tenant: str, missing: set[s
     """Against the sandbox over HTTP: a portal without the custom property and an app
     without the notes scopes show as missing features with what to change, never as a
     failed tool."""
-    from flows.check import CAPABILITY_CHECKS
+    from connectors import registry
     from sandbox.server import start_sandbox
 
     with start_sandbox(seed=7, tenant=tenant) as server:
-        found = CAPABILITY_CHECKS["hubspot"](Settings.for_sandbox(server.url))
+        found = registry.vendor("hubspot").capabilities(Settings.for_sandbox(server.url))
     assert {c.name for c in found if not c.available} == missing
     details = {c.name: c.detail for c in found}
     assert "USD" in details["company_currency"]

@@ -1,24 +1,42 @@
 """HubSpot: the deals search's 10,000 cap, passed by a (timestamp, id) position."""
 
-# ruff: noqa: F405  (names from hubspot_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
 from builders import (
+    RecordedSleep,
+    body,
     calls_to,
     freeze_now,
     hubspot_deal,
     hubspot_page,
     script,
 )
-from hubspot_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from hubspot_fixtures import (
+    SAME_TIMESTAMP,
+    SEARCH,
+    T1,
+    T2,
+    T3,
+    TIES_QUERIES,
+    connector,
+    deal_ids,
+    later,
+    ties,
+    ties_past_the_cap,
+)
 
 import connectors.hubspot.client
 from connectors.hubspot.client import HubSpotConnector
 from connectors.settings import Settings
+
+
+@pytest.fixture
+def rsps(hubspot_mock):
+    return hubspot_mock
+
 
 # -- the 10,000 search cap: a (timestamp, id) position ---------------------------------------
 
@@ -92,26 +110,12 @@ def test_more_deals_on_one_timestamp_than_the_cap_are_read_once_each_without_loo
     """Restarting at a timestamp that cannot advance used to loop (or give up): the id half
     of the position moves on instead, and the id is sent back as HubSpot compares it, as a
     string ("10" sorts before "9"), never as id + 1."""
-    same = ["1", "10", "11", "2", "3", "9"]  # HubSpot's (string) id order
-    deal = lambda i: hubspot_deal(int(i), T1)  # noqa: E731
-    script(
-        rsps,
-        "POST",
-        SEARCH,
-        [
-            hubspot_page([deal("1"), deal("10")], after="2"),
-            hubspot_page([deal("11"), deal("2")], after="4"),  # capped at T1
-            hubspot_page([deal("1"), deal("10")], after="2"),  # ties at T1 from the start
-            hubspot_page([deal("11"), deal("2")], after="4"),  # capped again inside T1
-            hubspot_page([deal("3"), deal("9")]),  # ties at T1 after "2"
-            hubspot_page([]),  # after T1: nothing
-        ],
-    )
+    script(rsps, "POST", SEARCH, ties_past_the_cap(lambda i: hubspot_deal(int(i), T1)))
 
     pages = list(small_cap.deals(None))
 
-    assert deal_ids(pages) == same
-    assert queries(rsps)[2:] == [ties(T1), ties(T1), ties(T1, "2"), later("GT", T1)]
+    assert deal_ids(pages) == SAME_TIMESTAMP
+    assert queries(rsps)[2:] == TIES_QUERIES
     assert pages[-1].cursor == {"modified": "2024-05-01T09:00:00+00:00", "after_id": "9"}
 
 

@@ -12,6 +12,7 @@ import pytest
 import responses
 from builders import (
     INTERCOM,
+    RUN_START,
     RecordedSleep,
     body,
     calls_to,
@@ -33,7 +34,6 @@ from connectors.intercom.client import CONVERSATIONS, VERSION, IntercomConnector
 
 SEARCH = f"{INTERCOM}/conversations/search"
 SCROLL = f"{INTERCOM}/companies/scroll"
-RUN_START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 APP = "abc1def2"  # the workspace's id_code, as `GET /me` names it

@@ -1,7 +1,5 @@
 """Jira issues through the `jira` package's enhanced search, under pmsync's own retry policy."""
 
-# ruff: noqa: F405  (names from jira_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 import re
@@ -10,13 +8,35 @@ from datetime import UTC, datetime
 import pytest
 import responses
 from builders import (
+    RUN_START,
+    RecordedSleep,
+    calls_to,
     jira_issue,
+    jira_page,
+    query,
+    sandbox_settings,
 )
-from jira_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from jira_fixtures import (
+    SEARCH,
+    SERVER_INFO,
+    issue_pages,
+    keys,
+    pull,
+    script_search,
+    searches,
+    sweeps,
+)
 
 from connectors.base import DuplicatePageToken
 from connectors.http import AuthError, RetryableError
 from connectors.jira.client import FIELDS, SWEEP_PAGE, JiraConnector
+
+pytestmark = pytest.mark.usefixtures("jira_run_start")
+
+
+@pytest.fixture
+def rsps(jira_mock):
+    return jira_mock
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,5 @@
 """Jira remote links: the tools' Jira apps' links to tickets and deals, read after the sweep."""
 
-# ruff: noqa: F405  (names from jira_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -10,13 +8,27 @@ import pytest
 import responses
 from builders import (
     FRESHDESK,
+    JIRA,
+    RUN_START,
     ZENDESK,
+    RecordedSleep,
+    calls_to,
     jira_issue,
+    jira_page,
+    sandbox_settings,
 )
-from jira_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from jira_fixtures import NO_REMOTE_LINKS, pull, script_search
 
 from connectors.jira.client import STREAM, JiraConnector
 from connectors.jira.remote_links import record_of, sites
+
+pytestmark = pytest.mark.usefixtures("jira_run_start")
+
+
+@pytest.fixture
+def rsps(jira_mock):
+    return jira_mock
+
 
 # -- remote links: the tools' Jira apps' links to tickets and deals --------------------------
 

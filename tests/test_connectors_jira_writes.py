@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from builders import JIRA, RecordedSleep, query, sandbox_settings
+from builders import JIRA, RecordedSleep, demand_summary, query, sandbox_settings
 
 from connectors.http import AuthError
 from connectors.jira.client import JiraConnector
@@ -127,24 +127,15 @@ def test_property_size_is_utf8_bytes() -> None:
 def _summary(**changes):
     from decimal import Decimal
 
-    from models import CustomerDemand, DemandSummary, Quote
+    from models import Quote
 
-    base = DemandSummary(
-        issue_key="ANA-1",
+    base = demand_summary(
+        2,
+        account="a{i}",
+        name="C{i}",
+        each_revenue=500,
         requests=3,
-        customers=2,
-        revenue=Decimal(1000),
         open_pipeline=Decimal(500),
-        top_customers=[
-            CustomerDemand(
-                account=f"a{i}",
-                name=f"C{i}",
-                requests=1,
-                revenue=Decimal(500),
-                open_pipeline=Decimal(0),
-            )
-            for i in range(2)
-        ],
         quotes=[Quote(source="zendesk", record_id="1", url="u", customer="C0", text="need it")],
     )
     return base.model_copy(update=changes)

@@ -1,8 +1,6 @@
 """Salesforce: OAuth client credentials, the daily request limit, SOQL with a
 (SystemModstamp, Id) cursor followed through `nextRecordsUrl`, and deleted records via queryAll."""
 
-# ruff: noqa: F405  (names from salesforce_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 import logging
@@ -10,12 +8,28 @@ from urllib.parse import parse_qs
 
 import pytest
 from builders import (
+    RUN_START,
+    SALESFORCE,
+    RecordedSleep,
     script_replies,
     sf_account,
+    sf_id,
     sf_opportunity,
     soql_page,
 )
-from salesforce_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from salesforce_fixtures import (
+    OPP,
+    QUERIES,
+    SECRET,
+    STAMP,
+    TOKEN_URL,
+    connector,
+    ids,
+    ok,
+    opportunities,
+    query_calls,
+    soql_of,
+)
 
 from connectors.base import DuplicatePageToken
 from connectors.http import AuthError
@@ -23,6 +37,9 @@ from connectors.salesforce.client import (
     OPPORTUNITIES,
     DailyLimitExceeded,
 )
+
+pytestmark = pytest.mark.usefixtures("salesforce_run_start")
+
 
 # -- OAuth client credentials ----------------------------------------------------------------
 

@@ -1,7 +1,5 @@
 """Salesforce: what opportunities and accounts become, and accounts between full reads."""
 
-# ruff: noqa: F405  (names from salesforce_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -9,18 +7,34 @@ from decimal import Decimal
 
 import pytest
 from builders import (
+    RUN_START,
+    SALESFORCE,
+    query,
     script_replies,
     sf_account,
+    sf_id,
     sf_opportunity,
     soql_page,
 )
-from salesforce_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from salesforce_fixtures import (
+    OPP,
+    QUERIES,
+    connector,
+    ids,
+    ok,
+    opportunities,
+    query_calls,
+    soql_of,
+)
 
 import connectors.salesforce.client
 from connectors.base import DuplicatePageToken
 from connectors.salesforce.client import (
     SalesforceConnector,
 )
+
+pytestmark = pytest.mark.usefixtures("salesforce_run_start")
+
 
 # -- what records become ---------------------------------------------------------------------
 

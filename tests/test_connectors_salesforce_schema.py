@@ -1,21 +1,36 @@
 """Salesforce: the org's schema (describe): only fields it has are selected, the rest noted
 missing, amounts converted in a multi-currency org."""
 
-# ruff: noqa: F405  (names from salesforce_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from builders import (
+    sandbox_settings,
     script_replies,
     sf_account,
+    sf_id,
     sf_opportunity,
     soql_page,
 )
-from salesforce_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from salesforce_fixtures import (
+    DESCRIBES,
+    OPP,
+    QUERIES,
+    SECRET,
+    connector,
+    ids,
+    ok,
+    opportunities,
+    query_calls,
+    soql_of,
+)
 
 import connectors.salesforce.client
+
+pytestmark = pytest.mark.usefixtures("salesforce_run_start")
+
 
 # -- the org's schema: optional fields degrade, currencies convert ---------------------------
 

@@ -1,11 +1,10 @@
 """Zendesk: the ticket export (cursor, end of stream), sideloaded users and deletions."""
 
-# ruff: noqa: F405  (names from zendesk_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 import pytest
 from builders import (
+    ZENDESK,
     calls_to,
     cursor_page,
     export_page,
@@ -13,10 +12,23 @@ from builders import (
     script,
     zendesk_ticket,
 )
-from zendesk_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from zendesk_fixtures import (
+    EXPORT,
+    JIRA_LINKS,
+    ORGANIZATION_EXPORT,
+    ORGANIZATIONS,
+    organization_export,
+    ticket_ids,
+)
 
 from connectors.base import DuplicatePageToken
 from connectors.zendesk.client import TICKETS
+
+
+@pytest.fixture
+def rsps(zendesk_mock):
+    return zendesk_mock
+
 
 # -- the ticket export -----------------------------------------------------------------------
 

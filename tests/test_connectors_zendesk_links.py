@@ -2,25 +2,31 @@
 (403) there and only there, which switches the links off and nothing else; its cursor is a
 URL whose `page[after]` integer goes back; legacy rows without an issue key are skipped."""
 
-# ruff: noqa: F405  (names from zendesk_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 import pytest
 from builders import (
+    ZENDESK,
     calls_to,
     cursor_page,
     export_page,
     query,
+    sandbox_settings,
     script,
     script_replies,
     zendesk_ticket,
 )
-from zendesk_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from zendesk_fixtures import EXPORT, JIRA_LINKS, ORGANIZATIONS, jira_link, organization
 
 import connectors.zendesk.client
 from connectors.base import DuplicatePageToken
 from connectors.zendesk.client import TICKETS
+
+
+@pytest.fixture
+def rsps(zendesk_mock):
+    return zendesk_mock
+
 
 FORBIDDEN = {
     "error": "Forbidden",

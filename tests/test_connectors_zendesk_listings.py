@@ -1,26 +1,41 @@
 """Zendesk: organisations and Jira links by cursor pagination, and listings between full
 reads (the organisation export)."""
 
-# ruff: noqa: F405  (names from zendesk_fixtures, shared by its topic's test files)
-
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from builders import (
+    ZENDESK,
+    RecordedSleep,
     calls_to,
     cursor_page,
     export_page,
     freeze_now,
     query,
+    sandbox_settings,
     script,
 )
-from zendesk_fixtures import *  # noqa: F403  (the fixtures and helpers these tests share)
+from zendesk_fixtures import (
+    EXPORT,
+    JIRA_LINKS,
+    ORGANIZATION_EXPORT,
+    ORGANIZATIONS,
+    jira_link,
+    organization,
+    organization_export,
+)
 
 import connectors.zendesk.client
 from connectors.base import DuplicatePageToken, ListingRead
 from connectors.zendesk.client import TICKETS, ZendeskConnector
+
+
+@pytest.fixture
+def rsps(zendesk_mock):
+    return zendesk_mock
+
 
 # -- organisations and Jira links: cursor pagination -----------------------------------------
 

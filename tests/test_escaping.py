@@ -13,19 +13,16 @@ from typing import Any
 import pytest
 import responses
 
+from connectors.freshdesk.notes import FreshdeskNotes
 from connectors.http import ApiClient
+from connectors.hubspot.notes import HubSpotNotes
+from connectors.intercom.notes import IntercomNotes
 from connectors.jira import adf
 from connectors.jira.comment import render_comment
-from connectors.notes import (
-    FreshdeskNotes,
-    HubSpotNotes,
-    IntercomNotes,
-    NoteWriter,
-    SalesforceNotes,
-    ZendeskNotes,
-    marker,
-)
+from connectors.notes import NoteWriter, marker
+from connectors.salesforce.notes import SalesforceNotes
 from connectors.settings import Settings
+from connectors.zendesk.notes import ZendeskNotes
 from models import DemandSummary, Issue
 from services.close_loop import notify
 from tests.escaping import ADF_NODES, HOSTILE, assert_shows_exactly

@@ -8,15 +8,20 @@ from typing import Any
 
 import requests
 
+from connectors import registry
 from connectors.notes import marker
 from connectors.settings import Settings
 from flows.pipeline import run_cycle
 from models import RecordKind
-from services.close_loop import NOTE_WRITERS
 from store import Store
 from tests.escaping import ADF_NODES, HOSTILE_SUMMARY, assert_shows_exactly
 from tests.oracle import AUTH
 from tests.test_close_loop_e2e import open_records_by_issue, writes
+
+
+def noted_tools() -> set[str]:
+    """The tools that take closing-the-loop notes (their vendor's `notes`)."""
+    return {v.name for v in registry.vendors() if v.notes}
 
 
 def stored_note(
@@ -24,7 +29,7 @@ def stored_note(
 ) -> list[tuple[str, Any]]:
     """The note holding `mark`, as the tool stores it: each field a person or a client
     reads, with how it is shown ("html" or "text")."""
-    writer: Any = NOTE_WRITERS[source](settings)
+    writer: Any = registry.vendor(source).notes(settings)
     if source == "zendesk":
         comments = writer.api.get_json(f"/api/v2/tickets/{record_id}/comments.json")["comments"]
         [found] = [c for c in comments if mark in c["plain_body"]]
@@ -93,7 +98,7 @@ def test_a_hostile_summary_reaches_every_tool_as_text(
         keys.append(key)
         covered |= gain
         candidates.remove(key)
-    assert covered == set(NOTE_WRITERS), f"the sandbox should have open records in {covered}"
+    assert covered == noted_tools(), f"the sandbox should have open records in {covered}"
     for key in keys:
         update = {
             "tool": "jira",
@@ -127,7 +132,7 @@ def test_a_hostile_summary_reaches_every_tool_as_text(
                 else:
                     assert value == expected, (source, record_id, value)
             checked.add(source)
-    assert checked == set(NOTE_WRITERS)
+    assert checked == noted_tools()
 
     before = writes(sandbox_url)
     run_cycle(settings, store)

@@ -12,6 +12,7 @@ from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator, excerpt
 from linking.references import cited_keys, deal_links, feedback_links, tag_links
 from models import Account, Deal, Feedback, Link, ToolLink
+from services.links import evidence_words
 
 FREE_MAIL = Settings.model_fields["free_mail_domains"].default
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -418,7 +419,8 @@ def test_a_remote_link_on_an_issue_links_the_ticket_or_deal_it_points_at():
     link points at asks for that issue, as explicitly as a cited key; a remote link to an
     issue that does not exist links nothing."""
     item = ticket("7")
-    links = feedback_links(item, [remote("501", "zendesk", "7", "ANA-12")], {"ANA-12"})
+    words = evidence_words()  # the registry's: linking names no tool
+    links = feedback_links(item, [remote("501", "zendesk", "7", "ANA-12")], {"ANA-12"}, words=words)
     assert [(k.issue_key, k.method, k.evidence) for k in links] == [
         ("ANA-12", "tool_link", "Jira remote link 501")
     ]
@@ -427,6 +429,7 @@ def test_a_remote_link_on_an_issue_links_the_ticket_or_deal_it_points_at():
         sale,
         {"ANA-3", "ANA-12"},
         [remote("502", "hubspot", "d1", "ANA-12"), remote("503", "hubspot", "d1", "ANA-99")],
+        words=words,
     )
     assert {(k.issue_key, k.method, k.kind) for k in found} == {
         ("ANA-3", "deal_field", "deal"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner
 
 import store.inbox  # noqa: F401  (its table is part of the metadata compared)
-from models import Issue, RecordKind
+from models import RecordKind
 from pmsync.cli import app
 from store import Store, StoreNotAtHead
 from store.cursors import Cursors
@@ -28,6 +27,7 @@ from store.dead_letters import DeadLetters
 from store.migrations import alembic_config, current_revision, head_revision
 from store.records import Records
 from store.schema import metadata
+from tests.test_store import issue
 
 ROOT = Path(__file__).parent.parent
 # The tables the last pmsync before migrations created with `metadata.create_all`; later
@@ -107,22 +107,13 @@ def test_a_store_made_before_migrations_is_adopted_with_its_data(
     engine = create_engine(database_url)
     # The store's write path, without its constructor's check of the revision.
     old = Records(engine, Cursors(engine), DeadLetters(engine))
-    issue = Issue(
-        source="jira",
-        id="10001",
-        key="ANA-1",
-        url="https://example.atlassian.net/browse/ANA-1",
-        project="ANA",
-        summary="SSO login",
-        status="To Do",
-        updated_at=datetime(2024, 5, 1, tzinfo=UTC),
-    )
-    old.save_page([issue], stream="jira.issues", cursor="2024-05-01T00:00:00+00:00")
+    saved = issue()
+    old.save_page([saved], stream="jira.issues", cursor="2024-05-01T00:00:00+00:00")
     engine.dispose()
 
     store = Store(database_url, upgrade=True)
 
-    assert store.records.load(RecordKind.ISSUE) == [issue]
+    assert store.records.load(RecordKind.ISSUE) == [saved]
     assert store.cursors.get("jira.issues") == "2024-05-01T00:00:00+00:00"
     store.engine.dispose()
     assert revision_of(database_url) == head_revision()

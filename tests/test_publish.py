@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from builders import demand_summary
 
 from connectors import registry
 from connectors.jira.client import JiraConnector
@@ -24,7 +25,7 @@ from connectors.jira.comment import (
 from connectors.jira.write import JiraWriter
 from connectors.settings import Settings
 from flows.pipeline import pull_source, run_cycle
-from models import ConfigError, CustomerDemand, DemandSummary, FeedbackRef, RecordKind
+from models import ConfigError, DemandSummary, FeedbackRef, RecordKind
 from services.demand import demand
 from services.links import link_all
 from services.publish import Publisher, describe, publish_all
@@ -248,22 +249,10 @@ def test_misspelt_field_stops_before_any_write(
 
 
 def big_summary(n: int) -> DemandSummary:
-    return DemandSummary(
-        issue_key="ANA-1",
-        requests=n,
-        customers=n,
-        revenue=Decimal(n * 1000),
-        open_pipeline=Decimal(n * 500),
-        top_customers=[
-            CustomerDemand(
-                account=f"domain:c{i}.com",
-                name=f"Customer {i} " + "x" * 60,
-                requests=1,
-                revenue=Decimal(1000),
-                open_pipeline=Decimal(500),
-            )
-            for i in range(n)
-        ],
+    return demand_summary(
+        n,
+        name="Customer {i} " + "x" * 60,
+        each_pipeline=500,
         feedback=[
             FeedbackRef(source="zendesk", record_id=str(i), url=f"https://z/{i}", subject="s" * 200)
             for i in range(n)
@@ -289,23 +278,7 @@ def test_property_size_is_counted_in_utf8_bytes_as_jira_does(sandbox_url: str) -
     """Non-Latin names cost Jira 3 bytes a character, not the 6 of an escaped \\uXXXX: a
     summary that fits Jira's 32,768 bytes is written whole (the escaped count would have
     cut it to half), and the sandbox, measuring as Jira does, stores it."""
-    summary = DemandSummary(
-        issue_key="ANA-1",
-        requests=150,
-        customers=150,
-        revenue=Decimal(150_000),
-        open_pipeline=Decimal(0),
-        top_customers=[
-            CustomerDemand(
-                account=f"domain:c{i}.jp",
-                name="株式会社東京データ分析" * 2,
-                requests=1,
-                revenue=Decimal(1000),
-                open_pipeline=Decimal(0),
-            )
-            for i in range(150)
-        ],
-    )
+    summary = demand_summary(150, account="domain:c{i}.jp", name="株式会社東京データ分析" * 2)
     payload = fit_property(summary)
     assert "truncated" not in payload and len(payload["top_customers"]) == 150
     assert len(json.dumps(payload).encode()) > 32_768 >= property_bytes(payload)

@@ -16,6 +16,7 @@ import requests
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from connectors import registry
 from connectors.freshdesk import client as freshdesk
 from connectors.hubspot import client as hubspot
 from connectors.intercom import client as intercom
@@ -24,7 +25,7 @@ from connectors.salesforce import client as salesforce
 from connectors.settings import Settings
 from connectors.zendesk import client as zendesk
 from flows.pipeline import pull_source, run_cycle
-from flows.replay import REBUILDERS, replay_dead_letters
+from flows.replay import replay_dead_letters
 from models import RecordKind
 from pmsync.cli import app
 from store import CONTEXT_KEY, Store
@@ -75,7 +76,9 @@ def every_other(raw: dict[str, Any]) -> bool:
 
 def test_every_kind_a_connector_dead_letters_can_be_replayed() -> None:
     """A letter with no rebuild function would sit in the table forever."""
-    assert {(tool, kind) for tool, _, _, kind in BUILDERS} == set(REBUILDERS)
+    assert {(tool, kind) for tool, _, _, kind in BUILDERS} == {
+        (v.name, kind) for v in registry.vendors() for kind in v.rebuilders
+    }
 
 
 @pytest.mark.parametrize(

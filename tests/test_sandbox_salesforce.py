@@ -403,10 +403,10 @@ def test_pmsync_reads_an_org_without_the_custom_field_and_check_says_so(
 ) -> None:
     """The minimal tenant: the pull leaves Jira_Issue_Keys__c out, every opportunity still
     arrives, and `check` passes the tool while naming the missing feature."""
+    from connectors import registry
     from connectors.salesforce.client import SalesforceConnector
     from connectors.salesforce.lookup import check_salesforce
     from connectors.settings import Settings
-    from flows.check import CAPABILITY_CHECKS
 
     settings = Settings.for_sandbox(tenants["minimal"].url)
     connector = SalesforceConnector(settings)
@@ -418,7 +418,7 @@ def test_pmsync_reads_an_org_without_the_custom_field_and_check_says_so(
     assert not any(p.dead for p in pages)
     assert list(connector.missing) == ["opportunity_issue_keys"]
     assert "readable" in check_salesforce(settings)
-    found = {c.name: c for c in CAPABILITY_CHECKS["salesforce"](settings)}
+    found = {c.name: c for c in registry.vendor("salesforce").capabilities(settings)}
     assert not found["opportunity_issue_keys"].available
     assert "create the custom field Jira_Issue_Keys__c" in found["opportunity_issue_keys"].detail
     assert all(c.available for name, c in found.items() if name != "opportunity_issue_keys")

@@ -10,6 +10,7 @@ import pytest
 from connectors.base import split_keys
 from linking.references import deal_links, unknown_issue_keys
 from models import Deal
+from services.links import evidence_words
 
 KNOWN = {"ANA-1", "ANA-2", "ANA-3"}
 
@@ -35,7 +36,9 @@ def deal(keys: str, deal_id: str = "d1") -> Deal:
 )
 def test_every_separator_and_case_links_every_key(typed: str) -> None:
     """Pins down `|`, `/` and lower-case keys that linked nothing and warned nobody."""
-    linked = sorted(link.issue_key for link in deal_links(deal(typed), KNOWN))
+    linked = sorted(
+        link.issue_key for link in deal_links(deal(typed), KNOWN, words=evidence_words())
+    )
     assert linked == ["ANA-1", "ANA-2", "ANA-3"]
 
 

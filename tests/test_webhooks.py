@@ -5,8 +5,6 @@ does (docs/api-notes.md): a valid delivery is stored once; a forged, tampered, m
 stale signature is refused with 401 and leaves the inbox empty.
 """
 
-# ruff: noqa: F405  (names from webhook_senders, shared by its topic's test files)
-
 from __future__ import annotations
 
 import json
@@ -17,7 +15,22 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
-from webhook_senders import *  # noqa: F403  (the fixtures and helpers these tests share)
+from webhook_senders import (
+    BASE,
+    MARKER,
+    NOW,
+    SECRET_FIELDS,
+    SECRETS,
+    TIMESTAMPED,
+    VENDORS,
+    HubSpot,
+    Vendor,
+    Zendesk,
+    body_of,
+    deliver,
+    post,
+    settings,
+)
 
 from store import Inbox, Store
 from webhooks import create_app

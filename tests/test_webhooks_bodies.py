@@ -2,8 +2,6 @@
 routes and health, logs without bodies or secrets, the command, replays and numbers no
 store takes."""
 
-# ruff: noqa: F405  (names from webhook_senders, shared by its topic's test files)
-
 from __future__ import annotations
 
 import json
@@ -15,10 +13,27 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
-from webhook_senders import *  # noqa: F403  (the fixtures and helpers these tests share)
+from webhook_senders import (
+    MARKER,
+    NOW,
+    SALESFORCE_HEADER,
+    SECRETS,
+    TIMESTAMPED,
+    VENDORS,
+    Freshdesk,
+    HubSpot,
+    Intercom,
+    Jira,
+    Salesforce,
+    Vendor,
+    Zendesk,
+    body_of,
+    deliver,
+    post,
+)
 
+from connectors import registry
 from store import Inbox, Store
-from webhooks import TOOLS
 from webhooks.app import MAX_BODY
 
 # -- shared-secret tools --------------------------------------------------------------------
@@ -211,8 +226,9 @@ def test_command_help_names_every_secret() -> None:
 
     result = CliRunner().invoke(app, ["webhooks", "--help"], terminal_width=200)
     assert result.exit_code == 0
-    for tool in TOOLS.values():
-        assert tool.secret_env in result.output
+    for vendor in registry.vendors():
+        if vendor.webhook:
+            assert vendor.webhook.secret_env in result.output
     assert "PMSYNC_SALESFORCE_WEBHOOK_HEADER" in result.output
     assert "--public-url" in result.output
 

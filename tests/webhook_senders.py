@@ -9,15 +9,17 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic import SecretStr
-from starlette.testclient import TestClient
 
 from connectors.settings import Settings
 from store import Inbox, Store
 from webhooks import create_app
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
 
 NOW = datetime(2024, 5, 1, 10, 20, 30, tzinfo=UTC)
 BASE = "http://testserver"
@@ -221,6 +223,10 @@ def settings(store_url: str, **overrides: Any) -> Settings:
 
 @pytest.fixture
 def client(store: Store, store_url: str) -> Iterator[TestClient]:
+    # Imported here, not at the top: tests/conftest.py registers this module for every test,
+    # and only the webhook tests need the test client.
+    from starlette.testclient import TestClient
+
     with TestClient(create_app(settings(store_url), store, clock=lambda: NOW)) as client:
         yield client
 

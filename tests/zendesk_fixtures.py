@@ -20,7 +20,9 @@ ORGANIZATION_EXPORT = f"{ZENDESK}/api/v2/incremental/organizations.json"
 
 
 @pytest.fixture
-def rsps():
+def zendesk_mock():
+    """Mocked HTTP that insists every answer is asked for; the Zendesk test modules take it
+    as their `rsps`."""
     with responses.RequestsMock() as mock:
         yield mock
 

@@ -1,7 +1,7 @@
 """ASGI receiver of the tools' webhooks: verify, dedupe, persist to the inbox."""
 
+from connectors.registry import hints
 from connectors.webhook import Hint
 from webhooks.app import create_app
-from webhooks.tools import TOOLS, hints
 
-__all__ = ["TOOLS", "Hint", "create_app", "hints"]
+__all__ = ["Hint", "create_app", "hints"]

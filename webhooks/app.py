@@ -27,11 +27,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from connectors import registry
+from connectors.registry import Webhook
 from connectors.settings import Settings
 from connectors.webhook import Rejected, SignedRequest, Verifier
 from store import Store
 from store.inbox import Inbox
-from webhooks.tools import TOOLS, Tool
 
 log = logging.getLogger("pmsync.webhooks")
 
@@ -59,13 +60,14 @@ def create_app(
     """
     inbox = Inbox(store.engine, clock=clock)
     verifiers: dict[str, Verifier | None] = {
-        name: tool.verifier(settings) for name, tool in TOOLS.items()
+        v.name: v.webhook.verifier(settings) for v in registry.vendors() if v.webhook
     }
     base_url = public_url.rstrip("/") if public_url else None
 
     async def receive(request: Request) -> JSONResponse:
         name = request.path_params["tool"]
-        tool = TOOLS.get(name)
+        vendor = registry.find(name)
+        tool = vendor.webhook if vendor else None
         try:
             if tool is None:
                 raise Rejected("unknown tool", status=404)
@@ -206,7 +208,7 @@ def _parse_json(body: bytes) -> Any:
     return payload
 
 
-def _kept_headers(tool: Tool, request: Request) -> dict[str, str]:
+def _kept_headers(tool: Webhook, request: Request) -> dict[str, str]:
     names = ("content-type", "user-agent", *tool.headers)
     return {name: request.headers[name] for name in names if name in request.headers}
 

@@ -8,7 +8,8 @@ from typing import Any
 from connectors.base import configured_site, one_call
 from connectors.freshdesk import client, webhook
 from connectors.freshdesk.lookup import read_company, read_ticket
-from connectors.notes import NOTE_MARKER, FreshdeskNotes
+from connectors.freshdesk.notes import FreshdeskNotes
+from connectors.notes import NOTE_MARKER
 from connectors.registry import SUPPORT, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import pick
 

@@ -10,7 +10,6 @@ such as the update time, in the template).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from connectors import shared_secret
@@ -20,9 +19,9 @@ from connectors.webhook import (
     SignedRequest,
     Verifier,
     delivery_id,
+    keyed,
     pick,
     record_id,
-    secret_bytes,
     unique,
 )
 from store.inbox import Delivery
@@ -33,8 +32,7 @@ HEADERS: tuple[str, ...] = ()
 
 
 def verifier(settings: FreshdeskSettings) -> Verifier | None:
-    secret = secret_bytes(settings.freshdesk_webhook_secret)
-    return partial(shared_secret.verify, secret, SECRET_HEADER) if secret else None
+    return keyed(settings.freshdesk_webhook_secret, shared_secret.verify, SECRET_HEADER)
 
 
 def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:

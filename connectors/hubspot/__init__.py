@@ -7,9 +7,11 @@ from typing import Any
 
 from connectors.base import configured_site, one_call
 from connectors.hubspot import client, webhook
+from connectors.hubspot.features import ISSUE_KEYS_PROPERTY
 from connectors.hubspot.lookup import capabilities, read_company, read_deal
+from connectors.hubspot.notes import HubSpotNotes
 from connectors.hubspot.settings import HubSpotSettings
-from connectors.notes import NOTE_MARKER, HubSpotNotes
+from connectors.notes import NOTE_MARKER
 from connectors.registry import CRM, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import pick
 from models import Record
@@ -56,6 +58,7 @@ VENDOR = Vendor(
         re.compile(r"/(?:record/0-3|deal|objects/deals)/(\d+)(?:[/?#]|$)"), ("hubspot.com",)
     ),
     notes=lambda s: HubSpotNotes(client.HubSpotConnector(s).api),
+    deal_keys_field=ISSUE_KEYS_PROPERTY,
     webhook=Webhook.of(webhook),
     own_write=_own_write,
     shaping=frozenset({"hubspot_revenue_property"}),

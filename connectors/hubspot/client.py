@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -38,6 +37,7 @@ from connectors.base import (
     MovedWhileRead,
     Page,
     SeenAtNewest,
+    TimeAndId,
     Window,
     convert,
     epoch_ms,
@@ -90,28 +90,12 @@ OBJECT_LIST = next_token(
 )
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where a search resumes: every record modified after `modified`, and those modified
-    exactly then with an id after `after_id` (all of them when it is None)."""
+class Position(TimeAndId):
+    """Where a search resumes: every record modified after `at` (hs_lastmodifieddate), and
+    those modified exactly then with an id after `after_id`."""
 
-    modified: datetime
-    after_id: str | None = None
-
-    @classmethod
-    def read(cls, saved: Any) -> Position | None:
-        if not saved:
-            return None
-        if isinstance(saved, str):  # the cursor of earlier versions: a bare timestamp
-            return cls(parse_time(saved, "hubspot deals cursor"))
-        return cls(parse_time(saved["modified"], "hubspot deals cursor"), saved.get("after_id"))
-
-    def saved(self, started: datetime) -> dict[str, Any]:
-        """As stored (readable JSON), never past the run's start: later changes may not be
-        in the search index yet, so a capped position re-reads all of that moment."""
-        if self.modified > started:
-            return {"modified": started.isoformat(), "after_id": None}
-        return {"modified": self.modified.isoformat(), "after_id": self.after_id}
+    keys = ("modified", "after_id")
+    name = "hubspot deals cursor"
 
 
 def later_query(
@@ -131,11 +115,11 @@ def later_query(
     return query
 
 
-def ties_query(at: Position) -> dict[str, Any]:
-    """Records modified exactly at `at.modified` with an id after `at.after_id`, by id."""
-    filters = [_filter("hs_lastmodifieddate", "EQ", str(epoch_ms(at.modified)))]
-    if at.after_id is not None:
-        filters.append(_filter("hs_object_id", "GT", at.after_id))
+def ties_query(ties: Position) -> dict[str, Any]:
+    """Records modified exactly at `ties.at` with an id after `ties.after_id`, by id."""
+    filters = [_filter("hs_lastmodifieddate", "EQ", str(epoch_ms(ties.at)))]
+    if ties.after_id is not None:
+        filters.append(_filter("hs_object_id", "GT", ties.after_id))
     return {"filterGroups": [{"filters": filters}], "sorts": BY_ID}
 
 
@@ -147,7 +131,7 @@ def _after(results: list[dict[str, Any]], ties: Position | None) -> Position | N
     """The position after a page: its last id among ties, else its newest timestamp
     (inclusive: records sharing it may continue on the next page)."""
     if ties is not None:
-        return Position(ties.modified, str(results[-1].get("id"))) if results else None
+        return Position(ties.at, str(results[-1].get("id"))) if results else None
     modified = [m for m in map(modified_at, results) if m is not None]
     return Position(modified[-1]) if modified else None
 
@@ -244,8 +228,8 @@ class HubSpotConnector(Connector):
 
         def page(results: list[dict[str, Any]], position: Position | None) -> Page:
             nonlocal newest
-            if position is not None and position.modified > newest:
-                newest = position.modified
+            if position is not None and position.at > newest:
+                newest = position.at
             return self._company_page(results)
 
         restart = yield from self._changed("companies", Position(read.since), None, page)
@@ -276,7 +260,7 @@ class HubSpotConnector(Connector):
         position = Position.read(saved)
         if position and self.settings.lookback_minutes:
             lookback = timedelta(minutes=self.settings.lookback_minutes)
-            position = Position(position.modified - lookback)
+            position = Position(position.at - lookback)
         if position is None and since is not None:
             position = Position(since)
         page = partial(self._deal_page, started=started)
@@ -318,12 +302,12 @@ class HubSpotConnector(Connector):
         read = SeenAtNewest()
         # A resume inside one timestamp first finishes that timestamp's ties.
         ties = position if position and position.after_id is not None else None
-        since = position.modified if position else None
+        since = position.at if position else None
         inclusive = ties is None
         while True:
             capped = False
             query = ties_query(ties) if ties else later_query(since, inclusive, until)
-            lower = (ties.modified if ties else since) or EPOCH
+            lower = (ties.at if ties else since) or EPOCH
             for results, at_cap in self._search(kind, query, moved, lower):
                 position = _after(results, ties) or position
                 for raw in results:
@@ -347,7 +331,7 @@ class HubSpotConnector(Connector):
                     raise RuntimeError(f"hubspot: the {kind} search hit its cap without progress")
                 ties = position  # more ties than the cap: go on after the last id read
             else:
-                since, inclusive, ties = ties.modified, False, None
+                since, inclusive, ties = ties.at, False, None
 
     def count(self, since: datetime | None, until: datetime | None) -> int | None:
         """Deals modified in [since, until): the search's `total`, from a one-deal page."""

@@ -10,7 +10,6 @@ of events, each with its own `eventId`; each event is one inbox row, deduplicate
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from connectors.hubspot.settings import HubSpotSettings
@@ -22,11 +21,12 @@ from connectors.webhook import (
     canonical,
     delivery_id,
     hmac_base64,
+    keyed,
     pick,
     record_id,
-    require_fresh,
-    same,
-    secret_bytes,
+    require_signature,
+    signature,
+    signed_timestamp,
     unique,
 )
 from store.inbox import Delivery
@@ -56,26 +56,19 @@ KINDS = frozenset(OBJECT_TYPES.values())
 
 
 def verifier(settings: HubSpotSettings) -> Verifier | None:
-    secret = secret_bytes(settings.hubspot_client_secret)
-    return partial(verify, secret) if secret else None
+    return keyed(settings.hubspot_client_secret, verify)
 
 
 def verify(secret: bytes, request: SignedRequest) -> None:
-    provided = request.header("x-hubspot-signature-v3")
-    timestamp = request.header("x-hubspot-request-timestamp")
-    if not provided:
-        raise Rejected("missing signature")
-    if not timestamp:
-        raise Rejected("missing timestamp")
-    require_fresh(_parse(timestamp), request.now)
+    provided = signature(request, "x-hubspot-signature-v3")
+    timestamp = signed_timestamp(request, "x-hubspot-request-timestamp", _parse)
     signed = (
         request.method.encode("utf-8")
         + signed_uri(request.uri).encode("utf-8")
         + request.body
         + timestamp.encode("utf-8")
     )
-    if not same(hmac_base64(secret, signed), provided):
-        raise Rejected("bad signature")
+    require_signature(hmac_base64(secret, signed), provided)
 
 
 def _parse(timestamp: str) -> datetime:

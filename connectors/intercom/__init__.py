@@ -7,8 +7,9 @@ from typing import Any
 
 from connectors.intercom import client, webhook
 from connectors.intercom.lookup import check_intercom, read_company, read_conversation
+from connectors.intercom.notes import IntercomNotes
 from connectors.intercom.settings import IntercomSettings
-from connectors.notes import NOTE_MARKER, IntercomNotes
+from connectors.notes import NOTE_MARKER
 from connectors.registry import SUPPORT, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import body_text, pick
 from models import Record

@@ -7,23 +7,18 @@ the dedupe on the notification `id` is what stops a replay. `delivery_attempts` 
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from connectors.intercom.settings import IntercomSettings
 from connectors.webhook import (
     Hint,
-    Rejected,
     SignedRequest,
     Verifier,
-    delivery_id,
-    fingerprint,
-    hmac_hex,
+    keyed,
     pick,
     record_id,
-    require_object,
-    same,
-    secret_bytes,
+    signed_object,
+    verify_hub_signature,
 )
 from store.inbox import Delivery
 
@@ -41,23 +36,12 @@ KINDS = {
 
 
 def verifier(settings: IntercomSettings) -> Verifier | None:
-    secret = secret_bytes(settings.intercom_client_secret)
-    return partial(verify, secret) if secret else None
-
-
-def verify(secret: bytes, request: SignedRequest) -> None:
-    provided = request.header("x-hub-signature")
-    if not provided:
-        raise Rejected("missing signature")
-    if not same("sha1=" + hmac_hex(secret, request.body, "sha1"), provided):
-        raise Rejected("bad signature")
+    return keyed(settings.intercom_client_secret, verify_hub_signature, "sha1")
 
 
 def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:
-    require_object(payload)
     # The notification's body (its own id and created_at included) is what is signed.
-    key = delivery_id(payload.get("id"), request.body)
-    return [Delivery(key, payload, fingerprint=fingerprint(request.body))]
+    return signed_object(payload, pick(payload, "id"), request)
 
 
 def hints(payload: Any) -> list[Hint]:

@@ -9,6 +9,7 @@ from connectors.jira import client, webhook
 from connectors.jira.capabilities import capabilities
 from connectors.jira.lookup import account_ids, check_jira, read_issue
 from connectors.jira.own_writes import own_write
+from connectors.jira.publishing import JiraPublishing
 from connectors.jira.remote_links import remote_link_from_raw, sites
 from connectors.jira.settings import JiraSettings
 from connectors.registry import TRACKER, Reader, Vendor, Webhook
@@ -30,6 +31,8 @@ VENDOR = Vendor(
     webhook=Webhook.of(webhook),
     own_write=own_write,
     own_identity=account_ids,
+    publishing=JiraPublishing,
+    title="Jira",
     shaping=frozenset(
         {
             "jira_projects",

@@ -10,24 +10,19 @@ share one.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from connectors.jira.settings import JiraSettings
 from connectors.webhook import (
     Hint,
-    Rejected,
     SignedRequest,
     Verifier,
-    delivery_id,
-    fingerprint,
-    hmac_hex,
+    keyed,
     pick,
     record_id,
-    require_object,
-    same,
-    secret_bytes,
+    signed_object,
     unique,
+    verify_hub_signature,
 )
 from store.inbox import Delivery
 
@@ -36,22 +31,11 @@ HEADERS = ("x-atlassian-webhook-identifier", "x-atlassian-webhook-retry")
 
 
 def verifier(settings: JiraSettings) -> Verifier | None:
-    secret = secret_bytes(settings.jira_webhook_secret)
-    return partial(verify, secret) if secret else None
-
-
-def verify(secret: bytes, request: SignedRequest) -> None:
-    provided = request.header("x-hub-signature")
-    if not provided:
-        raise Rejected("missing signature")
-    if not same("sha256=" + hmac_hex(secret, request.body), provided):
-        raise Rejected("bad signature")
+    return keyed(settings.jira_webhook_secret, verify_hub_signature, "sha256")
 
 
 def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:
-    require_object(payload)
-    key = delivery_id(request.header("x-atlassian-webhook-identifier"), request.body)
-    return [Delivery(key, payload, fingerprint=fingerprint(request.body))]
+    return signed_object(payload, request.header("x-atlassian-webhook-identifier"), request)
 
 
 def hints(payload: Any) -> list[Hint]:

@@ -15,11 +15,8 @@ Writes respect the people on the issue:
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +27,7 @@ from connectors.http import ApiError, AuthError
 from connectors.jira import adf
 from connectors.jira.client import PROPERTY_KEY, JiraConnector
 from connectors.paging import OffsetPaging, Request, Stream
+from connectors.tracker import SeenComment, SeenIssue, demand_digest
 from models import ConfigError
 
 log = logging.getLogger("pmsync.jira")
@@ -300,37 +298,6 @@ class JiraWriter:
             demand=demand_digest((raw.get("properties") or {}).get(PROPERTY_KEY)),
             comments=kept,
         )
-
-
-@dataclass(frozen=True)
-class SeenComment:
-    """A comment pmsync wrote (or one bearing its marker), as read back."""
-
-    id: str
-    created: str
-    updated: str
-    marked: bool  # it carries COMMENT_MARKER
-    mine: bool  # the API user wrote it
-
-
-@dataclass
-class SeenIssue:
-    """What an issue carries of pmsync's writes, as read back from Jira."""
-
-    fields: dict[str, Any]  # field id -> value
-    labels: list[str]
-    demand: str | None  # demand_digest of pmsync's property; None when it is gone
-    comments: list[SeenComment]
-
-
-def demand_digest(value: Any) -> str | None:
-    """A digest of the demand property as written, `written_at` left out (the ledger does
-    not keep when)."""
-    if not isinstance(value, dict):
-        return None
-    kept = {k: v for k, v in value.items() if k != "written_at"}
-    text = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _marked(comment: dict[str, Any]) -> bool:

@@ -6,10 +6,11 @@ import re
 from typing import Any
 
 from connectors.base import configured_site
-from connectors.notes import NOTE_MARKER, SalesforceNotes
+from connectors.notes import NOTE_MARKER
 from connectors.registry import CRM, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.salesforce import client, webhook
 from connectors.salesforce.lookup import check_salesforce, read_account, read_opportunity
+from connectors.salesforce.notes import SalesforceNotes
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.webhook import pick
 
@@ -48,6 +49,8 @@ VENDOR = Vendor(
         ("force.com", "salesforce.com"),
     ),
     notes=lambda s: SalesforceNotes(client.SalesforceConnector(s)),
+    # As link evidence has always named a deal's issue keys (its field is Jira_Issue_Keys__c).
+    deal_keys_field="jira_issue_keys",
     webhook=Webhook.of(webhook),
     own_write=_own_write,
     shaping=frozenset({"salesforce_revenue_field"}),

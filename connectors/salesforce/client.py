@@ -24,11 +24,10 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from connectors.base import (
     Capability,
@@ -37,6 +36,7 @@ from connectors.base import (
     ListingRead,
     MissingFeatures,
     Page,
+    TimeAndId,
     Window,
     calendar_date,
     convert,
@@ -131,37 +131,28 @@ def account_from_raw(raw: dict[str, Any], site: str, revenue_field: str | None =
     )
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where the opportunities resume: after (modstamp, last_id) in SOQL's order, or at
-    `modstamp` inclusive when `last_id` is None."""
+class Position(TimeAndId):
+    """Where the opportunities resume: after (SystemModstamp, Id) in SOQL's order, or at
+    `at` inclusive when `after_id` is None."""
 
-    modstamp: datetime
-    last_id: str | None = None
+    keys = ("modstamp", "last_id")
+    name = "salesforce cursor"
 
     @classmethod
-    def read(cls, saved: Any) -> Position | None:
-        if not saved:
-            return None
-        if isinstance(saved, str):
-            return cls(parse_time(saved, "salesforce cursor"))
-        last_id = saved.get("last_id")
-        if last_id is not None and not RECORD_ID.match(last_id):
-            raise ValueError(f"salesforce cursor: not a record id: {last_id!r}")
-        return cls(parse_time(saved["modstamp"], "salesforce cursor"), last_id)
-
-    def saved(self, started: datetime) -> dict[str, Any]:
-        """Readable JSON, never past the run's start."""
-        if self.modstamp > started:
-            return {"modstamp": started.isoformat(), "last_id": None}
-        return {"modstamp": self.modstamp.isoformat(), "last_id": self.last_id}
+    def checked_id(cls, value: Any) -> str | None:
+        # The id goes into SOQL quoted: anything but a record id is refused.
+        if value is not None and not RECORD_ID.match(value):
+            raise ValueError(f"salesforce cursor: not a record id: {value!r}")
+        return cast("str | None", value)
 
     def where(self) -> str:
         # SOQL datetime literals are unquoted; ids are quoted strings.
-        stamp = iso_z(self.modstamp)
-        if self.last_id is None:
+        stamp = iso_z(self.at)
+        if self.after_id is None:
             return f"SystemModstamp >= {stamp}"
-        return f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > '{self.last_id}'))"
+        return (
+            f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > '{self.after_id}'))"
+        )
 
 
 def soql(fields: list[str], table: str, where: str = "", order: str = "") -> str:
@@ -389,7 +380,7 @@ class SalesforceConnector(Connector):
         started = datetime.now(UTC)
         start = saved
         if start and self.settings.lookback_minutes:
-            start = Position(start.modstamp - timedelta(minutes=self.settings.lookback_minutes))
+            start = Position(start.at - timedelta(minutes=self.settings.lookback_minutes))
         if start is None and since is not None:
             start = Position(since)
         where = [start.where()] if start else []
@@ -430,7 +421,7 @@ class SalesforceConnector(Connector):
         """Opportunities deleted since the cursor: only queryAll sees the recycle bin."""
         where = "IsDeleted = true"
         if saved:
-            since = saved.modstamp - timedelta(minutes=self.settings.lookback_minutes)
+            since = saved.at - timedelta(minutes=self.settings.lookback_minutes)
         if since is not None:
             where += f" AND SystemModstamp >= {iso_z(since)}"
         if until is not None:

@@ -8,7 +8,6 @@ are not read: send JSON. Dedupe on `delivery_id`, `event_id` or a platform event
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from connectors import shared_secret
@@ -18,9 +17,9 @@ from connectors.webhook import (
     SignedRequest,
     Verifier,
     delivery_id,
+    keyed,
     pick,
     record_id,
-    secret_bytes,
     unique,
 )
 from store.inbox import Delivery
@@ -34,9 +33,8 @@ PREFIXES = {"006": "opportunity", "001": "account"}
 
 
 def verifier(settings: SalesforceSettings) -> Verifier | None:
-    secret = secret_bytes(settings.salesforce_webhook_secret)
     header = settings.salesforce_webhook_header
-    return partial(shared_secret.verify, secret, header) if secret else None
+    return keyed(settings.salesforce_webhook_secret, shared_secret.verify, header)
 
 
 def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:

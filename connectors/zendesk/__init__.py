@@ -6,11 +6,12 @@ import re
 from typing import Any
 
 from connectors.base import configured_site, one_call
-from connectors.notes import NOTE_MARKER, ZendeskNotes
+from connectors.notes import NOTE_MARKER
 from connectors.registry import SUPPORT, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import pick
 from connectors.zendesk import client, webhook
 from connectors.zendesk.lookup import read_organization, read_ticket
+from connectors.zendesk.notes import ZendeskNotes
 from connectors.zendesk.settings import ZendeskSettings
 from models import Record
 

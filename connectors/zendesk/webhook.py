@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from connectors.webhook import (
@@ -18,25 +17,25 @@ from connectors.webhook import (
     Rejected,
     SignedRequest,
     Verifier,
-    delivery_id,
-    fingerprint,
     hmac_base64,
+    keyed,
     pick,
     record_id,
-    require_fresh,
-    require_object,
-    same,
-    secret_bytes,
+    require_signature,
+    signature,
+    signed_object,
+    signed_timestamp,
     unique,
 )
 from connectors.zendesk.settings import ZendeskSettings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_ZENDESK_WEBHOOK_SECRET"
+TIMESTAMP = "x-zendesk-webhook-signature-timestamp"
 HEADERS = (
     "x-zendesk-webhook-id",
     "x-zendesk-webhook-invocation-id",
-    "x-zendesk-webhook-signature-timestamp",
+    TIMESTAMP,
 )
 
 # Event webhooks name their record in `subject`: zen:ticket:123, zen:organization:7.
@@ -44,20 +43,13 @@ SUBJECT = re.compile(r"^zen:(ticket|organization|user):(\d+)$")
 
 
 def verifier(settings: ZendeskSettings) -> Verifier | None:
-    secret = secret_bytes(settings.zendesk_webhook_secret)
-    return partial(verify, secret) if secret else None
+    return keyed(settings.zendesk_webhook_secret, verify)
 
 
 def verify(secret: bytes, request: SignedRequest) -> None:
-    provided = request.header("x-zendesk-webhook-signature")
-    timestamp = request.header("x-zendesk-webhook-signature-timestamp")
-    if not provided:
-        raise Rejected("missing signature")
-    if not timestamp:
-        raise Rejected("missing timestamp")
-    require_fresh(_parse(timestamp), request.now)
-    if not same(hmac_base64(secret, timestamp.encode("utf-8") + request.body), provided):
-        raise Rejected("bad signature")
+    provided = signature(request, "x-zendesk-webhook-signature")
+    timestamp = signed_timestamp(request, TIMESTAMP, _parse)
+    require_signature(hmac_base64(secret, timestamp.encode("utf-8") + request.body), provided)
 
 
 def _parse(timestamp: str) -> datetime:
@@ -69,14 +61,11 @@ def _parse(timestamp: str) -> datetime:
 
 
 def deliveries(payload: Any, request: SignedRequest) -> list[Delivery]:
-    require_object(payload)
-    key = delivery_id(request.header("x-zendesk-webhook-invocation-id"), request.body)
+    key = request.header("x-zendesk-webhook-invocation-id")
     # The signature covers the timestamp and the body: a trigger's author-written body
     # may repeat from one event to the next, the signed pair does not.
-    signed = fingerprint(
-        request.header("x-zendesk-webhook-signature-timestamp").encode(), request.body
-    )
-    return [Delivery(key, payload, fingerprint=signed)]
+    timestamp = request.header(TIMESTAMP).encode()
+    return signed_object(payload, key, request, timestamp, request.body)
 
 
 def hints(payload: Any) -> list[Hint]:

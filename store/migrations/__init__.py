@@ -8,7 +8,8 @@ one from the difference between the models and a database at head:
 
     python -m store.migrations revision --autogenerate -m "what changed"
 
-(against PMSYNC_DATABASE_URL), then read it and rename nothing it did not mean to.
+(against PMSYNC_DATABASE_URL), then read it and rename nothing it did not mean to. A
+revision that only adds tables may state each as `steps.NewTable` data, as most here do.
 `python -m store.migrations current|history|upgrade head` work as with `alembic`.
 """
 

@@ -25,7 +25,7 @@ from connectors.hubspot.client import (
     deal_from_raw,
 )
 from connectors.hubspot.lookup import capabilities
-from connectors.notes import HubSpotNotes
+from connectors.hubspot.notes import HubSpotNotes
 from sandbox.server import start_sandbox
 
 VENDOR = "hubspot"

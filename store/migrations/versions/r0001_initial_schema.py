@@ -14,141 +14,132 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.schema import SchemaItem
+
+from store.migrations.steps import NewTable
 
 revision = "0001"
 down_revision: str | None = None
 
+SOURCE, RECORD_ID, ISSUE_KEY = sa.String(length=32), sa.String(length=255), sa.String(length=64)
+TIME = sa.DateTime(timezone=True)
+
+# In the order they are created; the downgrade drops them in the reverse order.
 TABLES = [
-    "records",
-    "links",
-    "link_decisions",
-    "cursors",
-    "publish_ledger",
-    "dead_letters",
-    "runs",
-    "issue_states",
-    "loop_notes",
-    "inbox",
+    NewTable(
+        "records",
+        key={"source": SOURCE, "kind": sa.String(length=16), "record_id": RECORD_ID},
+        columns={"updated_at": TIME, "payload": sa.JSON(), "synced_at": TIME},
+    ),
+    NewTable(
+        "links",
+        key={"source": SOURCE, "record_id": RECORD_ID, "issue_key": ISSUE_KEY},
+        columns={
+            "kind": sa.String(length=16),
+            "method": sa.String(length=32),
+            "confidence": sa.Float(),
+            "evidence": sa.Text(),
+            "status": sa.String(length=16),
+        },
+    ),
+    NewTable(
+        "link_decisions",
+        key={"source": SOURCE, "record_id": RECORD_ID, "issue_key": ISSUE_KEY},
+        columns={"decision": sa.String(length=16), "decided_at": TIME},
+    ),
+    NewTable(
+        "cursors",
+        key={"stream": sa.String(length=64)},
+        columns={"value": sa.JSON(), "updated_at": TIME},
+    ),
+    NewTable(
+        "publish_ledger",
+        key={"issue_key": ISSUE_KEY},
+        columns={
+            "content_hash": sa.String(length=64),
+            "comment_id": sa.String(length=64),
+            "summary": sa.JSON(),
+            "written_at": TIME,
+        },
+        optional=["comment_id"],
+    ),
+    NewTable(
+        "dead_letters",
+        key={"id": sa.Integer()},
+        autoincrement=True,
+        columns={
+            "source": SOURCE,
+            "kind": sa.String(length=16),
+            "record_id": RECORD_ID,
+            "reason": sa.Text(),
+            "payload": sa.JSON(),
+            "created_at": TIME,
+            "resolved": sa.Boolean(),
+        },
+        optional=["record_id"],
+    ),
+    NewTable(
+        "runs",
+        key={"id": sa.Integer()},
+        autoincrement=True,
+        columns={
+            "started_at": TIME,
+            "finished_at": TIME,
+            "outcome": sa.String(length=16),
+            "stats": sa.JSON(),
+        },
+        optional=["finished_at"],
+    ),
+    NewTable(
+        "issue_states",
+        key={"issue_key": ISSUE_KEY},
+        columns={
+            "status_category": sa.String(length=32),
+            "released_versions": sa.JSON(),
+            "seen_at": TIME,
+        },
+    ),
+    NewTable(
+        "loop_notes",
+        key={
+            "source": SOURCE,
+            "record_id": RECORD_ID,
+            "issue_key": ISSUE_KEY,
+            "transition": sa.String(length=128),
+        },
+        columns={"note_id": sa.String(length=255), "written_at": TIME},
+        optional=["note_id"],
+    ),
+    NewTable(
+        "inbox",
+        key={"id": sa.Integer()},
+        autoincrement=True,
+        columns={
+            "tool": sa.String(length=32),
+            "delivery_id": sa.String(length=255),
+            "received_at": TIME,
+            "payload": sa.JSON(),
+            "headers": sa.JSON(),
+            "status": sa.String(length=16),
+            "attempts": sa.Integer(),
+            "claim": sa.String(length=36),
+            "claimed_at": TIME,
+            "processed_at": TIME,
+            "error": sa.Text(),
+        },
+        optional=["claim", "claimed_at", "processed_at", "error"],
+        unique={"uq_inbox_tool_delivery": ["tool", "delivery_id"]},
+        indexes={"ix_inbox_status_id": ["status", "id"]},
+    ),
 ]
 
 
-def _create(name: str, *columns: SchemaItem) -> bool:
-    """Create a table unless a pre-migration store already has it; True if created."""
-    if sa.inspect(op.get_bind()).has_table(name):
-        return False
-    op.create_table(name, *columns)
-    return True
-
-
 def upgrade() -> None:
-    _create(
-        "records",
-        sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("record_id", sa.String(length=255), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("source", "kind", "record_id"),
-    )
-    _create(
-        "links",
-        sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("record_id", sa.String(length=255), nullable=False),
-        sa.Column("issue_key", sa.String(length=64), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("method", sa.String(length=32), nullable=False),
-        sa.Column("confidence", sa.Float(), nullable=False),
-        sa.Column("evidence", sa.Text(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.PrimaryKeyConstraint("source", "record_id", "issue_key"),
-    )
-    _create(
-        "link_decisions",
-        sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("record_id", sa.String(length=255), nullable=False),
-        sa.Column("issue_key", sa.String(length=64), nullable=False),
-        sa.Column("decision", sa.String(length=16), nullable=False),
-        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("source", "record_id", "issue_key"),
-    )
-    _create(
-        "cursors",
-        sa.Column("stream", sa.String(length=64), nullable=False),
-        sa.Column("value", sa.JSON(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("stream"),
-    )
-    _create(
-        "publish_ledger",
-        sa.Column("issue_key", sa.String(length=64), nullable=False),
-        sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("comment_id", sa.String(length=64), nullable=True),
-        sa.Column("summary", sa.JSON(), nullable=False),
-        sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("issue_key"),
-    )
-    _create(
-        "dead_letters",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("record_id", sa.String(length=255), nullable=True),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("resolved", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    _create(
-        "runs",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("outcome", sa.String(length=16), nullable=False),
-        sa.Column("stats", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    _create(
-        "issue_states",
-        sa.Column("issue_key", sa.String(length=64), nullable=False),
-        sa.Column("status_category", sa.String(length=32), nullable=False),
-        sa.Column("released_versions", sa.JSON(), nullable=False),
-        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("issue_key"),
-    )
-    _create(
-        "loop_notes",
-        sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("record_id", sa.String(length=255), nullable=False),
-        sa.Column("issue_key", sa.String(length=64), nullable=False),
-        sa.Column("transition", sa.String(length=128), nullable=False),
-        sa.Column("note_id", sa.String(length=255), nullable=True),
-        sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("source", "record_id", "issue_key", "transition"),
-    )
-    if _create(
-        "inbox",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("tool", sa.String(length=32), nullable=False),
-        sa.Column("delivery_id", sa.String(length=255), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("headers", sa.JSON(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("claim", sa.String(length=36), nullable=True),
-        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("tool", "delivery_id", name="uq_inbox_tool_delivery"),
-    ):
-        op.create_index("ix_inbox_status_id", "inbox", ["status", "id"], unique=False)
+    for table in TABLES:
+        # A store made before migrations keeps the tables it has (and their indexes).
+        if not sa.inspect(op.get_bind()).has_table(table.name):
+            table.create()
 
 
 def downgrade() -> None:
-    op.drop_index("ix_inbox_status_id", table_name="inbox")
-    for name in reversed(TABLES):
-        op.drop_table(name)
+    for table in reversed(TABLES):
+        table.drop()

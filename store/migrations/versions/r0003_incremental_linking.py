@@ -6,23 +6,26 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from store.migrations.steps import NewTable
+
 revision = "0003"
 down_revision: str | None = "0002"
 
+PENDING_ISSUES = NewTable(
+    "pending_issues",
+    key={"issue_key": sa.String(length=64)},
+    columns={"marked_at": sa.DateTime(timezone=True)},
+)
+ISSUE_SIGNATURES = NewTable(
+    "issue_signatures",
+    key={"issue_key": sa.String(length=64)},
+    columns={"signature": sa.String(length=64)},
+)
+
 
 def upgrade() -> None:
-    op.create_table(
-        "pending_issues",
-        sa.Column("issue_key", sa.String(length=64), nullable=False),
-        sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("issue_key"),
-    )
-    op.create_table(
-        "issue_signatures",
-        sa.Column("issue_key", sa.String(length=64), nullable=False),
-        sa.Column("signature", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("issue_key"),
-    )
+    PENDING_ISSUES.create()
+    ISSUE_SIGNATURES.create()
     # A store adopted from create_all may have the index already.
     op.create_index(
         "ix_records_kind_synced", "records", ["kind", "synced_at"], unique=False, if_not_exists=True
@@ -31,5 +34,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_records_kind_synced", table_name="records")
-    op.drop_table("issue_signatures")
-    op.drop_table("pending_issues")
+    ISSUE_SIGNATURES.drop()
+    PENDING_ISSUES.drop()

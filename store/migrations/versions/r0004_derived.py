@@ -4,22 +4,26 @@ fingerprint of what it was built from so a sync rebuilds it only when that chang
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from store.migrations.steps import NewTable
 
 revision = "0004"
 down_revision: str | None = "0003"
 
+DERIVED = NewTable(
+    "derived",
+    key={"name": sa.String(length=64)},
+    columns={
+        "fingerprint": sa.String(length=64),
+        "value": sa.JSON(),
+        "saved_at": sa.DateTime(timezone=True),
+    },
+)
+
 
 def upgrade() -> None:
-    op.create_table(
-        "derived",
-        sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("fingerprint", sa.String(length=64), nullable=False),
-        sa.Column("value", sa.JSON(), nullable=False),
-        sa.Column("saved_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
-    )
+    DERIVED.create()
 
 
 def downgrade() -> None:
-    op.drop_table("derived")
+    DERIVED.drop()

@@ -4,24 +4,28 @@ analyses only the issues whose text changed."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from store.migrations.steps import NewTable
 
 revision = "0005"
 down_revision: str | None = "0004"
 
+TEXT_ANALYSES = NewTable(
+    "text_analyses",
+    key={"issue_key": sa.String(length=64)},
+    columns={
+        "text_hash": sa.String(length=64),
+        "row_sizes": sa.LargeBinary(),
+        "buckets": sa.LargeBinary(),
+        "counts": sa.LargeBinary(),
+        "terms": sa.Text(),
+    },
+)
+
 
 def upgrade() -> None:
-    op.create_table(
-        "text_analyses",
-        sa.Column("issue_key", sa.String(length=64), nullable=False),
-        sa.Column("text_hash", sa.String(length=64), nullable=False),
-        sa.Column("row_sizes", sa.LargeBinary(), nullable=False),
-        sa.Column("buckets", sa.LargeBinary(), nullable=False),
-        sa.Column("counts", sa.LargeBinary(), nullable=False),
-        sa.Column("terms", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("issue_key"),
-    )
+    TEXT_ANALYSES.create()
 
 
 def downgrade() -> None:
-    op.drop_table("text_analyses")
+    TEXT_ANALYSES.drop()

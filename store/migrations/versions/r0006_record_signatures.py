@@ -4,21 +4,22 @@ incremental sync relinks only the records whose linked fields changed."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from store.migrations.steps import NewTable
 
 revision = "0006"
 down_revision: str | None = "0005"
 
+RECORD_SIGNATURES = NewTable(
+    "record_signatures",
+    key={"source": sa.String(length=32), "record_id": sa.String(length=255)},
+    columns={"signature": sa.String(length=64)},
+)
+
 
 def upgrade() -> None:
-    op.create_table(
-        "record_signatures",
-        sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("record_id", sa.String(length=255), nullable=False),
-        sa.Column("signature", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("source", "record_id"),
-    )
+    RECORD_SIGNATURES.create()
 
 
 def downgrade() -> None:
-    op.drop_table("record_signatures")
+    RECORD_SIGNATURES.drop()

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from store.migrations.steps import NewTable
 
 revision = "0008"
 down_revision: str | None = "0007"
 
+LEASES = NewTable(
+    "leases",
+    key={"name": sa.String(length=255)},
+    columns={"holder": sa.String(length=120), "expires_at": sa.DateTime(timezone=True)},
+)
+
 
 def upgrade() -> None:
-    op.create_table(
-        "leases",
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column("holder", sa.String(length=120), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
-    )
+    LEASES.create()
 
 
 def downgrade() -> None:
-    op.drop_table("leases")
+    LEASES.drop()

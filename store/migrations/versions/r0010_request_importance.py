@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from store.migrations.steps import NewTable
 
 revision = "0010"
 down_revision: str | None = "0009"
 
+REQUEST_IMPORTANCE = NewTable(
+    "request_importance",
+    key={"source": sa.String(length=32), "record_id": sa.String(length=255)},
+    columns={"importance": sa.Integer(), "set_at": sa.DateTime(timezone=True)},
+)
+
 
 def upgrade() -> None:
-    op.create_table(
-        "request_importance",
-        sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("record_id", sa.String(length=255), nullable=False),
-        sa.Column("importance", sa.Integer(), nullable=False),
-        sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("source", "record_id"),
-    )
+    REQUEST_IMPORTANCE.create()
 
 
 def downgrade() -> None:
-    op.drop_table("request_importance")
+    REQUEST_IMPORTANCE.drop()

@@ -1,0 +1,55 @@
+"""What publishing writes on Jira (connectors.tracker.Publishing): which custom field
+carries which number (PMSYNC_JIRA_FIELD_*, and PMSYNC_JIRA_PIPELINE_CARRIES for the
+pipeline field), the managed comment and the property (connectors.jira.comment), and the
+writer that sends them (connectors.jira.write)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from connectors.jira import comment
+from connectors.jira.client import JiraConnector
+from connectors.jira.settings import JiraSettings
+from connectors.jira.write import JiraWriter
+from models import DemandSummary
+
+
+def _number(value: Decimal | int) -> int | float:
+    return value if isinstance(value, int) else float(value)
+
+
+class JiraPublishing:
+    def __init__(self, settings: JiraSettings) -> None:
+        self.settings = settings
+
+    def writer(self) -> JiraWriter:
+        return JiraWriter(JiraConnector(self.settings))
+
+    def field_values(self, summary: DemandSummary) -> dict[str, int | float]:
+        """Configured fields by name -> value; a field whose name is empty is switched off."""
+        values = {
+            self.settings.jira_field_requests: summary.requests,
+            self.settings.jira_field_revenue: _number(summary.revenue),
+            self.settings.jira_field_pipeline: _number(
+                summary.named_pipeline
+                if self.settings.jira_pipeline_carries == "named"
+                else summary.open_pipeline
+            ),
+        }
+        return {name: value for name, value in values.items() if name}
+
+    def field_names(self) -> list[str]:
+        """The configured fields' names (an empty name switches its field off)."""
+        names = [
+            self.settings.jira_field_requests,
+            self.settings.jira_field_revenue,
+            self.settings.jira_field_pipeline,
+        ]
+        return [name for name in names if name]
+
+    comment_basis = staticmethod(comment.comment_basis)
+    material_change = staticmethod(comment.material_change)
+    numbers_changed = staticmethod(comment.numbers_changed)
+    render_comment = staticmethod(comment.render_comment)
+    fit_property = staticmethod(comment.fit_property)
+    property_bytes = staticmethod(comment.property_bytes)
