@@ -23,8 +23,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    from connectors.settings import Settings
     from flows.pipeline import run_cycle
-    from models import Settings
     from sandbox.server import start_sandbox
     from store import Store
 

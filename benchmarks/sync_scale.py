@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from connectors import registry
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Streams a pull reads, with the largest page each API serves: the floor of requests.
@@ -85,8 +87,8 @@ def run_sync(
     are written to that file (`python -m pstats FILE`)."""
     import cProfile
 
+    from connectors.settings import Settings
     from flows.pipeline import pull_source, run_cycle
-    from models import Settings
     from store import Store
 
     settings = Settings.for_sandbox(url, database_url=database)
@@ -115,7 +117,7 @@ def run_sync(
         profiler.enable()
     started = time.perf_counter()
     if pull_only:
-        for source in settings.sources:
+        for source in registry.configured(settings):
             timed(pull_source)(settings, store, source, full)
         result: dict[str, Any] = {"pulled": store.records.count()}
     else:

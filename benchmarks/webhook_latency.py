@@ -48,8 +48,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from connectors.settings import Settings  # noqa: E402
 from deployments.serve import QUERY_SECONDS  # noqa: E402
-from models import Settings  # noqa: E402
 
 BIN = Path(sys.executable).parent
 AUTH = ("demo@example.com", "sandbox")

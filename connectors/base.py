@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from models import Record, Settings
+from models import CoreSettings, Record
 from store import DeadLetter
 
 CursorReader = Callable[[str], Any]
@@ -250,7 +250,7 @@ class ListingRead:
 
 
 def listing_read(
-    saved: Any, full: bool, started: datetime, settings: Settings, fields: str | None = None
+    saved: Any, full: bool, started: datetime, settings: CoreSettings, fields: str | None = None
 ) -> ListingRead:
     """A listing is read in full on a full sync, the first time, once
     `PMSYNC_RECONCILE_HOURS` have passed since its last full read (so deletions, which an

@@ -10,12 +10,15 @@ gone: a 404, or the tool's own deleted mark. Each vendor package lists its reads
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from connectors import registry
 from connectors.http import ApiError
-from models import Record, Settings, ToolLink
+from models import Record, ToolLink
+
+if TYPE_CHECKING:
+    from connectors.settings import Settings
 
 
 def stored_kind(tool: str, named: str) -> str | None:

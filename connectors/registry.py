@@ -17,11 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from models import Record, Settings, ToolLink
+from models import Record, ToolLink
 
 if TYPE_CHECKING:
     from connectors.base import Capability
     from connectors.notes import NoteWriter
+    from connectors.settings import Settings
     from connectors.tracker import Publishing
     from connectors.webhook import Hint, SignedRequest, Verifier
     from store.inbox import Delivery
@@ -48,7 +49,9 @@ class Reader(NamedTuple):
 
 
 # Rebuilding a dead letter (flows.replay): (raw, context kept beside it, settings) -> record.
-Rebuild = Callable[[dict[str, Any], dict[str, Any], Settings], Record]
+# (Settings named as a string: connectors.settings imports every vendor package, which
+# imports this module.)
+Rebuild = Callable[[dict[str, Any], dict[str, Any], "Settings"], Record]
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,8 @@ class Vendor:
     shaping: frozenset[str] = frozenset()
     # Stored kinds whose rebuild needs the context the connector keeps beside the raw record.
     needs_context: frozenset[str] = frozenset()
-    # Whether the tool is configured, for one whose settings are its own (not in Settings).
+    # Whether the tool is configured, for one whose settings are its own (not a part of
+    # connectors.settings.Settings).
     configured_by: Callable[[Settings], bool] | None = None
     # Its name as people read it in texts pmsync stores ("Jira"); the name when unset.
     title: str | None = None

@@ -34,9 +34,11 @@ from typing import Any
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.schedules import Cron
 
+from connectors import registry
+from connectors.settings import Settings, load_settings
 from flows.budgets import ensure_prefect_limits
 from flows.sync import refuse_secrets, sync
-from models import ConfigError, Settings, load_settings
+from models import ConfigError
 
 log = logging.getLogger("pmsync.serve")
 
@@ -78,7 +80,7 @@ def build_deployments(settings: Settings) -> list[Served]:
             },
         )
     ]
-    for source in settings.sources:
+    for source in registry.configured(settings):
         deployments.append(
             Served(
                 sync,

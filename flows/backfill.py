@@ -28,10 +28,11 @@ from prefect import flow
 
 from connectors import registry
 from connectors.base import Connector, Page
+from connectors.settings import Settings
 from flows.budgets import install_budgets
 from flows.pipeline import refuse_mass_delete
 from flows.sync import as_task, settings_for
-from models import ConfigError, Settings
+from models import ConfigError
 from services import invalidation
 from services.apply import WRITER_LEASE, Step, apply, plain
 from services.scope import Scope

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from connectors import registry
 from connectors.http import RateBudget, set_throttle
-from models import Settings
+from connectors.settings import Settings
 
 log = logging.getLogger("pmsync.budgets")
 

@@ -20,8 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors import registry
 from connectors.base import CheckFailed
 from connectors.http import ApiError, AuthError, RetryableError
+from connectors.settings import Settings
 from flows.budgets import limit_name
-from models import ConfigError, Settings
+from models import ConfigError
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,11 @@ from connectors import registry
 from connectors.base import Page, convert
 from connectors.lookup import InvalidRecord, Lookup, stored_kind
 from connectors.registry import hints as hints_of
+from connectors.settings import Settings
 from connectors.webhook import Hint
 from flows.pipeline import accounts_named, read_named_accounts
 from flows.sync import settings_for
-from models import Record, RecordKind, Settings
+from models import Record, RecordKind
 from services import invalidation
 from services.apply import WRITER_LEASE, apply
 from services.scope import Changes, Scope

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from connectors.settings import Settings, load_settings
 from flows.logs import for_tool
 from flows.pipeline import Progress, run_cycle
-from models import ConfigError, Settings, load_settings
+from models import ConfigError
 from store import Store
 
 # Query parameters a driver takes a password from (libpq's `password`, `sslpassword`).

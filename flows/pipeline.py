@@ -26,9 +26,10 @@ from connectors.base import (
 )
 from connectors.http import ApiError, AuthError, NotAnAnswer, RetryableError
 from connectors.lookup import InvalidRecord, Lookup
+from connectors.settings import Settings
 from flows.budgets import install_budgets
 from flows.prefetch import prefetched
-from models import ConfigError, Feedback, Record, RecordKind, Settings
+from models import ConfigError, Feedback, Record, RecordKind
 from services import invalidation
 from services.apply import WRITER_LEASE, Progress, Step, apply, plain, unwatched
 from services.incremental import reconcile_due, reconciled

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from connectors import registry
 from connectors.base import failure_reason
 from connectors.lookup import InvalidRecord, Lookup, read_kind
+from connectors.settings import Settings
 from flows.pipeline import EXPECTED_FAILURES
 from flows.replay import LettersReport, conclude, letters_matching
-from models import Record, Settings
+from models import Record
 from store import Store
 
 

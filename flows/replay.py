@@ -17,7 +17,8 @@ from typing import Any
 
 from connectors import registry
 from connectors.base import BUILD_ERRORS, failure_reason
-from models import Record, RecordKind, Settings
+from connectors.settings import Settings
+from models import Record, RecordKind
 from services.apply import WRITER_LEASE, apply
 from services.scope import Scope
 from store import CONTEXT_KEY, Store

@@ -14,11 +14,12 @@ from models.records import (
     RecordKind,
     ToolLink,
 )
-from models.settings import ConfigError, Settings, load_settings
+from models.settings import ConfigError, CoreSettings
 
 __all__ = [
     "Account",
     "ConfigError",
+    "CoreSettings",
     "CustomerDemand",
     "Deal",
     "DemandSummary",
@@ -29,7 +30,5 @@ __all__ = [
     "Quote",
     "Record",
     "RecordKind",
-    "Settings",
     "ToolLink",
-    "load_settings",
 ]

@@ -7,7 +7,8 @@ import json
 import typer
 from rich import box
 
-from models import ConfigError, Settings, load_settings
+from connectors.settings import Settings, load_settings
+from models import ConfigError
 from pmsync.common import JsonOption, SandboxOption, console, folded_table
 
 

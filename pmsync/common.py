@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from models import ConfigError, Settings, load_settings
+from connectors.settings import Settings, load_settings
+from models import ConfigError
 
 # Piped output (make, CI logs) gets a fixed width instead of rich's 80-column guess.
 console = Console(width=None if sys.stdout.isatty() else 120)

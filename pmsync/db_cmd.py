@@ -15,7 +15,8 @@ console = Console()
 def _url(database_url: str | None) -> str:
     if database_url:
         return database_url
-    from models import ConfigError, load_settings
+    from connectors.settings import load_settings
+    from models import ConfigError
 
     try:
         return load_settings().database_url

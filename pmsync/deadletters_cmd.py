@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from models import ConfigError, Settings
+from connectors.settings import Settings
+from models import ConfigError
 from pmsync.common import JsonOption, SandboxOption, console, fail, folded_table, settings_or_exit
 from pmsync.status import iso as _iso
 from store import Store

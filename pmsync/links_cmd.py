@@ -21,8 +21,9 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
+from connectors.settings import Settings
 from linking.importance import importance_of
-from models import RecordKind, Settings
+from models import RecordKind
 from models.records import money
 from pmsync.common import JsonOption, console, err, fail, folded_table, settings_or_exit
 from pmsync.importance_cmd import (

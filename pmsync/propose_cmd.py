@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from connectors.jira import adf
-from models import Settings
+from connectors.settings import Settings
 from models.records import money
 from pmsync.common import SandboxOption, console, fail, settings_or_exit
 from store import Store

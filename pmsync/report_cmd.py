@@ -15,8 +15,9 @@ import typer
 from rich import box
 from rich.table import Table
 
+from connectors.settings import Settings
 from linking.report import SEGMENTS, SORTS, Filters, Report, build_report
-from models import RecordKind, Settings
+from models import RecordKind
 from models.records import money
 from pmsync.common import console, err, fail, settings_or_exit
 from store import Store

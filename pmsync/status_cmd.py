@@ -11,6 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from connectors import registry
 from models import RecordKind
 from pmsync.common import JsonOption, console, folded_table, settings_or_exit
 from store import Store
@@ -191,7 +192,7 @@ def status(
     settings = settings_or_exit()
     report = status_report(
         Store(settings.database_url, upgrade=True),
-        configured=list(settings.sources),
+        configured=registry.configured(settings),
         internal=everything,
     )
     if as_json:

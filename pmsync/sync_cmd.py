@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from connectors import registry
 from models import ConfigError
 from pmsync.common import JsonOption, SandboxOption, console, err, fail, settings_or_exit
 from store import Store
@@ -60,7 +61,7 @@ def sync(
     issues they move are published. Every PMSYNC_RECONCILE_HOURS (and on --full) the sync
     reconciles instead: every record relinked, every issue summed."""
     settings = settings_or_exit(sandbox)  # bad configuration fails here, before any request
-    if not settings.sources:
+    if not registry.configured(settings):
         fail(
             "no tool is configured: set PMSYNC_JIRA_URL and at least one of "
             "PMSYNC_ZENDESK_URL, PMSYNC_INTERCOM_URL, PMSYNC_FRESHDESK_URL, "

@@ -8,8 +8,9 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from connectors.settings import Settings
 from linking.themes import MAX_ITEMS, Theme, cluster
-from models import Feedback, Link, RecordKind, Settings
+from models import Feedback, Link, RecordKind
 from models.records import money
 from pmsync.common import console, folded_table
 from store import Store

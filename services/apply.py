@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from connectors import registry
-from models import ConfigError, DemandSummary, Issue, Settings
+from connectors.settings import Settings
+from models import ConfigError, DemandSummary, Issue
 from services.close_loop import close_loop
 from services.demand import demand
 from services.incremental import demand_of_changes, demand_step, link_step, relink_changes

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from connectors import registry
 from connectors.http import ApiError
 from connectors.notes import NoteWriter, marker
-from models import Deal, Feedback, Issue, Link, RecordKind, Settings
+from connectors.settings import Settings
+from models import Deal, Feedback, Issue, Link, RecordKind
 from store import Store
 
 log = logging.getLogger("pmsync.loop")

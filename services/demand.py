@@ -13,10 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from connectors import registry
+from connectors.settings import Settings
 from linking.accounts import RULES as ACCOUNT_RULES
 from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator
-from models import DemandSummary, Link, RecordKind, Settings
+from models import DemandSummary, Link, RecordKind
 from store import Store
 from store.importance import Importances
 

@@ -37,7 +37,8 @@ from itertools import chain
 from pathlib import Path
 
 from connectors import registry
-from models import Deal, DemandSummary, Feedback, Issue, Link, RecordKind, Settings, ToolLink
+from connectors.settings import Settings
+from models import Deal, DemandSummary, Feedback, Issue, Link, RecordKind, ToolLink
 from services.demand import account_directory, demand, issues_asked_by
 from services.links import LINK_CHUNK, link_all, record_signature, relink
 from services.scope import Changes, Owner

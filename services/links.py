@@ -14,10 +14,11 @@ from itertools import chain
 from typing import Any
 
 from connectors import registry
+from connectors.settings import Settings
 from linking.proposals import proposed_link
 from linking.references import Words, deal_links, feedback_links, tag_links
 from linking.text_links import text_linker, text_links
-from models import Deal, Feedback, Issue, Link, RecordKind, Settings, ToolLink
+from models import Deal, Feedback, Issue, Link, RecordKind, ToolLink
 from services import invalidation
 from store import Store
 

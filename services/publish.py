@@ -28,9 +28,10 @@ from typing import Any
 from connectors import registry
 from connectors.base import DuplicatePageToken
 from connectors.http import ApiError
+from connectors.settings import Settings
 from connectors.tracker import Publishing, SeenIssue, TrackerWriter
 from linking.demand import content_hash
-from models import DemandSummary, Settings
+from models import DemandSummary
 from services.drift import COMMENT_PARTS, EDIT_PARTS, FIELDS, Drift, drift_of
 from store import LedgerEntry, Store
 from store.leases import Leases, take_waiting

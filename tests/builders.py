@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
-from models import Settings
+from connectors.settings import Settings
 from models.records import CustomerDemand, DemandSummary
 
 SANDBOX = "http://sandbox.test"

@@ -10,7 +10,7 @@ import requests
 import responses
 from prefect.logging.configuration import ensure_logging_setup
 
-from models import Settings
+from connectors.settings import Settings
 from store import Store
 from tests.postgres import POSTGRES_URL, postgres_schema
 

@@ -13,12 +13,14 @@ import requests
 import responses
 from builders import ZENDESK, RecordedSleep, sandbox_settings
 
+from connectors import registry
 from connectors.http import ApiClient, NotAnAnswer, Shape, checked_records
 from connectors.hubspot.client import RESULTS_PAGE
 from connectors.salesforce.client import QUERY_PAGE
+from connectors.settings import Settings
 from connectors.zendesk.client import TICKET_EXPORT_PAGE, ZendeskConnector
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from sandbox.server import SandboxServer, start_sandbox
 from store import Store
 from tests.conftest import EXPLICIT_ONLY
@@ -128,7 +130,7 @@ def test_every_answer_an_error_shaped_200_deletes_nothing(server: SandboxServer,
     before = snapshot(store)
     configure(server, faults=1.0, fault_kinds=["error_200"])
     result = run_cycle(settings.model_copy(update={"http_max_attempts": 2}), store, full=True)
-    assert set(result.failed) == set(settings.sources)
+    assert set(result.failed) == set(registry.configured(settings))
     assert all("no answer the API documents" in why for why in result.failed.values())
     assert snapshot(store) == before
     configure(server, faults=0.0)

@@ -14,6 +14,7 @@ import requests
 from processes import prefect_env, run_python
 
 from connectors import registry
+from connectors.settings import Settings
 from flows.backfill import (
     backfill_window,
     parse_moment,
@@ -22,7 +23,7 @@ from flows.backfill import (
     windows,
 )
 from flows.pipeline import pull_source
-from models import ConfigError, RecordKind, Settings
+from models import ConfigError, RecordKind
 from store import Store
 from tests.jira_view import assert_ticket_shows
 from tests.oracle import expected_demand

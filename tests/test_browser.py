@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import Settings
 from models.records import money
 from store import Store
 from tests.oracle import expected_demand

@@ -17,8 +17,8 @@ from typing import Any
 import processes
 import requests
 
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import Settings
 from store import Store
 
 ROOT = Path(__file__).parent.parent

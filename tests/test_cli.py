@@ -11,7 +11,7 @@ from pathlib import Path
 from processes import run_python
 from typer.testing import CliRunner
 
-from models import Settings
+from connectors.settings import Settings
 from pmsync.cli import app
 from tests.oracle import EVERY_TOOL
 

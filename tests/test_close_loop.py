@@ -12,7 +12,8 @@ import responses
 
 from connectors.http import ApiClient, AuthError
 from connectors.hubspot.notes import HubSpotNotes
-from models import Deal, Feedback, Issue, Link, Settings
+from connectors.settings import Settings
+from models import Deal, Feedback, Issue, Link
 from services import invalidation
 from services.close_loop import close_loop
 from store import Store

@@ -7,8 +7,9 @@ import requests
 
 from connectors import registry
 from connectors.notes import marker
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from store import Store
 
 

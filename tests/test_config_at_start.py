@@ -13,8 +13,9 @@ import pytest
 from processes import run_python
 from typer.testing import CliRunner
 
-from models import ConfigError, Settings, load_settings
-from models.settings import TOOL_URLS
+from connectors import registry
+from connectors.settings import TOOL_URLS, Settings, load_settings
+from models import ConfigError
 from pmsync.cli import app
 
 ROOT = Path(__file__).parent.parent
@@ -333,7 +334,7 @@ def test_publish_names_a_missing_custom_field_in_one_line(sandbox_url: str, stor
     from store import Store
 
     settings = Settings.for_sandbox(sandbox_url, database_url=store_url)
-    for source in settings.sources:
+    for source in registry.configured(settings):
         pull_source(settings, Store(store_url, upgrade=True), source, True)
     env = {"PMSYNC_DATABASE_URL": store_url, "PMSYNC_JIRA_FIELD_REQUESTS": "Customer Asks"}
     result = runner.invoke(app, ["publish", "--sandbox", sandbox_url], env=env)

@@ -16,7 +16,8 @@ from builders import (
 from hubspot_fixtures import SEARCH, connector
 
 from connectors.hubspot.client import DEALS, HubSpotConnector
-from models import Deal, Settings
+from connectors.settings import Settings
+from models import Deal
 from sandbox.world import generate
 
 

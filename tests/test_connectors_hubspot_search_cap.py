@@ -30,7 +30,7 @@ from hubspot_fixtures import (
 
 import connectors.hubspot.client
 from connectors.hubspot.client import HubSpotConnector
-from models import Settings
+from connectors.settings import Settings
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import requests
 
+from connectors.settings import Settings
 from flows.pipeline import pull_source
-from models import RecordKind, Settings
+from models import RecordKind
 from store import Store
 
 # (tool, the sandbox's kind, the store's kind): one of each tool's records to delete.

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from connectors.base import clamped_cursor, cursor_time
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from pmsync.status_cmd import status_report
 from store import Store
 

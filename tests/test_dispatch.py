@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from models import Settings
+from connectors.settings import Settings
 from store import Store
 from store.inbox import DONE, PENDING, PROCESSING, Delivery, Inbox, InboxEvent
 from webhooks.dispatch import (

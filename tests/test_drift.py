@@ -12,8 +12,8 @@ import requests
 from sqlalchemy import delete
 from typer.testing import CliRunner
 
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import Settings
 from pmsync.cli import app
 from store import Store
 from store.schema import publish_ledger

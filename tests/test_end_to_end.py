@@ -15,8 +15,9 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from pmsync.cli import app
 from store import Store
 from store.ledger import Ledger
@@ -106,9 +107,10 @@ def test_sync_killed_mid_run_converges(
     """A sync killed while publishing, then run again, ends in the same state as one
     uninterrupted run: right numbers, one comment per issue."""
     script = (
-        "import sys; from flows.pipeline import run_cycle; from models import Settings; "
-        "from store import Store; s = Settings.for_sandbox(sys.argv[1], "
-        "database_url=sys.argv[2]); run_cycle(s, Store(s.database_url, upgrade=True))"
+        "import sys; from flows.pipeline import run_cycle; "
+        "from connectors.settings import Settings; from store import Store; "
+        "s = Settings.for_sandbox(sys.argv[1], database_url=sys.argv[2]); "
+        "run_cycle(s, Store(s.database_url, upgrade=True))"
     )
     process = subprocess.Popen(
         [sys.executable, "-c", script, sandbox_url, store_url], cwd=Path(__file__).parent.parent

@@ -21,8 +21,9 @@ from connectors.jira import adf
 from connectors.jira.comment import render_comment
 from connectors.notes import NoteWriter, marker
 from connectors.salesforce.notes import SalesforceNotes
+from connectors.settings import Settings
 from connectors.zendesk.notes import ZendeskNotes
-from models import DemandSummary, Issue, Settings
+from models import DemandSummary, Issue
 from services.close_loop import notify
 from tests.escaping import ADF_NODES, HOSTILE, assert_shows_exactly
 

@@ -10,8 +10,9 @@ import requests
 
 from connectors import registry
 from connectors.notes import marker
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from store import Store
 from tests.escaping import ADF_NODES, HOSTILE_SUMMARY, assert_shows_exactly
 from tests.oracle import AUTH

@@ -390,8 +390,8 @@ def test_the_shipped_calibration_is_read_as_written():
 def test_the_settings_default_to_the_shipped_thresholds():
     """PMSYNC_TEXT_AUTO_THRESHOLD and PMSYNC_TEXT_SUGGEST_THRESHOLD default to what
     linking/text_calibration.json ships (the settings carry literals to stay import-light)."""
+    from connectors.settings import Settings
     from linking import text_calibration
-    from models.settings import Settings
 
     fields = Settings.model_fields
     assert fields["text_auto_threshold"].default == text_calibration.DEFAULT_AUTO_THRESHOLD

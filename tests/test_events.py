@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import requests
 
+from connectors.settings import Settings
 from flows.events import handle_events
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from sandbox.webhooks_out import Delivery, signed_headers
 from services.links import relink
 from store import Store

@@ -18,9 +18,11 @@ import pytest
 import requests
 from sandbox_session import configured_sandbox
 
+from connectors import registry
 from connectors.jira.remote_links import NO_TIME
+from connectors.settings import Settings
 from flows.pipeline import pull_source, run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from sandbox import malformed
 from sandbox.server import SandboxServer, start_sandbox
 from sandbox.state import SandboxState
@@ -246,7 +248,7 @@ class Changes:
 
 def pull_all(settings: Settings, store: Any, full: bool) -> None:
     """A sync's pull step: every configured tool, page by page (no linking, no publish)."""
-    for source in settings.sources:
+    for source in registry.configured(settings):
         pull_source(settings, store, source, full)
 
 

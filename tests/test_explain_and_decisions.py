@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from pmsync.cli import app
 from store import Store
 from tests.jira_view import issue_numbers

@@ -24,8 +24,9 @@ import requests
 import responses as responses_lib
 
 from connectors.http import ApiClient
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from sandbox.server import SandboxServer, start_sandbox
 from services.links import link_all
 from store import Store

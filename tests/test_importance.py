@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 from connectors.freshdesk import client as freshdesk
 from connectors.intercom import client as intercom
 from connectors.jira.comment import comment_basis, numbers_changed, render_comment
+from connectors.settings import Settings
 from connectors.zendesk import client as zendesk
 from flows.pipeline import run_cycle
 from linking.demand import content_hash
 from linking.importance import from_priority
-from models import DemandSummary, Settings
+from models import DemandSummary
 from pmsync.cli import app
 from pmsync.report_cmd import gather
 from services.demand import demand

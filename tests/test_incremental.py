@@ -10,8 +10,9 @@ import pytest
 import requests
 
 from connectors.http import ApiError
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import Link, RecordKind, Settings
+from models import Link, RecordKind
 from services.incremental import LINKED, RECONCILED, reconcile_due
 from services.publish import Plan, Publisher
 from store import Store

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from connectors.settings import Settings
 from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator, excerpt
 from linking.references import cited_keys, deal_links, feedback_links, tag_links
-from models import Account, Deal, Feedback, Link, Settings, ToolLink
+from models import Account, Deal, Feedback, Link, ToolLink
 from services.links import evidence_words
 
 FREE_MAIL = Settings.model_fields["free_mail_domains"].default

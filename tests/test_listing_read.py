@@ -53,9 +53,9 @@ def test_a_listing_is_read_in_full_when_what_is_stored_may_be_stale(
 def test_the_crm_revenue_field_is_read_only_when_revenue_comes_from_it():
     """HubSpot's annualrevenue and Salesforce's AnnualRevenue (or the configured field)
     become the account's revenue; by default revenue comes from deals and they are not read."""
-    assert sandbox_settings().revenue_field("hubspot") is None
+    assert sandbox_settings().revenue_property() is None
     settings = sandbox_settings(revenue_from="crm_field", salesforce_revenue_field="ARR__c")
-    assert settings.revenue_field("hubspot") == "annualrevenue"
+    assert settings.revenue_property() == "annualrevenue"
     company = {
         "id": "7",
         "properties": {
@@ -67,5 +67,5 @@ def test_the_crm_revenue_field_is_read_only_when_revenue_comes_from_it():
     assert company_from_raw(company, "https://h", "annualrevenue").revenue == Decimal("1250000.5")
     assert company_from_raw(company, "https://h").revenue is None
     account = {"Id": "001A", "Name": "Acme", "ARR__c": 90000, "SystemModstamp": NOW.isoformat()}
-    built = account_from_raw(account, "https://s", settings.revenue_field("salesforce"))
+    built = account_from_raw(account, "https://s", settings.revenue_account_field())
     assert built.revenue == Decimal(90000)

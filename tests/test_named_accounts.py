@@ -16,8 +16,9 @@ import connectors.freshdesk.client
 import connectors.intercom.client
 from connectors.freshdesk.client import FreshdeskConnector
 from connectors.intercom.client import IntercomConnector
+from connectors.settings import Settings
 from flows.pipeline import pull_source
-from models import RecordKind, Settings
+from models import RecordKind
 from store import Store
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from connectors.settings import Settings
 from flows.pipeline import SyncResult, run_cycle
-from models import Settings
 from store import Store
 from store.leases import Leases, take_waiting
 from tests.conftest import EXPLICIT_ONLY

@@ -15,10 +15,10 @@ import responses
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from connectors.settings import Settings
 from flows.backfill import run_backfill
 from flows.check import run_checks
 from flows.pipeline import run_cycle
-from models import Settings
 from pmsync.cli import app
 from pmsync.status_cmd import status_report
 from store import Store

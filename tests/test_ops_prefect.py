@@ -18,7 +18,7 @@ import processes
 import requests
 from processes import run_python
 
-from models import Settings
+from connectors.settings import Settings
 
 ROOT = Path(__file__).parent.parent
 

@@ -15,8 +15,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import pmsync.sync_cmd
+from connectors import registry
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import RecordKind, Settings
+from models import RecordKind
 from pmsync.cli import app
 from pmsync.progress import cycle_progress
 from pmsync.status_cmd import status_report
@@ -94,7 +96,7 @@ def test_status_per_tool_last_pull_newest_record_and_last_failure(
     broken = settings.model_copy(update={"hubspot_url": f"http://127.0.0.1:{closed_port()}/x"})
     run_cycle(broken, store, sources=["hubspot"])
 
-    report = status_report(store, configured=list(settings.sources))
+    report = status_report(store, configured=list(registry.configured(settings)))
     jira = report["tools"]["jira"]
     assert jira["since_pull_s"] is not None and jira["since_pull_s"] < 120
     assert jira["newest_record_age_s"] is not None

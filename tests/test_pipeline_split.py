@@ -14,9 +14,10 @@ import pytest
 
 from connectors.jira.adf import to_text
 from connectors.jira.comment import pipeline, render_comment, trend
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
 from linking.demand import content_hash
-from models import DemandSummary, Settings
+from models import DemandSummary
 from models.records import NamedDeal
 from store import Store
 from tests.jira_view import issue_numbers

@@ -40,7 +40,8 @@ import sandbox.freshdesk
 import sandbox.hubspot
 import sandbox.salesforce
 from connectors.http import ApiClient
-from models import Deal, Feedback, Issue, Settings
+from connectors.settings import Settings
+from models import Deal, Feedback, Issue
 from sandbox.server import SandboxServer
 from store import Store
 from tests.test_exactness import (

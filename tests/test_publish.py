@@ -14,6 +14,7 @@ import pytest
 import requests
 from builders import demand_summary
 
+from connectors import registry
 from connectors.jira.client import JiraConnector
 from connectors.jira.comment import (
     MAX_PROPERTY_BYTES,
@@ -22,8 +23,9 @@ from connectors.jira.comment import (
     render_comment,
 )
 from connectors.jira.write import JiraWriter
+from connectors.settings import Settings
 from flows.pipeline import pull_source, run_cycle
-from models import ConfigError, DemandSummary, FeedbackRef, RecordKind, Settings
+from models import ConfigError, DemandSummary, FeedbackRef, RecordKind
 from services.demand import demand
 from services.links import link_all
 from services.publish import Publisher, describe, publish_all
@@ -38,7 +40,7 @@ def jira_writes(url: str) -> int:
 
 
 def pulled(settings: Settings, store: Store) -> dict[str, DemandSummary]:
-    for source in settings.sources:
+    for source in registry.configured(settings):
         pull_source(settings, store, source, full=False)
     link_all(settings, store)
     return demand(settings, store)

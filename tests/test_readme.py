@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import Settings
 from store import Store
 from tests.jira_view import AUTH
 

@@ -22,10 +22,11 @@ from connectors.hubspot import client as hubspot
 from connectors.intercom import client as intercom
 from connectors.jira import client as jira
 from connectors.salesforce import client as salesforce
+from connectors.settings import Settings
 from connectors.zendesk import client as zendesk
 from flows.pipeline import pull_source, run_cycle
 from flows.replay import replay_dead_letters
-from models import RecordKind, Settings
+from models import RecordKind
 from pmsync.cli import app
 from store import CONTEXT_KEY, Store
 from store.schema import dead_letters

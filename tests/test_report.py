@@ -15,9 +15,9 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
 from linking.report import SEGMENTS, SORTS, Filters
-from models import Settings
 from pmsync.cli import app
 from pmsync.report_cmd import gather, parse_since
 from store import Store

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
 from linking.report import Report
-from models import Settings
 from models.records import money
 from pmsync.report_cmd import gather
 from pmsync.report_html import render

@@ -208,8 +208,8 @@ def test_messy_tenant_has_requesters_without_email_and_spam() -> None:
 def test_every_record_link_pmsync_stores_opens_its_page(tmp_path, tool: str) -> None:
     """The links a product manager clicks in Jira's comment (a quote's conversation or
     ticket, an account) open the record's page in the tool, here the sandbox's."""
+    from connectors.settings import Settings
     from flows.pipeline import pull_source
-    from models import Settings
     from store import Store
 
     with start_sandbox(seed=7, tenant="messy") as running:

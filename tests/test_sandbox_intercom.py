@@ -327,8 +327,8 @@ def test_a_conversation_deleted_in_intercom_leaves_the_store(tmp_path) -> None:
     """Deleted in Intercom: a full sync drops it from the store, and re-reading it by id
     (what a `conversation.deleted` webhook starts) reads it as gone."""
     from connectors.lookup import Lookup
+    from connectors.settings import Settings
     from flows.pipeline import pull_source
-    from models import Settings
     from store import Store
 
     with start_sandbox(seed=7) as running, Client(running.url + "/intercom") as client:

@@ -406,7 +406,7 @@ def test_pmsync_reads_an_org_without_the_custom_field_and_check_says_so(
     from connectors import registry
     from connectors.salesforce.client import SalesforceConnector
     from connectors.salesforce.lookup import check_salesforce
-    from models import Settings
+    from connectors.settings import Settings
 
     settings = Settings.for_sandbox(tenants["minimal"].url)
     connector = SalesforceConnector(settings)
@@ -428,7 +428,7 @@ def test_pmsync_sums_a_multi_currency_org_in_its_corporate_currency(
     tenants: dict[str, SandboxServer],
 ) -> None:
     from connectors.salesforce.client import SalesforceConnector
-    from models import Settings
+    from connectors.settings import Settings
 
     def deals(tenant: str) -> dict[str, Any]:
         connector = SalesforceConnector(Settings.for_sandbox(tenants[tenant].url))

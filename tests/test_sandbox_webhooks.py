@@ -15,8 +15,8 @@ import requests
 import uvicorn
 from pydantic import SecretStr
 
+from connectors.settings import Settings
 from connectors.webhook import Hint
-from models import Settings
 from store import Store
 from store.inbox import Inbox
 from tests.conftest import EXPLICIT_ONLY

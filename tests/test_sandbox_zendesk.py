@@ -10,9 +10,10 @@ import pytest
 import requests
 from sandbox_session import ToolSession, sandbox_session
 
+from connectors.settings import Settings
 from flows.check import run_checks
 from flows.pipeline import pull_source
-from models import RecordKind, Settings
+from models import RecordKind
 from sandbox.world import generate
 from store import Store
 

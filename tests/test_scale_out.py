@@ -27,11 +27,11 @@ import pytest
 import requests
 from sqlalchemy import create_engine, select, text
 
+from connectors.settings import Settings
 from flows.backfill import parse_window, run_backfill
 from flows.budgets import ensure_prefect_limits
 from flows.check import run_checks
 from flows.pipeline import pull_source
-from models import Settings
 from pmsync.status_cmd import status_report
 from services.demand import demand
 from services.links import link_all

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from connectors import registry
+
 
 def _modules_at_start(conn: Connection) -> None:
     """A child's target: which heavy modules it had before doing anything. This module
@@ -26,14 +28,14 @@ def _modules_at_start(conn: Connection) -> None:
 
 
 def test_every_deployment_is_served_with_its_options() -> None:
+    from connectors.settings import Settings
     from deployments.serve import ONE_AT_A_TIME, build_deployments
-    from models import Settings
 
     settings = Settings.for_sandbox("http://127.0.0.1:1")
     served = {item.name: item for item in build_deployments(settings)}
     assert set(served) == {
         "sync",
-        *(f"sync-{source}" for source in settings.sources),
+        *(f"sync-{source}" for source in registry.configured(settings)),
         "backfill",
         "backfill-part",
         "handle-events",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import Settings
 from pmsync.cli import app
 from store import Store
 from tests.jira_view import issue_numbers

@@ -11,9 +11,9 @@ from typing import Any
 
 import requests
 
+from connectors.settings import Settings
 from flows.events import process
 from flows.pipeline import SyncResult, run_cycle
-from models import Settings
 from store import Store
 from store.inbox import Delivery
 from tests.conftest import EXPLICIT_ONLY

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from connectors import registry
+from connectors.settings import Settings
 from flows.pipeline import pull_source
-from models import RecordKind, Settings
+from models import RecordKind
 from services.demand import account_directory, calculator_for, demand, issues_asked_by
 from services.links import link_all
 from store import Store
@@ -22,7 +24,7 @@ def test_targeted_reads_give_what_loading_everything_gives(
     those of a calculator holding every record, on SQLite and PostgreSQL."""
     settings = Settings.for_sandbox(sandbox_url, database_url=any_store_url)
     store = Store(any_store_url, upgrade=True)
-    for source in settings.sources:
+    for source in registry.configured(settings):
         pull_source(settings, store, source, full=True)
     link_all(settings, store)
     counting = store.links.all(suggested=False)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from connectors import registry
+from connectors.settings import Settings
 from flows.check import run_checks
 from flows.pipeline import run_cycle
-from models import Settings
 from sandbox.server import SandboxServer, start_sandbox
 from sandbox.tenants import TENANTS
 from store import Store
@@ -32,7 +33,7 @@ def test_every_tenant_profile_shows_the_oracles_numbers(tenant: SandboxServer, t
     )
     result = run_cycle(settings, Store(settings.database_url, upgrade=True))
     assert result.failed == {}
-    assert all(result.pulled[tool] > 0 for tool in settings.sources), result.pulled
+    assert all(result.pulled[tool] > 0 for tool in registry.configured(settings)), result.pulled
     expected = expected_demand(tenant.url)
     assert len(expected) >= 10
     assert result.published == {"written": len(expected), "unchanged": 0, "failed": 0}

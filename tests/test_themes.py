@@ -9,10 +9,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from connectors.settings import Settings
 from evaluation.themes import labelled_groups, purity_and_coverage
 from flows.pipeline import run_cycle
 from linking.themes import cluster
-from models import Settings
 from pmsync.cli import app
 from store import Store
 

@@ -12,8 +12,8 @@ import requests
 from typer.testing import CliRunner
 
 import pmsync.sync_cmd
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import Settings
 from pmsync.cli import app
 from pmsync.status_cmd import status_report
 from store import Store

@@ -17,8 +17,9 @@ import pytest
 
 from connectors import registry
 from connectors.lookup import Lookup
+from connectors.settings import Settings
 from flows.pipeline import run_cycle
-from models import Feedback, RecordKind, Settings
+from models import Feedback, RecordKind
 from store import Store
 from tests.conftest import EXPLICIT_ONLY
 from tests.jira_view import demand_property, issue_numbers, managed_comments

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from models import Settings
+from connectors.settings import Settings
 from store import Store
 from store.inbox import Delivery, Inbox, inbox
 from tests.postgres import postgres_schema

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import SecretStr
 
-from models import Settings
+from connectors.settings import Settings
 from store import Inbox, Store
 from webhooks import create_app
 

@@ -29,8 +29,8 @@ from starlette.routing import Route
 
 from connectors import registry
 from connectors.registry import Webhook
+from connectors.settings import Settings
 from connectors.webhook import Rejected, SignedRequest, Verifier
-from models import Settings
 from store import Store
 from store.inbox import Inbox
 

@@ -38,9 +38,9 @@ from sqlalchemy import func, select
 from connectors import registry
 from connectors.lookup import Lookup
 from connectors.registry import OwnWriteContext, hints
+from connectors.settings import Settings
 from flows.events import process
 from flows.sync import refuse_secrets
-from models import Settings
 from store import Store
 from store.inbox import PENDING, PROCESSING, PROCESSING_TIMEOUT, Inbox, InboxEvent, inbox
 

@@ -36,9 +36,10 @@ from connectors.base import (
     listing_read,
     parse_time,
 )
+from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.http import ApiClient, ApiError, AuthError
 from connectors.paging import Request, Stream, link_header, next_link, reread_moved
-from models import Account, Feedback, Settings
+from models import Account, Feedback
 
 TICKETS = "freshdesk.tickets"
 COMPANIES = "freshdesk.companies"
@@ -112,7 +113,9 @@ class FreshdeskConnector(Connector):
         "a window holds only by reading its pages"
     )
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, settings: FreshdeskSettings, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         assert settings.freshdesk_url and settings.freshdesk_api_key
         self.settings = settings
         self.site = settings.freshdesk_url.rstrip("/")
@@ -275,7 +278,7 @@ class FreshdeskConnector(Connector):
         yield read.closing("freshdesk", "account", COMPANIES, seen)
 
 
-def capabilities(settings: Settings) -> list[Capability]:
+def capabilities(settings: FreshdeskSettings) -> list[Capability]:
     """Each optional read, probed with one cheap call: companies (accounts) and the deleted
     tickets listing (deletions between full syncs). A refusal marks that feature missing."""
     api = FreshdeskConnector(settings).api

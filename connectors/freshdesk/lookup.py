@@ -7,11 +7,11 @@ from typing import Any
 
 from connectors.freshdesk import client
 from connectors.freshdesk.client import FreshdeskConnector
+from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.lookup import path_id
-from models import Settings
 
 
-def read_ticket(connector: FreshdeskConnector, ticket_id: str, settings: Settings) -> Any:
+def read_ticket(connector: FreshdeskConnector, ticket_id: str, settings: FreshdeskSettings) -> Any:
     raw = connector.api.get_json(
         f"/api/v2/tickets/{path_id(ticket_id)}", params={"include": "requester"}
     )
@@ -20,6 +20,8 @@ def read_ticket(connector: FreshdeskConnector, ticket_id: str, settings: Setting
     return raw, partial(client.ticket_from_raw, site=connector.site)
 
 
-def read_company(connector: FreshdeskConnector, company_id: str, settings: Settings) -> Any:
+def read_company(
+    connector: FreshdeskConnector, company_id: str, settings: FreshdeskSettings
+) -> Any:
     raw = connector.api.get_json(f"/api/v2/companies/{path_id(company_id)}")
     return raw, partial(client.company_from_raw, site=connector.site)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors import shared_secret
+from connectors.freshdesk.settings import FreshdeskSettings
 from connectors.webhook import (
     Hint,
     SignedRequest,
@@ -23,7 +24,6 @@ from connectors.webhook import (
     record_id,
     unique,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_FRESHDESK_WEBHOOK_SECRET"
@@ -31,7 +31,7 @@ SECRET_HEADER = "X-Pmsync-Secret"
 HEADERS: tuple[str, ...] = ()
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: FreshdeskSettings) -> Verifier | None:
     return keyed(settings.freshdesk_webhook_secret, shared_secret.verify, SECRET_HEADER)
 
 

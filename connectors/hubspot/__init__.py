@@ -10,10 +10,11 @@ from connectors.hubspot import client, webhook
 from connectors.hubspot.features import ISSUE_KEYS_PROPERTY
 from connectors.hubspot.lookup import capabilities, read_company, read_deal
 from connectors.hubspot.notes import HubSpotNotes
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.notes import NOTE_MARKER
 from connectors.registry import CRM, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import pick
-from models import Record, Settings
+from models import Record
 
 # HubSpot says which property changed: a change to one pmsync never reads moves nothing.
 # (Its modification time alone changes with every edit, so it names nothing read.)
@@ -23,7 +24,7 @@ READS = {
 }
 
 
-def _deal(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+def _deal(raw: dict[str, Any], context: dict[str, Any], s: HubSpotSettings) -> Record:
     companies = {str(raw.get("id")): tuple(context.get("companies") or ())}
     return client.deal_from_raw(
         raw, configured_site(s.hubspot_url, "hubspot"), companies, context.get("currency")
@@ -64,7 +65,7 @@ VENDOR = Vendor(
     rebuilders={
         "deal": _deal,
         "account": lambda raw, ctx, s: client.company_from_raw(
-            raw, configured_site(s.hubspot_url, "hubspot"), s.revenue_field("hubspot")
+            raw, configured_site(s.hubspot_url, "hubspot"), s.revenue_property()
         ),
     },
     needs_context=frozenset({"deal"}),

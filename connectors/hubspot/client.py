@@ -56,8 +56,8 @@ from connectors.hubspot.features import (
 from connectors.hubspot.records import company_from_raw as company_from_raw
 from connectors.hubspot.records import deal_from_raw as deal_from_raw
 from connectors.hubspot.records import modified_at
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.paging import CappedSearch, Request, Stream, next_token, param, reread_moved
-from models import Settings
 
 DEALS = "hubspot.deals"
 ARCHIVED_DEALS = "hubspot.deals.archived"
@@ -139,7 +139,9 @@ def _after(results: list[dict[str, Any]], ties: Position | None) -> Position | N
 class HubSpotConnector(Connector):
     tool = "hubspot"
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, settings: HubSpotSettings, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         assert settings.hubspot_url and settings.hubspot_access_token
         self.settings = settings
         self.site = settings.hubspot_url
@@ -155,7 +157,7 @@ class HubSpotConnector(Connector):
             sleep=sleep,
         )
         # A revenue field (an ARR) is read with the companies only when revenue comes from it.
-        self.revenue_property = settings.revenue_field("hubspot")
+        self.revenue_property = settings.revenue_property()
         extra = [self.revenue_property] if self.revenue_property else []
         self.searched = {"deals": DEAL_PROPERTIES, "companies": COMPANY_PROPERTIES + extra}
         # Optional features this portal lacks, found during a pull (flows.pipeline reads it).

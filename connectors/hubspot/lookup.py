@@ -9,11 +9,11 @@ from connectors.base import Capability
 from connectors.hubspot import client as hubspot
 from connectors.hubspot.client import HubSpotConnector
 from connectors.hubspot.features import capabilities_of, company_currency
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.lookup import path_id
-from models import Settings
 
 
-def read_deal(connector: HubSpotConnector, deal_id: str, settings: Settings) -> Any:
+def read_deal(connector: HubSpotConnector, deal_id: str, settings: HubSpotSettings) -> Any:
     path = f"/crm/v3/objects/deals/{path_id(deal_id)}"
     raw = connector.api.get_json(path, params={"properties": ",".join(hubspot.DEAL_PROPERTIES)})
     if raw.get("archived"):
@@ -33,7 +33,7 @@ def read_deal(connector: HubSpotConnector, deal_id: str, settings: Settings) -> 
     return raw, build
 
 
-def read_company(connector: HubSpotConnector, company_id: str, settings: Settings) -> Any:
+def read_company(connector: HubSpotConnector, company_id: str, settings: HubSpotSettings) -> Any:
     raw = connector.api.get_json(
         f"/crm/v3/objects/companies/{path_id(company_id)}",
         params={"properties": ",".join(hubspot.COMPANY_PROPERTIES)},
@@ -43,6 +43,6 @@ def read_company(connector: HubSpotConnector, company_id: str, settings: Setting
     return raw, partial(hubspot.company_from_raw, site=connector.site)
 
 
-def capabilities(settings: Settings) -> list[Capability]:
+def capabilities(settings: HubSpotSettings) -> list[Capability]:
     """Each HubSpot feature pmsync uses, for `pmsync check` (connectors.hubspot.features)."""
     return capabilities_of(HubSpotConnector(settings).api)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.webhook import (
     Hint,
     Rejected,
@@ -28,7 +29,6 @@ from connectors.webhook import (
     signed_timestamp,
     unique,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_HUBSPOT_CLIENT_SECRET"
@@ -55,7 +55,7 @@ OBJECT_TYPES = {"0-1": "contact", "0-2": "company", "0-3": "deal"}
 KINDS = frozenset(OBJECT_TYPES.values())
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: HubSpotSettings) -> Verifier | None:
     return keyed(settings.hubspot_client_secret, verify)
 
 

@@ -8,13 +8,14 @@ from typing import Any
 from connectors.intercom import client, webhook
 from connectors.intercom.lookup import check_intercom, read_company, read_conversation
 from connectors.intercom.notes import IntercomNotes
+from connectors.intercom.settings import IntercomSettings
 from connectors.notes import NOTE_MARKER
 from connectors.registry import SUPPORT, OwnWriteContext, Reader, RecordPages, Vendor, Webhook
 from connectors.webhook import body_text, pick
-from models import Record, Settings
+from models import Record
 
 
-def _conversation(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+def _conversation(raw: dict[str, Any], context: dict[str, Any], s: IntercomSettings) -> Record:
     contact = context.get("contact") or {}
     contacts = {client.requester_id(raw) or "": contact} if contact else {}
     return client.conversation_from_raw(raw, context.get("inbox"), contacts)

@@ -49,8 +49,9 @@ from connectors.base import (
     unix_seconds,
 )
 from connectors.http import ApiClient, ApiError, AuthError, RetryableError
+from connectors.intercom.settings import IntercomSettings
 from connectors.paging import Request, ScrollPaging, Stream, body_key, next_token
-from models import Account, Feedback, Settings
+from models import Account, Feedback
 
 log = logging.getLogger("pmsync.intercom")
 VERSION = "2.11"  # the Intercom-Version every request names; the payloads below are its
@@ -214,7 +215,9 @@ COMPANY_SCROLL = Stream(
 class IntercomConnector(Connector):
     tool = "intercom"
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, settings: IntercomSettings, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         assert settings.intercom_url and settings.intercom_access_token
         self.settings = settings
         self.site = settings.intercom_url.rstrip("/")
@@ -431,7 +434,7 @@ class IntercomConnector(Connector):
         return True
 
 
-def capabilities(settings: Settings) -> list[Capability]:
+def capabilities(settings: IntercomSettings) -> list[Capability]:
     """Each optional read, probed with one cheap call: the workspace (`/me`, for links into
     the inbox), companies (accounts), contacts (a requester's company) and tags. A refusal
     (401/403) marks that feature missing; anything else is the probe failing."""

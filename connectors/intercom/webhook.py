@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.intercom.settings import IntercomSettings
 from connectors.webhook import (
     Hint,
     SignedRequest,
@@ -19,7 +20,6 @@ from connectors.webhook import (
     signed_object,
     verify_hub_signature,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_INTERCOM_CLIENT_SECRET"
@@ -35,7 +35,7 @@ KINDS = {
 }
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: IntercomSettings) -> Verifier | None:
     return keyed(settings.intercom_client_secret, verify_hub_signature, "sha1")
 
 

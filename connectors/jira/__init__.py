@@ -11,11 +11,12 @@ from connectors.jira.lookup import account_ids, check_jira, read_issue
 from connectors.jira.own_writes import own_write
 from connectors.jira.publishing import JiraPublishing
 from connectors.jira.remote_links import remote_link_from_raw, sites
+from connectors.jira.settings import JiraSettings
 from connectors.registry import TRACKER, Reader, Vendor, Webhook
-from models import Record, Settings
+from models import Record
 
 
-def _remote_link(raw: dict[str, Any], context: dict[str, Any], settings: Settings) -> Record:
+def _remote_link(raw: dict[str, Any], context: dict[str, Any], settings: JiraSettings) -> Record:
     return remote_link_from_raw(raw, context["issue_key"], sites(settings))
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from connectors.base import Capability
 from connectors.jira.client import JiraConnector
+from connectors.jira.settings import JiraSettings
 from connectors.jira.write import SERVICE_DESK, JiraWriter
-from models import ConfigError, Settings
+from models import ConfigError
 
 # `mypermissions` keys: the two writes pmsync makes, and the two that allow notifyUsers=false.
 WRITES = ("EDIT_ISSUES", "ADD_COMMENTS")
@@ -23,7 +24,7 @@ def _permissions(jira: JiraConnector, project: str) -> dict[str, bool]:
     return {key: bool((found.get(key) or {}).get("havePermission")) for key in (*WRITES, *ADMIN)}
 
 
-def field_names(settings: Settings) -> list[str]:
+def field_names(settings: JiraSettings) -> list[str]:
     """The custom fields pmsync is configured to write."""
     fields = (
         settings.jira_field_requests,
@@ -33,7 +34,7 @@ def field_names(settings: Settings) -> list[str]:
     return [name for name in fields if name]
 
 
-def capabilities(settings: Settings) -> list[Capability]:
+def capabilities(settings: JiraSettings) -> list[Capability]:
     """Each optional Jira feature, probed with reads only: permissions per configured
     project, the field catalogue, the projects' types."""
     jira = JiraConnector(settings)

@@ -48,8 +48,9 @@ from connectors.http import (
 )
 from connectors.jira import adf
 from connectors.jira.remote_links import record_of, remote_link_from_raw, sites, target_url
+from connectors.jira.settings import JiraSettings
 from connectors.paging import Request, Stream, next_token, param
-from models import Issue, Settings
+from models import Issue
 
 STREAM = "jira.issues"
 REMOTE_LINKS = "jira.remote_links"
@@ -110,7 +111,7 @@ def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
 class JiraConnector(Connector):
     tool = "jira"
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep) -> None:
         settings.require_jira()
         assert settings.jira_url and settings.jira_email and settings.jira_api_token
         self.settings = settings

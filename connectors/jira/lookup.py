@@ -11,14 +11,15 @@ from connectors.http import ApiError
 from connectors.jira import client as jira
 from connectors.jira.capabilities import field_names
 from connectors.jira.client import JiraConnector
+from connectors.jira.settings import JiraSettings
 from connectors.jira.write import JiraWriter
 from connectors.lookup import path_id
-from models import ConfigError, Settings
+from models import ConfigError
 
 log = logging.getLogger("pmsync.dispatch")  # where the dispatcher reads it
 
 
-def read_issue(connector: JiraConnector, issue_id: str, settings: Settings) -> Any:
+def read_issue(connector: JiraConnector, issue_id: str, settings: JiraSettings) -> Any:
     raw = connector.api.get_json(
         f"/rest/api/3/issue/{path_id(issue_id)}", params={"fields": ",".join(jira.FIELDS)}
     )
@@ -28,7 +29,7 @@ def read_issue(connector: JiraConnector, issue_id: str, settings: Settings) -> A
     return raw, partial(jira.issue_from_raw, site=connector.site)
 
 
-def check_jira(settings: Settings) -> str:
+def check_jira(settings: JiraSettings) -> str:
     """The field catalogue (credentials, and every configured custom field), then the
     configured projects."""
     jira = JiraConnector(settings)
@@ -60,7 +61,7 @@ def check_jira(settings: Settings) -> str:
     return f"{settings.jira_url}: {fields}; {count} issues in {projects}{hint}"
 
 
-def account_ids(settings: Settings) -> set[str]:
+def account_ids(settings: JiraSettings) -> set[str]:
     """The API user's Jira account id (webhooks name users by account id; the email is
     often hidden). Unknown when Jira cannot be asked: the email still recognises it."""
     if not settings.jira_url or not settings.jira_api_token:

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 from connectors.jira import comment
 from connectors.jira.client import JiraConnector
+from connectors.jira.settings import JiraSettings
 from connectors.jira.write import JiraWriter
-from models import DemandSummary, Settings
+from models import DemandSummary
 
 
 def _number(value: Decimal | int) -> int | float:
@@ -18,7 +19,7 @@ def _number(value: Decimal | int) -> int | float:
 
 
 class JiraPublishing:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: JiraSettings) -> None:
         self.settings = settings
 
     def writer(self) -> JiraWriter:

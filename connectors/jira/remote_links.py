@@ -14,15 +14,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectors import registry
+from connectors.jira.settings import JiraSettings
 from connectors.registry import RecordPages
-from models import Settings, ToolLink
+from models import ToolLink
 
 # Jira keeps no time for a remote link: one constant time keeps an unchanged link's
 # stored payload unchanged, so re-reading it changes nothing.
 NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def sites(settings: Settings) -> dict[str, str]:
+def sites(settings: JiraSettings) -> dict[str, str]:
     """Each configured tool's site, without a trailing slash."""
     with_pages = [v for v in registry.vendors() if v.record_pages is not None]
     configured = {v.name: getattr(settings, v.url_field, None) for v in with_pages}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.jira.settings import JiraSettings
 from connectors.webhook import (
     Hint,
     SignedRequest,
@@ -23,14 +24,13 @@ from connectors.webhook import (
     unique,
     verify_hub_signature,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_JIRA_WEBHOOK_SECRET"
 HEADERS = ("x-atlassian-webhook-identifier", "x-atlassian-webhook-retry")
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: JiraSettings) -> Verifier | None:
     return keyed(settings.jira_webhook_secret, verify_hub_signature, "sha256")
 
 

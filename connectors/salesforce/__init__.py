@@ -11,11 +11,11 @@ from connectors.registry import CRM, OwnWriteContext, Reader, RecordPages, Vendo
 from connectors.salesforce import client, webhook
 from connectors.salesforce.lookup import check_salesforce, read_account, read_opportunity
 from connectors.salesforce.notes import SalesforceNotes
+from connectors.salesforce.settings import SalesforceSettings
 from connectors.webhook import pick
-from models import Settings
 
 
-def _site(context: dict[str, Any], s: Settings) -> str:
+def _site(context: dict[str, Any], s: SalesforceSettings) -> str:
     # The instance URL the token named when the record was read; the login URL otherwise.
     return configured_site(context.get("site") or s.salesforce_login_url, "salesforce")
 
@@ -57,7 +57,7 @@ VENDOR = Vendor(
     rebuilders={
         "deal": lambda raw, ctx, s: client.opportunity_from_raw(raw, _site(ctx, s)),
         "account": lambda raw, ctx, s: client.account_from_raw(
-            raw, _site(ctx, s), s.revenue_field("salesforce")
+            raw, _site(ctx, s), s.revenue_account_field()
         ),
     },
 )

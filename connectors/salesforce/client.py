@@ -57,7 +57,8 @@ from connectors.salesforce.schema import (
     capabilities_of,
     read_schema,
 )
-from models import Account, Deal, Settings
+from connectors.salesforce.settings import SalesforceSettings
+from models import Account, Deal
 
 log = logging.getLogger("pmsync.salesforce")
 
@@ -169,7 +170,9 @@ def soql(fields: list[str], table: str, where: str = "", order: str = "") -> str
 class SalesforceConnector(Connector):
     tool = "salesforce"
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, settings: SalesforceSettings, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         assert (
             settings.salesforce_login_url
             and settings.salesforce_client_id
@@ -182,7 +185,7 @@ class SalesforceConnector(Connector):
         self.login = self._client(settings.salesforce_login_url.rstrip("/"))
         self._api: ApiClient | None = None
         # A revenue field (an ARR) is read with the accounts only when revenue comes from it.
-        self.revenue_field = settings.revenue_field("salesforce")
+        self.revenue_field = settings.revenue_account_field()
         self.missing = MissingFeatures()
         self._schema: OrgSchema | None = None
 
@@ -436,7 +439,7 @@ def _position_of(raw: dict[str, Any]) -> Position | None:
         return None
 
 
-def capabilities(settings: Settings) -> list[Capability]:
+def capabilities(settings: SalesforceSettings) -> list[Capability]:
     """The org's optional features for `pmsync check`: the custom issue-keys field, each
     optional opportunity and account field the API user can read, and the currencies. A
     describe the org refuses means opportunities cannot be read at all."""

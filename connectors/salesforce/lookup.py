@@ -8,10 +8,12 @@ from typing import Any
 from connectors.salesforce import client as salesforce
 from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.schema import API
-from models import Settings
+from connectors.salesforce.settings import SalesforceSettings
 
 
-def read_opportunity(connector: SalesforceConnector, sf_id: str, settings: Settings) -> Any:
+def read_opportunity(
+    connector: SalesforceConnector, sf_id: str, settings: SalesforceSettings
+) -> Any:
     # Queried as a pull reads it: only fields the org has, the amount converted.
     raw = connector.read_opportunity(sf_id)
     if raw is None:
@@ -19,7 +21,7 @@ def read_opportunity(connector: SalesforceConnector, sf_id: str, settings: Setti
     return raw, connector.build_opportunity
 
 
-def read_account(connector: SalesforceConnector, sf_id: str, settings: Settings) -> Any:
+def read_account(connector: SalesforceConnector, sf_id: str, settings: SalesforceSettings) -> Any:
     if not salesforce.RECORD_ID.match(sf_id):
         return None  # not an id Salesforce could have made: nothing to read
     raw = connector.get(f"{API}/sobjects/Account/{sf_id}")
@@ -28,7 +30,7 @@ def read_account(connector: SalesforceConnector, sf_id: str, settings: Settings)
     return raw, partial(salesforce.account_from_raw, site=connector.site)
 
 
-def check_salesforce(settings: Settings) -> str:
+def check_salesforce(settings: SalesforceSettings) -> str:
     """A token (the client credentials), then the pull's own opportunity query on one
     record (the objects described, only the fields the org has): ok means a pull can read."""
     connector = SalesforceConnector(settings)

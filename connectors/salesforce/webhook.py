@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors import shared_secret
+from connectors.salesforce.settings import SalesforceSettings
 from connectors.webhook import (
     Hint,
     SignedRequest,
@@ -21,7 +22,6 @@ from connectors.webhook import (
     record_id,
     unique,
 )
-from models import Settings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_SALESFORCE_WEBHOOK_SECRET"
@@ -32,7 +32,7 @@ KINDS = {"opportunity": "opportunity", "account": "account"}
 PREFIXES = {"006": "opportunity", "001": "account"}
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: SalesforceSettings) -> Verifier | None:
     header = settings.salesforce_webhook_header
     return keyed(settings.salesforce_webhook_secret, shared_secret.verify, header)
 

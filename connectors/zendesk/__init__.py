@@ -12,10 +12,11 @@ from connectors.webhook import pick
 from connectors.zendesk import client, webhook
 from connectors.zendesk.lookup import read_organization, read_ticket
 from connectors.zendesk.notes import ZendeskNotes
-from models import Record, Settings
+from connectors.zendesk.settings import ZendeskSettings
+from models import Record
 
 
-def _ticket(raw: dict[str, Any], context: dict[str, Any], s: Settings) -> Record:
+def _ticket(raw: dict[str, Any], context: dict[str, Any], s: ZendeskSettings) -> Record:
     users = {user.get("id"): user for user in context.get("users") or ()}
     return client.ticket_from_raw(raw, configured_site(s.zendesk_url, "zendesk"), users)
 

@@ -43,7 +43,8 @@ from connectors.base import (
 )
 from connectors.http import NONE, ApiClient, ApiError, Shape
 from connectors.paging import Request, Stream, TimeExport, cursor_export, has_more, param
-from models import Account, Feedback, Settings, ToolLink
+from connectors.zendesk.settings import ZendeskSettings
+from models import Account, Feedback, ToolLink
 
 TICKETS = "zendesk.tickets"
 ORGANIZATIONS = "zendesk.organizations"
@@ -127,7 +128,9 @@ class ZendeskConnector(Connector):
         "holds only by reading its pages"
     )
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, settings: ZendeskSettings, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         assert settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token
         self.settings = settings
         self.site = settings.zendesk_url.rstrip("/")
@@ -366,7 +369,7 @@ def links_missing_reason(status: int | None) -> str:
     )
 
 
-def capabilities(settings: Settings) -> list[Capability]:
+def capabilities(settings: ZendeskSettings) -> list[Capability]:
     """Zendesk's optional features for `pmsync check`: the Jira link list, probed with one
     one-link page."""
     connector = ZendeskConnector(settings)

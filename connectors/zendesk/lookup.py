@@ -9,10 +9,10 @@ from connectors.http import ApiError
 from connectors.lookup import path_id
 from connectors.zendesk import client
 from connectors.zendesk.client import ZendeskConnector
-from models import Settings
+from connectors.zendesk.settings import ZendeskSettings
 
 
-def read_ticket(connector: ZendeskConnector, ticket_id: str, settings: Settings) -> Any:
+def read_ticket(connector: ZendeskConnector, ticket_id: str, settings: ZendeskSettings) -> Any:
     body = connector.api.get_json(
         f"/api/v2/tickets/{path_id(ticket_id)}.json", params={"include": "users"}
     )
@@ -31,6 +31,6 @@ def read_ticket(connector: ZendeskConnector, ticket_id: str, settings: Settings)
     return raw, partial(client.ticket_from_raw, site=connector.site, users=users)
 
 
-def read_organization(connector: ZendeskConnector, org_id: str, settings: Settings) -> Any:
+def read_organization(connector: ZendeskConnector, org_id: str, settings: ZendeskSettings) -> Any:
     body = connector.api.get_json(f"/api/v2/organizations/{path_id(org_id)}.json")
     return body["organization"], partial(client.organization_from_raw, site=connector.site)

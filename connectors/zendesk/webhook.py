@@ -27,7 +27,7 @@ from connectors.webhook import (
     signed_timestamp,
     unique,
 )
-from models import Settings
+from connectors.zendesk.settings import ZendeskSettings
 from store.inbox import Delivery
 
 SECRET_ENV = "PMSYNC_ZENDESK_WEBHOOK_SECRET"
@@ -42,7 +42,7 @@ HEADERS = (
 SUBJECT = re.compile(r"^zen:(ticket|organization|user):(\d+)$")
 
 
-def verifier(settings: Settings) -> Verifier | None:
+def verifier(settings: ZendeskSettings) -> Verifier | None:
     return keyed(settings.zendesk_webhook_secret, verify)
 
 

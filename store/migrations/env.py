@@ -24,9 +24,9 @@ def _configure(connection: Connection) -> None:
 
 
 def _url() -> str:
-    from models import load_settings
+    from models import CoreSettings
 
-    return context.config.get_main_option("sqlalchemy.url") or load_settings().database_url
+    return context.config.get_main_option("sqlalchemy.url") or CoreSettings.load().database_url
 
 
 def run() -> None:

@@ -22,7 +22,8 @@ from connectors.jira.adf import to_text
 from connectors.jira.capabilities import capabilities
 from connectors.jira.client import STREAM, JiraConnector, issue_from_raw
 from connectors.jira.write import JiraWriter
-from models import ConfigError, Issue, Settings, ToolLink
+from connectors.settings import Settings
+from models import ConfigError, Issue, ToolLink
 from sandbox.server import SandboxServer, start_sandbox
 from tests.contracts.shapes import assert_same_shape, body, fixture
 

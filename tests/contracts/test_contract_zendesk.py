@@ -17,9 +17,9 @@ from builders import RecordedSleep, calls_to, query, sandbox_settings, script_re
 from connectors.base import ListingRead
 from connectors.http import ApiError
 from connectors.lookup import Lookup
+from connectors.settings import Settings
 from connectors.zendesk.client import TICKETS, ZendeskConnector
 from flows.check import explain_failure
-from models import Settings
 from sandbox.server import SandboxServer, start_sandbox
 from tests.contracts.shapes import assert_same_shape, body, fixture
 

@@ -15,7 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from connectors.base import CursorReader, Page, convert, parse_time
 from connectors.http import ApiClient
 from connectors.lookup import path_id
-from models import Feedback, Settings
+from connectors.settings import Settings
+from models import Feedback
 
 STREAM = "toy.tickets"
 
