@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from models import Settings
+from connectors.settings import Settings
 
 AUTH = ("demo@example.com", "sandbox")
 ZENDESK_AUTH = ("demo@example.com/token", "sandbox")
