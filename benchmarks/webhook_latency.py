@@ -6,12 +6,13 @@ the new numbers, over N events; p50 and p95,
     written concurrently make the server answer "database is locked" and the client back
     off for seconds), the handle-events deployment served in its own process as
     `pmsync serve` serves it (`deployments.serve.serve_flows`: a runner polling every
-    `--runner-poll` seconds, default `deployments.serve.QUERY_SECONDS`, each run forked
-    from a forkserver that has Prefect and pmsync imported; `--spawn` starts each run in a
-    fresh interpreter instead, as Prefect does by default), and `pmsync webhooks --mode
-    prefect` calling `run_deployment`.
+    `--runner-poll` seconds, default `deployments.serve.QUERY_SECONDS`, each run in a new
+    Python), and `pmsync webhooks --mode prefect`, each batch a Prefect flow run in the
+    receiver's process;
+(c) `--mode deployment`: the same, but `pmsync webhooks --mode deployment` calls
+    `run_deployment` and the served runner runs each batch.
 
-Targets: p95 under 1 s in-process, under 5 s through Prefect.
+Targets: p95 under 1 s in-process, under 5 s through Prefect (either way).
 
 Every part runs in its own process, as in production: the sandbox (`pmsync sandbox`), the
 receiver with its dispatcher (`pmsync webhooks`), the Prefect server and the served flow.
@@ -21,8 +22,9 @@ latency runs from the time the sandbox's log says the webhook was sent to the fi
 the issue's "Customer Requests" field shows one more request (polled every 10 ms). Events
 go one at a time.
 
-    .venv/bin/python benchmarks/webhook_latency.py [--events 100] [--mode both|inprocess|prefect]
-        [--window 0.05] [--poll-interval 0.02] [--runner-poll S] [--spawn] [--json]
+    .venv/bin/python benchmarks/webhook_latency.py [--events 100]
+        [--mode both|inprocess|prefect|deployment] [--window 0.05] [--poll-interval 0.02]
+        [--runner-poll S] [--json]
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ SECRETS = (
     "freshdesk_webhook_secret",
     "salesforce_webhook_secret",
 )
+PREFECT_MODES = ("prefect", "deployment")
 SERVE = """
 import sys
 
@@ -74,7 +77,6 @@ seconds = float(sys.argv[3]) if sys.argv[3] != "default" else None
 serve_flows(
     [events_deployment({"sandbox_url": sandbox_url, "database_url": database_url})],
     seconds=seconds,
-    preload=sys.argv[4] == "preload",
     pause_on_shutdown=False,
 )
 """
@@ -287,7 +289,7 @@ def run(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             [str(BIN / "pmsync"), "sync"], env=env, cwd=work, check=True, capture_output=True
         )
         extra: dict[str, str] = {}
-        if mode == "prefect":
+        if mode in PREFECT_MODES:
             prefect_db = None
             if args.prefect_postgres:
                 prefect_db = stack.enter_context(postgres_database(args.prefect_postgres))
@@ -302,7 +304,6 @@ def run(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     sandbox,
                     database,
                     "default" if args.runner_poll is None else str(args.runner_poll),
-                    "spawn" if args.spawn else "preload",
                 ],
                 serve_env,
                 ROOT,
@@ -329,7 +330,7 @@ def run(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             timeout=30,
         ).raise_for_status()
         latencies = measure(sandbox, args.events, args.warmup, args.seed)
-        phases = flow_run_phases(extra["PREFECT_API_URL"]) if mode == "prefect" else {}
+        phases = flow_run_phases(extra["PREFECT_API_URL"]) if mode in PREFECT_MODES else {}
     finally:
         processes.stop()
         stack.close()
@@ -349,10 +350,10 @@ def run(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             **(
                 {
                     "runner_query_seconds": args.runner_poll or QUERY_SECONDS,
-                    "runs_start": "spawn" if args.spawn else "preloaded forkserver",
+                    "runs_start": "in the receiver" if mode == "prefect" else "served",
                     "prefect_database": "postgresql" if args.prefect_postgres else "sqlite",
                 }
-                if mode == "prefect"
+                if mode in PREFECT_MODES
                 else {}
             ),
         },
@@ -363,7 +364,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--mode", choices=("both", "inprocess", "prefect"), default="both")
+    parser.add_argument("--mode", choices=("both", "inprocess", *PREFECT_MODES), default="both")
     parser.add_argument("--window", type=float, default=0.05, help="dispatcher window, s")
     parser.add_argument("--poll-interval", type=float, default=0.02, help="inbox poll, s")
     parser.add_argument(
@@ -377,12 +378,6 @@ def main() -> None:
         metavar="URL",
         default="postgresql://postgres@127.0.0.1:5432",
         help="PostgreSQL server for the Prefect server's database ('' for SQLite)",
-    )
-    parser.add_argument(
-        "--spawn",
-        action="store_true",
-        help="start each run in a fresh interpreter (Prefect's default) instead of forking "
-        "it from the preloaded forkserver",
     )
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--json", action="store_true")

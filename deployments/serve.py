@@ -3,20 +3,14 @@ deployments.serve`): the scheduled sync, a sync per tool, the backfill (whole, o
 of a split one) and the event handler. The syncs and the whole backfill allow one run at
 a time (a new run is cancelled while one is going).
 
-Two settings decide how soon a run starts once it is created (a webhook's `handle-events`
-run, issue 6: p95 under 5 s from the webhook to the Jira issue):
-
-- the runner's query interval (`QUERY_SECONDS`, `PMSYNC_SERVE_QUERY_SECONDS`): a served
-  runner finds new runs by polling the server, by default every
-  `PREFECT_RUNNER_POLL_FREQUENCY` = 10 s (a whole-seconds setting), 5 s of wait on
-  average. The runner takes a float, so it is given 0.5 s;
-- where each run's process comes from (`preload_flow_runs`): the flows are added to the
-  runner as flow objects (`Runner.add_flow`), so Prefect runs each flow run in a
-  `multiprocessing` child rather than `python -m prefect.engine`; that child is a fresh
-  `spawn` interpreter which spends 2.5-3.5 s (2 cores) importing Prefect and pmsync
-  before the run's first line. Here it is forked from a forkserver that imported them
-  once (`deployments.preload`): the fork takes hundredths of a second, and the run is
-  running ~0.4 s after the runner picked it up (Prefect's own set-up and state changes).
+How soon a run starts once it is created is the runner's query interval
+(`QUERY_SECONDS`, `PMSYNC_SERVE_QUERY_SECONDS`): a served runner finds new runs by polling
+the server, by default every `PREFECT_RUNNER_POLL_FREQUENCY` = 10 s (a whole-seconds
+setting), 5 s of wait on average; the runner takes a float, so it is given 0.5 s. Each run
+then starts in a new Python, which spends 2.5-4 s (2 cores) importing Prefect and pmsync:
+nothing for a sync or a backfill. Webhooks do not wait for it: `pmsync webhooks` runs
+`handle-events` as a Prefect flow run in its own process (webhooks.dispatch, `AsFlowRun`);
+the deployment served here is for runs started from Prefect (`--mode deployment`, the UI).
 """
 
 from __future__ import annotations
@@ -24,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import sys
 from dataclasses import dataclass, field
@@ -51,11 +44,6 @@ ONE_AT_A_TIME = ConcurrencyLimitConfig(
 # Prefect's default 10 s: 0.3%), for 0.25 s of average wait instead of 5 s.
 QUERY_SECONDS = 0.5
 QUERY_SECONDS_ENV = "PMSYNC_SERVE_QUERY_SECONDS"
-# What the forkserver imports before it forks any run: whatever module started this
-# process (`pmsync`'s CLI or deployments.serve: each run's child runs it again as
-# `__mp_main__`, cheaply once it is imported; `python -m deployments.serve` this module),
-# then Prefect's engine and pmsync's flows.
-PRELOAD = ("__main__", "deployments.serve", "deployments.preload")
 
 
 @dataclass(frozen=True)
@@ -164,59 +152,14 @@ def query_seconds() -> float:
     return value
 
 
-class _Forkserver:
-    """Stands in for the `multiprocessing` module inside `prefect.flow_engine`: its
-    `run_flow_in_subprocess` asks `multiprocessing.get_context("spawn")` for each run's
-    process and gets the forkserver context; everything else is `multiprocessing`'s."""
-
-    def __init__(self, context: Any) -> None:
-        self.context = context
-
-    def get_context(self, method: str | None = None) -> Any:
-        return self.context
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(multiprocessing, name)
-
-
-def preload_flow_runs(modules: tuple[str, ...] = PRELOAD) -> bool:
-    """Start the served flow runs from a forkserver that imported `modules` once (a fork
-    of it is ready to run) instead of a fresh `spawn` interpreter. Prefect has no option
-    for this: it replaces the `multiprocessing` name `prefect.flow_engine` uses, and does
-    nothing (runs are spawned as before, a warning says so) when that is not the module it
-    expects or the platform has no forkserver. The forkserver is started now, so the first
-    run does not wait for its imports. Returns whether runs are now forked."""
-    import prefect.flow_engine as engine
-
-    current = getattr(engine, "multiprocessing", None)
-    if isinstance(current, _Forkserver):
-        return True
-    if (
-        current is not multiprocessing
-        or not hasattr(engine, "run_flow_in_subprocess")
-        or "forkserver" not in multiprocessing.get_all_start_methods()
-    ):
-        log.warning("flow runs start in a fresh interpreter: no preloaded forkserver here")
-        return False
-    from multiprocessing import forkserver
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(modules))
-    forkserver.ensure_running()
-    engine.multiprocessing = _Forkserver(context)  # type: ignore[assignment]
-    return True
-
-
 def serve_flows(
     served: list[Served],
     *,
     seconds: float | None = None,
-    preload: bool = True,
     pause_on_shutdown: bool = True,
 ) -> None:
     """Serve `served` in this process until interrupted: one runner, polling every
-    `seconds` (default `query_seconds()`), its runs forked from a preloaded forkserver
-    unless `preload` is false."""
+    `seconds` (default `query_seconds()`)."""
     from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner
 
@@ -224,21 +167,18 @@ def serve_flows(
         # A deployment's parameters are stored in Prefect like a run's: never a password.
         given = item.options.get("parameters") or {}
         refuse_secrets(given.get("database_url"), given.get("sandbox_url"))
-    forked = preload and preload_flow_runs()
     runner = Runner(
         name="pmsync",
         query_seconds=seconds or query_seconds(),
         pause_on_shutdown=pause_on_shutdown,
     )
     for item in served:
-        # As flow objects, not `to_deployment` + `serve`: only a flow the runner holds is
-        # run in a multiprocessing child (the forkserver's); a deployment alone is started
-        # as `python -m prefect.engine`, which imports everything again.
+        # As flow objects, with the hooks `announced` gave them: the runner runs each run
+        # of a flow it holds in a child process (Prefect's `run_flow_in_subprocess`).
         runner.add_flow(item.flow, name=item.name, **item.options)
     print(
         f"Serving {', '.join(item.name for item in served)}: polling for runs every "
-        f"{runner.query_seconds}s, each run "
-        + ("forked from a preloaded forkserver" if forked else "in a fresh interpreter"),
+        f"{runner.query_seconds}s",
         flush=True,
     )
     try:
@@ -248,8 +188,8 @@ def serve_flows(
 
 
 def _line(text: str) -> None:
-    # Straight to the file descriptor serve's terminal holds: a run's process is forked
-    # from serve's forkserver and shares it; Prefect's print capture is not involved.
+    # Straight to the file descriptor serve's terminal holds: a run's process inherits
+    # it from serve; Prefect's print capture is not involved.
     sys.stdout.write(f"{datetime.now().astimezone():%H:%M:%S} {text}\n")
     sys.stdout.flush()
 
@@ -281,7 +221,7 @@ def announced(item: Served) -> Served:
     def running(flow: Any, flow_run: Any, state: Any) -> None:
         from flows.logs import for_runs, one_line_errors_on_the_console
 
-        for_runs()  # a run in a fresh interpreter (no forkserver) too
+        for_runs()  # in the run's own process
         one_line_errors_on_the_console()
         _line(f"{name} {flow_run.name} started")
 

@@ -71,8 +71,8 @@ def prefect_environment() -> None:
 def for_runs() -> None:
     """pmsync's lines at `level()` (whatever the root logger lets through: Prefect's API
     handler sits on `pmsync` itself), naming the tool; libraries' request lines off unless
-    DEBUG. Each process that runs flows calls it: a served run's forked child, a worker's
-    `python -m prefect.engine`, the CLI. Idempotent."""
+    DEBUG. Each process that runs flows calls it: a served run's child, a worker's
+    `python -m prefect.engine`, the CLI, `pmsync webhooks`. Idempotent."""
     if logging.getLogRecordFactory() is not _record:
         logging.setLogRecordFactory(_record)
     logging.getLogger("pmsync").setLevel(level())

@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
-from pmsync.common import console, fail, settings_or_exit, url_option
+from pmsync.common import console, fail, quiet_prefect, settings_or_exit, url_option
 from store import Store
+
+MODES = ("auto", "prefect", "deployment", "inprocess")
 
 
 def webhooks(
@@ -33,13 +35,17 @@ def webhooks(
         bool,
         typer.Option(
             help="Run the dispatcher in this process: stored events start targeted "
-            "handle-events runs (through the Prefect deployment handle-events/handle-events "
-            "when PREFECT_API_URL serves it, else in-process)."
+            "handle-events runs (Prefect flow runs when PREFECT_API_URL serves the "
+            "deployment handle-events/handle-events, else without Prefect)."
         ),
     ] = True,
     mode: Annotated[
         str,
-        typer.Option(help="Where handle-events runs: auto, prefect or inprocess."),
+        typer.Option(
+            help="How handle-events runs: auto; prefect (a Prefect flow run in this "
+            "process); deployment (a run of the served deployment, in its own process); "
+            "inprocess (without Prefect)."
+        ),
     ] = "auto",
     window: Annotated[
         float,
@@ -77,8 +83,8 @@ def webhooks(
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    if mode not in ("auto", "prefect", "inprocess"):
-        fail("--mode is auto, prefect or inprocess")
+    if mode not in MODES:
+        fail("--mode is " + ", ".join(MODES[:-1]) + " or " + MODES[-1])
     store = Store(settings.database_url, upgrade=True)
     receiver = create_app(settings, store, public_url=public_url)
     routes = [(v.name, v.webhook) for v in registry.vendors() if v.webhook]
@@ -89,6 +95,12 @@ def webhooks(
         console.print(f"Not armed (set to accept): {', '.join(unarmed)}")
     dispatcher = None
     if dispatch:
+        from flows.logs import prefect_environment
+
+        # Before Prefect is imported: pmsync's lines in the runs' Prefect logs, and Prefect's
+        # own at WARNING, as in the runs `pmsync serve` starts.
+        quiet_prefect()
+        prefect_environment()
         from webhooks.dispatch import Dispatcher, choose_runner
 
         runner = choose_runner(settings, store, mode)

@@ -65,7 +65,7 @@ def test_serve_refuses_a_deployment_whose_parameters_hold_a_password() -> None:
 
     served = events_deployment({"database_url": WITH_PASSWORD[0]})
     with pytest.raises(ConfigError, match="password"):
-        serve_flows([served], preload=False)
+        serve_flows([served])
 
 
 def test_the_webhook_dispatcher_refuses_to_start_runs_with_a_password(tmp_path: Path) -> None:

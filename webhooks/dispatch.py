@@ -7,16 +7,21 @@ of events about one record is claimed together and that record is read back once
 1. claims the pending events (one claim token for the batch);
 2. drops pmsync's own writes coming back (see `OwnWrites`), and events that name no
    record, marking them done: nothing to read back, nothing to write;
-3. starts one `handle-events` run for the rest: through the Prefect server when one is
-   configured and the `handle-events/handle-events` deployment exists
-   (`run_deployment(..., idempotency_key=<claim token>, timeout=0)`), else in this
-   process, calling the flow's plain core (~0.1 s; a run through `pmsync serve` takes
-   ~1 s, most of it Prefect's poll and start: docs/performance.md, "Webhook latency").
+3. handles the rest in one `handle-events` run, as the runner chosen (`choose_runner`):
+   - `prefect` (what `auto` picks when a Prefect server is configured and serves the
+     `handle-events/handle-events` deployment): the `handle_events` flow called in this
+     thread, a Prefect flow run like any other (its name, parameters, states and logs
+     on the server), with no process to start: ~0.3 s from the webhook to Jira;
+   - `deployment`: a run of that deployment (`run_deployment(..., idempotency_key=<claim
+     token>, timeout=0)`), started by whichever `pmsync serve` or worker serves it, each
+     in a fresh interpreter: ~3 s, most of it the new process's imports;
+   - `inprocess` (`auto` without Prefect): the flow's plain core in this thread, ~0.1 s.
+   docs/performance.md, "Webhook latency", has the figures.
 
 Events are marked done only when their run succeeded; a failed run puts them back to
 pending with the error (`Inbox.mark_failed`), and the dispatcher waits 1, 2, 4 ... 60 s
-before it claims again. A run the Prefect server reports crashed,
-failed or cancelled does the same; one that never reports back is returned to pending by
+before it claims again. A deployment's run the Prefect server reports crashed, failed or
+cancelled does the same; one that never reports back is returned to pending by
 `requeue_stale` once its claim is older than `stale_after`, as is the batch of a
 dispatcher that died holding it.
 """
@@ -28,6 +33,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -92,6 +98,66 @@ class InProcess:
 
     def run(self, event_ids: list[int], claim: str) -> None:
         process(self.settings, self.store, event_ids, lookup=self.lookup)
+
+    def watch(self) -> None:
+        return None
+
+
+class AsFlowRun:
+    """The `handle_events` flow called in this process: each batch is a Prefect flow run,
+    named, with its parameters, states and logs on the server as a served run has them,
+    but it starts in hundredths of a second (this process has imported everything
+    already) where a served run waits for the runner's poll and a new interpreter. Not a
+    run of the deployment: Prefect's cancel does not reach it (a batch takes a second or
+    less).
+
+    `run` returns once the run's final state is set, and raises when it is not Completed
+    (as `InProcess` does: the dispatcher waits before claiming again; the flow has put its
+    events back to pending already). The flow runs in a pool thread because Prefect ends a
+    run by waiting up to a second for its heartbeat thread to stop: the next batch starts
+    meanwhile."""
+
+    def __init__(
+        self, store: Store, parameters: dict[str, Any] | None = None, threads: int = 4
+    ) -> None:
+        from flows.logs import for_runs
+
+        self.store = store
+        self.parameters = dict(parameters or {})
+        # Prefect stores each run's parameters: a password stays in the environment.
+        refuse_secrets(self.parameters.get("database_url"), self.parameters.get("sandbox_url"))
+        for_runs()  # pmsync's lines, naming the tool, in each run's Prefect logs
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="pmsync-events")
+
+    def run(self, event_ids: list[int], claim: str) -> None:
+        from flows.events import handle_events
+
+        ended: list[Any] = []
+        over = threading.Event()
+
+        def final(flow: Any, flow_run: Any, state: Any) -> None:
+            ended.append(state)
+            over.set()
+
+        flow = handle_events.with_options(
+            on_completion=[final], on_failure=[final], on_crashed=[final], on_cancellation=[final]
+        )
+        started = time.monotonic()
+        call = self.pool.submit(flow, event_ids=event_ids, **self.parameters, return_state=True)
+        call.add_done_callback(lambda _: over.set())
+        over.wait()
+        # No final state: the run could not even start (the Prefect server down); its error.
+        state = ended[0] if ended else call.result()
+        log.info(
+            "handle-events run %s for events %s: %s in %.2fs",
+            state.state_details.flow_run_id,
+            event_ids,
+            state.name,
+            time.monotonic() - started,
+        )
+        if not state.is_completed():
+            state.result()  # raises the run's error
+            raise RuntimeError(f"flow run {state.state_details.flow_run_id} {state.name}")
 
     def watch(self) -> None:
         return None
@@ -346,10 +412,14 @@ def choose_runner(
     mode: str = "auto",
     parameters: dict[str, Any] | None = None,
 ) -> Runner:
-    """`prefect` through the served deployment, `inprocess` here, or `auto`: Prefect when a
-    server is configured and the deployment exists."""
-    if mode == "prefect" or (mode == "auto" and prefect_deployment_exists()):
+    """`prefect`: Prefect flow runs in this process; `deployment`: runs of the served
+    deployment; `inprocess`: the plain core here; `auto`: `prefect` when a Prefect server
+    is configured and serves the deployment (`pmsync serve` runs beside), else `inprocess`."""
+    if mode == "deployment":
         log.info("dispatching through the Prefect deployment %s", DEPLOYMENT)
         return ThroughPrefect(store, parameters=parameters)
+    if mode == "prefect" or (mode == "auto" and prefect_deployment_exists()):
+        log.info("dispatching as Prefect flow runs in this process")
+        return AsFlowRun(store, parameters=parameters)
     log.info("dispatching in-process")
     return InProcess(settings, store)
