@@ -8,7 +8,8 @@ stops there: no relink, no publish, no write.
 
 `handle` is the plain core (the dispatcher calls it in-process; tests call it), `process`
 adds the inbox bookkeeping (done after success, back to pending with the error after a
-failure), and `handle_events` is the Prefect flow a served deployment runs.
+failure), and `handle_events` is the Prefect flow: the dispatcher calls it too (a Prefect
+flow run in the receiver's process), and the served deployment runs it.
 
 The vendors' payload readers (each vendor's webhook module, through
 `connectors.registry.hints`) say what a stored delivery changed; this is the one place a
@@ -267,10 +268,10 @@ def handle_events(
     database_url: str | None = None,
 ) -> dict[str, Any]:
     """Re-read the records a batch of webhooks named, relink them and republish only the
-    issues they move. Started by the dispatcher of `pmsync webhooks` with the batch's claim
-    token as idempotency key; credentials and the store's URL come from the environment
-    (or the sandbox's); a `database_url` parameter with a password is refused (Prefect
-    stores parameters)."""
+    issues they move. Called by the dispatcher of `pmsync webhooks` (or started through
+    the deployment, with the batch's claim token as idempotency key); credentials and the
+    store's URL come from the environment (or the sandbox's); a `database_url` parameter
+    with a password is refused (Prefect stores parameters)."""
     settings = settings_for(sandbox_url, database_url)
     result = process(settings, Store(settings.database_url, upgrade=True), event_ids)
     return result.as_dict()

@@ -14,6 +14,7 @@ from store import Store
 from store.inbox import DONE, PENDING, PROCESSING, Delivery, Inbox, InboxEvent
 from webhooks.dispatch import (
     DEPLOYMENT,
+    AsFlowRun,
     Dispatcher,
     InProcess,
     OwnWrites,
@@ -399,8 +400,9 @@ def test_without_a_prefect_deployment_events_are_handled_in_process(
     monkeypatch.setattr(webhooks.dispatch, "prefect_deployment_exists", lambda *a: False)
     assert isinstance(choose_runner(settings, store), InProcess)
     monkeypatch.setattr(webhooks.dispatch, "prefect_deployment_exists", lambda *a: True)
-    assert isinstance(choose_runner(settings, store), ThroughPrefect)
+    assert isinstance(choose_runner(settings, store), AsFlowRun)
     assert isinstance(choose_runner(settings, store, "inprocess"), InProcess)
+    assert isinstance(choose_runner(settings, store, "deployment"), ThroughPrefect)
 
 
 def test_no_prefect_server_configured_means_no_deployment(

@@ -72,11 +72,12 @@ def test_the_webhook_dispatcher_refuses_to_start_runs_with_a_password(tmp_path: 
     """Each `handle-events` run the dispatcher starts stores its parameters in Prefect:
     a runner given a database URL with a password is refused before any run."""
     from store import Store
-    from webhooks.dispatch import ThroughPrefect
+    from webhooks.dispatch import AsFlowRun, ThroughPrefect
 
     store = Store(f"sqlite:///{tmp_path / 'p.db'}", upgrade=True)
-    with pytest.raises(ConfigError, match="PMSYNC_DATABASE_URL"):
-        ThroughPrefect(store, parameters={"database_url": WITH_PASSWORD[0]})
+    for runner in (ThroughPrefect, AsFlowRun):
+        with pytest.raises(ConfigError, match="PMSYNC_DATABASE_URL"):
+            runner(store, parameters={"database_url": WITH_PASSWORD[0]})
 
 
 # The scan: one real flow run through Prefect's temporary server (~20 s).
