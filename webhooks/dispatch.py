@@ -10,11 +10,11 @@ of events about one record is claimed together and that record is read back once
 3. handles the rest in one `handle-events` run, as the runner chosen (`choose_runner`):
    - `prefect` (what `auto` picks when a Prefect server is configured and serves the
      `handle-events/handle-events` deployment): the `handle_events` flow called in this
-     thread, a Prefect flow run like any other (its name, parameters, states and logs
-     on the server), with no process to start: ~0.3 s from the webhook to Jira;
+     process (`AsFlowRun`), a Prefect flow run like any other (its name, parameters, states and logs
+     on the server), with no process to start: 0.3-0.6 s from the webhook to Jira;
    - `deployment`: a run of that deployment (`run_deployment(..., idempotency_key=<claim
      token>, timeout=0)`), started by whichever `pmsync serve` or worker serves it, each
-     in a fresh interpreter: ~3 s, most of it the new process's imports;
+     in a fresh interpreter: seconds, most of them the new process's imports;
    - `inprocess` (`auto` without Prefect): the flow's plain core in this thread, ~0.1 s.
    docs/performance.md, "Webhook latency", has the figures.
 
