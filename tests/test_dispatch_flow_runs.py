@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from models import Settings
+from connectors.settings import Settings
 from store import Store
 from store.inbox import PENDING, Delivery
 from webhooks.dispatch import AsFlowRun, Dispatcher, OwnWrites, choose_runner
