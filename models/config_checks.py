@@ -5,13 +5,8 @@ says what to fix and never repeats a secret (passwords in URLs are masked)."""
 from __future__ import annotations
 
 import csv
-import importlib
-import importlib.util
 import re
-import sys
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -144,47 +139,44 @@ def timezone(name: str) -> str:
     return name
 
 
+# The schedule pmsync ships with: Prefect accepts it, so no process pays Prefect's import
+# (about a second) to be told so.
+DEFAULT_CRON = "*/15 * * * *"
+
+
 def cron(expression: str) -> str:
-    """A cron expression Prefect's Cron schedule accepts: its own parser and its rules
-    (prefect._internal.schemas.validators.validate_cron_string)."""
-    parser = _prefect_croniter()
-    fields = expression.split()
-    if not parser.croniter.is_valid(expression):  # Prefect's own verdict
-        try:
-            parser.croniter.expand(expression)
-            reason = "refused"
-        except Exception as error:  # croniter's reason: out of range, columns, ...
-            reason = str(error).replace(f"[{expression}] is not acceptable, ", "")
-            if "columns" in reason:
-                reason = f"{len(fields)} fields"
-        raise ValueError(
-            f"{expression[:60]!r} is not a cron expression ({reason[:80]}): five fields, "
-            "minute hour day-of-month month day-of-week, e.g. */15 * * * *"
-        )
-    if any(field.casefold() in ("r", "h") for field in fields):
+    """A cron expression Prefect's Cron schedule accepts: Prefect's own verdict (its public
+    `prefect.schedules.Cron`), and the reason from croniter, the parser Prefect uses."""
+    if expression == DEFAULT_CRON:
+        return expression
+    from prefect.schedules import Cron
+
+    try:
+        Cron(expression, timezone="UTC")
+    except ValueError:
+        pass
+    else:
+        return expression
+    if any(field.casefold() in ("r", "h") for field in expression.split()):
         raise ValueError(
             f"{expression[:60]!r} uses random or hashed fields (R, H), which Prefect refuses"
         )
-    return expression
+    raise ValueError(
+        f"{expression[:60]!r} is not a cron expression ({_cron_reason(expression)[:80]}): "
+        "five fields, minute hour day-of-month month day-of-week, e.g. */15 * * * *"
+    )
 
 
-@cache
-def _prefect_croniter() -> ModuleType:
-    """Prefect's vendored croniter module. Loaded from its file when Prefect is not imported
-    yet: importing prefect takes a second or more, too much for every command's settings."""
-    vendored = "prefect._vendor.croniter.croniter"
-    if "prefect" in sys.modules:
-        return importlib.import_module(vendored)
-    spec = importlib.util.find_spec("prefect")  # finds, without importing, the package
-    origin = Path(spec.origin) if spec and spec.origin else None
-    path = origin.parent / "_vendor" / "croniter" / "croniter.py" if origin else None
-    if path is None or not path.is_file():
-        return importlib.import_module(vendored)
-    loaded = importlib.util.spec_from_file_location("_pmsync_prefect_croniter", path)
-    assert loaded is not None and loaded.loader is not None
-    module = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(module)
-    return module
+def _cron_reason(expression: str) -> str:
+    """Why croniter refuses the expression: out of range, how many fields, ..."""
+    from croniter import croniter
+
+    try:
+        croniter.expand(expression)
+    except Exception as error:
+        reason = str(error).replace(f"[{expression}] is not acceptable, ", "")
+        return f"{len(expression.split())} fields" if "columns" in reason else reason
+    return "refused"
 
 
 def read_account_map(path: Path) -> dict[tuple[str, str], str]:
