@@ -156,7 +156,9 @@ class CoreSettings(BaseSettings):
         description="Where budgets hold: this process, or across every worker through "
         "Prefect global concurrency limits that pmsync creates (needs a Prefect server).",
     )
-    sync_cron: str = Field(config_checks.DEFAULT_CRON, description="Schedule of the scheduled sync.")
+    sync_cron: str = Field(
+        config_checks.DEFAULT_CRON, description="Schedule of the scheduled sync."
+    )
     sync_timezone: str = Field("UTC", description="Time zone of that schedule.")
 
     reconcile_hours: int = Field(
