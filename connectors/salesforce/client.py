@@ -179,7 +179,7 @@ class SalesforceConnector(Connector):
             and settings.salesforce_client_secret
         )
         self.settings = settings
-        self.sleep = sleep
+        self.calls = Calls.per(settings, sleep)  # both clients: the login and the API
         self.client_id = settings.salesforce_client_id
         self.secret = settings.salesforce_client_secret.get_secret_value()
         self.login = self._client(settings.salesforce_login_url.rstrip("/"))
@@ -196,7 +196,7 @@ class SalesforceConnector(Connector):
             headers={"Authorization": f"Bearer {token}"} if token else None,
             credential_settings=CREDENTIALS,
             secrets=[self.secret, token],
-            calls=Calls.per(self.settings, self.sleep),
+            calls=self.calls,
         )
 
     # -- OAuth client credentials ------------------------------------------------------------
