@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+if TYPE_CHECKING:
+    from models.settings import CoreSettings
 
 log = logging.getLogger("pmsync.http")
 
@@ -32,6 +35,21 @@ TRANSPORT_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
 )
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Calls:
+    """How a tool's calls go: each one's time-out, the attempts it gets (on 429, 5xx and
+    broken connections), and what waits between them (a test passes one that records)."""
+
+    timeout: float = 30.0
+    max_attempts: int = 6
+    sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def per(cls, settings: CoreSettings, sleep: Callable[[float], None] = time.sleep) -> Calls:
+        """As the settings say (PMSYNC_HTTP_TIMEOUT_S, PMSYNC_HTTP_MAX_ATTEMPTS)."""
+        return cls(settings.http_timeout_s, settings.http_max_attempts, sleep)
 
 
 class ApiError(Exception):
@@ -228,9 +246,7 @@ class ApiClient:
         headers: dict[str, str] | None = None,
         credential_settings: str,
         secrets: Iterable[str] = (),
-        timeout: float = 30.0,
-        max_attempts: int = 6,
-        sleep: Callable[[float], None] = time.sleep,
+        calls: Calls = Calls(),
         backoff_base: float = 0.5,
         backoff_max: float = 60.0,
     ) -> None:
@@ -245,9 +261,9 @@ class ApiClient:
         if isinstance(auth, tuple):
             # An echoed Authorization header carries the pair in base64: hide that too.
             self.secrets.append(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
-        self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.sleep = sleep
+        self.timeout = calls.timeout
+        self.max_attempts = calls.max_attempts
+        self.sleep = calls.sleep
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
 

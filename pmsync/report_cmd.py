@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,70 +62,63 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def gather(
-    settings: Settings,
-    store: Store,
-    filters: Filters | None = None,
-    sort: str = "requests",
-    limit: int | None = None,
-    now: datetime | None = None,
-) -> Report:
+@dataclass(frozen=True)
+class Query:
+    """Which report: the issues and requests it keeps, its order, how many rows, and the
+    moment it is made ("since 30d" and the trend count back from it)."""
+
+    filters: Filters = field(default_factory=Filters)
+    sort: str = "requests"
+    top: int | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def described(self) -> str:
+        said = [f"sorted by {self.sort}"]
+        if self.filters.project:
+            said.append(f"project {self.filters.project}")
+        if self.filters.status:
+            said.append(f"status {self.filters.status}")
+        if self.filters.segment:
+            said.append(f"{self.filters.segment} customers")
+        if self.filters.since:
+            said.append(f"requests since {self.filters.since:%Y-%m-%d}")
+        return ", ".join(said)
+
+
+def gather(settings: Settings, store: Store, query: Query | None = None) -> Report:
     """The report over the store, with the calculator the publish uses: unfiltered, each
     row's numbers are the ones on the ticket."""
-    from services.demand import account_directory, calculator_for
+    from services.demand import account_directory, calculator_for, issues_with_demand
 
-    now = now or datetime.now(UTC)
-    filters = filters or Filters()
+    query = query or Query()
     directory = account_directory(settings, store)
-    keys = (store.links.linked_issue_keys() | store.ledger.keys()) & store.records.issue_keys()
+    keys = issues_with_demand(store)
     counting = store.links.of_issues(keys, suggested=False)
-    calculator = calculator_for(settings, store, now, counting, directory)
+    calculator = calculator_for(settings, store, query.now, counting, directory)
     by_issue: dict[str, list[Any]] = {key: [] for key in keys}
     for link in counting:
         by_issue[link.issue_key].append(link)
     issues = {issue.key: issue for issue in store.records.load(RecordKind.ISSUE)}
-    return build_report(calculator, issues, by_issue, filters, sort, limit)
+    return build_report(calculator, issues, by_issue, query.filters, query.sort, query.top)
 
 
-def write_html(
-    settings: Settings,
-    store: Store,
-    path: Path,
-    filters: Filters | None = None,
-    sort: str = "requests",
-    top: int | None = None,
-    now: datetime | None = None,
-) -> Report:
+def write_html(settings: Settings, store: Store, path: Path, query: Query | None = None) -> Report:
     """The report as one self-contained HTML page at `path` (the demo writes one too)."""
     from pmsync.report_html import render
     from pmsync.themes_cmd import themes_of
 
-    now = now or datetime.now(UTC)
-    filters = filters or Filters()
-    result = gather(settings, store, filters, sort, top, now)
+    query = query or Query()
+    result = gather(settings, store, query)
     page = render(
         result,
         store.ledger.demand_history([r.key for r in result.rows[:5]]),
-        generated=now,
-        described=describe(filters, sort),
+        generated=query.now,
+        described=query.described(),
         themes=themes_of(settings, store),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return result
-
-
-def describe(filters: Filters, sort: str) -> str:
-    said = [f"sorted by {sort}"]
-    if filters.project:
-        said.append(f"project {filters.project}")
-    if filters.status:
-        said.append(f"status {filters.status}")
-    if filters.segment:
-        said.append(f"{filters.segment} customers")
-    if filters.since:
-        said.append(f"requests since {filters.since:%Y-%m-%d}")
-    return ", ".join(said)
 
 
 def write_csv(report: Report, out: Any) -> None:
@@ -227,8 +221,8 @@ def report(
     settings = settings_or_exit()
     store = Store(settings.database_url, upgrade=True)
     now = datetime.now(UTC)
-    filters = Filters(project, status, segment, parse_since(since, now))
-    described = describe(filters, sort)
+    query = Query(Filters(project, status, segment, parse_since(since, now)), sort, top, now)
+    described = query.described()
     if unlinked:
         from pmsync.themes_cmd import show_themes
 
@@ -236,10 +230,10 @@ def report(
         return
     started = time.monotonic()
     if html is not None:
-        written = write_html(settings, store, html, filters, sort, top, now)
+        written = write_html(settings, store, html, query)
         err.print(f"Wrote {html} ({len(written.rows)} issues) in {time.monotonic() - started:.2f}s")
         return
-    result = gather(settings, store, filters, sort, top, now)
+    result = gather(settings, store, query)
     if as_json:
         print(json.dumps(report_json(result, described, now)))
     elif as_csv:

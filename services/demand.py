@@ -154,7 +154,7 @@ def demand(
         crm_revenue(settings, store, directory) if settings.revenue_from == "crm_field" else None
     )
     importances = Importances(store.engine).all()
-    keys = (store.links.linked_issue_keys() | store.ledger.keys()) & store.records.issue_keys()
+    keys = issues_with_demand(store)
     if among is not None:
         keys &= among
 
@@ -169,6 +169,12 @@ def demand(
         return {key: calculator.summary(key, by_issue.get(key, [])) for key in batch}
 
     return Summaries(keys, compute)
+
+
+def issues_with_demand(store: Store) -> set[str]:
+    """The stored issues that have links that count, or had demand published before (it
+    may have fallen to nothing): those whose summaries the tickets show."""
+    return (store.links.linked_issue_keys() | store.ledger.keys()) & store.records.issue_keys()
 
 
 def issues_asked_by(store: Store, directory: AccountDirectory, customers: set[str]) -> set[str]:

@@ -14,7 +14,7 @@ import pytest
 import responses
 
 from connectors.freshdesk.notes import FreshdeskNotes
-from connectors.http import ApiClient
+from connectors.http import ApiClient, Calls
 from connectors.hubspot.notes import HubSpotNotes
 from connectors.intercom.notes import IntercomNotes
 from connectors.jira import adf
@@ -32,7 +32,9 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def api(tool: str) -> ApiClient:
-    return ApiClient(tool, BASE, credential_settings="PMSYNC_TEST_TOKEN", max_attempts=1)
+    return ApiClient(
+        tool, BASE, credential_settings="PMSYNC_TEST_TOKEN", calls=Calls(max_attempts=1)
+    )
 
 
 class Tool:

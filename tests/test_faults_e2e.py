@@ -23,7 +23,7 @@ import pytest
 import requests
 import responses as responses_lib
 
-from connectors.http import ApiClient
+from connectors.http import ApiClient, Calls
 from connectors.settings import Settings
 from flows.pipeline import run_cycle
 from models import RecordKind
@@ -236,7 +236,10 @@ def test_an_intercom_429_waits_until_its_rate_limit_reset() -> None:
     responses_lib.post(url, json={"conversations": []})
     waits: list[float] = []
     api = ApiClient(
-        "intercom", "https://api.intercom.test", credential_settings="X", sleep=waits.append
+        "intercom",
+        "https://api.intercom.test",
+        credential_settings="X",
+        calls=Calls(sleep=waits.append),
     )
 
     api.request("POST", "/conversations/search", json={})
@@ -252,7 +255,10 @@ def test_a_body_cut_short_is_retried() -> None:
     responses_lib.get(url, body=requests.exceptions.ChunkedEncodingError("IncompleteRead"))
     responses_lib.get(url, json={"tickets": []})
     api = ApiClient(
-        "zendesk", "https://zendesk.test", credential_settings="X", sleep=lambda s: None
+        "zendesk",
+        "https://zendesk.test",
+        credential_settings="X",
+        calls=Calls(sleep=lambda s: None),
     )
 
     assert api.get_json("/api/v2/tickets.json") == {"tickets": []}

@@ -26,7 +26,7 @@ from linking.demand import content_hash
 from linking.importance import from_priority
 from models import DemandSummary
 from pmsync.cli import app
-from pmsync.report_cmd import gather
+from pmsync.report_cmd import Query, gather
 from services.demand import demand
 from services.publish import publish_all
 from store import Store
@@ -116,7 +116,7 @@ def test_the_weighted_count_is_on_the_ticket_and_in_the_report(
     want = expected_demand(sandbox_url)
     assert any(w["weighted_requests"] > w["requests"] for w in want.values())
     assert_ticket_shows(sandbox_url, want)
-    rows = {r.key: r.demand for r in gather(settings, store, sort="importance").rows}
+    rows = {r.key: r.demand for r in gather(settings, store, Query(sort="importance")).rows}
     assert {k: d.weighted_requests for k, d in rows.items()} == {
         k: w["weighted_requests"] for k, w in want.items()
     }

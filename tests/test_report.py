@@ -19,7 +19,7 @@ from connectors.settings import Settings
 from flows.pipeline import run_cycle
 from linking.report import SEGMENTS, SORTS, Filters
 from pmsync.cli import app
-from pmsync.report_cmd import gather, parse_since
+from pmsync.report_cmd import Query, gather, parse_since
 from store import Store
 from tests.jira_view import issue_numbers
 from tests.oracle import expected_demand
@@ -65,7 +65,7 @@ def test_every_row_shows_the_numbers_on_its_ticket(
 @pytest.mark.parametrize("sort", SORTS)
 def test_each_sort_ranks_by_its_number(settings: Settings, synced: Store, sort: str) -> None:
     """Rows come in descending order of the chosen number."""
-    rows = gather(settings, synced, sort=sort).rows
+    rows = gather(settings, synced, Query(sort=sort)).rows
     value = {
         "requests": lambda r: r.demand.requests,
         "importance": lambda r: r.demand.weighted_requests,
@@ -88,12 +88,12 @@ def test_segments_split_the_requests_and_a_window_keeps_the_recent_ones(
     everything = {r.key: r.demand.requests for r in gather(settings, synced).rows}
     summed: dict[str, int] = {}
     for segment in SEGMENTS:
-        for row in gather(settings, synced, Filters(segment=segment)).rows:
+        for row in gather(settings, synced, Query(Filters(segment=segment))).rows:
             summed[row.key] = summed.get(row.key, 0) + row.demand.requests
     assert {k: v for k, v in summed.items() if v} == {k: v for k, v in everything.items() if v}
     now = datetime.now(UTC)
-    recent = gather(settings, synced, Filters(since=now - timedelta(days=30)), now=now).rows
-    full = {r.key: r.demand for r in gather(settings, synced, now=now).rows}
+    recent = gather(settings, synced, Query(Filters(since=now - timedelta(days=30)), now=now)).rows
+    full = {r.key: r.demand for r in gather(settings, synced, Query(now=now)).rows}
     assert recent, "the sandbox world has requests in the last 30 days"
     for row in recent:
         assert row.demand.requests == full[row.key].requests_last_30d, row.key
@@ -102,9 +102,9 @@ def test_segments_split_the_requests_and_a_window_keeps_the_recent_ones(
 def test_project_and_status_filters(settings: Settings, synced: Store) -> None:
     rows = gather(settings, synced).rows
     project, status = rows[0].project, rows[0].status
-    assert gather(settings, synced, Filters(project="NOPE")).rows == []
-    assert len(gather(settings, synced, Filters(project=project.lower())).rows) == len(rows)
-    by_status = gather(settings, synced, Filters(status=status)).rows
+    assert gather(settings, synced, Query(Filters(project="NOPE"))).rows == []
+    assert len(gather(settings, synced, Query(Filters(project=project.lower()))).rows) == len(rows)
+    by_status = gather(settings, synced, Query(Filters(status=status))).rows
     assert by_status and {r.status for r in by_status} == {status}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import requests
 import responses
 
-from connectors.http import ApiClient
+from connectors.http import ApiClient, Calls
 
 URL = "https://jira.example/rest/api/3/issue/ANA-1/comment"
 
@@ -14,7 +14,7 @@ URL = "https://jira.example/rest/api/3/issue/ANA-1/comment"
 def client() -> tuple[ApiClient, list[float]]:
     waits: list[float] = []
     return ApiClient(
-        "jira", "https://jira.example", credential_settings="X", sleep=waits.append
+        "jira", "https://jira.example", credential_settings="X", calls=Calls(sleep=waits.append)
     ), waits
 
 

@@ -37,7 +37,7 @@ from connectors.base import (
     parse_time,
 )
 from connectors.freshdesk.settings import FreshdeskSettings
-from connectors.http import ApiClient, ApiError, AuthError
+from connectors.http import ApiClient, ApiError, AuthError, Calls
 from connectors.paging import Request, Stream, link_header, next_link, reread_moved
 from models import Account, Feedback
 
@@ -126,9 +126,7 @@ class FreshdeskConnector(Connector):
             auth=(key, "X"),  # the API key is the user name; the password is ignored
             credential_settings="PMSYNC_FRESHDESK_API_KEY",
             secrets=[key],
-            timeout=settings.http_timeout_s,
-            max_attempts=settings.http_max_attempts,
-            sleep=sleep,
+            calls=Calls.per(settings, sleep),
         )
         self.missing = MissingFeatures()
 

@@ -44,7 +44,7 @@ from connectors.base import (
     listing_read,
     parse_time,
 )
-from connectors.http import NONE, ApiClient, Shape
+from connectors.http import NONE, ApiClient, Calls, Shape
 from connectors.hubspot.features import (
     ISSUE_KEYS_MISSING,
     ISSUE_KEYS_PROPERTY,
@@ -152,9 +152,7 @@ class HubSpotConnector(Connector):
             headers={"Authorization": f"Bearer {token}"},
             credential_settings="PMSYNC_HUBSPOT_ACCESS_TOKEN",
             secrets=[token],
-            timeout=settings.http_timeout_s,
-            max_attempts=settings.http_max_attempts,
-            sleep=sleep,
+            calls=Calls.per(settings, sleep),
         )
         # A revenue field (an ARR) is read with the companies only when revenue comes from it.
         self.revenue_property = settings.revenue_property()

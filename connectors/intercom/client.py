@@ -48,7 +48,7 @@ from connectors.base import (
     parse_time,
     unix_seconds,
 )
-from connectors.http import ApiClient, ApiError, AuthError, RetryableError
+from connectors.http import ApiClient, ApiError, AuthError, Calls, RetryableError
 from connectors.intercom.settings import IntercomSettings
 from connectors.paging import Request, ScrollPaging, Stream, body_key, next_token
 from models import Account, Feedback
@@ -231,9 +231,7 @@ class IntercomConnector(Connector):
             headers={"Authorization": f"Bearer {token}", "Intercom-Version": VERSION},
             credential_settings="PMSYNC_INTERCOM_ACCESS_TOKEN",
             secrets=[token],
-            timeout=settings.http_timeout_s,
-            max_attempts=settings.http_max_attempts,
-            sleep=sleep,
+            calls=Calls.per(settings, sleep),
         )
 
     def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:

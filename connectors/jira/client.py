@@ -41,6 +41,7 @@ from connectors.http import (
     TRANSPORT_ERRORS,
     ApiClient,
     ApiError,
+    Calls,
     NotAnAnswer,
     RetryableError,
     answer_of,
@@ -124,9 +125,7 @@ class JiraConnector(Connector):
             headers={"Content-Type": "application/json"},
             credential_settings="PMSYNC_JIRA_EMAIL and PMSYNC_JIRA_API_TOKEN",
             secrets=[token],
-            timeout=settings.http_timeout_s,
-            max_attempts=settings.http_max_attempts,
-            sleep=sleep,
+            calls=Calls.per(settings, sleep),
         )
         self._client: JIRA | None = None
         self.tool_sites = sites(settings)

@@ -46,7 +46,7 @@ from connectors.base import (
     parse_time,
     split_keys,
 )
-from connectors.http import NONE, ApiClient, ApiError, AuthError, Shape
+from connectors.http import NONE, ApiClient, ApiError, AuthError, Calls, Shape
 from connectors.paging import Request, soql_query
 from connectors.salesforce.schema import (
     API,
@@ -179,7 +179,7 @@ class SalesforceConnector(Connector):
             and settings.salesforce_client_secret
         )
         self.settings = settings
-        self.sleep = sleep
+        self.calls = Calls.per(settings, sleep)  # both clients: the login and the API
         self.client_id = settings.salesforce_client_id
         self.secret = settings.salesforce_client_secret.get_secret_value()
         self.login = self._client(settings.salesforce_login_url.rstrip("/"))
@@ -196,9 +196,7 @@ class SalesforceConnector(Connector):
             headers={"Authorization": f"Bearer {token}"} if token else None,
             credential_settings=CREDENTIALS,
             secrets=[self.secret, token],
-            timeout=self.settings.http_timeout_s,
-            max_attempts=self.settings.http_max_attempts,
-            sleep=self.sleep,
+            calls=self.calls,
         )
 
     # -- OAuth client credentials ------------------------------------------------------------

@@ -41,7 +41,7 @@ from connectors.base import (
     parse_time,
     unix_seconds,
 )
-from connectors.http import NONE, ApiClient, ApiError, Shape
+from connectors.http import NONE, ApiClient, ApiError, Calls, Shape
 from connectors.paging import Request, Stream, TimeExport, cursor_export, has_more, param
 from connectors.zendesk.settings import ZendeskSettings
 from models import Account, Feedback, ToolLink
@@ -143,9 +143,7 @@ class ZendeskConnector(Connector):
             auth=(f"{settings.zendesk_email}/token", token),
             credential_settings="PMSYNC_ZENDESK_EMAIL and PMSYNC_ZENDESK_API_TOKEN",
             secrets=[token],
-            timeout=settings.http_timeout_s,
-            max_attempts=settings.http_max_attempts,
-            sleep=sleep,
+            calls=Calls.per(settings, sleep),
         )
 
     def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:

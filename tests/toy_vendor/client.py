@@ -13,7 +13,7 @@ from typing import Any
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.base import CursorReader, Page, convert, parse_time
-from connectors.http import ApiClient
+from connectors.http import ApiClient, Calls
 from connectors.lookup import path_id
 from connectors.settings import Settings
 from models import Feedback
@@ -51,8 +51,7 @@ class ToyConnector:
             "toy",
             self.site,
             credential_settings="PMSYNC_TOY_URL",
-            timeout=settings.http_timeout_s,
-            max_attempts=settings.http_max_attempts,
+            calls=Calls.per(settings),
         )
 
     def pull(
