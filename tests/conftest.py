@@ -59,10 +59,21 @@ def sandbox_url(sandbox_server: object) -> str:
     return url
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "mocked_site(fixture): the vendor's mocked site that `rsps` is in these tests"
+    )
+
+
 @pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
-    """Mocked HTTP that does not insist every answer is asked for (modules that do insist
-    define their own)."""
+def rsps(request: pytest.FixtureRequest) -> Iterator[responses.RequestsMock]:
+    """Mocked HTTP that does not insist every answer is asked for, or the vendor's mocked site
+    that a module names (`pytestmark = pytest.mark.mocked_site("zendesk_mock")`); modules
+    that want another define their own."""
+    site = request.node.get_closest_marker("mocked_site")
+    if site is not None:
+        yield request.getfixturevalue(site.args[0])
+        return
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 

@@ -18,10 +18,7 @@ from hubspot_fixtures import COMPANIES, DEALS_LIST, SEARCH, connector, ms, searc
 
 from connectors.hubspot.client import ARCHIVED_DEALS, DEAL_PROPERTIES, DEALS
 
-
-@pytest.fixture
-def rsps(hubspot_mock):
-    return hubspot_mock
+pytestmark = pytest.mark.mocked_site("hubspot_mock")
 
 
 # -- the deals search ------------------------------------------------------------------------

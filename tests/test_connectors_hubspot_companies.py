@@ -33,10 +33,7 @@ from hubspot_fixtures import (
 import connectors.hubspot.client
 from connectors.base import DuplicatePageToken, ListingRead, parse_time
 
-
-@pytest.fixture
-def rsps(hubspot_mock):
-    return hubspot_mock
+pytestmark = pytest.mark.mocked_site("hubspot_mock")
 
 
 # -- companies -------------------------------------------------------------------------------

@@ -20,10 +20,7 @@ from connectors.settings import Settings
 from models import Deal
 from sandbox.world import generate
 
-
-@pytest.fixture
-def rsps(hubspot_mock):
-    return hubspot_mock
+pytestmark = pytest.mark.mocked_site("hubspot_mock")
 
 
 # -- the portal: optional properties, the company currency, capabilities ------------------------

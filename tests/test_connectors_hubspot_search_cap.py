@@ -32,10 +32,7 @@ import connectors.hubspot.client
 from connectors.hubspot.client import HubSpotConnector
 from connectors.settings import Settings
 
-
-@pytest.fixture
-def rsps(hubspot_mock):
-    return hubspot_mock
+pytestmark = pytest.mark.mocked_site("hubspot_mock")
 
 
 # -- the 10,000 search cap: a (timestamp, id) position ---------------------------------------

@@ -32,10 +32,7 @@ from connectors.intercom.client import VERSION
 SCROLL = f"{INTERCOM}/companies/scroll"
 INBOX = f"{INTERCOM}/a/inbox/{APP}/inbox/conversation"  # a non-Intercom host serves the app
 
-
-@pytest.fixture
-def rsps(intercom_mock):
-    return intercom_mock
+pytestmark = pytest.mark.mocked_site("intercom_mock")
 
 
 @pytest.fixture(autouse=True)

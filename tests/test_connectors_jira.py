@@ -30,12 +30,7 @@ from connectors.base import DuplicatePageToken
 from connectors.http import AuthError, RetryableError
 from connectors.jira.client import FIELDS, SWEEP_PAGE, JiraConnector
 
-pytestmark = pytest.mark.usefixtures("jira_run_start")
-
-
-@pytest.fixture
-def rsps(jira_mock):
-    return jira_mock
+pytestmark = [pytest.mark.mocked_site("jira_mock"), pytest.mark.usefixtures("jira_run_start")]
 
 
 # Only an absent nextPageToken ends the search (whatever isLast says), a repeated token

@@ -22,12 +22,7 @@ from jira_fixtures import NO_REMOTE_LINKS, pull, script_search
 from connectors.jira.client import STREAM, JiraConnector
 from connectors.jira.remote_links import record_of, sites
 
-pytestmark = pytest.mark.usefixtures("jira_run_start")
-
-
-@pytest.fixture
-def rsps(jira_mock):
-    return jira_mock
+pytestmark = [pytest.mark.mocked_site("jira_mock"), pytest.mark.usefixtures("jira_run_start")]
 
 
 # -- remote links: the tools' Jira apps' links to tickets and deals --------------------------

@@ -24,10 +24,7 @@ from zendesk_fixtures import (
 from connectors.base import DuplicatePageToken
 from connectors.zendesk.client import TICKETS
 
-
-@pytest.fixture
-def rsps(zendesk_mock):
-    return zendesk_mock
+pytestmark = pytest.mark.mocked_site("zendesk_mock")
 
 
 # -- the ticket export -----------------------------------------------------------------------

@@ -22,10 +22,7 @@ import connectors.zendesk.client
 from connectors.base import DuplicatePageToken
 from connectors.zendesk.client import TICKETS
 
-
-@pytest.fixture
-def rsps(zendesk_mock):
-    return zendesk_mock
+pytestmark = pytest.mark.mocked_site("zendesk_mock")
 
 
 FORBIDDEN = {

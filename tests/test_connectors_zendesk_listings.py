@@ -31,10 +31,7 @@ import connectors.zendesk.client
 from connectors.base import DuplicatePageToken, ListingRead
 from connectors.zendesk.client import TICKETS, ZendeskConnector
 
-
-@pytest.fixture
-def rsps(zendesk_mock):
-    return zendesk_mock
+pytestmark = pytest.mark.mocked_site("zendesk_mock")
 
 
 # -- organisations and Jira links: cursor pagination -----------------------------------------
