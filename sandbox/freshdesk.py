@@ -6,16 +6,22 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from sandbox import freshdesk_pages, freshdesk_tenant, malformed
 from sandbox.freshdesk_data import API_AGENT_ID, fd_time, note
 from sandbox.state import SandboxState
 from sandbox.timefmt import order_time, parse_time, utcnow
-from sandbox.web import base_url, basic_credentials, endpoint, json_response, read_json
+from sandbox.web import (
+    any_other_path,
+    base_url,
+    basic_credentials,
+    endpoint,
+    json_response,
+    read_json,
+)
 
 API_KEY = "sandbox"
-ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")  # unknown routes
 PAGE, MAX_PAGE_SIZE, MAX_PAGE = 30, 100, 300
 ORDER_BY = ("created_at", "due_by", "updated_at", "status")
 FILTERS = ("new_and_my_open", "watching", "spam", "deleted")
@@ -319,7 +325,7 @@ def routes() -> list[BaseRoute]:
     return [
         *api,
         *freshdesk_pages.routes(),
-        Route("/{path:path}", unknown_route, methods=list(ANY_METHOD)),
+        any_other_path(unknown_route),
     ]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from sandbox import hubspot_legacy, hubspot_portal, malformed
 from sandbox.hubspot_data import (
@@ -19,6 +19,7 @@ from sandbox.hubspot_links import associations, create_note
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow
 from sandbox.web import (
+    any_other_path,
     base_url,
     bearer_token,
     decode_cursor,
@@ -338,11 +339,5 @@ def routes() -> list[BaseRoute]:
     add("GET", "/settings/v3/currencies/company-currency", hubspot_portal.company_currency)
     for path, handler in hubspot_legacy.routes():
         add("GET", path, handler)
-    table.append(
-        Route(
-            "/{path:path}",
-            hubspot_portal.not_found,
-            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        )
-    )
+    table.append(any_other_path(hubspot_portal.not_found))
     return table

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from sandbox import intercom_pages, intercom_tenant, intercom_workspace, malformed
 from sandbox.intercom_contacts import search_contacts
@@ -20,6 +20,7 @@ from sandbox.intercom_search import QueryError, matches, validate
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow
 from sandbox.web import (
+    any_other_path,
     base_url,
     bearer_token,
     decode_cursor,
@@ -30,7 +31,6 @@ from sandbox.web import (
 )
 
 TOKEN = "sandbox"
-ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")  # unknown routes
 SEARCH_PAGE, SEARCH_MAX = 20, 150
 COMPANY_PAGE, COMPANY_MAX, COMPANY_CAP, SCROLL_PAGE = 15, 60, 10_000, 50
 
@@ -337,5 +337,5 @@ def routes() -> list[BaseRoute]:
     add("GET", "/segments", intercom_workspace.list_segments)
     add("GET", "/data_attributes", intercom_workspace.list_data_attributes)
     table += intercom_pages.routes()
-    table.append(Route("/{path:path}", unknown_route, methods=list(ANY_METHOD)))
+    table.append(any_other_path(unknown_route))
     return table

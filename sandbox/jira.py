@@ -4,7 +4,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from sandbox.browse import browse
 from sandbox.jira_comments import add_comment, comment, list_comments
@@ -34,6 +34,7 @@ from sandbox.state import SandboxState
 from sandbox.timefmt import jira_time, utcnow
 from sandbox.web import (
     Guard,
+    any_other_path,
     base_url,
     basic_credentials,
     endpoint,
@@ -43,7 +44,6 @@ from sandbox.web import (
 )
 
 EMAIL, API_TOKEN = "demo@example.com", "sandbox"
-ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 SEARCH_KEYS = {
     "jql",
     "nextPageToken",
@@ -297,5 +297,5 @@ def routes() -> list[BaseRoute]:
         add("GET", f"{api}/project/{{key}}", projects)
         add("GET", f"{api}/mypermissions", my_permissions)
     # Last: any other path answers Jira's JSON 404, never plain text.
-    table.append(Route("/{path:path}", not_found, methods=[*ALL_METHODS]))
+    table.append(any_other_path(not_found))
     return table

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from sandbox import salesforce_bulk, soql
 from sandbox import salesforce_meta as meta
@@ -32,6 +32,7 @@ from sandbox.salesforce_query import select
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow
 from sandbox.web import (
+    any_other_path,
     base_url,
     basic_credentials,
     bearer_token,
@@ -272,5 +273,4 @@ def routes() -> list[BaseRoute]:
         for variant in (path, f"{path}/")
     ]
     # Anything else is Salesforce's JSON 404, whatever the method.
-    methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"]
-    return [*found, Route("/{path:path}", not_found, methods=methods)]
+    return [*found, any_other_path(not_found)]

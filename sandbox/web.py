@@ -32,6 +32,13 @@ def endpoint(
     return Route(path, run, methods=[method])
 
 
+def any_other_path(handler: Callable[[Request], Awaitable[Response]]) -> Route:
+    """The last route of a tool: every path it does not serve, with any method, answers
+    through `handler` (the tool's own JSON error), never Starlette's plain-text 404 or 405.
+    (HEAD comes with GET.)"""
+    return Route("/{path:path}", handler, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+
+
 def basic_credentials(request: Request) -> tuple[str, str] | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":

@@ -17,6 +17,7 @@ from sandbox import malformed, zendesk_account
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow, zendesk_time
 from sandbox.web import (
+    any_other_path,
     base_url,
     basic_credentials,
     bearer_token,
@@ -384,5 +385,4 @@ def routes() -> list[BaseRoute]:
         ("/agent/organizations/{id:int}", organization_page),
     ):
         found.append(endpoint("zendesk", "GET", path, page, _open))
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    return [*found, Route("/{path:path}", not_found, methods=methods)]
+    return [*found, any_other_path(not_found)]

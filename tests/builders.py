@@ -69,13 +69,7 @@ def freeze_now(monkeypatch: Any, module: ModuleType, moment: datetime) -> None:
 def script(rsps: responses.RequestsMock, method: str, url: str, bodies: Sequence[Any]) -> None:
     """Serve `bodies` in order, one per request; asking for more fails the test loudly
     (so a paginator that loops shows up as a failure, not a hang)."""
-    queue = list(bodies)
-
-    def reply(request: Any) -> tuple[int, dict[str, str], str]:
-        assert queue, f"{method} {url} asked more often than the server has pages for"
-        return 200, {"Content-Type": "application/json"}, json.dumps(queue.pop(0))
-
-    rsps.add_callback(method, url, callback=reply)
+    script_replies(rsps, method, url, [(200, {}, body) for body in bodies])
 
 
 def script_replies(
@@ -84,7 +78,7 @@ def script_replies(
     url: Any,
     replies: Sequence[tuple[int, dict[str, str], Any]],
 ) -> None:
-    """Like `script`, with each reply's status and headers: (status, headers, body)."""
+    """`script` with each reply's status and headers: (status, headers, body)."""
     queue = list(replies)
 
     def reply(request: Any) -> tuple[int, dict[str, str], str]:

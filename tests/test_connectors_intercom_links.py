@@ -11,8 +11,9 @@ from builders import INTERCOM, intercom_contact, intercom_conversation, intercom
 import connectors.intercom.client
 from connectors.http import ApiError
 
-# The base suite's fixtures and helpers: the mocked API (with `/me`) and the run start.
-rsps, run_start = base.rsps, base.run_start
+pytestmark = pytest.mark.mocked_site("intercom_mock")  # the mocked API, with `/me`
+# The base suite's fixture and helpers: the run start.
+run_start = base.run_start
 INBOX, RUN_START, SEARCH, connector = base.INBOX, base.RUN_START, base.SEARCH, base.connector
 
 # -- what a person reads: subjects, customers and links ------------------------------------

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 from pydantic import SecretStr
@@ -55,6 +55,8 @@ class Vendor:
     name: str
     timestamped: bool = False
     signs_body: bool = True
+    # The header that carries the signature (or the shared secret), each vendor's own.
+    signature: ClassVar[str]
 
     def payload(self, n: int, attempt: int) -> Any:
         raise NotImplementedError
@@ -66,10 +68,12 @@ class Vendor:
         raise NotImplementedError
 
     def signature_headers(self) -> tuple[str, ...]:
-        raise NotImplementedError
+        return (self.signature,)
 
 
 class Jira(Vendor):
+    signature = "X-Hub-Signature"
+
     def payload(self, n: int, attempt: int) -> Any:
         return {
             "timestamp": 1714558830000,
@@ -86,13 +90,12 @@ class Jira(Vendor):
         }
 
     def sign(self, body: bytes, secret: str, sent_at: datetime, url: str) -> dict[str, str]:
-        return {"X-Hub-Signature": "sha256=" + _hmac(secret, body).hexdigest()}
-
-    def signature_headers(self) -> tuple[str, ...]:
-        return ("X-Hub-Signature",)
+        return {self.signature: "sha256=" + _hmac(secret, body).hexdigest()}
 
 
 class Zendesk(Vendor):
+    signature = "x-zendesk-webhook-signature"
+
     def payload(self, n: int, attempt: int) -> Any:
         return {
             "type": "zen:event-type:ticket.comment_added",
@@ -112,15 +115,14 @@ class Zendesk(Vendor):
         timestamp = sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         digest = _hmac(secret, timestamp.encode() + body).digest()
         return {
-            "x-zendesk-webhook-signature": base64.b64encode(digest).decode(),
+            self.signature: base64.b64encode(digest).decode(),
             "x-zendesk-webhook-signature-timestamp": timestamp,
         }
 
-    def signature_headers(self) -> tuple[str, ...]:
-        return ("x-zendesk-webhook-signature",)
-
 
 class HubSpot(Vendor):
+    signature = "X-HubSpot-Signature-v3"
+
     def payload(self, n: int, attempt: int) -> Any:
         return [
             {
@@ -142,15 +144,14 @@ class HubSpot(Vendor):
         timestamp = str(int(sent_at.timestamp() * 1000))
         digest = _hmac(secret, b"POST" + url.encode() + body + timestamp.encode()).digest()
         return {
-            "X-HubSpot-Signature-v3": base64.b64encode(digest).decode(),
+            self.signature: base64.b64encode(digest).decode(),
             "X-HubSpot-Request-Timestamp": timestamp,
         }
 
-    def signature_headers(self) -> tuple[str, ...]:
-        return ("X-HubSpot-Signature-v3",)
-
 
 class Intercom(Vendor):
+    signature = "X-Hub-Signature"
+
     def payload(self, n: int, attempt: int) -> Any:
         # A retry changes delivery_attempts: only the notification id dedupes it.
         return {
@@ -167,24 +168,22 @@ class Intercom(Vendor):
         }
 
     def sign(self, body: bytes, secret: str, sent_at: datetime, url: str) -> dict[str, str]:
-        return {"X-Hub-Signature": "sha1=" + _hmac(secret, body, "sha1").hexdigest()}
-
-    def signature_headers(self) -> tuple[str, ...]:
-        return ("X-Hub-Signature",)
+        return {self.signature: "sha1=" + _hmac(secret, body, "sha1").hexdigest()}
 
 
 class Freshdesk(Vendor):
+    signature = "X-Pmsync-Secret"
+
     def payload(self, n: int, attempt: int) -> Any:
         return {"freshdesk_webhook": {"ticket_id": n, "ticket_subject": MARKER}}
 
     def sign(self, body: bytes, secret: str, sent_at: datetime, url: str) -> dict[str, str]:
-        return {"X-Pmsync-Secret": secret}
-
-    def signature_headers(self) -> tuple[str, ...]:
-        return ("X-Pmsync-Secret",)
+        return {self.signature: secret}
 
 
 class Salesforce(Vendor):
+    signature = SALESFORCE_HEADER
+
     def payload(self, n: int, attempt: int) -> Any:
         return {
             "attributes": {"type": "Opportunity"},
@@ -194,10 +193,7 @@ class Salesforce(Vendor):
         }
 
     def sign(self, body: bytes, secret: str, sent_at: datetime, url: str) -> dict[str, str]:
-        return {SALESFORCE_HEADER: secret}
-
-    def signature_headers(self) -> tuple[str, ...]:
-        return (SALESFORCE_HEADER,)
+        return {self.signature: secret}
 
 
 VENDORS = [
