@@ -19,12 +19,12 @@ from sandbox.hubspot_links import associations, create_note
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow
 from sandbox.web import (
+    RouteTable,
     any_other_path,
     base_url,
     bearer_token,
     decode_cursor,
     encode_cursor,
-    endpoint,
     json_response,
     query_list,
     read_json,
@@ -307,10 +307,8 @@ def _by_type(handlers: dict[str, Handler], *names: str) -> Handler:
 
 
 def routes() -> list[BaseRoute]:
-    table: list[BaseRoute] = []
-
-    def add(method: str, path: str, handler: Any, read: bool = False) -> None:
-        table.append(endpoint("hubspot", method, path, handler, _guard, read=read))
+    table = RouteTable("hubspot", _guard)
+    add = table.add
 
     lists, searches, gets = {}, {}, {}
     for kind in ("deals", "companies", "notes"):
@@ -339,5 +337,4 @@ def routes() -> list[BaseRoute]:
     add("GET", "/settings/v3/currencies/company-currency", hubspot_portal.company_currency)
     for path, handler in hubspot_legacy.routes():
         add("GET", path, handler)
-    table.append(any_other_path(hubspot_portal.not_found))
-    return table
+    return [*table.routes, any_other_path(hubspot_portal.not_found)]

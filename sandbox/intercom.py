@@ -20,12 +20,12 @@ from sandbox.intercom_search import QueryError, matches, validate
 from sandbox.state import SandboxState
 from sandbox.timefmt import utcnow
 from sandbox.web import (
+    RouteTable,
     any_other_path,
     base_url,
     bearer_token,
     decode_cursor,
     encode_cursor,
-    endpoint,
     json_response,
     read_json,
 )
@@ -315,10 +315,8 @@ async def list_tags(request: Request, state: SandboxState) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    table: list[BaseRoute] = []
-
-    def add(method: str, path: str, handler: Any, read: bool = False) -> None:
-        table.append(endpoint("intercom", method, path, handler, _guard, read=read))
+    table = RouteTable("intercom", _guard)
+    add = table.add
 
     add("POST", "/conversations/search", search, read=True)
     add("GET", "/conversations/{id}", conversation)
@@ -336,6 +334,4 @@ def routes() -> list[BaseRoute]:
     add("GET", "/teams", intercom_workspace.list_teams)
     add("GET", "/segments", intercom_workspace.list_segments)
     add("GET", "/data_attributes", intercom_workspace.list_data_attributes)
-    table += intercom_pages.routes()
-    table.append(any_other_path(unknown_route))
-    return table
+    return [*table.routes, *intercom_pages.routes(), any_other_path(unknown_route)]

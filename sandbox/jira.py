@@ -33,11 +33,10 @@ from sandbox.jql import JqlError, parse
 from sandbox.state import SandboxState
 from sandbox.timefmt import jira_time, utcnow
 from sandbox.web import (
-    Guard,
+    RouteTable,
     any_other_path,
     base_url,
     basic_credentials,
-    endpoint,
     json_response,
     query_list,
     read_json,
@@ -264,12 +263,8 @@ async def post_issue(request: Request, state: SandboxState) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    def add(
-        method: str, path: str, handler: Any, guard: Guard = _guard, read: bool = False
-    ) -> None:
-        table.append(endpoint("jira", method, path, handler, guard, read=read))
-
-    table: list[BaseRoute] = []
+    table = RouteTable("jira", _guard)
+    add = table.add
     add("GET", "/browse/{key}", browse, _open)
     for v in ("2", "3"):
         api = f"/rest/api/{v}"
@@ -297,5 +292,4 @@ def routes() -> list[BaseRoute]:
         add("GET", f"{api}/project/{{key}}", projects)
         add("GET", f"{api}/mypermissions", my_permissions)
     # Last: any other path answers Jira's JSON 404, never plain text.
-    table.append(any_other_path(not_found))
-    return table
+    return [*table.routes, any_other_path(not_found)]

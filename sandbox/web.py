@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 if TYPE_CHECKING:
     from sandbox.state import SandboxState
@@ -30,6 +30,22 @@ def endpoint(
         return guard(request) or await handler(request, state)
 
     return Route(path, run, methods=[method])
+
+
+class RouteTable:
+    """One tool's routes in the order they are added (the order Starlette tries them), each
+    counted and guarded as `endpoint` does."""
+
+    def __init__(self, tool: str, guard: Guard) -> None:
+        self.tool, self.guard = tool, guard
+        self.routes: list[BaseRoute] = []
+
+    def add(
+        self, method: str, path: str, handler: Any, guard: Guard | None = None, read: bool = False
+    ) -> None:
+        """`guard` stands for the tool's own on this route (an open page, say)."""
+        route = endpoint(self.tool, method, path, handler, guard or self.guard, read=read)
+        self.routes.append(route)
 
 
 def any_other_path(handler: Callable[[Request], Awaitable[Response]]) -> Route:
