@@ -139,44 +139,35 @@ def timezone(name: str) -> str:
     return name
 
 
-# The schedule pmsync ships with: Prefect accepts it, so no process pays Prefect's import
-# (about a second) to be told so.
 DEFAULT_CRON = "*/15 * * * *"
 
 
 def cron(expression: str) -> str:
-    """A cron expression Prefect's Cron schedule accepts: Prefect's own verdict (its public
-    `prefect.schedules.Cron`), and the reason from croniter, the parser Prefect uses."""
-    if expression == DEFAULT_CRON:
-        return expression
-    from prefect.schedules import Cron
+    """A cron expression Prefect's Cron schedule accepts. Prefect judges one with its copy
+    of croniter 6.0 and refuses random and hashed fields (R, H); croniter 6.0 is a
+    dependency here, so the same verdict comes without importing Prefect (a second or
+    more, too much for every command's settings, and too early: Prefect's logging must be
+    set up first). tests/test_config_at_start.py holds the verdicts to Prefect's own."""
+    from croniter import croniter
 
-    try:
-        Cron(expression, timezone="UTC")
-    except ValueError:
-        pass
-    else:
-        return expression
-    if any(field.casefold() in ("r", "h") for field in expression.split()):
+    fields = expression.split()
+    if not croniter.is_valid(expression):
+        try:
+            croniter.expand(expression)
+            reason = "refused"
+        except Exception as error:  # croniter's reason: out of range, columns, ...
+            reason = str(error).replace(f"[{expression}] is not acceptable, ", "")
+            if "columns" in reason:
+                reason = f"{len(fields)} fields"
+        raise ValueError(
+            f"{expression[:60]!r} is not a cron expression ({reason[:80]}): five fields, "
+            "minute hour day-of-month month day-of-week, e.g. */15 * * * *"
+        )
+    if any(field.casefold() in ("r", "h") for field in fields):
         raise ValueError(
             f"{expression[:60]!r} uses random or hashed fields (R, H), which Prefect refuses"
         )
-    raise ValueError(
-        f"{expression[:60]!r} is not a cron expression ({_cron_reason(expression)[:80]}): "
-        "five fields, minute hour day-of-month month day-of-week, e.g. */15 * * * *"
-    )
-
-
-def _cron_reason(expression: str) -> str:
-    """Why croniter refuses the expression: out of range, how many fields, ..."""
-    from croniter import croniter
-
-    try:
-        croniter.expand(expression)
-    except Exception as error:
-        reason = str(error).replace(f"[{expression}] is not acceptable, ", "")
-        return f"{len(expression.split())} fields" if "columns" in reason else reason
-    return "refused"
+    return expression
 
 
 def read_account_map(path: Path) -> dict[tuple[str, str], str]:
