@@ -49,6 +49,30 @@ def demand_digest(value: Any) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Span:
+    """A run of text in a document pmsync writes: bold, or a link, or plain."""
+
+    text: str
+    bold: bool = False
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[tuple[Span, ...], ...]  # each item a run of spans
+
+
+# A document pmsync writes on the tracker (a proposed issue's description), in no tool's
+# format: the tracker's package renders it in its own.
+Document = tuple[Paragraph | Bullets, ...]
+
+
 class TrackerWriter(Protocol):
     """The tracker's writes: fields, labels and pmsync's property in one edit, the one
     managed comment, and the issues read back."""
@@ -119,3 +143,14 @@ class Publishing(Protocol):
         ...
 
     def property_bytes(self, value: Any) -> int: ...
+
+    def default_project(self) -> str | None:
+        """Where a new issue goes unless a project is named: the first configured."""
+        ...
+
+    def create_issue(
+        self, project: str, summary: str, description: Document, label: str
+    ) -> tuple[str, bool]:
+        """The issue made once (`label` names what it was made from): (key, made now), or
+        the key of the issue made before with that label and False."""
+        ...

@@ -1,6 +1,6 @@
-"""`pmsync themes propose THEME`: a theme of requests no issue covers, as a proposed Jira
-issue (summary and description: terms, size, customers, revenue, the requests' own words
-with their links); with `--create`, the issue made in Jira and the theme's requests
+"""`pmsync themes propose THEME`: a theme of requests no issue covers, as a proposed
+tracker issue (summary and description: terms, size, customers, revenue, the requests' own words
+with their links); with `--create`, the issue made in the tracker and the theme's requests
 suggested for it, waiting for a person in `pmsync links review`."""
 
 from __future__ import annotations
@@ -8,12 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from connectors.jira import adf
+from connectors import registry
 from connectors.settings import Settings
+from connectors.tracker import Bullets, Document, Paragraph, Span
 from models.records import money
 from pmsync.common import SandboxOption, console, fail, settings_or_exit
 from store import Store
@@ -29,7 +30,7 @@ LISTED_REQUESTS = 10
 class Proposal:
     summary: str
     lines: list[str]  # the description as text, one paragraph or item a line
-    description: dict[str, Any]  # the same as Atlassian Document Format
+    description: Document  # the same, for the tracker to render in its format
     label: str  # names the theme's requests: the same theme proposes the same issue
 
 
@@ -51,34 +52,34 @@ def propose(theme: Theme, currency: str | None = None) -> Proposal:
     ]
     listed = [(f"{r.source} #{r.record_id}: {r.subject}", r.url) for r in theme.requests]
     listed = listed[:LISTED_REQUESTS]
-    nodes = [adf.paragraph(adf.text(headline, bold=True)), adf.paragraph(adf.text(terms))]
+    blocks: list[Paragraph | Bullets] = [
+        Paragraph((Span(headline, bold=True),)),
+        Paragraph((Span(terms),)),
+    ]
     lines = [headline, terms]
     if quotes:
-        nodes.append(adf.paragraph(adf.text("In their words", bold=True)))
-        nodes.append(
-            adf.bullet_list([[adf.text(t), adf.text(who, link=url)] for t, who, url in quotes])
-        )
+        blocks.append(Paragraph((Span("In their words", bold=True),)))
+        blocks.append(Bullets(tuple((Span(t), Span(who, link=url)) for t, who, url in quotes)))
         lines += ["In their words:"] + [f"- {t}{who} <{url}>" for t, who, url in quotes]
     if listed:
-        nodes.append(adf.paragraph(adf.text("Requests", bold=True)))
-        nodes.append(adf.bullet_list([[adf.text(t, link=url or None)] for t, url in listed]))
+        blocks.append(Paragraph((Span("Requests", bold=True),)))
+        blocks.append(Bullets(tuple((Span(t, link=url or None),) for t, url in listed)))
         lines += ["Requests:"] + [f"- {t} <{url}>" for t, url in listed]
     tail = "Proposed by pmsync from a theme of requests no issue covers."
-    nodes.append(adf.paragraph(adf.text(tail)))
+    blocks.append(Paragraph((Span(tail),)))
     lines.append(tail)
     digest = hashlib.sha256(json.dumps(sorted(theme.records)).encode()).hexdigest()[:10]
-    return Proposal(summary, lines, adf.doc(*nodes), f"pmsync-theme-{digest}")
+    return Proposal(summary, lines, tuple(blocks), f"pmsync-theme-{digest}")
 
 
 def create(settings: Settings, store: Store, theme: Theme, project: str) -> tuple[str, bool]:
-    """The issue made in Jira (or found, made before from the same requests) and the
-    theme's requests suggested for it: (key, made now)."""
-    from connectors.jira.client import JiraConnector
-    from connectors.jira.create import create_issue
-
+    """The issue made in the tracker (or found, made before from the same requests) and
+    the theme's requests suggested for it: (key, made now)."""
     proposal = propose(theme)
-    key, made = create_issue(
-        JiraConnector(settings), project, proposal.summary, proposal.description, proposal.label
+    publishing = registry.tracker().publishing
+    assert publishing is not None  # the tracker's vendor publishes
+    key, made = publishing(settings).create_issue(
+        project, proposal.summary, proposal.description, proposal.label
     )
     for source, record_id in theme.records:
         store.links.decide(source, record_id, key, "suggested")
@@ -113,9 +114,14 @@ def themes_propose(
     proposal = propose(theme)
     key, made = None, False
     if do_create:
-        target = project or next(iter(settings.jira_projects), None)
-        if not settings.jira_url or not target:
-            fail("--create needs Jira (PMSYNC_JIRA_URL) and a project (--project KEY)")
+        tracker = registry.tracker()
+        publishing = tracker.publishing(settings) if tracker.publishing else None
+        target = project or (publishing.default_project() if publishing else None)
+        if not tracker.configured(settings) or not target:
+            fail(
+                f"--create needs {tracker.shown_as} ({tracker.url_setting}) "
+                "and a project (--project KEY)"
+            )
             return
         key, made = create(settings, store, theme, target.upper())
     if as_json:

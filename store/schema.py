@@ -24,7 +24,7 @@ metadata = MetaData()
 
 # The columns many tables share, each with the one type it has everywhere.
 def source(**options: Any) -> Column[Any]:
-    """Which tool a record comes from ("zendesk", "hubspot", ...)."""
+    """Which tool a record comes from (its name in the registry)."""
     return Column("source", String(32), **options)
 
 

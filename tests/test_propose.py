@@ -46,6 +46,13 @@ def test_a_theme_becomes_an_issue_once_and_its_requests_suggestions(
     assert issue.status_code == 200
     fields = issue.json()["fields"]
     assert fields["summary"] == shown["summary"] and created["label"] in fields["labels"]
+    # The description reaches Jira as a document: the headline bold, each quote linked.
+    described = fields["description"]
+    assert described["type"] == "doc"
+    headline = described["content"][0]["content"][0]
+    assert headline["text"] == shown["description"][0] and headline["marks"] == [{"type": "strong"}]
+    links = json.dumps(described)
+    assert all(json.dumps(q["url"]) in links for q in theme["quotes"])
     # Again: the label finds the issue made before; nothing new is created.
     again = json.loads(cli(store_url, *args, "--sandbox", sandbox_url))
     assert again["issue"] == key and not again["created"]

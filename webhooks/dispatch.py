@@ -11,7 +11,7 @@ of events about one record is claimed together and that record is read back once
    - `prefect` (what `auto` picks when a Prefect server is configured and serves the
      `handle-events/handle-events` deployment): the `handle_events` flow called in this
      process (`AsFlowRun`), a Prefect flow run like any other (its name, parameters, states and logs
-     on the server), with no process to start: 0.3-0.6 s from the webhook to Jira;
+     on the server), with no process to start: 0.3-0.6 s from the webhook to the tracker;
    - `deployment`: a run of that deployment (`run_deployment(..., idempotency_key=<claim
      token>, timeout=0)`), started by whichever `pmsync serve` or worker serves it, each
      in a fresh interpreter: seconds, most of them the new process's imports;

@@ -1,21 +1,40 @@
 """What publishing writes on Jira (connectors.tracker.Publishing): which custom field
 carries which number (PMSYNC_JIRA_FIELD_*, and PMSYNC_JIRA_PIPELINE_CARRIES for the
 pipeline field), the managed comment and the property (connectors.jira.comment), and the
-writer that sends them (connectors.jira.write)."""
+writer that sends them (connectors.jira.write); and new issues (connectors.jira.create),
+their descriptions in Atlassian Document Format."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from connectors.jira import comment
+from connectors.jira import adf, comment
 from connectors.jira.client import JiraConnector
+from connectors.jira.create import create_issue
 from connectors.jira.settings import JiraSettings
 from connectors.jira.write import JiraWriter
+from connectors.tracker import Bullets, Document, Span
 from models import DemandSummary
 
 
 def _number(value: Decimal | int) -> int | float:
     return value if isinstance(value, int) else float(value)
+
+
+def _spans(spans: tuple[Span, ...]) -> list[adf.Node]:
+    return [adf.text(s.text, bold=s.bold, link=s.link) for s in spans]
+
+
+def as_adf(document: Document) -> adf.Node:
+    """A document in Atlassian Document Format: paragraphs and bullet lists."""
+    return adf.doc(
+        *(
+            adf.bullet_list([_spans(item) for item in block.items])
+            if isinstance(block, Bullets)
+            else adf.paragraph(*_spans(block.spans))
+            for block in document
+        )
+    )
 
 
 class JiraPublishing:
@@ -53,3 +72,12 @@ class JiraPublishing:
     render_comment = staticmethod(comment.render_comment)
     fit_property = staticmethod(comment.fit_property)
     property_bytes = staticmethod(comment.property_bytes)
+
+    def default_project(self) -> str | None:
+        return next(iter(self.settings.jira_projects), None)
+
+    def create_issue(
+        self, project: str, summary: str, description: Document, label: str
+    ) -> tuple[str, bool]:
+        jira = JiraConnector(self.settings)
+        return create_issue(jira, project, summary, as_adf(description), label)
