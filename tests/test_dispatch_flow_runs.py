@@ -63,8 +63,9 @@ def test_a_batch_is_a_prefect_flow_run_with_its_parameters(
 
 
 def test_a_failed_run_is_failed_in_prefect_and_its_events_are_pending_again(
-    prefect_server: None, store: Store, store_url: str
+    prefect_server: None, store: Store, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PMSYNC_HTTP_MAX_ATTEMPTS", "1")  # fail at once: nobody answers
     settings = Settings.for_sandbox(NOWHERE, database_url=store_url)
     store.inbox.add("hubspot", [Delivery("fails-1", DEAL_STAGE)])
     before = {run.id for run in handle_events_runs()}
