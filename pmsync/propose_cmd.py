@@ -75,9 +75,9 @@ def propose(theme: Theme, currency: str | None = None) -> Proposal:
 def create(settings: Settings, store: Store, theme: Theme, project: str) -> tuple[str, bool]:
     """The issue made in the tracker (or found, made before from the same requests) and
     the theme's requests suggested for it: (key, made now)."""
+    from services.publish import publishing
+
     proposal = propose(theme)
-    publishing = registry.tracker().publishing
-    assert publishing is not None  # the tracker's vendor publishes
     key, made = publishing(settings).create_issue(
         project, proposal.summary, proposal.description, proposal.label
     )
@@ -114,9 +114,10 @@ def themes_propose(
     proposal = propose(theme)
     key, made = None, False
     if do_create:
+        from services.publish import publishing
+
         tracker = registry.tracker()
-        publishing = tracker.publishing(settings) if tracker.publishing else None
-        target = project or (publishing.default_project() if publishing else None)
+        target = project or publishing(settings).default_project()
         if not tracker.configured(settings) or not target:
             fail(
                 f"--create needs {tracker.shown_as} ({tracker.url_setting}) "

@@ -12,7 +12,8 @@ import responses
 from builders import JIRA, RecordedSleep, sandbox_settings
 
 from connectors.jira.client import JiraConnector
-from connectors.jira.write import COMMENT_MARKER, JiraWriter, SeenComment, SeenIssue, demand_digest
+from connectors.jira.write import COMMENT_MARKER, JiraWriter
+from connectors.tracker import SeenComment, SeenIssue, demand_digest
 from services.drift import (
     COMMENT_EDITED,
     COMMENT_GONE,
