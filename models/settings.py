@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models import config_checks
@@ -20,6 +20,14 @@ from models import config_checks
 # The sandbox's fixed demo credentials, which every tool's sandbox values use.
 DEMO_EMAIL = "demo@example.com"
 DEMO_SECRET = "sandbox"
+
+# The settings one function of models.config_checks checks (and may normalise) alone.
+SINGLE_CHECKS: dict[str, Callable[[str], str]] = {
+    "database_url": config_checks.database_url,
+    "close_loop_note": config_checks.note_template,
+    "sync_cron": config_checks.cron,
+    "sync_timezone": config_checks.timezone,
+}
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 # The name of a CRM's property or field: it ends up in the CRM's queries.
@@ -282,25 +290,10 @@ class CoreSettings(BaseSettings):
     def demand_label_rules(self) -> list[tuple[str, int]]:
         return [(r.partition(":")[0], int(r.partition(":")[2])) for r in self.demand_labels]
 
-    @field_validator("database_url")
+    @field_validator(*SINGLE_CHECKS)
     @classmethod
-    def _database_url(cls, value: str) -> str:
-        return config_checks.database_url(value)
-
-    @field_validator("close_loop_note")
-    @classmethod
-    def _note_renders(cls, template: str) -> str:
-        return config_checks.note_template(template)
-
-    @field_validator("sync_cron")
-    @classmethod
-    def _cron(cls, expression: str) -> str:
-        return config_checks.cron(expression)
-
-    @field_validator("sync_timezone")
-    @classmethod
-    def _timezone(cls, name: str) -> str:
-        return config_checks.timezone(name)
+    def _single_check(cls, value: str, info: ValidationInfo) -> str:
+        return SINGLE_CHECKS[str(info.field_name)](value)
 
     @classmethod
     def load(cls, **overrides: object) -> Self:

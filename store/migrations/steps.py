@@ -1,7 +1,9 @@
 """The step most revisions take: adding a table, which their downgrade drops again.
 
 A revision states its new table as data (`NewTable`: the key, the other columns in order,
-which may be null, its unique constraints and indexes) and calls `create()` and `drop()`.
+which may be null, its unique constraints and indexes; `NewTable.numbered` for one keyed by
+an id the database numbers) and calls `create()` and `drop()`. The types of the columns many
+tables share (SOURCE, RECORD_ID, ISSUE_KEY, TIME) are named here once.
 
 Sharing this between revisions is safe: it only turns what a revision passes in into
 Alembic operations (`op.create_table`, `op.create_index`, and their drops). Nothing here
@@ -20,6 +22,10 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.types import TypeEngine
 
+# The types of the columns many tables share, as the first revision declared them.
+SOURCE, RECORD_ID, ISSUE_KEY = sa.String(length=32), sa.String(length=255), sa.String(length=64)
+TIME = sa.DateTime(timezone=True)
+
 
 @dataclass(frozen=True)
 class NewTable:
@@ -34,6 +40,26 @@ class NewTable:
     autoincrement: bool = False
     unique: Mapping[str, Sequence[str]] = field(default_factory=dict)
     indexes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    @classmethod
+    def numbered(
+        cls,
+        name: str,
+        columns: Mapping[str, TypeEngine[Any]],
+        optional: Sequence[str] = (),
+        indexes: Mapping[str, Sequence[str]] | None = None,
+        unique: Mapping[str, Sequence[str]] | None = None,
+    ) -> NewTable:
+        """A table keyed by one integer `id` that the database numbers itself."""
+        return cls(
+            name,
+            key={"id": sa.Integer()},
+            columns=columns,
+            optional=optional,
+            autoincrement=True,
+            unique=unique or {},
+            indexes=indexes or {},
+        )
 
     def create(self) -> None:
         """Create the table, then its indexes."""

@@ -15,13 +15,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from store.migrations.steps import NewTable
+from store.migrations.steps import ISSUE_KEY, RECORD_ID, SOURCE, TIME, NewTable
 
 revision = "0001"
 down_revision: str | None = None
-
-SOURCE, RECORD_ID, ISSUE_KEY = sa.String(length=32), sa.String(length=255), sa.String(length=64)
-TIME = sa.DateTime(timezone=True)
 
 # In the order they are created; the downgrade drops them in the reverse order.
 TABLES = [
@@ -62,10 +59,8 @@ TABLES = [
         },
         optional=["comment_id"],
     ),
-    NewTable(
+    NewTable.numbered(
         "dead_letters",
-        key={"id": sa.Integer()},
-        autoincrement=True,
         columns={
             "source": SOURCE,
             "kind": sa.String(length=16),
@@ -77,10 +72,8 @@ TABLES = [
         },
         optional=["record_id"],
     ),
-    NewTable(
+    NewTable.numbered(
         "runs",
-        key={"id": sa.Integer()},
-        autoincrement=True,
         columns={
             "started_at": TIME,
             "finished_at": TIME,
@@ -109,10 +102,8 @@ TABLES = [
         columns={"note_id": sa.String(length=255), "written_at": TIME},
         optional=["note_id"],
     ),
-    NewTable(
+    NewTable.numbered(
         "inbox",
-        key={"id": sa.Integer()},
-        autoincrement=True,
         columns={
             "tool": sa.String(length=32),
             "delivery_id": sa.String(length=255),

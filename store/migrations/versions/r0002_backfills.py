@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.migrations.steps import NewTable
+from store.migrations.steps import SOURCE, TIME, NewTable
 
 revision = "0002"
 down_revision: str | None = "0001"
 
-BACKFILLS = NewTable(
+BACKFILLS = NewTable.numbered(
     "backfills",
-    key={"id": sa.Integer()},
-    autoincrement=True,
     columns={
-        "source": sa.String(length=32),
-        "since": sa.DateTime(timezone=True),
-        "until": sa.DateTime(timezone=True),
+        "source": SOURCE,
+        "since": TIME,
+        "until": TIME,
         "open_ended": sa.Boolean(),
         "window_seconds": sa.Integer(),
         "windows_total": sa.Integer(),
@@ -25,9 +23,9 @@ BACKFILLS = NewTable(
         "status": sa.String(length=16),
         "records": sa.Integer(),
         "dead_letters": sa.Integer(),
-        "started_at": sa.DateTime(timezone=True),
-        "updated_at": sa.DateTime(timezone=True),
-        "finished_at": sa.DateTime(timezone=True),
+        "started_at": TIME,
+        "updated_at": TIME,
+        "finished_at": TIME,
         "error": sa.Text(),
     },
     optional=["finished_at", "error"],

@@ -6,19 +6,19 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from store.migrations.steps import NewTable
+from store.migrations.steps import ISSUE_KEY, TIME, NewTable
 
 revision = "0003"
 down_revision: str | None = "0002"
 
 PENDING_ISSUES = NewTable(
     "pending_issues",
-    key={"issue_key": sa.String(length=64)},
-    columns={"marked_at": sa.DateTime(timezone=True)},
+    key={"issue_key": ISSUE_KEY},
+    columns={"marked_at": TIME},
 )
 ISSUE_SIGNATURES = NewTable(
     "issue_signatures",
-    key={"issue_key": sa.String(length=64)},
+    key={"issue_key": ISSUE_KEY},
     columns={"signature": sa.String(length=64)},
 )
 

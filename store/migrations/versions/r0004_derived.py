@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.migrations.steps import NewTable
+from store.migrations.steps import TIME, NewTable
 
 revision = "0004"
 down_revision: str | None = "0003"
@@ -16,7 +16,7 @@ DERIVED = NewTable(
     columns={
         "fingerprint": sa.String(length=64),
         "value": sa.JSON(),
-        "saved_at": sa.DateTime(timezone=True),
+        "saved_at": TIME,
     },
 )
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.migrations.steps import NewTable
+from store.migrations.steps import ISSUE_KEY, NewTable
 
 revision = "0005"
 down_revision: str | None = "0004"
 
 TEXT_ANALYSES = NewTable(
     "text_analyses",
-    key={"issue_key": sa.String(length=64)},
+    key={"issue_key": ISSUE_KEY},
     columns={
         "text_hash": sa.String(length=64),
         "row_sizes": sa.LargeBinary(),

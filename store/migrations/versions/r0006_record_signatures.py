@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.migrations.steps import NewTable
+from store.migrations.steps import RECORD_ID, SOURCE, NewTable
 
 revision = "0006"
 down_revision: str | None = "0005"
 
 RECORD_SIGNATURES = NewTable(
     "record_signatures",
-    key={"source": sa.String(length=32), "record_id": sa.String(length=255)},
+    key={"source": SOURCE, "record_id": RECORD_ID},
     columns={"signature": sa.String(length=64)},
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.migrations.steps import NewTable
+from store.migrations.steps import TIME, NewTable
 
 revision = "0008"
 down_revision: str | None = "0007"
@@ -12,7 +12,7 @@ down_revision: str | None = "0007"
 LEASES = NewTable(
     "leases",
     key={"name": sa.String(length=255)},
-    columns={"holder": sa.String(length=120), "expires_at": sa.DateTime(timezone=True)},
+    columns={"holder": sa.String(length=120), "expires_at": TIME},
 )
 
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.migrations.steps import NewTable
+from store.migrations.steps import ISSUE_KEY, TIME, NewTable
 
 revision = "0009"
 down_revision: str | None = "0008"
 
-DEMAND_HISTORY = NewTable(
+DEMAND_HISTORY = NewTable.numbered(
     "demand_history",
-    key={"id": sa.Integer()},
-    autoincrement=True,
     columns={
-        "issue_key": sa.String(length=64),
-        "published_at": sa.DateTime(timezone=True),
+        "issue_key": ISSUE_KEY,
+        "published_at": TIME,
         "requests": sa.Integer(),
         "customers": sa.Integer(),
         "revenue": sa.Float(),

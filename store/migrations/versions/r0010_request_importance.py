@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.migrations.steps import NewTable
+from store.migrations.steps import RECORD_ID, SOURCE, TIME, NewTable
 
 revision = "0010"
 down_revision: str | None = "0009"
 
 REQUEST_IMPORTANCE = NewTable(
     "request_importance",
-    key={"source": sa.String(length=32), "record_id": sa.String(length=255)},
-    columns={"importance": sa.Integer(), "set_at": sa.DateTime(timezone=True)},
+    key={"source": SOURCE, "record_id": RECORD_ID},
+    columns={"importance": sa.Integer(), "set_at": TIME},
 )
 
 
