@@ -23,3 +23,9 @@ def agent_page(title: str, suffix: str, header: str, content: str, style: str) -
         f"{suffix}</title><style>{style}</style></head><body>"
         f'<header class="bar">{header}</header><main>{content}</main></body></html>'
     )
+
+
+def company_html(name: str, meta: str) -> str:
+    """A company page's content: its name as the heading, then one line about it (`meta`,
+    HTML: what the caller puts in it is escaped by the caller)."""
+    return f'<h1 id="name">{escape(name)}</h1><p class="meta">{meta}</p>'

@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox import freshdesk_tenant
-from sandbox.agent_html import agent_page, agent_style
+from sandbox.agent_html import agent_page, agent_style, company_html
 from sandbox.state import SandboxState
 
 STYLE = agent_style(
@@ -71,12 +71,9 @@ async def company(request: Request) -> Response:
         found = state.freshdesk.companies.get(_number(request.path_params["id"]))
     if found is None:
         return _page("Company not found", "<p>This company could not be found.</p>", 404)
+    name = str(found.get("name", ""))
     domains = ", ".join(found.get("domains") or ()) or "No domains"
-    return _page(
-        str(found.get("name", "")),
-        f'<h1 id="name">{escape(str(found.get("name", "")))}</h1>'
-        f'<p class="meta">Domains: {escape(domains)}</p>',
-    )
+    return _page(name, company_html(name, f"Domains: {escape(domains)}"))
 
 
 def routes() -> list[BaseRoute]:

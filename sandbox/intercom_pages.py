@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox import intercom_tenant
-from sandbox.agent_html import agent_page, agent_style
+from sandbox.agent_html import agent_page, agent_style, company_html
 from sandbox.intercom_data import APP_ID
 from sandbox.state import SandboxState
 
@@ -96,14 +96,11 @@ async def company(request: Request) -> Response:
         found = state.intercom.companies.get(request.path_params["id"])
     if found is None:
         return _missing("Company")
-    name = escape(str(found.get("name", "")))
+    name = str(found.get("name", ""))
     website = found.get("website")
     shown = escape(str(website)) if website else "No website"
-    return _page(
-        str(found.get("name", "")),
-        f'<h1 id="name">{name}</h1><p class="meta">Website: {shown} · '
-        f"{escape(str(found.get('user_count', 0)))} people</p>",
-    )
+    people = escape(str(found.get("user_count", 0)))
+    return _page(name, company_html(name, f"Website: {shown} · {people} people"))
 
 
 def routes() -> list[BaseRoute]:
