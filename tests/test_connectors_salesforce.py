@@ -12,6 +12,7 @@ from builders import (
     SALESFORCE,
     RecordedSleep,
     record_ids,
+    script,
     script_replies,
     sf_account,
     sf_id,
@@ -47,15 +48,15 @@ pytestmark = pytest.mark.usefixtures("salesforce_run_start")
 def test_the_token_is_fetched_once_per_run_with_the_secret_only_in_the_body(rsps, tokens):
     """Client credentials: one token for every query of the run; the secret travels in
     the form body, never in a URL that logs and proxies keep."""
-    script_replies(
+    script(
         rsps,
         "GET",
         QUERIES,
         [
-            ok(soql_page([sf_account(1)])),
-            ok(soql_page([sf_opportunity(1)], "/services/data/v60.0/query/01g-2000")),
-            ok(soql_page([sf_opportunity(2)])),
-            ok(soql_page([])),
+            soql_page([sf_account(1)]),
+            soql_page([sf_opportunity(1)], "/services/data/v60.0/query/01g-2000"),
+            soql_page([sf_opportunity(2)]),
+            soql_page([]),
         ],
     )
 
@@ -189,7 +190,7 @@ def test_the_query_resumes_strictly_after_the_saved_timestamp_and_id(
     """Ties on SystemModstamp: `>` alone skips records sharing the last timestamp, `>=`
     alone re-reads them forever; (SystemModstamp, Id) with ORDER BY both does neither.
     Datetime literals are unquoted ISO 8601 with Z; the lookback re-reads the index lag."""
-    script_replies(rsps, "GET", QUERIES, [ok(soql_page([]))])
+    script(rsps, "GET", QUERIES, [soql_page([])])
 
     opportunities(connector(lookback_minutes=lookback), saved)
 
@@ -228,7 +229,7 @@ def test_a_tampered_cursor_id_is_refused_not_spliced_into_soql(rsps, tokens):
 def test_only_done_true_ends_a_query(rsps, tokens, answers, expected):
     """Batches can be short or empty before the end; `nextRecordsUrl` is followed as
     given (relative to the instance) until `done: true`."""
-    script_replies(rsps, "GET", QUERIES, [ok(a) for a in answers])
+    script(rsps, "GET", QUERIES, answers)
 
     pages = opportunities(connector())
 
@@ -252,7 +253,7 @@ def test_only_done_true_ends_a_query(rsps, tokens, answers, expected):
 )
 def test_a_query_that_cannot_move_on_raises(rsps, tokens, answers):
     """Not done and nowhere to go (or the same place again) would stop early or loop."""
-    script_replies(rsps, "GET", QUERIES, [ok(a) for a in answers])
+    script(rsps, "GET", QUERIES, answers)
 
     with pytest.raises(DuplicatePageToken):
         opportunities(connector())
@@ -302,7 +303,7 @@ def test_each_batch_saves_its_last_timestamp_and_id(rsps, tokens, saved, batches
         )
         for i, batch in enumerate(batches)
     ]
-    script_replies(rsps, "GET", QUERIES, [ok(a) for a in answers])
+    script(rsps, "GET", QUERIES, answers)
 
     pages = opportunities(connector(), saved)
 
@@ -327,15 +328,15 @@ def test_each_batch_saves_its_last_timestamp_and_id(rsps, tokens, saved, batches
 def test_deleted_opportunities_come_from_query_all_as_deletes(rsps, tokens, saved, where):
     """Deleted records vanish from `query`; only `queryAll` sees the recycle bin, and the
     store must drop them with their links and pipeline."""
-    script_replies(
+    script(
         rsps,
         "GET",
         QUERIES,
         [
-            ok(soql_page([sf_account(1)])),
-            ok(soql_page([])),
-            ok(soql_page([{"Id": OPP[5]}], "/services/data/v60.0/query/01g-d1")),
-            ok(soql_page([{"Id": OPP[6]}])),
+            soql_page([sf_account(1)]),
+            soql_page([]),
+            soql_page([{"Id": OPP[5]}], "/services/data/v60.0/query/01g-d1"),
+            soql_page([{"Id": OPP[6]}]),
         ],
     )
 

@@ -11,7 +11,7 @@ from builders import (
     SALESFORCE,
     query,
     record_ids,
-    script_replies,
+    script,
     sf_account,
     sf_id,
     sf_opportunity,
@@ -21,7 +21,6 @@ from salesforce_fixtures import (
     OPP,
     QUERIES,
     connector,
-    ok,
     opportunities,
     query_calls,
     soql_of,
@@ -42,26 +41,24 @@ pytestmark = pytest.mark.usefixtures("salesforce_run_start")
 def test_an_opportunity_becomes_a_deal(rsps, tokens):
     """Closed and won come from Salesforce's flags, amounts stay exact, a close date is a
     day (midnight UTC), and the typed issue keys are split."""
-    script_replies(
+    script(
         rsps,
         "GET",
         QUERIES,
         [
-            ok(
-                soql_page(
-                    [
-                        sf_opportunity(
-                            1,
-                            Amount=1500.5,
-                            IsClosed=True,
-                            IsWon=True,
-                            StageName="Closed Won",
-                            Probability=100.0,
-                            Jira_Issue_Keys__c="ANA-1; ANA-2,ANA-3",
-                        ),
-                        sf_opportunity(2, Amount=None, AccountId=None, CloseDate=None),
-                    ]
-                )
+            soql_page(
+                [
+                    sf_opportunity(
+                        1,
+                        Amount=1500.5,
+                        IsClosed=True,
+                        IsWon=True,
+                        StageName="Closed Won",
+                        Probability=100.0,
+                        Jira_Issue_Keys__c="ANA-1; ANA-2,ANA-3",
+                    ),
+                    sf_opportunity(2, Amount=None, AccountId=None, CloseDate=None),
+                ]
             )
         ],
     )
@@ -86,7 +83,7 @@ def test_an_opportunity_becomes_a_deal(rsps, tokens):
 
 def test_a_malformed_opportunity_goes_to_dead_letters(rsps, tokens):
     bad = sf_opportunity(2, SystemModstamp="2024-05-01T10:20:30")
-    script_replies(rsps, "GET", QUERIES, [ok(soql_page([sf_opportunity(1), bad]))])
+    script(rsps, "GET", QUERIES, [soql_page([sf_opportunity(1), bad])])
 
     (page,) = opportunities(connector())
 
@@ -103,12 +100,7 @@ def test_a_malformed_opportunity_goes_to_dead_letters(rsps, tokens):
 def test_accounts_are_read_in_full_with_their_website_as_domain(rsps, tokens):
     """Websites are how a Salesforce account meets the support tools' email domains;
     complete_ids drops accounts deleted in Salesforce."""
-    script_replies(
-        rsps,
-        "GET",
-        QUERIES,
-        [ok(soql_page([sf_account(1, "www.Acme.com"), sf_account(2, None)]))],
-    )
+    script(rsps, "GET", QUERIES, [soql_page([sf_account(1, "www.Acme.com"), sf_account(2, None)])])
     sf = connector()
     sf.authenticate()
 
@@ -141,7 +133,7 @@ def account_at(number: int, modstamp: str) -> dict:
 def pull_accounts(rsps, saved, answers, full=False, **settings) -> tuple[list, list]:
     """A pull whose opportunities (and their deletes) are empty: the accounts' pages and
     the account statements (the last two calls are the opportunities')."""
-    script_replies(rsps, "GET", QUERIES, [ok(a) for a in [*answers, soql_page([]), soql_page([])]])
+    script(rsps, "GET", QUERIES, [*answers, soql_page([]), soql_page([])])
     cursors = {"salesforce.accounts": saved}
     pages = list(connector(**settings).pull(cursors.get, full))
     accounts = [p for p in pages if p.stream.startswith("salesforce.accounts")]
@@ -237,7 +229,7 @@ def changed_accounts(sf: SalesforceConnector) -> list:
     ],
 )
 def test_only_done_ends_the_changed_accounts(rsps, tokens, answers, expected):
-    script_replies(rsps, "GET", QUERIES, [ok(a) for a in answers])
+    script(rsps, "GET", QUERIES, answers)
 
     pages = changed_accounts(connector())
 
@@ -251,11 +243,8 @@ def test_only_done_ends_the_changed_accounts(rsps, tokens, answers, expected):
 
 def test_a_repeated_next_records_url_of_the_changed_accounts_raises(rsps, tokens):
     again = "/services/data/v60.0/queryAll/01g-2000"
-    script_replies(
-        rsps,
-        "GET",
-        QUERIES,
-        [ok(soql_page([sf_account(1)], again)), ok(soql_page([sf_account(2)], again))],
+    script(
+        rsps, "GET", QUERIES, [soql_page([sf_account(1)], again), soql_page([sf_account(2)], again)]
     )
 
     with pytest.raises(DuplicatePageToken):

@@ -9,7 +9,7 @@ import pytest
 from builders import (
     record_ids,
     sandbox_settings,
-    script_replies,
+    script,
     sf_account,
     sf_id,
     sf_opportunity,
@@ -21,7 +21,6 @@ from salesforce_fixtures import (
     QUERIES,
     SECRET,
     connector,
-    ok,
     opportunities,
     query_calls,
     soql_of,
@@ -43,11 +42,11 @@ def test_an_org_without_the_issue_keys_field_reads_its_deals_without_it(rsps, to
     """Most orgs have no Jira_Issue_Keys__c: selecting it would be 400 INVALID_FIELD for the
     whole query. The pull leaves it out, says once what to create, and the deals flow."""
     del org["Opportunity"]["Jira_Issue_Keys__c"]
-    script_replies(
+    script(
         rsps,
         "GET",
         QUERIES,
-        [ok(soql_page([sf_account(1)])), ok(soql_page([sf_opportunity(1)])), ok(soql_page([]))],
+        [soql_page([sf_account(1)]), soql_page([sf_opportunity(1)]), soql_page([])],
     )
     sf = connector()
 
@@ -71,14 +70,14 @@ def test_fields_the_api_user_cannot_read_are_left_out_and_named(rsps, tokens, or
     the records still come, without those values."""
     del org["Opportunity"]["Amount"]
     del org["Account"]["AnnualRevenue"]
-    script_replies(
+    script(
         rsps,
         "GET",
         QUERIES,
         [
-            ok(soql_page([sf_account(1)])),
-            ok(soql_page([{k: v for k, v in sf_opportunity(1).items() if k != "Amount"}])),
-            ok(soql_page([])),
+            soql_page([sf_account(1)]),
+            soql_page([{k: v for k, v in sf_opportunity(1).items() if k != "Amount"}]),
+            soql_page([]),
         ],
     )
     sf = connector(revenue_from="crm_field")
@@ -101,19 +100,17 @@ def test_a_multi_currency_org_converts_amounts_into_the_corporate_currency(rsps,
     org["Opportunity"]["CurrencyIsoCode"] = "picklist"
     org["Account"]["CurrencyIsoCode"] = "picklist"
     euro = sf_opportunity(1, Amount=8000.0, CurrencyIsoCode="EUR", ConvertedAmount=10000.0)
-    script_replies(
+    script(
         rsps,
         "GET",
         QUERIES,
         [
-            ok(soql_page([{"attributes": {"type": "CurrencyType"}, "IsoCode": "USD"}])),
-            ok(
-                soql_page(
-                    [sf_opportunity(2, CurrencyIsoCode="USD", ConvertedAmount=15000.0)],
-                    "/services/data/v60.0/query/01g-2000",
-                )
+            soql_page([{"attributes": {"type": "CurrencyType"}, "IsoCode": "USD"}]),
+            soql_page(
+                [sf_opportunity(2, CurrencyIsoCode="USD", ConvertedAmount=15000.0)],
+                "/services/data/v60.0/query/01g-2000",
             ),
-            ok(soql_page([euro])),
+            soql_page([euro]),
         ],
     )
     sf = connector()
@@ -133,7 +130,7 @@ def test_a_multi_currency_org_converts_amounts_into_the_corporate_currency(rsps,
 
 
 def test_a_single_currency_org_is_read_as_before(rsps, tokens):
-    script_replies(rsps, "GET", QUERIES, [ok(soql_page([sf_opportunity(1)]))])
+    script(rsps, "GET", QUERIES, [soql_page([sf_opportunity(1)])])
 
     (page,) = opportunities(connector())
 

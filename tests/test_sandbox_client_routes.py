@@ -20,6 +20,11 @@ def _get(server: SandboxServer, path: str, **kwargs: Any) -> requests.Response:
     return requests.get(f"{server.url}{path}", timeout=10, **kwargs)
 
 
+def _bearer(server: SandboxServer, path: str, **params: Any) -> requests.Response:
+    """A GET with the sandbox's bearer token, which HubSpot and Intercom both take."""
+    return _get(server, path, headers=BEARER, params=params)
+
+
 def test_zendesk_exports_take_a_decimal_start_time(server: SandboxServer) -> None:
     """tap-zendesk sends `start_time=946684800.0` (Python's timestamp()) and an ISO time;
     Zendesk reads the leading digits, while a start time without any stays a 400."""
@@ -66,34 +71,34 @@ def test_zendesk_ticket_events_carry_every_comment_with_comment_events(
 
 def test_intercom_workspace_lists(server: SandboxServer) -> None:
     state = server.app.state.sandbox
-    admins = _get(server, "/intercom/admins", headers=BEARER).json()
+    admins = _bearer(server, "/intercom/admins").json()
     assert admins["type"] == "admin.list"
     assert {a["id"] for a in admins["admins"]} == set(state.intercom.admins)
     one = admins["admins"][0]
-    assert _get(server, f"/intercom/admins/{one['id']}", headers=BEARER).json() == one
-    assert _get(server, "/intercom/admins/0", headers=BEARER).status_code == 404
-    teams = _get(server, "/intercom/teams", headers=BEARER).json()
+    assert _bearer(server, f"/intercom/admins/{one['id']}").json() == one
+    assert _bearer(server, "/intercom/admins/0").status_code == 404
+    teams = _bearer(server, "/intercom/teams").json()
     assert teams == {"type": "team.list", "teams": []}  # the admins' team_ids are empty
-    segments = _get(server, "/intercom/segments", headers=BEARER).json()
+    segments = _bearer(server, "/intercom/segments").json()
     assert segments["type"] == "segment.list"
     assert {s["name"] for s in segments["segments"]} >= {"Active", "New"}
-    company = _get(server, "/intercom/data_attributes", headers=BEARER, params={"model": "company"})
+    company = _bearer(server, "/intercom/data_attributes", model="company")
     names = {a["name"]: a for a in company.json()["data"]}
     assert names["plan"]["custom"] and names["plan"]["full_name"] == "custom_attributes.plan"
     assert names["name"]["model"] == "company" and not names["name"]["custom"]
-    wrong = _get(server, "/intercom/data_attributes", headers=BEARER, params={"model": "x"})
+    wrong = _bearer(server, "/intercom/data_attributes", model="x")
     assert wrong.status_code == 400 and wrong.json()["type"] == "error.list"
     assert _get(server, "/intercom/admins").status_code == 401
 
 
 def test_hubspot_properties_of_standard_objects_without_records(server: SandboxServer) -> None:
-    contacts = _get(server, "/hubspot/crm/v3/properties/contacts", headers=BEARER).json()
+    contacts = _bearer(server, "/hubspot/crm/v3/properties/contacts").json()
     assert {"email", "hs_object_id"} <= {p["name"] for p in contacts["results"]}
-    by_id = _get(server, "/hubspot/crm/v3/properties/0-1", headers=BEARER).json()
+    by_id = _bearer(server, "/hubspot/crm/v3/properties/0-1").json()
     assert by_id == contacts
     for path in ("/crm/v3/schemas", "/crm-object-schemas/v3/schemas"):
-        assert _get(server, f"/hubspot{path}", headers=BEARER).json() == {"results": []}
-    unknown = _get(server, "/hubspot/crm/v3/properties/spaceships", headers=BEARER)
+        assert _bearer(server, f"/hubspot{path}").json() == {"results": []}
+    unknown = _bearer(server, "/hubspot/crm/v3/properties/spaceships")
     assert unknown.status_code == 400 and unknown.json()["category"] == "VALIDATION_ERROR"
 
 
@@ -110,8 +115,8 @@ def test_hubspot_properties_of_standard_objects_without_records(server: SandboxS
 def test_hubspot_legacy_properties_are_an_array(
     server: SandboxServer, path: str, kind: str
 ) -> None:
-    legacy = _get(server, f"/hubspot{path}", headers=BEARER).json()
-    v3 = _get(server, f"/hubspot/crm/v3/properties/{kind}", headers=BEARER).json()["results"]
+    legacy = _bearer(server, f"/hubspot{path}").json()
+    v3 = _bearer(server, f"/hubspot/crm/v3/properties/{kind}").json()["results"]
     assert isinstance(legacy, list)
     assert [p["name"] for p in legacy] == [p["name"] for p in v3]
     assert all(
@@ -123,9 +128,7 @@ def _all(server: SandboxServer, path: str, key: str, more: str, **params: Any) -
     found: list[dict] = []
     offset = 0
     for _ in range(50):
-        page = _get(
-            server, f"/hubspot{path}", headers=BEARER, params={**params, "offset": offset}
-        ).json()
+        page = _bearer(server, f"/hubspot{path}", **params, offset=offset).json()
         found += page[key]
         if not page[more]:
             return found
@@ -148,7 +151,7 @@ def test_hubspot_companies_v2_and_deals_v1_page_through_the_portal(server: Sandb
     assert set(first["properties"]) == {"createdate", "hs_lastmodifieddate"}
     stamp = first["properties"]["hs_lastmodifieddate"]
     assert stamp["value"].isdigit() and isinstance(stamp["timestamp"], int)
-    detail = _get(server, f"/hubspot/companies/v2/companies/{first['companyId']}", headers=BEARER)
+    detail = _bearer(server, f"/hubspot/companies/v2/companies/{first['companyId']}")
     stored = state.hubspot.objects["companies"][str(first["companyId"])]["properties"]
     assert detail.json()["properties"]["name"]["value"] == stored["name"]
     deals = _all(
@@ -166,7 +169,7 @@ def test_hubspot_companies_v2_and_deals_v1_page_through_the_portal(server: Sandb
     assert deal["properties"]["amount"]["value"] == stored["properties"]["amount"]
     linked = state.hubspot.associated("deals", str(deal["dealId"]), "companies")
     assert [str(c) for c in deal["associations"]["associatedCompanyIds"]] == linked
-    missing = _get(server, "/hubspot/deals/v1/deal/1", headers=BEARER)
+    missing = _bearer(server, "/hubspot/deals/v1/deal/1")
     assert missing.status_code == 404
 
 
@@ -190,22 +193,14 @@ def test_hubspot_engagements_v1_list_the_portals_notes(server: SandboxServer) ->
         timeout=10,
     )
     assert made.status_code == 201
-    paged = _get(server, "/hubspot/engagements/v1/engagements/paged", headers=BEARER).json()
+    paged = _bearer(server, "/hubspot/engagements/v1/engagements/paged").json()
     note = next(r for r in paged["results"] if str(r["engagement"]["id"]) == made.json()["id"])
     assert note["engagement"]["type"] == "NOTE" and note["metadata"]["body"] == "Linked to ANA-1"
     assert [str(d) for d in note["associations"]["dealIds"]] == [deal]
-    after = _get(
-        server,
-        "/hubspot/engagements/v1/engagements/modified/after",
-        headers=BEARER,
-        params={"after": 0},
-    ).json()
+    after = _bearer(server, "/hubspot/engagements/v1/engagements/modified/after", after=0).json()
     assert made.json()["id"] in {str(r["engagement"]["id"]) for r in after["results"]}
-    later = _get(
-        server,
-        "/hubspot/engagements/v1/engagements/modified/after",
-        headers=BEARER,
-        params={"after": after["after"]},
+    later = _bearer(
+        server, "/hubspot/engagements/v1/engagements/modified/after", after=after["after"]
     ).json()
     assert later["results"] == [] and not later["hasMore"]
 

@@ -93,8 +93,30 @@ class Jira(Vendor):
         return {self.signature: "sha256=" + _hmac(secret, body).hexdigest()}
 
 
-class Zendesk(Vendor):
+class Timestamped(Vendor):
+    """Signs base64(HMAC-SHA256) over a message that holds the send time, and sends that
+    time in a header of its own, so a receiver can refuse a replayed old delivery."""
+
+    timestamp_header: ClassVar[str]
+
+    def stamp(self, sent_at: datetime) -> str:
+        raise NotImplementedError
+
+    def signed_message(self, body: bytes, timestamp: str, url: str) -> bytes:
+        raise NotImplementedError
+
+    def sign(self, body: bytes, secret: str, sent_at: datetime, url: str) -> dict[str, str]:
+        timestamp = self.stamp(sent_at)
+        digest = _hmac(secret, self.signed_message(body, timestamp, url)).digest()
+        return {
+            self.signature: base64.b64encode(digest).decode(),
+            self.timestamp_header: timestamp,
+        }
+
+
+class Zendesk(Timestamped):
     signature = "x-zendesk-webhook-signature"
+    timestamp_header = "x-zendesk-webhook-signature-timestamp"
 
     def payload(self, n: int, attempt: int) -> Any:
         return {
@@ -111,17 +133,16 @@ class Zendesk(Vendor):
             "x-zendesk-webhook-invocation-id": f"invocation-{n}",
         }
 
-    def sign(self, body: bytes, secret: str, sent_at: datetime, url: str) -> dict[str, str]:
-        timestamp = sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        digest = _hmac(secret, timestamp.encode() + body).digest()
-        return {
-            self.signature: base64.b64encode(digest).decode(),
-            "x-zendesk-webhook-signature-timestamp": timestamp,
-        }
+    def stamp(self, sent_at: datetime) -> str:
+        return sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def signed_message(self, body: bytes, timestamp: str, url: str) -> bytes:
+        return timestamp.encode() + body
 
 
-class HubSpot(Vendor):
+class HubSpot(Timestamped):
     signature = "X-HubSpot-Signature-v3"
+    timestamp_header = "X-HubSpot-Request-Timestamp"
 
     def payload(self, n: int, attempt: int) -> Any:
         return [
@@ -140,13 +161,11 @@ class HubSpot(Vendor):
             }
         ]
 
-    def sign(self, body: bytes, secret: str, sent_at: datetime, url: str) -> dict[str, str]:
-        timestamp = str(int(sent_at.timestamp() * 1000))
-        digest = _hmac(secret, b"POST" + url.encode() + body + timestamp.encode()).digest()
-        return {
-            self.signature: base64.b64encode(digest).decode(),
-            "X-HubSpot-Request-Timestamp": timestamp,
-        }
+    def stamp(self, sent_at: datetime) -> str:
+        return str(int(sent_at.timestamp() * 1000))
+
+    def signed_message(self, body: bytes, timestamp: str, url: str) -> bytes:
+        return b"POST" + url.encode() + body + timestamp.encode()
 
 
 class Intercom(Vendor):
