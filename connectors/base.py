@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any, ClassVar, NamedTuple, Self, cast
+from typing import Any, ClassVar, Generic, NamedTuple, Self, TypeVar, cast
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from connectors.http import ApiClient, Calls
 from models import CoreSettings, Record
 from store import DeadLetter
 
 CursorReader = Callable[[str], Any]
+S = TypeVar("S", bound=CoreSettings)
 
 
 @dataclass
@@ -50,11 +53,42 @@ class Window(NamedTuple):
     listings: bool = True
 
 
-class Connector:
+class Connector(Generic[S]):
     """Every connector's `pull`: pages of records changed since each stream's cursor,
-    within a `Window`. A connector says how it reads in `read`."""
+    within a `Window`. A connector says how it reads in `read`, and what it takes from its
+    settings (the tool's address, its client `self.api`, options) in `configure`."""
 
     tool: str
+    credential_settings: ClassVar[str]  # the settings a refused call tells the user to check
+
+    def __init__(self, settings: S, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        # Optional features this tenant refused during a pull (flows.pipeline reads them).
+        self.missing = MissingFeatures()
+        self.calls = Calls.per(settings, sleep)
+        self.configure(settings)
+
+    def configure(self, settings: S) -> None:
+        raise NotImplementedError
+
+    def api_client(
+        self,
+        site: str,
+        *secrets: str,
+        auth: tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ApiClient:
+        """A client of the tool at `site` under the shared retry policy, signing in with
+        `auth` or `headers`; `secrets` never show in its errors or logs."""
+        return ApiClient(
+            self.tool,
+            site,
+            auth=auth,
+            headers=headers,
+            credential_settings=self.credential_settings,
+            secrets=secrets,
+            calls=self.calls,
+        )
 
     def pull(
         self,

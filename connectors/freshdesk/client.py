@@ -12,8 +12,7 @@ Companies are a listing (connectors.base.listing_read) read in full now and then
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,6 @@ from connectors.base import (
     Connector,
     CursorReader,
     ListingRead,
-    MissingFeatures,
     MovedWhileRead,
     Page,
     SeenAtNewest,
@@ -37,7 +35,7 @@ from connectors.base import (
     parse_time,
 )
 from connectors.freshdesk.settings import FreshdeskSettings
-from connectors.http import ApiClient, ApiError, AuthError, Calls
+from connectors.http import ApiClient, ApiError, AuthError
 from connectors.paging import Request, Stream, link_header, next_link, reread_moved
 from models import Account, Feedback
 
@@ -105,30 +103,21 @@ def _updated_at(raw: dict[str, Any]) -> datetime | None:
         return None
 
 
-class FreshdeskConnector(Connector):
+class FreshdeskConnector(Connector[FreshdeskSettings]):
     tool = "freshdesk"
+    credential_settings = "PMSYNC_FRESHDESK_API_KEY"
     # Why a backfill's dry run cannot say how many records a window holds.
     no_count = (
         "Freshdesk's ticket list (updated_since) returns no total: it says how many tickets "
         "a window holds only by reading its pages"
     )
 
-    def __init__(
-        self, settings: FreshdeskSettings, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def configure(self, settings: FreshdeskSettings) -> None:
         assert settings.freshdesk_url and settings.freshdesk_api_key
-        self.settings = settings
         self.site = settings.freshdesk_url.rstrip("/")
         key = settings.freshdesk_api_key.get_secret_value()
-        self.api = ApiClient(
-            "freshdesk",
-            self.site,
-            auth=(key, "X"),  # the API key is the user name; the password is ignored
-            credential_settings="PMSYNC_FRESHDESK_API_KEY",
-            secrets=[key],
-            calls=Calls.per(settings, sleep),
-        )
-        self.missing = MissingFeatures()
+        # The API key is the user name; the password is ignored.
+        self.api = self.api_client(self.site, key, auth=(key, "X"))
 
     def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
         since, until, listings = window

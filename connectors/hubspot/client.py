@@ -23,7 +23,6 @@ with GT, never computed, and sorted by the same property it is compared on.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -33,7 +32,6 @@ from connectors.base import (
     Connector,
     CursorReader,
     ListingRead,
-    MissingFeatures,
     MovedWhileRead,
     Page,
     SeenAtNewest,
@@ -44,7 +42,7 @@ from connectors.base import (
     listing_read,
     parse_time,
 )
-from connectors.http import NONE, ApiClient, Calls, Shape
+from connectors.http import NONE, Shape
 from connectors.hubspot.features import (
     ISSUE_KEYS_MISSING,
     ISSUE_KEYS_PROPERTY,
@@ -136,30 +134,19 @@ def _after(results: list[dict[str, Any]], ties: Position | None) -> Position | N
     return Position(modified[-1]) if modified else None
 
 
-class HubSpotConnector(Connector):
+class HubSpotConnector(Connector[HubSpotSettings]):
     tool = "hubspot"
+    credential_settings = "PMSYNC_HUBSPOT_ACCESS_TOKEN"
 
-    def __init__(
-        self, settings: HubSpotSettings, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def configure(self, settings: HubSpotSettings) -> None:
         assert settings.hubspot_url and settings.hubspot_access_token
-        self.settings = settings
         self.site = settings.hubspot_url
         token = settings.hubspot_access_token.get_secret_value()
-        self.api = ApiClient(
-            "hubspot",
-            settings.hubspot_url,
-            headers={"Authorization": f"Bearer {token}"},
-            credential_settings="PMSYNC_HUBSPOT_ACCESS_TOKEN",
-            secrets=[token],
-            calls=Calls.per(settings, sleep),
-        )
+        self.api = self.api_client(self.site, token, headers={"Authorization": f"Bearer {token}"})
         # A revenue field (an ARR) is read with the companies only when revenue comes from it.
         self.revenue_property = settings.revenue_property()
         extra = [self.revenue_property] if self.revenue_property else []
         self.searched = {"deals": DEAL_PROPERTIES, "companies": COMPANY_PROPERTIES + extra}
-        # Optional features this portal lacks, found during a pull (flows.pipeline reads it).
-        self.missing = MissingFeatures()
         self.home_currency: str | None = None
 
     def read_portal(self) -> None:

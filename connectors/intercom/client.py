@@ -25,8 +25,7 @@ empty (the feature `inbox_urls` is reported missing) and the pull goes on.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -37,7 +36,6 @@ from connectors.base import (
     Connector,
     CursorReader,
     ListingRead,
-    MissingFeatures,
     Page,
     Window,
     bookmark,
@@ -48,7 +46,7 @@ from connectors.base import (
     parse_time,
     unix_seconds,
 )
-from connectors.http import ApiClient, ApiError, AuthError, Calls, RetryableError
+from connectors.http import ApiError, AuthError, RetryableError
 from connectors.intercom.settings import IntercomSettings
 from connectors.paging import Request, ScrollPaging, Stream, body_key, next_token
 from models import Account, Feedback
@@ -212,27 +210,18 @@ COMPANY_SCROLL = Stream(
 )
 
 
-class IntercomConnector(Connector):
+class IntercomConnector(Connector[IntercomSettings]):
     tool = "intercom"
+    credential_settings = "PMSYNC_INTERCOM_ACCESS_TOKEN"
 
-    def __init__(
-        self, settings: IntercomSettings, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def configure(self, settings: IntercomSettings) -> None:
         assert settings.intercom_url and settings.intercom_access_token
-        self.settings = settings
         self.site = settings.intercom_url.rstrip("/")
         token = settings.intercom_access_token.get_secret_value()
         self._contacts: dict[str, dict[str, Any]] = {}  # contact id -> contact, this run
         self._app: dict[str, Any] | None = None  # `GET /me`'s app, read once ({} if refused)
-        self.missing = MissingFeatures()
-        self.api = ApiClient(
-            "intercom",
-            self.site,
-            headers={"Authorization": f"Bearer {token}", "Intercom-Version": VERSION},
-            credential_settings="PMSYNC_INTERCOM_ACCESS_TOKEN",
-            secrets=[token],
-            calls=Calls.per(settings, sleep),
-        )
+        headers = {"Authorization": f"Bearer {token}", "Intercom-Version": VERSION}
+        self.api = self.api_client(self.site, token, headers=headers)
 
     def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
         since, until, listings = window

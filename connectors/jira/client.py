@@ -17,7 +17,6 @@ minute, waits for the next full read.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -39,9 +38,7 @@ from connectors.base import (
 )
 from connectors.http import (
     TRANSPORT_ERRORS,
-    ApiClient,
     ApiError,
-    Calls,
     NotAnAnswer,
     RetryableError,
     answer_of,
@@ -109,23 +106,20 @@ def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
     )
 
 
-class JiraConnector(Connector):
+class JiraConnector(Connector[JiraSettings]):
     tool = "jira"
+    credential_settings = "PMSYNC_JIRA_EMAIL and PMSYNC_JIRA_API_TOKEN"
 
-    def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def configure(self, settings: JiraSettings) -> None:
         settings.require_jira()
         assert settings.jira_url and settings.jira_email and settings.jira_api_token
-        self.settings = settings
         self.site = settings.jira_url
         token = settings.jira_api_token.get_secret_value()
-        self.api = ApiClient(
-            "jira",
-            settings.jira_url,
+        self.api = self.api_client(
+            self.site,
+            token,
             auth=(settings.jira_email, token),
             headers={"Content-Type": "application/json"},
-            credential_settings="PMSYNC_JIRA_EMAIL and PMSYNC_JIRA_API_TOKEN",
-            secrets=[token],
-            calls=Calls.per(settings, sleep),
         )
         self._client: JIRA | None = None
         self.tool_sites = sites(settings)

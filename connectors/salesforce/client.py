@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -34,7 +33,6 @@ from connectors.base import (
     Connector,
     CursorReader,
     ListingRead,
-    MissingFeatures,
     Page,
     TimeAndId,
     Window,
@@ -46,7 +44,7 @@ from connectors.base import (
     parse_time,
     split_keys,
 )
-from connectors.http import NONE, ApiClient, ApiError, AuthError, Calls, Shape
+from connectors.http import NONE, ApiClient, ApiError, AuthError, Shape
 from connectors.paging import Request, soql_query
 from connectors.salesforce.schema import (
     API,
@@ -167,37 +165,28 @@ def soql(fields: list[str], table: str, where: str = "", order: str = "") -> str
     )
 
 
-class SalesforceConnector(Connector):
+class SalesforceConnector(Connector[SalesforceSettings]):
     tool = "salesforce"
+    credential_settings = CREDENTIALS
 
-    def __init__(
-        self, settings: SalesforceSettings, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def configure(self, settings: SalesforceSettings) -> None:
         assert (
             settings.salesforce_login_url
             and settings.salesforce_client_id
             and settings.salesforce_client_secret
         )
-        self.settings = settings
-        self.calls = Calls.per(settings, sleep)  # both clients: the login and the API
         self.client_id = settings.salesforce_client_id
         self.secret = settings.salesforce_client_secret.get_secret_value()
         self.login = self._client(settings.salesforce_login_url.rstrip("/"))
         self._api: ApiClient | None = None
         # A revenue field (an ARR) is read with the accounts only when revenue comes from it.
         self.revenue_field = settings.revenue_account_field()
-        self.missing = MissingFeatures()
         self._schema: OrgSchema | None = None
 
     def _client(self, base_url: str, token: str = "") -> ApiClient:
-        return ApiClient(
-            "salesforce",
-            base_url,
-            headers={"Authorization": f"Bearer {token}"} if token else None,
-            credential_settings=CREDENTIALS,
-            secrets=[self.secret, token],
-            calls=self.calls,
-        )
+        """The login's client, or the API's once a token is issued (both share `calls`)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return self.api_client(base_url, self.secret, token, headers=headers)
 
     # -- OAuth client credentials ------------------------------------------------------------
 

@@ -20,8 +20,7 @@ the word of a refused listing.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -32,7 +31,6 @@ from connectors.base import (
     Connector,
     CursorReader,
     ListingRead,
-    MissingFeatures,
     Page,
     Window,
     before,
@@ -41,7 +39,7 @@ from connectors.base import (
     parse_time,
     unix_seconds,
 )
-from connectors.http import NONE, ApiClient, ApiError, Calls, Shape
+from connectors.http import NONE, ApiError, Shape
 from connectors.paging import Request, Stream, TimeExport, cursor_export, has_more, param
 from connectors.zendesk.settings import ZendeskSettings
 from models import Account, Feedback, ToolLink
@@ -120,31 +118,21 @@ def jira_link_from_raw(raw: dict[str, Any], site: str) -> ToolLink:
     )
 
 
-class ZendeskConnector(Connector):
+class ZendeskConnector(Connector[ZendeskSettings]):
     tool = "zendesk"
+    credential_settings = "PMSYNC_ZENDESK_EMAIL and PMSYNC_ZENDESK_API_TOKEN"
     # Why a backfill's dry run cannot say how many records a window holds.
     no_count = (
         "Zendesk's incremental export has no count: it says how many records a window "
         "holds only by reading its pages"
     )
 
-    def __init__(
-        self, settings: ZendeskSettings, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def configure(self, settings: ZendeskSettings) -> None:
         assert settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token
-        self.settings = settings
         self.site = settings.zendesk_url.rstrip("/")
-        # Optional features this tenant refused during a pull (see flows.pipeline).
-        self.missing = MissingFeatures()
         token = settings.zendesk_api_token.get_secret_value()
-        self.api = ApiClient(
-            "zendesk",
-            settings.zendesk_url,
-            auth=(f"{settings.zendesk_email}/token", token),
-            credential_settings="PMSYNC_ZENDESK_EMAIL and PMSYNC_ZENDESK_API_TOKEN",
-            secrets=[token],
-            calls=Calls.per(settings, sleep),
-        )
+        auth = (f"{settings.zendesk_email}/token", token)
+        self.api = self.api_client(settings.zendesk_url, token, auth=auth)
 
     def read(self, cursor_for: CursorReader, full: bool, window: Window) -> Iterator[Page]:
         since, until, listings = window
