@@ -8,11 +8,11 @@ together. Loading (`CoreSettings.load`) works for any of them."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models import config_checks
@@ -29,7 +29,16 @@ SINGLE_CHECKS: dict[str, Callable[[str], str]] = {
     "sync_timezone": config_checks.timezone,
 }
 
-CommaList = Annotated[tuple[str, ...], NoDecode]
+
+def split_commas(value: object) -> object:
+    """A comma separated environment value as a tuple of its non-blank parts."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+# A list setting, written comma separated in the environment (not as JSON).
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_commas)]
 # The name of a CRM's property or field: it ends up in the CRM's queries.
 FieldName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 
@@ -45,10 +54,26 @@ class ToolPart:
     name: str  # the tool, as rate budgets and messages name it
     url_field: str  # its address setting: set, the tool is configured
     example: str  # a right address, which each message about it gives
-    credentials: tuple[str, ...]  # the settings its address needs (checked at start)
-    sandbox: Callable[[str], dict[str, object]]  # its values against a sandbox at this URL
+    secret: str  # its secret credential setting (an API key, a token, a client secret)
+    user: str | None = None  # the setting naming who signs in with it (an email), if any
+    # Its values against a sandbox besides its address and credentials (Jira's projects).
+    sandbox_extra: Mapping[str, object] = field(default_factory=dict)
     # A further check once every tool's credentials are there; raises ConfigError.
     more: Callable[[Any], None] | None = None
+
+    @property
+    def credentials(self) -> tuple[str, ...]:
+        """The settings its address needs (checked at start), in the order messages name them."""
+        return (self.user, self.secret) if self.user else (self.secret,)
+
+    def sandbox(self, base: str) -> dict[str, object]:
+        """Its values against a sandbox at `base`: the sandbox serves each tool under its
+        name and accepts the fixed demo credentials."""
+        values: dict[str, object] = {self.url_field: f"{base}/{self.name}"}
+        if self.user:
+            values[self.user] = DEMO_EMAIL
+        values[self.secret] = SecretStr(DEMO_SECRET)
+        return {**values, **self.sandbox_extra}
 
     def address_check(self) -> Any:
         """The validator of its address setting, for the tool's settings class: an http(s)
@@ -61,13 +86,6 @@ class ToolPart:
             return config_checks.http_url(value, example).rstrip("/")
 
         return field_validator(self.url_field)(classmethod(check))
-
-
-def split_commas(value: object) -> object:
-    """A comma separated environment value as a tuple of its non-blank parts."""
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
 
 
 # What a sandbox run sets of the core settings.
@@ -228,11 +246,6 @@ class CoreSettings(BaseSettings):
         description="Records asked for per page, up to each API's largest (Jira and Zendesk "
         "lists 100, HubSpot search 200; Zendesk's export takes ten times this, up to 1,000).",
     )
-
-    @field_validator("free_mail_domains", "demand_labels", "tag_map", "rate_budgets", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        return split_commas(value)
 
     @field_validator("demand_labels")
     @classmethod

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from models.settings import DEMO_SECRET, CoreSettings, ToolPart
+from models.settings import CoreSettings, ToolPart
 
 FRESHDESK = ToolPart(
-    "freshdesk",
-    "freshdesk_url",
-    "https://yourdomain.freshdesk.com",
-    ("freshdesk_api_key",),
-    lambda base: {
-        "freshdesk_url": f"{base}/freshdesk",
-        "freshdesk_api_key": SecretStr(DEMO_SECRET),
-    },
+    "freshdesk", "freshdesk_url", "https://yourdomain.freshdesk.com", secret="freshdesk_api_key"
 )
 
 

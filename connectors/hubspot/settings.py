@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from models.settings import DEMO_SECRET, CoreSettings, FieldName, ToolPart
+from models.settings import CoreSettings, FieldName, ToolPart
 
 HUBSPOT = ToolPart(
-    "hubspot",
-    "hubspot_url",
-    "https://api.hubapi.com",
-    ("hubspot_access_token",),
-    lambda base: {
-        "hubspot_url": f"{base}/hubspot",
-        "hubspot_access_token": SecretStr(DEMO_SECRET),
-    },
+    "hubspot", "hubspot_url", "https://api.hubapi.com", secret="hubspot_access_token"
 )
 
 

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from models.settings import DEMO_SECRET, CoreSettings, ToolPart
+from models.settings import CoreSettings, ToolPart
 
 INTERCOM = ToolPart(
-    "intercom",
-    "intercom_url",
-    "https://api.intercom.io",
-    ("intercom_access_token",),
-    lambda base: {
-        "intercom_url": f"{base}/intercom",
-        "intercom_access_token": SecretStr(DEMO_SECRET),
-    },
+    "intercom", "intercom_url", "https://api.intercom.io", secret="intercom_access_token"
 )
 
 

@@ -8,13 +8,10 @@ from pydantic import Field, SecretStr, field_validator
 
 from models import config_checks
 from models.settings import (
-    DEMO_EMAIL,
-    DEMO_SECRET,
     CommaList,
     ConfigError,
     CoreSettings,
     ToolPart,
-    split_commas,
 )
 
 
@@ -26,21 +23,13 @@ def _projects_named(settings: JiraSettings) -> None:
         )
 
 
-def _sandbox(base: str) -> dict[str, object]:
-    return {
-        "jira_url": f"{base}/jira",
-        "jira_email": DEMO_EMAIL,
-        "jira_api_token": SecretStr(DEMO_SECRET),
-        "jira_projects": ("ANA",),
-    }
-
-
 JIRA = ToolPart(
     "jira",
     "jira_url",
     "https://you.atlassian.net",
-    ("jira_email", "jira_api_token"),
-    _sandbox,
+    secret="jira_api_token",
+    user="jira_email",
+    sandbox_extra={"jira_projects": ("ANA",)},
     more=_projects_named,
 )
 
@@ -61,11 +50,6 @@ class JiraSettings(CoreSettings):
     jira_webhook_secret: SecretStr | None = Field(None, description="Jira webhook secret.")
 
     _jira_url = JIRA.address_check()
-
-    @field_validator("jira_projects", mode="before")
-    @classmethod
-    def _jira_split(cls, value: object) -> object:
-        return split_commas(value)
 
     @field_validator("jira_projects")
     @classmethod

@@ -7,18 +7,14 @@ import re
 
 from pydantic import Field, SecretStr, field_validator
 
-from models.settings import DEMO_EMAIL, DEMO_SECRET, CoreSettings, FieldName, ToolPart
+from models.settings import CoreSettings, FieldName, ToolPart
 
 SALESFORCE = ToolPart(
     "salesforce",
     "salesforce_login_url",
     "https://yourdomain.my.salesforce.com",
-    ("salesforce_client_id", "salesforce_client_secret"),
-    lambda base: {
-        "salesforce_login_url": f"{base}/salesforce",
-        "salesforce_client_id": DEMO_EMAIL,
-        "salesforce_client_secret": SecretStr(DEMO_SECRET),
-    },
+    secret="salesforce_client_secret",
+    user="salesforce_client_id",
 )
 
 

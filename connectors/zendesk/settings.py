@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from models.settings import DEMO_EMAIL, DEMO_SECRET, CoreSettings, ToolPart
+from models.settings import CoreSettings, ToolPart
 
 ZENDESK = ToolPart(
     "zendesk",
     "zendesk_url",
     "https://yoursubdomain.zendesk.com",
-    ("zendesk_email", "zendesk_api_token"),
-    lambda base: {
-        "zendesk_url": f"{base}/zendesk",
-        "zendesk_email": DEMO_EMAIL,
-        "zendesk_api_token": SecretStr(DEMO_SECRET),
-    },
+    secret="zendesk_api_token",
+    user="zendesk_email",
 )
 
 
