@@ -461,10 +461,17 @@ class CheckFailed(Exception):
     """A check of `pmsync check` that failed; the message says what to fix."""
 
 
-def one_call(api: Any, path: str, params: dict[str, Any], what: str) -> str:
-    """A check of `pmsync check` that one cheap read answers."""
-    api.get_json(path, params=params)
-    return f"{api.base_url}: {what} readable"
+def one_call(
+    connector: Callable[[Any], Any], path: str, params: dict[str, Any], what: str
+) -> Callable[[Any], str]:
+    """A check of `pmsync check` that one cheap read by the tool's `connector` answers."""
+
+    def check(settings: Any) -> str:
+        api = connector(settings).api
+        api.get_json(path, params=params)
+        return f"{api.base_url}: {what} readable"
+
+    return check
 
 
 def configured_site(url: str | None, tool: str) -> str:

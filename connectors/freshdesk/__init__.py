@@ -30,9 +30,7 @@ VENDOR = Vendor(
     SUPPORT,
     client.FreshdeskConnector,
     "freshdesk_url",
-    check=lambda s: one_call(
-        client.FreshdeskConnector(s).api, "/api/v2/companies", {"per_page": 1}, "companies"
-    ),
+    check=one_call(client.FreshdeskConnector, "/api/v2/companies", {"per_page": 1}, "companies"),
     capabilities=client.capabilities,
     lookups={
         "ticket": Reader("feedback", read_ticket),

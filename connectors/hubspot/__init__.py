@@ -49,9 +49,7 @@ VENDOR = Vendor(
     CRM,
     client.HubSpotConnector,
     "hubspot_url",
-    check=lambda s: one_call(
-        client.HubSpotConnector(s).api, "/crm/v3/objects/deals", {"limit": 1}, "deals"
-    ),
+    check=one_call(client.HubSpotConnector, "/crm/v3/objects/deals", {"limit": 1}, "deals"),
     capabilities=capabilities,
     lookups={"deal": Reader("deal", read_deal), "company": Reader("account", read_company)},
     record_pages=RecordPages(

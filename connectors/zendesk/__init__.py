@@ -31,8 +31,8 @@ VENDOR = Vendor(
     SUPPORT,
     client.ZendeskConnector,
     "zendesk_url",
-    check=lambda s: one_call(
-        client.ZendeskConnector(s).api,
+    check=one_call(
+        client.ZendeskConnector,
         "/api/v2/organizations.json",
         {"page[size]": 1},
         "organizations",
