@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from connectors.http import ApiClient, Calls
 from models import CoreSettings, Record
+from models.settings import ToolPart
 from store import DeadLetter
 
 CursorReader = Callable[[str], Any]
@@ -59,7 +60,7 @@ class Connector(Generic[S]):
     settings (the tool's address, its client `self.api`, options) in `configure`."""
 
     tool: str
-    credential_settings: ClassVar[str]  # the settings a refused call tells the user to check
+    part: ClassVar[ToolPart]  # its settings: a refused call names their credentials
 
     def __init__(self, settings: S, sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
@@ -85,7 +86,7 @@ class Connector(Generic[S]):
             site,
             auth=auth,
             headers=headers,
-            credential_settings=self.credential_settings,
+            credential_settings=self.part.credential_settings,
             secrets=secrets,
             calls=self.calls,
         )

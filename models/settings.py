@@ -66,6 +66,11 @@ class ToolPart:
         """The settings its address needs (checked at start), in the order messages name them."""
         return (self.user, self.secret) if self.user else (self.secret,)
 
+    @property
+    def credential_settings(self) -> str:
+        """Its credentials' environment variables, as a refused call names them."""
+        return " and ".join(f"PMSYNC_{name.upper()}" for name in self.credentials)
+
     def sandbox(self, base: str) -> dict[str, object]:
         """Its values against a sandbox at `base`: the sandbox serves each tool under its
         name and accepts the fixed demo credentials."""

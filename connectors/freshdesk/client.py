@@ -34,7 +34,7 @@ from connectors.base import (
     listing_read,
     parse_time,
 )
-from connectors.freshdesk.settings import FreshdeskSettings
+from connectors.freshdesk.settings import FRESHDESK, FreshdeskSettings
 from connectors.http import ApiClient, ApiError, AuthError
 from connectors.paging import Request, Stream, link_header, next_link, reread_moved
 from models import Account, Feedback
@@ -105,7 +105,7 @@ def _updated_at(raw: dict[str, Any]) -> datetime | None:
 
 class FreshdeskConnector(Connector[FreshdeskSettings]):
     tool = "freshdesk"
-    credential_settings = "PMSYNC_FRESHDESK_API_KEY"
+    part = FRESHDESK
     # Why a backfill's dry run cannot say how many records a window holds.
     no_count = (
         "Freshdesk's ticket list (updated_since) returns no total: it says how many tickets "

@@ -54,7 +54,7 @@ from connectors.hubspot.features import (
 from connectors.hubspot.records import company_from_raw as company_from_raw
 from connectors.hubspot.records import deal_from_raw as deal_from_raw
 from connectors.hubspot.records import modified_at
-from connectors.hubspot.settings import HubSpotSettings
+from connectors.hubspot.settings import HUBSPOT, HubSpotSettings
 from connectors.paging import CappedSearch, Request, Stream, next_token, param, reread_moved
 
 DEALS = "hubspot.deals"
@@ -136,7 +136,7 @@ def _after(results: list[dict[str, Any]], ties: Position | None) -> Position | N
 
 class HubSpotConnector(Connector[HubSpotSettings]):
     tool = "hubspot"
-    credential_settings = "PMSYNC_HUBSPOT_ACCESS_TOKEN"
+    part = HUBSPOT
 
     def configure(self, settings: HubSpotSettings) -> None:
         assert settings.hubspot_url and settings.hubspot_access_token

@@ -47,7 +47,7 @@ from connectors.base import (
     unix_seconds,
 )
 from connectors.http import ApiError, AuthError, RetryableError
-from connectors.intercom.settings import IntercomSettings
+from connectors.intercom.settings import INTERCOM, IntercomSettings
 from connectors.paging import Request, ScrollPaging, Stream, body_key, next_token
 from models import Account, Feedback
 
@@ -212,7 +212,7 @@ COMPANY_SCROLL = Stream(
 
 class IntercomConnector(Connector[IntercomSettings]):
     tool = "intercom"
-    credential_settings = "PMSYNC_INTERCOM_ACCESS_TOKEN"
+    part = INTERCOM
 
     def configure(self, settings: IntercomSettings) -> None:
         assert settings.intercom_url and settings.intercom_access_token

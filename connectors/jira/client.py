@@ -45,6 +45,7 @@ from connectors.http import (
     redact,
 )
 from connectors.jira import adf
+from connectors.jira import settings as jira_settings
 from connectors.jira.remote_links import record_of, remote_link_from_raw, sites, target_url
 from connectors.jira.settings import JiraSettings
 from connectors.paging import Request, Stream, next_token, param
@@ -108,7 +109,7 @@ def issue_from_raw(raw: dict[str, Any], site: str) -> Issue:
 
 class JiraConnector(Connector[JiraSettings]):
     tool = "jira"
-    credential_settings = "PMSYNC_JIRA_EMAIL and PMSYNC_JIRA_API_TOKEN"
+    part = jira_settings.JIRA
 
     def configure(self, settings: JiraSettings) -> None:
         settings.require_jira()

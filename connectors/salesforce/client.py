@@ -55,7 +55,7 @@ from connectors.salesforce.schema import (
     capabilities_of,
     read_schema,
 )
-from connectors.salesforce.settings import SalesforceSettings
+from connectors.salesforce.settings import SALESFORCE, SalesforceSettings
 from models import Account, Deal
 
 log = logging.getLogger("pmsync.salesforce")
@@ -67,7 +67,7 @@ BATCH_SIZE = 2000  # the most a query page holds (Sforce-Query-Options)
 # A query page as documented: `records`, `done` true or false, `nextRecordsUrl` a string.
 QUERY_PAGE = Shape("records", (("done", (bool,)), ("nextRecordsUrl", (str, NONE))))
 QUERY_BATCHES = soql_query("salesforce query cannot move on from {token!r}")
-CREDENTIALS = "PMSYNC_SALESFORCE_CLIENT_ID and PMSYNC_SALESFORCE_CLIENT_SECRET"
+CREDENTIALS = SALESFORCE.credential_settings
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
 
 
@@ -167,7 +167,7 @@ def soql(fields: list[str], table: str, where: str = "", order: str = "") -> str
 
 class SalesforceConnector(Connector[SalesforceSettings]):
     tool = "salesforce"
-    credential_settings = CREDENTIALS
+    part = SALESFORCE
 
     def configure(self, settings: SalesforceSettings) -> None:
         assert (

@@ -41,7 +41,7 @@ from connectors.base import (
 )
 from connectors.http import NONE, ApiError, Shape
 from connectors.paging import Request, Stream, TimeExport, cursor_export, has_more, param
-from connectors.zendesk.settings import ZendeskSettings
+from connectors.zendesk.settings import ZENDESK, ZendeskSettings
 from models import Account, Feedback, ToolLink
 
 TICKETS = "zendesk.tickets"
@@ -120,7 +120,7 @@ def jira_link_from_raw(raw: dict[str, Any], site: str) -> ToolLink:
 
 class ZendeskConnector(Connector[ZendeskSettings]):
     tool = "zendesk"
-    credential_settings = "PMSYNC_ZENDESK_EMAIL and PMSYNC_ZENDESK_API_TOKEN"
+    part = ZENDESK
     # Why a backfill's dry run cannot say how many records a window holds.
     no_count = (
         "Zendesk's incremental export has no count: it says how many records a window "
