@@ -56,8 +56,9 @@ class Window(NamedTuple):
 
 class Connector(Generic[S]):
     """Every connector's `pull`: pages of records changed since each stream's cursor,
-    within a `Window`. A connector says how it reads in `read`, and what it takes from its
-    settings (the tool's address, its client `self.api`, options) in `configure`."""
+    within a `Window`. A connector says how it reads in `read`, and how it sets itself up
+    from its settings in `configure`: the tool's address, its client `self.api` (built by
+    `api_client`), its options and what it keeps for one run."""
 
     tool: str
     part: ClassVar[ToolPart]  # its settings: a refused call names their credentials
