@@ -28,9 +28,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy  # every package: [tool.mypy] files in pyproject.toml
 
+# The suite waits on sockets and child processes for much of its time, so it runs on one worker
+# per core (pytest-xdist); TEST_WORKERS=0 runs it in this process, in order.
+TEST_WORKERS ?= auto
 pytest: $(STAMP)
 	@mkdir -p $(PREFECT_HOME)  # Prefect makes its home, but not the folders above it
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test: lint typecheck pytest
 

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
+# Under pytest-xdist each worker is a process of its own with an in-process Prefect: two of
+# them on one Prefect home would share (and lock) one SQLite database, so each worker takes a
+# home of its own below the session's, before Prefect is first imported (just below).
+if _worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    _home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")) / _worker
+    _home.mkdir(parents=True, exist_ok=True)
+    os.environ["PREFECT_HOME"] = str(_home)
+
+# Prefect's console log handler writes to the stderr it found when `prefect.main` was first
+# imported, which sets up Prefect's logging. Imported first inside a CliRunner invocation (a
+# command's lazy `from prefect import flow`), it would keep that invocation's stream and write to
+# it once closed, so a later test's output carries logging errors: importing it here sets it up
+# while the stream is the session's.
+import prefect.main  # noqa: F401
 import pytest
 import requests
 import responses
-from prefect.logging.configuration import ensure_logging_setup
 
 from connectors.settings import Settings
 from store import Store
 from tests.postgres import POSTGRES_URL, postgres_schema
-
-# Prefect's console log handler writes to the stderr it found when Prefect was set up
-# (on first import). Set up first inside a CliRunner invocation, it would keep that invocation's
-# stream and write to it once closed, so later tests' output would carry its logging
-# errors: its logging is set up here, while the stream is the session's.
-ensure_logging_setup()
 
 # The fixtures that a topic's test files share live beside its helpers; registering the modules
 # here makes those fixtures known by name to every test (each module's own helpers are
