@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import records
 import responses
+from records import deal_link, feedback_link
 
 from connectors.http import ApiClient, AuthError
 from connectors.hubspot.notes import HubSpotNotes
 from connectors.settings import Settings
-from models import Deal, Feedback, Issue, Link
+from models import Deal, Feedback, Issue
 from services import invalidation
 from services.close_loop import close_loop
 from store import Store
@@ -56,13 +58,12 @@ def issue(category: str, released: tuple[str, ...] = ()) -> Issue:
 
 
 def ticket(id: str, status: str) -> Feedback:
-    return Feedback(source="zendesk", id=id, url=f"https://z/{id}", status=status, updated_at=NOW)
+    return records.feedback(id, url=f"https://z/{id}", status=status, updated_at=NOW)
 
 
 def deal(id: str, closed: bool) -> Deal:
-    return Deal(
-        source="hubspot",
-        id=id,
+    return records.deal(
+        id,
         url=f"https://h/{id}",
         name="Big deal",
         amount=Decimal(1000),
@@ -90,26 +91,10 @@ def world(tmp_path) -> tuple[Settings, Store, dict[str, FakeNotes]]:
         store,
         [],
         [
-            Link(
-                source="zendesk",
-                record_id="1",
-                kind="feedback",
-                issue_key="ANA-1",
-                method="cited_key",
-            ),
-            Link(
-                source="zendesk",
-                record_id="2",
-                kind="feedback",
-                issue_key="ANA-1",
-                method="cited_key",
-            ),
-            Link(
-                source="hubspot", record_id="7", kind="deal", issue_key="ANA-1", method="deal_field"
-            ),
-            Link(
-                source="hubspot", record_id="8", kind="deal", issue_key="ANA-1", method="deal_field"
-            ),
+            feedback_link("1", "ANA-1"),
+            feedback_link("2", "ANA-1"),
+            deal_link("7", "ANA-1"),
+            deal_link("8", "ANA-1"),
         ],
     )
     return settings, store, {"zendesk": FakeNotes(), "hubspot": FakeNotes()}

@@ -6,12 +6,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import records
+from records import deal_link, feedback_link
 
 from connectors.settings import Settings
 from linking.accounts import AccountDirectory, read_account_map
 from linking.demand import DemandCalculator, excerpt
 from linking.references import cited_keys, deal_links, feedback_links, tag_links
-from models import Account, Deal, Feedback, Link, ToolLink
+from models import Account, Deal, Feedback, ToolLink
 from services.links import evidence_words
 
 FREE_MAIL = Settings.model_fields["free_mail_domains"].default
@@ -58,14 +60,7 @@ def test_cited_keys_of_a_project_named_like_a_standard():
 
 
 def account(source: str, account_id: str, name: str, *domains: str) -> Account:
-    return Account(
-        source=source,
-        id=account_id,
-        url=f"https://{source}.example/{account_id}",
-        name=name,
-        domains=domains,
-        updated_at=NOW,
-    )
+    return records.account(account_id, source=source, name=name, domains=domains, updated_at=NOW)
 
 
 def ticket(
@@ -75,10 +70,8 @@ def ticket(
     name: str | None = None,
     created: datetime | None = None,
 ) -> Feedback:
-    return Feedback(
-        source="zendesk",
-        id=ticket_id,
-        url=f"https://z.example/agent/tickets/{ticket_id}",
+    return records.feedback(
+        ticket_id,
         subject=f"Ticket {ticket_id}",
         requester_email=email,
         requester_name=name,
@@ -97,11 +90,8 @@ def deal(
     closed_days_ago: int | None = None,
     names: tuple[str, ...] = (),
 ) -> Deal:
-    return Deal(
-        source="hubspot",
-        id=deal_id,
-        url=f"https://h.example/deals/{deal_id}",
-        name=f"Deal {deal_id}",
+    return records.deal(
+        deal_id,
         amount=Decimal(amount) if amount is not None else None,
         stage="closedwon" if won else "closedlost" if lost else "qualifiedtobuy",
         # What HubSpot's connector gives a deal without its stage's probability: the
@@ -246,18 +236,6 @@ def test_a_deal_with_two_companies_of_one_customer_counts_that_customer_once(dir
 # -- demand ----------------------------------------------------------------------------------
 
 
-def feedback_link(ticket_id: str, key: str = "ANA-12") -> Link:
-    return Link(
-        source="zendesk", record_id=ticket_id, kind="feedback", issue_key=key, method="cited_key"
-    )
-
-
-def deal_link(deal_id: str, key: str = "ANA-12") -> Link:
-    return Link(
-        source="hubspot", record_id=deal_id, kind="deal", issue_key=key, method="deal_field"
-    )
-
-
 @pytest.fixture
 def world(directory):
     """Four requests for ANA-12 from three customers, and the deals around them."""
@@ -281,16 +259,16 @@ def world(directory):
         deal("d10", "8000", "200"),  # Globex open, not naming the issue
     ]
     links = [
-        feedback_link("t1"),
-        feedback_link("t1"),  # cited twice: one request
-        feedback_link("t2"),
-        feedback_link("t3"),
-        feedback_link("t4"),
+        feedback_link("t1", "ANA-12"),
+        feedback_link("t1", "ANA-12"),  # cited twice: one request
+        feedback_link("t2", "ANA-12"),
+        feedback_link("t3", "ANA-12"),
+        feedback_link("t4", "ANA-12"),
         feedback_link("t5", "ANA-7"),
-        deal_link("d4"),
-        deal_link("d5"),
-        deal_link("d6"),
-        feedback_link("gone"),  # a ticket no longer in the store
+        deal_link("d4", "ANA-12"),
+        deal_link("d5", "ANA-12"),
+        deal_link("d6", "ANA-12"),
+        feedback_link("gone", "ANA-12"),  # a ticket no longer in the store
     ]
     calculator = DemandCalculator(tickets, deals, directory, now=NOW, revenue_window_days=365)
     return calculator, [link for link in links if link.issue_key == "ANA-12"]
@@ -358,7 +336,7 @@ def test_the_revenue_window_includes_its_first_day(directory, closed_days_ago, c
         revenue_window_days=365,
     )
 
-    summary = calculator.summary("ANA-12", [feedback_link("t1")])
+    summary = calculator.summary("ANA-12", [feedback_link("t1", "ANA-12")])
 
     assert summary.revenue == (Decimal("1000") if counts else Decimal("0"))
 
@@ -367,7 +345,7 @@ def test_an_issue_nobody_asked_for_has_no_demand_but_its_named_open_deals(world)
     """A deal that names the issue is pipeline even before any ticket asks for it."""
     calculator, _ = world
 
-    summary = calculator.summary("ANA-12", [deal_link("d4"), deal_link("d6")])
+    summary = calculator.summary("ANA-12", [deal_link("d4", "ANA-12"), deal_link("d6", "ANA-12")])
 
     assert (summary.requests, summary.customers, summary.revenue, summary.open_pipeline) == (
         0,
@@ -403,13 +381,13 @@ def test_a_quote_starts_where_the_request_names_the_issue():
 
 def remote(link_id: str, source: str, record_id: str, key: str) -> ToolLink:
     """A Jira remote link on issue `key` pointing at a record of `source`."""
-    return ToolLink(
+    return records.tool_link(
+        link_id,
+        record_id,
+        key,
         source="jira",
-        id=link_id,
         url=f"https://jira.example/rest/api/3/issue/{key}/remotelink/{link_id}",
         record_source=source,
-        record_id=record_id,
-        issue_key=key,
         updated_at=NOW,
     )
 

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import records
+from records import feedback_link
 
 import store.cursors as cursor_rows
-from models import Account, Deal, Feedback, Issue, Link, RecordKind, ToolLink
+from models import Account, Feedback, Issue, RecordKind, ToolLink
 from services import invalidation
 from store import DeadLetter, LedgerEntry, Store
 from store.schema import cursors
@@ -37,41 +39,21 @@ def issue(key: str = "ANA-1", summary: str = "SSO login") -> Issue:
 
 
 def account(source: str, account_id: str, domain: str = "acme.com") -> Account:
-    return Account(
-        source=source,
-        id=account_id,
-        url=f"https://{source}.example/{account_id}",
-        name=f"Account {account_id}",
-        domains=(domain,),
-        updated_at=UPDATED,
-    )
+    return records.account(account_id, source=source, domains=(domain,), updated_at=UPDATED)
 
 
 def ticket(ticket_id: str) -> Feedback:
-    return Feedback(
-        source="zendesk",
-        id=ticket_id,
-        url=f"https://z.example/agent/tickets/{ticket_id}",
-        subject="Please add SSO",
-        updated_at=UPDATED,
-    )
+    return records.feedback(ticket_id, subject="Please add SSO", updated_at=UPDATED)
 
 
 def tool_link(source: str, link_id: str, key: str) -> ToolLink:
-    return ToolLink(
+    return records.tool_link(
+        link_id,
+        "7",
+        key,
         source=source,
-        id=link_id,
-        url=f"https://example/{link_id}",
         record_source="zendesk" if source == "jira" else None,
-        record_id="7",
-        issue_key=key,
         updated_at=UPDATED,
-    )
-
-
-def link(record_id: str, issue_key: str, source: str = "zendesk") -> Link:
-    return Link(
-        source=source, record_id=record_id, kind="feedback", issue_key=issue_key, method="cited_key"
     )
 
 
@@ -103,9 +85,8 @@ def test_records_are_keyed_by_source_kind_and_id(store):
 
 
 def test_a_deal_round_trips_with_its_amount_and_dates(store):
-    deal = Deal(
-        source="hubspot",
-        id="9",
+    deal = records.deal(
+        "9",
         url="https://h.example/9",
         name="Acme renewal",
         amount=Decimal("12500.50"),
@@ -211,10 +192,10 @@ def test_replace_links_replaces_only_the_given_owners_links(store):
     invalidation.replace_links(
         store,
         [("zendesk", "1"), ("zendesk", "2")],
-        [link("1", "ANA-1"), link("1", "ANA-2"), link("2", "ANA-1")],
+        [feedback_link("1", "ANA-1"), feedback_link("1", "ANA-2"), feedback_link("2", "ANA-1")],
     )
 
-    invalidation.replace_links(store, [("zendesk", "1")], [link("1", "ANA-3")])
+    invalidation.replace_links(store, [("zendesk", "1")], [feedback_link("1", "ANA-3")])
 
     assert {(stored.record_id, stored.issue_key) for stored in store.links.all()} == {
         ("1", "ANA-3"),
@@ -227,7 +208,7 @@ def test_replace_links_with_nothing_clears_the_owner(store):
     invalidation.replace_links(
         store,
         [("zendesk", "1"), ("hubspot", "1")],
-        [link("1", "ANA-1"), link("1", "ANA-1", "hubspot")],
+        [feedback_link("1", "ANA-1"), feedback_link("1", "ANA-1", source="hubspot")],
     )
 
     invalidation.replace_links(store, [("zendesk", "1")], [])
@@ -240,12 +221,15 @@ def test_relinking_chunk_by_chunk_drops_the_links_of_records_no_longer_stored(st
     from the store are dropped when it ends, and the issue they counted on is pending."""
     store.records.save_page([ticket("1"), ticket("2")], [], None, None)
     invalidation.replace_links(
-        store, [("zendesk", "1"), ("zendesk", "9")], [link("1", "ANA-1"), link("9", "ANA-7")]
+        store,
+        [("zendesk", "1"), ("zendesk", "9")],
+        [feedback_link("1", "ANA-1"), feedback_link("9", "ANA-7")],
     )
     store.ledger.clear_pending(store.ledger.pending())
 
-    invalidation.replace_links(store, [("zendesk", "1")], [link("1", "ANA-1")])  # unchanged
-    invalidation.replace_links(store, [("zendesk", "2")], [link("2", "ANA-2")])  # new
+    unchanged, new = [feedback_link("1", "ANA-1")], [feedback_link("2", "ANA-2")]
+    invalidation.replace_links(store, [("zendesk", "1")], unchanged)
+    invalidation.replace_links(store, [("zendesk", "2")], new)
     invalidation.drop_orphan_links(store)
 
     assert {(x.record_id, x.issue_key) for x in store.links.all()} == {
@@ -261,7 +245,7 @@ def test_record_signatures_are_written_with_links_and_leave_with_their_record(st
     store.records.save_page([ticket("1"), ticket("2")], [], None, None)
     owners = [("zendesk", "1"), ("zendesk", "2"), ("zendesk", "9")]
     signed = {pair: f"sig-{pair[1]}" for pair in owners}
-    invalidation.replace_links(store, owners, [link("1", "ANA-1")], signed)
+    invalidation.replace_links(store, owners, [feedback_link("1", "ANA-1")], signed)
     assert store.links.record_signatures(owners) == signed
 
     invalidation.replace_links(store, [("zendesk", "2")], [], {("zendesk", "2"): "sig-2b"})
@@ -276,11 +260,9 @@ def test_record_signatures_are_written_with_links_and_leave_with_their_record(st
 
 
 def test_links_round_trip_with_their_evidence(store):
-    original = Link(
-        source="zendesk",
-        record_id="1",
-        kind="feedback",
-        issue_key="ANA-1",
+    original = feedback_link(
+        "1",
+        "ANA-1",
         method="tool_link",
         confidence=0.9,
         evidence="zendesk Jira link 5",

@@ -335,8 +335,10 @@ def test_the_shipped_time_prior_is_used_by_default_and_dates_must_line_up():
 def test_the_pipeline_passes_feedback_and_issue_dates():
     """text_linker hands `Feedback.created_at` to the matcher, which reads
     `Issue.created_at`: a later twin loses to an earlier one."""
+    from records import feedback
+
     from linking.text_links import text_linker
-    from models import Feedback, Issue
+    from models import Issue
 
     def issue(key: str, created: datetime) -> Issue:
         return Issue(
@@ -359,10 +361,8 @@ def test_the_pipeline_passes_feedback_and_issue_dates():
         suggest_threshold=0.0,
     )(
         [
-            Feedback(
-                source="zendesk",
-                id="1",
-                url="https://z.example/agent/tickets/1",
+            feedback(
+                "1",
                 subject="PDF export of a dashboard",
                 created_at=WRITTEN,
                 updated_at=WRITTEN,

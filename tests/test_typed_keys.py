@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import records
 
 from connectors.base import split_keys
 from linking.references import deal_links, unknown_issue_keys
@@ -16,14 +17,11 @@ KNOWN = {"ANA-1", "ANA-2", "ANA-3"}
 
 
 def deal(keys: str, deal_id: str = "d1") -> Deal:
-    return Deal(
-        source="hubspot",
-        id=deal_id,
+    return records.deal(
+        deal_id,
         url=f"https://app.hubspot.com/contacts/1/deal/{deal_id}",
         name="Renewal",
         stage="qualified",
-        is_closed=False,
-        is_won=False,
         issue_keys=split_keys(keys),
         updated_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
