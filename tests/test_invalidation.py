@@ -7,14 +7,16 @@ from __future__ import annotations
 from models import RecordKind
 from services import invalidation
 from store import EVERY_ISSUE, RELINK_ALL
+from tests.records import feedback_link
 from tests.test_close_loop import deal
-from tests.test_store import account, issue, link, ticket, tool_link
+from tests.test_store import account, issue, ticket, tool_link
 
 
 def test_a_deleted_ticket_takes_its_links_and_marks_their_issues(store):
     store.records.save_page([ticket("1"), ticket("2")])
     owners = [("zendesk", "1"), ("zendesk", "2")]
-    invalidation.replace_links(store, owners, [link("1", "ANA-1"), link("2", "ANA-2")])
+    links = [feedback_link("1", "ANA-1"), feedback_link("2", "ANA-2")]
+    invalidation.replace_links(store, owners, links)
     assert store.ledger.pending() == {"ANA-1", "ANA-2"}
     store.ledger.clear_pending({"ANA-1", "ANA-2"})
 
