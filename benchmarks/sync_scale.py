@@ -35,8 +35,6 @@ from urllib.parse import urlsplit
 
 import requests
 
-from connectors import registry
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Streams a pull reads, with the largest page each API serves: the floor of requests.
@@ -87,6 +85,7 @@ def run_sync(
     are written to that file (`python -m pstats FILE`)."""
     import cProfile
 
+    from connectors import registry
     from connectors.settings import Settings
     from flows.pipeline import pull_source, run_cycle
     from store import Store

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from models import Record, ToolLink
+from models.config_checks import variable
 
 if TYPE_CHECKING:
     from connectors.base import Capability
@@ -139,7 +140,7 @@ class Vendor:
 
     @property
     def url_setting(self) -> str:
-        return f"PMSYNC_{self.url_field.upper()}"
+        return variable(self.url_field)
 
 
 _vendors: dict[str, Vendor] = {}

@@ -18,6 +18,7 @@ from connectors.intercom.settings import INTERCOM, IntercomSettings
 from connectors.jira.settings import JIRA, JiraSettings
 from connectors.salesforce.settings import SALESFORCE, SalesforceSettings
 from connectors.zendesk.settings import ZENDESK, ZendeskSettings
+from models.config_checks import variable
 from models.settings import SANDBOX_VALUES, ConfigError, CoreSettings
 
 __all__ = ["PARTS", "TOOL_URLS", "ConfigError", "Settings", "load_settings"]
@@ -46,12 +47,10 @@ class Settings(
     def _complete(self) -> Settings:
         """A tool with a URL must have its credentials: fail at start, not mid-run."""
         for part in PARTS:
-            missing = [
-                f"PMSYNC_{name.upper()}" for name in part.credentials if not getattr(self, name)
-            ]
+            missing = [variable(name) for name in part.credentials if not getattr(self, name)]
             if getattr(self, part.url_field) and missing:
                 raise ConfigError(
-                    f"{part.name} is configured (PMSYNC_{part.url_field.upper()}) "
+                    f"{part.name} is configured ({variable(part.url_field)}) "
                     f"but {', '.join(missing)} is not set"
                 )
         for part in PARTS:

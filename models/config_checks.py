@@ -12,6 +12,15 @@ from urllib.parse import SplitResult, urlsplit
 
 # Drivers the store is built and tested for: SQLite (the standard library's driver) and
 # PostgreSQL through psycopg 3 (the psycopg[binary] dependency; psycopg2 is not installed).
+# Every setting is read from the environment variable of its name with this prefix.
+ENV_PREFIX = "PMSYNC_"
+
+
+def variable(setting: str) -> str:
+    """The environment variable a setting is read from (jira_url -> PMSYNC_JIRA_URL)."""
+    return f"{ENV_PREFIX}{setting.upper()}"
+
+
 DATABASE_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 DATABASE_EXAMPLES = "sqlite:///.pmsync/pmsync.db or postgresql+psycopg://user:password@host/db"
 
@@ -215,7 +224,7 @@ def problem_line(errors: list[dict[str, Any]]) -> str:
     problems = []
     for item in errors:
         where = ".".join(str(part) for part in item["loc"])
-        setting = f"PMSYNC_{where.upper()}: " if where else ""
+        setting = f"{variable(where)}: " if where else ""
         message = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         message = message.replace("Input should be", "should be")
         if item["type"] == "string_pattern_mismatch":

@@ -12,8 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from models import config_checks
 
@@ -69,7 +76,7 @@ class ToolPart:
     @property
     def credential_settings(self) -> str:
         """Its credentials' environment variables, as a refused call names them."""
-        return " and ".join(f"PMSYNC_{name.upper()}" for name in self.credentials)
+        return " and ".join(config_checks.variable(name) for name in self.credentials)
 
     def sandbox(self, base: str) -> dict[str, object]:
         """Its values against a sandbox at `base`: the sandbox serves each tool under its
@@ -107,7 +114,10 @@ class CoreSettings(BaseSettings):
     """The settings of no one tool: the store, demand, linking, schedules, budgets."""
 
     model_config = SettingsConfigDict(
-        env_prefix="PMSYNC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=config_checks.ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
     )
 
     # The tools a rate budget may name; empty (none known here) accepts any name.
@@ -320,9 +330,6 @@ class CoreSettings(BaseSettings):
 
         pydantic's own message echoes the input values, secrets included: never show it.
         """
-        from pydantic import ValidationError
-        from pydantic_settings import SettingsError
-
         try:
             return cls(**overrides)  # type: ignore[arg-type]
         except ValidationError as error:

@@ -62,11 +62,11 @@ def sync(
     reconciles instead: every record relinked, every issue summed."""
     settings = settings_or_exit(sandbox)  # bad configuration fails here, before any request
     if not registry.configured(settings):
+        tracker = registry.tracker()
+        others = ", ".join(v.url_setting for v in registry.vendors() if v is not tracker)
         fail(
-            "no tool is configured: set PMSYNC_JIRA_URL and at least one of "
-            "PMSYNC_ZENDESK_URL, PMSYNC_INTERCOM_URL, PMSYNC_FRESHDESK_URL, "
-            "PMSYNC_HUBSPOT_URL, PMSYNC_SALESFORCE_LOGIN_URL (with their credentials), "
-            "or pass --sandbox URL"
+            f"no tool is configured: set {tracker.url_setting} and at least one of "
+            f"{others} (with their credentials), or pass --sandbox URL"
         )
     from flows.local import progress_to
     from flows.logs import configure
@@ -146,8 +146,13 @@ def publish(
     store = Store(settings.database_url, upgrade=True)
     from store.leases import LeaseBusy, exclusive
 
+    tracker = registry.tracker()
+    if not tracker.configured(settings):
+        fail(
+            f"{tracker.shown_as} is not configured: set {tracker.url_setting} and its "
+            "credentials (or run against the sandbox with --sandbox URL)"
+        )
     try:
-        settings.require_jira()
         with exclusive(store.engine, WRITER_LEASE, settings.lease_wait_s, "writing"):
             done = apply(
                 store,
@@ -160,7 +165,7 @@ def publish(
     except (ConfigError, LeaseBusy) as error:
         fail(str(error))
     report = done.report
-    assert report is not None  # Jira is configured
+    assert report is not None  # the tracker is configured
     if as_json:
         print(
             json.dumps(

@@ -159,3 +159,26 @@ def test_registering_adds_a_vendor_and_undoing_restores_the_registry() -> None:
     assert registry.vendor(built_in.name) is stand_in
     undo()
     assert registry.vendor(built_in.name) is built_in
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_with_nothing_configured_the_commands_name_the_registered_tools_settings() -> None:
+    """What an admin reads before the first sync comes from the registry: a tool added
+    there is named among the addresses to set, and `publish` names the tracker's."""
+    from typer.testing import CliRunner
+
+    from pmsync.cli import app
+
+    undo = registry.register(VENDOR)
+    try:
+        synced = CliRunner().invoke(app, ["sync"])
+        published = CliRunner().invoke(app, ["publish"])
+    finally:
+        undo()
+
+    assert synced.exit_code == 2, synced.output
+    (line,) = synced.stderr.strip().splitlines()
+    assert line.startswith("error: no tool is configured: set PMSYNC_JIRA_URL and at least one of")
+    assert "PMSYNC_TOY_URL" in line and "PMSYNC_SALESFORCE_LOGIN_URL" in line
+    assert published.exit_code == 2, published.output
+    assert published.stderr.startswith("error: Jira is not configured: set PMSYNC_JIRA_URL")

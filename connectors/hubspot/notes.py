@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.http import ApiClient
@@ -27,8 +28,6 @@ class HubSpotNotes:
         return None
 
     def add(self, record_id: str, text: str, mark: str) -> str:
-        from datetime import UTC, datetime
-
         note: dict[str, Any] = {
             "properties": {
                 "hs_timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),

@@ -24,16 +24,6 @@ def _permissions(jira: JiraConnector, project: str) -> dict[str, bool]:
     return {key: bool((found.get(key) or {}).get("havePermission")) for key in (*WRITES, *ADMIN)}
 
 
-def field_names(settings: JiraSettings) -> list[str]:
-    """The custom fields pmsync is configured to write."""
-    fields = (
-        settings.jira_field_requests,
-        settings.jira_field_revenue,
-        settings.jira_field_pipeline,
-    )
-    return [name for name in fields if name]
-
-
 def capabilities(settings: JiraSettings) -> list[Capability]:
     """Each optional Jira feature, probed with reads only: permissions per configured
     project, the field catalogue, the projects' types."""
@@ -66,7 +56,7 @@ def capabilities(settings: JiraSettings) -> list[Capability]:
                 "published there; grant them in the project's permission scheme",
             )
         )
-    names = field_names(settings)
+    names = settings.demand_fields()
     for name in names:
         try:
             writer.resolve_fields([name])

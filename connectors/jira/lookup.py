@@ -9,7 +9,6 @@ from typing import Any
 from connectors.base import CheckFailed
 from connectors.http import ApiError
 from connectors.jira import client as jira
-from connectors.jira.capabilities import field_names
 from connectors.jira.client import JiraConnector
 from connectors.jira.settings import JiraSettings
 from connectors.jira.write import JiraWriter
@@ -33,7 +32,7 @@ def check_jira(settings: JiraSettings) -> str:
     """The field catalogue (credentials, and every configured custom field), then the
     configured projects."""
     jira = JiraConnector(settings)
-    names = field_names(settings)
+    names = settings.demand_fields()
     problems = []
     try:
         JiraWriter(jira).resolve_fields(names)

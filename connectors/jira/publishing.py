@@ -59,12 +59,7 @@ class JiraPublishing:
 
     def field_names(self) -> list[str]:
         """The configured fields' names (an empty name switches its field off)."""
-        names = [
-            self.settings.jira_field_requests,
-            self.settings.jira_field_revenue,
-            self.settings.jira_field_pipeline,
-        ]
-        return [name for name in names if name]
+        return self.settings.demand_fields()
 
     comment_basis = staticmethod(comment.comment_basis)
     material_change = staticmethod(comment.material_change)

@@ -56,6 +56,12 @@ class JiraSettings(CoreSettings):
     def _project_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
         return config_checks.project_keys(keys)
 
+    def demand_fields(self) -> list[str]:
+        """The custom fields pmsync is configured to write (an empty name switches its
+        field off)."""
+        fields = (self.jira_field_requests, self.jira_field_revenue, self.jira_field_pipeline)
+        return [name for name in fields if name]
+
     def require_jira(self) -> None:
         if not self.jira_url:
             raise ConfigError(

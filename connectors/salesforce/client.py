@@ -67,7 +67,6 @@ BATCH_SIZE = 2000  # the most a query page holds (Sforce-Query-Options)
 # A query page as documented: `records`, `done` true or false, `nextRecordsUrl` a string.
 QUERY_PAGE = Shape("records", (("done", (bool,)), ("nextRecordsUrl", (str, NONE))))
 QUERY_BATCHES = soql_query("salesforce query cannot move on from {token!r}")
-CREDENTIALS = SALESFORCE.credential_settings
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
 
 
@@ -205,7 +204,8 @@ class SalesforceConnector(Connector[SalesforceSettings]):
         except ApiError as error:
             # A wrong client id or secret answers 400 invalid_client: name the settings.
             if error.status == 400:
-                raise AuthError("salesforce", f"{error}; check {CREDENTIALS}", 400) from None
+                where = self.part.credential_settings
+                raise AuthError("salesforce", f"{error}; check {where}", 400) from None
             raise
         self._api = self._client(answer["instance_url"].rstrip("/"), answer["access_token"])
         return self._api
