@@ -8,9 +8,11 @@ from pathlib import Path
 
 # Under pytest-xdist each worker is a process of its own with an in-process Prefect: two of
 # them on one Prefect home would share (and lock) one SQLite database, so each worker takes a
-# home of its own below the session's, before Prefect is first imported (just below).
+# home of its own below the session's, before Prefect is first imported (just below). The
+# suite sets what it needs of Prefect in the environment, never through a profile, so the
+# workers' fresh homes read none.
 if _worker := os.environ.get("PYTEST_XDIST_WORKER"):
-    _home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")) / _worker
+    _home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser() / _worker
     _home.mkdir(parents=True, exist_ok=True)
     os.environ["PREFECT_HOME"] = str(_home)
 
@@ -84,6 +86,17 @@ def rsps(request: pytest.FixtureRequest) -> Iterator[responses.RequestsMock]:
         return
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Only what a test sets: no PMSYNC_ variable of the caller, no .env file (the test
+    runs in its own folder), and a store of its own."""
+    for name in list(os.environ):
+        if name.startswith("PMSYNC_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PMSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'pmsync.db'}")
 
 
 @pytest.fixture

@@ -33,14 +33,7 @@ CREDENTIALS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Only what a test sets: no PMSYNC_ variable of the caller, no .env file."""
-    for name in list(os.environ):
-        if name.startswith("PMSYNC_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PMSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'pmsync.db'}")
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def problem(**values: object) -> str:

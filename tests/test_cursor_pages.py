@@ -311,8 +311,13 @@ def test_the_same_next_page_twice_raises(rsps, vendor):
 
 MALFORMED = [
     pytest.param(FRESHDESK, {"updated_at": "2024-05-01T10:20:30"}, "time zone", id="freshdesk"),
-    pytest.param(INTERCOM, {"updated_at": "yesterday"}, "", id="intercom-yesterday"),
-    pytest.param(INTERCOM, {"updated_at": None}, "", id="intercom-None"),
+    pytest.param(
+        INTERCOM,
+        {"updated_at": "yesterday"},
+        "updated_at: not an ISO 8601 timestamp",
+        id="intercom-yesterday",
+    ),
+    pytest.param(INTERCOM, {"updated_at": None}, "updated_at: not a timestamp", id="intercom-None"),
     pytest.param(JIRA, {"updated": "yesterday"}, "yesterday", id="jira-bad-updated"),
     pytest.param(JIRA, {"updated": "2024-05-01T10:20:30"}, "time zone", id="jira-naive-updated"),
     pytest.param(JIRA, {"summary": None}, "summary", id="jira-null-summary"),
@@ -337,7 +342,7 @@ def test_a_malformed_record_goes_to_dead_letters_and_the_page_is_kept(rsps, vend
         vendor.raw_id(2),
         bad,
     )
-    assert reason in dead.reason
+    assert reason in dead.reason, dead.reason
 
 
 # -- the cursor each page carries ------------------------------------------------------------

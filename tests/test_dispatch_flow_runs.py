@@ -49,9 +49,8 @@ def test_a_batch_is_a_prefect_flow_run_with_its_parameters(
     [event] = store.inbox.claim()
     store.inbox.mark_done([event.id])  # handled already: the run has nothing to read back
     before = {run.id for run in handle_events_runs()}
-    runner = choose_runner(Settings.for_sandbox(NOWHERE), store, "prefect")
-    assert isinstance(runner, AsFlowRun)
-    runner.parameters = {"sandbox_url": NOWHERE, "database_url": store_url}
+    assert isinstance(choose_runner(Settings.for_sandbox(NOWHERE), store, "prefect"), AsFlowRun)
+    runner = AsFlowRun(store, {"sandbox_url": NOWHERE, "database_url": store_url})
     runner.run([event.id], str(event.claim))
     [run] = [run for run in handle_events_runs() if run.id not in before]
     assert run.parameters == {

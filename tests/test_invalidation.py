@@ -4,10 +4,11 @@ same transaction."""
 
 from __future__ import annotations
 
+from records import feedback_link
+
 from models import RecordKind
 from services import invalidation
 from store import EVERY_ISSUE, RELINK_ALL
-from tests.records import feedback_link
 from tests.test_close_loop import deal
 from tests.test_store import account, issue, ticket, tool_link
 

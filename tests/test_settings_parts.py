@@ -5,7 +5,6 @@ strays into another tool's part, would leave a tool unchecked at start or unconf
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 
 import pytest
@@ -49,23 +48,18 @@ def test_a_part_holds_only_its_own_tools_settings() -> None:
     }
 
 
-def test_the_sandbox_values_configure_every_tool(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("PMSYNC_"):
-            monkeypatch.delenv(name)
+@pytest.mark.usefixtures("clean_environment")
+def test_the_sandbox_values_configure_every_tool() -> None:
     settings = Settings.for_sandbox("http://127.0.0.1:1/", database_url="sqlite://")
     assert [p.name for p in PARTS if getattr(settings, p.url_field)] == [p.name for p in PARTS]
     assert settings.jira_url == "http://127.0.0.1:1/jira"
 
 
-def test_every_environment_variable_reaches_its_part(
+@pytest.mark.usefixtures("clean_environment")
+def test_the_environment_and_env_file_reach_the_parts_fields(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """pydantic-settings reads the PMSYNC_ variables and .env for the parts' fields too."""
-    for name in list(os.environ):
-        if name.startswith("PMSYNC_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("PMSYNC_SALESFORCE_WEBHOOK_HEADER=X-From-Env-File\n")
     monkeypatch.setenv("PMSYNC_DATABASE_URL", "sqlite://")
     monkeypatch.setenv("PMSYNC_JIRA_PROJECTS", "ana,web")
